@@ -1,0 +1,175 @@
+using System.Globalization;
+using Microsoft.Build.Framework;
+using Microsoft.Build.Utilities;
+using OciBundle.Diagnostics;
+
+namespace OciBundle.Tasks;
+
+/// <summary>
+/// Writes an OCI runtime bundle (config.json + rootfs/) from a publish folder. A thin adapter: it turns the
+/// project's properties and items into <see cref="BundleOptions"/>, runs <see cref="BundleBuilder"/>, and turns
+/// its results and coded exceptions into log messages. It never lets an exception reach the user.
+/// </summary>
+public sealed class BuildOciContainer : Microsoft.Build.Utilities.Task
+{
+    [Required] public string PublishDirectory { get; set; } = "";
+    [Required] public string BundleDirectory { get; set; } = "";
+    public string? ProjectDirectory { get; set; }
+    [Required] public string AppName { get; set; } = "";
+    public string? AppHost { get; set; }
+    public string? RuntimeIdentifier { get; set; }
+
+    /// <summary><c>OciBundleArg</c> items, in order: process.args.</summary>
+    public ITaskItem[] Args { get; set; } = Array.Empty<ITaskItem>();
+
+    /// <summary><c>OciBundleAppArg</c> items, in order: appended to the entry point.</summary>
+    public ITaskItem[] AppArgs { get; set; } = Array.Empty<ITaskItem>();
+
+    /// <summary><c>OciBundleMount</c> items: Include = destination; Type, Source, Options (';'-separated) metadata.</summary>
+    public ITaskItem[] Mounts { get; set; } = Array.Empty<ITaskItem>();
+
+    /// <summary><c>OciBundleEnvironmentVariable</c> items: Include = name; Value metadata.</summary>
+    public ITaskItem[] EnvironmentVariables { get; set; } = Array.Empty<ITaskItem>();
+
+    /// <summary><c>OciBundleFile</c> items: Include = host path; TargetPath metadata.</summary>
+    public ITaskItem[] Files { get; set; } = Array.Empty<ITaskItem>();
+
+    public bool ReadOnly { get; set; }
+    public string? OS { get; set; }
+    public string? Arch { get; set; }
+    public string? WorkingDirectory { get; set; }
+    public string? User { get; set; }
+    public string? Hostname { get; set; }
+    public bool Rootless { get; set; }
+    public string? HostUid { get; set; }
+    public string? HostGid { get; set; }
+    public string? SpecVersion { get; set; }
+    public string? Network { get; set; }
+    public string? Sysroot { get; set; }
+    public bool IncludeTimeZoneData { get; set; } = true;
+    public bool IncludeGssapi { get; set; }
+    public string? DotnetRoot { get; set; }
+
+    /// <summary><c>SOURCE_DATE_EPOCH</c>: seconds since 1970 for every timestamp; empty for the fixed default.</summary>
+    public string? SourceDateEpoch { get; set; }
+
+    /// <summary>Where to remember what was copied (in obj/), so an app change re-copies only the app.</summary>
+    public string? StateFile { get; set; }
+
+    /// <summary>Where to list the build-machine files the bundle was made from (in obj/), for the target's up-to-date check.</summary>
+    public string? InputListFile { get; set; }
+
+    /// <summary>How many files the bundle holds.</summary>
+    [Output] public int FileCount { get; set; }
+
+    /// <summary>The command that runs the bundle.</summary>
+    [Output] public string? RunCommand { get; set; }
+
+    public override bool Execute()
+    {
+        if (!OperatingSystem.IsLinux())
+        {
+            LogError(new OciBundleException(Strings.UnsupportedOS, Environment.OSVersion.Platform + " (the build machine)"));
+            return false;
+        }
+
+        try
+        {
+            BundleOptions options = ToOptions();
+            BundleResult result = BundleBuilder.Build(
+                options,
+                message => Log.LogMessage(MessageImportance.Low, message),
+                warning => Log.LogWarning(null, warning.Code, null, null, 0, 0, 0, 0, warning.Message),
+                StateFile);
+
+            FileCount = result.FileCount;
+            string sudo = options.Rootless ? "" : "sudo ";
+            RunCommand = $"{sudo}runc run --bundle {result.BundleDirectory} {result.ContainerId}";
+            Log.LogMessage(MessageImportance.Low, $"process.args: {string.Join(" ", result.Args)}");
+            Log.LogMessage(MessageImportance.Low, $"Planned in {result.PlanTime.TotalMilliseconds:F0} ms, written in {result.WriteTime.TotalMilliseconds:F0} ms: {result.Statistics.FilesWritten} files copied ({result.Statistics.BytesWritten} bytes), {result.Statistics.FilesLinked} unchanged files reused ({result.Statistics.BytesLinked} bytes).");
+            Log.LogMessage(
+                MessageImportance.High,
+                $"{AppName} -> {result.BundleDirectory}{Path.DirectorySeparatorChar} (OCI bundle: {result.FileCount.ToString("N0", CultureInfo.InvariantCulture)} files, {FormatBytes(result.TotalBytes)}); run it with: {RunCommand}");
+
+            if (InputListFile is not null)
+            {
+                WriteInputList(result.BundleDirectory);
+            }
+        }
+        catch (BundleValidationException e)
+        {
+            foreach (OciBundleException error in e.Errors)
+            {
+                LogError(error);
+            }
+        }
+        catch (OciBundleException e)
+        {
+            LogError(e);
+        }
+        catch (Exception e)
+        {
+            // Never a stack trace at the user: the message and a code, the details at low importance for a binlog.
+            LogError(new OciBundleException(Strings.UnexpectedError, e, $"{e.GetType().Name}: {e.Message}"));
+            Log.LogMessage(MessageImportance.Low, e.ToString());
+        }
+
+        return !Log.HasLoggedErrors;
+    }
+
+    private BundleOptions ToOptions() => new()
+    {
+        PublishDirectory = PublishDirectory,
+        BundleDirectory = BundleDirectory,
+        ProjectDirectory = ProjectDirectory,
+        AppName = AppName,
+        AppHost = string.IsNullOrEmpty(AppHost) ? null : AppHost,
+        RuntimeIdentifier = RuntimeIdentifier,
+        Args = Args.Select(a => a.ItemSpec).ToList(),
+        AppArgs = AppArgs.Select(a => a.ItemSpec).ToList(),
+        ReadOnly = ReadOnly,
+        OS = string.IsNullOrWhiteSpace(OS) ? "linux" : OS!,
+        Arch = Arch ?? "",
+        Mounts = Mounts.Select(m => new MountOption
+        {
+            Destination = m.ItemSpec,
+            Type = m.GetMetadata("Type"),
+            Source = m.GetMetadata("Source"),
+            Options = m.GetMetadata("Options").Split(new[] { ';', ',' }, StringSplitOptions.RemoveEmptyEntries).Select(o => o.Trim()).ToList(),
+        }).ToList(),
+        Environment = EnvironmentVariables.Select(e => new KeyValuePair<string, string>(e.ItemSpec, e.GetMetadata("Value"))).ToList(),
+        WorkingDirectory = string.IsNullOrWhiteSpace(WorkingDirectory) ? "/app" : WorkingDirectory!,
+        User = User ?? "",
+        Hostname = Hostname ?? "",
+        Rootless = Rootless,
+        HostUid = HostUid,
+        HostGid = HostGid,
+        SpecVersion = SpecVersion ?? "",
+        Network = string.IsNullOrWhiteSpace(Network) ? "private" : Network!,
+        Files = Files.Select(f => new FileOption { Source = f.GetMetadata("FullPath"), TargetPath = f.GetMetadata("TargetPath") }).ToList(),
+        Sysroot = string.IsNullOrWhiteSpace(Sysroot) ? "/" : Sysroot!,
+        IncludeTimeZoneData = IncludeTimeZoneData,
+        IncludeGssapi = IncludeGssapi,
+        DotnetRoot = DotnetRoot,
+        SourceDateEpoch = long.TryParse(SourceDateEpoch, NumberStyles.None, CultureInfo.InvariantCulture, out long epoch) ? epoch : null,
+    };
+
+    /// <summary>The sources of every copied file, from the report the builder wrote, for the target's Inputs next time.</summary>
+    private void WriteInputList(string bundleDirectory)
+    {
+        string report = Path.Combine(bundleDirectory, OciBundle.Rootfs.ProvenanceReport.FileName);
+        var sources = Newtonsoft.Json.Linq.JObject.Parse(File.ReadAllText(report))["files"]!
+            .Select(f => (string?)f["source"])
+            .OfType<string>()
+            .Where(s => !s.StartsWith(Path.TrimEndingDirectorySeparator(Path.GetFullPath(PublishDirectory)) + "/", StringComparison.Ordinal))
+            .OrderBy(s => s, StringComparer.Ordinal);
+        Directory.CreateDirectory(Path.GetDirectoryName(Path.GetFullPath(InputListFile!))!);
+        File.WriteAllLines(InputListFile!, sources);
+    }
+
+    private void LogError(OciBundleException e) =>
+        Log.LogError(null, e.Code, null, ProjectDirectory is null ? null : BuildEngine?.ProjectFileOfTaskNode, 0, 0, 0, 0, e.Message);
+
+    private static string FormatBytes(long bytes) =>
+        bytes >= 1 << 20 ? (bytes / 1048576.0).ToString("F1", CultureInfo.InvariantCulture) + " MB" : (bytes / 1024.0).ToString("F1", CultureInfo.InvariantCulture) + " KB";
+}

@@ -1,0 +1,99 @@
+namespace OciBundle;
+
+/// <summary>
+/// Everything one bundle is built from, as plain values: the MSBuild task fills it from properties and items,
+/// tests fill it directly. Strings are taken as the user wrote them; <see cref="BundleRequest"/> validates them.
+/// </summary>
+public sealed class BundleOptions
+{
+    /// <summary>The publish output: copied to <see cref="WorkingDirectory"/>.</summary>
+    public string PublishDirectory { get; set; } = "";
+
+    /// <summary>Where <c>config.json</c> and <c>rootfs/</c> go (<c>OciBundleDir</c>).</summary>
+    public string BundleDirectory { get; set; } = "";
+
+    /// <summary>The project's folder: a bundle directory equal to it or above it is refused.</summary>
+    public string? ProjectDirectory { get; set; }
+
+    /// <summary>The app's assembly name (<c>$(TargetName)</c>), for the default entry point.</summary>
+    public string AppName { get; set; } = "";
+
+    /// <summary>The app host's file name in the publish output, when the app has one (<c>$(UseAppHost)</c>).</summary>
+    public string? AppHost { get; set; }
+
+    /// <summary><c>OciBundleArg</c>: replaces the default entry point when not empty.</summary>
+    public IList<string> Args { get; set; } = new List<string>();
+
+    /// <summary><c>OciBundleAppArg</c>: appended to the default entry point.</summary>
+    public IList<string> AppArgs { get; set; } = new List<string>();
+
+    public bool ReadOnly { get; set; }
+
+    public string OS { get; set; } = "linux";
+
+    /// <summary>GOARCH name or alias; empty means from the RuntimeIdentifier.</summary>
+    public string Arch { get; set; } = "";
+
+    public string? RuntimeIdentifier { get; set; }
+
+    public IList<MountOption> Mounts { get; set; } = new List<MountOption>();
+
+    public IList<KeyValuePair<string, string>> Environment { get; set; } = new List<KeyValuePair<string, string>>();
+
+    public string WorkingDirectory { get; set; } = "/app";
+
+    public string User { get; set; } = "1654";
+
+    /// <summary>Empty: the project name, made a valid hostname.</summary>
+    public string Hostname { get; set; } = "";
+
+    public bool Rootless { get; set; }
+
+    /// <summary>Rootless: the host ids the container's root maps to (default: the ids running the build).</summary>
+    public string? HostUid { get; set; }
+
+    public string? HostGid { get; set; }
+
+    /// <summary>Empty: the newest version the product writes.</summary>
+    public string SpecVersion { get; set; } = "";
+
+    /// <summary><c>private</c> (a new network namespace) or <c>host</c>.</summary>
+    public string Network { get; set; } = "private";
+
+    public IList<FileOption> Files { get; set; } = new List<FileOption>();
+
+    public string Sysroot { get; set; } = "/";
+
+    /// <summary>Copy the time zone database (<c>OciBundleIncludeTimeZoneData</c>).</summary>
+    public bool IncludeTimeZoneData { get; set; } = true;
+
+    /// <summary>Copy GSSAPI (Kerberos) for <c>NegotiateAuthentication</c> (<c>OciBundleIncludeGssapi</c>).</summary>
+    public bool IncludeGssapi { get; set; }
+
+    /// <summary>The .NET installation framework-dependent apps take their frameworks from.</summary>
+    public string? DotnetRoot { get; set; }
+
+    /// <summary>Seconds since the epoch for every timestamp in the bundle (<c>SOURCE_DATE_EPOCH</c>).</summary>
+    public long? SourceDateEpoch { get; set; }
+
+    /// <summary>Capabilities of the process; null means the set of <c>runc spec</c>.</summary>
+    public IList<string>? Capabilities { get; set; }
+
+    public bool NoNewPrivileges { get; set; } = true;
+}
+
+/// <summary>One <c>OciBundleMount</c> item.</summary>
+public sealed class MountOption
+{
+    public string Destination { get; set; } = "";
+    public string? Type { get; set; }
+    public string? Source { get; set; }
+    public IList<string> Options { get; set; } = new List<string>();
+}
+
+/// <summary>One <c>OciBundleFile</c> item: a host file or folder and where it goes in rootfs.</summary>
+public sealed class FileOption
+{
+    public string Source { get; set; } = "";
+    public string TargetPath { get; set; } = "";
+}

@@ -1,0 +1,276 @@
+using System.Text;
+using Newtonsoft.Json.Linq;
+using OciBundle.Closure;
+using OciBundle.Diagnostics;
+using OciBundle.Dotnet;
+using OciBundle.Rootfs;
+using OciBundle.Spec;
+
+namespace OciBundle;
+
+/// <summary>
+/// Decides the whole bundle from a validated request: the app under the working directory, the shared frameworks
+/// of a framework-dependent app, the ELF closure, what .NET loads with <c>dlopen</c>, the data files, and
+/// config.json. Nothing is written here; <see cref="BundleWriter"/> writes the result.
+/// </summary>
+public sealed class BundlePlanner
+{
+    /// <summary>Where a framework-dependent app's .NET goes in rootfs: the default location the app host probes.</summary>
+    public const string ContainerDotnetRoot = "/usr/share/dotnet";
+
+    private static readonly UnixFileMode FileMode644 = (UnixFileMode)0b110_100_100;
+    private static readonly UnixFileMode Mode1777 = (UnixFileMode)0b1_111_111_111;
+    private static readonly UnixFileMode Mode700 = (UnixFileMode)0b111_000_000;
+
+    private readonly BundleRequest _request;
+    private readonly Action<string> _log;
+    private readonly RootfsPlan _plan = new();
+    private ClosureBuilder _closure = null!;
+
+    public BundlePlanner(BundleRequest request, Action<string> log)
+    {
+        _request = request;
+        _log = log;
+    }
+
+    public static BundleLayout Plan(BundleRequest request, Action<string> log) => new BundlePlanner(request, log).Plan();
+
+    private BundleLayout Plan()
+    {
+        BundleOptions o = _request.Options;
+        var resolver = LibraryResolver.ForSysroot(_request.Sysroot, _request.Arch, _plan);
+        _closure = new ClosureBuilder(_request.Sysroot, _request.Arch, _plan, resolver, _log);
+
+        string appDir = _request.WorkingDirectory;
+        resolver.Claim(appDir);
+        HostTree.Add(_plan, _request.PublishDirectory, appDir, "publish output", SourceKind.PublishOutput);
+
+        RuntimeConfig? runtimeConfig = ReadRuntimeConfig();
+        bool frameworkDependent = runtimeConfig is { IsSelfContained: false, Frameworks.Count: > 0 };
+        if (frameworkDependent)
+        {
+            resolver.Claim(ContainerDotnetRoot);
+            AddSharedFrameworks(runtimeConfig!);
+        }
+
+        foreach (FileOption file in _request.Files)
+        {
+            resolver.Claim(file.TargetPath);
+            HostTree.Add(_plan, file.Source, file.TargetPath, $"OciBundleFile {file.Source}", SourceKind.ExtraFile);
+        }
+
+        foreach (RootfsEntry entry in _plan.Entries.Where(e => e.Kind == RootfsEntryKind.File && e.SourcePath is not null).ToList())
+        {
+            _closure.AddPlannedFile(entry.Path, entry.SourcePath!);
+        }
+
+        IReadOnlyList<string> args = ComputeArgs(frameworkDependent);
+        _closure.Complete();
+
+        DotnetRuntimeRules.Apply(_closure, _plan, _request, runtimeConfig, _log);
+        _closure.Complete();
+
+        AddSystemFiles();
+
+        var env = new List<KeyValuePair<string, string>>
+        {
+            new("PATH", RuntimeSpecBuilder.DefaultPath),
+            new("DOTNET_RUNNING_IN_CONTAINER", "true"),
+        };
+        if (frameworkDependent)
+        {
+            env.Add(new("DOTNET_ROOT", ContainerDotnetRoot));
+        }
+
+        foreach (KeyValuePair<string, string> pair in o.Environment)
+        {
+            int at = env.FindIndex(e => e.Key == pair.Key);
+            if (at >= 0)
+            {
+                env[at] = pair;
+            }
+            else
+            {
+                env.Add(pair);
+            }
+        }
+
+        JObject spec = RuntimeSpecBuilder.Build(new RuntimeSpecBuilder.Input
+        {
+            SpecVersion = _request.SpecVersion,
+            Args = args,
+            Environment = env,
+            Cwd = appDir,
+            Uid = _request.Uid,
+            Gid = _request.Gid,
+            Hostname = _request.Hostname,
+            ReadOnly = o.ReadOnly,
+            Rootless = o.Rootless,
+            HostUid = _request.HostUid,
+            HostGid = _request.HostGid,
+            HostNetwork = _request.HostNetwork,
+            Mounts = _request.Mounts,
+            Capabilities = o.Capabilities?.ToArray() ?? RuntimeSpecBuilder.DefaultCapabilities,
+            NoNewPrivileges = o.NoNewPrivileges,
+        });
+
+        return new BundleLayout(_plan, RuntimeSpecBuilder.Serialize(spec), args, _closure.Omitted);
+    }
+
+    private RuntimeConfig? ReadRuntimeConfig()
+    {
+        string path = Path.Combine(_request.PublishDirectory, _request.Options.AppName + ".runtimeconfig.json");
+        if (!File.Exists(path))
+        {
+            return null;
+        }
+
+        try
+        {
+            return RuntimeConfig.Read(path);
+        }
+        catch (Exception e) when (e is IOException or Newtonsoft.Json.JsonException)
+        {
+            throw new OciBundleException(Strings.RuntimeConfigUnreadable, path, e.Message);
+        }
+    }
+
+    /// <summary>Copies the frameworks the host would pick, each with the frameworks it builds on, plus hostfxr and the muxer.</summary>
+    private void AddSharedFrameworks(RuntimeConfig config)
+    {
+        string dotnetRoot = _request.Options.DotnetRoot is { Length: > 0 } configured
+            ? configured
+            : Path.GetDirectoryName(Path.GetDirectoryName(Path.GetDirectoryName(typeof(object).Assembly.Location)))!; // shared/Microsoft.NETCore.App/<v>/ -> root
+        dotnetRoot = Path.TrimEndingDirectorySeparator(Path.GetFullPath(dotnetRoot));
+
+        var pending = new Queue<(FrameworkReference Framework, string RollForward, string NeededBy)>(
+            config.Frameworks.Select(f => (f, f.RollForward ?? config.RollForward, _request.Options.AppName + ".runtimeconfig.json")));
+        var done = new HashSet<string>(StringComparer.Ordinal);
+        while (pending.Count > 0)
+        {
+            (FrameworkReference fw, string rollForward, string neededBy) = pending.Dequeue();
+            if (!done.Add(fw.Name))
+            {
+                continue;
+            }
+
+            string frameworkDir = Path.Combine(dotnetRoot, "shared", fw.Name);
+            string[] installed = Directory.Exists(frameworkDir)
+                ? Directory.GetDirectories(frameworkDir).Select(Path.GetFileName).OfType<string>().ToArray()
+                : Array.Empty<string>();
+            string? version = SharedFrameworkResolver.Pick(installed, fw.Version, rollForward);
+            if (version is null)
+            {
+                throw new OciBundleException(Strings.FrameworkNotFound, fw.Name, fw.Version, dotnetRoot, installed.Length == 0 ? "none" : string.Join(", ", installed));
+            }
+
+            string source = Path.Combine(frameworkDir, version);
+            HostTree.Add(_plan, source, $"{ContainerDotnetRoot}/shared/{fw.Name}/{version}", $"shared framework {fw.Name} {version} (named by {neededBy})", SourceKind.Framework);
+
+            string nested = Path.Combine(source, fw.Name + ".runtimeconfig.json");
+            if (File.Exists(nested))
+            {
+                foreach (FrameworkReference inner in RuntimeConfig.Read(nested).Frameworks)
+                {
+                    pending.Enqueue((inner, rollForward, fw.Name));
+                }
+            }
+        }
+
+        string fxrRoot = Path.Combine(dotnetRoot, "host", "fxr");
+        string? fxr = Directory.Exists(fxrRoot)
+            ? SharedFrameworkResolver.Pick(Directory.GetDirectories(fxrRoot).Select(Path.GetFileName).OfType<string>(), "0.0.0", "LatestMajor")
+            : null;
+        if (fxr is null)
+        {
+            throw new OciBundleException(Strings.FrameworkNotFound, "hostfxr", "any", dotnetRoot, "none");
+        }
+
+        HostTree.Add(_plan, Path.Combine(fxrRoot, fxr), $"{ContainerDotnetRoot}/host/fxr/{fxr}", "the .NET host resolver (hostfxr) for a framework-dependent app", SourceKind.Framework);
+        string muxer = Path.Combine(dotnetRoot, "dotnet");
+        if (File.Exists(muxer))
+        {
+            HostTree.Add(_plan, muxer, $"{ContainerDotnetRoot}/dotnet", "the dotnet host for a framework-dependent app", SourceKind.Framework);
+        }
+    }
+
+    /// <summary>process.args: the user's OciBundleArg, or the app's entry point plus OciBundleAppArg. Absolute host paths are brought in.</summary>
+    private IReadOnlyList<string> ComputeArgs(bool frameworkDependent)
+    {
+        BundleOptions o = _request.Options;
+        string appDir = _request.WorkingDirectory;
+        List<string> args;
+        if (o.Args.Count > 0)
+        {
+            args = o.Args.ToList();
+        }
+        else
+        {
+            string? appHost = string.IsNullOrEmpty(o.AppHost) ? null : Sysroot.Join(appDir, o.AppHost);
+            if (appHost is not null && _plan.TryGet(appHost, out _))
+            {
+                args = new List<string> { appHost };
+            }
+            else if (_plan.TryGet(Sysroot.Join(appDir, o.AppName + ".dll"), out _) && frameworkDependent)
+            {
+                args = new List<string> { $"{ContainerDotnetRoot}/dotnet", Sysroot.Join(appDir, o.AppName + ".dll") };
+            }
+            else if (_plan.TryGet(Sysroot.Join(appDir, o.AppName), out _))
+            {
+                args = new List<string> { Sysroot.Join(appDir, o.AppName) };
+            }
+            else
+            {
+                throw new OciBundleException(Strings.EntryPointNotFound, o.AppName, _request.PublishDirectory);
+            }
+
+            args.AddRange(o.AppArgs);
+        }
+
+        foreach (string arg in args.Where(a => a.StartsWith('/')).Distinct(StringComparer.Ordinal))
+        {
+            string path = Sysroot.Normalize(arg);
+            if (_plan.TryGet(path, out _) || _closure.Resolver.Probe(path) is { InPlan: true })
+            {
+                continue;
+            }
+
+            if (_request.Mounts.Any(m => BundleRequest.IsSameOrInside(path, m.Destination)))
+            {
+                continue; // provided by a mount when the container runs
+            }
+
+            if (_closure.AddSysrootPath(path, $"named by OciBundleArg {arg}") is null)
+            {
+                throw new OciBundleException(Strings.ArgPathNotFound, arg, _request.Sysroot.Root);
+            }
+        }
+
+        return args;
+    }
+
+    /// <summary>The files every bundle has: accounts, a writable /tmp and home, and the kernel's mount points.</summary>
+    private void AddSystemFiles()
+    {
+        var passwd = new StringBuilder();
+        var group = new StringBuilder();
+        foreach ((string name, uint id, string home) in BundleRequest.Accounts)
+        {
+            passwd.Append(name).Append(":x:").Append(id).Append(':').Append(id).Append(':').Append(name).Append(':').Append(home).Append(":/sbin/nologin\n");
+            group.Append(name).Append(":x:").Append(id).Append(":\n");
+        }
+
+        _plan.AddContent("/etc/passwd", Encoding.ASCII.GetBytes(passwd.ToString()), FileMode644, "accounts: root and the app user (generated)");
+        _plan.AddContent("/etc/group", Encoding.ASCII.GetBytes(group.ToString()), FileMode644, "groups: root and the app user (generated)");
+        _plan.AddDirectory("/root", "home of root", Mode700);
+        _plan.AddDirectory("/home/app", "home of the app user, writable by it", RootfsPlan.DirectoryMode, owner: 1654);
+        _plan.AddDirectory("/tmp", "temporary files, writable by every user (1777)", Mode1777);
+        foreach (string mountPoint in new[] { "/dev", "/proc", "/sys" })
+        {
+            _plan.AddDirectory(mountPoint, "mount point of the runtime's system mounts");
+        }
+    }
+}
+
+/// <summary>The planned bundle: rootfs entries, the bytes of config.json, and what was left out.</summary>
+public sealed record BundleLayout(RootfsPlan Plan, byte[] Config, IReadOnlyList<string> Args, IReadOnlyList<string> Omitted);

@@ -1,0 +1,389 @@
+using System.Text.RegularExpressions;
+using OciBundle.Closure;
+using OciBundle.Diagnostics;
+using OciBundle.Spec;
+
+namespace OciBundle;
+
+/// <summary>
+/// <see cref="BundleOptions"/> checked and normalised: every value here is valid, every default applied.
+/// <see cref="Validate"/> reports every mistake at once, each with its own code, before anything is written.
+/// </summary>
+public sealed class BundleRequest
+{
+    private static readonly Regex EnvName = new("^[A-Za-z_][A-Za-z0-9_]*$", RegexOptions.CultureInvariant);
+    private static readonly Regex HostnameLabel = new("^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$", RegexOptions.CultureInvariant | RegexOptions.IgnoreCase);
+    private static readonly Regex NumericUser = new(@"^(\d{1,10})(?::(\d{1,10}))?$", RegexOptions.CultureInvariant);
+
+    private BundleRequest(BundleOptions options) => Options = options;
+
+    public BundleOptions Options { get; }
+    public TargetArchitecture Arch { get; private set; } = null!;
+    public string SpecVersion { get; private set; } = RuntimeSpecBuilder.NewestVersion;
+    public string Hostname { get; private set; } = "app";
+    public uint Uid { get; private set; }
+    public uint Gid { get; private set; }
+    public uint HostUid { get; private set; }
+    public uint HostGid { get; private set; }
+    public string WorkingDirectory { get; private set; } = "/app";
+    public IReadOnlyList<MountOption> Mounts { get; private set; } = Array.Empty<MountOption>();
+    public IReadOnlyList<FileOption> Files { get; private set; } = Array.Empty<FileOption>();
+    public string BundleDirectory { get; private set; } = "";
+    public string PublishDirectory { get; private set; } = "";
+    public Sysroot Sysroot { get; private set; } = null!;
+    public bool HostNetwork { get; private set; }
+
+    /// <summary>Warnings met while validating (accepted aliases and the like).</summary>
+    public List<OciBundleException> Warnings { get; } = new();
+
+    /// <summary>The user and group of the generated <c>/etc/passwd</c>: name, id, home.</summary>
+    public static readonly IReadOnlyList<(string Name, uint Id, string Home)> Accounts = new[]
+    {
+        ("root", 0u, "/root"),
+        ("app", 1654u, "/home/app"),
+    };
+
+    /// <summary>Checks every option; returns the request, or throws the first of the errors after listing all in <paramref name="errors"/>.</summary>
+    public static BundleRequest Validate(BundleOptions options, List<OciBundleException> errors)
+    {
+        var request = new BundleRequest(options);
+        request.Check(errors);
+        return request;
+    }
+
+    private void Check(List<OciBundleException> errors)
+    {
+        void Fail(Diagnostic d, params object?[] args) => errors.Add(new OciBundleException(d, args));
+
+        BundleOptions o = Options;
+
+        if (!string.Equals(o.OS.Trim(), "linux", StringComparison.Ordinal))
+        {
+            Fail(Strings.UnsupportedOS, o.OS);
+        }
+
+        if (!string.IsNullOrEmpty(o.RuntimeIdentifier) && !o.RuntimeIdentifier.StartsWith("linux", StringComparison.OrdinalIgnoreCase))
+        {
+            Fail(Strings.NonLinuxRuntimeIdentifier, o.RuntimeIdentifier);
+        }
+
+        TargetArchitecture? ridArch = string.IsNullOrEmpty(o.RuntimeIdentifier) ? null : TargetArchitecture.FromRuntimeIdentifier(o.RuntimeIdentifier);
+        if (string.IsNullOrWhiteSpace(o.Arch))
+        {
+            TargetArchitecture? fallback = ridArch ?? TargetArchitecture.Find(System.Runtime.InteropServices.RuntimeInformation.OSArchitecture.ToString().ToLowerInvariant(), out _);
+            if (fallback is null)
+            {
+                Fail(Strings.UnknownArch, o.RuntimeIdentifier ?? o.Arch, string.Join(", ", TargetArchitecture.GoArchNames));
+            }
+            else
+            {
+                Arch = fallback;
+            }
+        }
+        else if (TargetArchitecture.Find(o.Arch, out string? alias) is { } arch)
+        {
+            Arch = arch;
+            if (alias is not null)
+            {
+                Warnings.Add(new OciBundleException(Strings.ArchNormalized, alias, arch.GoArch));
+            }
+
+            if (ridArch is not null && ridArch != arch)
+            {
+                Fail(Strings.ArchDisagreesWithRuntimeIdentifier, o.Arch, o.RuntimeIdentifier, ridArch.GoArch);
+            }
+        }
+        else
+        {
+            Fail(Strings.UnknownArch, o.Arch, string.Join(", ", TargetArchitecture.GoArchNames));
+        }
+
+        Arch ??= TargetArchitecture.Find("amd64", out _)!;
+
+        if (string.IsNullOrWhiteSpace(o.SpecVersion))
+        {
+            SpecVersion = RuntimeSpecBuilder.NewestVersion;
+        }
+        else if (RuntimeSpecBuilder.SupportedVersions.Contains(o.SpecVersion.Trim()))
+        {
+            SpecVersion = o.SpecVersion.Trim();
+        }
+        else
+        {
+            Fail(Strings.UnknownSpecVersion, o.SpecVersion, string.Join(", ", RuntimeSpecBuilder.SupportedVersions));
+        }
+
+        // Working directory: where the app is published and where it starts.
+        string cwd = string.IsNullOrWhiteSpace(o.WorkingDirectory) ? "/app" : o.WorkingDirectory.Trim();
+        if (!cwd.StartsWith('/') || HasDotDot(cwd))
+        {
+            Fail(Strings.WorkingDirectoryNotAbsolute, o.WorkingDirectory);
+        }
+        else
+        {
+            WorkingDirectory = Sysroot.Normalize(cwd);
+            if (WorkingDirectory is "/" or "/proc" or "/sys" or "/dev" or "/etc" or "/tmp")
+            {
+                Fail(Strings.WorkingDirectoryReserved, o.WorkingDirectory);
+            }
+        }
+
+        CheckHostname(Fail);
+        CheckUser(Fail);
+        CheckHostIds(Fail);
+
+        string network = string.IsNullOrWhiteSpace(o.Network) ? "private" : o.Network.Trim().ToLowerInvariant();
+        if (network is not ("private" or "host"))
+        {
+            Fail(Strings.InvalidNetwork, o.Network);
+        }
+
+        HostNetwork = network == "host";
+
+        foreach (KeyValuePair<string, string> env in o.Environment)
+        {
+            if (!EnvName.IsMatch(env.Key))
+            {
+                Fail(Strings.InvalidEnvironmentVariableName, env.Key);
+            }
+            else if (env.Value.Contains('\0'))
+            {
+                Fail(Strings.InvalidEnvironmentVariableValue, env.Key);
+            }
+        }
+
+        Mounts = CheckMounts(Fail);
+        Files = CheckFiles(Fail);
+        CheckDirectories(Fail);
+
+        string sysroot = string.IsNullOrWhiteSpace(o.Sysroot) ? "/" : o.Sysroot.Trim();
+        if (!Directory.Exists(sysroot))
+        {
+            Fail(Strings.SysrootNotFound, o.Sysroot);
+        }
+
+        Sysroot = new Sysroot(Directory.Exists(sysroot) ? sysroot : "/");
+
+        if (o.Args.Count > 0 && o.Args.All(string.IsNullOrWhiteSpace))
+        {
+            Fail(Strings.EmptyArgs);
+        }
+    }
+
+    private void CheckHostname(Action<Diagnostic, object?[]> fail)
+    {
+        string name = Options.Hostname.Trim();
+        if (name.Length == 0)
+        {
+            Hostname = MakeHostname(Options.AppName);
+            return;
+        }
+
+        if (name.Length > 253 || !name.Split('.').All(HostnameLabel.IsMatch))
+        {
+            fail(Strings.InvalidHostname, new object?[] { Options.Hostname });
+            return;
+        }
+
+        Hostname = name;
+    }
+
+    /// <summary>A project name made a valid RFC 1123 hostname: lower case, other characters as '-', at most 63 characters.</summary>
+    public static string MakeHostname(string name)
+    {
+        var chars = name.ToLowerInvariant().Select(c => c is (>= 'a' and <= 'z') or (>= '0' and <= '9') ? c : '-').ToArray();
+        string hostname = new string(chars).Trim('-');
+        while (hostname.Contains("--", StringComparison.Ordinal))
+        {
+            hostname = hostname.Replace("--", "-", StringComparison.Ordinal);
+        }
+
+        hostname = hostname.Length > 63 ? hostname[..63].TrimEnd('-') : hostname;
+        return hostname.Length == 0 ? "app" : hostname;
+    }
+
+    private void CheckUser(Action<Diagnostic, object?[]> fail)
+    {
+        string user = Options.User.Trim();
+        if (user.Length == 0)
+        {
+            user = Options.Rootless ? "0" : "1654";
+        }
+
+        Match numeric = NumericUser.Match(user);
+        if (numeric.Success && uint.TryParse(numeric.Groups[1].Value, out uint uid))
+        {
+            uint gid = uid;
+            if (numeric.Groups[2].Success && !uint.TryParse(numeric.Groups[2].Value, out gid))
+            {
+                fail(Strings.InvalidUser, new object?[] { Options.User });
+                return;
+            }
+
+            Uid = uid;
+            Gid = gid;
+        }
+        else if (user.IndexOfAny(new[] { ' ', '\t' }) < 0 && user.Split(':') is { Length: <= 2 } names && names.All(n => n.Length > 0))
+        {
+            (string Name, uint Id, string Home)? account = Accounts.Cast<(string Name, uint Id, string Home)?>().FirstOrDefault(a => a!.Value.Name == names[0]);
+            (string Name, uint Id, string Home)? group = names.Length == 2
+                ? Accounts.Cast<(string Name, uint Id, string Home)?>().FirstOrDefault(a => a!.Value.Name == names[1])
+                : account;
+            if (account is null || group is null)
+            {
+                fail(Strings.UnknownUserName, new object?[] { Options.User, string.Join(", ", Accounts.Select(a => a.Name)) });
+                return;
+            }
+
+            Uid = account.Value.Id;
+            Gid = group.Value.Id;
+        }
+        else
+        {
+            fail(Strings.InvalidUser, new object?[] { Options.User });
+            return;
+        }
+
+        if (Options.Rootless && (Uid != 0 || Gid != 0))
+        {
+            fail(Strings.RootlessUserNotMapped, new object?[] { Options.User });
+        }
+    }
+
+    private void CheckHostIds(Action<Diagnostic, object?[]> fail)
+    {
+        HostUid = ParseHostId(Options.HostUid, "OciBundleHostUid", CurrentIds.Uid, fail);
+        HostGid = ParseHostId(Options.HostGid, "OciBundleHostGid", CurrentIds.Gid, fail);
+    }
+
+    private static uint ParseHostId(string? text, string property, uint fallback, Action<Diagnostic, object?[]> fail)
+    {
+        if (string.IsNullOrWhiteSpace(text))
+        {
+            return fallback;
+        }
+
+        if (uint.TryParse(text.Trim(), System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out uint id))
+        {
+            return id;
+        }
+
+        fail(Strings.InvalidHostId, new object?[] { property, text });
+        return fallback;
+    }
+
+    private List<MountOption> CheckMounts(Action<Diagnostic, object?[]> fail)
+    {
+        var result = new List<MountOption>();
+        foreach (MountOption m in Options.Mounts)
+        {
+            string dest = m.Destination.Trim();
+            if (!dest.StartsWith('/'))
+            {
+                fail(Strings.MountDestinationNotAbsolute, new object?[] { m.Destination });
+                continue;
+            }
+
+            if (HasDotDot(dest))
+            {
+                fail(Strings.MountDestinationHasDotDot, new object?[] { m.Destination });
+                continue;
+            }
+
+            var options = m.Options.Select(x => x.Trim()).Where(x => x.Length > 0).ToList();
+            bool isBind = options.Contains("bind") || options.Contains("rbind");
+            string? type = string.IsNullOrWhiteSpace(m.Type) ? (isBind ? "bind" : null) : m.Type.Trim();
+            if (type is null)
+            {
+                fail(Strings.MountTypeMissing, new object?[] { m.Destination });
+                continue;
+            }
+
+            isBind |= type is "bind";
+            if (type == "bind" && !isBind)
+            {
+                options.Insert(0, "rbind");
+            }
+
+            string? source = string.IsNullOrWhiteSpace(m.Source) ? null : m.Source.Trim();
+            if (isBind && (source is null || !source.StartsWith('/')))
+            {
+                fail(Strings.BindMountSourceNotAbsolute, new object?[] { m.Destination, m.Source });
+                continue;
+            }
+
+            result.Add(new MountOption { Destination = Sysroot.Normalize(dest), Type = type, Source = source ?? type, Options = options });
+        }
+
+        return result;
+    }
+
+    private List<FileOption> CheckFiles(Action<Diagnostic, object?[]> fail)
+    {
+        var result = new List<FileOption>();
+        foreach (FileOption f in Options.Files)
+        {
+            string target = f.TargetPath.Trim();
+            if (target.Length == 0 || HasDotDot(target))
+            {
+                fail(Strings.TargetPathOutsideRootfs, new object?[] { f.Source, f.TargetPath });
+                continue;
+            }
+
+            if (!File.Exists(f.Source) && !Directory.Exists(f.Source))
+            {
+                fail(Strings.FileSourceNotFound, new object?[] { f.Source });
+                continue;
+            }
+
+            string absolute = target.StartsWith('/') ? target : Sysroot.Join(WorkingDirectory, target);
+            result.Add(new FileOption { Source = Path.GetFullPath(f.Source), TargetPath = Sysroot.Normalize(absolute) });
+        }
+
+        return result;
+    }
+
+    private void CheckDirectories(Action<Diagnostic, object?[]> fail)
+    {
+        BundleOptions o = Options;
+        if (string.IsNullOrWhiteSpace(o.PublishDirectory) || !Directory.Exists(o.PublishDirectory))
+        {
+            fail(Strings.PublishDirectoryNotFound, new object?[] { o.PublishDirectory });
+            return;
+        }
+
+        PublishDirectory = Path.TrimEndingDirectorySeparator(Path.GetFullPath(o.PublishDirectory));
+        if (string.IsNullOrWhiteSpace(o.BundleDirectory))
+        {
+            fail(Strings.BundleDirectoryUnsafe, new object?[] { o.BundleDirectory, "it is empty" });
+            return;
+        }
+
+        BundleDirectory = Path.TrimEndingDirectorySeparator(Path.GetFullPath(o.BundleDirectory));
+        string? project = string.IsNullOrWhiteSpace(o.ProjectDirectory) ? null : Path.TrimEndingDirectorySeparator(Path.GetFullPath(o.ProjectDirectory));
+
+        // The bundle directory is replaced as a whole, so it must hold nothing but the bundle.
+        if (BundleDirectory == "/" || IsSameOrInside(PublishDirectory, BundleDirectory))
+        {
+            fail(Strings.BundleDirectoryUnsafe, new object?[] { o.BundleDirectory, $"it is or contains the publish folder {PublishDirectory}" });
+        }
+        else if (IsSameOrInside(BundleDirectory, PublishDirectory))
+        {
+            fail(Strings.BundleDirectoryInsidePublishDirectory, new object?[] { o.BundleDirectory, PublishDirectory });
+        }
+        else if (project is not null && IsSameOrInside(project, BundleDirectory))
+        {
+            fail(Strings.BundleDirectoryUnsafe, new object?[] { o.BundleDirectory, $"it is or contains the project folder {project}" });
+        }
+        else if (Environment.GetFolderPath(Environment.SpecialFolder.UserProfile) is { Length: > 0 } home && IsSameOrInside(Path.TrimEndingDirectorySeparator(home), BundleDirectory))
+        {
+            fail(Strings.BundleDirectoryUnsafe, new object?[] { o.BundleDirectory, $"it is or contains the home folder {home}" });
+        }
+    }
+
+    /// <summary>True when <paramref name="path"/> is <paramref name="dir"/> or below it.</summary>
+    public static bool IsSameOrInside(string path, string dir) =>
+        path == dir || path.StartsWith(dir.EndsWith('/') ? dir : dir + "/", StringComparison.Ordinal);
+
+    private static bool HasDotDot(string path) => path.Split('/').Contains("..");
+}

@@ -1,0 +1,294 @@
+using OciBundle.Diagnostics;
+using OciBundle.Elf;
+using OciBundle.Rootfs;
+
+namespace OciBundle.Closure;
+
+/// <summary>An ELF file in the bundle, with the object that loaded it (for the RPATH chain).</summary>
+public sealed class ElfNode
+{
+    public ElfNode(string requestedPath, string rootfsPath, string hostPath, ElfFile elf, ElfNode? loader)
+    {
+        RequestedPath = requestedPath;
+        RootfsPath = rootfsPath;
+        HostPath = hostPath;
+        Elf = elf;
+        Loader = loader;
+    }
+
+    /// <summary>The path the loader opens it by (what its <c>$ORIGIN</c> derives from).</summary>
+    public string RequestedPath { get; }
+
+    /// <summary>The real file's path inside rootfs.</summary>
+    public string RootfsPath { get; }
+
+    public string HostPath { get; }
+    public ElfFile Elf { get; }
+    public ElfNode? Loader { get; }
+}
+
+/// <summary>
+/// Walks the ELF closure of the files put into a <see cref="RootfsPlan"/>: every interpreter and every
+/// <c>DT_NEEDED</c> library, transitively, resolved by <see cref="LibraryResolver"/> and added to the plan with
+/// the symlinks on the way. Libraries that cannot be found are collected and reported together, each with the
+/// file that needs it.
+/// </summary>
+public sealed class ClosureBuilder
+{
+    // Files the .NET runtime loads only if their own dependencies are there; ignored by the runtime when absent.
+    private static readonly Dictionary<string, string> OptionalFiles = new(StringComparer.Ordinal)
+    {
+        ["libcoreclrtraceptprovider.so"] = "the LTTng tracing provider of the .NET runtime; the runtime runs without it",
+    };
+
+    private readonly Sysroot _sysroot;
+    private readonly TargetArchitecture _arch;
+    private readonly RootfsPlan _plan;
+    private readonly LibraryResolver _resolver;
+    private readonly Action<string> _log;
+    private readonly Queue<ElfNode> _queue = new();
+    private readonly Dictionary<string, ElfNode> _nodes = new(StringComparer.Ordinal);
+    private readonly List<(string Library, string NeededBy)> _missing = new();
+
+    public ClosureBuilder(Sysroot sysroot, TargetArchitecture arch, RootfsPlan plan, LibraryResolver resolver, Action<string> log)
+    {
+        _sysroot = sysroot;
+        _arch = arch;
+        _plan = plan;
+        _resolver = resolver;
+        _log = log;
+    }
+
+    public LibraryResolver Resolver => _resolver;
+
+    /// <summary>Every ELF file found so far, by its real rootfs path.</summary>
+    public IReadOnlyDictionary<string, ElfNode> Nodes => _nodes;
+
+    /// <summary>Files left out (optional runtime parts whose dependencies the sysroot lacks), with why.</summary>
+    public List<string> Omitted { get; } = new();
+
+    /// <summary>
+    /// Registers a file already in the plan (the app's own) for the walk, if it is ELF.
+    /// An ELF file of another class or machine than the bundle's is an error.
+    /// </summary>
+    public ElfNode? AddPlannedFile(string rootfsPath, string hostPath, ElfNode? loader = null)
+    {
+        if (_nodes.TryGetValue(rootfsPath, out ElfNode? existing))
+        {
+            return existing;
+        }
+
+        if (!ElfFile.HasElfMagic(hostPath))
+        {
+            return null;
+        }
+
+        ElfFile elf = ReadElf(hostPath);
+        if (elf.Type is not (ElfType.Executable or ElfType.SharedObject))
+        {
+            return null; // object files and core dumps are data to the loader
+        }
+
+        if (elf.Identity != _arch.Identity)
+        {
+            throw new OciBundleException(Strings.WrongMachine, rootfsPath, hostPath, elf.Identity, _arch.GoArch, _arch.Identity);
+        }
+
+        var node = new ElfNode(rootfsPath, rootfsPath, hostPath, elf, loader);
+        _nodes[rootfsPath] = node;
+        _queue.Enqueue(node);
+        return node;
+    }
+
+    /// <summary>
+    /// Brings a path of the sysroot into the bundle at the same path: the symlinks on the way, then the file
+    /// (walked if ELF) or the directory tree. Returns the real path, or null when it does not exist.
+    /// </summary>
+    public string? AddSysrootPath(string path, string reason)
+    {
+        ResolvedPath? resolved = _sysroot.Resolve(path);
+        if (resolved is null)
+        {
+            return null;
+        }
+
+        AddLinks(resolved.Links, resolved.RealPath);
+        if (resolved.IsDirectory)
+        {
+            AddSysrootTree(resolved.RealPath, reason);
+        }
+        else
+        {
+            AddSysrootFile(resolved.RealPath, resolved.RealPath, reason, loader: null);
+        }
+
+        return resolved.RealPath;
+    }
+
+    /// <summary>Adds a library the way <c>dlopen(name)</c> would find it; false when the sysroot has none.</summary>
+    public bool AddDlopen(string name, ElfNode? loader, string reason)
+    {
+        LibraryLocation? location = _resolver.Resolve(name, loader);
+        if (location is null)
+        {
+            return false;
+        }
+
+        Place(location, reason, loader);
+        return true;
+    }
+
+    /// <summary>Walks everything queued until the closure is complete; throws one error listing every library not found.</summary>
+    public void Complete()
+    {
+        while (_queue.Count > 0)
+        {
+            ElfNode node = _queue.Dequeue();
+            var found = new List<(string Name, LibraryLocation Location, string Reason)>();
+            var missing = new List<string>();
+
+            if (node.Elf.Interpreter is { } interp)
+            {
+                LibraryLocation? location = _resolver.Probe(Sysroot.Normalize(interp));
+                if (location is null)
+                {
+                    missing.Add(interp);
+                }
+                else
+                {
+                    found.Add((interp, location, $"interpreter (PT_INTERP) of {node.RootfsPath}"));
+                }
+            }
+
+            foreach (string name in node.Elf.Needed)
+            {
+                LibraryLocation? location = _resolver.Resolve(name, node) ?? LoadedBySoName(name);
+                if (location is null)
+                {
+                    missing.Add(name);
+                }
+                else
+                {
+                    found.Add((name, location, $"DT_NEEDED {name} of {node.RootfsPath}"));
+                }
+            }
+
+            if (missing.Count > 0 && OptionalFiles.TryGetValue(Path.GetFileName(node.RootfsPath), out string? what))
+            {
+                _plan.Remove(node.RootfsPath);
+                _nodes.Remove(node.RootfsPath);
+                Omitted.Add($"{node.RootfsPath} left out: it needs {string.Join(", ", missing)}, which the sysroot does not have ({what}).");
+                _log(Omitted[^1]);
+                continue;
+            }
+
+            foreach (string name in missing)
+            {
+                _missing.Add((name, node.RootfsPath));
+            }
+
+            foreach ((_, LibraryLocation location, string reason) in found)
+            {
+                Place(location, reason, node);
+            }
+        }
+
+        if (_missing.Count > 0)
+        {
+            string list = string.Join("; ", _missing.Select(m => $"{m.Library} (needed by {m.NeededBy})"));
+            _missing.Clear();
+            throw new OciBundleException(Strings.LibraryNotFound, list, _sysroot.Root);
+        }
+    }
+
+    /// <summary>glibc satisfies a DT_NEEDED name by an already loaded object with that DT_SONAME.</summary>
+    private LibraryLocation? LoadedBySoName(string name)
+    {
+        ElfNode? loaded = _nodes.Values.FirstOrDefault(n => n.Elf.SoName == name);
+        return loaded is null ? null : new LibraryLocation(loaded.RequestedPath, loaded.RootfsPath, loaded.HostPath, Array.Empty<SymlinkHop>(), InPlan: true);
+    }
+
+    private void Place(LibraryLocation location, string reason, ElfNode? loader)
+    {
+        if (location.InPlan)
+        {
+            AddLinks(location.Links, location.RealPath);
+            if (!_nodes.ContainsKey(location.RealPath))
+            {
+                AddPlannedFile(location.RealPath, location.HostPath, loader);
+            }
+
+            return;
+        }
+
+        AddLinks(location.Links, location.RealPath);
+        AddSysrootFile(location.RealPath, location.RequestedPath, reason, loader);
+    }
+
+    private void AddLinks(IReadOnlyList<SymlinkHop> links, string realPath)
+    {
+        foreach (SymlinkHop hop in links)
+        {
+            _plan.AddSymlink(hop.Path, hop.Target, $"symlink on the way to {realPath}");
+        }
+    }
+
+    private void AddSysrootFile(string realPath, string requestedPath, string reason, ElfNode? loader)
+    {
+        if (_plan.TryGet(realPath, out RootfsEntry existing) && existing.Kind == RootfsEntryKind.File)
+        {
+            return;
+        }
+
+        string host = _sysroot.HostPath(realPath);
+        var info = new FileInfo(host);
+        _plan.AddFile(realPath, host, info.UnixFileMode, info.Length, reason);
+        if (!_nodes.ContainsKey(realPath) && ElfFile.HasElfMagic(host))
+        {
+            ElfFile elf = ReadElf(host);
+            if (elf.Identity == _arch.Identity && elf.Type is ElfType.Executable or ElfType.SharedObject)
+            {
+                var node = new ElfNode(requestedPath, realPath, host, elf, loader);
+                _nodes[realPath] = node;
+                _queue.Enqueue(node);
+            }
+        }
+    }
+
+    /// <summary>Copies a directory of the sysroot as it is: files, subdirectories and symlinks (kept as links, never followed).</summary>
+    private void AddSysrootTree(string realDir, string reason)
+    {
+        _plan.AddDirectory(realDir, reason);
+        string hostDir = _sysroot.HostPath(realDir);
+        foreach (FileSystemInfo child in new DirectoryInfo(hostDir).EnumerateFileSystemInfos())
+        {
+            string path = Sysroot.Join(realDir, child.Name);
+            if (child.LinkTarget is { } target)
+            {
+                _plan.AddSymlink(path, target, reason);
+            }
+            else if (child is DirectoryInfo)
+            {
+                AddSysrootTree(path, reason);
+            }
+            else if (child is FileInfo file && (child.Attributes & FileAttributes.Device) == 0 && IsRegular(file))
+            {
+                _plan.AddFile(path, file.FullName, file.UnixFileMode, file.Length, reason);
+            }
+        }
+    }
+
+    private static bool IsRegular(FileInfo file) => (file.Attributes & (FileAttributes.Device | FileAttributes.ReparsePoint)) == 0;
+
+    private static ElfFile ReadElf(string hostPath)
+    {
+        try
+        {
+            return ElfFile.Read(hostPath);
+        }
+        catch (ElfFormatException e)
+        {
+            throw new OciBundleException(Strings.CorruptElf, e.FilePath, e.Reason);
+        }
+    }
+}

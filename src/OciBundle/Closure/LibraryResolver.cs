@@ -1,0 +1,215 @@
+using OciBundle.Elf;
+using OciBundle.Rootfs;
+
+namespace OciBundle.Closure;
+
+/// <summary>
+/// Finds the file a <c>DT_NEEDED</c> name (or a <c>dlopen</c> name) loads, in the order glibc's <c>ld.so</c> uses:
+/// <list type="number">
+/// <item><c>DT_RPATH</c> of the requesting object, then of its loader and so on up the chain, unless the requester has <c>DT_RUNPATH</c>;</item>
+/// <item><c>DT_RUNPATH</c> of the requesting object;</item>
+/// <item>the sysroot's <c>ld.so.cache</c>, then the directories of its <c>ld.so.conf</c> (for a sysroot whose cache is stale or absent);</item>
+/// <item>the interpreter's built-in directories, multiarch ones first.</item>
+/// </list>
+/// <c>LD_LIBRARY_PATH</c> is never consulted: it belongs to the build machine, not to the container.
+/// A candidate of another class, byte order or machine is skipped, as <c>ld.so</c> skips it.
+/// Paths are looked up in the bundle being planned first (so <c>$ORIGIN</c> inside <c>/app</c> finds the app's own
+/// libraries), then in the sysroot.
+/// </summary>
+public sealed class LibraryResolver
+{
+    private readonly Sysroot _sysroot;
+    private readonly TargetArchitecture _arch;
+    private readonly RootfsPlan _plan;
+    private readonly LdSoCache _cache;
+    private readonly IReadOnlyList<string> _confDirectories;
+    private readonly Dictionary<string, LibraryLocation?> _candidates = new(StringComparer.Ordinal);
+    private readonly Dictionary<string, LibraryLocation?> _systemLookups = new(StringComparer.Ordinal);
+    private readonly Dictionary<string, ElfIdentity?> _identities = new(StringComparer.Ordinal);
+    private readonly List<string> _claimed = new();
+
+    public LibraryResolver(Sysroot sysroot, TargetArchitecture arch, RootfsPlan plan, LdSoCache cache, IReadOnlyList<string> confDirectories)
+    {
+        _sysroot = sysroot;
+        _arch = arch;
+        _plan = plan;
+        _cache = cache;
+        _confDirectories = confDirectories;
+    }
+
+    public static LibraryResolver ForSysroot(Sysroot sysroot, TargetArchitecture arch, RootfsPlan plan) =>
+        new(sysroot, arch, plan, LdSoCache.Load(sysroot.HostPath("/etc/ld.so.cache")), LdSoConf.ReadDirectories(sysroot));
+
+    public LdSoCache Cache => _cache;
+
+    /// <summary>Where a sysroot path is on the build machine.</summary>
+    public string SysrootHostPath(string path) => _sysroot.HostPath(path);
+
+    /// <summary>Resolves <paramref name="name"/> as loaded by <paramref name="requester"/> (null: a dlopen with no RPATH context).</summary>
+    public LibraryLocation? Resolve(string name, ElfNode? requester)
+    {
+        if (name.Contains('/'))
+        {
+            // A name with a slash is a path: ld.so opens it as it is (relative ones against the cwd, which we cannot know).
+            return name.StartsWith('/') ? Probe(Sysroot.Normalize(name)) : null;
+        }
+
+        if (requester is not null)
+        {
+            if (requester.Elf.RunPath.Count == 0)
+            {
+                for (ElfNode? n = requester; n is not null; n = n.Loader)
+                {
+                    if (SearchDirectories(name, n.Elf.RPath, n) is { } found)
+                    {
+                        return found;
+                    }
+                }
+            }
+
+            if (SearchDirectories(name, requester.Elf.RunPath, requester) is { } viaRunPath)
+            {
+                return viaRunPath;
+            }
+        }
+
+        return ResolveSystem(name);
+    }
+
+    /// <summary>Resolves a name through the cache and default directories only (what a plain <c>dlopen("libx.so.N")</c> does).</summary>
+    public LibraryLocation? ResolveSystem(string name)
+    {
+        if (_systemLookups.TryGetValue(name, out LibraryLocation? cached))
+        {
+            return cached;
+        }
+
+        LibraryLocation? found = null;
+        foreach (string path in _cache.Lookup(name))
+        {
+            if ((found = Probe(path)) is not null)
+            {
+                break;
+            }
+        }
+
+        if (found is null)
+        {
+            foreach (string dir in _confDirectories.Concat(_arch.DefaultLibraryDirectories))
+            {
+                if ((found = Probe(Sysroot.Join(dir, name))) is not null)
+                {
+                    break;
+                }
+            }
+        }
+
+        _systemLookups[name] = found;
+        return found;
+    }
+
+    /// <summary>The directories the system search would look in (for probing versioned names such as ICU's).</summary>
+    public IEnumerable<string> SystemDirectories => _confDirectories.Concat(_arch.DefaultLibraryDirectories).Distinct(StringComparer.Ordinal);
+
+    private LibraryLocation? SearchDirectories(string name, IReadOnlyList<string> dirs, ElfNode owner)
+    {
+        foreach (string raw in dirs)
+        {
+            string? dir = Expand(raw, owner);
+            if (dir is not null && Probe(Sysroot.Join(dir, name)) is { } found)
+            {
+                return found;
+            }
+        }
+
+        return null;
+    }
+
+    /// <summary>Expands <c>$ORIGIN</c>, <c>$LIB</c> and <c>$PLATFORM</c> (and their braced forms) as ld.so does.</summary>
+    private string? Expand(string dir, ElfNode owner)
+    {
+        string origin = Sysroot.Parent(owner.RequestedPath);
+        string lib = _arch.Identity.Class == ElfClass.Elf64 ? "lib64" : "lib";
+        string platform = _arch.MultiarchTriplet.Split('-')[0];
+        string expanded = dir
+            .Replace("${ORIGIN}", origin, StringComparison.Ordinal).Replace("$ORIGIN", origin, StringComparison.Ordinal)
+            .Replace("${LIB}", lib, StringComparison.Ordinal).Replace("$LIB", lib, StringComparison.Ordinal)
+            .Replace("${PLATFORM}", platform, StringComparison.Ordinal).Replace("$PLATFORM", platform, StringComparison.Ordinal);
+
+        // A relative entry is relative to the process's working directory, which is not knowable at build time.
+        return expanded.StartsWith('/') ? Sysroot.Normalize(expanded) : null;
+    }
+
+    /// <summary>Looks at one candidate path: in the plan first, then in the sysroot; null when absent or of the wrong identity.</summary>
+    public LibraryLocation? Probe(string path)
+    {
+        if (_candidates.TryGetValue(path, out LibraryLocation? cached))
+        {
+            return cached;
+        }
+
+        LibraryLocation? found = ProbePlan(path) ?? (IsClaimed(path) ? null : ProbeSysroot(path));
+        _candidates[path] = found;
+        return found;
+    }
+
+    /// <summary>
+    /// Marks a directory of rootfs as filled by the bundle alone (the app's folder, a copied framework): a path
+    /// below it is looked for in the plan only, never in the sysroot's folder of the same name.
+    /// </summary>
+    public void Claim(string directory) => _claimed.Add(directory.TrimEnd('/') + "/");
+
+    private bool IsClaimed(string path) => _claimed.Any(c => path.StartsWith(c, StringComparison.Ordinal));
+
+    private LibraryLocation? ProbePlan(string path)
+    {
+        string current = path;
+        var links = new List<SymlinkHop>();
+        for (int hop = 0; hop < 40 && _plan.TryGet(current, out RootfsEntry entry); hop++)
+        {
+            switch (entry.Kind)
+            {
+                case RootfsEntryKind.File when entry.SourcePath is not null:
+                    return Matches(entry.SourcePath) ? new LibraryLocation(path, current, entry.SourcePath, links, InPlan: true) : null;
+                case RootfsEntryKind.Symlink:
+                    links.Add(new SymlinkHop(current, entry.LinkTarget!));
+                    current = Sysroot.Normalize(entry.LinkTarget!.StartsWith('/') ? entry.LinkTarget : Sysroot.Join(Sysroot.Parent(current), entry.LinkTarget));
+                    break;
+                default:
+                    return null;
+            }
+        }
+
+        return null;
+    }
+
+    private LibraryLocation? ProbeSysroot(string path)
+    {
+        ResolvedPath? resolved = _sysroot.Resolve(path);
+        if (resolved is null || resolved.IsDirectory)
+        {
+            return null;
+        }
+
+        string host = _sysroot.HostPath(resolved.RealPath);
+        return Matches(host) ? new LibraryLocation(path, resolved.RealPath, host, resolved.Links, InPlan: false) : null;
+    }
+
+    private bool Matches(string hostPath)
+    {
+        if (!_identities.TryGetValue(hostPath, out ElfIdentity? id))
+        {
+            _identities[hostPath] = id = ElfFile.TryReadIdentity(hostPath);
+        }
+
+        return id == _arch.Identity;
+    }
+}
+
+/// <summary>Where a library name led: the path asked for, the real file behind it, and the links in between.</summary>
+/// <param name="RequestedPath">The path as the loader opens it (what <c>$ORIGIN</c> of the library is computed from).</param>
+/// <param name="RealPath">The path of the real file inside rootfs.</param>
+/// <param name="HostPath">Where the real file is on the build machine.</param>
+/// <param name="Links">Symlinks passed on the way, to be reproduced in rootfs.</param>
+/// <param name="InPlan">True when the file is already part of the bundle (the app's own, or found earlier).</param>
+public sealed record LibraryLocation(string RequestedPath, string RealPath, string HostPath, IReadOnlyList<SymlinkHop> Links, bool InPlan);

@@ -1,0 +1,166 @@
+namespace OciBundle.Closure;
+
+/// <summary>
+/// The file system native libraries and data files are taken from (<c>OciBundleSysroot</c>, <c>/</c> by default).
+/// Paths handed in and out are absolute paths inside it; symlinks are followed the way the kernel would follow
+/// them if the sysroot were <c>/</c>, and every link on the way is reported so the bundle can reproduce it.
+/// </summary>
+public sealed class Sysroot
+{
+    private const int MaxLinkHops = 40; // the kernel's own limit (MAXSYMLINKS)
+
+    private readonly Dictionary<string, Node> _nodes = new(StringComparer.Ordinal);
+
+    public Sysroot(string root)
+    {
+        string full = Path.GetFullPath(root);
+        Root = full.Length > 1 ? full.TrimEnd('/') : full;
+    }
+
+    public string Root { get; }
+
+    public bool IsHostRoot => Root == "/";
+
+    /// <summary>Where a sysroot path lives on the build machine.</summary>
+    public string HostPath(string path) => IsHostRoot ? path : Root + path;
+
+    /// <summary>
+    /// Follows <paramref name="path"/> to the real file or directory it names. Returns null when it does not exist;
+    /// otherwise the real path and each symlink met on the way (its own path and its target as written).
+    /// </summary>
+    public ResolvedPath? Resolve(string path)
+    {
+        var links = new List<SymlinkHop>();
+        var pending = new Stack<string>(Split(path).Reverse());
+        string current = "/";
+        int hops = 0;
+        while (pending.Count > 0)
+        {
+            string part = pending.Pop();
+            if (part == ".")
+            {
+                continue;
+            }
+
+            if (part == "..")
+            {
+                current = Parent(current);
+                continue;
+            }
+
+            string next = Join(current, part);
+            Node node = Stat(next);
+            switch (node.Kind)
+            {
+                case NodeKind.Missing:
+                    return null;
+                case NodeKind.Symlink:
+                    if (++hops > MaxLinkHops)
+                    {
+                        return null; // a loop: ELOOP to the loader, missing to us
+                    }
+
+                    links.Add(new SymlinkHop(next, node.LinkTarget!));
+                    if (node.LinkTarget!.StartsWith('/'))
+                    {
+                        current = "/";
+                    }
+
+                    foreach (string p in Split(node.LinkTarget).Reverse())
+                    {
+                        pending.Push(p);
+                    }
+
+                    break;
+                case NodeKind.File when pending.Count > 0:
+                    return null; // a file used as a directory: ENOTDIR
+                default:
+                    current = next;
+                    break;
+            }
+        }
+
+        Node final = Stat(current);
+        return new ResolvedPath(current, final.Kind == NodeKind.Directory, links);
+    }
+
+    /// <summary>True when the path exists in the sysroot after following links.</summary>
+    public bool Exists(string path) => Resolve(path) is not null;
+
+    private Node Stat(string path)
+    {
+        if (_nodes.TryGetValue(path, out Node? cached))
+        {
+            return cached;
+        }
+
+        Node node;
+        var info = new FileInfo(HostPath(path));
+        if (info.LinkTarget is { } target)
+        {
+            node = new Node(NodeKind.Symlink, target);
+        }
+        else if (info.Exists)
+        {
+            node = new Node(NodeKind.File, null);
+        }
+        else if (Directory.Exists(info.FullName))
+        {
+            node = new Node(NodeKind.Directory, null);
+        }
+        else
+        {
+            node = new Node(NodeKind.Missing, null);
+        }
+
+        _nodes[path] = node;
+        return node;
+    }
+
+    internal static IEnumerable<string> Split(string path) => path.Split('/', StringSplitOptions.RemoveEmptyEntries);
+
+    internal static string Join(string dir, string name) => dir == "/" ? "/" + name : dir + "/" + name;
+
+    internal static string Parent(string path)
+    {
+        int slash = path.LastIndexOf('/');
+        return slash <= 0 ? "/" : path[..slash];
+    }
+
+    /// <summary>Makes a path absolute and lexically clean (no <c>.</c>, <c>..</c> or doubled slashes).</summary>
+    public static string Normalize(string path)
+    {
+        var parts = new List<string>();
+        foreach (string p in Split(path))
+        {
+            if (p == ".")
+            {
+                continue;
+            }
+
+            if (p == "..")
+            {
+                if (parts.Count > 0)
+                {
+                    parts.RemoveAt(parts.Count - 1);
+                }
+
+                continue;
+            }
+
+            parts.Add(p);
+        }
+
+        return "/" + string.Join('/', parts);
+    }
+
+    private enum NodeKind { Missing, File, Directory, Symlink }
+
+    private sealed record Node(NodeKind Kind, string? LinkTarget);
+}
+
+/// <summary>A symlink met while following a path: where it is and what it says.</summary>
+public readonly record struct SymlinkHop(string Path, string Target);
+
+/// <summary>The real path a sysroot path leads to, and the links on the way.</summary>
+public sealed record ResolvedPath(string RealPath, bool IsDirectory, IReadOnlyList<SymlinkHop> Links);

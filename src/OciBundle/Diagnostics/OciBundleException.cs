@@ -1,0 +1,26 @@
+namespace OciBundle.Diagnostics;
+
+/// <summary>
+/// A mistake in the user's inputs or environment that stops the bundle. It always carries a stable
+/// <c>OCIB</c> code from <see cref="Strings"/>; the MSBuild task logs it as an error with that code.
+/// </summary>
+public sealed class OciBundleException : Exception
+{
+    public OciBundleException(Diagnostic diagnostic, params object?[] args)
+        : base(diagnostic.Format(args))
+    {
+        Code = diagnostic.Code;
+        Diagnostic = diagnostic;
+    }
+
+    public OciBundleException(Diagnostic diagnostic, Exception inner, params object?[] args)
+        : base(diagnostic.Format(args), inner)
+    {
+        Code = diagnostic.Code;
+        Diagnostic = diagnostic;
+    }
+
+    public string Code { get; }
+
+    public Diagnostic Diagnostic { get; }
+}

@@ -1,0 +1,151 @@
+// One field per entry of Strings.resx (the texts and codes live there); StringsTests checks the two agree.
+namespace OciBundle.Diagnostics;
+
+/// <summary>Every diagnostic OciBundle.Sdk reports; the texts and codes live in Strings.resx.</summary>
+public static class Strings
+{
+    /// <summary>OCIB1001</summary>
+    public static readonly Diagnostic NonLinuxRuntimeIdentifier = new(nameof(NonLinuxRuntimeIdentifier));
+
+    /// <summary>OCIB1002</summary>
+    public static readonly Diagnostic NotExecutable = new(nameof(NotExecutable));
+
+    /// <summary>OCIB1003</summary>
+    public static readonly Diagnostic UnsupportedOS = new(nameof(UnsupportedOS));
+
+    /// <summary>OCIB1004</summary>
+    public static readonly Diagnostic UnknownArch = new(nameof(UnknownArch));
+
+    /// <summary>OCIB1005</summary>
+    public static readonly Diagnostic ArchNormalized = new(nameof(ArchNormalized));
+
+    /// <summary>OCIB1006</summary>
+    public static readonly Diagnostic ArchDisagreesWithRuntimeIdentifier = new(nameof(ArchDisagreesWithRuntimeIdentifier));
+
+    /// <summary>OCIB1010</summary>
+    public static readonly Diagnostic EmptyArgs = new(nameof(EmptyArgs));
+
+    /// <summary>OCIB1011</summary>
+    public static readonly Diagnostic ArgPathNotFound = new(nameof(ArgPathNotFound));
+
+    /// <summary>OCIB1020</summary>
+    public static readonly Diagnostic MountDestinationNotAbsolute = new(nameof(MountDestinationNotAbsolute));
+
+    /// <summary>OCIB1021</summary>
+    public static readonly Diagnostic MountDestinationHasDotDot = new(nameof(MountDestinationHasDotDot));
+
+    /// <summary>OCIB1022</summary>
+    public static readonly Diagnostic MountTypeMissing = new(nameof(MountTypeMissing));
+
+    /// <summary>OCIB1023</summary>
+    public static readonly Diagnostic BindMountSourceNotAbsolute = new(nameof(BindMountSourceNotAbsolute));
+
+    /// <summary>OCIB1030</summary>
+    public static readonly Diagnostic InvalidEnvironmentVariableName = new(nameof(InvalidEnvironmentVariableName));
+
+    /// <summary>OCIB1031</summary>
+    public static readonly Diagnostic InvalidEnvironmentVariableValue = new(nameof(InvalidEnvironmentVariableValue));
+
+    /// <summary>OCIB1040</summary>
+    public static readonly Diagnostic InvalidUser = new(nameof(InvalidUser));
+
+    /// <summary>OCIB1041</summary>
+    public static readonly Diagnostic UnknownUserName = new(nameof(UnknownUserName));
+
+    /// <summary>OCIB1042</summary>
+    public static readonly Diagnostic RootlessUserNotMapped = new(nameof(RootlessUserNotMapped));
+
+    /// <summary>OCIB1050</summary>
+    public static readonly Diagnostic InvalidHostname = new(nameof(InvalidHostname));
+
+    /// <summary>OCIB1060</summary>
+    public static readonly Diagnostic UnknownSpecVersion = new(nameof(UnknownSpecVersion));
+
+    /// <summary>OCIB1070</summary>
+    public static readonly Diagnostic WorkingDirectoryNotAbsolute = new(nameof(WorkingDirectoryNotAbsolute));
+
+    /// <summary>OCIB1071</summary>
+    public static readonly Diagnostic WorkingDirectoryReserved = new(nameof(WorkingDirectoryReserved));
+
+    /// <summary>OCIB1080</summary>
+    public static readonly Diagnostic BundleDirectoryUnsafe = new(nameof(BundleDirectoryUnsafe));
+
+    /// <summary>OCIB1081</summary>
+    public static readonly Diagnostic BundleDirectoryInsidePublishDirectory = new(nameof(BundleDirectoryInsidePublishDirectory));
+
+    /// <summary>OCIB1082</summary>
+    public static readonly Diagnostic PublishDirectoryNotFound = new(nameof(PublishDirectoryNotFound));
+
+    /// <summary>OCIB1090</summary>
+    public static readonly Diagnostic TargetPathOutsideRootfs = new(nameof(TargetPathOutsideRootfs));
+
+    /// <summary>OCIB1091</summary>
+    public static readonly Diagnostic FileSourceNotFound = new(nameof(FileSourceNotFound));
+
+    /// <summary>OCIB1100</summary>
+    public static readonly Diagnostic SysrootNotFound = new(nameof(SysrootNotFound));
+
+    /// <summary>OCIB1110</summary>
+    public static readonly Diagnostic InvalidNetwork = new(nameof(InvalidNetwork));
+
+    /// <summary>OCIB1120</summary>
+    public static readonly Diagnostic InvalidHostId = new(nameof(InvalidHostId));
+
+    /// <summary>OCIB1130</summary>
+    public static readonly Diagnostic MultipleTargets = new(nameof(MultipleTargets));
+
+    /// <summary>OCIB1140</summary>
+    public static readonly Diagnostic NetFrameworkMSBuild = new(nameof(NetFrameworkMSBuild));
+
+    /// <summary>OCIB2001</summary>
+    public static readonly Diagnostic LibraryNotFound = new(nameof(LibraryNotFound));
+
+    /// <summary>OCIB2002</summary>
+    public static readonly Diagnostic WrongMachine = new(nameof(WrongMachine));
+
+    /// <summary>OCIB2003</summary>
+    public static readonly Diagnostic CorruptElf = new(nameof(CorruptElf));
+
+    /// <summary>OCIB2004</summary>
+    public static readonly Diagnostic PathConflict = new(nameof(PathConflict));
+
+    /// <summary>OCIB2010</summary>
+    public static readonly Diagnostic IcuNotFound = new(nameof(IcuNotFound));
+
+    /// <summary>OCIB2011</summary>
+    public static readonly Diagnostic OpenSslNotFound = new(nameof(OpenSslNotFound));
+
+    /// <summary>OCIB2012</summary>
+    public static readonly Diagnostic GssapiNotFound = new(nameof(GssapiNotFound));
+
+    /// <summary>OCIB2013</summary>
+    public static readonly Diagnostic FrameworkNotFound = new(nameof(FrameworkNotFound));
+
+    /// <summary>OCIB2014</summary>
+    public static readonly Diagnostic RuntimeConfigUnreadable = new(nameof(RuntimeConfigUnreadable));
+
+    /// <summary>OCIB2015</summary>
+    public static readonly Diagnostic EntryPointNotFound = new(nameof(EntryPointNotFound));
+
+    /// <summary>OCIB3001</summary>
+    public static readonly Diagnostic SymlinkOutsideInputs = new(nameof(SymlinkOutsideInputs));
+
+    /// <summary>OCIB3002</summary>
+    public static readonly Diagnostic SpecialFile = new(nameof(SpecialFile));
+
+    /// <summary>OCIB3003</summary>
+    public static readonly Diagnostic BundleWriteFailed = new(nameof(BundleWriteFailed));
+
+    /// <summary>OCIB3004</summary>
+    public static readonly Diagnostic BundleLocked = new(nameof(BundleLocked));
+
+    /// <summary>OCIB3999</summary>
+    public static readonly Diagnostic UnexpectedError = new(nameof(UnexpectedError));
+
+    /// <summary>OCIB4001</summary>
+    public static readonly Diagnostic RuncNotFound = new(nameof(RuncNotFound));
+
+    /// <summary>All of them, in code order.</summary>
+    public static IReadOnlyList<Diagnostic> All { get; } = new[] {
+        NonLinuxRuntimeIdentifier, NotExecutable, UnsupportedOS, UnknownArch, ArchNormalized, ArchDisagreesWithRuntimeIdentifier, EmptyArgs, ArgPathNotFound, MountDestinationNotAbsolute, MountDestinationHasDotDot, MountTypeMissing, BindMountSourceNotAbsolute, InvalidEnvironmentVariableName, InvalidEnvironmentVariableValue, InvalidUser, UnknownUserName, RootlessUserNotMapped, InvalidHostname, UnknownSpecVersion, WorkingDirectoryNotAbsolute, WorkingDirectoryReserved, BundleDirectoryUnsafe, BundleDirectoryInsidePublishDirectory, PublishDirectoryNotFound, TargetPathOutsideRootfs, FileSourceNotFound, SysrootNotFound, InvalidNetwork, InvalidHostId, MultipleTargets, NetFrameworkMSBuild, LibraryNotFound, WrongMachine, CorruptElf, PathConflict, IcuNotFound, OpenSslNotFound, GssapiNotFound, FrameworkNotFound, RuntimeConfigUnreadable, EntryPointNotFound, SymlinkOutsideInputs, SpecialFile, BundleWriteFailed, BundleLocked, UnexpectedError, RuncNotFound };
+}

@@ -1,0 +1,139 @@
+using OciBundle.Closure;
+using OciBundle.Diagnostics;
+using OciBundle.Rootfs;
+
+namespace OciBundle.Dotnet;
+
+/// <summary>
+/// What the .NET runtime needs that no ELF walk sees: the libraries its native shims open with <c>dlopen</c>
+/// and the data files it reads. Each rule is keyed on a file of the runtime, so a trimmed or invariant app gets
+/// only what it can load.
+/// </summary>
+public static class DotnetRuntimeRules
+{
+    private const string GlobalizationShim = "libSystem.Globalization.Native.so";
+    private const string OpenSslShim = "libSystem.Security.Cryptography.Native.OpenSsl.so";
+    private const string GssapiShim = "libSystem.Net.Security.Native.so";
+
+    // The OpenSSL shim tries these sonames in this order (dotnet/runtime opensslshim.c).
+    private static readonly string[] OpenSslNames = { "libssl.so.3", "libssl.so.1.1", "libssl.so.1.0.2", "libssl.so.1.0.0", "libssl.so.10" };
+
+    public static void Apply(ClosureBuilder closure, RootfsPlan plan, BundleRequest request, RuntimeConfig? config, Action<string> log)
+    {
+        ElfNode? FindShim(string name) => closure.Nodes.Values.FirstOrDefault(n => Path.GetFileName(n.RootfsPath) == name);
+
+        if (FindShim(GlobalizationShim) is { } globalization)
+        {
+            if (config?.InvariantGlobalization == true || IsInvariantByEnvironment(request))
+            {
+                log("ICU left out: the app uses invariant globalization.");
+            }
+            else if (config?.AppLocalIcu == true)
+            {
+                log("ICU left out: the app carries its own (System.Globalization.AppLocalIcu).");
+            }
+            else
+            {
+                AddIcu(closure, globalization);
+            }
+        }
+
+        if (FindShim(OpenSslShim) is { } openssl)
+        {
+            string? found = OpenSslNames.FirstOrDefault(name => closure.AddDlopen(name, openssl, $"OpenSSL for System.Security.Cryptography (dlopen {name} by {openssl.RootfsPath})"));
+            if (found is null)
+            {
+                throw new OciBundleException(Strings.OpenSslNotFound, request.Sysroot.Root, openssl.RootfsPath);
+            }
+
+            string crypto = found.Replace("libssl", "libcrypto", StringComparison.Ordinal);
+            closure.AddDlopen(crypto, openssl, $"OpenSSL for System.Security.Cryptography (dlopen {crypto} by {openssl.RootfsPath})");
+            AddCertificates(closure);
+        }
+
+        if (request.Options.IncludeGssapi && FindShim(GssapiShim) is { } gssapi)
+        {
+            if (!closure.AddDlopen("libgssapi_krb5.so.2", gssapi, $"GSSAPI for NegotiateAuthentication (dlopen by {gssapi.RootfsPath}; OciBundleIncludeGssapi)"))
+            {
+                throw new OciBundleException(Strings.GssapiNotFound, request.Sysroot.Root);
+            }
+        }
+
+        if (request.Options.IncludeTimeZoneData && closure.Nodes.Count > 0)
+        {
+            if (closure.AddSysrootPath("/usr/share/zoneinfo", "time zone database for TimeZoneInfo (OciBundleIncludeTimeZoneData)") is null)
+            {
+                log("Time zone data left out: the sysroot has no /usr/share/zoneinfo.");
+            }
+        }
+    }
+
+    private static bool IsInvariantByEnvironment(BundleRequest request) =>
+        request.Options.Environment.Any(e => e.Key == "DOTNET_SYSTEM_GLOBALIZATION_INVARIANT" && (e.Value == "1" || e.Value.Equals("true", StringComparison.OrdinalIgnoreCase)));
+
+    /// <summary>
+    /// The globalization shim probes <c>libicuuc.so.N</c> from the highest major version down and loads the first
+    /// it finds, then <c>libicui18n.so.N</c> of the same version; do the same against the sysroot.
+    /// </summary>
+    private static void AddIcu(ClosureBuilder closure, ElfNode shim)
+    {
+        var versions = new SortedSet<int>(Comparer<int>.Create((a, b) => b.CompareTo(a)));
+        foreach (string name in closure.Resolver.Cache.Names.Where(n => n.StartsWith("libicuuc.so.", StringComparison.Ordinal)))
+        {
+            AddVersion(versions, name);
+        }
+
+        foreach (string dir in closure.Resolver.SystemDirectories)
+        {
+            string host = closure.Resolver.SysrootHostPath(dir);
+            if (Directory.Exists(host))
+            {
+                foreach (string file in Directory.EnumerateFileSystemEntries(host, "libicuuc.so.*"))
+                {
+                    AddVersion(versions, Path.GetFileName(file));
+                }
+            }
+        }
+
+        foreach (int version in versions)
+        {
+            string uc = $"libicuuc.so.{version}";
+            if (closure.AddDlopen(uc, shim, $"ICU for System.Globalization (dlopen {uc} by {shim.RootfsPath})"))
+            {
+                string i18n = $"libicui18n.so.{version}";
+                if (!closure.AddDlopen(i18n, shim, $"ICU for System.Globalization (dlopen {i18n} by {shim.RootfsPath})"))
+                {
+                    throw new OciBundleException(Strings.IcuNotFound, shim.RootfsPath, $"{uc} is there but {i18n} is not");
+                }
+
+                return;
+            }
+        }
+
+        throw new OciBundleException(Strings.IcuNotFound, shim.RootfsPath, "no libicuuc.so.N in the sysroot's library directories");
+    }
+
+    private static void AddVersion(SortedSet<int> versions, string fileName)
+    {
+        // Directory enumeration's "libicuuc.so.*" also matches "libicuuc.so" (the dot may match the end).
+        if (fileName.Length <= "libicuuc.so.".Length)
+        {
+            return;
+        }
+
+        string suffix = fileName["libicuuc.so.".Length..];
+        int dot = suffix.IndexOf('.');
+        if (int.TryParse(dot < 0 ? suffix : suffix[..dot], out int major) && major > 0)
+        {
+            versions.Add(major);
+        }
+    }
+
+    /// <summary>The CA bundle at the path .NET and OpenSSL read, and OpenSSL's default cert file if the sysroot has one.</summary>
+    private static void AddCertificates(ClosureBuilder closure)
+    {
+        const string reason = "CA certificates for TLS and X509Store (with OpenSSL)";
+        closure.AddSysrootPath("/etc/ssl/certs/ca-certificates.crt", reason);
+        closure.AddSysrootPath("/usr/lib/ssl/cert.pem", reason);
+    }
+}

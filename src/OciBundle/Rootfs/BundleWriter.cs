@@ -1,0 +1,310 @@
+using System.Diagnostics;
+using System.Runtime.InteropServices;
+using OciBundle.Diagnostics;
+
+namespace OciBundle.Rootfs;
+
+/// <summary>
+/// Writes a planned bundle so that the destination is, at every instant, either the previous complete bundle or
+/// the new complete one:
+/// <list type="number">
+/// <item>a lock file beside the destination serialises publishes to the same folder (a second one waits);</item>
+/// <item>leftovers of a killed publish (staging and old folders) are removed;</item>
+/// <item>the new bundle is assembled in a staging folder beside the destination; a file whose source did not
+///   change since the last publish is hard-linked from the previous bundle instead of copied;</item>
+/// <item>every path gets its planned mode and the fixed timestamp, in a fixed order;</item>
+/// <item>staging and destination are exchanged with one <c>renameat2(RENAME_EXCHANGE)</c>, and the old tree is removed.</item>
+/// </list>
+/// </summary>
+public sealed class BundleWriter
+{
+    /// <summary>The timestamp of every path when <c>SOURCE_DATE_EPOCH</c> is not set: 1980-01-01T00:00:00Z, the earliest a zip or tar reader accepts everywhere.</summary>
+    public const long DefaultEpoch = 315532800;
+
+    private readonly string _destination;
+    private readonly string _parent;
+    private readonly string _name;
+    private readonly long _epoch;
+    private readonly TimeSpan _lockTimeout;
+    private readonly ReuseState? _state;
+
+    public BundleWriter(string destination, long? sourceDateEpoch, string? statePath = null, TimeSpan? lockTimeout = null)
+    {
+        _destination = Path.TrimEndingDirectorySeparator(Path.GetFullPath(destination));
+        _parent = Path.GetDirectoryName(_destination)!;
+        _name = Path.GetFileName(_destination);
+        _epoch = sourceDateEpoch ?? DefaultEpoch;
+        _lockTimeout = lockTimeout ?? TimeSpan.FromMinutes(5);
+        _state = statePath is null ? null : new ReuseState(statePath);
+    }
+
+    /// <summary>The lock file next to the destination; a second publish to the same folder waits for it.</summary>
+    public string LockPath => Path.Combine(_parent, $".{_name}.lock");
+
+    /// <summary>Counters of the last <see cref="Write"/>.</summary>
+    public WriteStatistics Statistics { get; } = new();
+
+    public void Write(RootfsPlan plan, IReadOnlyDictionary<string, byte[]> topLevelFiles)
+    {
+        try
+        {
+            Directory.CreateDirectory(_parent);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            throw new OciBundleException(Strings.BundleWriteFailed, _destination, e.Message);
+        }
+
+        using FileStream lockFile = AcquireLock();
+        RemoveLeftovers();
+
+        string staging = Path.Combine(_parent, $".{_name}.tmp-{Environment.ProcessId}-{Guid.NewGuid():N}");
+        try
+        {
+            WriteTree(plan, topLevelFiles, staging);
+            Swap(staging);
+            _state?.Save(plan);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            TryDelete(staging);
+            throw new OciBundleException(Strings.BundleWriteFailed, _destination, e.Message);
+        }
+        catch
+        {
+            TryDelete(staging);
+            throw;
+        }
+    }
+
+    private FileStream AcquireLock()
+    {
+        var clock = Stopwatch.StartNew();
+        while (true)
+        {
+            try
+            {
+                // FileShare.None takes an flock(LOCK_EX) on Unix: released by the kernel if the process dies.
+                return new FileStream(LockPath, FileMode.OpenOrCreate, FileAccess.ReadWrite, FileShare.None);
+            }
+            catch (IOException) when (clock.Elapsed < _lockTimeout && File.Exists(LockPath))
+            {
+                Thread.Sleep(100);
+            }
+            catch (IOException e) when (File.Exists(LockPath))
+            {
+                throw new OciBundleException(Strings.BundleLocked, _destination, LockPath, (int)_lockTimeout.TotalSeconds, e.Message);
+            }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+            {
+                throw new OciBundleException(Strings.BundleWriteFailed, _destination, e.Message);
+            }
+        }
+    }
+
+    /// <summary>Removes what a killed publish left: under the lock no other publish owns them.</summary>
+    private void RemoveLeftovers()
+    {
+        foreach (string dir in Directory.EnumerateDirectories(_parent, $".{_name}.tmp-*").Concat(Directory.EnumerateDirectories(_parent, $".{_name}.old-*")))
+        {
+            TryDelete(dir);
+        }
+    }
+
+    private void WriteTree(RootfsPlan plan, IReadOnlyDictionary<string, byte[]> topLevelFiles, string staging)
+    {
+        Directory.CreateDirectory(staging);
+        foreach ((string name, byte[] content) in topLevelFiles.OrderBy(p => p.Key, StringComparer.Ordinal))
+        {
+            string path = Path.Combine(staging, name);
+            File.WriteAllBytes(path, content);
+            File.SetUnixFileMode(path, (UnixFileMode)0b110_100_100);
+        }
+
+        string rootfs = Path.Combine(staging, "rootfs");
+        string previousRootfs = Path.Combine(_destination, "rootfs");
+        List<RootfsEntry> entries = plan.Entries.ToList();
+        Statistics.Reset();
+
+        // Directories first (parents before children), then file contents in parallel, then links.
+        foreach (RootfsEntry dir in entries.Where(e => e.Kind == RootfsEntryKind.Directory))
+        {
+            Directory.CreateDirectory(rootfs + (dir.Path == "/" ? "" : dir.Path));
+        }
+
+        var files = entries.Where(e => e.Kind == RootfsEntryKind.File).ToList();
+        Parallel.ForEach(
+            files,
+            new ParallelOptions { MaxDegreeOfParallelism = Math.Max(2, Environment.ProcessorCount) },
+            file => WriteFile(file, rootfs + file.Path, previousRootfs + file.Path));
+
+        foreach (RootfsEntry link in entries.Where(e => e.Kind == RootfsEntryKind.Symlink))
+        {
+            File.CreateSymbolicLink(rootfs + link.Path, link.LinkTarget!);
+            NativeMethods.SetTimes(rootfs + link.Path, _epoch);
+        }
+
+        // Modes, owners and times of directories last, deepest first: writing into a directory changes its mtime.
+        bool isRoot = NativeMethods.getuid() == 0;
+        foreach (RootfsEntry dir in entries.Where(e => e.Kind == RootfsEntryKind.Directory).Reverse())
+        {
+            string path = rootfs + (dir.Path == "/" ? "" : dir.Path);
+            File.SetUnixFileMode(path, dir.Mode);
+            if (dir.OwnerId is int owner && isRoot)
+            {
+                NativeMethods.lchown(path, (uint)owner, (uint)owner);
+            }
+
+            NativeMethods.SetTimes(path, _epoch);
+        }
+
+        foreach (string name in topLevelFiles.Keys)
+        {
+            NativeMethods.SetTimes(Path.Combine(staging, name), _epoch);
+        }
+
+        NativeMethods.SetTimes(staging, _epoch);
+    }
+
+    private void WriteFile(RootfsEntry file, string target, string previous)
+    {
+        if (file.Content is not null)
+        {
+            File.WriteAllBytes(target, file.Content);
+            Statistics.AddWritten(file.Content.Length);
+        }
+        else if (_state is not null && _state.CanReuse(file, previous, _epoch) && NativeMethods.link(previous, target) == 0)
+        {
+            Statistics.AddLinked(file.Size);
+            return; // same inode as before: mode and time are already right
+        }
+        else
+        {
+            // File.Copy uses the kernel's fast paths on Linux (FICLONE where the file system can, then copy_file_range).
+            File.Copy(file.SourcePath!, target, overwrite: false);
+            Statistics.AddWritten(file.Size);
+        }
+
+        File.SetUnixFileMode(target, file.Mode);
+        NativeMethods.SetTimes(target, _epoch);
+    }
+
+    private void Swap(string staging)
+    {
+        if (!Directory.Exists(_destination) && !File.Exists(_destination))
+        {
+            Directory.Move(staging, _destination);
+            return;
+        }
+
+        if (NativeMethods.renameat2(NativeMethods.AT_FDCWD, staging, NativeMethods.AT_FDCWD, _destination, NativeMethods.RENAME_EXCHANGE) == 0)
+        {
+            TryDelete(staging); // now holds the previous bundle
+            return;
+        }
+
+        // A file system without RENAME_EXCHANGE: two renames. A kill between them leaves the old bundle in
+        // .<name>.old-*, which the next publish removes before writing a new one.
+        string old = Path.Combine(_parent, $".{_name}.old-{Environment.ProcessId}-{Guid.NewGuid():N}");
+        Directory.Move(_destination, old);
+        Directory.Move(staging, _destination);
+        TryDelete(old);
+    }
+
+    private static void TryDelete(string dir)
+    {
+        try
+        {
+            if (Directory.Exists(dir))
+            {
+                Directory.Delete(dir, recursive: true);
+            }
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            // Left for the next publish's clean-up.
+        }
+    }
+
+    /// <summary>
+    /// What the last successful publish copied, and from what: a file whose source has the same path, size, mtime
+    /// and inode, and whose copy in the previous bundle is untouched (size and fixed timestamp), is hard-linked
+    /// instead of copied. Kept outside the bundle (in obj/) so the bundle itself stays reproducible.
+    /// </summary>
+    private sealed class ReuseState
+    {
+        private readonly string _path;
+        private readonly Dictionary<string, string> _previous = new(StringComparer.Ordinal);
+
+        public ReuseState(string path)
+        {
+            _path = path;
+            try
+            {
+                foreach (string line in File.ReadLines(path))
+                {
+                    int tab = line.IndexOf('\t');
+                    if (tab > 0)
+                    {
+                        _previous[line[..tab]] = line[(tab + 1)..];
+                    }
+                }
+            }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+            {
+                // No state: everything is copied.
+            }
+        }
+
+        public bool CanReuse(RootfsEntry file, string previousCopy, long epoch)
+        {
+            if (file.SourcePath is null || !_previous.TryGetValue(file.Path, out string? recorded) || recorded != Fingerprint(file))
+            {
+                return false;
+            }
+
+            NativeMethods.Statx? copy = NativeMethods.LStat(previousCopy);
+            return copy is { } c && (c.Mode & NativeMethods.S_IFMT) == NativeMethods.S_IFREG && (long)c.Size == file.Size
+                && c.MTimeSeconds == epoch && (UnixFileMode)(c.Mode & 0xFFF) == file.Mode;
+        }
+
+        public void Save(RootfsPlan plan)
+        {
+            Directory.CreateDirectory(Path.GetDirectoryName(Path.GetFullPath(_path))!);
+            string temp = _path + ".tmp";
+            File.WriteAllLines(temp, plan.Entries.Where(e => e.Kind == RootfsEntryKind.File && e.SourcePath is not null).Select(e => $"{e.Path}\t{Fingerprint(e)}"));
+            File.Move(temp, _path, overwrite: true);
+        }
+
+        private static string Fingerprint(RootfsEntry file)
+        {
+            NativeMethods.Statx? s = NativeMethods.LStat(file.SourcePath!);
+            return s is { } st ? $"{file.SourcePath}\t{st.Size}\t{st.MTimeSeconds}.{st.MTimeNanoseconds}\t{st.Inode}\t{(int)file.Mode}" : "";
+        }
+    }
+}
+
+/// <summary>How much the last write copied and how much it reused.</summary>
+public sealed class WriteStatistics
+{
+    private long _filesWritten, _bytesWritten, _filesLinked, _bytesLinked;
+
+    public long FilesWritten => Interlocked.Read(ref _filesWritten);
+    public long BytesWritten => Interlocked.Read(ref _bytesWritten);
+    public long FilesLinked => Interlocked.Read(ref _filesLinked);
+    public long BytesLinked => Interlocked.Read(ref _bytesLinked);
+
+    internal void Reset() => _filesWritten = _bytesWritten = _filesLinked = _bytesLinked = 0;
+
+    internal void AddWritten(long bytes)
+    {
+        Interlocked.Increment(ref _filesWritten);
+        Interlocked.Add(ref _bytesWritten, bytes);
+    }
+
+    internal void AddLinked(long bytes)
+    {
+        Interlocked.Increment(ref _filesLinked);
+        Interlocked.Add(ref _bytesLinked, bytes);
+    }
+}

@@ -1,0 +1,81 @@
+using System.Runtime.InteropServices;
+
+namespace OciBundle.Rootfs;
+
+/// <summary>
+/// The few libc calls .NET has no API for: the type of a file without following links (statx), timestamps of
+/// symlinks themselves (utimensat with AT_SYMLINK_NOFOLLOW), owners (lchown), the atomic exchange of two paths
+/// (renameat2 RENAME_EXCHANGE) and the caller's ids. statx and utimensat take structures whose layout is the
+/// same on every Linux architecture, unlike struct stat.
+/// </summary>
+internal static partial class NativeMethods
+{
+    public const int AT_FDCWD = -100;
+    public const int AT_SYMLINK_NOFOLLOW = 0x100;
+    public const uint RENAME_EXCHANGE = 1 << 1;
+    public const uint STATX_TYPE = 0x1, STATX_MODE = 0x2, STATX_INO = 0x100, STATX_SIZE = 0x200, STATX_MTIME = 0x40;
+
+    public const uint S_IFMT = 0xF000, S_IFREG = 0x8000, S_IFDIR = 0x4000, S_IFLNK = 0xA000;
+
+    [LibraryImport("libc", SetLastError = true)]
+    public static partial uint getuid();
+
+    [LibraryImport("libc", SetLastError = true)]
+    public static partial uint getgid();
+
+    [LibraryImport("libc", SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
+    public static partial int lchown(string path, uint owner, uint group);
+
+    [LibraryImport("libc", SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
+    public static partial int link(string oldpath, string newpath);
+
+    [LibraryImport("libc", SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
+    public static partial int renameat2(int olddirfd, string oldpath, int newdirfd, string newpath, uint flags);
+
+    [LibraryImport("libc", SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
+    public static unsafe partial int utimensat(int dirfd, string path, Timespec* times, int flags);
+
+    [LibraryImport("libc", SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
+    public static unsafe partial int statx(int dirfd, string path, int flags, uint mask, Statx* buffer);
+
+    [StructLayout(LayoutKind.Sequential)]
+    public struct Timespec
+    {
+        public long Seconds;
+        public long Nanoseconds;
+    }
+
+    /// <summary>struct statx (linux/stat.h): 256 bytes, fixed layout on every architecture.</summary>
+    [StructLayout(LayoutKind.Explicit, Size = 256)]
+    public struct Statx
+    {
+        [FieldOffset(0)] public uint Mask;
+        [FieldOffset(28)] public ushort Mode;
+        [FieldOffset(32)] public ulong Inode;
+        [FieldOffset(40)] public ulong Size;
+        [FieldOffset(80)] public long MTimeSeconds;
+        [FieldOffset(88)] public uint MTimeNanoseconds;
+        [FieldOffset(136)] public uint DevMajor;
+        [FieldOffset(140)] public uint DevMinor;
+    }
+
+    /// <summary>lstat-like facts of a path; null when it does not exist.</summary>
+    public static unsafe Statx? LStat(string path)
+    {
+        Statx buffer;
+        int rc = statx(AT_FDCWD, path, AT_SYMLINK_NOFOLLOW, STATX_TYPE | STATX_MODE | STATX_INO | STATX_SIZE | STATX_MTIME, &buffer);
+        return rc == 0 ? buffer : null;
+    }
+
+    /// <summary>Sets both timestamps of a path (not following a final symlink).</summary>
+    public static unsafe void SetTimes(string path, long seconds)
+    {
+        Timespec* times = stackalloc Timespec[2];
+        times[0] = new Timespec { Seconds = seconds };
+        times[1] = new Timespec { Seconds = seconds };
+        if (utimensat(AT_FDCWD, path, times, AT_SYMLINK_NOFOLLOW) != 0)
+        {
+            throw new IOException($"Cannot set the timestamps of {path}: {Marshal.GetLastPInvokeErrorMessage()}");
+        }
+    }
+}

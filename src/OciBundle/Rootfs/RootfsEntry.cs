@@ -1,0 +1,48 @@
+namespace OciBundle.Rootfs;
+
+public enum RootfsEntryKind
+{
+    Directory,
+    File,
+    Symlink,
+}
+
+/// <summary>One path of the bundle's root file system and why it is there.</summary>
+public sealed class RootfsEntry
+{
+    public RootfsEntry(string path, RootfsEntryKind kind, UnixFileMode mode, string reason)
+    {
+        Path = path;
+        Kind = kind;
+        Mode = mode;
+        Reason = reason;
+    }
+
+    /// <summary>Absolute path inside rootfs, e.g. <c>/app/HelloBundle</c>.</summary>
+    public string Path { get; }
+
+    public RootfsEntryKind Kind { get; }
+
+    /// <summary>Permission bits (never setuid/setgid: the plan strips them).</summary>
+    public UnixFileMode Mode { get; internal set; }
+
+    /// <summary>Why the path is in the bundle: the rule, or the file that needed it.</summary>
+    public string Reason { get; internal set; }
+
+    /// <summary>For files copied from the build machine: where from.</summary>
+    public string? SourcePath { get; init; }
+
+    /// <summary>For files the product writes itself (passwd, group): their bytes.</summary>
+    public byte[]? Content { get; init; }
+
+    /// <summary>For symlinks: the target, as written in the link.</summary>
+    public string? LinkTarget { get; init; }
+
+    /// <summary>File size in bytes (0 for directories; the target's length for symlinks).</summary>
+    public long Size { get; init; }
+
+    /// <summary>Owner inside the container when it is not root (the app user's home).</summary>
+    public int? OwnerId { get; init; }
+
+    public override string ToString() => $"{Kind} {Path}";
+}
