@@ -29,7 +29,7 @@ public static class BundleBuilder
         BundleLayout layout = BundlePlanner.Plan(request, log);
         TimeSpan planTime = clock.Elapsed;
 
-        var writer = new BundleWriter(request.BundleDirectory, options.SourceDateEpoch, statePath);
+        var writer = new BundleWriter(request.BundleDirectory, options.SourceDateEpoch, statePath, owner: options.Rootless ? (request.HostUid, request.HostGid) : null);
         writer.Write(layout.Plan, new Dictionary<string, byte[]>
         {
             ["config.json"] = layout.Config,

@@ -125,6 +125,9 @@ public sealed class ClosureBuilder
         return resolved.RealPath;
     }
 
+    /// <summary>Reproduces the symlinks met on the way to a path (for a directory whose content is chosen file by file).</summary>
+    public void AddSysrootLinks(ResolvedPath resolved) => AddLinks(resolved.Links, resolved.RealPath);
+
     /// <summary>Adds a library the way <c>dlopen(name)</c> would find it; false when the sysroot has none.</summary>
     public bool AddDlopen(string name, ElfNode? loader, string reason)
     {

@@ -48,7 +48,7 @@ public static class DotnetRuntimeRules
 
             string crypto = found.Replace("libssl", "libcrypto", StringComparison.Ordinal);
             closure.AddDlopen(crypto, openssl, $"OpenSSL for System.Security.Cryptography (dlopen {crypto} by {openssl.RootfsPath})");
-            AddCertificates(closure);
+            AddCertificates(closure, request.Sysroot);
         }
 
         if (request.Options.IncludeGssapi && FindShim(GssapiShim) is { } gssapi)
@@ -129,11 +129,34 @@ public static class DotnetRuntimeRules
         }
     }
 
-    /// <summary>The CA bundle at the path .NET and OpenSSL read, and OpenSSL's default cert file if the sysroot has one.</summary>
-    private static void AddCertificates(ClosureBuilder closure)
+    /// <summary>
+    /// The CA certificates where OpenSSL and .NET read them: the bundle file and the hashed certificate directory
+    /// (OpenSSL's default <c>/usr/lib/ssl/{cert.pem,certs}</c> when the sysroot has them, and Debian's
+    /// <c>/etc/ssl/certs</c>). .NET's root store is the union of file and directory, so a certificate that is only
+    /// in the directory (a local CA added by hand) counts too. Subfolders (Java's keystore) are not OpenSSL's.
+    /// </summary>
+    private static void AddCertificates(ClosureBuilder closure, Sysroot sysroot)
     {
         const string reason = "CA certificates for TLS and X509Store (with OpenSSL)";
         closure.AddSysrootPath("/etc/ssl/certs/ca-certificates.crt", reason);
         closure.AddSysrootPath("/usr/lib/ssl/cert.pem", reason);
+        foreach (string dir in new[] { "/usr/lib/ssl/certs", "/etc/ssl/certs" })
+        {
+            ResolvedPath? resolved = sysroot.Resolve(dir);
+            if (resolved is not { IsDirectory: true })
+            {
+                continue;
+            }
+
+            closure.AddSysrootLinks(resolved);
+            foreach (string entry in Directory.EnumerateFileSystemEntries(sysroot.HostPath(resolved.RealPath)).Order(StringComparer.Ordinal))
+            {
+                string path = Sysroot.Join(resolved.RealPath, Path.GetFileName(entry));
+                if (sysroot.Resolve(path) is { IsDirectory: false })
+                {
+                    closure.AddSysrootPath(path, reason);
+                }
+            }
+        }
     }
 }

@@ -1,5 +1,4 @@
 using System.Diagnostics;
-using System.Runtime.InteropServices;
 using OciBundle.Diagnostics;
 
 namespace OciBundle.Rootfs;
@@ -27,9 +26,19 @@ public sealed class BundleWriter
     private readonly long _epoch;
     private readonly TimeSpan _lockTimeout;
     private readonly ReuseState? _state;
+    private readonly (uint Uid, uint Gid)? _owner;
 
-    public BundleWriter(string destination, long? sourceDateEpoch, string? statePath = null, TimeSpan? lockTimeout = null)
+    /// <param name="destination">The bundle folder.</param>
+    /// <param name="sourceDateEpoch">Timestamp of every path; null for <see cref="DefaultEpoch"/>.</param>
+    /// <param name="statePath">Where to remember what was copied, to reuse unchanged files next time; null: copy everything.</param>
+    /// <param name="lockTimeout">How long a second publish to the same folder waits for the first.</param>
+    /// <param name="owner">
+    /// Owner of every path, for a rootless bundle built by root for another user: the container's root is that user,
+    /// so it owns its root file system as it would had it built the bundle itself. Applied only when running as root.
+    /// </param>
+    public BundleWriter(string destination, long? sourceDateEpoch, string? statePath = null, TimeSpan? lockTimeout = null, (uint Uid, uint Gid)? owner = null)
     {
+        _owner = owner;
         _destination = Path.TrimEndingDirectorySeparator(Path.GetFullPath(destination));
         _parent = Path.GetDirectoryName(_destination)!;
         _name = Path.GetFileName(_destination);
@@ -133,26 +142,48 @@ public sealed class BundleWriter
         }
 
         var files = entries.Where(e => e.Kind == RootfsEntryKind.File).ToList();
-        Parallel.ForEach(
-            files,
-            new ParallelOptions { MaxDegreeOfParallelism = Math.Max(2, Environment.ProcessorCount) },
-            file => WriteFile(file, rootfs + file.Path, previousRootfs + file.Path));
+        try
+        {
+            Parallel.ForEach(
+                files,
+                new ParallelOptions { MaxDegreeOfParallelism = Math.Max(2, Environment.ProcessorCount) },
+                file => WriteFile(file, rootfs + file.Path, previousRootfs + file.Path));
+        }
+        catch (AggregateException e)
+        {
+            // Report the first failure as itself (an IOException becomes OCIB3003 above), not as a wrapper.
+            System.Runtime.ExceptionServices.ExceptionDispatchInfo.Capture(e.InnerExceptions[0]).Throw();
+        }
 
+        bool isRoot = NativeMethods.getuid() == 0;
+        (uint Uid, uint Gid)? owner = isRoot ? _owner : null;
         foreach (RootfsEntry link in entries.Where(e => e.Kind == RootfsEntryKind.Symlink))
         {
             File.CreateSymbolicLink(rootfs + link.Path, link.LinkTarget!);
+            Chown(rootfs + link.Path, owner);
             NativeMethods.SetTimes(rootfs + link.Path, _epoch);
         }
 
+        if (owner is not null)
+        {
+            foreach (RootfsEntry file in files)
+            {
+                Chown(rootfs + file.Path, owner);
+            }
+        }
+
         // Modes, owners and times of directories last, deepest first: writing into a directory changes its mtime.
-        bool isRoot = NativeMethods.getuid() == 0;
         foreach (RootfsEntry dir in entries.Where(e => e.Kind == RootfsEntryKind.Directory).Reverse())
         {
             string path = rootfs + (dir.Path == "/" ? "" : dir.Path);
             File.SetUnixFileMode(path, dir.Mode);
-            if (dir.OwnerId is int owner && isRoot)
+            if (owner is not null)
             {
-                NativeMethods.lchown(path, (uint)owner, (uint)owner);
+                Chown(path, owner);
+            }
+            else if (dir.OwnerId is int id && isRoot)
+            {
+                Chown(path, ((uint)id, (uint)id));
             }
 
             NativeMethods.SetTimes(path, _epoch);
@@ -164,6 +195,14 @@ public sealed class BundleWriter
         }
 
         NativeMethods.SetTimes(staging, _epoch);
+    }
+
+    private static void Chown(string path, (uint Uid, uint Gid)? owner)
+    {
+        if (owner is { } o && NativeMethods.lchown(path, o.Uid, o.Gid) != 0)
+        {
+            throw new IOException($"Cannot change the owner of {path}: {System.Runtime.InteropServices.Marshal.GetLastPInvokeErrorMessage()}");
+        }
     }
 
     private void WriteFile(RootfsEntry file, string target, string previous)

@@ -53,8 +53,8 @@ internal static partial class NativeMethods
         [FieldOffset(28)] public ushort Mode;
         [FieldOffset(32)] public ulong Inode;
         [FieldOffset(40)] public ulong Size;
-        [FieldOffset(80)] public long MTimeSeconds;
-        [FieldOffset(88)] public uint MTimeNanoseconds;
+        [FieldOffset(112)] public long MTimeSeconds;
+        [FieldOffset(120)] public uint MTimeNanoseconds;
         [FieldOffset(136)] public uint DevMajor;
         [FieldOffset(140)] public uint DevMinor;
     }

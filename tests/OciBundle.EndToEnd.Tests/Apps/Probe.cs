@@ -1,0 +1,85 @@
+// The app the end-to-end tests publish. Each mode prints what a user would check from inside the container.
+using System.Globalization;
+using System.IO.Compression;
+using System.Security.Cryptography;
+using System.Security.Cryptography.X509Certificates;
+using System.Text;
+
+string mode = args.Length > 0 ? args[0] : "hello";
+switch (mode)
+{
+    case "hello":
+        Console.WriteLine("Hello from an OCI bundle!");
+        Console.WriteLine($"args: {string.Join(" | ", args)}");
+        return 3;
+
+    case "dotnet":
+        // Everything .NET loads with dlopen or reads from data files: ICU, OpenSSL, time zones, CA certificates.
+        var de = new CultureInfo("de-DE");
+        Console.WriteLine($"number: {1234567.891.ToString("N2", de)}");
+        Console.WriteLine($"date: {new DateTime(2024, 3, 1, 14, 5, 0).ToString("F", de)}");
+        Console.WriteLine($"compare: {string.Compare("Straße", "Strasse", de, CompareOptions.IgnoreNonSpace)} {string.Compare("a", "B", StringComparison.CurrentCultureIgnoreCase)} {"ǅ".ToUpper(de)}");
+        var berlin = TimeZoneInfo.FindSystemTimeZoneById("Europe/Berlin");
+        Console.WriteLine($"tz: {berlin.Id} {TimeZoneInfo.ConvertTimeFromUtc(new DateTime(2024, 7, 1, 12, 0, 0, DateTimeKind.Utc), berlin):HH:mm}");
+        Console.WriteLine($"sha256: {Convert.ToHexString(SHA256.HashData("abc"u8))}");
+        using (var rsa = RSA.Create(2048))
+        {
+            byte[] signature = rsa.SignData("payload"u8, HashAlgorithmName.SHA256, RSASignaturePadding.Pss);
+            Console.WriteLine($"rsa: {rsa.VerifyData("payload"u8, signature, HashAlgorithmName.SHA256, RSASignaturePadding.Pss)}");
+        }
+
+        using (var aes = new AesGcm(new byte[32], 16))
+        {
+            byte[] plain = "secret"u8.ToArray(), cipher = new byte[plain.Length], tag = new byte[16], back = new byte[plain.Length];
+            aes.Encrypt(new byte[12], plain, cipher, tag);
+            aes.Decrypt(new byte[12], cipher, tag, back);
+            Console.WriteLine($"aesgcm: {Encoding.UTF8.GetString(back)}");
+        }
+
+        var gz = new MemoryStream();
+        using (var z = new GZipStream(gz, CompressionLevel.Optimal, leaveOpen: true)) z.Write(Encoding.UTF8.GetBytes(new string('x', 1000)));
+        gz.Position = 0;
+        using (var unz = new StreamReader(new GZipStream(gz, CompressionMode.Decompress))) Console.WriteLine($"gzip: {unz.ReadToEnd().Length}");
+        using (var store = new X509Store(StoreName.Root, StoreLocation.LocalMachine))
+        {
+            store.Open(OpenFlags.ReadOnly);
+            Console.WriteLine($"roots: {store.Certificates.Count}");
+        }
+
+        string temp = Path.Combine(Path.GetTempPath(), "probe.txt");
+        File.WriteAllText(temp, "ok");
+        Console.WriteLine($"temp: {File.ReadAllText(temp)}");
+        return 0;
+
+    case "surface":
+        // What the project's declarations turn into inside the container.
+        string status = File.ReadAllText("/proc/self/status");
+        string Field(string name) => status.Split('\n').First(l => l.StartsWith(name + ":")).Split('\t', ' ', StringSplitOptions.RemoveEmptyEntries)[1];
+        Console.WriteLine($"uid: {Field("Uid")}");
+        Console.WriteLine($"nonewprivs: {Field("NoNewPrivs")}");
+        Console.WriteLine($"hostname: {Environment.MachineName}");
+        Console.WriteLine($"cwd: {Environment.CurrentDirectory}");
+        Console.WriteLine($"greeting: {Environment.GetEnvironmentVariable("GREETING")}");
+        Console.WriteLine($"args: {string.Join(" | ", args.Skip(1))}");
+        Console.WriteLine($"mounted: {(File.Exists("/data/message.txt") ? File.ReadAllText("/data/message.txt").Trim() : "(none)")}");
+        Console.WriteLine($"write /app: {TryWrite("/app/probe-write")}");
+        Console.WriteLine($"write /tmp: {TryWrite("/tmp/probe-write")}");
+        return 0;
+
+    default:
+        Console.Error.WriteLine($"unknown mode {mode}");
+        return 2;
+}
+
+static string TryWrite(string path)
+{
+    try
+    {
+        File.WriteAllText(path, "x");
+        return "ok";
+    }
+    catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+    {
+        return e is UnauthorizedAccessException ? "denied" : "read-only";
+    }
+}

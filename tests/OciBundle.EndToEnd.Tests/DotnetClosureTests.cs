@@ -1,0 +1,116 @@
+using Microsoft.VisualStudio.TestTools.UnitTesting;
+using Newtonsoft.Json.Linq;
+using OciBundle.Testing;
+
+namespace OciBundle.EndToEnd.Tests;
+
+/// <summary>
+/// Issue 3: what .NET loads behind the ELF walk's back (ICU, OpenSSL, time zones, CA certificates) is in the bundle,
+/// so the app prints inside runc exactly what it prints on the host.
+/// </summary>
+[TestClass]
+public sealed class DotnetClosureTests
+{
+    private const string AppArgDotnet = """<OciBundleAppArg Include="dotnet" />""";
+
+    private static void AssertSameOutputInContainerAsOnHost(TestProject project, string hostProgram, params string[] hostArgs)
+    {
+        ProcessResult host = TestEnvironment.Run(hostProgram, hostArgs, project.PublishDir, new Dictionary<string, string?> { ["DOTNET_ROOT"] = "/usr/share/dotnet" }, TimeSpan.FromMinutes(1));
+        Assert.AreEqual(0, host.ExitCode, host.All);
+        StringAssert.Contains(host.Output, "sha256: BA7816BF");
+
+        ProcessResult container = Runc.RunAsRoot(project.BundleDir);
+        Assert.AreEqual(0, container.ExitCode, container.All);
+        Assert.AreEqual(host.Output, container.Output, "the app prints in the container what it prints on the host");
+    }
+
+    private static JObject Provenance(TestProject project) => JObject.Parse(File.ReadAllText(Path.Combine(project.BundleDir, "provenance.json")));
+
+    [TestMethod]
+    public void SelfContainedGlobalizedAppBehavesAsOnTheHost()
+    {
+        Runc.RequireRoot();
+        using TestProject project = TestProject.WithSdkElement("Globalized", items: AppArgDotnet);
+        project.Publish("-p:PublishOciBundle=true");
+
+        AssertSameOutputInContainerAsOnHost(project, Path.Combine(project.PublishDir, "Globalized"), "dotnet");
+
+        // The report says why ICU is there.
+        JToken icu = Provenance(project)["files"]!.First(f => ((string)f["path"]!).Contains("libicuuc.so.") && (string)f["type"]! == "file");
+        StringAssert.Contains((string)icu["reason"]!, "ICU for System.Globalization (dlopen libicuuc.so.");
+        Assert.IsTrue(Provenance(project)["omitted"]!.Any(o => ((string)o!).Contains("libcoreclrtraceptprovider.so")), "the LTTng provider is left out with a message");
+    }
+
+    [TestMethod]
+    public void TrimmedAppBehavesAsOnTheHost()
+    {
+        Runc.RequireRoot();
+        using TestProject project = TestProject.WithSdkElement("Trimmed", "<PublishTrimmed>true</PublishTrimmed><TrimmerSingleWarn>false</TrimmerSingleWarn><NoWarn>IL2026;IL3050</NoWarn>", AppArgDotnet);
+        project.Publish("-p:PublishOciBundle=true");
+        AssertSameOutputInContainerAsOnHost(project, Path.Combine(project.PublishDir, "Trimmed"), "dotnet");
+    }
+
+    [TestMethod]
+    public void FrameworkDependentAppGetsItsFrameworksAndBehavesAsOnTheHost()
+    {
+        Runc.RequireRoot();
+        using TestProject project = TestProject.WithSdkElement("FrameworkDependent", "<SelfContained>false</SelfContained>", AppArgDotnet);
+        project.Publish("-p:PublishOciBundle=true");
+
+        AssertSameOutputInContainerAsOnHost(project, Path.Combine(project.PublishDir, "FrameworkDependent"), "dotnet");
+        string rootfs = Path.Combine(project.BundleDir, "rootfs");
+        string[] frameworks = Directory.GetDirectories(Path.Combine(rootfs, "usr", "share", "dotnet", "shared"));
+        CollectionAssert.AreEqual(new[] { "Microsoft.NETCore.App" }, frameworks.Select(Path.GetFileName).ToArray(), "only the framework the app names");
+        Assert.AreEqual(1, Directory.GetDirectories(frameworks[0]).Length, "only the version the host would pick");
+        StringAssert.Contains(File.ReadAllText(Path.Combine(project.BundleDir, "config.json")), "\"DOTNET_ROOT=/usr/share/dotnet\"");
+    }
+
+    [TestMethod]
+    public void InvariantGlobalizationAppCarriesNoIcu()
+    {
+        Runc.RequireRoot();
+        using TestProject project = TestProject.WithSdkElement("Invariant", "<InvariantGlobalization>true</InvariantGlobalization>");
+        project.Publish("-p:PublishOciBundle=true");
+
+        ProcessResult run = Runc.RunAsRoot(project.BundleDir);
+        Assert.AreEqual("Hello from an OCI bundle!\nargs: \n", run.Output, run.All);
+        string[] icu = Directory.GetFiles(Path.Combine(project.BundleDir, "rootfs"), "libicu*", SearchOption.AllDirectories);
+        Assert.AreEqual(0, icu.Length, "no ICU: " + string.Join(", ", icu));
+    }
+
+    [TestMethod]
+    public void AnAbsoluteHostPathAmongTheArgsIsBroughtInWithItsClosure()
+    {
+        Runc.RequireRoot();
+        using TestProject project = TestProject.WithSdkElement("ShellArgs", items: """
+            <OciBundleArg Include="/bin/sh" />
+            <OciBundleArg Include="-c" />
+            <OciBundleArg Include="read h &lt; /proc/sys/kernel/hostname%3B echo from sh in %24h%3B test -x /app/ShellArgs &amp;&amp; echo the app is there" />
+            """);
+        project.Publish("-p:PublishOciBundle=true");
+
+        ProcessResult run = Runc.RunAsRoot(project.BundleDir);
+        Assert.AreEqual(0, run.ExitCode, run.All);
+        Assert.AreEqual("from sh in shellargs\nthe app is there\n", run.Output);
+        StringAssert.Contains(File.ReadAllText(Path.Combine(project.BundleDir, "config.json")), "\"/bin/sh\",\n      \"-c\",\n      \"read h < /proc/sys/kernel/hostname; echo from sh in $h;");
+    }
+
+    [TestMethod]
+    public void ALibraryTheSysrootLacksIsACodedErrorNamingIt()
+    {
+        TestEnvironment.Require(TestEnvironment.Which("gcc") is not null, "gcc builds a library with a missing dependency");
+        using var native = new TempDirectory();
+        File.WriteAllText(native.Combine("missing.c"), "int missing(void){return 1;}");
+        File.WriteAllText(native.Combine("needy.c"), "int missing(void); int needy(void){return missing();}");
+        Assert.AreEqual(0, TestEnvironment.RunCapture("gcc", "-shared", "-fPIC", "-o", native.Combine("libmissing.so.1"), "-Wl,-soname,libmissing.so.1", native.Combine("missing.c")).ExitCode);
+        Assert.AreEqual(0, TestEnvironment.RunCapture("gcc", "-shared", "-fPIC", "-o", native.Combine("libneedy.so"), native.Combine("needy.c"), native.Combine("libmissing.so.1")).ExitCode);
+        File.Delete(native.Combine("libmissing.so.1"));
+
+        using TestProject project = TestProject.WithSdkElement("Needy", items: $"""<OciBundleFile Include="{native.Combine("libneedy.so")}" TargetPath="/opt/native/libneedy.so" />""");
+        ProcessResult publish = project.Publish(false, "-p:PublishOciBundle=true");
+
+        Assert.AreNotEqual(0, publish.ExitCode);
+        StringAssert.Contains(publish.Output, "error OCIB2001: a library the app needs cannot be found in the sysroot '/': libmissing.so.1 (needed by /opt/native/libneedy.so)");
+        Assert.IsFalse(Directory.Exists(project.BundleDir), "nothing written");
+    }
+}

@@ -1,0 +1,58 @@
+using Microsoft.VisualStudio.TestTools.UnitTesting;
+using OciBundle.Testing;
+
+namespace OciBundle.EndToEnd.Tests;
+
+/// <summary>Runs bundles with the real runc, as root or as an unprivileged user.</summary>
+public static class Runc
+{
+    /// <summary>The unprivileged user .ci/run creates for rootless runs.</summary>
+    public const string RootlessUser = "ocibundle-test";
+
+    public static void RequireRoot()
+    {
+        TestEnvironment.Require(TestEnvironment.Which("runc") is not null, "runc is not installed (apt-get install runc)");
+        TestEnvironment.Require(TestEnvironment.IsRoot, "running bundles as root needs root");
+    }
+
+    public static (uint Uid, uint Gid) RequireRootlessUser()
+    {
+        RequireRoot(); // root switches to the unprivileged user
+        ProcessResult uid = TestEnvironment.RunCapture("id", "-u", RootlessUser);
+        TestEnvironment.Require(uid.ExitCode == 0, $"the unprivileged user '{RootlessUser}' (created by .ci/run: useradd -m {RootlessUser})");
+        return (uint.Parse(uid.Output.Trim()), uint.Parse(TestEnvironment.RunCapture("id", "-g", RootlessUser).Output.Trim()));
+    }
+
+    public static ProcessResult RunAsRoot(string bundle)
+    {
+        RequireRoot();
+        string id = "ocib-" + Guid.NewGuid().ToString("N")[..12];
+        string state = Path.Combine(Path.GetTempPath(), "runc-state-" + id);
+        try
+        {
+            return TestEnvironment.Run("runc", new[] { "--root", state, "run", "--bundle", bundle, id }, bundle, null, TimeSpan.FromMinutes(2));
+        }
+        finally
+        {
+            TestEnvironment.RunCapture("runc", "--root", state, "delete", "--force", id);
+        }
+    }
+
+    public static ProcessResult RunRootless(string bundle)
+    {
+        RequireRootlessUser();
+        string id = "ocib-" + Guid.NewGuid().ToString("N")[..12];
+        string state = Path.Combine(Path.GetTempPath(), "runc-rootless-" + id);
+        // The user's own state folder, as a user without sudo would have; XDG_RUNTIME_DIR is not set by runuser.
+        return TestEnvironment.Run("runuser", new[] { "-u", RootlessUser, "--", "runc", "--root", state, "run", "--bundle", bundle, id }, "/", null, TimeSpan.FromMinutes(2));
+    }
+
+    /// <summary>Makes a folder and its parents traversable by the unprivileged user (temp folders are 0700 on some systems).</summary>
+    public static void OpenUpFor(string path)
+    {
+        for (string? dir = path; dir is not null && dir != "/"; dir = Path.GetDirectoryName(dir))
+        {
+            File.SetUnixFileMode(dir, File.GetUnixFileMode(dir) | UnixFileMode.OtherExecute | UnixFileMode.OtherRead);
+        }
+    }
+}

@@ -1,0 +1,59 @@
+using Microsoft.Build.Framework;
+using Microsoft.Build.Utilities;
+using Microsoft.VisualStudio.TestTools.UnitTesting;
+using OciBundle.Tasks;
+using OciBundle.Testing;
+
+namespace OciBundle.Tests;
+
+[TestClass]
+public sealed class BuildOciContainerTaskTests
+{
+    [TestMethod]
+    public void MisconfigurationsAreLoggedWithTheirCodesNeverThrown()
+    {
+        using var dir = new TempDirectory();
+        Directory.CreateDirectory(dir.Combine("publish"));
+        var engine = new FakeBuildEngine();
+        var task = new BuildOciContainer
+        {
+            BuildEngine = engine,
+            PublishDirectory = dir.Combine("publish"),
+            BundleDirectory = dir.Combine("bundle"),
+            AppName = "Hello",
+            Mounts = new ITaskItem[] { new TaskItem("relative", new Dictionary<string, string> { ["Type"] = "tmpfs" }) },
+            EnvironmentVariables = new ITaskItem[] { new TaskItem("1BAD", new Dictionary<string, string> { ["Value"] = "x" }) },
+            User = "not a user",
+        };
+
+        Assert.IsFalse(task.Execute());
+        CollectionAssert.AreEquivalent(new[] { "OCIB1020", "OCIB1030", "OCIB1040" }, engine.Errors.Select(e => e.Code).ToList());
+        Assert.IsTrue(engine.Errors.All(e => !e.Message!.Contains("   at ")), "no stack trace");
+        Assert.IsFalse(Directory.Exists(dir.Combine("bundle")), "nothing written");
+    }
+
+    [TestMethod]
+    public void UnexpectedFailuresBecomeACodedErrorWithoutAStackTrace()
+    {
+        using var dir = new TempDirectory();
+        Directory.CreateDirectory(dir.Combine("publish"));
+        File.WriteAllText(dir.Combine("publish", "Hello.runtimeconfig.json"), "{ not json");
+        var engine = new FakeBuildEngine();
+        var task = new BuildOciContainer { BuildEngine = engine, PublishDirectory = dir.Combine("publish"), BundleDirectory = dir.Combine("bundle"), AppName = "Hello" };
+
+        Assert.IsFalse(task.Execute());
+        Assert.AreEqual("OCIB2014", engine.Errors.Single().Code);
+        Assert.IsFalse(engine.Errors.Single().Message!.Contains("   at "));
+    }
+
+    [TestMethod]
+    [DataRow("win-x64", "Exe", "OCIB1001")]
+    [DataRow("linux-x64", "Library", "OCIB1002")]
+    [DataRow("osx-arm64", "Library", "OCIB1001,OCIB1002")]
+    public void ProjectChecksReportCodes(string rid, string outputType, string codes)
+    {
+        var engine = new FakeBuildEngine();
+        Assert.IsFalse(new CheckOciBundleProject { BuildEngine = engine, RuntimeIdentifier = rid, OutputType = outputType }.Execute());
+        CollectionAssert.AreEqual(codes.Split(','), engine.Errors.Select(e => e.Code).ToArray());
+    }
+}

@@ -1,0 +1,153 @@
+using Microsoft.VisualStudio.TestTools.UnitTesting;
+using OciBundle.Diagnostics;
+using OciBundle.Testing;
+
+namespace OciBundle.Tests;
+
+/// <summary>Every misconfiguration gives its own code, and nothing is written when one is found.</summary>
+[TestClass]
+public sealed class BundleRequestTests
+{
+    private static TempDirectory _dir = null!;
+    private static string _publish = null!;
+
+    [ClassInitialize]
+    public static void Init(TestContext _)
+    {
+        _dir = new TempDirectory();
+        _publish = _dir.Combine("proj", "bin", "publish");
+        Directory.CreateDirectory(_publish);
+    }
+
+    [ClassCleanup]
+    public static void Cleanup() => _dir.Dispose();
+
+    private static BundleOptions Valid() => new()
+    {
+        PublishDirectory = _publish,
+        BundleDirectory = _dir.Combine("proj", "bin", "oci-bundle"),
+        ProjectDirectory = _dir.Combine("proj"),
+        AppName = "Hello",
+        RuntimeIdentifier = "linux-x64",
+    };
+
+    private static List<string> Codes(Action<BundleOptions> change)
+    {
+        BundleOptions options = Valid();
+        change(options);
+        var errors = new List<OciBundleException>();
+        BundleRequest.Validate(options, errors);
+        return errors.Select(e => e.Code).ToList();
+    }
+
+    [TestMethod]
+    public void ValidOptionsHaveNoErrorsAndTheDocumentedDefaults()
+    {
+        var errors = new List<OciBundleException>();
+        BundleRequest request = BundleRequest.Validate(Valid(), errors);
+        Assert.AreEqual(0, errors.Count, string.Join("\n", errors.Select(e => e.Message)));
+        Assert.AreEqual("amd64", request.Arch.GoArch);
+        Assert.AreEqual("1.3.0", request.SpecVersion);
+        Assert.AreEqual(1654u, request.Uid);
+        Assert.AreEqual("hello", request.Hostname);
+        Assert.AreEqual("/app", request.WorkingDirectory);
+    }
+
+    [TestMethod]
+    [DataRow("OCIB1001", "rid:win-x64")]
+    [DataRow("OCIB1003", "os:windows")]
+    [DataRow("OCIB1004", "arch:sparc")]
+    [DataRow("OCIB1006", "arch:arm64")]
+    [DataRow("OCIB1010", "args:")]
+    [DataRow("OCIB1020", "mount:data|bind|/srv|rbind")]
+    [DataRow("OCIB1021", "mount:/data/../etc|bind|/srv|rbind")]
+    [DataRow("OCIB1022", "mount:/data|||ro")]
+    [DataRow("OCIB1023", "mount:/data|bind|srv|rbind")]
+    [DataRow("OCIB1030", "env:1BAD")]
+    [DataRow("OCIB1030", "env:A=B")]
+    [DataRow("OCIB1040", "user:12:ab:c")]
+    [DataRow("OCIB1041", "user:nobody")]
+    [DataRow("OCIB1042", "rootless-user:1654")]
+    [DataRow("OCIB1050", "hostname:-bad-")]
+    [DataRow("OCIB1060", "spec:1.1.7")]
+    [DataRow("OCIB1070", "cwd:app")]
+    [DataRow("OCIB1071", "cwd:/etc")]
+    [DataRow("OCIB1080", "bundledir:project")]
+    [DataRow("OCIB1080", "bundledir:contains-publish")]
+    [DataRow("OCIB1081", "bundledir:inside-publish")]
+    [DataRow("OCIB1090", "file:/etc/hostname|/../outside")]
+    [DataRow("OCIB1091", "file:/no/such/file|/x")]
+    [DataRow("OCIB1100", "sysroot:/no/such/sysroot")]
+    [DataRow("OCIB1110", "network:bridge")]
+    [DataRow("OCIB1120", "hostuid:me")]
+    public void EachMistakeGetsItsOwnCode(string code, string mistake)
+    {
+        string value = mistake[(mistake.IndexOf(':') + 1)..];
+        List<string> codes = Codes(o =>
+        {
+            switch (mistake[..mistake.IndexOf(':')])
+            {
+                case "rid": o.RuntimeIdentifier = value; break;
+                case "os": o.OS = value; break;
+                case "arch": o.Arch = value; break;
+                case "args": o.Args = new List<string> { " " }; break;
+                case "mount":
+                    string[] p = value.Split('|');
+                    o.Mounts.Add(new MountOption { Destination = p[0], Type = p[1], Source = p[2], Options = p[3].Split(';').ToList() });
+                    break;
+                case "env": o.Environment.Add(new(value, "x")); break;
+                case "user": o.User = value; break;
+                case "rootless-user": o.Rootless = true; o.User = value; break;
+                case "hostname": o.Hostname = value; break;
+                case "spec": o.SpecVersion = value; break;
+                case "cwd": o.WorkingDirectory = value; break;
+                case "bundledir":
+                    o.BundleDirectory = value switch
+                    {
+                        "project" => _dir.Combine("proj"),
+                        "contains-publish" => _dir.Combine("proj", "bin"),
+                        _ => Path.Combine(_publish, "oci-bundle"),
+                    };
+                    break;
+                case "file": o.Files.Add(new FileOption { Source = value.Split('|')[0], TargetPath = value.Split('|')[1] }); break;
+                case "sysroot": o.Sysroot = value; break;
+                case "network": o.Network = value; break;
+                case "hostuid": o.HostUid = value; break;
+            }
+        });
+
+        CollectionAssert.AreEqual(new[] { code }, codes, $"{mistake} gave {string.Join(", ", codes)}");
+    }
+
+    [TestMethod]
+    public void AliasesOfArchitecturesAreNormalisedWithAWarning()
+    {
+        var errors = new List<OciBundleException>();
+        BundleOptions options = Valid();
+        options.Arch = "x86_64";
+        BundleRequest request = BundleRequest.Validate(options, errors);
+        Assert.AreEqual(0, errors.Count);
+        Assert.AreEqual("amd64", request.Arch.GoArch);
+        Assert.AreEqual("OCIB1005", request.Warnings.Single().Code);
+        StringAssert.Contains(request.Warnings.Single().Message, "<OciBundleArch>amd64</OciBundleArch>");
+    }
+
+    [TestMethod]
+    [DataRow("My.Fancy_App", "my-fancy-app")]
+    [DataRow("___", "app")]
+    [DataRow("Hello", "hello")]
+    public void HostnameDefaultsToTheProjectNameMadeValid(string name, string hostname) =>
+        Assert.AreEqual(hostname, BundleRequest.MakeHostname(name));
+
+    [TestMethod]
+    public void UserNamesOfTheGeneratedPasswdResolve()
+    {
+        var errors = new List<OciBundleException>();
+        BundleOptions options = Valid();
+        options.User = "root:app";
+        BundleRequest request = BundleRequest.Validate(options, errors);
+        Assert.AreEqual(0, errors.Count);
+        Assert.AreEqual(0u, request.Uid);
+        Assert.AreEqual(1654u, request.Gid);
+    }
+}

@@ -1,0 +1,149 @@
+using Microsoft.VisualStudio.TestTools.UnitTesting;
+using OciBundle.Diagnostics;
+using OciBundle.Rootfs;
+using OciBundle.Testing;
+
+namespace OciBundle.Tests;
+
+/// <summary>The writer's guarantees on small trees: reproducible, atomic on failure, safe inputs, reuse of unchanged files.</summary>
+[TestClass]
+public sealed class BundleWriterTests
+{
+    private static RootfsPlan SamplePlan(string sourceDir)
+    {
+        Directory.CreateDirectory(sourceDir);
+        File.WriteAllText(Path.Combine(sourceDir, "app"), "#!/bin/sh\necho hi\n");
+        File.SetUnixFileMode(Path.Combine(sourceDir, "app"), (UnixFileMode)0b111_101_101 | UnixFileMode.SetUser);
+        File.WriteAllText(Path.Combine(sourceDir, "data.txt"), "data");
+        var plan = new RootfsPlan();
+        HostTree.Add(plan, sourceDir, "/app", "publish output", SourceKind.PublishOutput);
+        plan.AddContent("/etc/passwd", "root:x:0:0::/root:/sbin/nologin\n"u8.ToArray(), (UnixFileMode)0b110_100_100, "accounts");
+        plan.AddSymlink("/bin", "app", "link");
+        plan.AddDirectory("/tmp", "tmp", (UnixFileMode)0b1_111_111_111);
+        return plan;
+    }
+
+    private static Dictionary<string, byte[]> Top(string config = "{}\n") => new() { ["config.json"] = System.Text.Encoding.UTF8.GetBytes(config) };
+
+    private static string TreeFingerprint(string root) => Testing.TreeFingerprint.Of(root);
+
+    [TestMethod]
+    public void TwoWritesOfTheSamePlanGiveIdenticalTreesWithFixedTimesAndNoSetuid()
+    {
+        using var dir = new TempDirectory();
+        RootfsPlan plan = SamplePlan(dir.Combine("src"));
+        new BundleWriter(dir.Combine("a", "bundle"), null).Write(plan, Top());
+        new BundleWriter(dir.Combine("b", "bundle"), null).Write(plan, Top());
+
+        string a = TreeFingerprint(dir.Combine("a", "bundle"));
+        Assert.AreEqual(a, TreeFingerprint(dir.Combine("b", "bundle")));
+        Assert.AreEqual(BundleWriter.DefaultEpoch, new DateTimeOffset(File.GetLastWriteTimeUtc(dir.Combine("a", "bundle", "rootfs", "app", "app"))).ToUnixTimeSeconds());
+        Assert.AreEqual((UnixFileMode)0b111_101_101, File.GetUnixFileMode(dir.Combine("a", "bundle", "rootfs", "app", "app")), "setuid stripped, exec kept");
+        Assert.AreEqual((UnixFileMode)0b1_111_111_111, File.GetUnixFileMode(dir.Combine("a", "bundle", "rootfs", "tmp")));
+    }
+
+    [TestMethod]
+    public void SourceDateEpochSetsEveryTimestamp()
+    {
+        using var dir = new TempDirectory();
+        new BundleWriter(dir.Combine("bundle"), 1700000000).Write(SamplePlan(dir.Combine("src")), Top());
+        foreach (string path in Directory.EnumerateFileSystemEntries(dir.Combine("bundle"), "*", SearchOption.AllDirectories).Where(p => new FileInfo(p).LinkTarget is null))
+        {
+            Assert.AreEqual(1700000000, new DateTimeOffset(File.GetLastWriteTimeUtc(path)).ToUnixTimeSeconds(), path);
+        }
+    }
+
+    [TestMethod]
+    public void AFailedWriteKeepsThePreviousBundleAndLeavesNoStagingFolder()
+    {
+        using var dir = new TempDirectory();
+        string bundle = dir.Combine("out", "bundle");
+        new BundleWriter(bundle, null).Write(SamplePlan(dir.Combine("src")), Top("{\"v\":1}\n"));
+        string before = TreeFingerprint(bundle);
+
+        var plan = SamplePlan(dir.Combine("src2"));
+        plan.AddFile("/app/vanished", dir.Combine("src2", "does-not-exist"), (UnixFileMode)420, 1, "test");
+        var e = Assert.ThrowsExactly<OciBundleException>(() => new BundleWriter(bundle, null).Write(plan, Top("{\"v\":2}\n")));
+
+        Assert.AreEqual("OCIB3003", e.Code);
+        Assert.AreEqual(before, TreeFingerprint(bundle));
+        CollectionAssert.AreEqual(new[] { "bundle" }, Directory.GetFileSystemEntries(dir.Combine("out")).Select(Path.GetFileName).Where(n => !n!.EndsWith(".lock")).ToArray());
+    }
+
+    [TestMethod]
+    public void LeftoversOfAKilledPublishAreRemovedByTheNextOne()
+    {
+        using var dir = new TempDirectory();
+        Directory.CreateDirectory(dir.Combine("out", ".bundle.tmp-999-abc", "rootfs"));
+        Directory.CreateDirectory(dir.Combine("out", ".bundle.old-999-abc"));
+        new BundleWriter(dir.Combine("out", "bundle"), null).Write(SamplePlan(dir.Combine("src")), Top());
+        CollectionAssert.AreEquivalent(new[] { "bundle", ".bundle.lock" }, Directory.GetFileSystemEntries(dir.Combine("out")).Select(Path.GetFileName).ToArray());
+    }
+
+    [TestMethod]
+    public void UnchangedFilesAreReusedNotCopiedAndChangedOnesAreCopied()
+    {
+        using var dir = new TempDirectory();
+        string state = dir.Combine("obj", "state.tsv");
+        string bundle = dir.Combine("bundle");
+        RootfsPlan plan = SamplePlan(dir.Combine("src"));
+        new BundleWriter(bundle, null, state).Write(plan, Top());
+        long inodeData = Inode(Path.Combine(bundle, "rootfs", "app", "data.txt"));
+
+        File.WriteAllText(dir.Combine("src", "app"), "#!/bin/sh\necho changed\n");
+        var writer = new BundleWriter(bundle, null, state);
+        writer.Write(SamplePlan2(dir.Combine("src")), Top());
+
+        Assert.AreEqual(inodeData, Inode(Path.Combine(bundle, "rootfs", "app", "data.txt")), "unchanged file kept its inode");
+        Assert.AreEqual("#!/bin/sh\necho changed\n", File.ReadAllText(Path.Combine(bundle, "rootfs", "app", "app")));
+        Assert.AreEqual(1, writer.Statistics.FilesLinked);
+    }
+
+    private static RootfsPlan SamplePlan2(string sourceDir)
+    {
+        var plan = new RootfsPlan();
+        HostTree.Add(plan, sourceDir, "/app", "publish output", SourceKind.PublishOutput);
+        return plan;
+    }
+
+    private static long Inode(string path) => long.Parse(TestEnvironment.RunCapture("stat", "-c", "%i", path).Output.Trim());
+
+    [TestMethod]
+    public void SymlinksLeavingTheInputsAndSpecialFilesAreRefused()
+    {
+        using var dir = new TempDirectory();
+        Directory.CreateDirectory(dir.Combine("pub"));
+        File.CreateSymbolicLink(dir.Combine("pub", "secret"), "/etc/shadow");
+        var e = Assert.ThrowsExactly<OciBundleException>(() => HostTree.Add(new RootfsPlan(), dir.Combine("pub"), "/app", "test", SourceKind.PublishOutput));
+        Assert.AreEqual("OCIB3001", e.Code);
+
+        File.Delete(dir.Combine("pub", "secret"));
+        File.CreateSymbolicLink(dir.Combine("pub", "inside"), "sub/file");
+        Directory.CreateDirectory(dir.Combine("pub", "sub"));
+        File.WriteAllText(dir.Combine("pub", "sub", "file"), "x");
+        var plan = new RootfsPlan();
+        HostTree.Add(plan, dir.Combine("pub"), "/app", "test", SourceKind.PublishOutput);
+        Assert.IsTrue(plan.TryGet("/app/inside", out RootfsEntry link) && link.LinkTarget == "sub/file", "a link inside the inputs is kept");
+
+        Assert.AreEqual(0, TestEnvironment.RunCapture("mkfifo", dir.Combine("pub", "fifo")).ExitCode);
+        var special = Assert.ThrowsExactly<OciBundleException>(() => HostTree.Add(new RootfsPlan(), dir.Combine("pub"), "/app", "test", SourceKind.PublishOutput));
+        Assert.AreEqual("OCIB3002", special.Code);
+        StringAssert.Contains(special.Message, "a fifo");
+    }
+
+    [TestMethod]
+    public void ASecondWriterWaitsForTheFirstAndFailsWithACodeAfterItsTimeout()
+    {
+        using var dir = new TempDirectory();
+        string bundle = dir.Combine("out", "bundle");
+        Directory.CreateDirectory(dir.Combine("out"));
+        using (new FileStream(dir.Combine("out", ".bundle.lock"), FileMode.OpenOrCreate, FileAccess.ReadWrite, FileShare.None))
+        {
+            var e = Assert.ThrowsExactly<OciBundleException>(() => new BundleWriter(bundle, null, lockTimeout: TimeSpan.FromMilliseconds(300)).Write(SamplePlan(dir.Combine("src")), Top()));
+            Assert.AreEqual("OCIB3004", e.Code);
+        }
+
+        new BundleWriter(bundle, null).Write(SamplePlan(dir.Combine("src")), Top());
+        Assert.IsTrue(File.Exists(Path.Combine(bundle, "config.json")));
+    }
+}

@@ -1,0 +1,282 @@
+using System.Text;
+using Microsoft.VisualStudio.TestTools.UnitTesting;
+using Newtonsoft.Json.Linq;
+using OciBundle.Spec;
+using OciBundle.Testing;
+
+namespace OciBundle.Tests;
+
+[TestClass]
+public sealed class RuntimeSpecTests
+{
+    private static JObject Build(RuntimeSpecBuilder.Input input) => RuntimeSpecBuilder.Build(input);
+
+    [TestMethod]
+    public void DefaultConfigIsExactlyThis()
+    {
+        byte[] bytes = RuntimeSpecBuilder.Serialize(Build(new RuntimeSpecBuilder.Input
+        {
+            Args = new[] { "/app/Hello", "two words" },
+            Environment = new[] { new KeyValuePair<string, string>("PATH", RuntimeSpecBuilder.DefaultPath), new KeyValuePair<string, string>("DOTNET_RUNNING_IN_CONTAINER", "true") },
+            Hostname = "hello",
+        }));
+
+        string expected = """
+{
+  "ociVersion": "1.3.0",
+  "process": {
+    "terminal": false,
+    "user": {
+      "uid": 1654,
+      "gid": 1654
+    },
+    "args": [
+      "/app/Hello",
+      "two words"
+    ],
+    "env": [
+      "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
+      "DOTNET_RUNNING_IN_CONTAINER=true"
+    ],
+    "cwd": "/app",
+    "capabilities": {
+      "bounding": [
+        "CAP_AUDIT_WRITE",
+        "CAP_KILL",
+        "CAP_NET_BIND_SERVICE"
+      ],
+      "effective": [
+        "CAP_AUDIT_WRITE",
+        "CAP_KILL",
+        "CAP_NET_BIND_SERVICE"
+      ],
+      "permitted": [
+        "CAP_AUDIT_WRITE",
+        "CAP_KILL",
+        "CAP_NET_BIND_SERVICE"
+      ],
+      "ambient": [
+        "CAP_AUDIT_WRITE",
+        "CAP_KILL",
+        "CAP_NET_BIND_SERVICE"
+      ]
+    },
+    "rlimits": [
+      {
+        "type": "RLIMIT_NOFILE",
+        "hard": 1024,
+        "soft": 1024
+      }
+    ],
+    "noNewPrivileges": true
+  },
+  "root": {
+    "path": "rootfs",
+    "readonly": false
+  },
+  "hostname": "hello",
+  "mounts": [
+    {
+      "destination": "/proc",
+      "type": "proc",
+      "source": "proc"
+    },
+    {
+      "destination": "/dev",
+      "type": "tmpfs",
+      "source": "tmpfs",
+      "options": [
+        "nosuid",
+        "strictatime",
+        "mode=755",
+        "size=65536k"
+      ]
+    },
+    {
+      "destination": "/dev/pts",
+      "type": "devpts",
+      "source": "devpts",
+      "options": [
+        "nosuid",
+        "noexec",
+        "newinstance",
+        "ptmxmode=0666",
+        "mode=0620",
+        "gid=5"
+      ]
+    },
+    {
+      "destination": "/dev/shm",
+      "type": "tmpfs",
+      "source": "shm",
+      "options": [
+        "nosuid",
+        "noexec",
+        "nodev",
+        "mode=1777",
+        "size=65536k"
+      ]
+    },
+    {
+      "destination": "/dev/mqueue",
+      "type": "mqueue",
+      "source": "mqueue",
+      "options": [
+        "nosuid",
+        "noexec",
+        "nodev"
+      ]
+    },
+    {
+      "destination": "/sys",
+      "type": "sysfs",
+      "source": "sysfs",
+      "options": [
+        "nosuid",
+        "noexec",
+        "nodev",
+        "ro"
+      ]
+    },
+    {
+      "destination": "/sys/fs/cgroup",
+      "type": "cgroup",
+      "source": "cgroup",
+      "options": [
+        "nosuid",
+        "noexec",
+        "nodev",
+        "relatime",
+        "ro"
+      ]
+    }
+  ],
+  "linux": {
+    "namespaces": [
+      {
+        "type": "pid"
+      },
+      {
+        "type": "network"
+      },
+      {
+        "type": "mount"
+      },
+      {
+        "type": "ipc"
+      },
+      {
+        "type": "uts"
+      }
+    ],
+    "maskedPaths": [
+      "/proc/acpi",
+      "/proc/asound",
+      "/proc/kcore",
+      "/proc/keys",
+      "/proc/latency_stats",
+      "/proc/timer_list",
+      "/proc/timer_stats",
+      "/proc/sched_debug",
+      "/sys/firmware",
+      "/proc/scsi"
+    ],
+    "readonlyPaths": [
+      "/proc/bus",
+      "/proc/fs",
+      "/proc/irq",
+      "/proc/sys",
+      "/proc/sysrq-trigger"
+    ]
+  }
+}
+
+""".Replace("\r\n", "\n");
+        Assert.AreEqual(expected, Encoding.UTF8.GetString(bytes));
+        Assert.IsFalse(bytes.AsSpan().StartsWith(new byte[] { 0xEF, 0xBB, 0xBF }), "no BOM");
+    }
+
+    [TestMethod]
+    public void RootlessAddsUserNamespaceMappingsAndAdaptsMounts()
+    {
+        JObject spec = Build(new RuntimeSpecBuilder.Input { Rootless = true, HostUid = 2001, HostGid = 2002, Uid = 0, Gid = 0 });
+
+        Assert.AreEqual("""[{"containerID":0,"hostID":2001,"size":1}]""", spec["linux"]!["uidMappings"]!.ToString(Newtonsoft.Json.Formatting.None));
+        Assert.AreEqual("""[{"containerID":0,"hostID":2002,"size":1}]""", spec["linux"]!["gidMappings"]!.ToString(Newtonsoft.Json.Formatting.None));
+        CollectionAssert.Contains(spec["linux"]!["namespaces"]!.Select(n => (string)n["type"]!).ToList(), "user");
+        var mounts = spec["mounts"]!.ToList();
+        Assert.IsFalse(mounts.Any(m => (string)m["type"]! == "cgroup"), "no cgroup mount");
+        Assert.AreEqual("""{"destination":"/sys","type":"none","source":"/sys","options":["rbind","nosuid","noexec","nodev","ro"]}""",
+            mounts.Single(m => (string)m["destination"]! == "/sys").ToString(Newtonsoft.Json.Formatting.None));
+        Assert.IsFalse(mounts.SelectMany(m => m["options"]?.Values<string>() ?? Enumerable.Empty<string>()).Any(o => o!.StartsWith("gid=")), "no gid= options");
+    }
+
+    [TestMethod]
+    public void ReadOnlyRootGetsATmpfsTmpAndUserMountsComeLastInOrder()
+    {
+        JObject spec = Build(new RuntimeSpecBuilder.Input
+        {
+            ReadOnly = true,
+            Mounts = new[]
+            {
+                new MountOption { Destination = "/data", Type = "bind", Source = "/var/lib/mydata", Options = new List<string> { "rbind", "ro" } },
+                new MountOption { Destination = "/cache", Type = "tmpfs", Source = "tmpfs" },
+            },
+        });
+
+        Assert.IsTrue((bool)spec["root"]!["readonly"]!);
+        var destinations = spec["mounts"]!.Select(m => (string)m["destination"]!).ToList();
+        CollectionAssert.AreEqual(new[] { "/proc", "/dev", "/dev/pts", "/dev/shm", "/dev/mqueue", "/sys", "/sys/fs/cgroup", "/tmp", "/data", "/cache" }, destinations);
+        Assert.AreEqual("""{"destination":"/tmp","type":"tmpfs","source":"tmpfs","options":["nosuid","nodev","mode=1777"]}""", spec["mounts"]![7]!.ToString(Newtonsoft.Json.Formatting.None));
+    }
+
+    [TestMethod]
+    public void HostNetworkDropsTheNetworkNamespaceAndNoPlatformIsEverWritten()
+    {
+        JObject spec = Build(new RuntimeSpecBuilder.Input { HostNetwork = true });
+        CollectionAssert.AreEqual(new[] { "pid", "mount", "ipc", "uts" }, spec["linux"]!["namespaces"]!.Select(n => (string)n["type"]!).ToArray());
+        Assert.IsNull(spec["platform"]);
+    }
+
+    [TestMethod]
+    [DataRow("1.0.0")]
+    [DataRow("1.2.1")]
+    [DataRow("1.3.0")]
+    public void ConfigsOfEverySupportedVersionValidateAgainstTheirSchema(string version)
+    {
+        using var dir = new TempDirectory();
+        foreach ((string name, RuntimeSpecBuilder.Input input) in new[]
+        {
+            ("default", new RuntimeSpecBuilder.Input { SpecVersion = version, Args = new[] { "/app/x" } }),
+            ("rootless", new RuntimeSpecBuilder.Input { SpecVersion = version, Args = new[] { "/app/x" }, Rootless = true, Uid = 0, Gid = 0, HostUid = 1000, HostGid = 1000, ReadOnly = true }),
+            ("mounts", new RuntimeSpecBuilder.Input { SpecVersion = version, Args = new[] { "/bin/sh", "-c", "echo" }, HostNetwork = true,
+                Mounts = new[] { new MountOption { Destination = "/data", Type = "bind", Source = "/srv", Options = new List<string> { "rbind", "ro" } } } }),
+        })
+        {
+            string path = Path.Combine(dir.Path, name + ".json");
+            File.WriteAllBytes(path, RuntimeSpecBuilder.Serialize(Build(input)));
+            Assert.AreEqual("", SchemaValidator.Validate(version, path), $"{name} config of {version}");
+        }
+    }
+
+    [TestMethod]
+    [DataRow("1.0.0")]
+    [DataRow("1.2.1")]
+    [DataRow("1.3.0")]
+    public void TheValidatorTellsTheSpecsOwnGoodExamplesFromTheBadOnes(string version)
+    {
+        string tests = TestEnvironment.RequireShared("oci-runtime-spec", "v" + version, "schema", "test", "config");
+        string[] good = Directory.GetFiles(Path.Combine(tests, "good"), "*.json");
+        string[] bad = Directory.GetFiles(Path.Combine(tests, "bad"), "*.json");
+        Assert.IsTrue(good.Length > 0 && bad.Length > 0, "the spec ships good and bad examples");
+        foreach (string file in good)
+        {
+            Assert.AreEqual("", SchemaValidator.Validate(version, file), file);
+        }
+
+        foreach (string file in bad)
+        {
+            Assert.AreNotEqual("", SchemaValidator.Validate(version, file), $"{file} is a bad example and must not validate");
+        }
+    }
+}

@@ -1,0 +1,55 @@
+using Microsoft.VisualStudio.TestTools.UnitTesting;
+
+namespace OciBundle.Testing;
+
+/// <summary>
+/// Validates JSON against the OCI runtime-spec schemas in ../shared/oci-runtime-spec/&lt;version&gt;/schema with
+/// Debian's python3-jsonschema (Draft4Validator). No .NET JSON Schema library that handles draft-04 restores here
+/// (NJsonSchema and JsonSchema.Net miss dependencies on the feed, and JsonSchema.Net has no draft-04 at all).
+/// As ../shared/README.md says, v1.0.0's schemas carry "id" keys that break relative $refs: they are removed in memory.
+/// </summary>
+public static class SchemaValidator
+{
+    private const string Script = """
+import json, os, sys
+from jsonschema import Draft4Validator, RefResolver
+schema_dir, target = sys.argv[1], sys.argv[2]
+def strip_ids(node):
+    if isinstance(node, dict):
+        return {k: strip_ids(v) for k, v in node.items() if not (k == 'id' and isinstance(v, str))}
+    if isinstance(node, list):
+        return [strip_ids(v) for v in node]
+    return node
+store = {}
+for name in os.listdir(schema_dir):
+    if name.endswith('.json'):
+        with open(os.path.join(schema_dir, name)) as f:
+            store['file://' + os.path.join(schema_dir, name)] = strip_ids(json.load(f))
+base = 'file://' + os.path.join(schema_dir, 'config-schema.json')
+schema = store[base]
+resolver = RefResolver(base_uri=base, referrer=schema, store=store)
+with open(target) as f:
+    doc = json.load(f)
+errors = sorted(Draft4Validator(schema, resolver=resolver).iter_errors(doc), key=lambda e: list(e.path))
+for e in errors:
+    print('/'.join(str(p) for p in e.path) + ': ' + e.message)
+sys.exit(1 if errors else 0)
+""";
+
+    /// <summary>Returns the validation errors (empty when valid). Skips (fails in CI) without python3-jsonschema or ../shared.</summary>
+    public static string Validate(string specVersion, string configPath)
+    {
+        string schemaDir = TestEnvironment.RequireShared("oci-runtime-spec", "v" + specVersion, "schema");
+        TestEnvironment.Require(File.Exists("/usr/bin/python3") && TestEnvironment.RunCapture("/usr/bin/python3", "-c", "import jsonschema").ExitCode == 0,
+            "python3-jsonschema (Debian) validates config.json against the OCI schemas");
+        string script = Path.Combine(Path.GetTempPath(), "ocibundle-validate-config.py");
+        File.WriteAllText(script, Script);
+        ProcessResult result = TestEnvironment.RunCapture("/usr/bin/python3", script, schemaDir, configPath);
+        if (result.ExitCode is not (0 or 1))
+        {
+            Assert.Fail("The schema validator itself failed: " + result.All);
+        }
+
+        return result.ExitCode == 0 ? "" : result.All.Trim();
+    }
+}
