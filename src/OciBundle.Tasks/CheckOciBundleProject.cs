@@ -11,14 +11,31 @@ namespace OciBundle.Tasks;
 public sealed class CheckOciBundleProject : Microsoft.Build.Utilities.Task
 {
     public string? RuntimeIdentifier { get; set; }
+    public string? RuntimeIdentifiers { get; set; }
+
+    /// <summary>Set in the outer build of a multi-targeted project: a bundle is for one framework.</summary>
+    public string? TargetFrameworks { get; set; }
     public string? OutputType { get; set; }
     public string? OS { get; set; }
 
     public override bool Execute()
     {
+        string[] frameworks = Split(TargetFrameworks);
+        if (frameworks.Length > 1)
+        {
+            Report(Strings.MultipleTargets, "TargetFrameworks", string.Join(";", frameworks), "-f", frameworks[0]);
+            return false;
+        }
+
         if (!string.IsNullOrEmpty(RuntimeIdentifier) && !RuntimeIdentifier!.StartsWith("linux", StringComparison.OrdinalIgnoreCase))
         {
             Report(Strings.NonLinuxRuntimeIdentifier, RuntimeIdentifier);
+        }
+
+        string[] rids = Split(RuntimeIdentifiers);
+        if (string.IsNullOrEmpty(RuntimeIdentifier) && rids.Length > 1)
+        {
+            Report(Strings.MultipleTargets, "RuntimeIdentifiers", string.Join(";", rids), "-r", rids[0]);
         }
 
         if (!string.Equals(OutputType, "Exe", StringComparison.OrdinalIgnoreCase) && !string.Equals(OutputType, "WinExe", StringComparison.OrdinalIgnoreCase))
@@ -33,6 +50,9 @@ public sealed class CheckOciBundleProject : Microsoft.Build.Utilities.Task
 
         return !Log.HasLoggedErrors;
     }
+
+    private static string[] Split(string? list) =>
+        (list ?? "").Split(new[] { ';' }, StringSplitOptions.RemoveEmptyEntries).Select(r => r.Trim()).Where(r => r.Length > 0).ToArray();
 
     private void Report(Diagnostic diagnostic, params object?[] args) =>
         Log.LogError(null, diagnostic.Code, null, null, 0, 0, 0, 0, diagnostic.Format(args));

@@ -77,20 +77,44 @@ public sealed class TestProject : IDisposable
 
     public static TestProject FromXml(string name, string projectXml, string program) => new(name, projectXml.Replace("$(OciBundleSdkVersion)", SdkFeed.Version), program);
 
+    /// <summary>Environment variables for every dotnet command of this project (SOURCE_DATE_EPOCH, say).</summary>
+    public Dictionary<string, string?> Environment { get; } = new()
+    {
+        ["DOTNET_CLI_TELEMETRY_OPTOUT"] = "1",
+        ["DOTNET_NOLOGO"] = "1",
+        ["MSBUILDTERMINALLOGGER"] = "off",
+        // Each test uses its own MSBuild nodes, so a task assembly loaded by one never serves another.
+        ["MSBUILDDISABLENODEREUSE"] = "1",
+    };
+
     /// <summary>Runs dotnet with the given arguments in the project folder.</summary>
-    public ProcessResult Dotnet(params string[] args) => TestEnvironment.Run(
-        "dotnet",
-        args.Append("-nologo"),
-        Directory,
-        new Dictionary<string, string?>
+    public ProcessResult Dotnet(params string[] args) => TestEnvironment.Run("dotnet", args.Append("-nologo"), Directory, Environment, TimeSpan.FromMinutes(8));
+
+    /// <summary>
+    /// Starts <c>dotnet publish</c> in a session of its own (setsid), so the whole process tree, MSBuild nodes
+    /// included, can be killed at once with <c>kill -9 -- -pid</c>.
+    /// </summary>
+    public System.Diagnostics.Process StartPublish(params string[] args)
+    {
+        var psi = new System.Diagnostics.ProcessStartInfo("setsid") { WorkingDirectory = Directory, RedirectStandardOutput = true, RedirectStandardError = true };
+        foreach (string a in new[] { "dotnet", "publish", "-c", "Release", "-nologo" }.Concat(args))
         {
-            ["DOTNET_CLI_TELEMETRY_OPTOUT"] = "1",
-            ["DOTNET_NOLOGO"] = "1",
-            ["MSBUILDTERMINALLOGGER"] = "off",
-            // Each test uses its own MSBuild nodes, so a task assembly loaded by one never serves another.
-            ["MSBUILDDISABLENODEREUSE"] = "1",
-        },
-        TimeSpan.FromMinutes(8));
+            psi.ArgumentList.Add(a);
+        }
+
+        foreach ((string key, string? value) in Environment)
+        {
+            psi.Environment[key] = value;
+        }
+
+        var process = System.Diagnostics.Process.Start(psi)!;
+        process.BeginOutputReadLine();
+        process.BeginErrorReadLine();
+        return process;
+    }
+
+    /// <summary>Replaces the app's source (to make the next publish rewrite the bundle).</summary>
+    public void WriteProgram(string source) => File.WriteAllText(Path.Combine(Directory, "Program.cs"), source);
 
     /// <summary>dotnet publish -c Release with extra arguments; asserts success unless told otherwise, with the log in the message.</summary>
     public ProcessResult Publish(params string[] args) => Publish(expectSuccess: true, args);

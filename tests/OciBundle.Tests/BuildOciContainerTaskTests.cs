@@ -57,3 +57,25 @@ public sealed class BuildOciContainerTaskTests
         CollectionAssert.AreEqual(codes.Split(','), engine.Errors.Select(e => e.Code).ToArray());
     }
 }
+
+[TestClass]
+public sealed class FindOciRuntimeTests
+{
+    [TestMethod]
+    public void AMissingRuntimeIsOCIB4001WithTheInstallCommand()
+    {
+        var engine = new FakeBuildEngine();
+        Assert.IsFalse(new FindOciRuntime { BuildEngine = engine, Runtime = "no-such-runtime-xyz", BundleDirectory = "/tmp/b" }.Execute());
+        Assert.AreEqual("OCIB4001", engine.Errors.Single().Code);
+        StringAssert.Contains(engine.Errors.Single().Message, "sudo apt-get install runc");
+    }
+
+    [TestMethod]
+    public void RuncIsFoundWhereDebianPutsIt()
+    {
+        TestEnvironment.Require(File.Exists("/usr/sbin/runc"), "runc from Debian");
+        var task = new FindOciRuntime { BuildEngine = new FakeBuildEngine(), BundleDirectory = "/tmp/b" };
+        Assert.IsTrue(task.Execute());
+        Assert.AreEqual("/usr/sbin/runc", task.RuntimePath);
+    }
+}

@@ -209,10 +209,16 @@ public sealed class BundleWriter
     {
         if (file.Content is not null)
         {
+            if (_state is not null && IsUntouchedCopy(previous, file) && File.ReadAllBytes(previous).AsSpan().SequenceEqual(file.Content) && NativeMethods.link(previous, target) == 0)
+            {
+                Statistics.AddLinked(file.Size);
+                return; // a generated file (passwd, group) with the same bytes as last time
+            }
+
             File.WriteAllBytes(target, file.Content);
             Statistics.AddWritten(file.Content.Length);
         }
-        else if (_state is not null && _state.CanReuse(file, previous, _epoch) && NativeMethods.link(previous, target) == 0)
+        else if (_state is not null && _state.SourceUnchanged(file) && IsUntouchedCopy(previous, file) && NativeMethods.link(previous, target) == 0)
         {
             Statistics.AddLinked(file.Size);
             return; // same inode as before: mode and time are already right
@@ -226,6 +232,14 @@ public sealed class BundleWriter
 
         File.SetUnixFileMode(target, file.Mode);
         NativeMethods.SetTimes(target, _epoch);
+    }
+
+    /// <summary>The previous bundle's copy has the planned size, mode and the fixed timestamp: nothing wrote to it since.</summary>
+    private bool IsUntouchedCopy(string previous, RootfsEntry file)
+    {
+        NativeMethods.Statx? copy = NativeMethods.LStat(previous);
+        return copy is { } c && (c.Mode & NativeMethods.S_IFMT) == NativeMethods.S_IFREG && (long)c.Size == file.Size
+            && c.MTimeSeconds == _epoch && (UnixFileMode)(c.Mode & 0xFFF) == file.Mode;
     }
 
     private void Swap(string staging)
@@ -295,17 +309,9 @@ public sealed class BundleWriter
             }
         }
 
-        public bool CanReuse(RootfsEntry file, string previousCopy, long epoch)
-        {
-            if (file.SourcePath is null || !_previous.TryGetValue(file.Path, out string? recorded) || recorded != Fingerprint(file))
-            {
-                return false;
-            }
-
-            NativeMethods.Statx? copy = NativeMethods.LStat(previousCopy);
-            return copy is { } c && (c.Mode & NativeMethods.S_IFMT) == NativeMethods.S_IFREG && (long)c.Size == file.Size
-                && c.MTimeSeconds == epoch && (UnixFileMode)(c.Mode & 0xFFF) == file.Mode;
-        }
+        /// <summary>The file's source has the path, size, mtime, inode and planned mode it had when last copied.</summary>
+        public bool SourceUnchanged(RootfsEntry file) =>
+            file.SourcePath is not null && _previous.TryGetValue(file.Path, out string? recorded) && recorded == Fingerprint(file);
 
         public void Save(RootfsPlan plan)
         {

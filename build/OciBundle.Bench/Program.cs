@@ -1,0 +1,207 @@
+// Measures the bundle step against its baselines, side by side, in one run, and prints ratios.
+// Usage: OciBundle.Bench <publish-dir> <app-name> <work-dir> [--quick]
+//        OciBundle.Bench --peak-memory <publish-dir> <app-name> <bundle-dir>   (child mode: prints VmHWM in KiB)
+using System.Diagnostics;
+using System.Globalization;
+using Newtonsoft.Json.Linq;
+using OciBundle;
+using OciBundle.Closure;
+using OciBundle.Rootfs;
+
+CultureInfo.DefaultThreadCurrentCulture = CultureInfo.InvariantCulture;
+if (args[0] == "--peak-memory")
+{
+    Build(args[1], args[2], args[3], state: null);
+    Console.WriteLine(File.ReadAllLines("/proc/self/status").First(l => l.StartsWith("VmHWM:")).Split(' ', StringSplitOptions.RemoveEmptyEntries)[1]);
+    return 0;
+}
+
+string publish = Path.GetFullPath(args[0]), app = args[1], work = Path.GetFullPath(args[2]);
+bool quick = args.Contains("--quick");
+int runs = quick ? 3 : 7;
+Directory.CreateDirectory(work);
+var rows = new List<(string Measure, string Ours, string Baseline, string Ratio, string Target, bool? Met)>();
+
+// 1. The bundle step (engine, fresh destination, warm cache) vs cp -a of the finished bundle vs the lddtree pipeline.
+string bundle = Path.Combine(work, "bundle");
+Build(publish, app, bundle, null); // warm the page cache and the JIT
+double ours = Median(runs, i => { Reset(bundle); return Time(() => Build(publish, app, bundle, null)); });
+double cp = Median(runs, i => { string copy = Path.Combine(work, "cp-copy"); Reset(copy); return Time(() => Run("cp", "-a", bundle, copy)); });
+rows.Add(("bundle step vs cp -a of the bundle", Ms(ours), Ms(cp) + " (cp -a)", Ratio(ours, cp), "<= 1.5x", ours <= 1.5 * cp));
+
+string[] elfFiles = Directory.EnumerateFiles(publish).Where(OciBundle.Elf.ElfFile.HasElfMagic).Order().ToArray();
+string? lddtree = Which("lddtree");
+bool haveLddtree = lddtree is not null && File.Exists("/usr/bin/python3") && Run("/usr/bin/python3", "-c", "import elftools") == 0;
+if (haveLddtree)
+{
+    // What it replaces: copy the app, lddtree --copy-to-tree its ELF files, runc spec. It copies less and misses ICU.
+    string tree = Path.Combine(work, "lddtree-bundle");
+    double pipeline = Median(runs, i =>
+    {
+        Reset(tree);
+        return Time(() =>
+        {
+            Directory.CreateDirectory(Path.Combine(tree, "rootfs"));
+            Run("cp", "-a", publish, Path.Combine(tree, "rootfs", "app"));
+            Run(new[] { "/usr/bin/python3", lddtree!, "--copy-to-tree", Path.Combine(tree, "rootfs") }.Concat(elfFiles).ToArray());
+            Run("runc", "spec", "--bundle", tree);
+        });
+    });
+    rows.Add(("bundle step vs lddtree --copy-to-tree + runc spec", Ms(ours), Ms(pipeline) + " (lddtree)", Ratio(ours, pipeline), "<= 1.0x", ours <= pipeline));
+
+    // 2. Closure discovery alone, over the app's ELF files, vs lddtree -l on the same files.
+    double closure = Median(runs * 3, i => Time(() => Closure(publish, elfFiles)));
+    double lddList = Median(runs, i => Time(() => Run(new[] { "/usr/bin/python3", lddtree!, "-l" }.Concat(elfFiles).ToArray())));
+    rows.Add(($"closure discovery of {elfFiles.Length} ELF files vs lddtree -l", Ms(closure), Ms(lddList) + " (lddtree -l)", Ratio(closure, lddList), "< 30 ms and <= 0.1x", closure < 30 && closure <= 0.1 * lddList));
+}
+else
+{
+    double closure = Median(runs * 3, i => Time(() => Closure(publish, elfFiles)));
+    rows.Add(($"closure discovery of {elfFiles.Length} ELF files", Ms(closure), "lddtree not installed", "-", "< 30 ms", closure < 30));
+}
+
+// 3. Reusing a previous bundle after an app change: only the app's changed files are copied.
+string state = Path.Combine(work, "state.tsv");
+Reset(bundle);
+Build(publish, app, bundle, state);
+string dll = Path.Combine(publish, app + ".dll");
+double incremental = Median(runs, i => { File.SetLastWriteTimeUtc(dll, DateTime.UtcNow.AddSeconds(i + 1)); return Time(() => Build(publish, app, bundle, state)); });
+rows.Add(("rebuild after an app change (unchanged files reused)", Ms(incremental), Ms(ours) + " (full)", Ratio(incremental, ours), "well under 1x", incremental < ours));
+
+// 4. Memory: peak RSS of a process that builds this bundle vs one that builds a bundle 10x its size.
+string self = Environment.ProcessPath!;
+string big = Path.Combine(work, "synthetic-publish");
+long bytes = quick ? 256L << 20 : 1L << 30;
+int files = quick ? 5_000 : 20_000;
+Synthesize(big, publish, app, bytes, files);
+long peakSmall = PeakMemory(self, publish, app, Path.Combine(work, "mem-small"));
+long peakBig = PeakMemory(self, big, app, Path.Combine(work, "mem-big"));
+rows.Add(($"peak RSS: {Size(Dir(big))} bundle vs {Size(Dir(bundle))} bundle", $"{peakBig / 1024} MiB", $"{peakSmall / 1024} MiB", Ratio(peakBig, peakSmall), "flat (<= 1.5x)", peakBig <= 1.5 * peakSmall));
+
+// 5. Linear in bytes and files: the synthetic tree vs cp -a of it.
+string bigBundle = Path.Combine(work, "big-bundle");
+double oursBig = Median(quick ? 1 : 3, i => { Reset(bigBundle); return Time(() => Build(big, app, bigBundle, null)); });
+double cpBig = Median(quick ? 1 : 3, i => { string copy = Path.Combine(work, "big-cp"); Reset(copy); return Time(() => Run("cp", "-a", bigBundle, copy)); });
+rows.Add(($"synthetic {Size(bytes)} / {files:N0}-file publish vs cp -a", Ms(oursBig), Ms(cpBig) + " (cp -a)", Ratio(oursBig, cpBig), "<= 1.5x", oursBig <= 1.5 * cpBig));
+Reset(bigBundle);
+Reset(Path.Combine(work, "big-cp"));
+Reset(big);
+
+Console.WriteLine();
+Console.WriteLine($"OciBundle.Sdk benchmark: {app}, {elfFiles.Length} ELF files, median of {runs} runs, warm cache, {Environment.ProcessorCount} cores");
+Console.WriteLine();
+Console.WriteLine("| measure | OciBundle | baseline | ratio | target | met |");
+Console.WriteLine("|---|---|---|---|---|---|");
+foreach (var r in rows)
+{
+    Console.WriteLine($"| {r.Measure} | {r.Ours} | {r.Baseline} | {r.Ratio} | {r.Target} | {(r.Met is true ? "yes" : "NO")} |");
+}
+
+// 6. What is in the rootfs, by kind.
+Console.WriteLine();
+Console.WriteLine("| rootfs part | files | size |");
+Console.WriteLine("|---|---|---|");
+var report = JObject.Parse(File.ReadAllText(Path.Combine(bundle, "provenance.json")));
+var parts = report["files"]!.Where(f => (string)f["type"]! == "file").GroupBy(f => Part((string)f["path"]!, (string)f["reason"]!, (string?)f["source"]));
+foreach (var part in parts.OrderBy(p => p.Key))
+{
+    Console.WriteLine($"| {part.Key} | {part.Count():N0} | {Size(part.Sum(f => (long)f["size"]!))} |");
+}
+
+Console.WriteLine($"| total | {(int)report["fileCount"]!:N0} | {Size((long)report["totalBytes"]!)} |");
+return 0;
+
+static string Part(string path, string reason, string? source) =>
+    path.StartsWith("/app/") ? "app (publish output, with the .NET runtime of a self-contained app)"
+    : path.StartsWith("/usr/share/dotnet/") ? ".NET shared frameworks and host"
+    : source is not null && OciBundle.Elf.ElfFile.HasElfMagic(source) ? "native libraries (ELF closure, ICU, OpenSSL)"
+    : "data files (tzdata, CA certificates, passwd)";
+
+static void Build(string publish, string app, string bundle, string? state) =>
+    BundleBuilder.Build(new BundleOptions { PublishDirectory = publish, BundleDirectory = bundle, AppName = app, AppHost = app }, _ => { }, _ => { }, state);
+
+static void Closure(string publish, string[] elfFiles)
+{
+    var arch = TargetArchitecture.Find("amd64", out _)!;
+    var sysroot = new Sysroot("/");
+    var plan = new RootfsPlan();
+    var builder = new ClosureBuilder(sysroot, arch, plan, LibraryResolver.ForSysroot(sysroot, arch, plan), _ => { });
+    foreach (string f in elfFiles)
+    {
+        string path = "/app/" + Path.GetFileName(f);
+        plan.AddFile(path, f, (UnixFileMode)0b111_101_101, 0, "app");
+        builder.AddPlannedFile(path, f);
+    }
+
+    builder.Complete();
+}
+
+static long PeakMemory(string self, string publish, string app, string bundle)
+{
+    var psi = new ProcessStartInfo(self) { RedirectStandardOutput = true };
+    foreach (string a in new[] { "--peak-memory", publish, app, bundle }) psi.ArgumentList.Add(a);
+    using var p = Process.Start(psi)!;
+    string output = p.StandardOutput.ReadToEnd();
+    p.WaitForExit();
+    Reset(bundle);
+    return long.Parse(output.Trim().Split('\n').Last());
+}
+
+// A publish output of the given size: the real app plus many files of mixed sizes (most small, a few large).
+static void Synthesize(string dir, string publish, string app, long bytes, int files)
+{
+    Reset(dir);
+    Run("cp", "-a", publish, dir);
+    long remaining = bytes - Dir(dir);
+    var random = new Random(42);
+    byte[] buffer = new byte[1 << 20];
+    random.NextBytes(buffer);
+    for (int i = 0; i < files; i++)
+    {
+        long size = i % 1000 == 0 ? Math.Min(remaining, 64L << 20) : Math.Min(remaining, random.Next(1, 48 << 10));
+        string sub = Path.Combine(dir, "data", (i % 100).ToString("D2"));
+        Directory.CreateDirectory(sub);
+        using var f = File.Create(Path.Combine(sub, $"f{i}.bin"));
+        for (long w = 0; w < size; w += buffer.Length) f.Write(buffer, 0, (int)Math.Min(buffer.Length, size - w));
+        remaining -= size;
+    }
+}
+
+static double Median(int n, Func<int, double> measure)
+{
+    var samples = Enumerable.Range(0, n).Select(measure).Order().ToArray();
+    return samples[samples.Length / 2];
+}
+
+static double Time(Action action)
+{
+    var sw = Stopwatch.StartNew();
+    action();
+    return sw.Elapsed.TotalMilliseconds;
+}
+
+static int Run(params string[] command)
+{
+    var psi = new ProcessStartInfo(command[0]) { RedirectStandardOutput = true, RedirectStandardError = true };
+    foreach (string a in command.Skip(1)) psi.ArgumentList.Add(a);
+    using var p = Process.Start(psi)!;
+    p.StandardOutput.ReadToEnd();
+    p.StandardError.ReadToEnd();
+    p.WaitForExit();
+    return p.ExitCode;
+}
+
+static string? Which(string name) => (Environment.GetEnvironmentVariable("PATH") ?? "").Split(':').Select(d => Path.Combine(d, name)).FirstOrDefault(File.Exists);
+
+static void Reset(string dir)
+{
+    if (Directory.Exists(dir)) Directory.Delete(dir, true);
+}
+
+static long Dir(string dir) => Directory.EnumerateFiles(dir, "*", SearchOption.AllDirectories).Sum(f => new FileInfo(f).Length);
+
+static string Ms(double ms) => $"{ms:F0} ms";
+
+static string Ratio(double a, double b) => b <= 0 ? "-" : $"{a / b:F2}x";
+
+static string Size(long bytes) => bytes >= 1L << 30 ? $"{bytes / (double)(1L << 30):F1} GiB" : $"{bytes / (double)(1 << 20):F1} MiB";
