@@ -104,7 +104,7 @@ public sealed class ClosureBuilder
     /// Brings a path of the sysroot into the bundle at the same path: the symlinks on the way, then the file
     /// (walked if ELF) or the directory tree. Returns the real path, or null when it does not exist.
     /// </summary>
-    public string? AddSysrootPath(string path, string reason)
+    public string? AddSysrootPath(string path, string reason, Func<string, bool>? exclude = null)
     {
         ResolvedPath? resolved = _sysroot.Resolve(path);
         if (resolved is null)
@@ -115,7 +115,7 @@ public sealed class ClosureBuilder
         AddLinks(resolved.Links, resolved.RealPath);
         if (resolved.IsDirectory)
         {
-            AddSysrootTree(resolved.RealPath, reason);
+            AddSysrootTree(resolved.RealPath, reason, exclude);
         }
         else
         {
@@ -259,20 +259,25 @@ public sealed class ClosureBuilder
     }
 
     /// <summary>Copies a directory of the sysroot as it is: files, subdirectories and symlinks (kept as links, never followed).</summary>
-    private void AddSysrootTree(string realDir, string reason)
+    private void AddSysrootTree(string realDir, string reason, Func<string, bool>? exclude)
     {
         _plan.AddDirectory(realDir, reason);
         string hostDir = _sysroot.HostPath(realDir);
         foreach (FileSystemInfo child in new DirectoryInfo(hostDir).EnumerateFileSystemInfos())
         {
             string path = Sysroot.Join(realDir, child.Name);
+            if (exclude?.Invoke(path) == true)
+            {
+                continue;
+            }
+
             if (child.LinkTarget is { } target)
             {
                 _plan.AddSymlink(path, target, reason);
             }
             else if (child is DirectoryInfo)
             {
-                AddSysrootTree(path, reason);
+                AddSysrootTree(path, reason, exclude);
             }
             else if (child is FileInfo file && (child.Attributes & FileAttributes.Device) == 0 && IsRegular(file))
             {

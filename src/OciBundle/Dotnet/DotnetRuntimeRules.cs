@@ -61,7 +61,8 @@ public static class DotnetRuntimeRules
 
         if (request.Options.IncludeTimeZoneData && closure.Nodes.Count > 0)
         {
-            if (closure.AddSysrootPath("/usr/share/zoneinfo", "time zone database for TimeZoneInfo (OciBundleIncludeTimeZoneData)") is null)
+            // right/ holds the leap-second variants of every zone: TimeZoneInfo never lists them, and they are half the files.
+            if (closure.AddSysrootPath("/usr/share/zoneinfo", "time zone database for TimeZoneInfo (OciBundleIncludeTimeZoneData)", p => p == "/usr/share/zoneinfo/right") is null)
             {
                 log("Time zone data left out: the sysroot has no /usr/share/zoneinfo.");
             }
@@ -130,33 +131,55 @@ public static class DotnetRuntimeRules
     }
 
     /// <summary>
-    /// The CA certificates where OpenSSL and .NET read them: the bundle file and the hashed certificate directory
-    /// (OpenSSL's default <c>/usr/lib/ssl/{cert.pem,certs}</c> when the sysroot has them, and Debian's
-    /// <c>/etc/ssl/certs</c>). .NET's root store is the union of file and directory, so a certificate that is only
-    /// in the directory (a local CA added by hand) counts too. Subfolders (Java's keystore) are not OpenSSL's.
+    /// The CA certificates where .NET reads them: the bundle file (<c>/etc/ssl/certs/ca-certificates.crt</c>, and
+    /// OpenSSL's default <c>/usr/lib/ssl/cert.pem</c> when the sysroot has it), and from the certificate directory
+    /// every certificate the bundle file does not already hold (a local CA added by hand, say). .NET's root store is
+    /// the union of file and directory, so this gives the app the host's set; the directory's hundreds of hash links
+    /// and duplicates add nothing to it.
     /// </summary>
     private static void AddCertificates(ClosureBuilder closure, Sysroot sysroot)
     {
         const string reason = "CA certificates for TLS and X509Store (with OpenSSL)";
-        closure.AddSysrootPath("/etc/ssl/certs/ca-certificates.crt", reason);
+        string? bundleFile = closure.AddSysrootPath("/etc/ssl/certs/ca-certificates.crt", reason);
         closure.AddSysrootPath("/usr/lib/ssl/cert.pem", reason);
+        string bundled = bundleFile is null ? "" : Normalize(File.ReadAllText(sysroot.HostPath(bundleFile)));
+        var seen = new HashSet<string>(StringComparer.Ordinal);
         foreach (string dir in new[] { "/usr/lib/ssl/certs", "/etc/ssl/certs" })
         {
             ResolvedPath? resolved = sysroot.Resolve(dir);
-            if (resolved is not { IsDirectory: true })
+            if (resolved is not { IsDirectory: true } || !seen.Add(resolved.RealPath))
             {
                 continue;
             }
 
-            closure.AddSysrootLinks(resolved);
             foreach (string entry in Directory.EnumerateFileSystemEntries(sysroot.HostPath(resolved.RealPath)).Order(StringComparer.Ordinal))
             {
                 string path = Sysroot.Join(resolved.RealPath, Path.GetFileName(entry));
-                if (sysroot.Resolve(path) is { IsDirectory: false })
+                if (path == bundleFile || sysroot.Resolve(path) is not { IsDirectory: false } file || !seen.Add(file.RealPath))
                 {
-                    closure.AddSysrootPath(path, reason);
+                    continue;
+                }
+
+                string text;
+                try
+                {
+                    text = File.ReadAllText(sysroot.HostPath(file.RealPath));
+                }
+                catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+                {
+                    continue;
+                }
+
+                string pem = Normalize(text);
+                if (pem.Contains("-----BEGIN CERTIFICATE-----", StringComparison.Ordinal) && !bundled.Contains(pem, StringComparison.Ordinal))
+                {
+                    closure.AddSysrootLinks(resolved);
+                    closure.AddSysrootPath(path, reason + "; only in the certificate directory");
                 }
             }
         }
     }
+
+    /// <summary>PEM text without line-end differences, for comparing a certificate file with the bundle.</summary>
+    private static string Normalize(string pem) => pem.Replace("\r\n", "\n", StringComparison.Ordinal).Trim();
 }

@@ -27,6 +27,7 @@ public sealed class BundleWriter
     private readonly TimeSpan _lockTimeout;
     private readonly ReuseState? _state;
     private readonly (uint Uid, uint Gid)? _owner;
+    private readonly FileCopier _copier = new();
 
     /// <param name="destination">The bundle folder.</param>
     /// <param name="sourceDateEpoch">Timestamp of every path; null for <see cref="DefaultEpoch"/>.</param>
@@ -225,9 +226,9 @@ public sealed class BundleWriter
         }
         else
         {
-            // File.Copy uses the kernel's fast paths on Linux (FICLONE where the file system can, then copy_file_range).
-            File.Copy(file.SourcePath!, target, overwrite: false);
+            _copier.Copy(file.SourcePath!, target, file.Mode, _epoch);
             Statistics.AddWritten(file.Size);
+            return;
         }
 
         File.SetUnixFileMode(target, file.Mode);

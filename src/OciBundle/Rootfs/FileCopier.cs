@@ -1,0 +1,128 @@
+using System.Runtime.InteropServices;
+
+namespace OciBundle.Rootfs;
+
+/// <summary>
+/// Copies one file into the bundle with as few system calls as Linux allows: open both ends, a copy-on-write clone
+/// (FICLONE) where the file system can (probed once, then not tried again where it cannot), else
+/// <c>copy_file_range</c> (the kernel copies, nothing passes through this process), else <c>sendfile</c>; then the
+/// planned mode and timestamp on the open descriptor.
+/// </summary>
+/// <remarks>
+/// Written by hand because <see cref="File.Copy(string, string)"/> takes an advisory <c>flock</c> on both files,
+/// tries FICLONE on every file, and leaves mode and time to two more calls by path: three times the system calls of
+/// <c>cp -a</c>, which on a bundle of a thousand small files is most of the cost.
+/// </remarks>
+internal sealed class FileCopier
+{
+    private volatile bool _cloneUnsupported;
+
+    public unsafe void Copy(string source, string target, UnixFileMode mode, long epoch)
+    {
+        int src = NativeMethods.Open(source, NativeMethods.O_RDONLY | NativeMethods.O_CLOEXEC, 0);
+        if (src < 0)
+        {
+            throw Error("open", source);
+        }
+
+        try
+        {
+            // Created owner-writable whatever the planned mode, so the copy can be written; fchmod sets the real mode.
+            int dst = NativeMethods.Open(target, NativeMethods.O_WRONLY | NativeMethods.O_CREAT | NativeMethods.O_EXCL | NativeMethods.O_CLOEXEC, 0b110_000_000);
+            if (dst < 0)
+            {
+                throw Error("create", target);
+            }
+
+            try
+            {
+                if (!TryClone(src, dst))
+                {
+                    CopyContents(src, dst, source, target);
+                }
+
+                if (NativeMethods.FChmod(dst, (uint)mode) != 0)
+                {
+                    throw Error("chmod", target);
+                }
+
+                NativeMethods.Timespec* times = stackalloc NativeMethods.Timespec[2];
+                times[0] = new NativeMethods.Timespec { Seconds = epoch };
+                times[1] = new NativeMethods.Timespec { Seconds = epoch };
+                if (NativeMethods.FUtimens(dst, times) != 0)
+                {
+                    throw Error("set the timestamps of", target);
+                }
+            }
+            finally
+            {
+                NativeMethods.Close(dst);
+            }
+        }
+        finally
+        {
+            NativeMethods.Close(src);
+        }
+    }
+
+    private bool TryClone(int src, int dst)
+    {
+        if (_cloneUnsupported)
+        {
+            return false;
+        }
+
+        if (NativeMethods.Ioctl(dst, NativeMethods.FICLONE, src) == 0)
+        {
+            return true;
+        }
+
+        int errno = Marshal.GetLastPInvokeError();
+        if (errno is NativeMethods.EOPNOTSUPP or NativeMethods.EINVAL or NativeMethods.EXDEV or 25 /* ENOTTY */)
+        {
+            _cloneUnsupported = true; // this file system (or pair of them) cannot clone: do not ask again
+        }
+
+        return false;
+    }
+
+    private static void CopyContents(int src, int dst, string source, string target)
+    {
+        const nuint Chunk = 1 << 30;
+        bool useSendFile = false;
+        while (true)
+        {
+            nint n = useSendFile ? NativeMethods.SendFile(dst, src, 0, Chunk) : NativeMethods.CopyFileRange(src, 0, dst, 0, Chunk, 0);
+            if (n > 0)
+            {
+                continue;
+            }
+
+            if (n == 0)
+            {
+                return; // end of the source
+            }
+
+            int errno = Marshal.GetLastPInvokeError();
+            if (errno == NativeMethods.EINTR)
+            {
+                continue;
+            }
+
+            if (!useSendFile && errno is NativeMethods.EXDEV or NativeMethods.ENOSYS or NativeMethods.EINVAL or NativeMethods.EOPNOTSUPP)
+            {
+                useSendFile = true; // older kernels, or file systems copy_file_range does not serve
+                continue;
+            }
+
+            throw new IOException($"Cannot copy {source} to {target}: {Marshal.GetPInvokeErrorMessage(errno)}");
+        }
+    }
+
+    private static IOException Error(string what, string path)
+    {
+        int errno = Marshal.GetLastPInvokeError();
+        string message = $"Cannot {what} {path}: {Marshal.GetPInvokeErrorMessage(errno)}";
+        return errno == 2 ? new FileNotFoundException(message, path) : new IOException(message);
+    }
+}
