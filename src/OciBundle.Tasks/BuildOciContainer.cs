@@ -59,6 +59,24 @@ public sealed class BuildOciContainer : Microsoft.Build.Utilities.Task
     /// <summary>Where to list the build-machine files the bundle was made from (in obj/), for the target's up-to-date check.</summary>
     public string? InputListFile { get; set; }
 
+    /// <summary>Write the runtime bundle (<c>PublishOciBundle</c>).</summary>
+    public bool WriteBundle { get; set; } = true;
+
+    /// <summary><c>OciImageDir</c> when <c>PublishOciImage</c> is true: also write an OCI image layout there.</summary>
+    public string? ImageDirectory { get; set; }
+
+    public string? ImageTag { get; set; }
+    public string? ImageArchive { get; set; }
+
+    /// <summary>The runtime pack's files (<c>@(RuntimePackAsset)</c>, metadata <c>DestinationSubPath</c>): the image's runtime layer.</summary>
+    public ITaskItem[] RuntimeFiles { get; set; } = Array.Empty<ITaskItem>();
+
+    /// <summary><c>OciImageLabel</c> items: Include = key; Value metadata.</summary>
+    public ITaskItem[] ImageLabels { get; set; } = Array.Empty<ITaskItem>();
+
+    /// <summary><c>OciImagePort</c> items: 8080, 8080/tcp, 53/udp.</summary>
+    public ITaskItem[] ImagePorts { get; set; } = Array.Empty<ITaskItem>();
+
     /// <summary>How many files the bundle holds.</summary>
     [Output] public int FileCount { get; set; }
 
@@ -84,14 +102,29 @@ public sealed class BuildOciContainer : Microsoft.Build.Utilities.Task
 
             FileCount = result.FileCount;
             string sudo = options.Rootless ? "" : "sudo ";
-            RunCommand = $"{sudo}runc run --bundle {result.BundleDirectory} {result.ContainerId}";
             Log.LogMessage(MessageImportance.Low, $"process.args: {string.Join(" ", result.Args)}");
             Log.LogMessage(MessageImportance.Low, $"Planned in {result.PlanTime.TotalMilliseconds:F0} ms, written in {result.WriteTime.TotalMilliseconds:F0} ms: {result.Statistics.FilesWritten} files copied ({result.Statistics.BytesWritten} bytes), {result.Statistics.FilesLinked} unchanged files reused ({result.Statistics.BytesLinked} bytes).");
-            Log.LogMessage(
-                MessageImportance.High,
-                $"{AppName} -> {result.BundleDirectory}{Path.DirectorySeparatorChar} (OCI bundle: {result.FileCount.ToString("N0", CultureInfo.InvariantCulture)} files, {FormatBytes(result.TotalBytes)}); run it with: {RunCommand}");
+            if (options.WriteBundle)
+            {
+                RunCommand = $"{sudo}runc run --bundle {result.BundleDirectory} {result.ContainerId}";
+                Log.LogMessage(
+                    MessageImportance.High,
+                    $"{AppName} -> {result.BundleDirectory}{Path.DirectorySeparatorChar} (OCI bundle: {result.FileCount.ToString("N0", CultureInfo.InvariantCulture)} files, {FormatBytes(result.TotalBytes)}); run it with: {RunCommand}");
+            }
 
-            if (InputListFile is not null)
+            if (result.Image is { } image)
+            {
+                foreach ((string name, string digest, long size) in image.Layers)
+                {
+                    Log.LogMessage(MessageImportance.Low, $"layer {digest} ({FormatBytes(size)} compressed): {name}");
+                }
+
+                Log.LogMessage(
+                    MessageImportance.High,
+                    $"{AppName} -> {result.ImageDirectory}{Path.DirectorySeparatorChar} (OCI image {options.ImageTag}: {image.Layers.Count} layers, manifest {image.ManifestDigest}); push it with: skopeo copy oci:{result.ImageDirectory}:{options.ImageTag} docker://<registry>/<name>:{options.ImageTag}");
+            }
+
+            if (InputListFile is not null && options.WriteBundle)
             {
                 WriteInputList(result.BundleDirectory);
             }
@@ -152,6 +185,13 @@ public sealed class BuildOciContainer : Microsoft.Build.Utilities.Task
         IncludeGssapi = IncludeGssapi,
         DotnetRoot = DotnetRoot,
         SourceDateEpoch = long.TryParse(SourceDateEpoch, NumberStyles.None, CultureInfo.InvariantCulture, out long epoch) ? epoch : null,
+        WriteBundle = WriteBundle,
+        ImageDirectory = string.IsNullOrWhiteSpace(ImageDirectory) ? null : ImageDirectory,
+        ImageTag = string.IsNullOrWhiteSpace(ImageTag) ? "latest" : ImageTag!.Trim(),
+        ImageArchive = string.IsNullOrWhiteSpace(ImageArchive) ? null : ImageArchive,
+        RuntimeFiles = RuntimeFiles.Select(f => f.GetMetadata("DestinationSubPath") is { Length: > 0 } sub ? sub : Path.GetFileName(f.ItemSpec)).ToList(),
+        ImageLabels = ImageLabels.Where(l => l.GetMetadata("Value").Length > 0).GroupBy(l => l.ItemSpec).ToDictionary(g => g.Key, g => g.Last().GetMetadata("Value")),
+        ImagePorts = ImagePorts.Select(p => p.ItemSpec).ToList(),
     };
 
     /// <summary>The sources of every copied file, from the report the builder wrote, for the target's Inputs next time.</summary>

@@ -1,4 +1,6 @@
+using OciBundle.Closure;
 using OciBundle.Diagnostics;
+using OciBundle.Image;
 using OciBundle.Rootfs;
 
 namespace OciBundle;
@@ -29,15 +31,40 @@ public static class BundleBuilder
         BundleLayout layout = BundlePlanner.Plan(request, log);
         TimeSpan planTime = clock.Elapsed;
 
-        var writer = new BundleWriter(request.BundleDirectory, options.SourceDateEpoch, statePath, owner: options.Rootless ? (request.HostUid, request.HostGid) : null);
-        writer.Write(layout.Plan, new Dictionary<string, byte[]>
+        WriteStatistics statistics = new();
+        if (options.WriteBundle)
         {
-            ["config.json"] = layout.Config,
-            [ProvenanceReport.FileName] = ProvenanceReport.Write(layout.Plan, layout.Omitted),
-        });
+            var writer = new BundleWriter(request.BundleDirectory, options.SourceDateEpoch, statePath, owner: options.Rootless ? (request.HostUid, request.HostGid) : null);
+            writer.Write(layout.Plan, new Dictionary<string, byte[]>
+            {
+                ["config.json"] = layout.Config,
+                [ProvenanceReport.FileName] = ProvenanceReport.Write(layout.Plan, layout.Omitted),
+            });
+            statistics = writer.Statistics;
+        }
+
+        ImageResult? image = null;
+        if (request.ImageDirectory is not null)
+        {
+            image = ImageLayoutWriter.Write(layout.Plan, new ImageRequest
+            {
+                Directory = request.ImageDirectory,
+                Tag = options.ImageTag,
+                ArchivePath = string.IsNullOrWhiteSpace(options.ImageArchive) ? null : options.ImageArchive,
+                Architecture = request.Arch.GoArch,
+                Entrypoint = layout.Args,
+                Environment = layout.Environment,
+                WorkingDirectory = request.WorkingDirectory,
+                User = $"{request.Uid}:{request.Gid}",
+                Labels = new Dictionary<string, string>(options.ImageLabels),
+                ExposedPorts = request.ImagePorts,
+                RuntimeFiles = options.RuntimeFiles.Select(f => Sysroot.Normalize(request.WorkingDirectory + "/" + f.Replace('\\', '/'))).ToHashSet(StringComparer.Ordinal),
+                Epoch = options.SourceDateEpoch ?? BundleWriter.DefaultEpoch,
+            });
+        }
 
         var files = layout.Plan.Entries.Where(e => e.Kind == RootfsEntryKind.File).ToList();
-        return new BundleResult(request.BundleDirectory, request.Hostname, files.Count, files.Sum(f => f.Size), layout.Args, planTime, clock.Elapsed - planTime, writer.Statistics);
+        return new BundleResult(request.BundleDirectory, request.Hostname, files.Count, files.Sum(f => f.Size), layout.Args, planTime, clock.Elapsed - planTime, statistics, request.ImageDirectory, image);
     }
 }
 
@@ -50,7 +77,9 @@ public sealed record BundleResult(
     IReadOnlyList<string> Args,
     TimeSpan PlanTime,
     TimeSpan WriteTime,
-    WriteStatistics Statistics);
+    WriteStatistics Statistics,
+    string? ImageDirectory = null,
+    ImageResult? Image = null);
 
 /// <summary>Several mistakes in the options, each with its own code.</summary>
 public sealed class BundleValidationException : Exception

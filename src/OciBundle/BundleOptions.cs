@@ -80,6 +80,27 @@ public sealed class BundleOptions
     public IList<string>? Capabilities { get; set; }
 
     public bool NoNewPrivileges { get; set; } = true;
+
+    /// <summary>Write the runtime bundle (<c>PublishOciBundle</c>); false when only an image is asked for.</summary>
+    public bool WriteBundle { get; set; } = true;
+
+    /// <summary>Where to write an OCI image layout (<c>OciImageDir</c>, with <c>PublishOciImage</c>); null for none.</summary>
+    public string? ImageDirectory { get; set; }
+
+    /// <summary>The image's tag (<c>OciImageTag</c>), the <c>org.opencontainers.image.ref.name</c> annotation.</summary>
+    public string ImageTag { get; set; } = "latest";
+
+    /// <summary>Also write the layout as one oci-archive tar here (<c>OciImageArchive</c>).</summary>
+    public string? ImageArchive { get; set; }
+
+    /// <summary>Files of the publish output that come from the .NET runtime pack (relative paths): the image's runtime layer.</summary>
+    public IList<string> RuntimeFiles { get; set; } = new List<string>();
+
+    /// <summary>Image labels (<c>org.opencontainers.image.*</c> and the user's <c>OciImageLabel</c> items).</summary>
+    public IDictionary<string, string> ImageLabels { get; set; } = new Dictionary<string, string>();
+
+    /// <summary>Ports the app listens on (<c>OciImagePort</c> items: 8080, 8080/tcp, 53/udp).</summary>
+    public IList<string> ImagePorts { get; set; } = new List<string>();
 }
 
 /// <summary>One <c>OciBundleMount</c> item.</summary>

@@ -114,7 +114,7 @@ public sealed class BundlePlanner
             NoNewPrivileges = o.NoNewPrivileges,
         });
 
-        return new BundleLayout(_plan, RuntimeSpecBuilder.Serialize(spec), args, _closure.Omitted);
+        return new BundleLayout(_plan, RuntimeSpecBuilder.Serialize(spec), args, env, _closure.Omitted);
     }
 
     private RuntimeConfig? ReadRuntimeConfig()
@@ -273,4 +273,4 @@ public sealed class BundlePlanner
 }
 
 /// <summary>The planned bundle: rootfs entries, the bytes of config.json, and what was left out.</summary>
-public sealed record BundleLayout(RootfsPlan Plan, byte[] Config, IReadOnlyList<string> Args, IReadOnlyList<string> Omitted);
+public sealed record BundleLayout(RootfsPlan Plan, byte[] Config, IReadOnlyList<string> Args, IReadOnlyList<KeyValuePair<string, string>> Environment, IReadOnlyList<string> Omitted);

@@ -13,6 +13,8 @@ public sealed class BundleRequest
 {
     private static readonly Regex EnvName = new("^[A-Za-z_][A-Za-z0-9_]*$", RegexOptions.CultureInvariant);
     private static readonly Regex HostnameLabel = new("^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$", RegexOptions.CultureInvariant | RegexOptions.IgnoreCase);
+    private static readonly Regex ImageTag = new("^[A-Za-z0-9_][A-Za-z0-9._-]{0,127}$", RegexOptions.CultureInvariant);
+    private static readonly Regex Port = new("^[0-9]{1,5}(/(tcp|udp|sctp))?$", RegexOptions.CultureInvariant);
     private static readonly Regex NumericUser = new(@"^(\d{1,10})(?::(\d{1,10}))?$", RegexOptions.CultureInvariant);
 
     private BundleRequest(BundleOptions options) => Options = options;
@@ -29,6 +31,8 @@ public sealed class BundleRequest
     public IReadOnlyList<MountOption> Mounts { get; private set; } = Array.Empty<MountOption>();
     public IReadOnlyList<FileOption> Files { get; private set; } = Array.Empty<FileOption>();
     public string BundleDirectory { get; private set; } = "";
+    public string? ImageDirectory { get; private set; }
+    public IReadOnlyList<string> ImagePorts { get; private set; } = Array.Empty<string>();
     public string PublishDirectory { get; private set; } = "";
     public Sysroot Sysroot { get; private set; } = null!;
     public bool HostNetwork { get; private set; }
@@ -152,6 +156,25 @@ public sealed class BundleRequest
             }
         }
 
+        if (o.ImageDirectory is not null && !ImageTag.IsMatch(o.ImageTag))
+        {
+            Fail(Strings.InvalidImageTag, o.ImageTag);
+        }
+
+        var ports = new List<string>();
+        foreach (string port in o.ImagePorts.Select(p => p.Trim()))
+        {
+            if (!Port.IsMatch(port) || int.Parse(port.Split('/')[0], System.Globalization.CultureInfo.InvariantCulture) is 0 or > 65535)
+            {
+                Fail(Strings.InvalidImagePort, port);
+            }
+            else
+            {
+                ports.Add(port.Contains('/') ? port : port + "/tcp");
+            }
+        }
+
+        ImagePorts = ports;
         Mounts = CheckMounts(Fail);
         Files = CheckFiles(Fail);
         CheckDirectories(Fail);
@@ -353,32 +376,50 @@ public sealed class BundleRequest
         }
 
         PublishDirectory = Path.TrimEndingDirectorySeparator(Path.GetFullPath(o.PublishDirectory));
-        if (string.IsNullOrWhiteSpace(o.BundleDirectory))
-        {
-            fail(Strings.BundleDirectoryUnsafe, new object?[] { o.BundleDirectory, "it is empty" });
-            return;
-        }
-
-        BundleDirectory = Path.TrimEndingDirectorySeparator(Path.GetFullPath(o.BundleDirectory));
         string? project = string.IsNullOrWhiteSpace(o.ProjectDirectory) ? null : Path.TrimEndingDirectorySeparator(Path.GetFullPath(o.ProjectDirectory));
+        if (o.WriteBundle)
+        {
+            BundleDirectory = CheckOutputDirectory(o.BundleDirectory, "OciBundleDir", project, fail) ?? "";
+        }
 
-        // The bundle directory is replaced as a whole, so it must hold nothing but the bundle.
-        if (BundleDirectory == "/" || IsSameOrInside(PublishDirectory, BundleDirectory))
+        if (o.ImageDirectory is not null)
         {
-            fail(Strings.BundleDirectoryUnsafe, new object?[] { o.BundleDirectory, $"it is or contains the publish folder {PublishDirectory}" });
+            ImageDirectory = CheckOutputDirectory(o.ImageDirectory, "OciImageDir", project, fail);
         }
-        else if (IsSameOrInside(BundleDirectory, PublishDirectory))
+    }
+
+    /// <summary>An output folder is replaced as a whole, so it must hold nothing but its output: checked before anything is deleted.</summary>
+    private string? CheckOutputDirectory(string value, string property, string? project, Action<Diagnostic, object?[]> fail)
+    {
+        if (string.IsNullOrWhiteSpace(value))
         {
-            fail(Strings.BundleDirectoryInsidePublishDirectory, new object?[] { o.BundleDirectory, PublishDirectory });
+            fail(Strings.BundleDirectoryUnsafe, new object?[] { property, value, "it is empty" });
+            return null;
         }
-        else if (project is not null && IsSameOrInside(project, BundleDirectory))
+
+        string dir = Path.TrimEndingDirectorySeparator(Path.GetFullPath(value));
+        if (dir == "/" || IsSameOrInside(PublishDirectory, dir))
         {
-            fail(Strings.BundleDirectoryUnsafe, new object?[] { o.BundleDirectory, $"it is or contains the project folder {project}" });
+            fail(Strings.BundleDirectoryUnsafe, new object?[] { property, value, $"it is or contains the publish folder {PublishDirectory}" });
         }
-        else if (Environment.GetFolderPath(Environment.SpecialFolder.UserProfile) is { Length: > 0 } home && IsSameOrInside(Path.TrimEndingDirectorySeparator(home), BundleDirectory))
+        else if (IsSameOrInside(dir, PublishDirectory))
         {
-            fail(Strings.BundleDirectoryUnsafe, new object?[] { o.BundleDirectory, $"it is or contains the home folder {home}" });
+            fail(Strings.BundleDirectoryInsidePublishDirectory, new object?[] { property, value, PublishDirectory });
         }
+        else if (project is not null && IsSameOrInside(project, dir))
+        {
+            fail(Strings.BundleDirectoryUnsafe, new object?[] { property, value, $"it is or contains the project folder {project}" });
+        }
+        else if (Environment.GetFolderPath(Environment.SpecialFolder.UserProfile) is { Length: > 0 } home && IsSameOrInside(Path.TrimEndingDirectorySeparator(home), dir))
+        {
+            fail(Strings.BundleDirectoryUnsafe, new object?[] { property, value, $"it is or contains the home folder {home}" });
+        }
+        else
+        {
+            return dir;
+        }
+
+        return null;
     }
 
     /// <summary>True when <paramref name="path"/> is <paramref name="dir"/> or below it.</summary>

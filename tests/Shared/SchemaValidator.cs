@@ -3,7 +3,7 @@ using Microsoft.VisualStudio.TestTools.UnitTesting;
 namespace OciBundle.Testing;
 
 /// <summary>
-/// Validates JSON against the OCI runtime-spec schemas in ../shared/oci-runtime-spec/&lt;version&gt;/schema with
+/// Validates JSON against the OCI schemas in ../shared (runtime-spec and image-spec) with
 /// Debian's python3-jsonschema (Draft4Validator). No .NET JSON Schema library that handles draft-04 restores here
 /// (NJsonSchema and JsonSchema.Net miss dependencies on the feed, and JsonSchema.Net has no draft-04 at all).
 /// As ../shared/README.md says, v1.0.0's schemas carry "id" keys that break relative $refs: they are removed in memory.
@@ -13,7 +13,7 @@ public static class SchemaValidator
     private const string Script = """
 import json, os, sys
 from jsonschema import Draft4Validator, RefResolver
-schema_dir, target = sys.argv[1], sys.argv[2]
+schema_dir, schema_file, target = sys.argv[1], sys.argv[2], sys.argv[3]
 def strip_ids(node):
     if isinstance(node, dict):
         return {k: strip_ids(v) for k, v in node.items() if not (k == 'id' and isinstance(v, str))}
@@ -25,7 +25,7 @@ for name in os.listdir(schema_dir):
     if name.endswith('.json'):
         with open(os.path.join(schema_dir, name)) as f:
             store['file://' + os.path.join(schema_dir, name)] = strip_ids(json.load(f))
-base = 'file://' + os.path.join(schema_dir, 'config-schema.json')
+base = 'file://' + os.path.join(schema_dir, schema_file)
 schema = store[base]
 resolver = RefResolver(base_uri=base, referrer=schema, store=store)
 with open(target) as f:
@@ -36,15 +36,22 @@ for e in errors:
 sys.exit(1 if errors else 0)
 """;
 
+    /// <summary>Validates a config.json against the runtime-spec schema of a version. Empty when valid.</summary>
+    public static string Validate(string specVersion, string configPath) =>
+        ValidateWith(TestEnvironment.RequireShared("oci-runtime-spec", "v" + specVersion, "schema"), "config-schema.json", configPath);
+
+    /// <summary>Validates an image layout document (index, manifest, config) against an image-spec v1.1.1 schema. Empty when valid.</summary>
+    public static string ValidateImage(string schemaFile, string documentPath) =>
+        ValidateWith(TestEnvironment.RequireShared("oci-image-spec", "v1.1.1", "schema"), schemaFile, documentPath);
+
     /// <summary>Returns the validation errors (empty when valid). Skips (fails in CI) without python3-jsonschema or ../shared.</summary>
-    public static string Validate(string specVersion, string configPath)
+    private static string ValidateWith(string schemaDir, string schemaFile, string documentPath)
     {
-        string schemaDir = TestEnvironment.RequireShared("oci-runtime-spec", "v" + specVersion, "schema");
         TestEnvironment.Require(File.Exists("/usr/bin/python3") && TestEnvironment.RunCapture("/usr/bin/python3", "-c", "import jsonschema").ExitCode == 0,
             "python3-jsonschema (Debian) validates config.json against the OCI schemas");
         string script = Path.Combine(Path.GetTempPath(), "ocibundle-validate-config.py");
         File.WriteAllText(script, Script);
-        ProcessResult result = TestEnvironment.RunCapture("/usr/bin/python3", script, schemaDir, configPath);
+        ProcessResult result = TestEnvironment.RunCapture("/usr/bin/python3", script, schemaDir, schemaFile, documentPath);
         if (result.ExitCode is not (0 or 1))
         {
             Assert.Fail("The schema validator itself failed: " + result.All);

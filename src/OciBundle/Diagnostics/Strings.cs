@@ -97,6 +97,12 @@ public static class Strings
     /// <summary>OCIB1140</summary>
     public static readonly Diagnostic NetFrameworkMSBuild = new(nameof(NetFrameworkMSBuild));
 
+    /// <summary>OCIB1150</summary>
+    public static readonly Diagnostic InvalidImageTag = new(nameof(InvalidImageTag));
+
+    /// <summary>OCIB1151</summary>
+    public static readonly Diagnostic InvalidImagePort = new(nameof(InvalidImagePort));
+
     /// <summary>OCIB2001</summary>
     public static readonly Diagnostic LibraryNotFound = new(nameof(LibraryNotFound));
 
@@ -147,5 +153,5 @@ public static class Strings
 
     /// <summary>All of them, in code order.</summary>
     public static IReadOnlyList<Diagnostic> All { get; } = new[] {
-        NonLinuxRuntimeIdentifier, NotExecutable, UnsupportedOS, UnknownArch, ArchNormalized, ArchDisagreesWithRuntimeIdentifier, EmptyArgs, ArgPathNotFound, MountDestinationNotAbsolute, MountDestinationHasDotDot, MountTypeMissing, BindMountSourceNotAbsolute, InvalidEnvironmentVariableName, InvalidEnvironmentVariableValue, InvalidUser, UnknownUserName, RootlessUserNotMapped, InvalidHostname, UnknownSpecVersion, WorkingDirectoryNotAbsolute, WorkingDirectoryReserved, BundleDirectoryUnsafe, BundleDirectoryInsidePublishDirectory, PublishDirectoryNotFound, TargetPathOutsideRootfs, FileSourceNotFound, SysrootNotFound, InvalidNetwork, InvalidHostId, MultipleTargets, NetFrameworkMSBuild, LibraryNotFound, WrongMachine, CorruptElf, PathConflict, IcuNotFound, OpenSslNotFound, GssapiNotFound, FrameworkNotFound, RuntimeConfigUnreadable, EntryPointNotFound, SymlinkOutsideInputs, SpecialFile, BundleWriteFailed, BundleLocked, UnexpectedError, RuncNotFound };
+        NonLinuxRuntimeIdentifier, NotExecutable, UnsupportedOS, UnknownArch, ArchNormalized, ArchDisagreesWithRuntimeIdentifier, EmptyArgs, ArgPathNotFound, MountDestinationNotAbsolute, MountDestinationHasDotDot, MountTypeMissing, BindMountSourceNotAbsolute, InvalidEnvironmentVariableName, InvalidEnvironmentVariableValue, InvalidUser, UnknownUserName, RootlessUserNotMapped, InvalidHostname, UnknownSpecVersion, WorkingDirectoryNotAbsolute, WorkingDirectoryReserved, BundleDirectoryUnsafe, BundleDirectoryInsidePublishDirectory, PublishDirectoryNotFound, TargetPathOutsideRootfs, FileSourceNotFound, SysrootNotFound, InvalidNetwork, InvalidHostId, MultipleTargets, NetFrameworkMSBuild, InvalidImageTag, InvalidImagePort, LibraryNotFound, WrongMachine, CorruptElf, PathConflict, IcuNotFound, OpenSslNotFound, GssapiNotFound, FrameworkNotFound, RuntimeConfigUnreadable, EntryPointNotFound, SymlinkOutsideInputs, SpecialFile, BundleWriteFailed, BundleLocked, UnexpectedError, RuncNotFound };
 }

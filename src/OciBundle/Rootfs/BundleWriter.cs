@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using OciBundle.Diagnostics;
 
 namespace OciBundle.Rootfs;
@@ -21,8 +20,6 @@ public sealed class BundleWriter
     public const long DefaultEpoch = 315532800;
 
     private readonly string _destination;
-    private readonly string _parent;
-    private readonly string _name;
     private readonly long _epoch;
     private readonly TimeSpan _lockTimeout;
     private readonly ReuseState? _state;
@@ -41,83 +38,26 @@ public sealed class BundleWriter
     {
         _owner = owner;
         _destination = Path.TrimEndingDirectorySeparator(Path.GetFullPath(destination));
-        _parent = Path.GetDirectoryName(_destination)!;
-        _name = Path.GetFileName(_destination);
         _epoch = sourceDateEpoch ?? DefaultEpoch;
         _lockTimeout = lockTimeout ?? TimeSpan.FromMinutes(5);
         _state = statePath is null ? null : new ReuseState(statePath);
     }
-
-    /// <summary>The lock file next to the destination; a second publish to the same folder waits for it.</summary>
-    public string LockPath => Path.Combine(_parent, $".{_name}.lock");
 
     /// <summary>Counters of the last <see cref="Write"/>.</summary>
     public WriteStatistics Statistics { get; } = new();
 
     public void Write(RootfsPlan plan, IReadOnlyDictionary<string, byte[]> topLevelFiles)
     {
+        using var staged = new StagedDirectory(_destination, _lockTimeout);
         try
         {
-            Directory.CreateDirectory(_parent);
-        }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
-        {
-            throw new OciBundleException(Strings.BundleWriteFailed, _destination, e.Message);
-        }
-
-        using FileStream lockFile = AcquireLock();
-        RemoveLeftovers();
-
-        string staging = Path.Combine(_parent, $".{_name}.tmp-{Environment.ProcessId}-{Guid.NewGuid():N}");
-        try
-        {
-            WriteTree(plan, topLevelFiles, staging);
-            Swap(staging);
+            WriteTree(plan, topLevelFiles, staged.StagingPath);
+            staged.Commit();
             _state?.Save(plan);
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
-            TryDelete(staging);
             throw new OciBundleException(Strings.BundleWriteFailed, _destination, e.Message);
-        }
-        catch
-        {
-            TryDelete(staging);
-            throw;
-        }
-    }
-
-    private FileStream AcquireLock()
-    {
-        var clock = Stopwatch.StartNew();
-        while (true)
-        {
-            try
-            {
-                // FileShare.None takes an flock(LOCK_EX) on Unix: released by the kernel if the process dies.
-                return new FileStream(LockPath, FileMode.OpenOrCreate, FileAccess.ReadWrite, FileShare.None);
-            }
-            catch (IOException) when (clock.Elapsed < _lockTimeout && File.Exists(LockPath))
-            {
-                Thread.Sleep(100);
-            }
-            catch (IOException e) when (File.Exists(LockPath))
-            {
-                throw new OciBundleException(Strings.BundleLocked, _destination, LockPath, (int)_lockTimeout.TotalSeconds, e.Message);
-            }
-            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
-            {
-                throw new OciBundleException(Strings.BundleWriteFailed, _destination, e.Message);
-            }
-        }
-    }
-
-    /// <summary>Removes what a killed publish left: under the lock no other publish owns them.</summary>
-    private void RemoveLeftovers()
-    {
-        foreach (string dir in Directory.EnumerateDirectories(_parent, $".{_name}.tmp-*").Concat(Directory.EnumerateDirectories(_parent, $".{_name}.old-*")))
-        {
-            TryDelete(dir);
         }
     }
 
@@ -241,43 +181,6 @@ public sealed class BundleWriter
         NativeMethods.Statx? copy = NativeMethods.LStat(previous);
         return copy is { } c && (c.Mode & NativeMethods.S_IFMT) == NativeMethods.S_IFREG && (long)c.Size == file.Size
             && c.MTimeSeconds == _epoch && (UnixFileMode)(c.Mode & 0xFFF) == file.Mode;
-    }
-
-    private void Swap(string staging)
-    {
-        if (!Directory.Exists(_destination) && !File.Exists(_destination))
-        {
-            Directory.Move(staging, _destination);
-            return;
-        }
-
-        if (NativeMethods.renameat2(NativeMethods.AT_FDCWD, staging, NativeMethods.AT_FDCWD, _destination, NativeMethods.RENAME_EXCHANGE) == 0)
-        {
-            TryDelete(staging); // now holds the previous bundle
-            return;
-        }
-
-        // A file system without RENAME_EXCHANGE: two renames. A kill between them leaves the old bundle in
-        // .<name>.old-*, which the next publish removes before writing a new one.
-        string old = Path.Combine(_parent, $".{_name}.old-{Environment.ProcessId}-{Guid.NewGuid():N}");
-        Directory.Move(_destination, old);
-        Directory.Move(staging, _destination);
-        TryDelete(old);
-    }
-
-    private static void TryDelete(string dir)
-    {
-        try
-        {
-            if (Directory.Exists(dir))
-            {
-                Directory.Delete(dir, recursive: true);
-            }
-        }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
-        {
-            // Left for the next publish's clean-up.
-        }
     }
 
     /// <summary>

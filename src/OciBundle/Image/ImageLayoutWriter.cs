@@ -1,0 +1,347 @@
+using System.Formats.Tar;
+using System.Globalization;
+using System.IO.Compression;
+using System.Security.Cryptography;
+using System.Text;
+using Newtonsoft.Json;
+using Newtonsoft.Json.Linq;
+using OciBundle.Diagnostics;
+using OciBundle.Rootfs;
+
+namespace OciBundle.Image;
+
+/// <summary>What an image is made of besides the root file system: the process, the labels, where it goes.</summary>
+public sealed class ImageRequest
+{
+    public string Directory { get; init; } = "";
+    public string Tag { get; init; } = "latest";
+    public string? ArchivePath { get; init; }
+    public string Architecture { get; init; } = "amd64";
+    public IReadOnlyList<string> Entrypoint { get; init; } = Array.Empty<string>();
+    public IReadOnlyList<KeyValuePair<string, string>> Environment { get; init; } = Array.Empty<KeyValuePair<string, string>>();
+    public string WorkingDirectory { get; init; } = "/app";
+    public string User { get; init; } = "1654:1654";
+    public IReadOnlyDictionary<string, string> Labels { get; init; } = new Dictionary<string, string>();
+    public IReadOnlyCollection<string> ExposedPorts { get; init; } = Array.Empty<string>();
+
+    /// <summary>Paths in the app folder that come from the .NET runtime pack (a self-contained app's runtime).</summary>
+    public IReadOnlySet<string> RuntimeFiles { get; init; } = new HashSet<string>();
+
+    public long Epoch { get; init; }
+    public TimeSpan LockTimeout { get; init; } = TimeSpan.FromMinutes(5);
+}
+
+/// <summary>The digests of what was written, for the summary line and for tests.</summary>
+public sealed record ImageResult(string ManifestDigest, IReadOnlyList<(string Name, string Digest, long Size)> Layers);
+
+/// <summary>
+/// Writes an OCI image layout (image-spec v1.1: <c>oci-layout</c>, <c>index.json</c>, <c>blobs/sha256/</c>) from the
+/// same planned root file system as the bundle, with no base image. The layers are split so that an app change
+/// re-ships only the app: system files (libraries, data, accounts), the .NET runtime, the app. Each layer is a
+/// gzip-compressed tar with sorted entries, fixed timestamps, and the bundle's modes and owners, so the same inputs
+/// give the same manifest digest.
+/// </summary>
+public static class ImageLayoutWriter
+{
+    public const string ManifestMediaType = "application/vnd.oci.image.manifest.v1+json";
+    public const string IndexMediaType = "application/vnd.oci.image.index.v1+json";
+    public const string ConfigMediaType = "application/vnd.oci.image.config.v1+json";
+    public const string LayerMediaType = "application/vnd.oci.image.layer.v1.tar+gzip";
+
+    public static ImageResult Write(RootfsPlan plan, ImageRequest request)
+    {
+        List<(string Name, List<RootfsEntry> Entries)> layers = Split(plan, request);
+        using var staged = new StagedDirectory(request.Directory, request.LockTimeout);
+        try
+        {
+            string blobs = Path.Combine(staged.StagingPath, "blobs", "sha256");
+            System.IO.Directory.CreateDirectory(blobs);
+
+            var written = new List<(string Name, string Digest, long Size, string DiffId)>();
+            foreach ((string name, List<RootfsEntry> entries) in layers)
+            {
+                (string digest, long size, string diffId) = WriteLayer(entries, blobs, request.Epoch);
+                written.Add((name, digest, size, diffId));
+            }
+
+            string created = DateTimeOffset.FromUnixTimeSeconds(request.Epoch).ToString("yyyy-MM-dd'T'HH:mm:ss'Z'", CultureInfo.InvariantCulture);
+            var config = new JObject
+            {
+                ["created"] = created,
+                ["architecture"] = request.Architecture,
+                ["os"] = "linux",
+                ["config"] = ImageConfig(request),
+                ["rootfs"] = new JObject { ["type"] = "layers", ["diff_ids"] = new JArray(written.Select(l => l.DiffId)) },
+                ["history"] = new JArray(written.Select(l => new JObject { ["created"] = created, ["created_by"] = "OciBundle.Sdk: " + l.Name })),
+            };
+            (string configDigest, long configSize) = WriteBlob(blobs, Serialize(config));
+
+            var manifest = new JObject
+            {
+                ["schemaVersion"] = 2,
+                ["mediaType"] = ManifestMediaType,
+                ["config"] = Descriptor(ConfigMediaType, configDigest, configSize),
+                ["layers"] = new JArray(written.Select(l => Descriptor(LayerMediaType, l.Digest, l.Size))),
+                ["annotations"] = new JObject { ["org.opencontainers.image.created"] = created },
+            };
+            (string manifestDigest, long manifestSize) = WriteBlob(blobs, Serialize(manifest));
+
+            JObject manifestDescriptor = Descriptor(ManifestMediaType, manifestDigest, manifestSize);
+            manifestDescriptor["platform"] = new JObject { ["architecture"] = request.Architecture, ["os"] = "linux" };
+            manifestDescriptor["annotations"] = new JObject { ["org.opencontainers.image.ref.name"] = request.Tag };
+            var index = new JObject
+            {
+                ["schemaVersion"] = 2,
+                ["mediaType"] = IndexMediaType,
+                ["manifests"] = new JArray(manifestDescriptor),
+            };
+            File.WriteAllBytes(Path.Combine(staged.StagingPath, "index.json"), Serialize(index));
+            File.WriteAllBytes(Path.Combine(staged.StagingPath, "oci-layout"), Serialize(new JObject { ["imageLayoutVersion"] = "1.0.0" }));
+            FixTimes(staged.StagingPath, request.Epoch);
+            staged.Commit();
+
+            if (!string.IsNullOrEmpty(request.ArchivePath))
+            {
+                WriteArchive(request.Directory, request.ArchivePath!, request.Epoch);
+            }
+
+            return new ImageResult(manifestDigest, written.Select(l => (l.Name, l.Digest, l.Size)).ToList());
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            throw new OciBundleException(Strings.BundleWriteFailed, request.Directory, e.Message);
+        }
+    }
+
+    /// <summary>
+    /// Assigns every path to a layer: the app (the working directory, less the runtime's files), the .NET runtime (a
+    /// framework-dependent app's /usr/share/dotnet, a self-contained app's runtime-pack files), the system (the rest).
+    /// Each layer carries the directories above its files, so it unpacks alone with the right modes.
+    /// </summary>
+    internal static List<(string Name, List<RootfsEntry> Entries)> Split(RootfsPlan plan, ImageRequest request)
+    {
+        string app = request.WorkingDirectory.TrimEnd('/') + "/";
+        var groups = new[] { "system libraries and data", ".NET runtime", "app" }.Select(n => (Name: n, Entries: new SortedDictionary<string, RootfsEntry>(StringComparer.Ordinal))).ToArray();
+        RootfsEntry[] all = plan.Entries.ToArray();
+        var byPath = all.ToDictionary(e => e.Path, StringComparer.Ordinal);
+        foreach (RootfsEntry entry in all)
+        {
+            if (entry.Path == "/")
+            {
+                continue;
+            }
+
+            bool underApp = entry.Path.StartsWith(app, StringComparison.Ordinal);
+            bool underDotnet = entry.Path.StartsWith(BundlePlanner.ContainerDotnetRoot + "/", StringComparison.Ordinal);
+            if (entry.Kind == RootfsEntryKind.Directory && (underApp || underDotnet || entry.Path + "/" == app))
+            {
+                continue; // placed with the files below it
+            }
+
+            int layer = underDotnet || (underApp && request.RuntimeFiles.Contains(entry.Path)) ? 1 : underApp ? 2 : 0;
+            groups[layer].Entries[entry.Path] = entry;
+            for (string parent = RootfsPlan.Parent(entry.Path); parent != "/"; parent = RootfsPlan.Parent(parent))
+            {
+                groups[layer].Entries.TryAdd(parent, byPath[parent]);
+            }
+        }
+
+        return groups.Where(g => g.Entries.Count > 0).Select(g => (g.Name, g.Entries.Values.ToList())).ToList();
+    }
+
+    private static JObject ImageConfig(ImageRequest request)
+    {
+        var config = new JObject
+        {
+            ["User"] = request.User,
+            ["Env"] = new JArray(request.Environment.Select(e => $"{e.Key}={e.Value}")),
+            ["Entrypoint"] = new JArray(request.Entrypoint),
+            ["WorkingDir"] = request.WorkingDirectory,
+        };
+        if (request.ExposedPorts.Count > 0)
+        {
+            config["ExposedPorts"] = new JObject(request.ExposedPorts.OrderBy(p => p, StringComparer.Ordinal).Select(p => new JProperty(p, new JObject())));
+        }
+
+        config["Labels"] = new JObject(request.Labels.OrderBy(l => l.Key, StringComparer.Ordinal).Select(l => new JProperty(l.Key, l.Value)));
+        return config;
+    }
+
+    private static JObject Descriptor(string mediaType, string digest, long size) =>
+        new() { ["mediaType"] = mediaType, ["digest"] = digest, ["size"] = size };
+
+    /// <summary>Writes one layer: tar (hashed for the diff_id) into gzip (hashed for the digest) into a blob.</summary>
+    private static (string Digest, long Size, string DiffId) WriteLayer(List<RootfsEntry> entries, string blobs, long epoch)
+    {
+        string temp = Path.Combine(blobs, ".layer-" + Guid.NewGuid().ToString("N"));
+        var compressedHash = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
+        var tarHash = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
+        long size;
+        using (var file = new FileStream(temp, FileMode.CreateNew, FileAccess.Write, FileShare.None, 1 << 16))
+        {
+            var compressed = new HashingStream(file, compressedHash);
+            using (var gzip = new GZipStream(compressed, CompressionLevel.Optimal, leaveOpen: true))
+            {
+                var tarStream = new HashingStream(gzip, tarHash);
+                using (var tar = new TarWriter(tarStream, TarEntryFormat.Gnu, leaveOpen: true))
+                {
+                    DateTimeOffset time = DateTimeOffset.FromUnixTimeSeconds(epoch);
+                    foreach (RootfsEntry e in entries)
+                    {
+                        WriteEntry(tar, e, time);
+                    }
+                }
+            }
+
+            size = compressed.Length;
+        }
+
+        string digest = "sha256:" + Convert.ToHexString(compressedHash.GetHashAndReset()).ToLowerInvariant();
+        string target = Path.Combine(blobs, digest[7..]);
+        if (File.Exists(target))
+        {
+            File.Delete(temp); // two identical layers: one blob
+        }
+        else
+        {
+            File.Move(temp, target);
+        }
+
+        return (digest, size, "sha256:" + Convert.ToHexString(tarHash.GetHashAndReset()).ToLowerInvariant());
+    }
+
+    private static void WriteEntry(TarWriter tar, RootfsEntry e, DateTimeOffset time)
+    {
+        string name = e.Path.TrimStart('/') + (e.Kind == RootfsEntryKind.Directory ? "/" : "");
+        TarEntryType type = e.Kind switch
+        {
+            RootfsEntryKind.Directory => TarEntryType.Directory,
+            RootfsEntryKind.Symlink => TarEntryType.SymbolicLink,
+            _ => TarEntryType.RegularFile,
+        };
+        var entry = new GnuTarEntry(type, name)
+        {
+            ModificationTime = time,
+            AccessTime = time,
+            ChangeTime = time,
+            Mode = e.Mode,
+            Uid = e.OwnerId ?? 0,
+            Gid = e.OwnerId ?? 0,
+            UserName = "",
+            GroupName = "",
+        };
+        if (e.Kind == RootfsEntryKind.Symlink)
+        {
+            entry.LinkName = e.LinkTarget!;
+            tar.WriteEntry(entry);
+        }
+        else if (e.Kind == RootfsEntryKind.File)
+        {
+            using Stream data = e.Content is not null ? new MemoryStream(e.Content, writable: false) : new FileStream(e.SourcePath!, FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete, 1 << 16);
+            entry.DataStream = data;
+            tar.WriteEntry(entry);
+        }
+        else
+        {
+            tar.WriteEntry(entry);
+        }
+    }
+
+    private static (string Digest, long Size) WriteBlob(string blobs, byte[] content)
+    {
+        string hex = Convert.ToHexString(SHA256.HashData(content)).ToLowerInvariant();
+        File.WriteAllBytes(Path.Combine(blobs, hex), content);
+        return ("sha256:" + hex, content.Length);
+    }
+
+    private static byte[] Serialize(JObject value) => new UTF8Encoding(false).GetBytes(value.ToString(Formatting.None));
+
+    private static void FixTimes(string root, long epoch)
+    {
+        foreach (string path in System.IO.Directory.EnumerateFileSystemEntries(root, "*", SearchOption.AllDirectories).Append(root))
+        {
+            File.SetUnixFileMode(path, System.IO.Directory.Exists(path) ? RootfsPlan.DirectoryMode : (UnixFileMode)0b110_100_100);
+            NativeMethods.SetTimes(path, epoch);
+        }
+    }
+
+    /// <summary>The layout as one tar (an oci-archive, what <c>skopeo copy oci-archive:...</c> reads), written beside and renamed.</summary>
+    private static void WriteArchive(string layout, string archive, long epoch)
+    {
+        string full = Path.GetFullPath(archive);
+        System.IO.Directory.CreateDirectory(Path.GetDirectoryName(full)!);
+        string temp = full + ".tmp-" + Guid.NewGuid().ToString("N");
+        try
+        {
+            DateTimeOffset time = DateTimeOffset.FromUnixTimeSeconds(epoch);
+            using (var file = new FileStream(temp, FileMode.CreateNew, FileAccess.Write, FileShare.None, 1 << 16))
+            using (var tar = new TarWriter(file, TarEntryFormat.Gnu, leaveOpen: false))
+            {
+                foreach (string path in System.IO.Directory.EnumerateFileSystemEntries(layout, "*", SearchOption.AllDirectories).Order(StringComparer.Ordinal))
+                {
+                    string name = Path.GetRelativePath(layout, path);
+                    bool isDir = System.IO.Directory.Exists(path);
+                    var entry = new GnuTarEntry(isDir ? TarEntryType.Directory : TarEntryType.RegularFile, isDir ? name + "/" : name)
+                    {
+                        ModificationTime = time, AccessTime = time, ChangeTime = time,
+                        Mode = isDir ? RootfsPlan.DirectoryMode : (UnixFileMode)0b110_100_100,
+                        UserName = "", GroupName = "",
+                    };
+                    using Stream? data = isDir ? null : File.OpenRead(path);
+                    if (data is not null)
+                    {
+                        entry.DataStream = data;
+                    }
+
+                    tar.WriteEntry(entry);
+                }
+            }
+
+            File.Move(temp, full, overwrite: true);
+        }
+        finally
+        {
+            if (File.Exists(temp))
+            {
+                File.Delete(temp);
+            }
+        }
+    }
+
+    /// <summary>
+    /// Passes writes through and hashes them on the way, so each layer is read once and written once.
+    /// (No library stream does this; CryptoStream would transform, not observe.)
+    /// </summary>
+    private sealed class HashingStream : Stream
+    {
+        private readonly Stream _inner;
+        private readonly IncrementalHash _hash;
+        private long _length;
+
+        public HashingStream(Stream inner, IncrementalHash hash)
+        {
+            _inner = inner;
+            _hash = hash;
+        }
+
+        public override bool CanRead => false;
+        public override bool CanSeek => false;
+        public override bool CanWrite => true;
+        public override long Length => _length;
+        public override long Position { get => _length; set => throw new NotSupportedException(); }
+
+        public override void Write(byte[] buffer, int offset, int count) => Write(buffer.AsSpan(offset, count));
+
+        public override void Write(ReadOnlySpan<byte> buffer)
+        {
+            _hash.AppendData(buffer);
+            _inner.Write(buffer);
+            _length += buffer.Length;
+        }
+
+        public override void Flush() => _inner.Flush();
+        public override int Read(byte[] buffer, int offset, int count) => throw new NotSupportedException();
+        public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
+        public override void SetLength(long value) => throw new NotSupportedException();
+    }
+}

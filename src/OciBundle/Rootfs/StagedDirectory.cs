@@ -1,0 +1,127 @@
+using System.Diagnostics;
+using OciBundle.Diagnostics;
+
+namespace OciBundle.Rootfs;
+
+/// <summary>
+/// A folder replaced as a whole, atomically: a lock file beside it serialises writers (a second one waits), leftovers
+/// of a killed writer are removed, the new content is assembled in a staging folder beside the destination, and
+/// <see cref="Commit"/> exchanges the two with one <c>renameat2(RENAME_EXCHANGE)</c>. Until then the destination is
+/// untouched; disposing without committing removes the staging folder.
+/// </summary>
+internal sealed class StagedDirectory : IDisposable
+{
+    private readonly FileStream _lock;
+    private bool _committed;
+
+    public StagedDirectory(string destination, TimeSpan lockTimeout)
+    {
+        Destination = Path.TrimEndingDirectorySeparator(Path.GetFullPath(destination));
+        Parent = Path.GetDirectoryName(Destination)!;
+        Name = Path.GetFileName(Destination);
+        try
+        {
+            Directory.CreateDirectory(Parent);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            throw new OciBundleException(Strings.BundleWriteFailed, Destination, e.Message);
+        }
+
+        _lock = AcquireLock(lockTimeout);
+        RemoveLeftovers();
+        StagingPath = Path.Combine(Parent, $".{Name}.tmp-{Environment.ProcessId}-{Guid.NewGuid():N}");
+    }
+
+    public string Destination { get; }
+    public string Parent { get; }
+    public string Name { get; }
+    public string StagingPath { get; }
+    public string LockPath => Path.Combine(Parent, $".{Name}.lock");
+
+    /// <summary>Puts the staged folder in place of the destination in one step, and removes the previous one.</summary>
+    public void Commit()
+    {
+        if (!Directory.Exists(Destination) && !File.Exists(Destination))
+        {
+            Directory.Move(StagingPath, Destination);
+        }
+        else if (NativeMethods.renameat2(NativeMethods.AT_FDCWD, StagingPath, NativeMethods.AT_FDCWD, Destination, NativeMethods.RENAME_EXCHANGE) != 0)
+        {
+            // A file system without RENAME_EXCHANGE: two renames. A kill between them leaves the old content in
+            // .<name>.old-*, which the next writer removes before it starts.
+            string old = Path.Combine(Parent, $".{Name}.old-{Environment.ProcessId}-{Guid.NewGuid():N}");
+            Directory.Move(Destination, old);
+            Directory.Move(StagingPath, Destination);
+            TryDelete(old);
+            _committed = true;
+            return;
+        }
+
+        _committed = true;
+        TryDelete(StagingPath); // after an exchange it holds the previous content
+    }
+
+    public void Dispose()
+    {
+        if (!_committed)
+        {
+            TryDelete(StagingPath);
+        }
+
+        _lock.Dispose();
+    }
+
+    private FileStream AcquireLock(TimeSpan timeout)
+    {
+        var clock = Stopwatch.StartNew();
+        while (true)
+        {
+            try
+            {
+                // FileShare.None takes an flock(LOCK_EX) on Unix: released by the kernel if the process dies.
+                return new FileStream(LockPath, FileMode.OpenOrCreate, FileAccess.ReadWrite, FileShare.None);
+            }
+            catch (IOException) when (clock.Elapsed < timeout && File.Exists(LockPath))
+            {
+                Thread.Sleep(100);
+            }
+            catch (IOException e) when (File.Exists(LockPath))
+            {
+                throw new OciBundleException(Strings.BundleLocked, Destination, LockPath, (int)timeout.TotalSeconds, e.Message);
+            }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+            {
+                throw new OciBundleException(Strings.BundleWriteFailed, Destination, e.Message);
+            }
+        }
+    }
+
+    /// <summary>Removes what a killed writer left: under the lock no other writer owns them.</summary>
+    private void RemoveLeftovers()
+    {
+        foreach (string dir in Directory.EnumerateFileSystemEntries(Parent, $".{Name}.tmp-*").Concat(Directory.EnumerateFileSystemEntries(Parent, $".{Name}.old-*")))
+        {
+            TryDelete(dir);
+        }
+    }
+
+    internal static void TryDelete(string path)
+    {
+        try
+        {
+            if (Directory.Exists(path))
+            {
+                Directory.Delete(path, recursive: true);
+            }
+            else if (File.Exists(path))
+            {
+                File.Delete(path);
+            }
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            // Left for the next writer's clean-up.
+        }
+    }
+}

@@ -1,0 +1,115 @@
+using Microsoft.VisualStudio.TestTools.UnitTesting;
+using Newtonsoft.Json.Linq;
+using OciBundle.Image;
+using OciBundle.Rootfs;
+using OciBundle.Testing;
+
+namespace OciBundle.Tests;
+
+[TestClass]
+public sealed class ImageLayoutWriterTests
+{
+    private static RootfsPlan Plan(string src)
+    {
+        if (!Directory.Exists(src))
+        {
+            Directory.CreateDirectory(src);
+            File.WriteAllText(Path.Combine(src, "App.dll"), "app v1");
+            File.WriteAllText(Path.Combine(src, "System.Private.CoreLib.dll"), "runtime");
+        }
+
+        var plan = new RootfsPlan();
+        HostTree.Add(plan, src, "/app", "publish output", SourceKind.PublishOutput);
+        plan.AddContent("/etc/passwd", "root:x:0:0::/root:/sbin/nologin\n"u8.ToArray(), (UnixFileMode)420, "accounts");
+        plan.AddDirectory("/home/app", "home", owner: 1654);
+        plan.AddSymlink("/lib", "usr/lib", "link");
+        return plan;
+    }
+
+    private static ImageRequest Request(string dir) => new()
+    {
+        Directory = dir,
+        Entrypoint = new[] { "/app/App" },
+        Environment = new[] { new KeyValuePair<string, string>("PATH", "/usr/bin") },
+        RuntimeFiles = new HashSet<string> { "/app/System.Private.CoreLib.dll" },
+        Labels = new Dictionary<string, string> { ["org.opencontainers.image.title"] = "App" },
+        ExposedPorts = new[] { "8080/tcp" },
+        Epoch = 1700000000,
+    };
+
+    [TestMethod]
+    public void LayersAreSystemThenRuntimeThenApp()
+    {
+        using var dir = new TempDirectory();
+        var layers = ImageLayoutWriter.Split(Plan(dir.Combine("src")), Request(dir.Combine("img")));
+
+        CollectionAssert.AreEqual(new[] { "system libraries and data", ".NET runtime", "app" }, layers.Select(l => l.Name).ToArray());
+        CollectionAssert.AreEqual(new[] { "/etc", "/etc/passwd", "/home", "/home/app", "/lib" }, layers[0].Entries.Select(e => e.Path).ToArray());
+        CollectionAssert.AreEqual(new[] { "/app", "/app/System.Private.CoreLib.dll" }, layers[1].Entries.Select(e => e.Path).ToArray());
+        CollectionAssert.AreEqual(new[] { "/app", "/app/App.dll" }, layers[2].Entries.Select(e => e.Path).ToArray());
+    }
+
+    [TestMethod]
+    public void SameInputsGiveTheSameDigestAndAnAppChangeKeepsTheOtherLayers()
+    {
+        using var dir = new TempDirectory();
+        ImageResult first = ImageLayoutWriter.Write(Plan(dir.Combine("src")), Request(dir.Combine("img1")));
+        ImageResult again = ImageLayoutWriter.Write(Plan(dir.Combine("src")), Request(dir.Combine("img2")));
+        Assert.AreEqual(first.ManifestDigest, again.ManifestDigest);
+
+        File.WriteAllText(dir.Combine("src", "App.dll"), "app v2");
+        ImageResult changed = ImageLayoutWriter.Write(Plan(dir.Combine("src")), Request(dir.Combine("img1")));
+        Assert.AreNotEqual(first.ManifestDigest, changed.ManifestDigest);
+        Assert.AreEqual(first.Layers[0].Digest, changed.Layers[0].Digest, "system layer kept");
+        Assert.AreEqual(first.Layers[1].Digest, changed.Layers[1].Digest, "runtime layer kept");
+        Assert.AreNotEqual(first.Layers[2].Digest, changed.Layers[2].Digest, "app layer re-shipped");
+    }
+
+    [TestMethod]
+    public void IndexManifestAndConfigValidateAgainstTheImageSpec()
+    {
+        using var dir = new TempDirectory();
+        string img = dir.Combine("img");
+        ImageResult result = ImageLayoutWriter.Write(Plan(dir.Combine("src")), Request(img));
+
+        Assert.AreEqual("", SchemaValidator.ValidateImage("image-index-schema.json", Path.Combine(img, "index.json")));
+        Assert.AreEqual("", SchemaValidator.ValidateImage("image-layout-schema.json", Path.Combine(img, "oci-layout")));
+        string manifest = Path.Combine(img, "blobs", "sha256", result.ManifestDigest[7..]);
+        Assert.AreEqual("", SchemaValidator.ValidateImage("image-manifest-schema.json", manifest));
+        var config = JObject.Parse(File.ReadAllText(manifest))["config"]!;
+        string configPath = Path.Combine(img, "blobs", "sha256", ((string)config["digest"]!)[7..]);
+        Assert.AreEqual("", SchemaValidator.ValidateImage("config-schema.json", configPath));
+
+        using var reader = new Newtonsoft.Json.JsonTextReader(new StringReader(File.ReadAllText(configPath))) { DateParseHandling = Newtonsoft.Json.DateParseHandling.None };
+        JObject c = JObject.Load(reader);
+        Assert.AreEqual("2023-11-14T22:13:20Z", (string)c["created"]!);
+        Assert.AreEqual("amd64", (string)c["architecture"]!);
+        Assert.AreEqual("""{"User":"1654:1654","Env":["PATH=/usr/bin"],"Entrypoint":["/app/App"],"WorkingDir":"/app","ExposedPorts":{"8080/tcp":{}},"Labels":{"org.opencontainers.image.title":"App"}}""",
+            c["config"]!.ToString(Newtonsoft.Json.Formatting.None));
+    }
+
+    [TestMethod]
+    public void TheValidatorRejectsABrokenManifest()
+    {
+        using var dir = new TempDirectory();
+        string bad = dir.Combine("manifest.json");
+        File.WriteAllText(bad, """{"schemaVersion":3,"config":{"mediaType":"x","digest":"nope","size":-1},"layers":[]}""");
+        Assert.AreNotEqual("", SchemaValidator.ValidateImage("image-manifest-schema.json", bad));
+    }
+
+    [TestMethod]
+    public void LayerTarsHoldOwnersModesAndFixedTimes()
+    {
+        using var dir = new TempDirectory();
+        string img = dir.Combine("img");
+        ImageResult result = ImageLayoutWriter.Write(Plan(dir.Combine("src")), Request(img));
+        string layer = Path.Combine(img, "blobs", "sha256", result.Layers[0].Digest[7..]);
+
+        ProcessResult list = TestEnvironment.RunCapture("tar", "-tvzf", layer, "--numeric-owner", "--full-time");
+        Assert.AreEqual(0, list.ExitCode, list.All);
+        string[] lines = list.Output.Split('\n', StringSplitOptions.RemoveEmptyEntries);
+        StringAssert.Contains(lines.Single(l => l.EndsWith(" home/app/")), "drwxr-xr-x 1654/1654");
+        StringAssert.Contains(lines.Single(l => l.Contains(" lib -> usr/lib")), "lrwxrwxrwx 0/0");
+        Assert.IsTrue(lines.All(l => l.Contains("2023-11-14 22:13:20")), list.Output);
+    }
+}
