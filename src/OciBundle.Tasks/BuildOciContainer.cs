@@ -59,6 +59,12 @@ public sealed class BuildOciContainer : Microsoft.Build.Utilities.Task
     /// <summary>Where to list the build-machine files the bundle was made from (in obj/), for the target's up-to-date check.</summary>
     public string? InputListFile { get; set; }
 
+    /// <summary><c>OciBundleCapabilities</c>: ';'-separated capability names, <c>none</c>, or empty for the runc defaults.</summary>
+    public string? Capabilities { get; set; }
+
+    /// <summary><c>OciBundleNoNewPrivileges</c>.</summary>
+    public bool NoNewPrivileges { get; set; } = true;
+
     /// <summary>Write the runtime bundle (<c>PublishOciBundle</c>).</summary>
     public bool WriteBundle { get; set; } = true;
 
@@ -186,6 +192,8 @@ public sealed class BuildOciContainer : Microsoft.Build.Utilities.Task
         DotnetRoot = DotnetRoot,
         SourceDateEpoch = long.TryParse(SourceDateEpoch, NumberStyles.None, CultureInfo.InvariantCulture, out long epoch) ? epoch : null,
         WriteBundle = WriteBundle,
+        Capabilities = string.IsNullOrWhiteSpace(Capabilities) ? null : Capabilities!.Split(new[] { ';', ',', ' ' }, StringSplitOptions.RemoveEmptyEntries).ToList(),
+        NoNewPrivileges = NoNewPrivileges,
         ImageDirectory = string.IsNullOrWhiteSpace(ImageDirectory) ? null : ImageDirectory,
         ImageTag = string.IsNullOrWhiteSpace(ImageTag) ? "latest" : ImageTag!.Trim(),
         ImageArchive = string.IsNullOrWhiteSpace(ImageArchive) ? null : ImageArchive,

@@ -110,7 +110,7 @@ public sealed class BundlePlanner
             HostGid = _request.HostGid,
             HostNetwork = _request.HostNetwork,
             Mounts = _request.Mounts,
-            Capabilities = o.Capabilities?.ToArray() ?? RuntimeSpecBuilder.DefaultCapabilities,
+            Capabilities = _request.Capabilities,
             NoNewPrivileges = o.NoNewPrivileges,
         });
 
@@ -262,6 +262,12 @@ public sealed class BundlePlanner
 
         _plan.AddContent("/etc/passwd", Encoding.ASCII.GetBytes(passwd.ToString()), FileMode644, "accounts: root and the app user (generated)");
         _plan.AddContent("/etc/group", Encoding.ASCII.GetBytes(group.ToString()), FileMode644, "groups: root and the app user (generated)");
+
+        // Without these, glibc asks DNS first and "localhost" does not resolve: an app calling itself, or Kestrel
+        // binding to localhost, fails with EAI_AGAIN. The container's own, not the host's.
+        string hosts = $"127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n127.0.1.1\t{_request.Hostname}\n";
+        _plan.AddContent("/etc/hosts", Encoding.ASCII.GetBytes(hosts), FileMode644, "name resolution: localhost and the container's hostname (generated)");
+        _plan.AddContent("/etc/nsswitch.conf", "passwd: files\ngroup: files\nhosts: files dns\n"u8.ToArray(), FileMode644, "name service order: files before DNS (generated)");
         _plan.AddDirectory("/root", "home of root", Mode700);
         _plan.AddDirectory("/home/app", "home of the app user, writable by it", RootfsPlan.DirectoryMode, owner: 1654);
         _plan.AddDirectory("/tmp", "temporary files, writable by every user (1777)", Mode1777);

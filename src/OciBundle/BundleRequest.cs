@@ -33,6 +33,20 @@ public sealed class BundleRequest
     public string BundleDirectory { get; private set; } = "";
     public string? ImageDirectory { get; private set; }
     public IReadOnlyList<string> ImagePorts { get; private set; } = Array.Empty<string>();
+
+    /// <summary>The process's capabilities: the user's, normalised to CAP_ names, or those of <c>runc spec</c>.</summary>
+    public IReadOnlyList<string> Capabilities { get; private set; } = RuntimeSpecBuilder.DefaultCapabilities;
+
+    // Every capability Linux 6.x defines (include/uapi/linux/capability.h).
+    private static readonly HashSet<string> KnownCapabilities = new(StringComparer.Ordinal)
+    {
+        "CAP_CHOWN", "CAP_DAC_OVERRIDE", "CAP_DAC_READ_SEARCH", "CAP_FOWNER", "CAP_FSETID", "CAP_KILL", "CAP_SETGID", "CAP_SETUID",
+        "CAP_SETPCAP", "CAP_LINUX_IMMUTABLE", "CAP_NET_BIND_SERVICE", "CAP_NET_BROADCAST", "CAP_NET_ADMIN", "CAP_NET_RAW",
+        "CAP_IPC_LOCK", "CAP_IPC_OWNER", "CAP_SYS_MODULE", "CAP_SYS_RAWIO", "CAP_SYS_CHROOT", "CAP_SYS_PTRACE", "CAP_SYS_PACCT",
+        "CAP_SYS_ADMIN", "CAP_SYS_BOOT", "CAP_SYS_NICE", "CAP_SYS_RESOURCE", "CAP_SYS_TIME", "CAP_SYS_TTY_CONFIG", "CAP_MKNOD",
+        "CAP_LEASE", "CAP_AUDIT_WRITE", "CAP_AUDIT_CONTROL", "CAP_SETFCAP", "CAP_MAC_OVERRIDE", "CAP_MAC_ADMIN", "CAP_SYSLOG",
+        "CAP_WAKE_ALARM", "CAP_BLOCK_SUSPEND", "CAP_AUDIT_READ", "CAP_PERFMON", "CAP_BPF", "CAP_CHECKPOINT_RESTORE",
+    };
     public string PublishDirectory { get; private set; } = "";
     public Sysroot Sysroot { get; private set; } = null!;
     public bool HostNetwork { get; private set; }
@@ -175,6 +189,25 @@ public sealed class BundleRequest
         }
 
         ImagePorts = ports;
+        if (o.Capabilities is not null)
+        {
+            var caps = new List<string>();
+            foreach (string raw in o.Capabilities.Select(c => c.Trim()).Where(c => c.Length > 0 && !c.Equals("none", StringComparison.OrdinalIgnoreCase)))
+            {
+                string name = raw.ToUpperInvariant().StartsWith("CAP_", StringComparison.Ordinal) ? raw.ToUpperInvariant() : "CAP_" + raw.ToUpperInvariant();
+                if (KnownCapabilities.Contains(name))
+                {
+                    caps.Add(name);
+                }
+                else
+                {
+                    Fail(Strings.InvalidCapability, raw);
+                }
+            }
+
+            Capabilities = caps.Distinct(StringComparer.Ordinal).ToList();
+        }
+
         Mounts = CheckMounts(Fail);
         Files = CheckFiles(Fail);
         CheckDirectories(Fail);

@@ -66,6 +66,41 @@ public sealed class DotnetClosureTests
     }
 
     [TestMethod]
+    public void FrameworkDependentAspNetCoreAppServesARequestInsideTheContainer()
+    {
+        Runc.RequireRoot();
+        using TestProject project = TestProject.FromXml("AspNetProbe", """
+            <Project Sdk="Microsoft.NET.Sdk.Web">
+              <Sdk Name="OciBundle.Sdk" Version="$(OciBundleSdkVersion)" />
+              <PropertyGroup>
+                <TargetFramework>net10.0</TargetFramework>
+                <ImplicitUsings>enable</ImplicitUsings>
+                <SelfContained>false</SelfContained>
+              </PropertyGroup>
+              <ItemGroup>
+                <OciBundleEnvironmentVariable Include="ASPNETCORE_HTTP_PORTS" Value="8080" />
+                <OciBundleEnvironmentVariable Include="Logging__LogLevel__Default" Value="Warning" />
+              </ItemGroup>
+            </Project>
+            """, """
+            var app = WebApplication.CreateSlimBuilder(args).Build();
+            app.MapGet("/", () => $"served by {Environment.MachineName}");
+            await app.StartAsync();
+            using var http = new HttpClient();
+            Console.WriteLine(await http.GetStringAsync("http://localhost:8080/"));
+            await app.StopAsync();
+            """);
+        project.Publish("-p:PublishOciBundle=true");
+
+        // A network namespace of its own (loopback only): the server and its client are both inside.
+        ProcessResult run = Runc.RunAsRoot(project.BundleDir);
+        Assert.AreEqual(0, run.ExitCode, run.All);
+        Assert.AreEqual("served by aspnetprobe\n", run.Output);
+        string shared = Path.Combine(project.BundleDir, "rootfs", "usr", "share", "dotnet", "shared");
+        CollectionAssert.AreEquivalent(new[] { "Microsoft.AspNetCore.App", "Microsoft.NETCore.App" }, Directory.GetDirectories(shared).Select(Path.GetFileName).ToArray());
+    }
+
+    [TestMethod]
     public void InvariantGlobalizationAppCarriesNoIcu()
     {
         Runc.RequireRoot();

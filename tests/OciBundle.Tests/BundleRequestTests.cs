@@ -140,6 +140,23 @@ public sealed class BundleRequestTests
         Assert.AreEqual(hostname, BundleRequest.MakeHostname(name));
 
     [TestMethod]
+    public void CapabilitiesAreNormalisedAndUnknownOnesRefused()
+    {
+        var errors = new List<OciBundleException>();
+        BundleOptions options = Valid();
+        options.Capabilities = new List<string> { "net_bind_service", "CAP_KILL", "CAP_KILL" };
+        CollectionAssert.AreEqual(new[] { "CAP_NET_BIND_SERVICE", "CAP_KILL" }, BundleRequest.Validate(options, errors).Capabilities.ToArray());
+
+        options.Capabilities = new List<string> { "none" };
+        Assert.AreEqual(0, BundleRequest.Validate(options, errors).Capabilities.Count);
+
+        options.Capabilities = new List<string> { "CAP_TELEPORT" };
+        BundleRequest.Validate(options, errors);
+        Assert.AreEqual("OCIB1160", errors.Single().Code);
+        StringAssert.Contains(errors.Single().Message, "'CAP_TELEPORT'");
+    }
+
+    [TestMethod]
     public void UserNamesOfTheGeneratedPasswdResolve()
     {
         var errors = new List<OciBundleException>();

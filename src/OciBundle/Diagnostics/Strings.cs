@@ -103,6 +103,9 @@ public static class Strings
     /// <summary>OCIB1151</summary>
     public static readonly Diagnostic InvalidImagePort = new(nameof(InvalidImagePort));
 
+    /// <summary>OCIB1160</summary>
+    public static readonly Diagnostic InvalidCapability = new(nameof(InvalidCapability));
+
     /// <summary>OCIB2001</summary>
     public static readonly Diagnostic LibraryNotFound = new(nameof(LibraryNotFound));
 
@@ -153,5 +156,5 @@ public static class Strings
 
     /// <summary>All of them, in code order.</summary>
     public static IReadOnlyList<Diagnostic> All { get; } = new[] {
-        NonLinuxRuntimeIdentifier, NotExecutable, UnsupportedOS, UnknownArch, ArchNormalized, ArchDisagreesWithRuntimeIdentifier, EmptyArgs, ArgPathNotFound, MountDestinationNotAbsolute, MountDestinationHasDotDot, MountTypeMissing, BindMountSourceNotAbsolute, InvalidEnvironmentVariableName, InvalidEnvironmentVariableValue, InvalidUser, UnknownUserName, RootlessUserNotMapped, InvalidHostname, UnknownSpecVersion, WorkingDirectoryNotAbsolute, WorkingDirectoryReserved, BundleDirectoryUnsafe, BundleDirectoryInsidePublishDirectory, PublishDirectoryNotFound, TargetPathOutsideRootfs, FileSourceNotFound, SysrootNotFound, InvalidNetwork, InvalidHostId, MultipleTargets, NetFrameworkMSBuild, InvalidImageTag, InvalidImagePort, LibraryNotFound, WrongMachine, CorruptElf, PathConflict, IcuNotFound, OpenSslNotFound, GssapiNotFound, FrameworkNotFound, RuntimeConfigUnreadable, EntryPointNotFound, SymlinkOutsideInputs, SpecialFile, BundleWriteFailed, BundleLocked, UnexpectedError, RuncNotFound };
+        NonLinuxRuntimeIdentifier, NotExecutable, UnsupportedOS, UnknownArch, ArchNormalized, ArchDisagreesWithRuntimeIdentifier, EmptyArgs, ArgPathNotFound, MountDestinationNotAbsolute, MountDestinationHasDotDot, MountTypeMissing, BindMountSourceNotAbsolute, InvalidEnvironmentVariableName, InvalidEnvironmentVariableValue, InvalidUser, UnknownUserName, RootlessUserNotMapped, InvalidHostname, UnknownSpecVersion, WorkingDirectoryNotAbsolute, WorkingDirectoryReserved, BundleDirectoryUnsafe, BundleDirectoryInsidePublishDirectory, PublishDirectoryNotFound, TargetPathOutsideRootfs, FileSourceNotFound, SysrootNotFound, InvalidNetwork, InvalidHostId, MultipleTargets, NetFrameworkMSBuild, InvalidImageTag, InvalidImagePort, InvalidCapability, LibraryNotFound, WrongMachine, CorruptElf, PathConflict, IcuNotFound, OpenSslNotFound, GssapiNotFound, FrameworkNotFound, RuntimeConfigUnreadable, EntryPointNotFound, SymlinkOutsideInputs, SpecialFile, BundleWriteFailed, BundleLocked, UnexpectedError, RuncNotFound };
 }

@@ -62,6 +62,7 @@ switch (mode)
         Console.WriteLine($"greeting: {Environment.GetEnvironmentVariable("GREETING")}");
         Console.WriteLine($"args: {string.Join(" | ", args.Skip(1))}");
         Console.WriteLine($"mounted: {(File.Exists("/data/message.txt") ? File.ReadAllText("/data/message.txt").Trim() : "(none)")}");
+        Console.WriteLine($"file: {(File.Exists("/etc/probe/settings.txt") ? File.ReadAllText("/etc/probe/settings.txt").Trim() : "(none)")}");
         Console.WriteLine($"write /app: {TryWrite("/app/probe-write")}");
         Console.WriteLine($"write /tmp: {TryWrite("/tmp/probe-write")}");
         return 0;
