@@ -71,6 +71,33 @@ public sealed class BundleWriterTests
     }
 
     [TestMethod]
+    public void AnUnwritableDestinationGivesACodedErrorKeepsThePreviousBundleAndLeavesNoTemporaryFolder()
+    {
+        // Root ignores permission bits; an immutable folder (chattr +i) stops even root, as a read-only mount would.
+        TestEnvironment.Require(TestEnvironment.IsRoot && TestEnvironment.Which("chattr") is not null, "root and chattr (e2fsprogs)");
+        using var dir = new TempDirectory();
+        string parent = dir.Combine("out");
+        string bundle = Path.Combine(parent, "bundle");
+        new BundleWriter(bundle, null).Write(SamplePlan(dir.Combine("src")), Top("{\"v\":1}\n"));
+        string before = TreeFingerprint(bundle);
+        ProcessResult immutable = TestEnvironment.RunCapture("chattr", "+i", parent);
+        TestEnvironment.Require(immutable.ExitCode == 0, "a file system with immutable folders: " + immutable.All);
+        try
+        {
+            var e = Assert.ThrowsExactly<OciBundleException>(() => new BundleWriter(bundle, null).Write(SamplePlan(dir.Combine("src")), Top("{\"v\":2}\n")));
+            Assert.AreEqual("OCIB3003", e.Code);
+            StringAssert.Contains(e.Message, "The previous bundle is untouched");
+        }
+        finally
+        {
+            TestEnvironment.RunCapture("chattr", "-i", parent);
+        }
+
+        Assert.AreEqual(before, TreeFingerprint(bundle));
+        CollectionAssert.AreEquivalent(new[] { "bundle", ".bundle.lock" }, Directory.GetFileSystemEntries(parent).Select(Path.GetFileName).ToArray());
+    }
+
+    [TestMethod]
     public void LeftoversOfAKilledPublishAreRemovedByTheNextOne()
     {
         using var dir = new TempDirectory();
