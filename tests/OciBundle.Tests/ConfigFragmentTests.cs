@@ -1,0 +1,137 @@
+using Microsoft.VisualStudio.TestTools.UnitTesting;
+using Newtonsoft.Json;
+using Newtonsoft.Json.Linq;
+using OciBundle.Diagnostics;
+using OciBundle.Testing;
+
+namespace OciBundle.Tests;
+
+/// <summary>For each property and item, the exact config.json fragment it produces, through the real planner.</summary>
+[TestClass]
+public sealed class ConfigFragmentTests
+{
+    private static TempDirectory _dir = null!;
+
+    [ClassInitialize]
+    public static void Init(TestContext _)
+    {
+        _dir = new TempDirectory();
+        Directory.CreateDirectory(_dir.Combine("publish"));
+        File.WriteAllText(_dir.Combine("publish", "Hello"), "#!/bin/sh\n"); // an app host (not ELF: no closure needed)
+        File.SetUnixFileMode(_dir.Combine("publish", "Hello"), (UnixFileMode)0b111_101_101);
+    }
+
+    [ClassCleanup]
+    public static void Cleanup() => _dir.Dispose();
+
+    private static JObject Config(Action<BundleOptions> change)
+    {
+        var options = new BundleOptions { PublishDirectory = _dir.Combine("publish"), BundleDirectory = _dir.Combine("bundle"), AppName = "Hello", AppHost = "Hello", RuntimeIdentifier = "linux-x64" };
+        change(options);
+        var errors = new List<OciBundleException>();
+        BundleRequest request = BundleRequest.Validate(options, errors);
+        Assert.AreEqual(0, errors.Count, string.Join("\n", errors.Select(e => e.Message)));
+        BundleLayout layout = BundlePlanner.Plan(request, _ => { });
+        return JObject.Parse(System.Text.Encoding.UTF8.GetString(layout.Config));
+    }
+
+    private static string At(JObject config, string path) => config.SelectToken(path)!.ToString(Formatting.None);
+
+    [TestMethod]
+    public void Defaults() => Assert.AreEqual(
+        """{"terminal":false,"user":{"uid":1654,"gid":1654},"args":["/app/Hello"],"env":["PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin","DOTNET_RUNNING_IN_CONTAINER=true"],"cwd":"/app","capabilities":{"bounding":["CAP_AUDIT_WRITE","CAP_KILL","CAP_NET_BIND_SERVICE"],"effective":["CAP_AUDIT_WRITE","CAP_KILL","CAP_NET_BIND_SERVICE"],"permitted":["CAP_AUDIT_WRITE","CAP_KILL","CAP_NET_BIND_SERVICE"],"ambient":["CAP_AUDIT_WRITE","CAP_KILL","CAP_NET_BIND_SERVICE"]},"rlimits":[{"type":"RLIMIT_NOFILE","hard":1024,"soft":1024}],"noNewPrivileges":true}""",
+        At(Config(_ => { }), "process"));
+
+    [TestMethod]
+    public void OciBundleArgReplacesTheEntryPointInOrder() =>
+        Assert.AreEqual("""["/app/Hello","--flag","two words"]""", At(Config(o => o.Args = new List<string> { "/app/Hello", "--flag", "two words" }), "process.args"));
+
+    [TestMethod]
+    public void OciBundleAppArgIsAppended() =>
+        Assert.AreEqual("""["/app/Hello","--port","8080"]""", At(Config(o => o.AppArgs = new List<string> { "--port", "8080" }), "process.args"));
+
+    [TestMethod]
+    public void OciBundleReadOnlyMakesTheRootReadOnlyWithATmpfsTmp()
+    {
+        JObject config = Config(o => o.ReadOnly = true);
+        Assert.AreEqual("""{"path":"rootfs","readonly":true}""", At(config, "root"));
+        Assert.AreEqual("""{"destination":"/tmp","type":"tmpfs","source":"tmpfs","options":["nosuid","nodev","mode=1777"]}""", config["mounts"]!.Last!.ToString(Formatting.None));
+    }
+
+    [TestMethod]
+    public void OciBundleMountComesAfterTheSystemMounts()
+    {
+        JObject config = Config(o => o.Mounts.Add(new MountOption { Destination = "/data", Source = "/var/lib/mydata", Options = new List<string> { "rbind", "ro" } }));
+        Assert.AreEqual("""{"destination":"/data","type":"bind","source":"/var/lib/mydata","options":["rbind","ro"]}""", config["mounts"]!.Last!.ToString(Formatting.None));
+        Assert.AreEqual(8, config["mounts"]!.Count());
+    }
+
+    [TestMethod]
+    public void OciBundleEnvironmentVariableAppendsAndReplacesInPlace() =>
+        Assert.AreEqual("""["PATH=/opt/bin","DOTNET_RUNNING_IN_CONTAINER=true","GREETING=hello world"]""",
+            At(Config(o => o.Environment = new List<KeyValuePair<string, string>> { new("GREETING", "hello world"), new("PATH", "/opt/bin") }), "process.env"));
+
+    [TestMethod]
+    public void OciBundleWorkingDirectoryMovesTheAppAndTheCwd()
+    {
+        JObject config = Config(o => o.WorkingDirectory = "/srv/hello");
+        Assert.AreEqual("\"/srv/hello\"", At(config, "process.cwd"));
+        Assert.AreEqual("""["/srv/hello/Hello"]""", At(config, "process.args"));
+    }
+
+    [TestMethod]
+    public void OciBundleUserByIdsOrName()
+    {
+        Assert.AreEqual("""{"uid":1000,"gid":1001}""", At(Config(o => o.User = "1000:1001"), "process.user"));
+        Assert.AreEqual("""{"uid":0,"gid":0}""", At(Config(o => o.User = "root"), "process.user"));
+    }
+
+    [TestMethod]
+    public void OciBundleHostnameAndItsDefault()
+    {
+        Assert.AreEqual("\"api-1\"", At(Config(o => o.Hostname = "api-1"), "hostname"));
+        Assert.AreEqual("\"hello\"", At(Config(_ => { }), "hostname"));
+    }
+
+    [TestMethod]
+    public void OciBundleNetworkHostDropsTheNetworkNamespace() =>
+        Assert.AreEqual("""[{"type":"pid"},{"type":"mount"},{"type":"ipc"},{"type":"uts"}]""", At(Config(o => o.Network = "host"), "linux.namespaces"));
+
+    [TestMethod]
+    public void OciBundleRootlessMapsRootToTheHostIds()
+    {
+        JObject config = Config(o => { o.Rootless = true; o.User = ""; o.HostUid = "2001"; o.HostGid = "2002"; });
+        Assert.AreEqual("""[{"containerID":0,"hostID":2001,"size":1}]""", At(config, "linux.uidMappings"));
+        Assert.AreEqual("""[{"containerID":0,"hostID":2002,"size":1}]""", At(config, "linux.gidMappings"));
+        Assert.AreEqual("""{"uid":0,"gid":0}""", At(config, "process.user"));
+        Assert.AreEqual("""{"type":"user"}""", config["linux"]!["namespaces"]!.Last!.ToString(Formatting.None));
+    }
+
+    [TestMethod]
+    public void OciBundleSpecVersion() => Assert.AreEqual("\"1.0.0\"", At(Config(o => o.SpecVersion = "1.0.0"), "ociVersion"));
+
+    [TestMethod]
+    public void OciBundleCapabilitiesAndNoNewPrivileges()
+    {
+        JObject config = Config(o => { o.Capabilities = new List<string> { "NET_BIND_SERVICE" }; o.NoNewPrivileges = false; });
+        Assert.AreEqual("""{"bounding":["CAP_NET_BIND_SERVICE"],"effective":["CAP_NET_BIND_SERVICE"],"permitted":["CAP_NET_BIND_SERVICE"],"ambient":["CAP_NET_BIND_SERVICE"]}""", At(config, "process.capabilities"));
+        Assert.AreEqual("false", At(config, "process.noNewPrivileges"));
+    }
+
+    [TestMethod]
+    public void OciBundleArchAndOSAreNeverWrittenAsPlatform()
+    {
+        JObject config = Config(o => { o.Arch = "x86_64"; o.OS = "linux"; });
+        Assert.IsNull(config["platform"]);
+        CollectionAssert.AreEqual(new[] { "ociVersion", "process", "root", "hostname", "mounts", "linux" }, config.Properties().Select(p => p.Name).ToArray());
+    }
+
+    [TestMethod]
+    public void TheSameInputsGiveByteIdenticalConfigs()
+    {
+        var options = new BundleOptions { PublishDirectory = _dir.Combine("publish"), BundleDirectory = _dir.Combine("bundle"), AppName = "Hello", AppHost = "Hello" };
+        byte[] a = BundlePlanner.Plan(BundleRequest.Validate(options, new()), _ => { }).Config;
+        byte[] b = BundlePlanner.Plan(BundleRequest.Validate(options, new()), _ => { }).Config;
+        CollectionAssert.AreEqual(a, b);
+    }
+}
