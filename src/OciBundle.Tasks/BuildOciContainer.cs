@@ -130,9 +130,11 @@ public sealed class BuildOciContainer : Microsoft.Build.Utilities.Task
                     $"{AppName} -> {result.ImageDirectory}{Path.DirectorySeparatorChar} (OCI image {options.ImageTag}: {image.Layers.Count} layers, manifest {image.ManifestDigest}); push it with: skopeo copy oci:{result.ImageDirectory}:{options.ImageTag} docker://<registry>/<name>:{options.ImageTag}");
             }
 
-            if (InputListFile is not null && options.WriteBundle)
+            if (InputListFile is not null)
             {
-                WriteInputList(result.BundleDirectory);
+                // For the target's Inputs next time: a changed system library makes the bundle (or image) out of date.
+                Directory.CreateDirectory(Path.GetDirectoryName(Path.GetFullPath(InputListFile))!);
+                File.WriteAllLines(InputListFile, result.HostSources.Order(StringComparer.Ordinal));
             }
         }
         catch (BundleValidationException e)
@@ -201,19 +203,6 @@ public sealed class BuildOciContainer : Microsoft.Build.Utilities.Task
         ImageLabels = ImageLabels.Where(l => l.GetMetadata("Value").Length > 0).GroupBy(l => l.ItemSpec).ToDictionary(g => g.Key, g => g.Last().GetMetadata("Value")),
         ImagePorts = ImagePorts.Select(p => p.ItemSpec).ToList(),
     };
-
-    /// <summary>The sources of every copied file, from the report the builder wrote, for the target's Inputs next time.</summary>
-    private void WriteInputList(string bundleDirectory)
-    {
-        string report = Path.Combine(bundleDirectory, OciBundle.Rootfs.ProvenanceReport.FileName);
-        var sources = Newtonsoft.Json.Linq.JObject.Parse(File.ReadAllText(report))["files"]!
-            .Select(f => (string?)f["source"])
-            .OfType<string>()
-            .Where(s => !s.StartsWith(Path.TrimEndingDirectorySeparator(Path.GetFullPath(PublishDirectory)) + "/", StringComparison.Ordinal))
-            .OrderBy(s => s, StringComparer.Ordinal);
-        Directory.CreateDirectory(Path.GetDirectoryName(Path.GetFullPath(InputListFile!))!);
-        File.WriteAllLines(InputListFile!, sources);
-    }
 
     private void LogError(OciBundleException e) =>
         Log.LogError(null, e.Code, null, ProjectDirectory is null ? null : BuildEngine?.ProjectFileOfTaskNode, 0, 0, 0, 0, e.Message);

@@ -64,17 +64,23 @@ public static class BundleBuilder
         }
 
         var files = layout.Plan.Entries.Where(e => e.Kind == RootfsEntryKind.File).ToList();
-        return new BundleResult(request.BundleDirectory, request.Hostname, files.Count, files.Sum(f => f.Size), layout.Args, planTime, clock.Elapsed - planTime, statistics, request.ImageDirectory, image);
+        string publishPrefix = request.PublishDirectory + "/";
+        var hostSources = files.Select(f => f.SourcePath).OfType<string>().Where(s => !s.StartsWith(publishPrefix, StringComparison.Ordinal)).ToList();
+        return new BundleResult(request.BundleDirectory, request.Hostname, files.Count, files.Sum(f => f.Size), layout.Args, hostSources, planTime, clock.Elapsed - planTime, statistics, request.ImageDirectory, image);
     }
 }
 
-/// <summary>What a build produced, for the summary line and the benchmark.</summary>
+/// <summary>
+/// What a build produced, for the summary line and the benchmark. <see cref="HostSources"/>: the build-machine files
+/// outside the publish folder that the bundle or image was made from (its closure, data files, OciBundleFile items).
+/// </summary>
 public sealed record BundleResult(
     string BundleDirectory,
     string ContainerId,
     int FileCount,
     long TotalBytes,
     IReadOnlyList<string> Args,
+    IReadOnlyList<string> HostSources,
     TimeSpan PlanTime,
     TimeSpan WriteTime,
     WriteStatistics Statistics,

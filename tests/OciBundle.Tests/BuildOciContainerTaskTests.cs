@@ -47,6 +47,36 @@ public sealed class BuildOciContainerTaskTests
     }
 
     [TestMethod]
+    public void AnImageOnlyPublishRecordsTheHostFilesItWasMadeFrom()
+    {
+        string shim = Path.Combine(Path.GetDirectoryName(typeof(object).Assembly.Location)!, "libSystem.Native.so");
+        TestEnvironment.Require(File.Exists(shim), "libSystem.Native.so in the .NET running the tests");
+        using var dir = new TempDirectory();
+        Directory.CreateDirectory(dir.Combine("publish"));
+        File.Copy(shim, dir.Combine("publish", "libSystem.Native.so"));
+        File.WriteAllText(dir.Combine("publish", "Hello"), "#!/bin/sh\n");
+        var engine = new FakeBuildEngine();
+        var task = new BuildOciContainer
+        {
+            BuildEngine = engine,
+            PublishDirectory = dir.Combine("publish"),
+            BundleDirectory = dir.Combine("bundle"),
+            AppName = "Hello",
+            AppHost = "Hello",
+            WriteBundle = false,
+            ImageDirectory = dir.Combine("image"),
+            InputListFile = dir.Combine("obj", "inputs.txt"),
+        };
+
+        Assert.IsTrue(task.Execute(), string.Join("\n", engine.Errors.Select(e => e.Message)));
+        string[] inputs = File.ReadAllLines(dir.Combine("obj", "inputs.txt"));
+        Assert.IsTrue(inputs.Any(i => i.EndsWith("/libc.so.6", StringComparison.Ordinal)), "the closure's libc is an input: " + string.Join(", ", inputs.Take(5)));
+        Assert.IsFalse(inputs.Any(i => i.StartsWith(dir.Combine("publish"), StringComparison.Ordinal)), "publish files are inputs by their own wildcard");
+        Assert.IsFalse(Directory.Exists(dir.Combine("bundle")));
+        Assert.IsTrue(File.Exists(dir.Combine("image", "index.json")));
+    }
+
+    [TestMethod]
     [DataRow("win-x64", "Exe", "OCIB1001")]
     [DataRow("linux-x64", "Library", "OCIB1002")]
     [DataRow("osx-arm64", "Library", "OCIB1001,OCIB1002")]

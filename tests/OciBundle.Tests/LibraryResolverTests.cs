@@ -148,6 +148,21 @@ public sealed class LibraryResolverTests
     }
 
     [TestMethod]
+    public void SysrootFoldersAreCopiedWithoutFifosOrSockets()
+    {
+        using var root = new TempDirectory("ocibundle-sysroot-");
+        Directory.CreateDirectory(root.Combine("usr", "share", "data"));
+        File.WriteAllText(root.Combine("usr", "share", "data", "table.txt"), "x");
+        Assert.AreEqual(0, TestEnvironment.RunCapture("mkfifo", root.Combine("usr", "share", "data", "pipe")).ExitCode);
+        var plan = new RootfsPlan();
+
+        Closure(root, plan).AddSysrootPath("/usr/share/data", "test");
+
+        Assert.IsTrue(plan.TryGet("/usr/share/data/table.txt", out RootfsEntry table) && table.Size == 1);
+        Assert.IsFalse(plan.TryGet("/usr/share/data/pipe", out _), "a fifo is not a file to copy (opening it would block)");
+    }
+
+    [TestMethod]
     public void ClosureOfHostBinariesMatchesLddtree()
     {
         string? lddtree = TestEnvironment.Which("lddtree");

@@ -78,15 +78,9 @@ public sealed class ClosureBuilder
             return existing;
         }
 
-        if (!ElfFile.HasElfMagic(hostPath))
+        if (ReadElf(hostPath) is not { } elf || elf.Type is not (ElfType.Executable or ElfType.SharedObject))
         {
-            return null;
-        }
-
-        ElfFile elf = ReadElf(hostPath);
-        if (elf.Type is not (ElfType.Executable or ElfType.SharedObject))
-        {
-            return null; // object files and core dumps are data to the loader
+            return null; // not ELF, or an object file or core dump: data to the loader
         }
 
         if (elf.Identity != _arch.Identity)
@@ -246,9 +240,8 @@ public sealed class ClosureBuilder
         string host = _sysroot.HostPath(realPath);
         var info = new FileInfo(host);
         _plan.AddFile(realPath, host, info.UnixFileMode, info.Length, reason);
-        if (!_nodes.ContainsKey(realPath) && ElfFile.HasElfMagic(host))
+        if (!_nodes.ContainsKey(realPath) && ReadElf(host) is { } elf)
         {
-            ElfFile elf = ReadElf(host);
             if (elf.Identity == _arch.Identity && elf.Type is ElfType.Executable or ElfType.SharedObject)
             {
                 var node = new ElfNode(requestedPath, realPath, host, elf, loader);
@@ -279,20 +272,19 @@ public sealed class ClosureBuilder
             {
                 AddSysrootTree(path, reason, exclude);
             }
-            else if (child is FileInfo file && (child.Attributes & FileAttributes.Device) == 0 && IsRegular(file))
+            else if (NativeMethods.LStat(child.FullName) is { } st && (st.Mode & NativeMethods.S_IFMT) == NativeMethods.S_IFREG)
             {
-                _plan.AddFile(path, file.FullName, file.UnixFileMode, file.Length, reason);
+                // Only regular files: .NET reports fifos and sockets as files, and opening a fifo would block.
+                _plan.AddFile(path, child.FullName, (UnixFileMode)(st.Mode & 0xFFF), (long)st.Size, reason);
             }
         }
     }
 
-    private static bool IsRegular(FileInfo file) => (file.Attributes & (FileAttributes.Device | FileAttributes.ReparsePoint)) == 0;
-
-    private static ElfFile ReadElf(string hostPath)
+    private static ElfFile? ReadElf(string hostPath)
     {
         try
         {
-            return ElfFile.Read(hostPath);
+            return ElfFile.TryRead(hostPath);
         }
         catch (ElfFormatException e)
         {

@@ -83,6 +83,34 @@ public sealed class ElfFile
         catch (UnauthorizedAccessException) { return null; }
     }
 
+    /// <summary>Reads the file's dynamic-linking facts, or returns null when it is not ELF (one open either way).</summary>
+    /// <exception cref="ElfFormatException">The file starts like ELF but is truncated or its headers point outside it.</exception>
+    public static ElfFile? TryRead(string path)
+    {
+        SafeFileHandle handle;
+        try
+        {
+            handle = File.OpenHandle(path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            return null;
+        }
+
+        using (handle)
+        {
+            Span<byte> magic = stackalloc byte[4];
+            if (RandomAccess.Read(handle, magic, 0) < 4 || !IsMagic(magic))
+            {
+                return null;
+            }
+
+            var file = new ElfFile(path);
+            new Reader(handle, path, RandomAccess.GetLength(handle)).Parse(file);
+            return file;
+        }
+    }
+
     /// <summary>Reads the file's dynamic-linking facts.</summary>
     /// <exception cref="ElfFormatException">The file is not ELF, is truncated, or its headers point outside it.</exception>
     public static ElfFile Read(string path)
