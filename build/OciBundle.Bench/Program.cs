@@ -71,7 +71,7 @@ Reset(bundle);
 Build(publish, app, bundle, null);
 
 // 3. Reusing a previous bundle after an app change: only the app's changed files are copied.
-string state = Path.Combine(work, "state.tsv");
+string state = Path.Combine(work, "state.json");
 Reset(bundle);
 Build(publish, app, bundle, state);
 string dll = Path.Combine(publish, app + ".dll");

@@ -10,11 +10,16 @@ namespace OciBundle.Tasks;
 /// project's properties and items into <see cref="BundleOptions"/>, runs <see cref="BundleBuilder"/>, and turns
 /// its results and coded exceptions into log messages. It never lets an exception reach the user.
 /// </summary>
-public sealed class BuildOciContainer : Microsoft.Build.Utilities.Task
+public sealed class BuildOciContainer : Microsoft.Build.Utilities.Task, ICancelableTask
 {
+    private readonly CancellationTokenSource _cancel = new();
+
     [Required] public string PublishDirectory { get; set; } = "";
     [Required] public string BundleDirectory { get; set; } = "";
     public string? ProjectDirectory { get; set; }
+
+    /// <summary>The project's bin/ and obj/: an output folder may never be or contain them.</summary>
+    public string[] ProtectedDirectories { get; set; } = Array.Empty<string>();
     [Required] public string AppName { get; set; } = "";
     public string? AppHost { get; set; }
     public string? RuntimeIdentifier { get; set; }
@@ -53,11 +58,11 @@ public sealed class BuildOciContainer : Microsoft.Build.Utilities.Task
     /// <summary><c>SOURCE_DATE_EPOCH</c>: seconds since 1970 for every timestamp; empty for the fixed default.</summary>
     public string? SourceDateEpoch { get; set; }
 
-    /// <summary>Where to remember what was copied (in obj/), so an app change re-copies only the app.</summary>
+    /// <summary>
+    /// Where the engine remembers what the last publish was made from and wrote (in obj/): a publish with nothing
+    /// changed writes nothing, and an app change re-copies only the app.
+    /// </summary>
     public string? StateFile { get; set; }
-
-    /// <summary>Where to list the build-machine files the bundle was made from (in obj/), for the target's up-to-date check.</summary>
-    public string? InputListFile { get; set; }
 
     /// <summary><c>OciBundleCapabilities</c>: ';'-separated capability names, <c>none</c>, or empty for the runc defaults.</summary>
     public string? Capabilities { get; set; }
@@ -89,6 +94,9 @@ public sealed class BuildOciContainer : Microsoft.Build.Utilities.Task
     /// <summary>The command that runs the bundle.</summary>
     [Output] public string? RunCommand { get; set; }
 
+    /// <summary>Ctrl+C: the write stops before the swap, so the previous bundle stays whole and no staging folder is left.</summary>
+    public void Cancel() => _cancel.Cancel();
+
     public override bool Execute()
     {
         if (!OperatingSystem.IsLinux())
@@ -104,18 +112,24 @@ public sealed class BuildOciContainer : Microsoft.Build.Utilities.Task
                 options,
                 message => Log.LogMessage(MessageImportance.Low, message),
                 warning => Log.LogWarning(null, warning.Code, null, null, 0, 0, 0, 0, warning.Message),
-                StateFile);
+                StateFile,
+                _cancel.Token);
 
             FileCount = result.FileCount;
             string sudo = options.Rootless ? "" : "sudo ";
-            Log.LogMessage(MessageImportance.Low, $"process.args: {string.Join(" ", result.Args)}");
-            Log.LogMessage(MessageImportance.Low, $"Planned in {result.PlanTime.TotalMilliseconds:F0} ms, written in {result.WriteTime.TotalMilliseconds:F0} ms: {result.Statistics.FilesWritten} files copied ({result.Statistics.BytesWritten} bytes), {result.Statistics.FilesLinked} unchanged files reused ({result.Statistics.BytesLinked} bytes).");
+            Log.LogMessage(MessageImportance.Low, $"process.args: {string.Join(" ", result.Args.Select(ShellWords.Quote))}");
+            if (!result.UpToDate)
+            {
+                Log.LogMessage(MessageImportance.Low, $"Planned in {result.PlanTime.TotalMilliseconds:F0} ms, written in {result.WriteTime.TotalMilliseconds:F0} ms: {result.Statistics.FilesWritten} files copied ({result.Statistics.BytesWritten} bytes), {result.Statistics.FilesLinked} unchanged files reused ({result.Statistics.BytesLinked} bytes).");
+            }
+
+            string state = result.UpToDate ? ", up to date" : "";
             if (options.WriteBundle)
             {
-                RunCommand = $"{sudo}runc run --bundle {result.BundleDirectory} {result.ContainerId}";
+                RunCommand = $"{sudo}runc run --bundle {ShellWords.Quote(result.BundleDirectory)} {ShellWords.Quote(result.ContainerId)}";
                 Log.LogMessage(
                     MessageImportance.High,
-                    $"{AppName} -> {result.BundleDirectory}{Path.DirectorySeparatorChar} (OCI bundle: {result.FileCount.ToString("N0", CultureInfo.InvariantCulture)} files, {FormatBytes(result.TotalBytes)}); run it with: {RunCommand}");
+                    $"{AppName} -> {result.BundleDirectory}{Path.DirectorySeparatorChar} (OCI bundle: {result.FileCount.ToString("N0", CultureInfo.InvariantCulture)} files, {FormatBytes(result.TotalBytes)}{state}); run it with: {RunCommand}");
             }
 
             if (result.Image is { } image)
@@ -127,14 +141,7 @@ public sealed class BuildOciContainer : Microsoft.Build.Utilities.Task
 
                 Log.LogMessage(
                     MessageImportance.High,
-                    $"{AppName} -> {result.ImageDirectory}{Path.DirectorySeparatorChar} (OCI image {options.ImageTag}: {image.Layers.Count} layers, manifest {image.ManifestDigest}); push it with: skopeo copy oci:{result.ImageDirectory}:{options.ImageTag} docker://<registry>/<name>:{options.ImageTag}");
-            }
-
-            if (InputListFile is not null)
-            {
-                // For the target's Inputs next time: a changed system library makes the bundle (or image) out of date.
-                Directory.CreateDirectory(Path.GetDirectoryName(Path.GetFullPath(InputListFile))!);
-                File.WriteAllLines(InputListFile, result.HostSources.Order(StringComparer.Ordinal));
+                    $"{AppName} -> {result.ImageDirectory}{Path.DirectorySeparatorChar} (OCI image {options.ImageTag}: {image.Layers.Count} layers, manifest {image.ManifestDigest}{state}); push it with: skopeo copy {ShellWords.Quote($"oci:{result.ImageDirectory}:{options.ImageTag}")} docker://<registry>/<name>:{options.ImageTag}");
             }
         }
         catch (BundleValidationException e)
@@ -148,6 +155,11 @@ public sealed class BuildOciContainer : Microsoft.Build.Utilities.Task
         {
             LogError(e);
         }
+        catch (OperationCanceledException)
+        {
+            Log.LogMessage(MessageImportance.High, $"{AppName}: the OCI bundle step was canceled; the previous output is unchanged.");
+            return false;
+        }
         catch (Exception e)
         {
             // Never a stack trace at the user: the message and a code, the details at low importance for a binlog.
@@ -158,16 +170,21 @@ public sealed class BuildOciContainer : Microsoft.Build.Utilities.Task
         return !Log.HasLoggedErrors;
     }
 
+    /// <summary>An arg item's value: its <c>Value</c> metadata verbatim when it has one (no wildcard or slash rewriting), else the item itself.</summary>
+    private static string ArgValue(ITaskItem item) =>
+        item.MetadataNames.Cast<string>().Contains("Value", StringComparer.OrdinalIgnoreCase) ? item.GetMetadata("Value") : item.ItemSpec;
+
     private BundleOptions ToOptions() => new()
     {
         PublishDirectory = PublishDirectory,
         BundleDirectory = BundleDirectory,
         ProjectDirectory = ProjectDirectory,
+        ProtectedDirectories = ProtectedDirectories.Where(d => !string.IsNullOrWhiteSpace(d)).ToList(),
         AppName = AppName,
         AppHost = string.IsNullOrEmpty(AppHost) ? null : AppHost,
         RuntimeIdentifier = RuntimeIdentifier,
-        Args = Args.Select(a => a.ItemSpec).ToList(),
-        AppArgs = AppArgs.Select(a => a.ItemSpec).ToList(),
+        Args = Args.Select(ArgValue).ToList(),
+        AppArgs = AppArgs.Select(ArgValue).ToList(),
         ReadOnly = ReadOnly,
         OS = string.IsNullOrWhiteSpace(OS) ? "linux" : OS!,
         Arch = Arch ?? "",

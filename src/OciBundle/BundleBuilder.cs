@@ -2,18 +2,23 @@ using OciBundle.Closure;
 using OciBundle.Diagnostics;
 using OciBundle.Image;
 using OciBundle.Rootfs;
+using OciBundle.State;
 
 namespace OciBundle;
 
-/// <summary>The engine's entry point: validate, plan, write. Knows nothing of MSBuild.</summary>
+/// <summary>The engine's entry point: validate, check whether anything changed, plan, write. Knows nothing of MSBuild.</summary>
 public static class BundleBuilder
 {
     /// <summary>Builds the bundle. Every mistake comes out as an <see cref="OciBundleException"/>; the previous bundle is untouched then.</summary>
     /// <param name="options">What to build.</param>
     /// <param name="log">Receives detail messages (low importance).</param>
     /// <param name="warn">Receives warnings (accepted aliases and the like).</param>
-    /// <param name="statePath">Where to remember what was copied, so the next publish can reuse unchanged files; null: copy everything.</param>
-    public static BundleResult Build(BundleOptions options, Action<string> log, Action<OciBundleException> warn, string? statePath = null)
+    /// <param name="statePath">
+    /// Where to remember what this publish was made from and what it wrote (in obj/): the next publish does nothing
+    /// when no input and no output changed, and reuses unchanged files when something did. Null: write everything.
+    /// </param>
+    /// <param name="cancel">Stops the publish before the new output replaces the old (Ctrl+C).</param>
+    public static BundleResult Build(BundleOptions options, Action<string> log, Action<OciBundleException> warn, string? statePath = null, CancellationToken cancel = default)
     {
         var errors = new List<OciBundleException>();
         BundleRequest request = BundleRequest.Validate(options, errors);
@@ -28,20 +33,39 @@ public static class BundleBuilder
         }
 
         var clock = System.Diagnostics.Stopwatch.StartNew();
+        string key = BuildState.KeyOf(new { options, host = HostFacts() });
+        BuildState? previous = BuildState.Load(statePath);
+        string? change = previous is null ? null : FirstChange(previous, key, request);
+        if (previous is not null && change is null)
+        {
+            log($"Nothing changed since the last publish (checked {previous.Inputs.Count} inputs and {(previous.Bundle?.Entries.Count ?? 0) + (previous.Image?.Entries.Count ?? 0)} outputs in {clock.ElapsedMilliseconds} ms): nothing written.");
+            return Result(request, previous.Summary, upToDate: true, clock.Elapsed, TimeSpan.Zero, new WriteStatistics());
+        }
+        else if (previous is not null)
+        {
+            log($"Out of date: {change}.");
+        }
+
         BundleLayout layout = BundlePlanner.Plan(request, log);
         TimeSpan planTime = clock.Elapsed;
+        cancel.ThrowIfCancellationRequested();
 
         WriteStatistics statistics = new();
         if (options.WriteBundle)
         {
-            var writer = new BundleWriter(request.BundleDirectory, options.SourceDateEpoch, statePath, owner: options.Rootless ? (request.HostUid, request.HostGid) : null);
-            writer.Write(layout.Plan, new Dictionary<string, byte[]>
-            {
-                ["config.json"] = layout.Config,
-                [ProvenanceReport.FileName] = ProvenanceReport.Write(layout.Plan, layout.Omitted),
-            });
+            var writer = new BundleWriter(request.BundleDirectory, options.SourceDateEpoch, previous, owner: options.Rootless ? (request.HostUid, request.HostGid) : null, warn: warn);
+            writer.Write(
+                layout.Plan,
+                new Dictionary<string, byte[]>
+                {
+                    ["config.json"] = layout.Config,
+                    [ProvenanceReport.FileName] = ProvenanceReport.Write(layout.Plan, layout.Omitted),
+                },
+                cancel);
             statistics = writer.Statistics;
         }
+
+        BuildState state = BuildState.Record(key, layout.Plan, layout.Inputs, options.WriteBundle ? request.BundleDirectory : null);
 
         ImageResult? image = null;
         if (request.ImageDirectory is not null)
@@ -50,7 +74,7 @@ public static class BundleBuilder
             {
                 Directory = request.ImageDirectory,
                 Tag = options.ImageTag,
-                ArchivePath = string.IsNullOrWhiteSpace(options.ImageArchive) ? null : options.ImageArchive,
+                ArchivePath = request.ImageArchive,
                 Architecture = request.Arch.GoArch,
                 Entrypoint = layout.Args,
                 Environment = layout.Environment,
@@ -60,27 +84,100 @@ public static class BundleBuilder
                 ExposedPorts = request.ImagePorts,
                 RuntimeFiles = options.RuntimeFiles.Select(f => Sysroot.Normalize(request.WorkingDirectory + "/" + f.Replace('\\', '/'))).ToHashSet(StringComparer.Ordinal),
                 Epoch = options.SourceDateEpoch ?? BundleWriter.DefaultEpoch,
+                Warn = warn,
+                Cancel = cancel,
             });
+            state.Image = new BuildState.OutputRecord { Directory = request.ImageDirectory, Entries = OutputSnapshot.Take(request.ImageDirectory) };
+            if (request.ImageArchive is not null)
+            {
+                state.ArchivePath = request.ImageArchive;
+                state.ArchiveIdentity = Rootfs.NativeMethods.Identity(request.ImageArchive);
+            }
         }
 
         var files = layout.Plan.Entries.Where(e => e.Kind == RootfsEntryKind.File).ToList();
-        string publishPrefix = request.PublishDirectory + "/";
-        var hostSources = files.Select(f => f.SourcePath).OfType<string>().Where(s => !s.StartsWith(publishPrefix, StringComparison.Ordinal)).ToList();
-        return new BundleResult(request.BundleDirectory, request.Hostname, files.Count, files.Sum(f => f.Size), layout.Args, hostSources, planTime, clock.Elapsed - planTime, statistics, request.ImageDirectory, image);
+        state.Summary = new BuildState.SummaryRecord
+        {
+            FileCount = files.Count,
+            TotalBytes = files.Sum(f => f.Size),
+            Args = layout.Args.ToList(),
+            ManifestDigest = image?.ManifestDigest,
+            Layers = image?.Layers.Select(l => new BuildState.LayerRecord { Name = l.Name, Digest = l.Digest, Size = l.Size }).ToList() ?? new(),
+        };
+        if (statePath is not null)
+        {
+            state.Save(statePath);
+        }
+
+        return Result(request, state.Summary, upToDate: false, planTime, clock.Elapsed - planTime, statistics);
+    }
+
+    /// <summary>
+    /// Why the outputs are not what these options and inputs give, or null when they are: the options or the host
+    /// facts changed, a host input changed (a file by identity, a folder's listing, a probe that found nothing), or
+    /// an output was changed, added to or removed from since it was written (then it is repaired).
+    /// </summary>
+    private static string? FirstChange(BuildState previous, string key, BundleRequest request)
+    {
+        if (previous.Key != key)
+        {
+            return "the options changed";
+        }
+
+        if (InputLedger.FirstChange(previous.Inputs) is { } input)
+        {
+            return "an input changed: " + input;
+        }
+
+        if (request.Options.WriteBundle != previous.Bundle is not null || (request.ImageDirectory is not null) != previous.Image is not null)
+        {
+            return "other outputs were asked for";
+        }
+
+        foreach (BuildState.OutputRecord output in new[] { previous.Bundle, previous.Image }.OfType<BuildState.OutputRecord>())
+        {
+            if (OutputSnapshot.FirstChange(output.Directory, output.Entries) is { } changed)
+            {
+                return $"in {output.Directory}, {changed} since it was written";
+            }
+        }
+
+        if (previous.ArchivePath is not null && Rootfs.NativeMethods.Identity(previous.ArchivePath) != previous.ArchiveIdentity)
+        {
+            return $"{previous.ArchivePath} was changed since it was written";
+        }
+
+        return null;
+    }
+
+    /// <summary>What the plan depends on besides the options: the product itself, who runs it, and where .NET is.</summary>
+    private static object HostFacts() => new
+    {
+        format = BuildState.CurrentFormat,
+        engine = typeof(BundleBuilder).Assembly.ManifestModule.ModuleVersionId,
+        runtime = typeof(object).Assembly.Location,
+        machine = System.Runtime.InteropServices.RuntimeInformation.OSArchitecture.ToString(),
+        uid = CurrentIds.Uid,
+        gid = CurrentIds.Gid,
+        sudoUid = Environment.GetEnvironmentVariable("SUDO_UID"),
+        sudoGid = Environment.GetEnvironmentVariable("SUDO_GID"),
+    };
+
+    private static BundleResult Result(BundleRequest request, BuildState.SummaryRecord summary, bool upToDate, TimeSpan planTime, TimeSpan writeTime, WriteStatistics statistics)
+    {
+        ImageResult? image = summary.ManifestDigest is null ? null : new ImageResult(summary.ManifestDigest, summary.Layers.Select(l => (l.Name, l.Digest, l.Size)).ToList());
+        return new BundleResult(request.BundleDirectory, request.Hostname, summary.FileCount, summary.TotalBytes, summary.Args, upToDate, planTime, writeTime, statistics, request.ImageDirectory, image);
     }
 }
 
-/// <summary>
-/// What a build produced, for the summary line and the benchmark. <see cref="HostSources"/>: the build-machine files
-/// outside the publish folder that the bundle or image was made from (its closure, data files, OciBundleFile items).
-/// </summary>
+/// <summary>What a build produced, for the summary line and the benchmark; <see cref="UpToDate"/> when nothing had to be written.</summary>
 public sealed record BundleResult(
     string BundleDirectory,
     string ContainerId,
     int FileCount,
     long TotalBytes,
     IReadOnlyList<string> Args,
-    IReadOnlyList<string> HostSources,
+    bool UpToDate,
     TimeSpan PlanTime,
     TimeSpan WriteTime,
     WriteStatistics Statistics,

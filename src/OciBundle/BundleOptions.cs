@@ -15,6 +15,9 @@ public sealed class BundleOptions
     /// <summary>The project's folder: a bundle directory equal to it or above it is refused.</summary>
     public string? ProjectDirectory { get; set; }
 
+    /// <summary>Folders an output folder must never be or contain, whatever is in them (the project's bin/ and obj/).</summary>
+    public IList<string> ProtectedDirectories { get; set; } = new List<string>();
+
     /// <summary>The app's assembly name (<c>$(TargetName)</c>), for the default entry point.</summary>
     public string AppName { get; set; } = "";
 

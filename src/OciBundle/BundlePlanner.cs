@@ -5,6 +5,7 @@ using OciBundle.Diagnostics;
 using OciBundle.Dotnet;
 using OciBundle.Rootfs;
 using OciBundle.Spec;
+using OciBundle.State;
 
 namespace OciBundle;
 
@@ -18,6 +19,9 @@ public sealed class BundlePlanner
     /// <summary>Where a framework-dependent app's .NET goes in rootfs: the default location the app host probes.</summary>
     public const string ContainerDotnetRoot = "/usr/share/dotnet";
 
+    /// <summary>ARG_MAX where the stack limit is the default 8 MiB: what execve takes of args and environment together.</summary>
+    private const long MaxArgAndEnvironmentBytes = 2 * 1024 * 1024;
+
     private static readonly UnixFileMode FileMode644 = (UnixFileMode)0b110_100_100;
     private static readonly UnixFileMode Mode1777 = (UnixFileMode)0b1_111_111_111;
     private static readonly UnixFileMode Mode700 = (UnixFileMode)0b111_000_000;
@@ -25,12 +29,15 @@ public sealed class BundlePlanner
     private readonly BundleRequest _request;
     private readonly Action<string> _log;
     private readonly RootfsPlan _plan = new();
+    private readonly InputLedger _inputs = new();
+    private readonly Sysroot _sysroot;
     private ClosureBuilder _closure = null!;
 
     public BundlePlanner(BundleRequest request, Action<string> log)
     {
         _request = request;
         _log = log;
+        _sysroot = new Sysroot(request.Sysroot.Root) { Inputs = _inputs };
     }
 
     public static BundleLayout Plan(BundleRequest request, Action<string> log) => new BundlePlanner(request, log).Plan();
@@ -38,12 +45,12 @@ public sealed class BundlePlanner
     private BundleLayout Plan()
     {
         BundleOptions o = _request.Options;
-        var resolver = LibraryResolver.ForSysroot(_request.Sysroot, _request.Arch, _plan);
-        _closure = new ClosureBuilder(_request.Sysroot, _request.Arch, _plan, resolver, _log);
+        var resolver = LibraryResolver.ForSysroot(_sysroot, _request.Arch, _plan);
+        _closure = new ClosureBuilder(_sysroot, _request.Arch, _plan, resolver, _log);
 
         string appDir = _request.WorkingDirectory;
         resolver.Claim(appDir);
-        HostTree.Add(_plan, _request.PublishDirectory, appDir, "publish output", SourceKind.PublishOutput);
+        HostTree.Add(_plan, _request.PublishDirectory, appDir, "publish output", SourceKind.PublishOutput, _inputs);
 
         RuntimeConfig? runtimeConfig = ReadRuntimeConfig();
         bool frameworkDependent = runtimeConfig is { IsSelfContained: false, Frameworks.Count: > 0 };
@@ -56,7 +63,7 @@ public sealed class BundlePlanner
         foreach (FileOption file in _request.Files)
         {
             resolver.Claim(file.TargetPath);
-            HostTree.Add(_plan, file.Source, file.TargetPath, $"OciBundleFile {file.Source}", SourceKind.ExtraFile);
+            HostTree.Add(_plan, file.Source, file.TargetPath, $"OciBundleFile {file.Source}", SourceKind.ExtraFile, _inputs);
         }
 
         foreach (RootfsEntry entry in _plan.Entries.Where(e => e.Kind == RootfsEntryKind.File && e.SourcePath is not null).ToList())
@@ -95,6 +102,13 @@ public sealed class BundlePlanner
             }
         }
 
+        // execve's limit on all strings together (ARG_MAX: a quarter of the default 8 MiB stack), pointers included.
+        long total = args.Concat(env.Select(e => $"{e.Key}={e.Value}")).Sum(a => (long)Encoding.UTF8.GetByteCount(a) + 1 + IntPtr.Size) + 2 * IntPtr.Size;
+        if (total > MaxArgAndEnvironmentBytes)
+        {
+            throw new OciBundleException(Strings.ArgsAndEnvironmentTooLong, total, MaxArgAndEnvironmentBytes);
+        }
+
         JObject spec = RuntimeSpecBuilder.Build(new RuntimeSpecBuilder.Input
         {
             SpecVersion = _request.SpecVersion,
@@ -114,12 +128,18 @@ public sealed class BundlePlanner
             NoNewPrivileges = o.NoNewPrivileges,
         });
 
-        return new BundleLayout(_plan, RuntimeSpecBuilder.Serialize(spec), args, env, _closure.Omitted);
+        foreach (RootfsEntry file in _plan.Entries.Where(e => e.SourcePath is not null))
+        {
+            _inputs.Path(file.SourcePath!);
+        }
+
+        return new BundleLayout(_plan, RuntimeSpecBuilder.Serialize(spec), args, env, _closure.Omitted, _inputs);
     }
 
     private RuntimeConfig? ReadRuntimeConfig()
     {
         string path = Path.Combine(_request.PublishDirectory, _request.Options.AppName + ".runtimeconfig.json");
+        _inputs.Path(path);
         if (!File.Exists(path))
         {
             return null;
@@ -155,6 +175,7 @@ public sealed class BundlePlanner
             }
 
             string frameworkDir = Path.Combine(dotnetRoot, "shared", fw.Name);
+            _inputs.Listing(frameworkDir);
             string[] installed = Directory.Exists(frameworkDir)
                 ? Directory.GetDirectories(frameworkDir).Select(Path.GetFileName).OfType<string>().ToArray()
                 : Array.Empty<string>();
@@ -165,7 +186,7 @@ public sealed class BundlePlanner
             }
 
             string source = Path.Combine(frameworkDir, version);
-            HostTree.Add(_plan, source, $"{ContainerDotnetRoot}/shared/{fw.Name}/{version}", $"shared framework {fw.Name} {version} (named by {neededBy})", SourceKind.Framework);
+            HostTree.Add(_plan, source, $"{ContainerDotnetRoot}/shared/{fw.Name}/{version}", $"shared framework {fw.Name} {version} (named by {neededBy})", SourceKind.Framework, _inputs);
 
             string nested = Path.Combine(source, fw.Name + ".runtimeconfig.json");
             if (File.Exists(nested))
@@ -178,6 +199,7 @@ public sealed class BundlePlanner
         }
 
         string fxrRoot = Path.Combine(dotnetRoot, "host", "fxr");
+        _inputs.Listing(fxrRoot);
         string? fxr = Directory.Exists(fxrRoot)
             ? SharedFrameworkResolver.Pick(Directory.GetDirectories(fxrRoot).Select(Path.GetFileName).OfType<string>(), "0.0.0", "LatestMajor")
             : null;
@@ -186,11 +208,12 @@ public sealed class BundlePlanner
             throw new OciBundleException(Strings.FrameworkNotFound, "hostfxr", "any", dotnetRoot, "none");
         }
 
-        HostTree.Add(_plan, Path.Combine(fxrRoot, fxr), $"{ContainerDotnetRoot}/host/fxr/{fxr}", "the .NET host resolver (hostfxr) for a framework-dependent app", SourceKind.Framework);
+        HostTree.Add(_plan, Path.Combine(fxrRoot, fxr), $"{ContainerDotnetRoot}/host/fxr/{fxr}", "the .NET host resolver (hostfxr) for a framework-dependent app", SourceKind.Framework, _inputs);
         string muxer = Path.Combine(dotnetRoot, "dotnet");
+        _inputs.Path(muxer);
         if (File.Exists(muxer))
         {
-            HostTree.Add(_plan, muxer, $"{ContainerDotnetRoot}/dotnet", "the dotnet host for a framework-dependent app", SourceKind.Framework);
+            HostTree.Add(_plan, muxer, $"{ContainerDotnetRoot}/dotnet", "the dotnet host for a framework-dependent app", SourceKind.Framework, _inputs);
         }
     }
 
@@ -227,7 +250,9 @@ public sealed class BundlePlanner
             args.AddRange(o.AppArgs);
         }
 
-        foreach (string arg in args.Where(a => a.StartsWith('/')).Distinct(StringComparer.Ordinal))
+        // Only OciBundleArg brings host files in (the program, as Nix does with store paths); OciBundleAppArg values
+        // are strings for the app, whatever they look like.
+        foreach (string arg in o.Args.Where(a => a.StartsWith('/')).Distinct(StringComparer.Ordinal))
         {
             string path = Sysroot.Normalize(arg);
             if (_plan.TryGet(path, out _) || _closure.Resolver.Probe(path) is { InPlan: true })
@@ -240,10 +265,25 @@ public sealed class BundlePlanner
                 continue; // provided by a mount when the container runs
             }
 
-            if (_closure.AddSysrootPath(path, $"named by OciBundleArg {arg}") is null)
+            ResolvedPath? resolved = _sysroot.Resolve(path);
+            if (resolved is null)
             {
                 throw new OciBundleException(Strings.ArgPathNotFound, arg, _request.Sysroot.Root);
             }
+
+            // A program, not a folder or a secret: those enter only through OciBundleFile, named for it.
+            string host = _sysroot.HostPath(resolved.RealPath);
+            if (resolved.IsDirectory)
+            {
+                throw new OciBundleException(Strings.ArgIsFolder, arg, host);
+            }
+
+            if (NativeMethods.LStat(host) is { } st && (st.Mode & 0b100) == 0)
+            {
+                throw new OciBundleException(Strings.ArgNotWorldReadable, arg, host, Convert.ToString(st.Mode & 0xFFF, 8).PadLeft(4, '0'));
+            }
+
+            _closure.AddSysrootPath(path, $"named by OciBundleArg {arg}");
         }
 
         return args;
@@ -275,8 +315,39 @@ public sealed class BundlePlanner
         {
             _plan.AddDirectory(mountPoint, "mount point of the runtime's system mounts");
         }
+
+        // The user's mount points too, so the runtime never has to create them inside rootfs (a run would change
+        // the bundle, and the next publish would have to repair it): a folder, or an empty file for a file bind.
+        foreach (MountOption mount in _request.Mounts.Where(m => !_plan.TryGet(m.Destination, out _)))
+        {
+            bool underLink = false;
+            for (string parent = RootfsPlan.Parent(mount.Destination); !underLink; parent = RootfsPlan.Parent(parent))
+            {
+                underLink = _plan.TryGet(parent, out RootfsEntry p) && p.Kind != RootfsEntryKind.Directory;
+                if (parent == "/")
+                {
+                    break;
+                }
+            }
+
+            if (underLink)
+            {
+                continue; // under a symlink or file of the closure: left to the runtime, as before
+            }
+
+            bool fileBind = mount.Source is { } source && source.StartsWith('/') && NativeMethods.LStat(source) is { } st && (st.Mode & NativeMethods.S_IFMT) == NativeMethods.S_IFREG;
+            if (fileBind)
+            {
+                _plan.AddContent(mount.Destination, Array.Empty<byte>(), FileMode644, $"mount point of OciBundleMount {mount.Destination}");
+            }
+            else
+            {
+                _plan.AddDirectory(mount.Destination, $"mount point of OciBundleMount {mount.Destination}");
+            }
+        }
     }
 }
 
 /// <summary>The planned bundle: rootfs entries, the bytes of config.json, and what was left out.</summary>
-public sealed record BundleLayout(RootfsPlan Plan, byte[] Config, IReadOnlyList<string> Args, IReadOnlyList<KeyValuePair<string, string>> Environment, IReadOnlyList<string> Omitted);
+/// <summary>The planned bundle: rootfs entries, the bytes of config.json, what was left out, and every host input it was made from.</summary>
+public sealed record BundleLayout(RootfsPlan Plan, byte[] Config, IReadOnlyList<string> Args, IReadOnlyList<KeyValuePair<string, string>> Environment, IReadOnlyList<string> Omitted, InputLedger Inputs);

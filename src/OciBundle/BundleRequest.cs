@@ -1,6 +1,7 @@
 using System.Text.RegularExpressions;
 using OciBundle.Closure;
 using OciBundle.Diagnostics;
+using OciBundle.Output;
 using OciBundle.Spec;
 
 namespace OciBundle;
@@ -17,7 +18,15 @@ public sealed class BundleRequest
     private static readonly Regex Port = new("^[0-9]{1,5}(/(tcp|udp|sctp))?$", RegexOptions.CultureInvariant);
     private static readonly Regex NumericUser = new(@"^(\d{1,10})(?::(\d{1,10}))?$", RegexOptions.CultureInvariant);
 
+    /// <summary>The longest single argument or environment string Linux execs: MAX_ARG_STRLEN (32 pages) less the NUL.</summary>
+    public const int MaxArgStrlen = 131071;
+
+    /// <summary>uid_t -1: "no id" to every Linux call; runc refuses it.</summary>
+    private const uint ReservedIdValue = uint.MaxValue;
+
     private BundleRequest(BundleOptions options) => Options = options;
+
+    private static string Shorten(string value) => value.Length > 40 ? value[..40] + "..." : value;
 
     public BundleOptions Options { get; }
     public TargetArchitecture Arch { get; private set; } = null!;
@@ -32,6 +41,9 @@ public sealed class BundleRequest
     public IReadOnlyList<FileOption> Files { get; private set; } = Array.Empty<FileOption>();
     public string BundleDirectory { get; private set; } = "";
     public string? ImageDirectory { get; private set; }
+
+    /// <summary>The oci-archive to write beside the layout (<c>OciImageArchive</c>), absolute; null for none.</summary>
+    public string? ImageArchive { get; private set; }
     public IReadOnlyList<string> ImagePorts { get; private set; } = Array.Empty<string>();
 
     /// <summary>The process's capabilities: the user's, normalised to CAP_ names, or those of <c>runc spec</c>.</summary>
@@ -69,8 +81,11 @@ public sealed class BundleRequest
         return request;
     }
 
+    private List<OciBundleException> Errors { get; set; } = new();
+
     private void Check(List<OciBundleException> errors)
     {
+        Errors = errors;
         void Fail(Diagnostic d, params object?[] args) => errors.Add(new OciBundleException(d, args));
 
         BundleOptions o = Options;
@@ -140,7 +155,8 @@ public sealed class BundleRequest
         else
         {
             WorkingDirectory = Sysroot.Normalize(cwd);
-            if (WorkingDirectory is "/" or "/proc" or "/sys" or "/dev" or "/etc" or "/tmp")
+            if (WorkingDirectory is "/" or "/etc" or "/tmp" or "/usr" or "/bin" or "/lib" or "/sbin" or "/home" or "/root"
+                || new[] { "/proc", "/sys", "/dev" }.Any(d => IsSameOrInside(WorkingDirectory, d)))
             {
                 Fail(Strings.WorkingDirectoryReserved, o.WorkingDirectory);
             }
@@ -167,6 +183,25 @@ public sealed class BundleRequest
             else if (env.Value.Contains('\0'))
             {
                 Fail(Strings.InvalidEnvironmentVariableValue, env.Key);
+            }
+            else if (System.Text.Encoding.UTF8.GetByteCount(env.Key) + 1 + System.Text.Encoding.UTF8.GetByteCount(env.Value) is var length and > MaxArgStrlen)
+            {
+                Fail(Strings.ValueTooLong, $"OciBundleEnvironmentVariable '{env.Key}' (name=value)", length);
+            }
+        }
+
+        foreach ((string item, IList<string> values) in new[] { ("OciBundleArg", o.Args), ("OciBundleAppArg", o.AppArgs) })
+        {
+            foreach (string value in values)
+            {
+                if (value.Contains('\0'))
+                {
+                    Fail(Strings.InvalidEnvironmentVariableValue, $"{item} '{Shorten(value)}'");
+                }
+                else if (System.Text.Encoding.UTF8.GetByteCount(value) is var length and > MaxArgStrlen)
+                {
+                    Fail(Strings.ValueTooLong, $"{item} '{Shorten(value)}'", length);
+                }
             }
         }
 
@@ -300,16 +335,67 @@ public sealed class BundleRequest
             return;
         }
 
+        if (Uid == ReservedIdValue || Gid == ReservedIdValue)
+        {
+            fail(Strings.ReservedId, new object?[] { $"OciBundleUser '{Options.User}'" });
+            return;
+        }
+
         if (Options.Rootless && (Uid != 0 || Gid != 0))
         {
             fail(Strings.RootlessUserNotMapped, new object?[] { Options.User });
         }
     }
 
+    /// <summary>
+    /// The host user a rootless bundle's root maps to: OciBundleHostUid/Gid, else the ids running the build. A build
+    /// run as root has no such user: it takes the ids of the user who ran sudo (SUDO_UID, SUDO_GID), else stops,
+    /// since root mapped to root would not run for the unprivileged user the bundle is meant for.
+    /// </summary>
     private void CheckHostIds(Action<Diagnostic, object?[]> fail)
     {
-        HostUid = ParseHostId(Options.HostUid, "OciBundleHostUid", CurrentIds.Uid, fail);
-        HostGid = ParseHostId(Options.HostGid, "OciBundleHostGid", CurrentIds.Gid, fail);
+        if (!Options.Rootless || CurrentIds.Uid != 0)
+        {
+            HostUid = ParseHostId(Options.HostUid, "OciBundleHostUid", CurrentIds.Uid, fail);
+            HostGid = ParseHostId(Options.HostGid, "OciBundleHostGid", CurrentIds.Gid, fail);
+            return;
+        }
+
+        uint? sudoUid = ParseId(Environment.GetEnvironmentVariable("SUDO_UID")) is { } su and not 0 ? su : null;
+        if (string.IsNullOrWhiteSpace(Options.HostUid) && sudoUid is null)
+        {
+            fail(Strings.RootlessHostIdsUnknown, Array.Empty<object?>());
+            return;
+        }
+
+        HostUid = ParseHostId(Options.HostUid, "OciBundleHostUid", sudoUid ?? 0, fail);
+        uint gid = string.IsNullOrWhiteSpace(Options.HostUid) && ParseId(Environment.GetEnvironmentVariable("SUDO_GID")) is { } sg ? sg : PrimaryGroupOf(HostUid);
+        HostGid = ParseHostId(Options.HostGid, "OciBundleHostGid", gid, fail);
+    }
+
+    private static uint? ParseId(string? text) =>
+        uint.TryParse(text, System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out uint id) ? id : null;
+
+    /// <summary>The primary group of a host user, from the build machine's /etc/passwd; the uid itself when it is not listed.</summary>
+    private static uint PrimaryGroupOf(uint uid)
+    {
+        try
+        {
+            foreach (string line in File.ReadLines("/etc/passwd"))
+            {
+                string[] fields = line.Split(':');
+                if (fields.Length > 3 && fields[2] == uid.ToString(System.Globalization.CultureInfo.InvariantCulture)
+                    && uint.TryParse(fields[3], System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out uint gid))
+                {
+                    return gid;
+                }
+            }
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+        }
+
+        return uid;
     }
 
     private static uint ParseHostId(string? text, string property, uint fallback, Action<Diagnostic, object?[]> fail)
@@ -321,6 +407,11 @@ public sealed class BundleRequest
 
         if (uint.TryParse(text.Trim(), System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out uint id))
         {
+            if (id == ReservedIdValue)
+            {
+                fail(Strings.ReservedId, new object?[] { $"{property} '{text}'" });
+            }
+
             return id;
         }
 
@@ -343,6 +434,18 @@ public sealed class BundleRequest
             if (HasDotDot(dest))
             {
                 fail(Strings.MountDestinationHasDotDot, new object?[] { m.Destination });
+                continue;
+            }
+
+            string normalized = Sysroot.Normalize(dest);
+            string? hidden = normalized == "/" ? "the root of the container"
+                : IsSameOrInside(normalized, "/proc") ? "/proc, the runtime's own mount (runc refuses mounts there)"
+                : normalized is "/dev" or "/sys" ? $"{normalized}, a mount of the runtime's own"
+                : IsSameOrInside(WorkingDirectory, normalized) ? $"the app in {WorkingDirectory} (OciBundleWorkingDirectory)"
+                : null;
+            if (hidden is not null)
+            {
+                fail(Strings.MountDestinationReserved, new object?[] { m.Destination, hidden });
                 continue;
             }
 
@@ -410,42 +513,79 @@ public sealed class BundleRequest
 
         PublishDirectory = Path.TrimEndingDirectorySeparator(Path.GetFullPath(o.PublishDirectory));
         string? project = string.IsNullOrWhiteSpace(o.ProjectDirectory) ? null : Path.TrimEndingDirectorySeparator(Path.GetFullPath(o.ProjectDirectory));
+        var protectedFolders = new List<string>(o.ProtectedDirectories);
+        if (project is not null)
+        {
+            protectedFolders.Add(project);
+        }
+
         if (o.WriteBundle)
         {
-            BundleDirectory = CheckOutputDirectory(o.BundleDirectory, "OciBundleDir", project, fail) ?? "";
+            BundleDirectory = CheckOutputDirectory(o.BundleDirectory, "OciBundleDir", OutputKind.Bundle, protectedFolders) ?? "";
         }
 
         if (o.ImageDirectory is not null)
         {
-            ImageDirectory = CheckOutputDirectory(o.ImageDirectory, "OciImageDir", project, fail);
+            ImageDirectory = CheckOutputDirectory(o.ImageDirectory, "OciImageDir", OutputKind.Image, protectedFolders);
+            if (ImageDirectory is not null && BundleDirectory.Length > 0 && (IsSameOrInside(ImageDirectory, BundleDirectory) || IsSameOrInside(BundleDirectory, ImageDirectory)))
+            {
+                fail(Strings.BundleDirectoryUnsafe, new object?[] { "OciImageDir", o.ImageDirectory, $"it is, holds or is inside OciBundleDir {BundleDirectory}, and each is replaced as a whole" });
+                ImageDirectory = null;
+            }
+        }
+
+        if (ImageDirectory is not null && !string.IsNullOrWhiteSpace(o.ImageArchive))
+        {
+            string archive = Path.GetFullPath(o.ImageArchive);
+            string? inside = new[] { (ImageDirectory, "OciImageDir"), (BundleDirectory, "OciBundleDir"), (PublishDirectory, "the publish folder") }
+                .Where(d => d.Item1.Length > 0 && IsSameOrInside(archive, d.Item1)).Select(d => d.Item2).FirstOrDefault();
+            if (inside is not null)
+            {
+                fail(Strings.ArchiveNotOurs, new object?[] { o.ImageArchive, $"is inside {inside}, which is replaced as a whole" });
+            }
+            else if (OutputFolder.ProtectedReason(archive, Array.Empty<string>()) is { } reason)
+            {
+                fail(Strings.ArchiveNotOurs, new object?[] { o.ImageArchive, reason.Replace("it is", "is", StringComparison.Ordinal) });
+            }
+            else if (OutputFolder.CheckArchive(archive) is { } error)
+            {
+                Errors.Add(error);
+            }
+            else
+            {
+                ImageArchive = archive;
+            }
         }
     }
 
-    /// <summary>An output folder is replaced as a whole, so it must hold nothing but its output: checked before anything is deleted.</summary>
-    private string? CheckOutputDirectory(string value, string property, string? project, Action<Diagnostic, object?[]> fail)
+    /// <summary>
+    /// An output folder is replaced as a whole, so it must be missing, empty or hold an output of ours, and never a
+    /// folder of the system or the project: checked before anything is deleted (and again under the lock).
+    /// </summary>
+    private string? CheckOutputDirectory(string value, string property, OutputKind kind, IReadOnlyList<string> protectedFolders)
     {
         if (string.IsNullOrWhiteSpace(value))
         {
-            fail(Strings.BundleDirectoryUnsafe, new object?[] { property, value, "it is empty" });
+            Errors.Add(new OciBundleException(Strings.BundleDirectoryUnsafe, property, value, "it is empty"));
             return null;
         }
 
         string dir = Path.TrimEndingDirectorySeparator(Path.GetFullPath(value));
-        if (dir == "/" || IsSameOrInside(PublishDirectory, dir))
+        if (IsSameOrInside(PublishDirectory, dir))
         {
-            fail(Strings.BundleDirectoryUnsafe, new object?[] { property, value, $"it is or contains the publish folder {PublishDirectory}" });
+            Errors.Add(new OciBundleException(Strings.BundleDirectoryUnsafe, property, value, $"it is or contains the publish folder {PublishDirectory}"));
         }
         else if (IsSameOrInside(dir, PublishDirectory))
         {
-            fail(Strings.BundleDirectoryInsidePublishDirectory, new object?[] { property, value, PublishDirectory });
+            Errors.Add(new OciBundleException(Strings.BundleDirectoryInsidePublishDirectory, property, value, PublishDirectory));
         }
-        else if (project is not null && IsSameOrInside(project, dir))
+        else if (OutputFolder.ProtectedReason(dir, protectedFolders) is { } reason)
         {
-            fail(Strings.BundleDirectoryUnsafe, new object?[] { property, value, $"it is or contains the project folder {project}" });
+            Errors.Add(new OciBundleException(Strings.BundleDirectoryUnsafe, property, value, reason));
         }
-        else if (Environment.GetFolderPath(Environment.SpecialFolder.UserProfile) is { Length: > 0 } home && IsSameOrInside(Path.TrimEndingDirectorySeparator(home), dir))
+        else if (OutputFolder.CheckReplaceable(dir, property, kind) is { } error)
         {
-            fail(Strings.BundleDirectoryUnsafe, new object?[] { property, value, $"it is or contains the home folder {home}" });
+            Errors.Add(error);
         }
         else
         {
@@ -456,8 +596,7 @@ public sealed class BundleRequest
     }
 
     /// <summary>True when <paramref name="path"/> is <paramref name="dir"/> or below it.</summary>
-    public static bool IsSameOrInside(string path, string dir) =>
-        path == dir || path.StartsWith(dir.EndsWith('/') ? dir : dir + "/", StringComparison.Ordinal);
+    public static bool IsSameOrInside(string path, string dir) => OutputFolder.IsSameOrInside(path, dir);
 
     private static bool HasDotDot(string path) => path.Split('/').Contains("..");
 }

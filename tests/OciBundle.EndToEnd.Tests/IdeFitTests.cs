@@ -52,12 +52,14 @@ public sealed class IdeFitTests
     public void RunOciBundlePublishesAndRunsStreamingTheAppsOutput()
     {
         Runc.RequireRoot();
-        using TestProject project = TestProject.WithSdkElement("Runner", program: "Console.WriteLine(\"ran by RunOciBundle in \" + Environment.MachineName);");
+        using TestProject project = TestProject.WithSdkElement("Runner", program: "Console.WriteLine(\"ran by RunOciBundle in \" + Environment.MachineName); Console.WriteLine(); Console.WriteLine(\"after a blank line\");");
 
         ProcessResult run = project.Dotnet("msbuild", "-t:RunOciBundle", "-p:Configuration=Release", "-p:RuntimeIdentifier=linux-x64");
 
         Assert.AreEqual(0, run.ExitCode, run.All);
         StringAssert.Contains(run.Output, "ran by RunOciBundle in runner");
+        StringAssert.Contains(run.Output, "after a blank line", "an app that prints an empty line streams on and succeeds");
+        Assert.IsFalse(run.Output.Contains("MSB3073", StringComparison.Ordinal) || run.Output.Contains("MSB3077", StringComparison.Ordinal), run.Output);
         Assert.IsTrue(File.Exists(Path.Combine(project.BundleDir, "config.json")));
     }
 

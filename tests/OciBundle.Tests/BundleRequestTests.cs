@@ -17,6 +17,13 @@ public sealed class BundleRequestTests
         _dir = new TempDirectory();
         _publish = _dir.Combine("proj", "bin", "publish");
         Directory.CreateDirectory(_publish);
+        Directory.CreateDirectory(_dir.Combine("proj", "obj"));
+        Directory.CreateDirectory(_dir.Combine("deploy"));
+        File.WriteAllText(_dir.Combine("deploy", "deploy.sh"), "echo deploy\n");
+        File.WriteAllText(_dir.Combine("deploy", "prod.env"), "TOKEN=1\n");
+        File.WriteAllText(_dir.Combine("a-file"), "not a folder\n");
+        File.CreateSymbolicLink(_dir.Combine("a-link"), _dir.Combine("deploy"));
+        Directory.CreateDirectory(_dir.Combine("empty"));
     }
 
     [ClassCleanup]
@@ -29,6 +36,7 @@ public sealed class BundleRequestTests
         ProjectDirectory = _dir.Combine("proj"),
         AppName = "Hello",
         RuntimeIdentifier = "linux-x64",
+        ProtectedDirectories = { _dir.Combine("proj", "obj"), _dir.Combine("proj", "bin") },
     };
 
     private static List<string> Codes(Action<BundleOptions> change)
@@ -80,6 +88,32 @@ public sealed class BundleRequestTests
     [DataRow("OCIB1100", "sysroot:/no/such/sysroot")]
     [DataRow("OCIB1110", "network:bridge")]
     [DataRow("OCIB1120", "hostuid:me")]
+    [DataRow("OCIB1024", "mount:/|tmpfs|tmpfs|")]
+    [DataRow("OCIB1024", "mount:/app|tmpfs|tmpfs|")]
+    [DataRow("OCIB1024", "mount:/proc/sys|bind|/srv|rbind")]
+    [DataRow("OCIB1024", "mount:/dev|tmpfs|tmpfs|")]
+    [DataRow("OCIB1032", "longenv:131067")]
+    [DataRow("OCIB1032", "longarg:131072")]
+    [DataRow("OCIB1043", "user:4294967295")]
+    [DataRow("OCIB1043", "user:1000:4294967295")]
+    [DataRow("OCIB1043", "hostuid:4294967295")]
+    [DataRow("OCIB1071", "cwd:/proc/self")]
+    [DataRow("OCIB1071", "cwd:/dev/shm/app")]
+    [DataRow("OCIB1071", "cwd:/sys/app")]
+    [DataRow("OCIB1080", "bundledir:/etc")]
+    [DataRow("OCIB1080", "bundledir:/usr")]
+    [DataRow("OCIB1080", "bundledir:/var/lib")]
+    [DataRow("OCIB1080", "bundledir:/home")]
+    [DataRow("OCIB1080", "bundledir:obj")]
+    [DataRow("OCIB1083", "bundledir:deploy")]
+    [DataRow("OCIB1084", "bundledir:a-file")]
+    [DataRow("OCIB1084", "bundledir:a-link")]
+    [DataRow("OCIB1083", "imagedir:deploy")]
+    [DataRow("OCIB1080", "imagedir:/etc")]
+    [DataRow("OCIB1080", "imagedir:same-as-bundle")]
+    [DataRow("OCIB1085", "archive:a-file")]
+    [DataRow("OCIB1085", "archive:deploy")]
+    [DataRow("OCIB1085", "archive:inside-image")]
     public void EachMistakeGetsItsOwnCode(string code, string mistake)
     {
         string value = mistake[(mistake.IndexOf(':') + 1)..];
@@ -97,7 +131,7 @@ public sealed class BundleRequestTests
                     break;
                 case "env": o.Environment.Add(new(value, "x")); break;
                 case "user": o.User = value; break;
-                case "rootless-user": o.Rootless = true; o.User = value; break;
+                case "rootless-user": o.Rootless = true; o.User = value; o.HostUid = "1000"; break;
                 case "hostname": o.Hostname = value; break;
                 case "spec": o.SpecVersion = value; break;
                 case "cwd": o.WorkingDirectory = value; break;
@@ -106,13 +140,25 @@ public sealed class BundleRequestTests
                     {
                         "project" => _dir.Combine("proj"),
                         "contains-publish" => _dir.Combine("proj", "bin"),
-                        _ => Path.Combine(_publish, "oci-bundle"),
+                        "inside-publish" => Path.Combine(_publish, "oci-bundle"),
+                        "obj" => _dir.Combine("proj", "obj"),
+                        "deploy" or "a-file" or "a-link" => _dir.Combine(value),
+                        _ => value,
                     };
                     break;
                 case "file": o.Files.Add(new FileOption { Source = value.Split('|')[0], TargetPath = value.Split('|')[1] }); break;
                 case "sysroot": o.Sysroot = value; break;
                 case "network": o.Network = value; break;
                 case "hostuid": o.HostUid = value; break;
+                case "longenv": o.Environment.Add(new("LONG", new string('x', int.Parse(value)))); break;
+                case "longarg": o.AppArgs.Add(new string('x', int.Parse(value))); break;
+                case "imagedir":
+                    o.ImageDirectory = value switch { "same-as-bundle" => o.BundleDirectory, "deploy" => _dir.Combine("deploy"), _ => value };
+                    break;
+                case "archive":
+                    o.ImageDirectory = _dir.Combine("proj", "bin", "oci-image");
+                    o.ImageArchive = value == "inside-image" ? _dir.Combine("proj", "bin", "oci-image", "image.tar") : _dir.Combine(value);
+                    break;
             }
         });
 
@@ -166,5 +212,47 @@ public sealed class BundleRequestTests
         Assert.AreEqual(0, errors.Count);
         Assert.AreEqual(0u, request.Uid);
         Assert.AreEqual(1654u, request.Gid);
+    }
+
+    [TestMethod]
+    public void AnEmptyFolderAMissingOneAndAnOutputOfOursMayBeReplaced()
+    {
+        foreach (string dir in new[] { _dir.Combine("empty"), _dir.Combine("not-yet") })
+        {
+            List<string> codes = Codes(o => o.BundleDirectory = dir);
+            Assert.AreEqual(0, codes.Count, $"{dir}: {string.Join(", ", codes)}");
+        }
+    }
+
+    [TestMethod]
+    public void ARootlessBundleBuiltByRootTakesTheIdsOfSudoOrAsksForThem()
+    {
+        TestEnvironment.Require(TestEnvironment.IsRoot, "root (the case is a build run as root)");
+        string? uid = Environment.GetEnvironmentVariable("SUDO_UID"), gid = Environment.GetEnvironmentVariable("SUDO_GID");
+        try
+        {
+            Environment.SetEnvironmentVariable("SUDO_UID", null);
+            Environment.SetEnvironmentVariable("SUDO_GID", null);
+            CollectionAssert.AreEqual(new[] { "OCIB1121" }, Codes(o => { o.Rootless = true; o.User = ""; }));
+
+            Environment.SetEnvironmentVariable("SUDO_UID", "1002");
+            Environment.SetEnvironmentVariable("SUDO_GID", "1003");
+            BundleOptions options = Valid();
+            options.Rootless = true;
+            options.User = "";
+            var errors = new List<OciBundleException>();
+            BundleRequest request = BundleRequest.Validate(options, errors);
+            Assert.AreEqual(0, errors.Count);
+            Assert.AreEqual((1002u, 1003u), (request.HostUid, request.HostGid));
+
+            options.HostUid = "1004";
+            request = BundleRequest.Validate(options, errors);
+            Assert.AreEqual(1004u, request.HostUid, "an explicit OciBundleHostUid wins over sudo's");
+        }
+        finally
+        {
+            Environment.SetEnvironmentVariable("SUDO_UID", uid);
+            Environment.SetEnvironmentVariable("SUDO_GID", gid);
+        }
     }
 }

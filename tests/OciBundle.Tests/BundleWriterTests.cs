@@ -1,6 +1,7 @@
 using Microsoft.VisualStudio.TestTools.UnitTesting;
 using OciBundle.Diagnostics;
 using OciBundle.Rootfs;
+using OciBundle.State;
 using OciBundle.Testing;
 
 namespace OciBundle.Tests;
@@ -107,14 +108,17 @@ public sealed class BundleWriterTests
         CollectionAssert.AreEquivalent(new[] { "bundle", ".bundle.lock" }, Directory.GetFileSystemEntries(dir.Combine("out")).Select(Path.GetFileName).ToArray());
     }
 
+    /// <summary>What the engine records after a write: the plan's inputs and the bundle as written.</summary>
+    private static BuildState Recorded(string bundle, RootfsPlan plan) => BuildState.Record("key", plan, new InputLedger(), bundle);
+
     [TestMethod]
     public void UnchangedFilesAreReusedNotCopiedAndChangedOnesAreCopied()
     {
         using var dir = new TempDirectory();
-        string state = dir.Combine("obj", "state.tsv");
         string bundle = dir.Combine("bundle");
         RootfsPlan plan = SamplePlan(dir.Combine("src"));
-        new BundleWriter(bundle, null, state).Write(plan, Top());
+        new BundleWriter(bundle, null).Write(plan, Top());
+        BuildState state = Recorded(bundle, plan);
         long inodeData = Inode(Path.Combine(bundle, "rootfs", "app", "data.txt"));
 
         File.WriteAllText(dir.Combine("src", "app"), "#!/bin/sh\necho changed\n");
@@ -124,6 +128,103 @@ public sealed class BundleWriterTests
         Assert.AreEqual(inodeData, Inode(Path.Combine(bundle, "rootfs", "app", "data.txt")), "unchanged file kept its inode");
         Assert.AreEqual("#!/bin/sh\necho changed\n", File.ReadAllText(Path.Combine(bundle, "rootfs", "app", "app")));
         Assert.AreEqual(1, writer.Statistics.FilesLinked);
+    }
+
+    [TestMethod]
+    public void AFileChangedInPlaceInsideTheBundleIsRepairedNotReused()
+    {
+        using var dir = new TempDirectory();
+        string bundle = dir.Combine("bundle");
+        RootfsPlan plan = SamplePlan(dir.Combine("src"));
+        new BundleWriter(bundle, null).Write(plan, Top());
+        BuildState state = Recorded(bundle, plan);
+
+        // What a container with a writable root did: same size, mtime put back, content changed.
+        string copy = Path.Combine(bundle, "rootfs", "app", "data.txt");
+        File.WriteAllText(copy, "TAMP");
+        NativeMethods.SetTimes(copy, BundleWriter.DefaultEpoch);
+        string passwd = Path.Combine(bundle, "rootfs", "etc", "passwd");
+        File.WriteAllText(passwd, File.ReadAllText(passwd).Replace("root", "r00t", StringComparison.Ordinal));
+        NativeMethods.SetTimes(passwd, BundleWriter.DefaultEpoch);
+
+        var writer = new BundleWriter(bundle, null, state);
+        writer.Write(plan, Top());
+
+        Assert.AreEqual("data", File.ReadAllText(copy), "the tampered copy is replaced from its source");
+        StringAssert.StartsWith(File.ReadAllText(passwd), "root:x:0:0:");
+        Assert.AreEqual(1L, writer.Statistics.FilesLinked, "only the untouched app file is reused");
+    }
+
+    [TestMethod]
+    public void FilesOfARootlessBundleNeverPassIntoARootRunOneAndTheReverse()
+    {
+        TestEnvironment.Require(TestEnvironment.IsRoot, "root (to own files as another user)");
+        using var dir = new TempDirectory();
+        string bundle = dir.Combine("bundle");
+        RootfsPlan plan = SamplePlan(dir.Combine("src"));
+        new BundleWriter(bundle, null, owner: (1002, 1002)).Write(plan, Top());
+        Assert.AreEqual("1002:1002", Owner(Path.Combine(bundle, "rootfs", "app", "data.txt")));
+
+        new BundleWriter(bundle, null, Recorded(bundle, plan)).Write(SamplePlan(dir.Combine("src")), Top());
+        var owners = Directory.EnumerateFileSystemEntries(Path.Combine(bundle, "rootfs"), "*", SearchOption.AllDirectories).Select(Owner).Distinct().ToList();
+        CollectionAssert.AreEqual(new[] { "0:0" }, owners, "every file of the root-run bundle belongs to root");
+
+        new BundleWriter(bundle, null, Recorded(bundle, plan), owner: (1002, 1002)).Write(SamplePlan(dir.Combine("src")), Top());
+        owners = Directory.EnumerateFileSystemEntries(Path.Combine(bundle, "rootfs"), "*", SearchOption.AllDirectories).Select(Owner).Distinct().ToList();
+        CollectionAssert.AreEqual(new[] { "1002:1002" }, owners, "and back: every file of the rootless bundle belongs to the mapped user");
+    }
+
+    private static string Owner(string path) => TestEnvironment.RunCapture("stat", "-c", "%u:%g", path).Output.Trim();
+
+    [TestMethod]
+    public void AFolderThatIsNotABundleIsNeverReplacedEvenUnderTheLock()
+    {
+        using var dir = new TempDirectory();
+        string target = dir.Combine("deploy");
+        Directory.CreateDirectory(target);
+        File.WriteAllText(Path.Combine(target, "deploy.sh"), "echo deploy\n");
+        string before = TreeFingerprint(target);
+
+        var e = Assert.ThrowsExactly<OciBundleException>(() => new BundleWriter(target, null).Write(SamplePlan(dir.Combine("src")), Top()));
+
+        Assert.AreEqual("OCIB1083", e.Code);
+        StringAssert.Contains(e.Message, "deploy.sh");
+        Assert.AreEqual(before, TreeFingerprint(target));
+        Assert.IsFalse(Directory.EnumerateDirectories(dir.Path, ".deploy.tmp-*").Any(), "no staging folder");
+    }
+
+    [TestMethod]
+    public void ABundleCarriesTheMarkerAndItsOwnFolderIsReplacedAgain()
+    {
+        using var dir = new TempDirectory();
+        string bundle = dir.Combine("bundle");
+        new BundleWriter(bundle, null).Write(SamplePlan(dir.Combine("src")), Top());
+        StringAssert.Contains(File.ReadAllText(Path.Combine(bundle, ".ocibundle")), "\"product\":\"OciBundle.Sdk\",\"kind\":\"OCI bundle\",\"format\":1");
+        new BundleWriter(bundle, null).Write(SamplePlan(dir.Combine("src")), Top("{\"v\":2}\n"));
+        Assert.AreEqual("{\"v\":2}\n", File.ReadAllText(Path.Combine(bundle, "config.json")));
+    }
+
+    [TestMethod]
+    public void ALeftoverThatCannotBeRemovedIsNamedInAWarning()
+    {
+        TestEnvironment.Require(TestEnvironment.IsRoot && TestEnvironment.Which("chattr") is not null, "root and chattr (e2fsprogs)");
+        using var dir = new TempDirectory();
+        string leftover = dir.Combine("out", ".bundle.tmp-999-abc");
+        Directory.CreateDirectory(leftover);
+        File.WriteAllText(Path.Combine(leftover, "stuck"), "x");
+        TestEnvironment.Require(TestEnvironment.RunCapture("chattr", "+i", Path.Combine(leftover, "stuck")).ExitCode == 0, "a file system where chattr +i works");
+        try
+        {
+            var warnings = new List<OciBundleException>();
+            new BundleWriter(dir.Combine("out", "bundle"), null, warn: warnings.Add).Write(SamplePlan(dir.Combine("src")), Top());
+            Assert.AreEqual("OCIB3007", warnings.Single().Code);
+            StringAssert.Contains(warnings.Single().Message, leftover);
+            Assert.IsTrue(File.Exists(Path.Combine(dir.Combine("out", "bundle"), "config.json")), "the bundle is written all the same");
+        }
+        finally
+        {
+            TestEnvironment.RunCapture("chattr", "-i", Path.Combine(leftover, "stuck"));
+        }
     }
 
     private static RootfsPlan SamplePlan2(string sourceDir)

@@ -61,6 +61,9 @@ public sealed class ClosureBuilder
 
     public LibraryResolver Resolver => _resolver;
 
+    /// <summary>The sysroot the closure is taken from (with the ledger of what was looked at).</summary>
+    public Sysroot Sysroot => _sysroot;
+
     /// <summary>Every ELF file found so far, by its real rootfs path.</summary>
     public IReadOnlyDictionary<string, ElfNode> Nodes => _nodes;
 
@@ -131,7 +134,7 @@ public sealed class ClosureBuilder
             return false;
         }
 
-        Place(location, reason, loader);
+        Place(name, location, reason, loader);
         return true;
     }
 
@@ -181,12 +184,18 @@ public sealed class ClosureBuilder
 
             foreach (string name in missing)
             {
+                string file = name.Contains('/') ? Sysroot.Normalize(name) : name;
+                if (_resolver.RejectedPlanFiles.FirstOrDefault(r => r.Key == file || Path.GetFileName(r.Key) == file) is { Key: not null } rejected)
+                {
+                    throw new OciBundleException(Strings.LibraryNotElf, name, node.RootfsPath, rejected.Key, rejected.Value);
+                }
+
                 _missing.Add((name, node.RootfsPath));
             }
 
-            foreach ((_, LibraryLocation location, string reason) in found)
+            foreach ((string name, LibraryLocation location, string reason) in found)
             {
-                Place(location, reason, node);
+                Place(name, location, reason, node);
             }
         }
 
@@ -205,14 +214,15 @@ public sealed class ClosureBuilder
         return loaded is null ? null : new LibraryLocation(loaded.RequestedPath, loaded.RootfsPath, loaded.HostPath, Array.Empty<SymlinkHop>(), InPlan: true);
     }
 
-    private void Place(LibraryLocation location, string reason, ElfNode? loader)
+    private void Place(string name, LibraryLocation location, string reason, ElfNode? loader)
     {
         if (location.InPlan)
         {
             AddLinks(location.Links, location.RealPath);
-            if (!_nodes.ContainsKey(location.RealPath))
+            if (!_nodes.ContainsKey(location.RealPath) && AddPlannedFile(location.RealPath, location.HostPath, loader) is null)
             {
-                AddPlannedFile(location.RealPath, location.HostPath, loader);
+                // A file the user put at a library's path (an OciBundleFile item) that the loader cannot load.
+                throw new OciBundleException(Strings.LibraryNotElf, name, loader?.RootfsPath ?? "the .NET runtime (dlopen)", location.RealPath, location.HostPath);
             }
 
             return;
@@ -256,6 +266,7 @@ public sealed class ClosureBuilder
     {
         _plan.AddDirectory(realDir, reason);
         string hostDir = _sysroot.HostPath(realDir);
+        _sysroot.Inputs?.Listing(hostDir);
         foreach (FileSystemInfo child in new DirectoryInfo(hostDir).EnumerateFileSystemInfos())
         {
             string path = Sysroot.Join(realDir, child.Name);
@@ -263,6 +274,14 @@ public sealed class ClosureBuilder
             {
                 continue;
             }
+
+            if (NativeMethods.LStat(child.FullName) is null)
+            {
+                HostTree.ThrowIfNotUtf8(hostDir, child.Name);
+                continue; // removed while we looked
+            }
+
+            _sysroot.Inputs?.Path(child.FullName);
 
             if (child.LinkTarget is { } target)
             {

@@ -26,6 +26,7 @@ public static class LdSoConf
         }
 
         string[] lines;
+        sysroot.Inputs?.Path(sysroot.HostPath(path));
         try
         {
             lines = File.ReadAllLines(sysroot.HostPath(path));
@@ -76,6 +77,7 @@ public static class LdSoConf
         string dir = Sysroot.Parent(pattern);
         string name = pattern[(dir.Length == 1 ? 1 : dir.Length + 1)..];
         string hostDir = sysroot.HostPath(dir);
+        sysroot.Inputs?.Listing(hostDir);
         if (!Directory.Exists(hostDir))
         {
             return Array.Empty<string>();

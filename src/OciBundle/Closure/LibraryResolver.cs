@@ -27,6 +27,7 @@ public sealed class LibraryResolver
     private readonly Dictionary<string, LibraryLocation?> _systemLookups = new(StringComparer.Ordinal);
     private readonly Dictionary<string, ElfIdentity?> _identities = new(StringComparer.Ordinal);
     private readonly List<string> _claimed = new();
+    private readonly Dictionary<string, string> _rejected = new(StringComparer.Ordinal);
 
     public LibraryResolver(Sysroot sysroot, TargetArchitecture arch, RootfsPlan plan, LdSoCache cache, IReadOnlyList<string> confDirectories)
     {
@@ -38,7 +39,13 @@ public sealed class LibraryResolver
     }
 
     public static LibraryResolver ForSysroot(Sysroot sysroot, TargetArchitecture arch, RootfsPlan plan) =>
-        new(sysroot, arch, plan, LdSoCache.Load(sysroot.HostPath("/etc/ld.so.cache")), LdSoConf.ReadDirectories(sysroot));
+        new(sysroot, arch, plan, LoadCache(sysroot), LdSoConf.ReadDirectories(sysroot));
+
+    private static LdSoCache LoadCache(Sysroot sysroot)
+    {
+        sysroot.Inputs?.Path(sysroot.HostPath("/etc/ld.so.cache"));
+        return LdSoCache.Load(sysroot.HostPath("/etc/ld.so.cache"));
+    }
 
     public LdSoCache Cache => _cache;
 
@@ -148,10 +155,25 @@ public sealed class LibraryResolver
             return cached;
         }
 
-        LibraryLocation? found = ProbePlan(path) ?? (IsClaimed(path) ? null : ProbeSysroot(path));
+        LibraryLocation? found;
+        if (_plan.TryGet(path, out RootfsEntry planned) && planned is { Kind: RootfsEntryKind.File, SourcePath: { } source } && ElfFile.TryReadIdentity(source) is null)
+        {
+            // Something that is not ELF at a path the loader looks at (an OciBundleFile over a library): the bundle
+            // has it there, not the sysroot's file, and ld.so would skip it.
+            _rejected[path] = source;
+            found = null;
+        }
+        else
+        {
+            found = ProbePlan(path) ?? (IsClaimed(path) ? null : ProbeSysroot(path));
+        }
+
         _candidates[path] = found;
         return found;
     }
+
+    /// <summary>Paths of the plan where a library was looked for and a file that is not ELF was found, with its source.</summary>
+    public IReadOnlyDictionary<string, string> RejectedPlanFiles => _rejected;
 
     /// <summary>
     /// Marks a directory of rootfs as filled by the bundle alone (the app's folder, a copied framework): a path

@@ -19,6 +19,9 @@ public sealed class Sysroot
 
     public string Root { get; }
 
+    /// <summary>Records every path looked at (found or not), so the next publish sees any change that would change the plan.</summary>
+    public State.InputLedger? Inputs { get; init; }
+
     public bool IsHostRoot => Root == "/";
 
     /// <summary>Where a sysroot path lives on the build machine.</summary>
@@ -95,6 +98,7 @@ public sealed class Sysroot
         }
 
         Node node;
+        Inputs?.Path(HostPath(path));
         var info = new FileInfo(HostPath(path));
         if (info.LinkTarget is { } target)
         {

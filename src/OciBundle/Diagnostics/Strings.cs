@@ -28,6 +28,12 @@ public static class Strings
     /// <summary>OCIB1011</summary>
     public static readonly Diagnostic ArgPathNotFound = new(nameof(ArgPathNotFound));
 
+    /// <summary>OCIB1012</summary>
+    public static readonly Diagnostic ArgIsFolder = new(nameof(ArgIsFolder));
+
+    /// <summary>OCIB1013</summary>
+    public static readonly Diagnostic ArgNotWorldReadable = new(nameof(ArgNotWorldReadable));
+
     /// <summary>OCIB1020</summary>
     public static readonly Diagnostic MountDestinationNotAbsolute = new(nameof(MountDestinationNotAbsolute));
 
@@ -40,11 +46,20 @@ public static class Strings
     /// <summary>OCIB1023</summary>
     public static readonly Diagnostic BindMountSourceNotAbsolute = new(nameof(BindMountSourceNotAbsolute));
 
+    /// <summary>OCIB1024</summary>
+    public static readonly Diagnostic MountDestinationReserved = new(nameof(MountDestinationReserved));
+
     /// <summary>OCIB1030</summary>
     public static readonly Diagnostic InvalidEnvironmentVariableName = new(nameof(InvalidEnvironmentVariableName));
 
     /// <summary>OCIB1031</summary>
     public static readonly Diagnostic InvalidEnvironmentVariableValue = new(nameof(InvalidEnvironmentVariableValue));
+
+    /// <summary>OCIB1032</summary>
+    public static readonly Diagnostic ValueTooLong = new(nameof(ValueTooLong));
+
+    /// <summary>OCIB1033</summary>
+    public static readonly Diagnostic ArgsAndEnvironmentTooLong = new(nameof(ArgsAndEnvironmentTooLong));
 
     /// <summary>OCIB1040</summary>
     public static readonly Diagnostic InvalidUser = new(nameof(InvalidUser));
@@ -54,6 +69,9 @@ public static class Strings
 
     /// <summary>OCIB1042</summary>
     public static readonly Diagnostic RootlessUserNotMapped = new(nameof(RootlessUserNotMapped));
+
+    /// <summary>OCIB1043</summary>
+    public static readonly Diagnostic ReservedId = new(nameof(ReservedId));
 
     /// <summary>OCIB1050</summary>
     public static readonly Diagnostic InvalidHostname = new(nameof(InvalidHostname));
@@ -76,6 +94,15 @@ public static class Strings
     /// <summary>OCIB1082</summary>
     public static readonly Diagnostic PublishDirectoryNotFound = new(nameof(PublishDirectoryNotFound));
 
+    /// <summary>OCIB1083</summary>
+    public static readonly Diagnostic OutputDirectoryNotOurs = new(nameof(OutputDirectoryNotOurs));
+
+    /// <summary>OCIB1084</summary>
+    public static readonly Diagnostic OutputPathNotAFolder = new(nameof(OutputPathNotAFolder));
+
+    /// <summary>OCIB1085</summary>
+    public static readonly Diagnostic ArchiveNotOurs = new(nameof(ArchiveNotOurs));
+
     /// <summary>OCIB1090</summary>
     public static readonly Diagnostic TargetPathOutsideRootfs = new(nameof(TargetPathOutsideRootfs));
 
@@ -90,6 +117,9 @@ public static class Strings
 
     /// <summary>OCIB1120</summary>
     public static readonly Diagnostic InvalidHostId = new(nameof(InvalidHostId));
+
+    /// <summary>OCIB1121</summary>
+    public static readonly Diagnostic RootlessHostIdsUnknown = new(nameof(RootlessHostIdsUnknown));
 
     /// <summary>OCIB1130</summary>
     public static readonly Diagnostic MultipleTargets = new(nameof(MultipleTargets));
@@ -136,6 +166,9 @@ public static class Strings
     /// <summary>OCIB2015</summary>
     public static readonly Diagnostic EntryPointNotFound = new(nameof(EntryPointNotFound));
 
+    /// <summary>OCIB2005</summary>
+    public static readonly Diagnostic LibraryNotElf = new(nameof(LibraryNotElf));
+
     /// <summary>OCIB3001</summary>
     public static readonly Diagnostic SymlinkOutsideInputs = new(nameof(SymlinkOutsideInputs));
 
@@ -148,6 +181,15 @@ public static class Strings
     /// <summary>OCIB3004</summary>
     public static readonly Diagnostic BundleLocked = new(nameof(BundleLocked));
 
+    /// <summary>OCIB3005</summary>
+    public static readonly Diagnostic PublishItemOutsideProject = new(nameof(PublishItemOutsideProject));
+
+    /// <summary>OCIB3006</summary>
+    public static readonly Diagnostic NonUtf8FileName = new(nameof(NonUtf8FileName));
+
+    /// <summary>OCIB3007</summary>
+    public static readonly Diagnostic LeftoverNotRemoved = new(nameof(LeftoverNotRemoved));
+
     /// <summary>OCIB3999</summary>
     public static readonly Diagnostic UnexpectedError = new(nameof(UnexpectedError));
 
@@ -156,5 +198,5 @@ public static class Strings
 
     /// <summary>All of them, in code order.</summary>
     public static IReadOnlyList<Diagnostic> All { get; } = new[] {
-        NonLinuxRuntimeIdentifier, NotExecutable, UnsupportedOS, UnknownArch, ArchNormalized, ArchDisagreesWithRuntimeIdentifier, EmptyArgs, ArgPathNotFound, MountDestinationNotAbsolute, MountDestinationHasDotDot, MountTypeMissing, BindMountSourceNotAbsolute, InvalidEnvironmentVariableName, InvalidEnvironmentVariableValue, InvalidUser, UnknownUserName, RootlessUserNotMapped, InvalidHostname, UnknownSpecVersion, WorkingDirectoryNotAbsolute, WorkingDirectoryReserved, BundleDirectoryUnsafe, BundleDirectoryInsidePublishDirectory, PublishDirectoryNotFound, TargetPathOutsideRootfs, FileSourceNotFound, SysrootNotFound, InvalidNetwork, InvalidHostId, MultipleTargets, NetFrameworkMSBuild, InvalidImageTag, InvalidImagePort, InvalidCapability, LibraryNotFound, WrongMachine, CorruptElf, PathConflict, IcuNotFound, OpenSslNotFound, GssapiNotFound, FrameworkNotFound, RuntimeConfigUnreadable, EntryPointNotFound, SymlinkOutsideInputs, SpecialFile, BundleWriteFailed, BundleLocked, UnexpectedError, RuncNotFound };
+        NonLinuxRuntimeIdentifier, NotExecutable, UnsupportedOS, UnknownArch, ArchNormalized, ArchDisagreesWithRuntimeIdentifier, EmptyArgs, ArgPathNotFound, ArgIsFolder, ArgNotWorldReadable, MountDestinationNotAbsolute, MountDestinationHasDotDot, MountTypeMissing, BindMountSourceNotAbsolute, MountDestinationReserved, InvalidEnvironmentVariableName, InvalidEnvironmentVariableValue, ValueTooLong, ArgsAndEnvironmentTooLong, InvalidUser, UnknownUserName, RootlessUserNotMapped, ReservedId, InvalidHostname, UnknownSpecVersion, WorkingDirectoryNotAbsolute, WorkingDirectoryReserved, BundleDirectoryUnsafe, BundleDirectoryInsidePublishDirectory, PublishDirectoryNotFound, OutputDirectoryNotOurs, OutputPathNotAFolder, ArchiveNotOurs, TargetPathOutsideRootfs, FileSourceNotFound, SysrootNotFound, InvalidNetwork, InvalidHostId, RootlessHostIdsUnknown, MultipleTargets, NetFrameworkMSBuild, InvalidImageTag, InvalidImagePort, InvalidCapability, LibraryNotFound, WrongMachine, CorruptElf, PathConflict, IcuNotFound, OpenSslNotFound, GssapiNotFound, FrameworkNotFound, RuntimeConfigUnreadable, EntryPointNotFound, LibraryNotElf, SymlinkOutsideInputs, SpecialFile, BundleWriteFailed, BundleLocked, PublishItemOutsideProject, NonUtf8FileName, LeftoverNotRemoved, UnexpectedError, RuncNotFound };
 }

@@ -48,7 +48,7 @@ public static class DotnetRuntimeRules
 
             string crypto = found.Replace("libssl", "libcrypto", StringComparison.Ordinal);
             closure.AddDlopen(crypto, openssl, $"OpenSSL for System.Security.Cryptography (dlopen {crypto} by {openssl.RootfsPath})");
-            AddCertificates(closure, request.Sysroot);
+            AddCertificates(closure, closure.Sysroot);
         }
 
         if (request.Options.IncludeGssapi && FindShim(GssapiShim) is { } gssapi)
@@ -87,6 +87,7 @@ public static class DotnetRuntimeRules
         foreach (string dir in closure.Resolver.SystemDirectories)
         {
             string host = closure.Resolver.SysrootHostPath(dir);
+            closure.Sysroot.Inputs?.Listing(host);
             if (Directory.Exists(host))
             {
                 foreach (string file in Directory.EnumerateFileSystemEntries(host, "libicuuc.so.*"))
@@ -152,6 +153,7 @@ public static class DotnetRuntimeRules
                 continue;
             }
 
+            sysroot.Inputs?.Listing(sysroot.HostPath(resolved.RealPath));
             foreach (string entry in Directory.EnumerateFileSystemEntries(sysroot.HostPath(resolved.RealPath)).Order(StringComparer.Ordinal))
             {
                 string path = Sysroot.Join(resolved.RealPath, Path.GetFileName(entry));

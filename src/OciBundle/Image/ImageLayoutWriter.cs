@@ -6,6 +6,7 @@ using System.Text;
 using Newtonsoft.Json;
 using Newtonsoft.Json.Linq;
 using OciBundle.Diagnostics;
+using OciBundle.Output;
 using OciBundle.Rootfs;
 
 namespace OciBundle.Image;
@@ -29,6 +30,12 @@ public sealed class ImageRequest
 
     public long Epoch { get; init; }
     public TimeSpan LockTimeout { get; init; } = TimeSpan.FromMinutes(5);
+
+    /// <summary>Receives warnings (leftovers of earlier publishes that cannot be removed).</summary>
+    public Action<OciBundleException>? Warn { get; init; }
+
+    /// <summary>Stops the write before the swap, leaving the previous layout.</summary>
+    public CancellationToken Cancel { get; init; }
 }
 
 /// <summary>The digests of what was written, for the summary line and for tests.</summary>
@@ -51,7 +58,7 @@ public static class ImageLayoutWriter
     public static ImageResult Write(RootfsPlan plan, ImageRequest request)
     {
         List<(string Name, List<RootfsEntry> Entries)> layers = Split(plan, request);
-        using var staged = new StagedDirectory(request.Directory, request.LockTimeout);
+        using var staged = new StagedDirectory(request.Directory, request.LockTimeout, OutputKind.Image, request.Warn);
         try
         {
             string blobs = Path.Combine(staged.StagingPath, "blobs", "sha256");
@@ -60,6 +67,7 @@ public static class ImageLayoutWriter
             var written = new List<(string Name, string Digest, long Size, string DiffId)>();
             foreach ((string name, List<RootfsEntry> entries) in layers)
             {
+                request.Cancel.ThrowIfCancellationRequested();
                 (string digest, long size, string diffId) = WriteLayer(entries, blobs, request.Epoch);
                 written.Add((name, digest, size, diffId));
             }
@@ -97,7 +105,9 @@ public static class ImageLayoutWriter
             };
             File.WriteAllBytes(Path.Combine(staged.StagingPath, "index.json"), Serialize(index));
             File.WriteAllBytes(Path.Combine(staged.StagingPath, "oci-layout"), Serialize(new JObject { ["imageLayoutVersion"] = "1.0.0" }));
+            File.WriteAllBytes(Path.Combine(staged.StagingPath, OutputFolder.MarkerName), OutputFolder.Marker(OutputKind.Image));
             FixTimes(staged.StagingPath, request.Epoch);
+            request.Cancel.ThrowIfCancellationRequested();
             staged.Commit();
 
             if (!string.IsNullOrEmpty(request.ArchivePath))
@@ -295,6 +305,12 @@ public static class ImageLayoutWriter
 
                     tar.WriteEntry(entry);
                 }
+            }
+
+            // Checked with the options, and again now: never replace a file the product did not write.
+            if (OutputFolder.CheckArchive(full) is { } refused)
+            {
+                throw refused;
             }
 
             File.Move(temp, full, overwrite: true);

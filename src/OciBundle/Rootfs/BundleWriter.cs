@@ -1,4 +1,6 @@
 using OciBundle.Diagnostics;
+using OciBundle.Output;
+using OciBundle.State;
 
 namespace OciBundle.Rootfs;
 
@@ -22,38 +24,47 @@ public sealed class BundleWriter
     private readonly string _destination;
     private readonly long _epoch;
     private readonly TimeSpan _lockTimeout;
-    private readonly ReuseState? _state;
+    private readonly BuildState? _previous;
     private readonly (uint Uid, uint Gid)? _owner;
+    private readonly Action<OciBundleException>? _warn;
     private readonly FileCopier _copier = new();
+    private (uint Uid, uint Gid) _desiredOwner;
 
     /// <param name="destination">The bundle folder.</param>
     /// <param name="sourceDateEpoch">Timestamp of every path; null for <see cref="DefaultEpoch"/>.</param>
-    /// <param name="statePath">Where to remember what was copied, to reuse unchanged files next time; null: copy everything.</param>
+    /// <param name="previous">
+    /// What the last publish wrote there and from what: a file is hard-linked from the previous bundle only when its
+    /// source and planned mode are the same and the previous copy is still exactly as written (same inode, ctime,
+    /// size, mode and owner, the owner this bundle wants). Null: copy everything.
+    /// </param>
     /// <param name="lockTimeout">How long a second publish to the same folder waits for the first.</param>
     /// <param name="owner">
     /// Owner of every path, for a rootless bundle built by root for another user: the container's root is that user,
     /// so it owns its root file system as it would had it built the bundle itself. Applied only when running as root.
     /// </param>
-    public BundleWriter(string destination, long? sourceDateEpoch, string? statePath = null, TimeSpan? lockTimeout = null, (uint Uid, uint Gid)? owner = null)
+    /// <param name="warn">Receives warnings (leftovers of earlier publishes that cannot be removed).</param>
+    internal BundleWriter(string destination, long? sourceDateEpoch, BuildState? previous = null, TimeSpan? lockTimeout = null, (uint Uid, uint Gid)? owner = null, Action<OciBundleException>? warn = null)
     {
         _owner = owner;
+        _warn = warn;
         _destination = Path.TrimEndingDirectorySeparator(Path.GetFullPath(destination));
         _epoch = sourceDateEpoch ?? DefaultEpoch;
         _lockTimeout = lockTimeout ?? TimeSpan.FromMinutes(5);
-        _state = statePath is null ? null : new ReuseState(statePath);
+        _previous = previous?.Bundle?.Directory == _destination ? previous : null;
     }
 
     /// <summary>Counters of the last <see cref="Write"/>.</summary>
     public WriteStatistics Statistics { get; } = new();
 
-    public void Write(RootfsPlan plan, IReadOnlyDictionary<string, byte[]> topLevelFiles)
+    /// <summary>Writes the bundle; <paramref name="cancel"/> stops it before the swap, leaving the previous bundle.</summary>
+    public void Write(RootfsPlan plan, IReadOnlyDictionary<string, byte[]> topLevelFiles, CancellationToken cancel = default)
     {
-        using var staged = new StagedDirectory(_destination, _lockTimeout);
+        using var staged = new StagedDirectory(_destination, _lockTimeout, OutputKind.Bundle, _warn);
         try
         {
-            WriteTree(plan, topLevelFiles, staged.StagingPath);
+            WriteTree(plan, topLevelFiles, staged.StagingPath, cancel);
+            cancel.ThrowIfCancellationRequested();
             staged.Commit();
-            _state?.Save(plan);
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
@@ -61,10 +72,14 @@ public sealed class BundleWriter
         }
     }
 
-    private void WriteTree(RootfsPlan plan, IReadOnlyDictionary<string, byte[]> topLevelFiles, string staging)
+    private void WriteTree(RootfsPlan plan, IReadOnlyDictionary<string, byte[]> topLevelFiles, string staging, CancellationToken cancel)
     {
         Directory.CreateDirectory(staging);
-        foreach ((string name, byte[] content) in topLevelFiles.OrderBy(p => p.Key, StringComparer.Ordinal))
+        var top = new SortedDictionary<string, byte[]>(topLevelFiles.ToDictionary(p => p.Key, p => p.Value), StringComparer.Ordinal)
+        {
+            [OutputFolder.MarkerName] = OutputFolder.Marker(OutputKind.Bundle),
+        };
+        foreach ((string name, byte[] content) in top)
         {
             string path = Path.Combine(staging, name);
             File.WriteAllBytes(path, content);
@@ -75,6 +90,9 @@ public sealed class BundleWriter
         string previousRootfs = Path.Combine(_destination, "rootfs");
         List<RootfsEntry> entries = plan.Entries.ToList();
         Statistics.Reset();
+        bool isRoot = NativeMethods.getuid() == 0;
+        (uint Uid, uint Gid)? owner = isRoot ? _owner : null;
+        _desiredOwner = owner ?? (NativeMethods.getuid(), NativeMethods.getgid());
 
         // Directories first (parents before children), then file contents in parallel, then links.
         foreach (RootfsEntry dir in entries.Where(e => e.Kind == RootfsEntryKind.Directory))
@@ -87,7 +105,7 @@ public sealed class BundleWriter
         {
             Parallel.ForEach(
                 files,
-                new ParallelOptions { MaxDegreeOfParallelism = Math.Max(2, Environment.ProcessorCount) },
+                new ParallelOptions { MaxDegreeOfParallelism = Math.Max(2, Environment.ProcessorCount), CancellationToken = cancel },
                 file => WriteFile(file, rootfs + file.Path, previousRootfs + file.Path));
         }
         catch (AggregateException e)
@@ -96,8 +114,6 @@ public sealed class BundleWriter
             System.Runtime.ExceptionServices.ExceptionDispatchInfo.Capture(e.InnerExceptions[0]).Throw();
         }
 
-        bool isRoot = NativeMethods.getuid() == 0;
-        (uint Uid, uint Gid)? owner = isRoot ? _owner : null;
         foreach (RootfsEntry link in entries.Where(e => e.Kind == RootfsEntryKind.Symlink))
         {
             File.CreateSymbolicLink(rootfs + link.Path, link.LinkTarget!);
@@ -130,7 +146,7 @@ public sealed class BundleWriter
             NativeMethods.SetTimes(path, _epoch);
         }
 
-        foreach (string name in topLevelFiles.Keys)
+        foreach (string name in top.Keys)
         {
             NativeMethods.SetTimes(Path.Combine(staging, name), _epoch);
         }
@@ -150,7 +166,7 @@ public sealed class BundleWriter
     {
         if (file.Content is not null)
         {
-            if (_state is not null && IsUntouchedCopy(previous, file) && File.ReadAllBytes(previous).AsSpan().SequenceEqual(file.Content) && NativeMethods.link(previous, target) == 0)
+            if (IsUntouchedCopy(previous, file) && File.ReadAllBytes(previous).AsSpan().SequenceEqual(file.Content) && NativeMethods.link(previous, target) == 0)
             {
                 Statistics.AddLinked(file.Size);
                 return; // a generated file (passwd, group) with the same bytes as last time
@@ -158,79 +174,47 @@ public sealed class BundleWriter
 
             File.WriteAllBytes(target, file.Content);
             Statistics.AddWritten(file.Content.Length);
+            File.SetUnixFileMode(target, file.Mode);
+            NativeMethods.SetTimes(target, _epoch);
         }
-        else if (_state is not null && _state.SourceUnchanged(file) && IsUntouchedCopy(previous, file) && NativeMethods.link(previous, target) == 0)
+        else if (SourceUnchanged(file) && IsUntouchedCopy(previous, file) && NativeMethods.link(previous, target) == 0)
         {
             Statistics.AddLinked(file.Size);
-            return; // same inode as before: mode and time are already right
         }
         else
         {
             _copier.Copy(file.SourcePath!, target, file.Mode, _epoch);
             Statistics.AddWritten(file.Size);
-            return;
         }
-
-        File.SetUnixFileMode(target, file.Mode);
-        NativeMethods.SetTimes(target, _epoch);
     }
 
-    /// <summary>The previous bundle's copy has the planned size, mode and the fixed timestamp: nothing wrote to it since.</summary>
-    private bool IsUntouchedCopy(string previous, RootfsEntry file)
-    {
-        NativeMethods.Statx? copy = NativeMethods.LStat(previous);
-        return copy is { } c && (c.Mode & NativeMethods.S_IFMT) == NativeMethods.S_IFREG && (long)c.Size == file.Size
-            && c.MTimeSeconds == _epoch && (UnixFileMode)(c.Mode & 0xFFF) == file.Mode;
-    }
+    /// <summary>The source of a file and its planned mode are what they were when the previous bundle was written.</summary>
+    private bool SourceUnchanged(RootfsEntry file) =>
+        _previous is not null && file.SourcePath is not null
+        && _previous.Sources.TryGetValue(file.Path, out string? recorded) && recorded == SourceRecord(file)
+        && _previous.Inputs.TryGetValue("path " + file.SourcePath, out string? identity) && identity == InputLedger.PathIdentity(file.SourcePath);
 
     /// <summary>
-    /// What the last successful publish copied, and from what: a file whose source has the same path, size, mtime
-    /// and inode, and whose copy in the previous bundle is untouched (size and fixed timestamp), is hard-linked
-    /// instead of copied. Kept outside the bundle (in obj/) so the bundle itself stays reproducible.
+    /// The previous bundle's copy is exactly as the last publish left it (inode, ctime, size, mode, owner): nobody
+    /// wrote, chmod-ed, chown-ed or replaced it since, it has this file's planned mode and size, and it belongs to the
+    /// owner this bundle wants (a rootless bundle's files never pass into a root-run one, or the reverse).
     /// </summary>
-    private sealed class ReuseState
+    private bool IsUntouchedCopy(string previous, RootfsEntry file)
     {
-        private readonly string _path;
-        private readonly Dictionary<string, string> _previous = new(StringComparer.Ordinal);
-
-        public ReuseState(string path)
+        if (_previous?.Bundle is not { } recorded || !recorded.Entries.TryGetValue("rootfs" + file.Path, out string? identity))
         {
-            _path = path;
-            try
-            {
-                foreach (string line in File.ReadLines(path))
-                {
-                    int tab = line.IndexOf('\t');
-                    if (tab > 0)
-                    {
-                        _previous[line[..tab]] = line[(tab + 1)..];
-                    }
-                }
-            }
-            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
-            {
-                // No state: everything is copied.
-            }
+            return false;
         }
 
-        /// <summary>The file's source has the path, size, mtime, inode and planned mode it had when last copied.</summary>
-        public bool SourceUnchanged(RootfsEntry file) =>
-            file.SourcePath is not null && _previous.TryGetValue(file.Path, out string? recorded) && recorded == Fingerprint(file);
-
-        public void Save(RootfsPlan plan)
-        {
-            Directory.CreateDirectory(Path.GetDirectoryName(Path.GetFullPath(_path))!);
-            string temp = _path + ".tmp";
-            File.WriteAllLines(temp, plan.Entries.Where(e => e.Kind == RootfsEntryKind.File && e.SourcePath is not null).Select(e => $"{e.Path}\t{Fingerprint(e)}"));
-            File.Move(temp, _path, overwrite: true);
-        }
-
-        private static string Fingerprint(RootfsEntry file)
-        {
-            NativeMethods.Statx? s = NativeMethods.LStat(file.SourcePath!);
-            return s is { } st ? $"{file.SourcePath}\t{st.Size}\t{st.MTimeSeconds}.{st.MTimeNanoseconds}\t{st.Inode}\t{(int)file.Mode}" : "";
-        }
+        NativeMethods.Statx? copy = NativeMethods.LStat(previous);
+        return copy is { } c && (c.Mode & NativeMethods.S_IFMT) == NativeMethods.S_IFREG && (long)c.Size == file.Size
+            && c.MTimeSeconds == _epoch && (UnixFileMode)(c.Mode & 0xFFF) == file.Mode
+            && c.Uid == _desiredOwner.Uid && c.Gid == _desiredOwner.Gid
+            && NativeMethods.Identity(previous) == identity;
     }
+
+    /// <summary>What <see cref="BuildState.Sources"/> records for a file copied from the host.</summary>
+    internal static string SourceRecord(RootfsEntry file) => $"{file.SourcePath}\t{(int)file.Mode}";
 }
 
 /// <summary>How much the last write copied and how much it reused.</summary>

@@ -1,4 +1,5 @@
 using OciBundle.Diagnostics;
+using OciBundle.State;
 
 namespace OciBundle.Rootfs;
 
@@ -17,7 +18,8 @@ public enum SourceKind
 /// </summary>
 public static class HostTree
 {
-    public static void Add(RootfsPlan plan, string hostPath, string rootfsPath, string reason, SourceKind kind)
+    /// <summary>Adds <paramref name="hostPath"/> at <paramref name="rootfsPath"/>; <paramref name="inputs"/> records the folders listed and files met, for the next publish's up-to-date check.</summary>
+    public static void Add(RootfsPlan plan, string hostPath, string rootfsPath, string reason, SourceKind kind, InputLedger? inputs = null)
     {
         string root = Path.TrimEndingDirectorySeparator(Path.GetFullPath(hostPath));
         NativeMethods.Statx? top = NativeMethods.LStat(root);
@@ -43,16 +45,19 @@ public static class HostTree
         if (type == NativeMethods.S_IFDIR)
         {
             plan.AddDirectory(rootfsPath, reason, Mode(top.Value));
-            AddChildren(plan, root, root, rootfsPath, reason);
+            inputs?.Path(root);
+            AddChildren(plan, root, root, rootfsPath, reason, inputs);
         }
         else
         {
+            inputs?.Path(root);
             AddOne(plan, root, root, rootfsPath, top.Value, reason);
         }
     }
 
-    private static void AddChildren(RootfsPlan plan, string treeRoot, string hostDir, string rootfsDir, string reason)
+    private static void AddChildren(RootfsPlan plan, string treeRoot, string hostDir, string rootfsDir, string reason, InputLedger? inputs)
     {
+        inputs?.Listing(hostDir);
         foreach (string child in Directory.EnumerateFileSystemEntries(hostDir))
         {
             string name = Path.GetFileName(child);
@@ -60,13 +65,15 @@ public static class HostTree
             NativeMethods.Statx? stat = NativeMethods.LStat(child);
             if (stat is null)
             {
+                ThrowIfNotUtf8(hostDir, name);
                 continue; // removed while we looked
             }
 
+            inputs?.Path(child);
             if ((stat.Value.Mode & NativeMethods.S_IFMT) == NativeMethods.S_IFDIR)
             {
                 plan.AddDirectory(target, reason, Mode(stat.Value));
-                AddChildren(plan, treeRoot, child, target, reason);
+                AddChildren(plan, treeRoot, child, target, reason, inputs);
             }
             else
             {
@@ -95,6 +102,32 @@ public static class HostTree
                 break;
             default:
                 throw new OciBundleException(Strings.SpecialFile, hostPath, Describe(stat.Mode));
+        }
+    }
+
+    /// <summary>
+    /// .NET lists a name that is not UTF-8 with U+FFFD in place of the bytes it cannot decode, and that name then opens
+    /// nothing: rather than leave the file out silently, name it, with its bytes escaped.
+    /// </summary>
+    internal static void ThrowIfNotUtf8(string hostDir, string listedName)
+    {
+        if (!listedName.Contains('\uFFFD', StringComparison.Ordinal))
+        {
+            return;
+        }
+
+        var strict = new System.Text.UTF8Encoding(false, throwOnInvalidBytes: true);
+        foreach (byte[] raw in NativeMethods.RawNames(hostDir))
+        {
+            try
+            {
+                strict.GetString(raw);
+            }
+            catch (System.Text.DecoderFallbackException)
+            {
+                string escaped = string.Concat(raw.Select(b => b is >= 0x20 and < 0x7F and not (byte)'\\' ? ((char)b).ToString() : $"\\x{b:x2}"));
+                throw new OciBundleException(Strings.NonUtf8FileName, hostDir, escaped);
+            }
         }
     }
 

@@ -13,7 +13,7 @@ internal static partial class NativeMethods
     public const int AT_FDCWD = -100;
     public const int AT_SYMLINK_NOFOLLOW = 0x100;
     public const uint RENAME_EXCHANGE = 1 << 1;
-    public const uint STATX_TYPE = 0x1, STATX_MODE = 0x2, STATX_INO = 0x100, STATX_SIZE = 0x200, STATX_MTIME = 0x40;
+    public const uint STATX_TYPE = 0x1, STATX_MODE = 0x2, STATX_NLINK = 0x4, STATX_UID = 0x8, STATX_GID = 0x10, STATX_MTIME = 0x40, STATX_CTIME = 0x80, STATX_INO = 0x100, STATX_SIZE = 0x200;
 
     public const uint S_IFMT = 0xF000, S_IFREG = 0x8000, S_IFDIR = 0x4000, S_IFLNK = 0xA000;
 
@@ -75,9 +75,14 @@ internal static partial class NativeMethods
     public struct Statx
     {
         [FieldOffset(0)] public uint Mask;
+        [FieldOffset(16)] public uint Nlink;
+        [FieldOffset(20)] public uint Uid;
+        [FieldOffset(24)] public uint Gid;
         [FieldOffset(28)] public ushort Mode;
         [FieldOffset(32)] public ulong Inode;
         [FieldOffset(40)] public ulong Size;
+        [FieldOffset(96)] public long CTimeSeconds;
+        [FieldOffset(104)] public uint CTimeNanoseconds;
         [FieldOffset(112)] public long MTimeSeconds;
         [FieldOffset(120)] public uint MTimeNanoseconds;
         [FieldOffset(136)] public uint DevMajor;
@@ -88,8 +93,91 @@ internal static partial class NativeMethods
     public static unsafe Statx? LStat(string path)
     {
         Statx buffer;
-        int rc = statx(AT_FDCWD, path, AT_SYMLINK_NOFOLLOW, STATX_TYPE | STATX_MODE | STATX_INO | STATX_SIZE | STATX_MTIME, &buffer);
+        int rc = statx(AT_FDCWD, path, AT_SYMLINK_NOFOLLOW, STATX_TYPE | STATX_MODE | STATX_NLINK | STATX_UID | STATX_GID | STATX_INO | STATX_SIZE | STATX_MTIME | STATX_CTIME, &buffer);
         return rc == 0 ? buffer : null;
+    }
+
+    /// <summary>
+    /// What a path is, as one string: type, mode, owner, size, inode, device, mtime and ctime to the nanosecond (and a
+    /// symlink's target). Any write, chmod, chown, rename over or link of the file changes it (ctime), even when the
+    /// writer resets the mtime; "missing" when it does not exist.
+    /// </summary>
+    public static string Identity(string path)
+    {
+        if (LStat(path) is not { } s)
+        {
+            return "missing";
+        }
+
+        string identity = $"{s.Mode:x} {s.Uid}:{s.Gid} {s.Size} {s.DevMajor}:{s.DevMinor}:{s.Inode} {s.MTimeSeconds}.{s.MTimeNanoseconds} {s.CTimeSeconds}.{s.CTimeNanoseconds}";
+        return (s.Mode & S_IFMT) == S_IFLNK ? identity + " -> " + (new FileInfo(path).LinkTarget ?? "") : identity;
+    }
+
+    [LibraryImport("libc", EntryPoint = "realpath", SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
+    private static partial nint RealPathNative(string path, nint resolved);
+
+    [LibraryImport("libc", EntryPoint = "free")]
+    private static partial void Free(nint pointer);
+
+    /// <summary>The path with every symlink resolved (realpath(3)); null when it does not exist.</summary>
+    public static string? RealPath(string path)
+    {
+        nint resolved = RealPathNative(path, 0);
+        if (resolved == 0)
+        {
+            return null;
+        }
+
+        try
+        {
+            return Marshal.PtrToStringUTF8(resolved);
+        }
+        finally
+        {
+            Free(resolved);
+        }
+    }
+
+    [LibraryImport("libc", EntryPoint = "opendir", SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
+    private static partial nint OpenDir(string path);
+
+    [LibraryImport("libc", EntryPoint = "readdir64", SetLastError = true)]
+    private static partial nint ReadDir(nint dir);
+
+    [LibraryImport("libc", EntryPoint = "closedir")]
+    private static partial int CloseDir(nint dir);
+
+    /// <summary>
+    /// The names in a folder as the bytes the file system holds (readdir64), for the one thing .NET cannot do: tell
+    /// which names are not UTF-8 (its enumeration replaces such bytes with U+FFFD, and the name then opens nothing).
+    /// </summary>
+    public static unsafe List<byte[]> RawNames(string dir)
+    {
+        var names = new List<byte[]>();
+        nint handle = OpenDir(dir);
+        if (handle == 0)
+        {
+            return names;
+        }
+
+        try
+        {
+            for (nint entry = ReadDir(handle); entry != 0; entry = ReadDir(handle))
+            {
+                byte* name = (byte*)entry + 19; // struct dirent64: d_ino 8, d_off 8, d_reclen 2, d_type 1, then d_name
+                ReadOnlySpan<byte> bytes = MemoryMarshal.CreateReadOnlySpanFromNullTerminated(name);
+                if (!(bytes.Length == 1 && bytes[0] == (byte)'.') && !(bytes.Length == 2 && bytes[0] == (byte)'.' && bytes[1] == (byte)'.'))
+                {
+                    names.Add(bytes.ToArray());
+                }
+            }
+        }
+        finally
+        {
+            CloseDir(handle);
+        }
+
+        return names;
     }
 
     /// <summary>Sets both timestamps of a path (not following a final symlink).</summary>

@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using OciBundle.Diagnostics;
+using OciBundle.Output;
 
 namespace OciBundle.Rootfs;
 
@@ -12,10 +13,19 @@ namespace OciBundle.Rootfs;
 internal sealed class StagedDirectory : IDisposable
 {
     private readonly FileStream _lock;
+    private readonly Action<OciBundleException>? _warn;
     private bool _committed;
 
-    public StagedDirectory(string destination, TimeSpan lockTimeout)
+    /// <param name="destination">The folder to replace.</param>
+    /// <param name="lockTimeout">How long to wait for another writer.</param>
+    /// <param name="kind">
+    /// What the folder holds: checked again under the lock (another process may have put something there since the
+    /// options were checked), so a folder the product did not write is never replaced.
+    /// </param>
+    /// <param name="warn">Receives a warning for each leftover that cannot be removed.</param>
+    public StagedDirectory(string destination, TimeSpan lockTimeout, OutputKind kind, Action<OciBundleException>? warn = null)
     {
+        _warn = warn;
         Destination = Path.TrimEndingDirectorySeparator(Path.GetFullPath(destination));
         Parent = Path.GetDirectoryName(Destination)!;
         Name = Path.GetFileName(Destination);
@@ -29,6 +39,12 @@ internal sealed class StagedDirectory : IDisposable
         }
 
         _lock = AcquireLock(lockTimeout);
+        if (OutputFolder.CheckReplaceable(Destination, kind == OutputKind.Bundle ? "OciBundleDir" : "OciImageDir", kind) is { } refused)
+        {
+            _lock.Dispose();
+            throw refused;
+        }
+
         RemoveLeftovers();
         StagingPath = Path.Combine(Parent, $".{Name}.tmp-{Environment.ProcessId}-{Guid.NewGuid():N}");
     }
@@ -53,20 +69,20 @@ internal sealed class StagedDirectory : IDisposable
             string old = Path.Combine(Parent, $".{Name}.old-{Environment.ProcessId}-{Guid.NewGuid():N}");
             Directory.Move(Destination, old);
             Directory.Move(StagingPath, Destination);
-            TryDelete(old);
             _committed = true;
+            Remove(old);
             return;
         }
 
         _committed = true;
-        TryDelete(StagingPath); // after an exchange it holds the previous content
+        Remove(StagingPath); // after an exchange it holds the previous content
     }
 
     public void Dispose()
     {
         if (!_committed)
         {
-            TryDelete(StagingPath);
+            Remove(StagingPath);
         }
 
         _lock.Dispose();
@@ -102,11 +118,21 @@ internal sealed class StagedDirectory : IDisposable
     {
         foreach (string dir in Directory.EnumerateFileSystemEntries(Parent, $".{Name}.tmp-*").Concat(Directory.EnumerateFileSystemEntries(Parent, $".{Name}.old-*")))
         {
-            TryDelete(dir);
+            Remove(dir);
         }
     }
 
-    internal static void TryDelete(string path)
+    /// <summary>Removes a leftover, or says which one stays and why (an immutable file in it, a read-only mount).</summary>
+    private void Remove(string path)
+    {
+        if (TryDelete(path) is { } error)
+        {
+            _warn?.Invoke(new OciBundleException(Strings.LeftoverNotRemoved, path, error));
+        }
+    }
+
+    /// <summary>Deletes a file or folder tree; returns why it could not, or null.</summary>
+    internal static string? TryDelete(string path)
     {
         try
         {
@@ -121,7 +147,9 @@ internal sealed class StagedDirectory : IDisposable
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
-            // Left for the next writer's clean-up.
+            return e.Message; // the next writer tries again
         }
+
+        return null;
     }
 }

@@ -1,0 +1,307 @@
+using System.Formats.Tar;
+using Newtonsoft.Json;
+using Newtonsoft.Json.Linq;
+using OciBundle.Diagnostics;
+using OciBundle.Rootfs;
+
+namespace OciBundle.Output;
+
+/// <summary>What an output folder holds: a runtime bundle or an image layout.</summary>
+public enum OutputKind
+{
+    Bundle,
+    Image,
+}
+
+/// <summary>
+/// The rule that keeps a publish from destroying what it did not write. An output folder (<c>OciBundleDir</c>,
+/// <c>OciImageDir</c>) is replaced as a whole, so it is replaced only when it is missing, empty, or holds the marker
+/// file <see cref="MarkerName"/> the product writes into every output (product, kind, format version); an image
+/// archive only when it is missing or a tar the product wrote. Anything else is a coded error, and nothing is touched.
+/// System folders, the project, its <c>bin/</c> and <c>obj/</c> are refused even when empty.
+/// </summary>
+public static class OutputFolder
+{
+    /// <summary>The marker file in every bundle and image layout the product writes.</summary>
+    public const string MarkerName = ".ocibundle";
+
+    /// <summary>The version of the marker's format; a folder with a newer one is left alone.</summary>
+    public const int MarkerFormat = 1;
+
+    private const string Product = "OciBundle.Sdk";
+
+    // Folders of a Linux system (FHS), refused even when empty: an output folder is deleted and replaced as a whole.
+    private static readonly HashSet<string> SystemFolders = new(StringComparer.Ordinal)
+    {
+        "/bin", "/boot", "/dev", "/etc", "/home", "/lib", "/lib32", "/lib64", "/libx32", "/media", "/mnt", "/opt", "/proc",
+        "/root", "/run", "/sbin", "/srv", "/sys", "/tmp", "/usr", "/var", "/snap", "/nix", "/lost+found",
+    };
+
+    /// <summary>The marker's bytes for an output of this kind.</summary>
+    public static byte[] Marker(OutputKind kind) => System.Text.Encoding.UTF8.GetBytes(new JObject
+    {
+        ["product"] = Product,
+        ["kind"] = KindName(kind),
+        ["format"] = MarkerFormat,
+    }.ToString(Formatting.None) + "\n");
+
+    /// <summary>
+    /// Refuses a folder the product must never replace, whatever is in it: <c>/</c>, a system folder (or a folder
+    /// directly in <c>/usr</c> or <c>/var</c>), the home folder or one above it, and the project, <c>bin/</c>,
+    /// <c>obj/</c> or one above them. Returns the reason, or null.
+    /// </summary>
+    public static string? ProtectedReason(string dir, IEnumerable<string> protectedFolders)
+    {
+        if (dir == "/")
+        {
+            return "it is the root folder";
+        }
+
+        string parent = RootfsPlan.Parent(dir);
+        if (SystemFolders.Contains(dir) || parent is "/usr" or "/var" or "/usr/local")
+        {
+            return "it is a system folder";
+        }
+
+        if (Environment.GetFolderPath(Environment.SpecialFolder.UserProfile) is { Length: > 1 } home
+            && IsSameOrInside(Path.TrimEndingDirectorySeparator(home), dir))
+        {
+            return $"it is or contains the home folder {home}";
+        }
+
+        foreach (string folder in protectedFolders.Where(f => !string.IsNullOrWhiteSpace(f)).Select(f => Path.TrimEndingDirectorySeparator(Path.GetFullPath(f))))
+        {
+            if (IsSameOrInside(folder, dir))
+            {
+                return $"it is or contains {folder}";
+            }
+        }
+
+        return null;
+    }
+
+    /// <summary>
+    /// Whether the product may replace <paramref name="dir"/> with an output of <paramref name="kind"/>: null when it
+    /// may, else the error (naming <paramref name="property"/> and what is there).
+    /// </summary>
+    public static OciBundleException? CheckReplaceable(string dir, string property, OutputKind kind)
+    {
+        NativeMethods.Statx? stat = NativeMethods.LStat(dir);
+        if (stat is null)
+        {
+            return null;
+        }
+
+        uint type = stat.Value.Mode & NativeMethods.S_IFMT;
+        if (type == NativeMethods.S_IFLNK)
+        {
+            return new OciBundleException(Strings.OutputPathNotAFolder, property, dir, $"a symlink (to {new FileInfo(dir).LinkTarget})");
+        }
+
+        if (type != NativeMethods.S_IFDIR)
+        {
+            return new OciBundleException(Strings.OutputPathNotAFolder, property, dir, type == NativeMethods.S_IFREG ? "a file" : "a special file");
+        }
+
+        string[] names;
+        try
+        {
+            names = Directory.EnumerateFileSystemEntries(dir).Select(p => Path.GetFileName(p)).Order(StringComparer.Ordinal).ToArray();
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            return new OciBundleException(Strings.OutputDirectoryNotOurs, property, dir, "its contents cannot be listed: " + e.Message);
+        }
+
+        if (names.Length == 0)
+        {
+            return null;
+        }
+
+        string? marker = ReadMarkerKind(Path.Combine(dir, MarkerName), out int format);
+        if (marker == KindName(kind) && format <= MarkerFormat)
+        {
+            return null;
+        }
+
+        if (marker is null && IsLegacyOutput(dir, names, kind))
+        {
+            return null;
+        }
+
+        string what = marker is null ? Describe(names)
+            : marker == KindName(kind) ? $"an output of a newer OciBundle.Sdk (marker format {format})"
+            : $"an {marker} written by OciBundle.Sdk, not an {KindName(kind)}";
+        return new OciBundleException(Strings.OutputDirectoryNotOurs, property, dir, what);
+    }
+
+    /// <summary>Whether an image archive may be replaced: null when it is missing or a tar the product wrote.</summary>
+    public static OciBundleException? CheckArchive(string path)
+    {
+        NativeMethods.Statx? stat = NativeMethods.LStat(path);
+        if (stat is null)
+        {
+            return null;
+        }
+
+        uint type = stat.Value.Mode & NativeMethods.S_IFMT;
+        if (type != NativeMethods.S_IFREG)
+        {
+            return new OciBundleException(Strings.ArchiveNotOurs, path, type switch
+            {
+                NativeMethods.S_IFLNK => "is a symlink",
+                NativeMethods.S_IFDIR => "is a folder",
+                _ => "is a special file",
+            });
+        }
+
+        try
+        {
+            using var file = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete);
+            using var tar = new TarReader(file);
+            TarEntry? first = tar.GetNextEntry(copyData: false);
+            if (first is { Name: MarkerName, DataStream: { } data } && first.Length < 4096)
+            {
+                using var reader = new StreamReader(data);
+                if (ParseMarker(reader.ReadToEnd(), out int format) == KindName(OutputKind.Image) && format <= MarkerFormat)
+                {
+                    return null;
+                }
+            }
+
+            // An archive of OciBundle.Sdk 1.0, which wrote no marker: the three entries of an image layout, nothing else.
+            var top = new HashSet<string>(StringComparer.Ordinal);
+            for (TarEntry? e = first; e is not null; e = tar.GetNextEntry(copyData: false))
+            {
+                top.Add(e.Name.Split('/')[0]);
+            }
+
+            if (top.SetEquals(new[] { "blobs", "index.json", "oci-layout" }))
+            {
+                return null;
+            }
+        }
+        catch (Exception e) when (e is IOException or InvalidDataException or FormatException or UnauthorizedAccessException)
+        {
+            // Not a tar: not ours.
+        }
+
+        return new OciBundleException(Strings.ArchiveNotOurs, path, "exists and is not an image archive OciBundle.Sdk wrote");
+    }
+
+    /// <summary>
+    /// <c>dotnet clean</c>: removes an output folder or archive only when it holds what the product wrote there (its
+    /// marker), never a folder that merely has the name. Returns what was removed, or null.
+    /// </summary>
+    public static string? RemoveIfOurs(string path, OutputKind? kind)
+    {
+        string full = Path.TrimEndingDirectorySeparator(Path.GetFullPath(path));
+        if (NativeMethods.LStat(full) is null || ProtectedReason(full, Array.Empty<string>()) is not null)
+        {
+            return null;
+        }
+
+        if (kind is { } k)
+        {
+            if (CheckReplaceable(full, "", k) is not null || !Directory.EnumerateFileSystemEntries(full).Any())
+            {
+                return null;
+            }
+
+            Directory.Delete(full, recursive: true);
+            return full;
+        }
+
+        if (CheckArchive(full) is not null)
+        {
+            return null;
+        }
+
+        File.Delete(full);
+        return full;
+    }
+
+    /// <summary>True when <paramref name="path"/> is <paramref name="dir"/> or below it.</summary>
+    public static bool IsSameOrInside(string path, string dir) =>
+        path == dir || path.StartsWith(dir.EndsWith('/') ? dir : dir + "/", StringComparison.Ordinal);
+
+    private static string KindName(OutputKind kind) => kind == OutputKind.Bundle ? "OCI bundle" : "OCI image layout";
+
+    private static string? ReadMarkerKind(string path, out int format)
+    {
+        format = 0;
+        try
+        {
+            var info = new FileInfo(path);
+            return info.Exists && info.LinkTarget is null && info.Length < 4096 ? ParseMarker(File.ReadAllText(path), out format) : null;
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            return null;
+        }
+    }
+
+    private static string? ParseMarker(string text, out int format)
+    {
+        format = 0;
+        try
+        {
+            if (JToken.Parse(text) is JObject o && (string?)o["product"] == Product && o["format"]?.Type == JTokenType.Integer)
+            {
+                format = (int)o["format"]!;
+                return (string?)o["kind"];
+            }
+        }
+        catch (JsonException)
+        {
+        }
+
+        return null;
+    }
+
+    /// <summary>
+    /// An output of OciBundle.Sdk 1.0, which wrote no marker: a bundle with exactly config.json, provenance.json (in
+    /// its format) and rootfs; an image layout with exactly oci-layout, index.json and blobs whose config says it was
+    /// created by OciBundle.Sdk.
+    /// </summary>
+    private static bool IsLegacyOutput(string dir, string[] names, OutputKind kind)
+    {
+        try
+        {
+            if (kind == OutputKind.Bundle)
+            {
+                if (!names.SequenceEqual(new[] { "config.json", ProvenanceReport.FileName, "rootfs" }))
+                {
+                    return false;
+                }
+
+                using var reader = new JsonTextReader(File.OpenText(Path.Combine(dir, ProvenanceReport.FileName)));
+                return JToken.ReadFrom(reader) is JObject p && (int?)p["schemaVersion"] == 1 && p["fileCount"] is not null && p["files"] is JArray;
+            }
+
+            if (!names.SequenceEqual(new[] { "blobs", "index.json", "oci-layout" }))
+            {
+                return false;
+            }
+
+            string Blob(string? digest) => digest is { Length: 71 } d && d.StartsWith("sha256:", StringComparison.Ordinal) && d[7..].All(char.IsAsciiHexDigitLower)
+                ? File.ReadAllText(Path.Combine(dir, "blobs", "sha256", d[7..]))
+                : throw new InvalidDataException("not a sha256 digest");
+            JObject index = JObject.Parse(File.ReadAllText(Path.Combine(dir, "index.json")));
+            JObject manifest = JObject.Parse(Blob((string?)index["manifests"]?[0]?["digest"]));
+            JObject config = JObject.Parse(Blob((string?)manifest["config"]?["digest"]));
+            return config["history"] is JArray history && history.Count > 0
+                && history.All(h => ((string?)h["created_by"])?.StartsWith(Product + ": ", StringComparison.Ordinal) == true);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException or JsonException or InvalidDataException or InvalidCastException or ArgumentException)
+        {
+            return false;
+        }
+    }
+
+    private static string Describe(string[] names)
+    {
+        string shown = string.Join(", ", names.Take(5));
+        return names.Length > 5 ? $"{shown} and {names.Length - 5} more" : shown;
+    }
+}

@@ -1,0 +1,141 @@
+using System.Collections.Concurrent;
+using System.Security.Cryptography;
+using System.Text;
+using OciBundle.Rootfs;
+
+namespace OciBundle.State;
+
+/// <summary>
+/// Every host input a plan was made from, as the planner met it: each file by identity (type, mode, owner, size,
+/// inode, mtime and ctime, so a package upgrade that keeps old mtimes is still a change), each probe that found
+/// nothing (a library added earlier in the search path changes the closure), and the listing of each folder walked
+/// (a file added or deleted). The next publish compares them all, in a few milliseconds, to decide it has nothing to do.
+/// </summary>
+public sealed class InputLedger
+{
+    private readonly ConcurrentDictionary<string, string> _entries = new(StringComparer.Ordinal);
+
+    /// <summary>What was recorded: <c>path /x</c> or <c>list /x</c>, and its identity then.</summary>
+    public IReadOnlyDictionary<string, string> Entries => _entries;
+
+    /// <summary>Records a path the plan depends on: a file read or copied, a link followed, or a probe that found nothing.</summary>
+    public void Path(string hostPath) => _entries.TryAdd("path " + hostPath, PathIdentity(hostPath));
+
+    /// <summary>Records the names in a folder whose contents the plan enumerated.</summary>
+    public void Listing(string hostDir) => _entries.TryAdd("list " + hostDir, ListingIdentity(hostDir));
+
+    /// <summary>The first recorded input that is no longer as recorded, or null when none changed.</summary>
+    public static string? FirstChange(IReadOnlyDictionary<string, string> recorded)
+    {
+        foreach ((string key, string identity) in recorded)
+        {
+            string now = key.StartsWith("list ", StringComparison.Ordinal) ? ListingIdentity(key[5..])
+                : key.StartsWith("path ", StringComparison.Ordinal) ? PathIdentity(key[5..])
+                : "";
+            if (now != identity)
+            {
+                return $"{key} (was {identity}, now {now})";
+            }
+        }
+
+        return null;
+    }
+
+    /// <summary>
+    /// A file's or link's full identity; for a folder only its type, mode and owner (its times change whenever any
+    /// file in it does, and what it lists is recorded separately where it matters).
+    /// </summary>
+    public static string PathIdentity(string hostPath)
+    {
+        if (NativeMethods.LStat(hostPath) is { } s && (s.Mode & NativeMethods.S_IFMT) == NativeMethods.S_IFDIR)
+        {
+            return $"dir {s.Mode:x} {s.Uid}:{s.Gid}";
+        }
+
+        return NativeMethods.Identity(hostPath);
+    }
+
+    private static string ListingIdentity(string hostDir)
+    {
+        List<byte[]> names = NativeMethods.RawNames(hostDir);
+        if (names.Count == 0 && !Directory.Exists(hostDir))
+        {
+            return "missing";
+        }
+
+        names.Sort((a, b) => a.AsSpan().SequenceCompareTo(b));
+        using var hash = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
+        foreach (byte[] name in names)
+        {
+            hash.AppendData(name);
+            hash.AppendData("\0"u8);
+        }
+
+        return $"{names.Count} names, sha256:{Convert.ToHexString(hash.GetHashAndReset()).ToLowerInvariant()}";
+    }
+}
+
+/// <summary>Every path under an output folder, by identity, as written: a change by anyone since is a change.</summary>
+internal static class OutputSnapshot
+{
+    /// <summary>Relative path of every entry below <paramref name="root"/> (not following links) and its identity.</summary>
+    public static SortedDictionary<string, string> Take(string root)
+    {
+        var result = new SortedDictionary<string, string>(StringComparer.Ordinal);
+        if (NativeMethods.LStat(root) is not { } top || (top.Mode & NativeMethods.S_IFMT) != NativeMethods.S_IFDIR)
+        {
+            return result;
+        }
+
+        var pending = new Stack<string>();
+        pending.Push("");
+        while (pending.Count > 0)
+        {
+            string relative = pending.Pop();
+            string dir = relative.Length == 0 ? root : System.IO.Path.Combine(root, relative);
+            foreach (byte[] raw in NativeMethods.RawNames(dir))
+            {
+                string name = Encoding.UTF8.GetString(raw);
+                string childRelative = relative.Length == 0 ? name : relative + "/" + name;
+                string child = System.IO.Path.Combine(dir, name);
+                NativeMethods.Statx? s = NativeMethods.LStat(child);
+                if (s is null)
+                {
+                    result[childRelative] = "unreadable name"; // not UTF-8: never something we wrote
+                    continue;
+                }
+
+                // Directories: mode, owner and identity, but not times (we set them; readers do not change them;
+                // an entry added or removed shows as a path of its own).
+                bool isDir = (s.Value.Mode & NativeMethods.S_IFMT) == NativeMethods.S_IFDIR;
+                result[childRelative] = isDir ? $"dir {s.Value.Mode:x} {s.Value.Uid}:{s.Value.Gid} {s.Value.Inode}" : NativeMethods.Identity(child);
+                if (isDir)
+                {
+                    pending.Push(childRelative);
+                }
+            }
+        }
+
+        return result;
+    }
+
+    /// <summary>The first difference between a snapshot taken now and the recorded one, or null.</summary>
+    public static string? FirstChange(string root, IReadOnlyDictionary<string, string> recorded)
+    {
+        SortedDictionary<string, string> now = Take(root);
+        foreach ((string path, string identity) in recorded)
+        {
+            if (!now.TryGetValue(path, out string? current))
+            {
+                return $"{path} was removed";
+            }
+
+            if (current != identity)
+            {
+                return $"{path} was changed";
+            }
+        }
+
+        return now.Keys.FirstOrDefault(p => !recorded.ContainsKey(p)) is { } added ? $"{added} was added" : null;
+    }
+}

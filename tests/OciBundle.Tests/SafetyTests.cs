@@ -1,0 +1,329 @@
+using Microsoft.Build.Framework;
+using Microsoft.Build.Utilities;
+using Microsoft.VisualStudio.TestTools.UnitTesting;
+using Newtonsoft.Json.Linq;
+using OciBundle.Diagnostics;
+using OciBundle.Output;
+using OciBundle.Tasks;
+using OciBundle.Testing;
+
+namespace OciBundle.Tests;
+
+/// <summary>
+/// Issue 18 through the task, on a small app (the .NET shim libSystem.Native.so and a script) and a fixture
+/// sysroot: no input makes the product destroy what it did not write, copy a secret it was not given, or keep a
+/// bundle that does not reflect its inputs.
+/// </summary>
+[TestClass]
+public sealed class SafetyTests
+{
+    private static string Shim => Path.Combine(Path.GetDirectoryName(typeof(object).Assembly.Location)!, "libSystem.Native.so");
+
+    /// <summary>A publish folder, a sysroot holding the libraries the shim needs (copied from this machine), and the folders around them.</summary>
+    private sealed class Fixture : IDisposable
+    {
+        private readonly TempDirectory _dir = new();
+
+        public Fixture()
+        {
+            TestEnvironment.Require(File.Exists(Shim) && File.Exists("/lib/x86_64-linux-gnu/libc.so.6"), "an x86-64 Debian-style host (its libc and .NET's libSystem.Native.so make the fixture)");
+            Directory.CreateDirectory(PublishDir);
+            File.Copy(Shim, Path.Combine(PublishDir, "libSystem.Native.so"));
+            File.WriteAllText(Path.Combine(PublishDir, "Hello"), "#!/bin/sh\necho hello\n");
+            File.SetUnixFileMode(Path.Combine(PublishDir, "Hello"), (UnixFileMode)0b111_101_101);
+            File.WriteAllText(Path.Combine(PublishDir, "Hello.deps.json"), "{}\n");
+            string lib = Path.Combine(Sysroot, "usr", "lib", "x86_64-linux-gnu");
+            Directory.CreateDirectory(lib);
+            foreach (string name in new[] { "libc.so.6", "ld-linux-x86-64.so.2", "libm.so.6", "librt.so.1", "libdl.so.2", "libpthread.so.0" }.Where(n => File.Exists("/lib/x86_64-linux-gnu/" + n)))
+            {
+                File.Copy(Path.Combine("/lib/x86_64-linux-gnu", name), Path.Combine(lib, name));
+            }
+
+            Directory.CreateDirectory(Path.Combine(Sysroot, "lib64"));
+            File.CreateSymbolicLink(Path.Combine(Sysroot, "lib64", "ld-linux-x86-64.so.2"), "../usr/lib/x86_64-linux-gnu/ld-linux-x86-64.so.2");
+        }
+
+        public string Root => _dir.Path;
+        public string PublishDir => _dir.Combine("proj", "bin", "publish");
+        public string Bundle => _dir.Combine("proj", "bin", "oci-bundle");
+        public string Sysroot => _dir.Combine("sysroot");
+        public string State => _dir.Combine("proj", "obj", "state.json");
+        public FakeBuildEngine Engine { get; private set; } = new();
+
+        public BuildOciContainer Task(Action<BuildOciContainer>? change = null)
+        {
+            Engine = new FakeBuildEngine();
+            var task = new BuildOciContainer
+            {
+                BuildEngine = Engine,
+                PublishDirectory = PublishDir,
+                BundleDirectory = Bundle,
+                ProjectDirectory = _dir.Combine("proj"),
+                AppName = "Hello",
+                AppHost = "Hello",
+                Sysroot = Sysroot,
+                IncludeTimeZoneData = false,
+                StateFile = State,
+            };
+            change?.Invoke(task);
+            return task;
+        }
+
+        /// <summary>Runs the task and asserts success; returns the summary line.</summary>
+        public string Publish(Action<BuildOciContainer>? change = null)
+        {
+            BuildOciContainer task = Task(change);
+            Assert.IsTrue(task.Execute(), string.Join("\n", Engine.Errors.Select(e => $"{e.Code}: {e.Message}")));
+            return Engine.Messages.First(m => m.Importance == MessageImportance.High).Message!;
+        }
+
+        /// <summary>Runs the task and asserts it failed; returns the codes.</summary>
+        public string[] Fail(Action<BuildOciContainer>? change = null)
+        {
+            Assert.IsFalse(Task(change).Execute());
+            return Engine.Errors.Select(e => e.Code).ToArray();
+        }
+
+        public void Dispose() => _dir.Dispose();
+    }
+
+    private static TaskItem Item(string spec, params (string Key, string Value)[] metadata)
+    {
+        var item = new TaskItem(spec);
+        foreach ((string key, string value) in metadata)
+        {
+            item.SetMetadata(key, value);
+        }
+
+        return item;
+    }
+
+    private static string Rootfs(Fixture f, string path) => Path.Combine(f.Bundle, "rootfs") + path;
+
+    [TestMethod]
+    public void ASecondPublishWithNothingChangedWritesNothingAndStillPrintsTheSummary()
+    {
+        using var f = new Fixture();
+        string first = f.Publish();
+        string before = TreeFingerprint.Of(f.Bundle) + File.GetLastWriteTimeUtc(f.State).Ticks;
+        string inodes = TestEnvironment.RunCapture("find", f.Bundle, "-printf", "%P %i %C@\\n").Output;
+
+        string second = f.Publish();
+
+        StringAssert.Contains(second, "up to date");
+        StringAssert.Contains(second, "run it with: sudo runc run --bundle ");
+        Assert.AreEqual(first.Replace(")", ", up to date)", StringComparison.Ordinal), second.Replace("), run", "), run", StringComparison.Ordinal));
+        Assert.AreEqual(before, TreeFingerprint.Of(f.Bundle) + File.GetLastWriteTimeUtc(f.State).Ticks, "no file written, the state included");
+        Assert.AreEqual(inodes, TestEnvironment.RunCapture("find", f.Bundle, "-printf", "%P %i %C@\\n").Output, "no inode or ctime changed");
+    }
+
+    [TestMethod]
+    public void AFileTamperedInsideTheBundleIsRepairedByTheNextPublish()
+    {
+        using var f = new Fixture();
+        f.Publish();
+        string deps = Rootfs(f, "/app/Hello.deps.json");
+        File.WriteAllText(deps, "TAM\n"); // same size, mtime put back: only the ctime tells
+        OciBundle.Rootfs.NativeMethods.SetTimes(deps, OciBundle.Rootfs.BundleWriter.DefaultEpoch);
+        File.WriteAllText(Rootfs(f, "/tmp/test.db"), "a database a run left");
+
+        string summary = f.Publish();
+
+        Assert.IsFalse(summary.Contains("up to date", StringComparison.Ordinal), summary);
+        Assert.AreEqual("{}\n", File.ReadAllText(deps));
+        Assert.IsFalse(File.Exists(Rootfs(f, "/tmp/test.db")), "what a run wrote into rootfs is gone");
+        StringAssert.Contains(f.Publish(), "up to date", "and then it is up to date again");
+    }
+
+    [TestMethod]
+    public void AFileDeletedFromThePublishOutputLeavesTheBundleAndOneAddedToAnOciBundleFileFolderArrives()
+    {
+        using var f = new Fixture();
+        string extra = Path.Combine(f.Root, "extra");
+        Directory.CreateDirectory(extra);
+        File.WriteAllText(Path.Combine(extra, "one.txt"), "1");
+        File.WriteAllText(Path.Combine(f.PublishDir, "old.txt"), "old");
+        ITaskItem[] files = { Item(extra, ("TargetPath", "/opt/extra")) };
+        f.Publish(t => t.Files = files);
+        Assert.IsTrue(File.Exists(Rootfs(f, "/app/old.txt")));
+
+        File.Delete(Path.Combine(f.PublishDir, "old.txt"));
+        File.WriteAllText(Path.Combine(extra, "two.txt"), "2");
+        f.Publish(t => t.Files = files);
+
+        Assert.IsFalse(File.Exists(Rootfs(f, "/app/old.txt")), "deleted from the publish output, so from the bundle");
+        Assert.AreEqual("2", File.ReadAllText(Rootfs(f, "/opt/extra/two.txt")));
+    }
+
+    [TestMethod]
+    public void ASysrootLibraryReplacedByAnOlderDatedFileIsTakenAgain()
+    {
+        using var f = new Fixture();
+        f.Publish();
+        string libm = Path.Combine(f.Sysroot, "usr", "lib", "x86_64-linux-gnu", "libc.so.6");
+        long size = new FileInfo(Rootfs(f, "/usr/lib/x86_64-linux-gnu/libc.so.6")).Length;
+
+        // What dpkg does on an upgrade: the new file is unpacked beside the old and renamed over it, with the
+        // package's (older) mtime. Same size here too: only inode and ctime differ.
+        string temp = libm + ".dpkg-new";
+        File.Copy(libm, temp);
+        byte[] bytes = File.ReadAllBytes(temp);
+        bytes[^1] ^= 0xFF;
+        File.WriteAllBytes(temp, bytes);
+        File.SetLastWriteTimeUtc(temp, new DateTime(2001, 1, 1, 0, 0, 0, DateTimeKind.Utc));
+        File.Move(temp, libm, overwrite: true);
+
+        string summary = f.Publish();
+
+        Assert.IsFalse(summary.Contains("up to date", StringComparison.Ordinal), summary);
+        Assert.AreEqual(size, new FileInfo(Rootfs(f, "/usr/lib/x86_64-linux-gnu/libc.so.6")).Length);
+        CollectionAssert.AreEqual(bytes, File.ReadAllBytes(Rootfs(f, "/usr/lib/x86_64-linux-gnu/libc.so.6")), "the bundle has the upgraded library");
+    }
+
+    [TestMethod]
+    public void AnyOptionChangeRebuildsAndARunOfTheSameOptionsDoesNot()
+    {
+        using var f = new Fixture();
+        f.Publish();
+        StringAssert.Contains(f.Publish(t => t.Hostname = "other"), ")", "published");
+        Assert.AreEqual("other", (string?)JObject.Parse(File.ReadAllText(Path.Combine(f.Bundle, "config.json")))["hostname"]);
+        StringAssert.Contains(f.Publish(t => t.Hostname = "other"), "up to date");
+    }
+
+    [TestMethod]
+    public void HostPathsInAppArgsStayStringsAndSecretsOrFoldersInArgsAreRefused()
+    {
+        using var f = new Fixture();
+        string secret = Path.Combine(f.Sysroot, "etc", "shadow");
+        Directory.CreateDirectory(Path.GetDirectoryName(secret)!);
+        File.WriteAllText(secret, "root:$6$secret:19000:0:99999:7:::\n");
+        File.SetUnixFileMode(secret, (UnixFileMode)0b110_000_000);
+
+        f.Publish(t => t.AppArgs = new ITaskItem[] { Item("/etc/shadow"), Item("/etc") });
+        Assert.IsFalse(File.Exists(Rootfs(f, "/etc/shadow")), "an OciBundleAppArg is a string for the app, never a file to copy");
+        CollectionAssert.AreEqual(new[] { "/app/Hello", "/etc/shadow", "/etc" }, ((JArray)JObject.Parse(File.ReadAllText(Path.Combine(f.Bundle, "config.json")))["process"]!["args"]!).Select(a => (string)a!).ToArray());
+
+        string before = TreeFingerprint.Of(f.Bundle);
+        CollectionAssert.AreEqual(new[] { "OCIB1013" }, f.Fail(t => t.Args = new ITaskItem[] { Item("/etc/shadow") }));
+        StringAssert.Contains(f.Engine.Errors.Single().Message, "OciBundleFile");
+        CollectionAssert.AreEqual(new[] { "OCIB1012" }, f.Fail(t => t.Args = new ITaskItem[] { Item("/etc") }));
+        Assert.AreEqual(before, TreeFingerprint.Of(f.Bundle), "nothing written");
+    }
+
+    [TestMethod]
+    public void AnArgWithValueMetadataReachesConfigJsonVerbatim()
+    {
+        using var f = new Fixture();
+        f.Publish(t => t.AppArgs = new ITaskItem[] { Item("glob", ("Value", "--glob=*.txt")), Item("path", ("Value", @"C:\dir\file")) });
+        CollectionAssert.AreEqual(
+            new[] { "/app/Hello", "--glob=*.txt", @"C:\dir\file" },
+            ((JArray)JObject.Parse(File.ReadAllText(Path.Combine(f.Bundle, "config.json")))["process"]!["args"]!).Select(a => (string)a!).ToArray());
+    }
+
+    [TestMethod]
+    public void AFileThatIsNotElfAtTheLibcPathIsACodedError()
+    {
+        using var f = new Fixture();
+        string junk = Path.Combine(f.Root, "libc.so.6");
+        File.WriteAllText(junk, "not a library\n");
+        CollectionAssert.AreEqual(new[] { "OCIB2005" }, f.Fail(t => t.Files = new ITaskItem[] { Item(junk, ("TargetPath", "/usr/lib/x86_64-linux-gnu/libc.so.6")) }));
+        StringAssert.Contains(f.Engine.Errors.Single().Message, "libc.so.6");
+    }
+
+    [TestMethod]
+    public void AFileNameThatIsNotUtf8IsNamedEscapedNotDropped()
+    {
+        using var f = new Fixture();
+        // A Latin-1 name: "caf\xe9.txt". Made with a shell, since .NET cannot name such a file.
+        ProcessResult made = TestEnvironment.RunCapture("sh", "-c", $"printf x > \"{f.PublishDir}/$(printf 'caf\\351.txt')\"");
+        Assert.AreEqual(0, made.ExitCode, made.All);
+        CollectionAssert.AreEqual(new[] { "OCIB3006" }, f.Fail());
+        StringAssert.Contains(f.Engine.Errors.Single().Message, @"caf\xe9.txt");
+    }
+
+    [TestMethod]
+    public void TheRunCommandIsShellQuoted()
+    {
+        Assert.AreEqual("/srv/bundles/app", ShellWords.Quote("/srv/bundles/app"));
+        Assert.AreEqual("'/srv/my bundles/app'", ShellWords.Quote("/srv/my bundles/app"));
+        Assert.AreEqual(@"'it'\''s'", ShellWords.Quote("it's"));
+        Assert.AreEqual("'$(rm -rf ~)'", ShellWords.Quote("$(rm -rf ~)"));
+
+        using var f = new Fixture();
+        string spaced = Path.Combine(f.Root, "my bundles", "app");
+        BuildOciContainer task = f.Task(t => t.BundleDirectory = spaced);
+        Assert.IsTrue(task.Execute(), string.Join("\n", f.Engine.Errors.Select(e => e.Message)));
+        Assert.AreEqual($"sudo runc run --bundle '{spaced}' hello", task.RunCommand);
+    }
+
+    [TestMethod]
+    public void PublishItemsThatAreSymlinksOutOfTheProjectAreCodedErrors()
+    {
+        using var dir = new TempDirectory();
+        string project = dir.Combine("proj");
+        Directory.CreateDirectory(Path.Combine(project, "assets"));
+        File.WriteAllText(Path.Combine(project, "assets", "fine.txt"), "mine");
+        File.CreateSymbolicLink(Path.Combine(project, "assets", "inside.txt"), "fine.txt");
+        File.CreateSymbolicLink(Path.Combine(project, "assets", "shadow"), "/etc/shadow");
+        File.CreateSymbolicLink(Path.Combine(project, "etc-link"), "/etc");
+
+        IReadOnlyList<OciBundleException> errors = PublishItemCheck.Check(project, new[]
+        {
+            Path.Combine(project, "assets", "fine.txt"),
+            Path.Combine(project, "assets", "inside.txt"),
+            Path.Combine(project, "assets", "shadow"),
+            Path.Combine(project, "etc-link", "passwd"),
+            "/usr/share/dotnet/some-runtime-file.dll", // outside the project: a package or runtime file
+        });
+
+        CollectionAssert.AreEqual(new[] { "OCIB3005", "OCIB3005" }, errors.Select(e => e.Code).ToArray());
+        StringAssert.Contains(errors[0].Message, "/etc/shadow");
+        StringAssert.Contains(errors[1].Message, "/etc/passwd");
+
+        var engine = new FakeBuildEngine();
+        Assert.IsFalse(new CheckOciBundlePublishItems { BuildEngine = engine, ProjectDirectory = project, Items = new ITaskItem[] { new TaskItem(Path.Combine(project, "assets", "shadow")) } }.Execute());
+        Assert.AreEqual("OCIB3005", engine.Errors.Single().Code);
+    }
+
+    [TestMethod]
+    public void CleanRemovesOnlyWhatTheProductWrote()
+    {
+        using var f = new Fixture();
+        f.Publish();
+        string deploy = Path.Combine(f.Root, "deploy");
+        Directory.CreateDirectory(deploy);
+        File.WriteAllText(Path.Combine(deploy, "deploy.sh"), "echo\n");
+
+        Assert.IsTrue(new CleanOciOutputs { BuildEngine = new FakeBuildEngine(), BundleDirectory = deploy, ImageDirectory = deploy, ImageArchive = Path.Combine(deploy, "deploy.sh") }.Execute());
+        Assert.IsTrue(File.Exists(Path.Combine(deploy, "deploy.sh")), "not ours: kept");
+
+        Assert.IsTrue(new CleanOciOutputs { BuildEngine = new FakeBuildEngine(), BundleDirectory = f.Bundle }.Execute());
+        Assert.IsFalse(Directory.Exists(f.Bundle), "ours: removed");
+    }
+
+    [TestMethod]
+    public void AnImageLayoutAndItsArchiveCarryTheMarkerAndAreReplacedAgain()
+    {
+        using var f = new Fixture();
+        string image = Path.Combine(f.Root, "proj", "bin", "oci-image");
+        string archive = Path.Combine(f.Root, "proj", "bin", "image.tar");
+        f.Publish(t => { t.ImageDirectory = image; t.ImageArchive = archive; });
+        StringAssert.Contains(File.ReadAllText(Path.Combine(image, OutputFolder.MarkerName)), "OCI image layout");
+        Assert.IsNull(OutputFolder.CheckArchive(archive), "the archive is recognised as ours");
+        f.Publish(t => { t.ImageDirectory = image; t.ImageArchive = archive; t.ImageTag = "v2"; });
+        StringAssert.Contains(File.ReadAllText(Path.Combine(image, "index.json")), "\"v2\"");
+
+        File.WriteAllText(archive, "someone else's file");
+        CollectionAssert.AreEqual(new[] { "OCIB1085" }, f.Fail(t => { t.ImageDirectory = image; t.ImageArchive = archive; t.ImageTag = "v3"; }));
+        Assert.AreEqual("someone else's file", File.ReadAllText(archive));
+    }
+
+    [TestMethod]
+    public void ArgsAndEnvironmentOverArgMaxTogetherAreACodedError()
+    {
+        using var f = new Fixture();
+        // Each under MAX_ARG_STRLEN, together over ARG_MAX (2 MiB).
+        ITaskItem[] env = Enumerable.Range(0, 17).Select(i => Item("BIG" + i, ("Value", new string('x', 130000)))).ToArray();
+        CollectionAssert.AreEqual(new[] { "OCIB1033" }, f.Fail(t => t.EnvironmentVariables = env));
+    }
+}
