@@ -21,11 +21,14 @@ public sealed class CheckOciBundleProject : Microsoft.Build.Utilities.Task
     public override bool Execute()
     {
         string[] frameworks = Split(TargetFrameworks);
-        if (frameworks.Length > 1)
+        if (frameworks.Length > 0)
         {
+            // The outer build of a multi-targeted project, even with one framework (the SDK does not publish an
+            // outer build: NETSDK1129). Say how to pick one; the inner build checks the rest.
             Report(Strings.MultipleTargets, "TargetFrameworks", string.Join(";", frameworks), "-f", frameworks[0]);
             return false;
         }
+
 
         if (!string.IsNullOrEmpty(RuntimeIdentifier) && !RuntimeIdentifier!.StartsWith("linux", StringComparison.OrdinalIgnoreCase))
         {

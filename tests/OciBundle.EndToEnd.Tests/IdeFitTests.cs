@@ -76,13 +76,13 @@ public sealed class IdeFitTests
             </Project>
             """, "System.Console.WriteLine(\"multi\");");
         ProcessResult tfm = frameworks.Publish(false, "-p:PublishOciBundle=true");
-        StringAssert.Contains(tfm.Output, "error OCIB1130: PublishOciBundle is true and the project lists several TargetFrameworks (net10.0;net9.0)");
+        StringAssert.Contains(tfm.Output, "error OCIB1130: PublishOciBundle is true and the project lists TargetFrameworks (net10.0;net9.0)");
         StringAssert.Contains(tfm.Output, "dotnet publish -f net10.0 -p:PublishOciBundle=true");
 
         // Self-contained, the SDK itself picks this machine's RID (its own bundle folder); framework-dependent, nothing picks one.
         using TestProject runtimes = TestProject.WithSdkElement("MultiRid", "<RuntimeIdentifiers>linux-x64;linux-arm64</RuntimeIdentifiers><SelfContained>false</SelfContained>");
         ProcessResult rid = runtimes.Publish(false, "-p:PublishOciBundle=true");
-        StringAssert.Contains(rid.Output, "error OCIB1130: PublishOciBundle is true and the project lists several RuntimeIdentifiers (linux-x64;linux-arm64)");
+        StringAssert.Contains(rid.Output, "error OCIB1130: PublishOciBundle is true and the project lists RuntimeIdentifiers (linux-x64;linux-arm64)");
         Assert.IsFalse(Directory.Exists(Path.Combine(runtimes.Directory, "bin", "Release", "net10.0", "linux-x64", "oci-bundle")));
     }
 }

@@ -326,4 +326,74 @@ public sealed class SafetyTests
         ITaskItem[] env = Enumerable.Range(0, 17).Select(i => Item("BIG" + i, ("Value", new string('x', 130000)))).ToArray();
         CollectionAssert.AreEqual(new[] { "OCIB1033" }, f.Fail(t => t.EnvironmentVariables = env));
     }
+
+    [TestMethod]
+    public void ASysrootWithNoLibrariesOfTheBundlesMachineGetsOneShortMessage()
+    {
+        using var f = new Fixture();
+        string empty = Path.Combine(f.Root, "other-arch-sysroot");
+        Directory.CreateDirectory(Path.Combine(empty, "usr", "lib"));
+        CollectionAssert.AreEqual(new[] { "OCIB2006" }, f.Fail(t => t.Sysroot = empty));
+        string message = f.Engine.Errors.Single().Message!;
+        StringAssert.Contains(message, "OciBundleSysroot");
+        StringAssert.Contains(message, "holds no libraries for amd64");
+        Assert.IsTrue(message.Length < 500, "one short message, not a list: " + message);
+    }
+
+    [TestMethod]
+    public void TheOuterBuildOfASingleTargetFrameworksProjectIsAskedForTheFrameworkNotCalledALibrary()
+    {
+        var engine = new FakeBuildEngine();
+        Assert.IsFalse(new CheckOciBundleProject { BuildEngine = engine, TargetFrameworks = "net10.0" }.Execute());
+        Assert.AreEqual("OCIB1130", engine.Errors.Single().Code);
+        StringAssert.Contains(engine.Errors.Single().Message, "dotnet publish -f net10.0 -p:PublishOciBundle=true");
+    }
+
+    [TestMethod]
+    public void CancelingMidCopyKeepsThePreviousBundleAndLeavesNoStagingFolder()
+    {
+        using var f = new Fixture();
+        f.Publish();
+        string before = TreeFingerprint.Of(f.Bundle);
+        File.WriteAllBytes(Path.Combine(f.PublishDir, "big.bin"), new byte[16 << 20]);
+
+        BuildOciContainer task = f.Task();
+        task.Cancel(); // Ctrl+C before the copy: MSBuild calls Cancel() on the running task
+        Assert.IsFalse(task.Execute());
+
+        Assert.AreEqual(0, f.Engine.Errors.Count, "a cancel is not an error");
+        Assert.AreEqual(before, TreeFingerprint.Of(f.Bundle), "the previous bundle is whole");
+        Assert.IsFalse(Directory.EnumerateFileSystemEntries(Path.GetDirectoryName(f.Bundle)!, ".oci-bundle.tmp-*").Any(), "no staging folder");
+        StringAssert.Contains(f.Publish(), "OCI bundle", "the next publish writes the bundle");
+        Assert.IsTrue(File.Exists(Rootfs(f, "/app/big.bin")));
+    }
+
+    [TestMethod]
+    public void CancelingWhileFilesAreBeingCopiedStopsTheCopy()
+    {
+        using var f = new Fixture();
+        f.Publish();
+        string before = TreeFingerprint.Of(f.Bundle);
+        Directory.CreateDirectory(Path.Combine(f.PublishDir, "data"));
+        var chunk = new byte[256 << 10];
+        for (int i = 0; i < 1500; i++)
+        {
+            chunk[0] = (byte)i;
+            File.WriteAllBytes(Path.Combine(f.PublishDir, "data", $"{i:D4}.bin"), chunk); // 375 MB: seconds to copy
+        }
+
+        BuildOciContainer task = f.Task();
+        string parent = Path.GetDirectoryName(f.Bundle)!;
+        var run = System.Threading.Tasks.Task.Run(task.Execute);
+        var clock = System.Diagnostics.Stopwatch.StartNew();
+        while (!run.IsCompleted && !(Directory.EnumerateDirectories(parent, ".oci-bundle.tmp-*").FirstOrDefault() is { } staging && Directory.Exists(Path.Combine(staging, "rootfs", "app", "data"))) && clock.Elapsed < TimeSpan.FromSeconds(60))
+        {
+            Thread.Sleep(1);
+        }
+
+        task.Cancel();
+        Assert.IsFalse(run.Result, "canceled while copying: " + string.Join("\n", f.Engine.Errors.Select(e => e.Message)));
+        Assert.AreEqual(before, TreeFingerprint.Of(f.Bundle), "the previous bundle is whole");
+        Assert.IsFalse(Directory.EnumerateFileSystemEntries(parent, ".oci-bundle.tmp-*").Any(), "no staging folder");
+    }
 }

@@ -199,6 +199,15 @@ public sealed class ClosureBuilder
             }
         }
 
+        if (_missing.Count > 0 && _resolver.ResolveSystem("libc.so.6") is null)
+        {
+            // Not one library missing but all of them: the sysroot is for another machine (an amd64 build host
+            // and -r linux-arm64). Say that once, not as a list of eighty names.
+            int count = _missing.Select(m => m.Library).Distinct(StringComparer.Ordinal).Count();
+            _missing.Clear();
+            throw new OciBundleException(Strings.SysrootLacksArchitecture, _sysroot.Root, _arch.GoArch, count);
+        }
+
         if (_missing.Count > 0)
         {
             string list = string.Join("; ", _missing.Select(m => $"{m.Library} (needed by {m.NeededBy})"));

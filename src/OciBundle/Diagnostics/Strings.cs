@@ -169,6 +169,9 @@ public static class Strings
     /// <summary>OCIB2005</summary>
     public static readonly Diagnostic LibraryNotElf = new(nameof(LibraryNotElf));
 
+    /// <summary>OCIB2006</summary>
+    public static readonly Diagnostic SysrootLacksArchitecture = new(nameof(SysrootLacksArchitecture));
+
     /// <summary>OCIB3001</summary>
     public static readonly Diagnostic SymlinkOutsideInputs = new(nameof(SymlinkOutsideInputs));
 
@@ -198,5 +201,5 @@ public static class Strings
 
     /// <summary>All of them, in code order.</summary>
     public static IReadOnlyList<Diagnostic> All { get; } = new[] {
-        NonLinuxRuntimeIdentifier, NotExecutable, UnsupportedOS, UnknownArch, ArchNormalized, ArchDisagreesWithRuntimeIdentifier, EmptyArgs, ArgPathNotFound, ArgIsFolder, ArgNotWorldReadable, MountDestinationNotAbsolute, MountDestinationHasDotDot, MountTypeMissing, BindMountSourceNotAbsolute, MountDestinationReserved, InvalidEnvironmentVariableName, InvalidEnvironmentVariableValue, ValueTooLong, ArgsAndEnvironmentTooLong, InvalidUser, UnknownUserName, RootlessUserNotMapped, ReservedId, InvalidHostname, UnknownSpecVersion, WorkingDirectoryNotAbsolute, WorkingDirectoryReserved, BundleDirectoryUnsafe, BundleDirectoryInsidePublishDirectory, PublishDirectoryNotFound, OutputDirectoryNotOurs, OutputPathNotAFolder, ArchiveNotOurs, TargetPathOutsideRootfs, FileSourceNotFound, SysrootNotFound, InvalidNetwork, InvalidHostId, RootlessHostIdsUnknown, MultipleTargets, NetFrameworkMSBuild, InvalidImageTag, InvalidImagePort, InvalidCapability, LibraryNotFound, WrongMachine, CorruptElf, PathConflict, IcuNotFound, OpenSslNotFound, GssapiNotFound, FrameworkNotFound, RuntimeConfigUnreadable, EntryPointNotFound, LibraryNotElf, SymlinkOutsideInputs, SpecialFile, BundleWriteFailed, BundleLocked, PublishItemOutsideProject, NonUtf8FileName, LeftoverNotRemoved, UnexpectedError, RuncNotFound };
+        NonLinuxRuntimeIdentifier, NotExecutable, UnsupportedOS, UnknownArch, ArchNormalized, ArchDisagreesWithRuntimeIdentifier, EmptyArgs, ArgPathNotFound, ArgIsFolder, ArgNotWorldReadable, MountDestinationNotAbsolute, MountDestinationHasDotDot, MountTypeMissing, BindMountSourceNotAbsolute, MountDestinationReserved, InvalidEnvironmentVariableName, InvalidEnvironmentVariableValue, ValueTooLong, ArgsAndEnvironmentTooLong, InvalidUser, UnknownUserName, RootlessUserNotMapped, ReservedId, InvalidHostname, UnknownSpecVersion, WorkingDirectoryNotAbsolute, WorkingDirectoryReserved, BundleDirectoryUnsafe, BundleDirectoryInsidePublishDirectory, PublishDirectoryNotFound, OutputDirectoryNotOurs, OutputPathNotAFolder, ArchiveNotOurs, TargetPathOutsideRootfs, FileSourceNotFound, SysrootNotFound, InvalidNetwork, InvalidHostId, RootlessHostIdsUnknown, MultipleTargets, NetFrameworkMSBuild, InvalidImageTag, InvalidImagePort, InvalidCapability, LibraryNotFound, WrongMachine, CorruptElf, PathConflict, IcuNotFound, OpenSslNotFound, GssapiNotFound, FrameworkNotFound, RuntimeConfigUnreadable, EntryPointNotFound, LibraryNotElf, SysrootLacksArchitecture, SymlinkOutsideInputs, SpecialFile, BundleWriteFailed, BundleLocked, PublishItemOutsideProject, NonUtf8FileName, LeftoverNotRemoved, UnexpectedError, RuncNotFound };
 }
