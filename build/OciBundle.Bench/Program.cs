@@ -143,7 +143,18 @@ static string Part(string path, string reason, string? source) =>
     : "data files (tzdata, CA certificates, passwd)";
 
 static void Build(string publish, string app, string bundle, string? state) =>
-    BundleBuilder.Build(new BundleOptions { PublishDirectory = publish, BundleDirectory = bundle, AppName = app, AppHost = app }, _ => { }, _ => { }, state);
+    BundleBuilder.Build(
+        new BundleOptions
+        {
+            PublishDirectory = publish, BundleDirectory = bundle, AppName = app, AppHost = app, WriteBundle = true,
+            // What the SDK's targets pass by default (sdk/build/OciBundle.Sdk.targets).
+            OS = "linux", WorkingDirectory = "/app", User = "1654", SpecVersion = "1.3.0", Network = "private", Sysroot = "/",
+            IncludeTimeZoneData = true, NoNewPrivileges = true, Capabilities = new[] { "CAP_AUDIT_WRITE", "CAP_KILL", "CAP_NET_BIND_SERVICE" },
+            SourceDateEpoch = "315532800", ImageTag = "latest",
+        },
+        _ => { },
+        _ => { },
+        state);
 
 static void Closure(string publish, string[] elfFiles)
 {

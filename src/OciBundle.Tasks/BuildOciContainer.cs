@@ -51,11 +51,11 @@ public sealed class BuildOciContainer : Microsoft.Build.Utilities.Task, ICancela
     public string? SpecVersion { get; set; }
     public string? Network { get; set; }
     public string? Sysroot { get; set; }
-    public bool IncludeTimeZoneData { get; set; } = true;
+    public bool IncludeTimeZoneData { get; set; }
     public bool IncludeGssapi { get; set; }
     public string? DotnetRoot { get; set; }
 
-    /// <summary><c>SOURCE_DATE_EPOCH</c>: seconds since 1970 for every timestamp; empty for the fixed default.</summary>
+    /// <summary><c>SOURCE_DATE_EPOCH</c>: seconds since 1970 for every timestamp (the targets give 1980-01-01 when it is unset).</summary>
     public string? SourceDateEpoch { get; set; }
 
     /// <summary>
@@ -64,14 +64,14 @@ public sealed class BuildOciContainer : Microsoft.Build.Utilities.Task, ICancela
     /// </summary>
     public string? StateFile { get; set; }
 
-    /// <summary><c>OciBundleCapabilities</c>: ';'-separated capability names, <c>none</c>, or empty for the runc defaults.</summary>
+    /// <summary><c>OciBundleCapabilities</c>: ';'-separated capability names, or <c>none</c>.</summary>
     public string? Capabilities { get; set; }
 
     /// <summary><c>OciBundleNoNewPrivileges</c>.</summary>
-    public bool NoNewPrivileges { get; set; } = true;
+    public bool NoNewPrivileges { get; set; }
 
     /// <summary>Write the runtime bundle (<c>PublishOciBundle</c>).</summary>
-    public bool WriteBundle { get; set; } = true;
+    public bool WriteBundle { get; set; }
 
     /// <summary><c>OciImageDir</c> when <c>PublishOciImage</c> is true: also write an OCI image layout there.</summary>
     public string? ImageDirectory { get; set; }
@@ -141,7 +141,7 @@ public sealed class BuildOciContainer : Microsoft.Build.Utilities.Task, ICancela
 
                 Log.LogMessage(
                     MessageImportance.High,
-                    $"{AppName} -> {result.ImageDirectory}{Path.DirectorySeparatorChar} (OCI image {options.ImageTag}: {image.Layers.Count} layers, manifest {image.ManifestDigest}{state}); push it with: skopeo copy {ShellWords.Quote($"oci:{result.ImageDirectory}:{options.ImageTag}")} docker://<registry>/<name>:{options.ImageTag}");
+                    $"{AppName} -> {result.ImageDirectory}{Path.DirectorySeparatorChar} (OCI image {ImageTag}: {image.Layers.Count} layers, manifest {image.ManifestDigest}{state}); push it with: skopeo copy {ShellWords.Quote($"oci:{result.ImageDirectory}:{ImageTag}")} docker://<registry>/<name>:{ImageTag}");
             }
         }
         catch (BundleValidationException e)
@@ -174,6 +174,7 @@ public sealed class BuildOciContainer : Microsoft.Build.Utilities.Task, ICancela
     private static string ArgValue(ITaskItem item) =>
         item.MetadataNames.Cast<string>().Contains("Value", StringComparer.OrdinalIgnoreCase) ? item.GetMetadata("Value") : item.ItemSpec;
 
+    /// <summary>The parameters as plain values, as they are: no defaults here (the targets give them) and no checks (the engine's parsers do).</summary>
     private BundleOptions ToOptions() => new()
     {
         PublishDirectory = PublishDirectory,
@@ -181,13 +182,13 @@ public sealed class BuildOciContainer : Microsoft.Build.Utilities.Task, ICancela
         ProjectDirectory = ProjectDirectory,
         ProtectedDirectories = ProtectedDirectories.Where(d => !string.IsNullOrWhiteSpace(d)).ToList(),
         AppName = AppName,
-        AppHost = string.IsNullOrEmpty(AppHost) ? null : AppHost,
+        AppHost = AppHost,
         RuntimeIdentifier = RuntimeIdentifier,
         Args = Args.Select(ArgValue).ToList(),
         AppArgs = AppArgs.Select(ArgValue).ToList(),
         ReadOnly = ReadOnly,
-        OS = string.IsNullOrWhiteSpace(OS) ? "linux" : OS!,
-        Arch = Arch ?? "",
+        OS = OS,
+        Arch = Arch,
         Mounts = Mounts.Select(m => new MountOption
         {
             Destination = m.ItemSpec,
@@ -196,26 +197,26 @@ public sealed class BuildOciContainer : Microsoft.Build.Utilities.Task, ICancela
             Options = m.GetMetadata("Options").Split(new[] { ';', ',' }, StringSplitOptions.RemoveEmptyEntries).Select(o => o.Trim()).ToList(),
         }).ToList(),
         Environment = EnvironmentVariables.Select(e => new KeyValuePair<string, string>(e.ItemSpec, e.GetMetadata("Value"))).ToList(),
-        WorkingDirectory = string.IsNullOrWhiteSpace(WorkingDirectory) ? "/app" : WorkingDirectory!,
-        User = User ?? "",
-        Hostname = Hostname ?? "",
+        WorkingDirectory = WorkingDirectory,
+        User = User,
+        Hostname = Hostname,
         Rootless = Rootless,
         HostUid = HostUid,
         HostGid = HostGid,
-        SpecVersion = SpecVersion ?? "",
-        Network = string.IsNullOrWhiteSpace(Network) ? "private" : Network!,
+        SpecVersion = SpecVersion,
+        Network = Network,
         Files = Files.Select(f => new FileOption { Source = f.GetMetadata("FullPath"), TargetPath = f.GetMetadata("TargetPath") }).ToList(),
-        Sysroot = string.IsNullOrWhiteSpace(Sysroot) ? "/" : Sysroot!,
+        Sysroot = Sysroot,
         IncludeTimeZoneData = IncludeTimeZoneData,
         IncludeGssapi = IncludeGssapi,
         DotnetRoot = DotnetRoot,
-        SourceDateEpoch = long.TryParse(SourceDateEpoch, NumberStyles.None, CultureInfo.InvariantCulture, out long epoch) ? epoch : null,
+        SourceDateEpoch = SourceDateEpoch,
         WriteBundle = WriteBundle,
-        Capabilities = string.IsNullOrWhiteSpace(Capabilities) ? null : Capabilities!.Split(new[] { ';', ',', ' ' }, StringSplitOptions.RemoveEmptyEntries).ToList(),
+        Capabilities = Capabilities?.Split(new[] { ';', ',', ' ' }, StringSplitOptions.RemoveEmptyEntries).ToList(),
         NoNewPrivileges = NoNewPrivileges,
         ImageDirectory = string.IsNullOrWhiteSpace(ImageDirectory) ? null : ImageDirectory,
-        ImageTag = string.IsNullOrWhiteSpace(ImageTag) ? "latest" : ImageTag!.Trim(),
-        ImageArchive = string.IsNullOrWhiteSpace(ImageArchive) ? null : ImageArchive,
+        ImageTag = ImageTag,
+        ImageArchive = ImageArchive,
         RuntimeFiles = RuntimeFiles.Select(f => f.GetMetadata("DestinationSubPath") is { Length: > 0 } sub ? sub : Path.GetFileName(f.ItemSpec)).ToList(),
         ImageLabels = ImageLabels.Where(l => l.GetMetadata("Value").Length > 0).GroupBy(l => l.ItemSpec).ToDictionary(g => g.Key, g => g.Last().GetMetadata("Value")),
         ImagePorts = ImagePorts.Select(p => p.ItemSpec).ToList(),

@@ -1,13 +1,14 @@
-using OciBundle.Closure;
 using OciBundle.Diagnostics;
 using OciBundle.Image;
+using OciBundle.Request;
 using OciBundle.Rootfs;
 using OciBundle.State;
+using OciBundle.Interop;
 
 namespace OciBundle;
 
 /// <summary>The engine's entry point: validate, check whether anything changed, plan, write. Knows nothing of MSBuild.</summary>
-public static class BundleBuilder
+internal static class BundleBuilder
 {
     /// <summary>Builds the bundle. Every mistake comes out as an <see cref="OciBundleException"/>; the previous bundle is untouched then.</summary>
     /// <param name="options">What to build.</param>
@@ -20,12 +21,7 @@ public static class BundleBuilder
     /// <param name="cancel">Stops the publish before the new output replaces the old (Ctrl+C).</param>
     public static BundleResult Build(BundleOptions options, Action<string> log, Action<OciBundleException> warn, string? statePath = null, CancellationToken cancel = default)
     {
-        var errors = new List<OciBundleException>();
-        BundleRequest request = BundleRequest.Validate(options, errors);
-        if (errors.Count > 0)
-        {
-            throw new BundleValidationException(errors);
-        }
+        BundleRequest request = BundleRequest.Parse(options);
 
         foreach (OciBundleException warning in request.Warnings)
         {
@@ -38,6 +34,11 @@ public static class BundleBuilder
         string? change = previous is null ? null : FirstChange(previous, key, request);
         if (previous is not null && change is null)
         {
+            foreach (string output in new[] { request.Output.BundleDirectory, request.Output.Image?.Directory }.OfType<string>())
+            {
+                StagedDirectory.RemoveLeftoversIfIdle(output, warn);
+            }
+
             log($"Nothing changed since the last publish (checked {previous.Inputs.Count} inputs and {(previous.Bundle?.Entries.Count ?? 0) + (previous.Image?.Entries.Count ?? 0)} outputs in {clock.ElapsedMilliseconds} ms): nothing written.");
             return Result(request, previous.Summary, upToDate: true, clock.Elapsed, TimeSpan.Zero, new WriteStatistics());
         }
@@ -51,9 +52,10 @@ public static class BundleBuilder
         cancel.ThrowIfCancellationRequested();
 
         WriteStatistics statistics = new();
-        if (options.WriteBundle)
+        if (request.Output.BundleDirectory is { } bundleDirectory)
         {
-            var writer = new BundleWriter(request.BundleDirectory, options.SourceDateEpoch, previous, owner: options.Rootless ? (request.HostUid, request.HostGid) : null, warn: warn);
+            (uint, uint)? owner = request.Isolation.Rootless is { } rootless ? (rootless.HostUid, rootless.HostGid) : null;
+            var writer = new BundleWriter(bundleDirectory, request.Output.Epoch, previous, owner: owner, warn: warn);
             writer.Write(
                 layout.Plan,
                 new Dictionary<string, byte[]>
@@ -65,33 +67,33 @@ public static class BundleBuilder
             statistics = writer.Statistics;
         }
 
-        BuildState state = BuildState.Record(key, layout.Plan, layout.Inputs, options.WriteBundle ? request.BundleDirectory : null);
+        BuildState state = BuildState.Record(key, layout.Plan, layout.Inputs, request.Output.BundleDirectory);
 
         ImageResult? image = null;
-        if (request.ImageDirectory is not null)
+        if (request.Output.Image is { } spec)
         {
             image = ImageLayoutWriter.Write(layout.Plan, new ImageRequest
             {
-                Directory = request.ImageDirectory,
-                Tag = options.ImageTag,
-                ArchivePath = request.ImageArchive,
-                Architecture = request.Arch.GoArch,
+                Directory = spec.Directory,
+                Tag = spec.Tag,
+                ArchivePath = spec.Archive,
+                Architecture = request.Content.Arch.GoArch,
                 Entrypoint = layout.Args,
                 Environment = layout.Environment,
-                WorkingDirectory = request.WorkingDirectory,
-                User = $"{request.Uid}:{request.Gid}",
-                Labels = new Dictionary<string, string>(options.ImageLabels),
-                ExposedPorts = request.ImagePorts,
-                RuntimeFiles = options.RuntimeFiles.Select(f => Sysroot.Normalize(request.WorkingDirectory + "/" + f.Replace('\\', '/'))).ToHashSet(StringComparer.Ordinal),
-                Epoch = options.SourceDateEpoch ?? BundleWriter.DefaultEpoch,
+                WorkingDirectory = request.Process.WorkingDirectory,
+                User = $"{request.Process.User.Uid}:{request.Process.User.Gid}",
+                Labels = spec.Labels,
+                ExposedPorts = spec.Ports,
+                RuntimeFiles = request.Content.RuntimeFiles.ToHashSet(StringComparer.Ordinal),
+                Epoch = request.Output.Epoch,
                 Warn = warn,
                 Cancel = cancel,
             });
-            state.Image = new BuildState.OutputRecord { Directory = request.ImageDirectory, Entries = OutputSnapshot.Take(request.ImageDirectory) };
-            if (request.ImageArchive is not null)
+            state.Image = new BuildState.OutputRecord { Directory = spec.Directory, Entries = OutputSnapshot.Take(spec.Directory) };
+            if (spec.Archive is not null)
             {
-                state.ArchivePath = request.ImageArchive;
-                state.ArchiveIdentity = Rootfs.NativeMethods.Identity(request.ImageArchive);
+                state.ArchivePath = spec.Archive;
+                state.ArchiveIdentity = NativeMethods.Identity(spec.Archive);
             }
         }
 
@@ -129,7 +131,7 @@ public static class BundleBuilder
             return "an input changed: " + input;
         }
 
-        if (request.Options.WriteBundle != previous.Bundle is not null || (request.ImageDirectory is not null) != previous.Image is not null)
+        if ((request.Output.BundleDirectory is not null) != previous.Bundle is not null || (request.Output.Image is not null) != previous.Image is not null)
         {
             return "other outputs were asked for";
         }
@@ -142,7 +144,7 @@ public static class BundleBuilder
             }
         }
 
-        if (previous.ArchivePath is not null && Rootfs.NativeMethods.Identity(previous.ArchivePath) != previous.ArchiveIdentity)
+        if (previous.ArchivePath is not null && NativeMethods.Identity(previous.ArchivePath) != previous.ArchiveIdentity)
         {
             return $"{previous.ArchivePath} was changed since it was written";
         }
@@ -166,12 +168,12 @@ public static class BundleBuilder
     private static BundleResult Result(BundleRequest request, BuildState.SummaryRecord summary, bool upToDate, TimeSpan planTime, TimeSpan writeTime, WriteStatistics statistics)
     {
         ImageResult? image = summary.ManifestDigest is null ? null : new ImageResult(summary.ManifestDigest, summary.Layers.Select(l => (l.Name, l.Digest, l.Size)).ToList());
-        return new BundleResult(request.BundleDirectory, request.Hostname, summary.FileCount, summary.TotalBytes, summary.Args, upToDate, planTime, writeTime, statistics, request.ImageDirectory, image);
+        return new BundleResult(request.Output.BundleDirectory ?? "", request.Isolation.Hostname, summary.FileCount, summary.TotalBytes, summary.Args, upToDate, planTime, writeTime, statistics, request.Output.Image?.Directory, image);
     }
 }
 
 /// <summary>What a build produced, for the summary line and the benchmark; <see cref="UpToDate"/> when nothing had to be written.</summary>
-public sealed record BundleResult(
+internal sealed record BundleResult(
     string BundleDirectory,
     string ContainerId,
     int FileCount,
@@ -185,7 +187,7 @@ public sealed record BundleResult(
     ImageResult? Image = null);
 
 /// <summary>Several mistakes in the options, each with its own code.</summary>
-public sealed class BundleValidationException : Exception
+internal sealed class BundleValidationException : Exception
 {
     public BundleValidationException(IReadOnlyList<OciBundleException> errors)
         : base(string.Join(Environment.NewLine, errors.Select(e => $"{e.Code}: {e.Message}")))

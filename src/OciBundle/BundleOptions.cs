@@ -1,10 +1,11 @@
 namespace OciBundle;
 
 /// <summary>
-/// Everything one bundle is built from, as plain values: the MSBuild task fills it from properties and items,
-/// tests fill it directly. Strings are taken as the user wrote them; <see cref="BundleRequest"/> validates them.
+/// Everything one bundle is built from, as plain values: the MSBuild task copies the project's properties and items
+/// into it, tests fill it directly. Nothing here has a default: the targets give every user-visible default, once,
+/// and the parse step (<see cref="Request.BundleRequest.Parse"/>) refuses a missing one rather than default it again.
 /// </summary>
-public sealed class BundleOptions
+internal sealed class BundleOptions
 {
     /// <summary>The publish output: copied to <see cref="WorkingDirectory"/>.</summary>
     public string PublishDirectory { get; set; } = "";
@@ -12,13 +13,13 @@ public sealed class BundleOptions
     /// <summary>Where <c>config.json</c> and <c>rootfs/</c> go (<c>OciBundleDir</c>).</summary>
     public string BundleDirectory { get; set; } = "";
 
-    /// <summary>The project's folder: a bundle directory equal to it or above it is refused.</summary>
+    /// <summary>The project's folder: an output folder equal to it or above it is refused.</summary>
     public string? ProjectDirectory { get; set; }
 
     /// <summary>Folders an output folder must never be or contain, whatever is in them (the project's bin/ and obj/).</summary>
     public IList<string> ProtectedDirectories { get; set; } = new List<string>();
 
-    /// <summary>The app's assembly name (<c>$(TargetName)</c>), for the default entry point.</summary>
+    /// <summary>The app's assembly name (<c>$(TargetName)</c>), for the default entry point and hostname.</summary>
     public string AppName { get; set; } = "";
 
     /// <summary>The app host's file name in the publish output, when the app has one (<c>$(UseAppHost)</c>).</summary>
@@ -30,12 +31,14 @@ public sealed class BundleOptions
     /// <summary><c>OciBundleAppArg</c>: appended to the default entry point.</summary>
     public IList<string> AppArgs { get; set; } = new List<string>();
 
+    /// <summary><c>OciBundleReadOnly</c>.</summary>
     public bool ReadOnly { get; set; }
 
-    public string OS { get; set; } = "linux";
+    /// <summary><c>OciBundleOS</c>: only <c>linux</c>.</summary>
+    public string? OS { get; set; }
 
-    /// <summary>GOARCH name or alias; empty means from the RuntimeIdentifier.</summary>
-    public string Arch { get; set; } = "";
+    /// <summary><c>OciBundleArch</c>: GOARCH name or alias; empty means from the RuntimeIdentifier (or this machine).</summary>
+    public string? Arch { get; set; }
 
     public string? RuntimeIdentifier { get; set; }
 
@@ -43,55 +46,60 @@ public sealed class BundleOptions
 
     public IList<KeyValuePair<string, string>> Environment { get; set; } = new List<KeyValuePair<string, string>>();
 
-    public string WorkingDirectory { get; set; } = "/app";
+    /// <summary><c>OciBundleWorkingDirectory</c>.</summary>
+    public string? WorkingDirectory { get; set; }
 
-    public string User { get; set; } = "1654";
+    /// <summary><c>OciBundleUser</c>: uid[:gid] or a name of the generated /etc/passwd.</summary>
+    public string? User { get; set; }
 
-    /// <summary>Empty: the project name, made a valid hostname.</summary>
-    public string Hostname { get; set; } = "";
+    /// <summary><c>OciBundleHostname</c>; empty: the project name, made a valid hostname.</summary>
+    public string? Hostname { get; set; }
 
+    /// <summary><c>OciBundleRootless</c>.</summary>
     public bool Rootless { get; set; }
 
-    /// <summary>Rootless: the host ids the container's root maps to (default: the ids running the build).</summary>
+    /// <summary>Rootless: the host ids the container's root maps to (empty: the ids running the build, or sudo's).</summary>
     public string? HostUid { get; set; }
 
     public string? HostGid { get; set; }
 
-    /// <summary>Empty: the newest version the product writes.</summary>
-    public string SpecVersion { get; set; } = "";
+    /// <summary><c>OciBundleSpecVersion</c>.</summary>
+    public string? SpecVersion { get; set; }
 
-    /// <summary><c>private</c> (a new network namespace) or <c>host</c>.</summary>
-    public string Network { get; set; } = "private";
+    /// <summary><c>OciBundleNetwork</c>: <c>private</c> (a new network namespace) or <c>host</c>.</summary>
+    public string? Network { get; set; }
 
     public IList<FileOption> Files { get; set; } = new List<FileOption>();
 
-    public string Sysroot { get; set; } = "/";
+    /// <summary><c>OciBundleSysroot</c>.</summary>
+    public string? Sysroot { get; set; }
 
     /// <summary>Copy the time zone database (<c>OciBundleIncludeTimeZoneData</c>).</summary>
-    public bool IncludeTimeZoneData { get; set; } = true;
+    public bool IncludeTimeZoneData { get; set; }
 
     /// <summary>Copy GSSAPI (Kerberos) for <c>NegotiateAuthentication</c> (<c>OciBundleIncludeGssapi</c>).</summary>
     public bool IncludeGssapi { get; set; }
 
-    /// <summary>The .NET installation framework-dependent apps take their frameworks from.</summary>
+    /// <summary>The .NET installation framework-dependent apps take their frameworks from; empty: the one running the build.</summary>
     public string? DotnetRoot { get; set; }
 
-    /// <summary>Seconds since the epoch for every timestamp in the bundle (<c>SOURCE_DATE_EPOCH</c>).</summary>
-    public long? SourceDateEpoch { get; set; }
+    /// <summary>Seconds since 1970 for every timestamp in the bundle (<c>SOURCE_DATE_EPOCH</c>, or the targets' 1980-01-01).</summary>
+    public string? SourceDateEpoch { get; set; }
 
-    /// <summary>Capabilities of the process; null means the set of <c>runc spec</c>.</summary>
+    /// <summary><c>OciBundleCapabilities</c>: names, or <c>none</c>.</summary>
     public IList<string>? Capabilities { get; set; }
 
-    public bool NoNewPrivileges { get; set; } = true;
+    /// <summary><c>OciBundleNoNewPrivileges</c>.</summary>
+    public bool NoNewPrivileges { get; set; }
 
     /// <summary>Write the runtime bundle (<c>PublishOciBundle</c>); false when only an image is asked for.</summary>
-    public bool WriteBundle { get; set; } = true;
+    public bool WriteBundle { get; set; }
 
     /// <summary>Where to write an OCI image layout (<c>OciImageDir</c>, with <c>PublishOciImage</c>); null for none.</summary>
     public string? ImageDirectory { get; set; }
 
     /// <summary>The image's tag (<c>OciImageTag</c>), the <c>org.opencontainers.image.ref.name</c> annotation.</summary>
-    public string ImageTag { get; set; } = "latest";
+    public string? ImageTag { get; set; }
 
     /// <summary>Also write the layout as one oci-archive tar here (<c>OciImageArchive</c>).</summary>
     public string? ImageArchive { get; set; }
@@ -107,7 +115,7 @@ public sealed class BundleOptions
 }
 
 /// <summary>One <c>OciBundleMount</c> item.</summary>
-public sealed class MountOption
+internal sealed class MountOption
 {
     public string Destination { get; set; } = "";
     public string? Type { get; set; }
@@ -116,7 +124,7 @@ public sealed class MountOption
 }
 
 /// <summary>One <c>OciBundleFile</c> item: a host file or folder and where it goes in rootfs.</summary>
-public sealed class FileOption
+internal sealed class FileOption
 {
     public string Source { get; set; } = "";
     public string TargetPath { get; set; } = "";

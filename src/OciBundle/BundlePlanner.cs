@@ -1,11 +1,12 @@
 using System.Text;
-using Newtonsoft.Json.Linq;
 using OciBundle.Closure;
 using OciBundle.Diagnostics;
 using OciBundle.Dotnet;
 using OciBundle.Rootfs;
+using OciBundle.Request;
 using OciBundle.Spec;
 using OciBundle.State;
+using OciBundle.Interop;
 
 namespace OciBundle;
 
@@ -14,10 +15,9 @@ namespace OciBundle;
 /// of a framework-dependent app, the ELF closure, what .NET loads with <c>dlopen</c>, the data files, and
 /// config.json. Nothing is written here; <see cref="BundleWriter"/> writes the result.
 /// </summary>
-public sealed class BundlePlanner
+internal sealed class BundlePlanner
 {
-    /// <summary>Where a framework-dependent app's .NET goes in rootfs: the default location the app host probes.</summary>
-    public const string ContainerDotnetRoot = "/usr/share/dotnet";
+    private const string ContainerDotnetRoot = ContainerPaths.DotnetRoot;
 
     /// <summary>ARG_MAX where the stack limit is the default 8 MiB: what execve takes of args and environment together.</summary>
     private const long MaxArgAndEnvironmentBytes = 2 * 1024 * 1024;
@@ -37,20 +37,21 @@ public sealed class BundlePlanner
     {
         _request = request;
         _log = log;
-        _sysroot = new Sysroot(request.Sysroot.Root) { Inputs = _inputs };
+        _sysroot = new Sysroot(request.Content.SysrootRoot) { Inputs = _inputs };
     }
 
     public static BundleLayout Plan(BundleRequest request, Action<string> log) => new BundlePlanner(request, log).Plan();
 
     private BundleLayout Plan()
     {
-        BundleOptions o = _request.Options;
-        var resolver = LibraryResolver.ForSysroot(_sysroot, _request.Arch, _plan);
-        _closure = new ClosureBuilder(_sysroot, _request.Arch, _plan, resolver, _log);
+        ContentSpec content = _request.Content;
+        ProcessSpec process = _request.Process;
+        var resolver = LibraryResolver.ForSysroot(_sysroot, content.Arch, _plan);
+        _closure = new ClosureBuilder(_sysroot, content.Arch, _plan, resolver, _log);
 
-        string appDir = _request.WorkingDirectory;
+        string appDir = process.WorkingDirectory;
         resolver.Claim(appDir);
-        HostTree.Add(_plan, _request.PublishDirectory, appDir, "publish output", SourceKind.PublishOutput, _inputs);
+        HostTree.Add(_plan, content.PublishDirectory, appDir, "publish output", _inputs);
 
         RuntimeConfig? runtimeConfig = ReadRuntimeConfig();
         bool frameworkDependent = runtimeConfig is { IsSelfContained: false, Frameworks.Count: > 0 };
@@ -60,10 +61,10 @@ public sealed class BundlePlanner
             AddSharedFrameworks(runtimeConfig!);
         }
 
-        foreach (FileOption file in _request.Files)
+        foreach (FileSpec file in content.Files)
         {
             resolver.Claim(file.TargetPath);
-            HostTree.Add(_plan, file.Source, file.TargetPath, $"OciBundleFile {file.Source}", SourceKind.ExtraFile, _inputs);
+            HostTree.Add(_plan, file.Source, file.TargetPath, $"OciBundleFile {file.Source}", _inputs);
         }
 
         foreach (RootfsEntry entry in _plan.Entries.Where(e => e.Kind == RootfsEntryKind.File && e.SourcePath is not null).ToList())
@@ -74,7 +75,7 @@ public sealed class BundlePlanner
         IReadOnlyList<string> args = ComputeArgs(frameworkDependent);
         _closure.Complete();
 
-        DotnetRuntimeRules.Apply(_closure, _plan, _request, runtimeConfig, _log);
+        DotnetRuntimeRules.Apply(_closure, new DotnetRuleOptions(process.InvariantGlobalization, content.IncludeGssapi, content.IncludeTimeZoneData), runtimeConfig, _log);
         _closure.Complete();
 
         AddSystemFiles();
@@ -89,7 +90,7 @@ public sealed class BundlePlanner
             env.Add(new("DOTNET_ROOT", ContainerDotnetRoot));
         }
 
-        foreach (KeyValuePair<string, string> pair in o.Environment)
+        foreach (KeyValuePair<string, string> pair in process.Environment)
         {
             int at = env.FindIndex(e => e.Key == pair.Key);
             if (at >= 0)
@@ -109,23 +110,22 @@ public sealed class BundlePlanner
             throw new OciBundleException(Strings.ArgsAndEnvironmentTooLong, total, MaxArgAndEnvironmentBytes);
         }
 
-        JObject spec = RuntimeSpecBuilder.Build(new RuntimeSpecBuilder.Input
+        IsolationSpec isolation = _request.Isolation;
+        byte[] config = RuntimeSpecBuilder.Write(new RuntimeSpecBuilder.Input
         {
-            SpecVersion = _request.SpecVersion,
+            SpecVersion = isolation.SpecVersion,
             Args = args,
             Environment = env,
             Cwd = appDir,
-            Uid = _request.Uid,
-            Gid = _request.Gid,
-            Hostname = _request.Hostname,
-            ReadOnly = o.ReadOnly,
-            Rootless = o.Rootless,
-            HostUid = _request.HostUid,
-            HostGid = _request.HostGid,
-            HostNetwork = _request.HostNetwork,
-            Mounts = _request.Mounts,
-            Capabilities = _request.Capabilities,
-            NoNewPrivileges = o.NoNewPrivileges,
+            Uid = process.User.Uid,
+            Gid = process.User.Gid,
+            Hostname = isolation.Hostname,
+            ReadOnly = isolation.ReadOnly,
+            Rootless = isolation.Rootless,
+            HostNetwork = isolation.HostNetwork,
+            Mounts = isolation.Mounts,
+            Capabilities = process.Capabilities,
+            NoNewPrivileges = process.NoNewPrivileges,
         });
 
         foreach (RootfsEntry file in _plan.Entries.Where(e => e.SourcePath is not null))
@@ -133,12 +133,12 @@ public sealed class BundlePlanner
             _inputs.Path(file.SourcePath!);
         }
 
-        return new BundleLayout(_plan, RuntimeSpecBuilder.Serialize(spec), args, env, _closure.Omitted, _inputs);
+        return new BundleLayout(_plan.Seal(), config, args, env, _closure.Omitted, _inputs);
     }
 
     private RuntimeConfig? ReadRuntimeConfig()
     {
-        string path = Path.Combine(_request.PublishDirectory, _request.Options.AppName + ".runtimeconfig.json");
+        string path = Path.Combine(_request.Content.PublishDirectory, _request.Content.AppName + ".runtimeconfig.json");
         _inputs.Path(path);
         if (!File.Exists(path))
         {
@@ -149,7 +149,7 @@ public sealed class BundlePlanner
         {
             return RuntimeConfig.Read(path);
         }
-        catch (Exception e) when (e is IOException or Newtonsoft.Json.JsonException)
+        catch (Exception e) when (e is IOException or InvalidDataException)
         {
             throw new OciBundleException(Strings.RuntimeConfigUnreadable, path, e.Message);
         }
@@ -158,13 +158,13 @@ public sealed class BundlePlanner
     /// <summary>Copies the frameworks the host would pick, each with the frameworks it builds on, plus hostfxr and the muxer.</summary>
     private void AddSharedFrameworks(RuntimeConfig config)
     {
-        string dotnetRoot = _request.Options.DotnetRoot is { Length: > 0 } configured
+        string dotnetRoot = _request.Content.DotnetRoot is { } configured
             ? configured
             : Path.GetDirectoryName(Path.GetDirectoryName(Path.GetDirectoryName(typeof(object).Assembly.Location)))!; // shared/Microsoft.NETCore.App/<v>/ -> root
         dotnetRoot = Path.TrimEndingDirectorySeparator(Path.GetFullPath(dotnetRoot));
 
         var pending = new Queue<(FrameworkReference Framework, string RollForward, string NeededBy)>(
-            config.Frameworks.Select(f => (f, f.RollForward ?? config.RollForward, _request.Options.AppName + ".runtimeconfig.json")));
+            config.Frameworks.Select(f => (f, f.RollForward ?? config.RollForward, _request.Content.AppName + ".runtimeconfig.json")));
         var done = new HashSet<string>(StringComparer.Ordinal);
         while (pending.Count > 0)
         {
@@ -186,7 +186,7 @@ public sealed class BundlePlanner
             }
 
             string source = Path.Combine(frameworkDir, version);
-            HostTree.Add(_plan, source, $"{ContainerDotnetRoot}/shared/{fw.Name}/{version}", $"shared framework {fw.Name} {version} (named by {neededBy})", SourceKind.Framework, _inputs);
+            HostTree.Add(_plan, source, $"{ContainerDotnetRoot}/shared/{fw.Name}/{version}", $"shared framework {fw.Name} {version} (named by {neededBy})", _inputs);
 
             string nested = Path.Combine(source, fw.Name + ".runtimeconfig.json");
             if (File.Exists(nested))
@@ -208,51 +208,52 @@ public sealed class BundlePlanner
             throw new OciBundleException(Strings.FrameworkNotFound, "hostfxr", "any", dotnetRoot, "none");
         }
 
-        HostTree.Add(_plan, Path.Combine(fxrRoot, fxr), $"{ContainerDotnetRoot}/host/fxr/{fxr}", "the .NET host resolver (hostfxr) for a framework-dependent app", SourceKind.Framework, _inputs);
+        HostTree.Add(_plan, Path.Combine(fxrRoot, fxr), $"{ContainerDotnetRoot}/host/fxr/{fxr}", "the .NET host resolver (hostfxr) for a framework-dependent app", _inputs);
         string muxer = Path.Combine(dotnetRoot, "dotnet");
         _inputs.Path(muxer);
         if (File.Exists(muxer))
         {
-            HostTree.Add(_plan, muxer, $"{ContainerDotnetRoot}/dotnet", "the dotnet host for a framework-dependent app", SourceKind.Framework, _inputs);
+            HostTree.Add(_plan, muxer, $"{ContainerDotnetRoot}/dotnet", "the dotnet host for a framework-dependent app", _inputs);
         }
     }
 
     /// <summary>process.args: the user's OciBundleArg, or the app's entry point plus OciBundleAppArg. Absolute host paths are brought in.</summary>
     private IReadOnlyList<string> ComputeArgs(bool frameworkDependent)
     {
-        BundleOptions o = _request.Options;
-        string appDir = _request.WorkingDirectory;
+        ContentSpec content = _request.Content;
+        ProcessSpec process = _request.Process;
+        string appDir = process.WorkingDirectory;
         List<string> args;
-        if (o.Args.Count > 0)
+        if (process.Args.Count > 0)
         {
-            args = o.Args.ToList();
+            args = process.Args.ToList();
         }
         else
         {
-            string? appHost = string.IsNullOrEmpty(o.AppHost) ? null : Sysroot.Join(appDir, o.AppHost);
+            string? appHost = content.AppHost is null ? null : Sysroot.Join(appDir, content.AppHost);
             if (appHost is not null && _plan.TryGet(appHost, out _))
             {
                 args = new List<string> { appHost };
             }
-            else if (_plan.TryGet(Sysroot.Join(appDir, o.AppName + ".dll"), out _) && frameworkDependent)
+            else if (_plan.TryGet(Sysroot.Join(appDir, content.AppName + ".dll"), out _) && frameworkDependent)
             {
-                args = new List<string> { $"{ContainerDotnetRoot}/dotnet", Sysroot.Join(appDir, o.AppName + ".dll") };
+                args = new List<string> { $"{ContainerDotnetRoot}/dotnet", Sysroot.Join(appDir, content.AppName + ".dll") };
             }
-            else if (_plan.TryGet(Sysroot.Join(appDir, o.AppName), out _))
+            else if (_plan.TryGet(Sysroot.Join(appDir, content.AppName), out _))
             {
-                args = new List<string> { Sysroot.Join(appDir, o.AppName) };
+                args = new List<string> { Sysroot.Join(appDir, content.AppName) };
             }
             else
             {
-                throw new OciBundleException(Strings.EntryPointNotFound, o.AppName, _request.PublishDirectory);
+                throw new OciBundleException(Strings.EntryPointNotFound, content.AppName, content.PublishDirectory);
             }
 
-            args.AddRange(o.AppArgs);
+            args.AddRange(process.AppArgs);
         }
 
         // Only OciBundleArg brings host files in (the program, as Nix does with store paths); OciBundleAppArg values
         // are strings for the app, whatever they look like.
-        foreach (string arg in o.Args.Where(a => a.StartsWith('/')).Distinct(StringComparer.Ordinal))
+        foreach (string arg in process.Args.Where(a => a.StartsWith('/')).Distinct(StringComparer.Ordinal))
         {
             string path = Sysroot.Normalize(arg);
             if (_plan.TryGet(path, out _) || _closure.Resolver.Probe(path) is { InPlan: true })
@@ -260,7 +261,7 @@ public sealed class BundlePlanner
                 continue;
             }
 
-            if (_request.Mounts.Any(m => BundleRequest.IsSameOrInside(path, m.Destination)))
+            if (_request.Isolation.Mounts.Any(m => ContainerPath.IsSameOrInside(path, m.Destination)))
             {
                 continue; // provided by a mount when the container runs
             }
@@ -268,7 +269,7 @@ public sealed class BundlePlanner
             ResolvedPath? resolved = _sysroot.Resolve(path);
             if (resolved is null)
             {
-                throw new OciBundleException(Strings.ArgPathNotFound, arg, _request.Sysroot.Root);
+                throw new OciBundleException(Strings.ArgPathNotFound, arg, _sysroot.Root);
             }
 
             // A program, not a folder or a secret: those enter only through OciBundleFile, named for it.
@@ -278,9 +279,24 @@ public sealed class BundlePlanner
                 throw new OciBundleException(Strings.ArgIsFolder, arg, host);
             }
 
+            string mode = Convert.ToString((NativeMethods.LStat(host)?.Mode ?? 0) & 0xFFF, 8).PadLeft(4, '0');
             if (NativeMethods.LStat(host) is { } st && (st.Mode & 0b100) == 0)
             {
-                throw new OciBundleException(Strings.ArgNotWorldReadable, arg, host, Convert.ToString(st.Mode & 0xFFF, 8).PadLeft(4, '0'));
+                throw new OciBundleException(Strings.ArgNotWorldReadable, arg, host, mode);
+            }
+
+            // Readable by everyone only if everyone can also reach it: a 0644 file in a 0700 folder is a secret too.
+            for (string dir = Path.GetDirectoryName(host)!; dir.Length >= _sysroot.Root.Length; dir = Path.GetDirectoryName(dir) ?? "")
+            {
+                if (NativeMethods.LStat(dir) is { } d && (d.Mode & 0b001) == 0)
+                {
+                    throw new OciBundleException(Strings.ArgNotWorldReadable, arg, host, $"{mode}, in {dir}, mode {Convert.ToString(d.Mode & 0xFFF, 8).PadLeft(4, '0')}");
+                }
+
+                if (dir == "/" || dir == _sysroot.Root)
+                {
+                    break;
+                }
             }
 
             _closure.AddSysrootPath(path, $"named by OciBundleArg {arg}");
@@ -294,7 +310,7 @@ public sealed class BundlePlanner
     {
         var passwd = new StringBuilder();
         var group = new StringBuilder();
-        foreach ((string name, uint id, string home) in BundleRequest.Accounts)
+        foreach ((string name, uint id, string home) in Accounts.All)
         {
             passwd.Append(name).Append(":x:").Append(id).Append(':').Append(id).Append(':').Append(name).Append(':').Append(home).Append(":/sbin/nologin\n");
             group.Append(name).Append(":x:").Append(id).Append(":\n");
@@ -305,11 +321,11 @@ public sealed class BundlePlanner
 
         // Without these, glibc asks DNS first and "localhost" does not resolve: an app calling itself, or Kestrel
         // binding to localhost, fails with EAI_AGAIN. The container's own, not the host's.
-        string hosts = $"127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n127.0.1.1\t{_request.Hostname}\n";
+        string hosts = $"127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n127.0.1.1\t{_request.Isolation.Hostname}\n";
         _plan.AddContent("/etc/hosts", Encoding.ASCII.GetBytes(hosts), FileMode644, "name resolution: localhost and the container's hostname (generated)");
         _plan.AddContent("/etc/nsswitch.conf", "passwd: files\ngroup: files\nhosts: files dns\n"u8.ToArray(), FileMode644, "name service order: files before DNS (generated)");
         _plan.AddDirectory("/root", "home of root", Mode700);
-        _plan.AddDirectory("/home/app", "home of the app user, writable by it", RootfsPlan.DirectoryMode, owner: 1654);
+        _plan.AddDirectory(Accounts.App.Home, "home of the app user, writable by it", RootfsPlan.DirectoryMode, owner: (int)Accounts.App.Id);
         _plan.AddDirectory("/tmp", "temporary files, writable by every user (1777)", Mode1777);
         foreach (string mountPoint in new[] { "/dev", "/proc", "/sys" })
         {
@@ -318,7 +334,7 @@ public sealed class BundlePlanner
 
         // The user's mount points too, so the runtime never has to create them inside rootfs (a run would change
         // the bundle, and the next publish would have to repair it): a folder, or an empty file for a file bind.
-        foreach (MountOption mount in _request.Mounts.Where(m => !_plan.TryGet(m.Destination, out _)))
+        foreach (MountSpec mount in _request.Isolation.Mounts.Where(m => !_plan.TryGet(m.Destination, out _)))
         {
             bool underLink = false;
             for (string parent = RootfsPlan.Parent(mount.Destination); !underLink; parent = RootfsPlan.Parent(parent))
@@ -335,8 +351,7 @@ public sealed class BundlePlanner
                 continue; // under a symlink or file of the closure: left to the runtime, as before
             }
 
-            bool fileBind = mount.Source is { } source && source.StartsWith('/') && NativeMethods.LStat(source) is { } st && (st.Mode & NativeMethods.S_IFMT) == NativeMethods.S_IFREG;
-            if (fileBind)
+            if (mount.IsFileBind)
             {
                 _plan.AddContent(mount.Destination, Array.Empty<byte>(), FileMode644, $"mount point of OciBundleMount {mount.Destination}");
             }
@@ -350,4 +365,4 @@ public sealed class BundlePlanner
 
 /// <summary>The planned bundle: rootfs entries, the bytes of config.json, and what was left out.</summary>
 /// <summary>The planned bundle: rootfs entries, the bytes of config.json, what was left out, and every host input it was made from.</summary>
-public sealed record BundleLayout(RootfsPlan Plan, byte[] Config, IReadOnlyList<string> Args, IReadOnlyList<KeyValuePair<string, string>> Environment, IReadOnlyList<string> Omitted, InputLedger Inputs);
+internal sealed record BundleLayout(RootfsPlan Plan, byte[] Config, IReadOnlyList<string> Args, IReadOnlyList<KeyValuePair<string, string>> Environment, IReadOnlyList<string> Omitted, InputLedger Inputs);

@@ -1,9 +1,10 @@
 using OciBundle.Rootfs;
+using OciBundle.Interop;
 
 namespace OciBundle;
 
 /// <summary>The ids of the user running the build: what a rootless bundle maps container root to by default.</summary>
-public static class CurrentIds
+internal static class CurrentIds
 {
     public static uint Uid => NativeMethods.getuid();
 

@@ -5,15 +5,19 @@ namespace OciBundle.EndToEnd.Tests;
 
 /// <summary>
 /// Packs OciBundle.Sdk once per test run into a temporary feed, with a version of its own, and gives every test
-/// project a NuGet.config that clears other sources and a packages folder private to the run: no copy of the
-/// package from an earlier build can ever be used.
+/// project a NuGet.config that clears other sources and maps OciBundle.Sdk to that feed alone: no copy of the
+/// package from an earlier build can ever be used, while runtime packs come from the machine's package folder.
 /// </summary>
 [TestClass]
 public static class SdkFeed
 {
     public static string Root { get; private set; } = "";
     public static string Feed => Path.Combine(Root, "feed");
-    public static string Packages => Path.Combine(Root, "packages");
+
+    /// <summary>The machine's package folder (NUGET_PACKAGES, else ~/.nuget/packages), where this run's version of the package lands.</summary>
+    public static string Packages => Environment.GetEnvironmentVariable("NUGET_PACKAGES") is { Length: > 0 } folder
+        ? folder
+        : Path.Combine(Environment.GetFolderPath(Environment.SpecialFolder.UserProfile), ".nuget", "packages");
     public static string Version { get; private set; } = "";
 
     [AssemblyInitialize]
@@ -34,12 +38,18 @@ public static class SdkFeed
     [AssemblyCleanup]
     public static void Cleanup()
     {
-        try
+        foreach (string dir in new[] { Root, Path.Combine(Packages, "ocibundle.sdk", Version.ToLowerInvariant()) })
         {
-            Directory.Delete(Root, recursive: true);
-        }
-        catch (IOException)
-        {
+            try
+            {
+                if (Directory.Exists(dir))
+                {
+                    Directory.Delete(dir, recursive: true);
+                }
+            }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+            {
+            }
         }
     }
 }

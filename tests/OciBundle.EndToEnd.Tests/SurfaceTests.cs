@@ -15,7 +15,7 @@ public sealed class SurfaceTests
         """;
 
     [TestMethod]
-    public void DeclarationsArriveInTheContainerAndMistakesKeepThePreviousBundle()
+    public void DeclarationsArriveInTheContainer()
     {
         Runc.RequireRoot();
         using var data = new TempDirectory();
@@ -35,36 +35,6 @@ public sealed class SurfaceTests
         Assert.AreEqual(
             "uid: 1654\nnonewprivs: 1\nhostname: probe-host\ncwd: /app\ngreeting: hello world\nargs: two words | x\nmounted: from the host\nfile: copied in\nwrite /app: read-only\nwrite /tmp: ok\n",
             run.Output);
-
-        // A dozen misconfigurations: each its own code naming the property, and the bundle stays byte for byte.
-        string before = TreeFingerprint.Of(project.BundleDir);
-        var mistakes = new (string Property, string Code, string Named)[]
-        {
-            ("OciBundleUser=nobody", "OCIB1041", "OciBundleUser 'nobody'"),
-            ("OciBundleUser=1:2:3", "OCIB1040", "OciBundleUser '1:2:3'"),
-            ("OciBundleArch=sparc", "OCIB1004", "OciBundleArch 'sparc'"),
-            ("OciBundleArch=arm64", "OCIB1006", "OciBundleArch 'arm64'"),
-            ("OciBundleOS=windows", "OCIB1003", "OciBundleOS 'windows'"),
-            ("OciBundleHostname=-bad-", "OCIB1050", "OciBundleHostname '-bad-'"),
-            ("OciBundleSpecVersion=9.9.9", "OCIB1060", "OciBundleSpecVersion '9.9.9'"),
-            ("OciBundleWorkingDirectory=app", "OCIB1070", "OciBundleWorkingDirectory 'app'"),
-            ("OciBundleWorkingDirectory=/etc", "OCIB1071", "OciBundleWorkingDirectory '/etc'"),
-            ($"OciBundleDir={project.Directory}/", "OCIB1080", "OciBundleDir"),
-            ("OciBundleNetwork=bridge", "OCIB1110", "OciBundleNetwork 'bridge'"),
-            ("OciBundleSysroot=/no/such/sysroot", "OCIB1100", "OciBundleSysroot '/no/such/sysroot'"),
-            ("OciBundleHostUid=me", "OCIB1120", "OciBundleHostUid 'me'"),
-            ("OciBundleCapabilities=CAP_TELEPORT", "OCIB1160", "OciBundleCapabilities names 'CAP_TELEPORT'"),
-        };
-        foreach ((string property, string code, string named) in mistakes)
-        {
-            ProcessResult bad = project.Publish(false, "-p:PublishOciBundle=true", "-p:" + property);
-            Assert.AreNotEqual(0, bad.ExitCode, property);
-            StringAssert.Contains(bad.Output, $"error {code}: ", property);
-            StringAssert.Contains(bad.Output, named, property);
-            Assert.IsFalse(bad.All.Contains("   at "), $"{property}: no stack trace");
-            Assert.AreEqual(before, TreeFingerprint.Of(project.BundleDir), $"{property}: the bundle changed");
-            Assert.IsTrue(File.Exists(Path.Combine(project.Directory, "Surface.csproj")), $"{property}: the project folder is intact");
-        }
     }
 
     [TestMethod]
@@ -80,5 +50,62 @@ public sealed class SurfaceTests
         Assert.AreEqual(
             "uid: 0\nnonewprivs: 1\nhostname: rootless\ncwd: /app\ngreeting: hello world\nargs: two words | x\nmounted: (none)\nfile: (none)\nwrite /app: ok\nwrite /tmp: ok\n",
             run.Output);
+    }
+}
+
+/// <summary>Each misconfiguration, one scenario each: its own code naming the property, and the previous bundle stays byte for byte.</summary>
+[TestClass]
+public sealed class MisconfigurationTests
+{
+    private static TestProject? _project;
+    private static string _before = "";
+
+    [ClassInitialize]
+    public static void PublishOnce(TestContext _)
+    {
+        _project = TestProject.WithSdkElement("Mistakes", program: "Console.WriteLine(\"fine\");");
+        _project.Publish("-p:PublishOciBundle=true");
+        _before = TreeFingerprint.Of(_project.BundleDir);
+    }
+
+    [ClassCleanup]
+    public static void Cleanup() => _project?.Dispose();
+
+    [TestMethod]
+    [DataRow("OciBundleUser=nobody", "OCIB1041", "OciBundleUser 'nobody'")]
+    [DataRow("OciBundleUser=1:2:3", "OCIB1040", "OciBundleUser '1:2:3'")]
+    [DataRow("OciBundleUser=4294967295", "OCIB1043", "OciBundleUser '4294967295'")]
+    [DataRow("OciBundleArch=sparc", "OCIB1004", "OciBundleArch 'sparc'")]
+    [DataRow("OciBundleArch=arm64", "OCIB1006", "OciBundleArch 'arm64'")]
+    [DataRow("OciBundleOS=windows", "OCIB1003", "OciBundleOS 'windows'")]
+    [DataRow("OciBundleHostname=-bad-", "OCIB1050", "OciBundleHostname '-bad-'")]
+    [DataRow("OciBundleSpecVersion=9.9.9", "OCIB1060", "OciBundleSpecVersion '9.9.9'")]
+    [DataRow("OciBundleWorkingDirectory=app", "OCIB1070", "OciBundleWorkingDirectory 'app'")]
+    [DataRow("OciBundleWorkingDirectory=/etc", "OCIB1071", "OciBundleWorkingDirectory '/etc'")]
+    [DataRow("OciBundleWorkingDirectory=/proc/app", "OCIB1071", "OciBundleWorkingDirectory '/proc/app'")]
+    [DataRow("OciBundleDir=/", "OCIB1080", "OciBundleDir '/'")]
+    [DataRow("OciBundleNetwork=bridge", "OCIB1110", "OciBundleNetwork 'bridge'")]
+    [DataRow("OciBundleSysroot=/no/such/sysroot", "OCIB1100", "OciBundleSysroot '/no/such/sysroot'")]
+    [DataRow("OciBundleHostUid=me", "OCIB1120", "OciBundleHostUid 'me'")]
+    [DataRow("OciBundleCapabilities=CAP_TELEPORT", "OCIB1160", "OciBundleCapabilities names 'CAP_TELEPORT'")]
+    public void AMisconfigurationGivesItsCodeAndKeepsTheBundle(string property, string code, string named)
+    {
+        ProcessResult bad = _project!.Publish(false, "-p:PublishOciBundle=true", "-p:" + property);
+
+        Assert.AreNotEqual(0, bad.ExitCode, property);
+        StringAssert.Contains(bad.Output, $"error {code}: ", bad.Output);
+        StringAssert.Contains(bad.Output, named, bad.Output);
+        Assert.IsFalse(bad.All.Contains("   at "), "no stack trace");
+        Assert.AreEqual(_before, TreeFingerprint.Of(_project.BundleDir), "the bundle is byte for byte the previous one");
+        Assert.IsTrue(File.Exists(Path.Combine(_project.Directory, "Mistakes.csproj")), "the project folder is intact");
+    }
+
+    [TestMethod]
+    public void TheProjectFolderAsOciBundleDirIsRefused()
+    {
+        ProcessResult bad = _project!.Publish(false, "-p:PublishOciBundle=true", $"-p:OciBundleDir={_project.Directory}/");
+        StringAssert.Contains(bad.Output, "error OCIB1080: OciBundleDir", bad.Output);
+        Assert.AreEqual(_before, TreeFingerprint.Of(_project.BundleDir));
+        Assert.IsTrue(File.Exists(Path.Combine(_project.Directory, "Program.cs")), "the project folder is intact");
     }
 }

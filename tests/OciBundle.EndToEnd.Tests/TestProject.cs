@@ -19,14 +19,21 @@ public sealed class TestProject : IDisposable
         File.WriteAllText(Path.Combine(Directory, "NuGet.config"), $"""
             <?xml version="1.0" encoding="utf-8"?>
             <configuration>
-              <config>
-                <add key="globalPackagesFolder" value="{SdkFeed.Packages}" />
-              </config>
               <packageSources>
                 <clear />
                 <add key="ocibundle-under-test" value="{SdkFeed.Feed}" />
                 <add key="nuget.org" value="https://api.nuget.org/v3/index.json" />
               </packageSources>
+              <!-- The package under test only from the run's own feed (at a version no other run has); everything else
+                   from nuget.org into the machine's package folder, so runtime packs are downloaded once, not every run. -->
+              <packageSourceMapping>
+                <packageSource key="ocibundle-under-test">
+                  <package pattern="OciBundle.Sdk" />
+                </packageSource>
+                <packageSource key="nuget.org">
+                  <package pattern="*" />
+                </packageSource>
+              </packageSourceMapping>
             </configuration>
             """);
         // Keep the build from picking up the repository's or the machine's Directory.Build.* files.

@@ -15,7 +15,7 @@ public sealed class BuildOciContainerTaskTests
         using var dir = new TempDirectory();
         Directory.CreateDirectory(dir.Combine("publish"));
         var engine = new FakeBuildEngine();
-        var task = new BuildOciContainer
+        var task = TargetDefaults.Apply(new BuildOciContainer
         {
             BuildEngine = engine,
             PublishDirectory = dir.Combine("publish"),
@@ -24,7 +24,7 @@ public sealed class BuildOciContainerTaskTests
             Mounts = new ITaskItem[] { new TaskItem("relative", new Dictionary<string, string> { ["Type"] = "tmpfs" }) },
             EnvironmentVariables = new ITaskItem[] { new TaskItem("1BAD", new Dictionary<string, string> { ["Value"] = "x" }) },
             User = "not a user",
-        };
+        });
 
         Assert.IsFalse(task.Execute());
         CollectionAssert.AreEquivalent(new[] { "OCIB1020", "OCIB1030", "OCIB1040" }, engine.Errors.Select(e => e.Code).ToList());
@@ -39,7 +39,7 @@ public sealed class BuildOciContainerTaskTests
         Directory.CreateDirectory(dir.Combine("publish"));
         File.WriteAllText(dir.Combine("publish", "Hello.runtimeconfig.json"), "{ not json");
         var engine = new FakeBuildEngine();
-        var task = new BuildOciContainer { BuildEngine = engine, PublishDirectory = dir.Combine("publish"), BundleDirectory = dir.Combine("bundle"), AppName = "Hello" };
+        var task = TargetDefaults.Apply(new BuildOciContainer { BuildEngine = engine, PublishDirectory = dir.Combine("publish"), BundleDirectory = dir.Combine("bundle"), AppName = "Hello" });
 
         Assert.IsFalse(task.Execute());
         Assert.AreEqual("OCIB2014", engine.Errors.Single().Code);
@@ -56,7 +56,7 @@ public sealed class BuildOciContainerTaskTests
         File.Copy(shim, dir.Combine("publish", "libSystem.Native.so"));
         File.WriteAllText(dir.Combine("publish", "Hello"), "#!/bin/sh\n");
         var engine = new FakeBuildEngine();
-        var task = new BuildOciContainer
+        var task = TargetDefaults.Apply(new BuildOciContainer
         {
             BuildEngine = engine,
             PublishDirectory = dir.Combine("publish"),
@@ -66,7 +66,7 @@ public sealed class BuildOciContainerTaskTests
             WriteBundle = false,
             ImageDirectory = dir.Combine("image"),
             StateFile = dir.Combine("obj", "state.json"),
-        };
+        });
 
         Assert.IsTrue(task.Execute(), string.Join("\n", engine.Errors.Select(e => e.Message)));
         string state = File.ReadAllText(dir.Combine("obj", "state.json"));

@@ -1,5 +1,6 @@
 using Microsoft.VisualStudio.TestTools.UnitTesting;
 using OciBundle.Diagnostics;
+using OciBundle.Request;
 using OciBundle.Testing;
 
 namespace OciBundle.Tests;
@@ -23,28 +24,42 @@ public sealed class BundleRequestTests
         File.WriteAllText(_dir.Combine("deploy", "prod.env"), "TOKEN=1\n");
         File.WriteAllText(_dir.Combine("a-file"), "not a folder\n");
         File.CreateSymbolicLink(_dir.Combine("a-link"), _dir.Combine("deploy"));
+        File.CreateSymbolicLink(_dir.Combine("proj-link"), _dir.Combine("proj"));
         Directory.CreateDirectory(_dir.Combine("empty"));
     }
 
     [ClassCleanup]
     public static void Cleanup() => _dir.Dispose();
 
-    private static BundleOptions Valid() => new()
+    private static BundleOptions Valid()
     {
-        PublishDirectory = _publish,
-        BundleDirectory = _dir.Combine("proj", "bin", "oci-bundle"),
-        ProjectDirectory = _dir.Combine("proj"),
-        AppName = "Hello",
-        RuntimeIdentifier = "linux-x64",
-        ProtectedDirectories = { _dir.Combine("proj", "obj"), _dir.Combine("proj", "bin") },
-    };
+        BundleOptions options = TargetDefaults.Options(_publish, _dir.Combine("proj", "bin", "oci-bundle"), "Hello");
+        options.ProjectDirectory = _dir.Combine("proj");
+        options.RuntimeIdentifier = "linux-x64";
+        options.ProtectedDirectories = new List<string> { _dir.Combine("proj", "obj"), _dir.Combine("proj", "bin") };
+        return options;
+    }
+
+    /// <summary>The parse step; its errors added to <paramref name="errors"/>, null when there were any.</summary>
+    private static BundleRequest Validate(BundleOptions options, List<OciBundleException> errors)
+    {
+        try
+        {
+            return BundleRequest.Parse(options);
+        }
+        catch (BundleValidationException e)
+        {
+            errors.AddRange(e.Errors);
+            return null!;
+        }
+    }
 
     private static List<string> Codes(Action<BundleOptions> change)
     {
         BundleOptions options = Valid();
         change(options);
         var errors = new List<OciBundleException>();
-        BundleRequest.Validate(options, errors);
+        Validate(options, errors);
         return errors.Select(e => e.Code).ToList();
     }
 
@@ -52,13 +67,13 @@ public sealed class BundleRequestTests
     public void ValidOptionsHaveNoErrorsAndTheDocumentedDefaults()
     {
         var errors = new List<OciBundleException>();
-        BundleRequest request = BundleRequest.Validate(Valid(), errors);
+        BundleRequest request = Validate(Valid(), errors);
         Assert.AreEqual(0, errors.Count, string.Join("\n", errors.Select(e => e.Message)));
-        Assert.AreEqual("amd64", request.Arch.GoArch);
-        Assert.AreEqual("1.3.0", request.SpecVersion);
-        Assert.AreEqual(1654u, request.Uid);
-        Assert.AreEqual("hello", request.Hostname);
-        Assert.AreEqual("/app", request.WorkingDirectory);
+        Assert.AreEqual("amd64", request.Content.Arch.GoArch);
+        Assert.AreEqual("1.3.0", request.Isolation.SpecVersion);
+        Assert.AreEqual(1654u, request.Process.User.Uid);
+        Assert.AreEqual("hello", request.Isolation.Hostname);
+        Assert.AreEqual("/app", request.Process.WorkingDirectory);
     }
 
     [TestMethod]
@@ -88,6 +103,15 @@ public sealed class BundleRequestTests
     [DataRow("OCIB1100", "sysroot:/no/such/sysroot")]
     [DataRow("OCIB1110", "network:bridge")]
     [DataRow("OCIB1120", "hostuid:me")]
+    [DataRow("OCIB1008", "missing:WorkingDirectory")]
+    [DataRow("OCIB1008", "missing:User")]
+    [DataRow("OCIB1008", "missing:OS")]
+    [DataRow("OCIB1008", "missing:SpecVersion")]
+    [DataRow("OCIB1008", "missing:Network")]
+    [DataRow("OCIB1008", "missing:Sysroot")]
+    [DataRow("OCIB1008", "missing:Capabilities")]
+    [DataRow("OCIB1008", "missing:SourceDateEpoch")]
+    [DataRow("OCIB1009", "epoch:yesterday")]
     [DataRow("OCIB1024", "mount:/|tmpfs|tmpfs|")]
     [DataRow("OCIB1024", "mount:/app|tmpfs|tmpfs|")]
     [DataRow("OCIB1024", "mount:/proc/sys|bind|/srv|rbind")]
@@ -100,6 +124,11 @@ public sealed class BundleRequestTests
     [DataRow("OCIB1071", "cwd:/proc/self")]
     [DataRow("OCIB1071", "cwd:/dev/shm/app")]
     [DataRow("OCIB1071", "cwd:/sys/app")]
+    [DataRow("OCIB1071", "cwd:/lib64")]
+    [DataRow("OCIB1080", "bundledir:/run/user")]
+    [DataRow("OCIB1080", "bundledir:/etc/myapp")]
+    [DataRow("OCIB1080", "bundledir:/home/someone")]
+    [DataRow("OCIB1080", "bundledir:linked-obj")]
     [DataRow("OCIB1080", "bundledir:/etc")]
     [DataRow("OCIB1080", "bundledir:/usr")]
     [DataRow("OCIB1080", "bundledir:/var/lib")]
@@ -132,6 +161,7 @@ public sealed class BundleRequestTests
                 case "env": o.Environment.Add(new(value, "x")); break;
                 case "user": o.User = value; break;
                 case "rootless-user": o.Rootless = true; o.User = value; o.HostUid = "1000"; break;
+                case "missing": typeof(BundleOptions).GetProperty(value)!.SetValue(o, null); break;
                 case "hostname": o.Hostname = value; break;
                 case "spec": o.SpecVersion = value; break;
                 case "cwd": o.WorkingDirectory = value; break;
@@ -143,6 +173,7 @@ public sealed class BundleRequestTests
                         "inside-publish" => Path.Combine(_publish, "oci-bundle"),
                         "obj" => _dir.Combine("proj", "obj"),
                         "deploy" or "a-file" or "a-link" => _dir.Combine(value),
+                        "linked-obj" => _dir.Combine("proj-link", "obj"), // obj/ through a symlink to the project
                         _ => value,
                     };
                     break;
@@ -150,6 +181,7 @@ public sealed class BundleRequestTests
                 case "sysroot": o.Sysroot = value; break;
                 case "network": o.Network = value; break;
                 case "hostuid": o.HostUid = value; break;
+                case "epoch": o.SourceDateEpoch = value; break;
                 case "longenv": o.Environment.Add(new("LONG", new string('x', int.Parse(value)))); break;
                 case "longarg": o.AppArgs.Add(new string('x', int.Parse(value))); break;
                 case "imagedir":
@@ -171,9 +203,9 @@ public sealed class BundleRequestTests
         var errors = new List<OciBundleException>();
         BundleOptions options = Valid();
         options.Arch = "x86_64";
-        BundleRequest request = BundleRequest.Validate(options, errors);
+        BundleRequest request = Validate(options, errors);
         Assert.AreEqual(0, errors.Count);
-        Assert.AreEqual("amd64", request.Arch.GoArch);
+        Assert.AreEqual("amd64", request.Content.Arch.GoArch);
         Assert.AreEqual("OCIB1005", request.Warnings.Single().Code);
         StringAssert.Contains(request.Warnings.Single().Message, "<OciBundleArch>amd64</OciBundleArch>");
     }
@@ -183,7 +215,7 @@ public sealed class BundleRequestTests
     [DataRow("___", "app")]
     [DataRow("Hello", "hello")]
     public void HostnameDefaultsToTheProjectNameMadeValid(string name, string hostname) =>
-        Assert.AreEqual(hostname, BundleRequest.MakeHostname(name));
+        Assert.AreEqual(hostname, HostnameSpec.FromName(name));
 
     [TestMethod]
     public void CapabilitiesAreNormalisedAndUnknownOnesRefused()
@@ -191,13 +223,13 @@ public sealed class BundleRequestTests
         var errors = new List<OciBundleException>();
         BundleOptions options = Valid();
         options.Capabilities = new List<string> { "net_bind_service", "CAP_KILL", "CAP_KILL" };
-        CollectionAssert.AreEqual(new[] { "CAP_NET_BIND_SERVICE", "CAP_KILL" }, BundleRequest.Validate(options, errors).Capabilities.ToArray());
+        CollectionAssert.AreEqual(new[] { "CAP_NET_BIND_SERVICE", "CAP_KILL" }, Validate(options, errors).Process.Capabilities.ToArray());
 
         options.Capabilities = new List<string> { "none" };
-        Assert.AreEqual(0, BundleRequest.Validate(options, errors).Capabilities.Count);
+        Assert.AreEqual(0, Validate(options, errors).Process.Capabilities.Count);
 
         options.Capabilities = new List<string> { "CAP_TELEPORT" };
-        BundleRequest.Validate(options, errors);
+        Validate(options, errors);
         Assert.AreEqual("OCIB1160", errors.Single().Code);
         StringAssert.Contains(errors.Single().Message, "'CAP_TELEPORT'");
     }
@@ -208,10 +240,10 @@ public sealed class BundleRequestTests
         var errors = new List<OciBundleException>();
         BundleOptions options = Valid();
         options.User = "root:app";
-        BundleRequest request = BundleRequest.Validate(options, errors);
+        BundleRequest request = Validate(options, errors);
         Assert.AreEqual(0, errors.Count);
-        Assert.AreEqual(0u, request.Uid);
-        Assert.AreEqual(1654u, request.Gid);
+        Assert.AreEqual(0u, request.Process.User.Uid);
+        Assert.AreEqual(1654u, request.Process.User.Gid);
     }
 
     [TestMethod]
@@ -233,21 +265,21 @@ public sealed class BundleRequestTests
         {
             Environment.SetEnvironmentVariable("SUDO_UID", null);
             Environment.SetEnvironmentVariable("SUDO_GID", null);
-            CollectionAssert.AreEqual(new[] { "OCIB1121" }, Codes(o => { o.Rootless = true; o.User = ""; }));
+            CollectionAssert.AreEqual(new[] { "OCIB1121" }, Codes(o => { o.Rootless = true; o.User = "0"; }));
 
             Environment.SetEnvironmentVariable("SUDO_UID", "1002");
             Environment.SetEnvironmentVariable("SUDO_GID", "1003");
             BundleOptions options = Valid();
             options.Rootless = true;
-            options.User = "";
+            options.User = "0";
             var errors = new List<OciBundleException>();
-            BundleRequest request = BundleRequest.Validate(options, errors);
+            BundleRequest request = Validate(options, errors);
             Assert.AreEqual(0, errors.Count);
-            Assert.AreEqual((1002u, 1003u), (request.HostUid, request.HostGid));
+            Assert.AreEqual((1002u, 1003u), (request.Isolation.Rootless!.HostUid, request.Isolation.Rootless.HostGid));
 
             options.HostUid = "1004";
-            request = BundleRequest.Validate(options, errors);
-            Assert.AreEqual(1004u, request.HostUid, "an explicit OciBundleHostUid wins over sudo's");
+            request = Validate(options, errors);
+            Assert.AreEqual(1004u, request.Isolation.Rootless!.HostUid, "an explicit OciBundleHostUid wins over sudo's");
         }
         finally
         {

@@ -3,6 +3,7 @@ using OciBundle.Diagnostics;
 using OciBundle.Rootfs;
 using OciBundle.State;
 using OciBundle.Testing;
+using OciBundle.Interop;
 
 namespace OciBundle.Tests;
 
@@ -17,7 +18,7 @@ public sealed class BundleWriterTests
         File.SetUnixFileMode(Path.Combine(sourceDir, "app"), (UnixFileMode)0b111_101_101 | UnixFileMode.SetUser);
         File.WriteAllText(Path.Combine(sourceDir, "data.txt"), "data");
         var plan = new RootfsPlan();
-        HostTree.Add(plan, sourceDir, "/app", "publish output", SourceKind.PublishOutput);
+        HostTree.Add(plan, sourceDir, "/app", "publish output");
         plan.AddContent("/etc/passwd", "root:x:0:0::/root:/sbin/nologin\n"u8.ToArray(), (UnixFileMode)0b110_100_100, "accounts");
         plan.AddSymlink("/bin", "app", "link");
         plan.AddDirectory("/tmp", "tmp", (UnixFileMode)0b1_111_111_111);
@@ -33,12 +34,12 @@ public sealed class BundleWriterTests
     {
         using var dir = new TempDirectory();
         RootfsPlan plan = SamplePlan(dir.Combine("src"));
-        new BundleWriter(dir.Combine("a", "bundle"), null).Write(plan, Top());
-        new BundleWriter(dir.Combine("b", "bundle"), null).Write(plan, Top());
+        new BundleWriter(dir.Combine("a", "bundle"), TargetDefaults.Epoch).Write(plan, Top());
+        new BundleWriter(dir.Combine("b", "bundle"), TargetDefaults.Epoch).Write(plan, Top());
 
         string a = TreeFingerprint(dir.Combine("a", "bundle"));
         Assert.AreEqual(a, TreeFingerprint(dir.Combine("b", "bundle")));
-        Assert.AreEqual(BundleWriter.DefaultEpoch, new DateTimeOffset(File.GetLastWriteTimeUtc(dir.Combine("a", "bundle", "rootfs", "app", "app"))).ToUnixTimeSeconds());
+        Assert.AreEqual(TargetDefaults.Epoch, new DateTimeOffset(File.GetLastWriteTimeUtc(dir.Combine("a", "bundle", "rootfs", "app", "app"))).ToUnixTimeSeconds());
         Assert.AreEqual((UnixFileMode)0b111_101_101, File.GetUnixFileMode(dir.Combine("a", "bundle", "rootfs", "app", "app")), "setuid stripped, exec kept");
         Assert.AreEqual((UnixFileMode)0b1_111_111_111, File.GetUnixFileMode(dir.Combine("a", "bundle", "rootfs", "tmp")));
     }
@@ -59,12 +60,12 @@ public sealed class BundleWriterTests
     {
         using var dir = new TempDirectory();
         string bundle = dir.Combine("out", "bundle");
-        new BundleWriter(bundle, null).Write(SamplePlan(dir.Combine("src")), Top("{\"v\":1}\n"));
+        new BundleWriter(bundle, TargetDefaults.Epoch).Write(SamplePlan(dir.Combine("src")), Top("{\"v\":1}\n"));
         string before = TreeFingerprint(bundle);
 
         var plan = SamplePlan(dir.Combine("src2"));
         plan.AddFile("/app/vanished", dir.Combine("src2", "does-not-exist"), (UnixFileMode)420, 1, "test");
-        var e = Assert.ThrowsExactly<OciBundleException>(() => new BundleWriter(bundle, null).Write(plan, Top("{\"v\":2}\n")));
+        var e = Assert.ThrowsExactly<OciBundleException>(() => new BundleWriter(bundle, TargetDefaults.Epoch).Write(plan, Top("{\"v\":2}\n")));
 
         Assert.AreEqual("OCIB3003", e.Code);
         Assert.AreEqual(before, TreeFingerprint(bundle));
@@ -79,13 +80,13 @@ public sealed class BundleWriterTests
         using var dir = new TempDirectory();
         string parent = dir.Combine("out");
         string bundle = Path.Combine(parent, "bundle");
-        new BundleWriter(bundle, null).Write(SamplePlan(dir.Combine("src")), Top("{\"v\":1}\n"));
+        new BundleWriter(bundle, TargetDefaults.Epoch).Write(SamplePlan(dir.Combine("src")), Top("{\"v\":1}\n"));
         string before = TreeFingerprint(bundle);
         ProcessResult immutable = TestEnvironment.RunCapture("chattr", "+i", parent);
         TestEnvironment.Require(immutable.ExitCode == 0, "a file system with immutable folders: " + immutable.All);
         try
         {
-            var e = Assert.ThrowsExactly<OciBundleException>(() => new BundleWriter(bundle, null).Write(SamplePlan(dir.Combine("src")), Top("{\"v\":2}\n")));
+            var e = Assert.ThrowsExactly<OciBundleException>(() => new BundleWriter(bundle, TargetDefaults.Epoch).Write(SamplePlan(dir.Combine("src")), Top("{\"v\":2}\n")));
             Assert.AreEqual("OCIB3003", e.Code);
             StringAssert.Contains(e.Message, "The previous bundle is untouched");
         }
@@ -104,7 +105,7 @@ public sealed class BundleWriterTests
         using var dir = new TempDirectory();
         Directory.CreateDirectory(dir.Combine("out", ".bundle.tmp-999-abc", "rootfs"));
         Directory.CreateDirectory(dir.Combine("out", ".bundle.old-999-abc"));
-        new BundleWriter(dir.Combine("out", "bundle"), null).Write(SamplePlan(dir.Combine("src")), Top());
+        new BundleWriter(dir.Combine("out", "bundle"), TargetDefaults.Epoch).Write(SamplePlan(dir.Combine("src")), Top());
         CollectionAssert.AreEquivalent(new[] { "bundle", ".bundle.lock" }, Directory.GetFileSystemEntries(dir.Combine("out")).Select(Path.GetFileName).ToArray());
     }
 
@@ -117,12 +118,12 @@ public sealed class BundleWriterTests
         using var dir = new TempDirectory();
         string bundle = dir.Combine("bundle");
         RootfsPlan plan = SamplePlan(dir.Combine("src"));
-        new BundleWriter(bundle, null).Write(plan, Top());
+        new BundleWriter(bundle, TargetDefaults.Epoch).Write(plan, Top());
         BuildState state = Recorded(bundle, plan);
         long inodeData = Inode(Path.Combine(bundle, "rootfs", "app", "data.txt"));
 
         File.WriteAllText(dir.Combine("src", "app"), "#!/bin/sh\necho changed\n");
-        var writer = new BundleWriter(bundle, null, state);
+        var writer = new BundleWriter(bundle, TargetDefaults.Epoch, state);
         writer.Write(SamplePlan2(dir.Combine("src")), Top());
 
         Assert.AreEqual(inodeData, Inode(Path.Combine(bundle, "rootfs", "app", "data.txt")), "unchanged file kept its inode");
@@ -136,18 +137,18 @@ public sealed class BundleWriterTests
         using var dir = new TempDirectory();
         string bundle = dir.Combine("bundle");
         RootfsPlan plan = SamplePlan(dir.Combine("src"));
-        new BundleWriter(bundle, null).Write(plan, Top());
+        new BundleWriter(bundle, TargetDefaults.Epoch).Write(plan, Top());
         BuildState state = Recorded(bundle, plan);
 
         // What a container with a writable root did: same size, mtime put back, content changed.
         string copy = Path.Combine(bundle, "rootfs", "app", "data.txt");
         File.WriteAllText(copy, "TAMP");
-        NativeMethods.SetTimes(copy, BundleWriter.DefaultEpoch);
+        NativeMethods.SetTimes(copy, TargetDefaults.Epoch);
         string passwd = Path.Combine(bundle, "rootfs", "etc", "passwd");
         File.WriteAllText(passwd, File.ReadAllText(passwd).Replace("root", "r00t", StringComparison.Ordinal));
-        NativeMethods.SetTimes(passwd, BundleWriter.DefaultEpoch);
+        NativeMethods.SetTimes(passwd, TargetDefaults.Epoch);
 
-        var writer = new BundleWriter(bundle, null, state);
+        var writer = new BundleWriter(bundle, TargetDefaults.Epoch, state);
         writer.Write(plan, Top());
 
         Assert.AreEqual("data", File.ReadAllText(copy), "the tampered copy is replaced from its source");
@@ -162,14 +163,14 @@ public sealed class BundleWriterTests
         using var dir = new TempDirectory();
         string bundle = dir.Combine("bundle");
         RootfsPlan plan = SamplePlan(dir.Combine("src"));
-        new BundleWriter(bundle, null, owner: (1002, 1002)).Write(plan, Top());
+        new BundleWriter(bundle, TargetDefaults.Epoch, owner: (1002, 1002)).Write(plan, Top());
         Assert.AreEqual("1002:1002", Owner(Path.Combine(bundle, "rootfs", "app", "data.txt")));
 
-        new BundleWriter(bundle, null, Recorded(bundle, plan)).Write(SamplePlan(dir.Combine("src")), Top());
+        new BundleWriter(bundle, TargetDefaults.Epoch, Recorded(bundle, plan)).Write(SamplePlan(dir.Combine("src")), Top());
         var owners = Directory.EnumerateFileSystemEntries(Path.Combine(bundle, "rootfs"), "*", SearchOption.AllDirectories).Select(Owner).Distinct().ToList();
         CollectionAssert.AreEqual(new[] { "0:0" }, owners, "every file of the root-run bundle belongs to root");
 
-        new BundleWriter(bundle, null, Recorded(bundle, plan), owner: (1002, 1002)).Write(SamplePlan(dir.Combine("src")), Top());
+        new BundleWriter(bundle, TargetDefaults.Epoch, Recorded(bundle, plan), owner: (1002, 1002)).Write(SamplePlan(dir.Combine("src")), Top());
         owners = Directory.EnumerateFileSystemEntries(Path.Combine(bundle, "rootfs"), "*", SearchOption.AllDirectories).Select(Owner).Distinct().ToList();
         CollectionAssert.AreEqual(new[] { "1002:1002" }, owners, "and back: every file of the rootless bundle belongs to the mapped user");
     }
@@ -185,7 +186,7 @@ public sealed class BundleWriterTests
         File.WriteAllText(Path.Combine(target, "deploy.sh"), "echo deploy\n");
         string before = TreeFingerprint(target);
 
-        var e = Assert.ThrowsExactly<OciBundleException>(() => new BundleWriter(target, null).Write(SamplePlan(dir.Combine("src")), Top()));
+        var e = Assert.ThrowsExactly<OciBundleException>(() => new BundleWriter(target, TargetDefaults.Epoch).Write(SamplePlan(dir.Combine("src")), Top()));
 
         Assert.AreEqual("OCIB1083", e.Code);
         StringAssert.Contains(e.Message, "deploy.sh");
@@ -198,9 +199,9 @@ public sealed class BundleWriterTests
     {
         using var dir = new TempDirectory();
         string bundle = dir.Combine("bundle");
-        new BundleWriter(bundle, null).Write(SamplePlan(dir.Combine("src")), Top());
+        new BundleWriter(bundle, TargetDefaults.Epoch).Write(SamplePlan(dir.Combine("src")), Top());
         StringAssert.Contains(File.ReadAllText(Path.Combine(bundle, ".ocibundle")), "\"product\":\"OciBundle.Sdk\",\"kind\":\"OCI bundle\",\"format\":1");
-        new BundleWriter(bundle, null).Write(SamplePlan(dir.Combine("src")), Top("{\"v\":2}\n"));
+        new BundleWriter(bundle, TargetDefaults.Epoch).Write(SamplePlan(dir.Combine("src")), Top("{\"v\":2}\n"));
         Assert.AreEqual("{\"v\":2}\n", File.ReadAllText(Path.Combine(bundle, "config.json")));
     }
 
@@ -216,7 +217,7 @@ public sealed class BundleWriterTests
         try
         {
             var warnings = new List<OciBundleException>();
-            new BundleWriter(dir.Combine("out", "bundle"), null, warn: warnings.Add).Write(SamplePlan(dir.Combine("src")), Top());
+            new BundleWriter(dir.Combine("out", "bundle"), TargetDefaults.Epoch, warn: warnings.Add).Write(SamplePlan(dir.Combine("src")), Top());
             Assert.AreEqual("OCIB3007", warnings.Single().Code);
             StringAssert.Contains(warnings.Single().Message, leftover);
             Assert.IsTrue(File.Exists(Path.Combine(dir.Combine("out", "bundle"), "config.json")), "the bundle is written all the same");
@@ -230,7 +231,7 @@ public sealed class BundleWriterTests
     private static RootfsPlan SamplePlan2(string sourceDir)
     {
         var plan = new RootfsPlan();
-        HostTree.Add(plan, sourceDir, "/app", "publish output", SourceKind.PublishOutput);
+        HostTree.Add(plan, sourceDir, "/app", "publish output");
         return plan;
     }
 
@@ -242,7 +243,7 @@ public sealed class BundleWriterTests
         using var dir = new TempDirectory();
         Directory.CreateDirectory(dir.Combine("pub"));
         File.CreateSymbolicLink(dir.Combine("pub", "secret"), "/etc/shadow");
-        var e = Assert.ThrowsExactly<OciBundleException>(() => HostTree.Add(new RootfsPlan(), dir.Combine("pub"), "/app", "test", SourceKind.PublishOutput));
+        var e = Assert.ThrowsExactly<OciBundleException>(() => HostTree.Add(new RootfsPlan(), dir.Combine("pub"), "/app", "test"));
         Assert.AreEqual("OCIB3001", e.Code);
 
         File.Delete(dir.Combine("pub", "secret"));
@@ -250,11 +251,11 @@ public sealed class BundleWriterTests
         Directory.CreateDirectory(dir.Combine("pub", "sub"));
         File.WriteAllText(dir.Combine("pub", "sub", "file"), "x");
         var plan = new RootfsPlan();
-        HostTree.Add(plan, dir.Combine("pub"), "/app", "test", SourceKind.PublishOutput);
+        HostTree.Add(plan, dir.Combine("pub"), "/app", "test");
         Assert.IsTrue(plan.TryGet("/app/inside", out RootfsEntry link) && link.LinkTarget == "sub/file", "a link inside the inputs is kept");
 
         Assert.AreEqual(0, TestEnvironment.RunCapture("mkfifo", dir.Combine("pub", "fifo")).ExitCode);
-        var special = Assert.ThrowsExactly<OciBundleException>(() => HostTree.Add(new RootfsPlan(), dir.Combine("pub"), "/app", "test", SourceKind.PublishOutput));
+        var special = Assert.ThrowsExactly<OciBundleException>(() => HostTree.Add(new RootfsPlan(), dir.Combine("pub"), "/app", "test"));
         Assert.AreEqual("OCIB3002", special.Code);
         StringAssert.Contains(special.Message, "a fifo");
     }
@@ -267,11 +268,66 @@ public sealed class BundleWriterTests
         Directory.CreateDirectory(dir.Combine("out"));
         using (new FileStream(dir.Combine("out", ".bundle.lock"), FileMode.OpenOrCreate, FileAccess.ReadWrite, FileShare.None))
         {
-            var e = Assert.ThrowsExactly<OciBundleException>(() => new BundleWriter(bundle, null, lockTimeout: TimeSpan.FromMilliseconds(300)).Write(SamplePlan(dir.Combine("src")), Top()));
+            var e = Assert.ThrowsExactly<OciBundleException>(() => new BundleWriter(bundle, TargetDefaults.Epoch, lockTimeout: TimeSpan.FromMilliseconds(300)).Write(SamplePlan(dir.Combine("src")), Top()));
             Assert.AreEqual("OCIB3004", e.Code);
         }
 
-        new BundleWriter(bundle, null).Write(SamplePlan(dir.Combine("src")), Top());
+        new BundleWriter(bundle, TargetDefaults.Epoch).Write(SamplePlan(dir.Combine("src")), Top());
         Assert.IsTrue(File.Exists(Path.Combine(bundle, "config.json")));
+    }
+
+    [TestMethod]
+    public void AMarkerThatAnotherUserPlantedOrThatSitsBesideOtherDataIsNotTrusted()
+    {
+        using var dir = new TempDirectory();
+        string shared = dir.Combine("shared");
+        Directory.CreateDirectory(shared);
+        File.WriteAllText(Path.Combine(shared, "alice-data.txt"), "precious\n");
+        File.WriteAllBytes(Path.Combine(shared, OciBundle.Output.OutputFolder.MarkerName), OciBundle.Output.OutputFolder.Marker(OciBundle.Output.OutputKind.Bundle));
+        var beside = Assert.ThrowsExactly<OciBundleException>(() => new BundleWriter(shared, TargetDefaults.Epoch).Write(SamplePlan(dir.Combine("src")), Top()));
+        Assert.AreEqual("OCIB1083", beside.Code);
+        StringAssert.Contains(beside.Message, "alice-data.txt");
+
+        TestEnvironment.Require(TestEnvironment.IsRoot, "root (to give the marker to another user)");
+        File.Delete(Path.Combine(shared, "alice-data.txt"));
+        Assert.AreEqual(0, TestEnvironment.RunCapture("chown", "1002:1002", Path.Combine(shared, OciBundle.Output.OutputFolder.MarkerName)).ExitCode);
+        var planted = Assert.ThrowsExactly<OciBundleException>(() => new BundleWriter(shared, TargetDefaults.Epoch).Write(SamplePlan(dir.Combine("src")), Top()));
+        Assert.AreEqual("OCIB1083", planted.Code);
+        StringAssert.Contains(planted.Message, "belongs to another user");
+    }
+
+    [TestMethod]
+    public void AFolderSomeoneMountedIntoTheBundleIsNeverDeleted()
+    {
+        TestEnvironment.Require(TestEnvironment.IsRoot, "root (to bind-mount a folder into the bundle)");
+        using var dir = new TempDirectory();
+        string bundle = dir.Combine("out", "bundle");
+        RootfsPlan plan = SamplePlan(dir.Combine("src"));
+        plan.AddDirectory("/home/app", "home");
+        new BundleWriter(bundle, TargetDefaults.Epoch).Write(plan, Top());
+        Directory.CreateDirectory(dir.Combine("data"));
+        File.WriteAllText(dir.Combine("data", "db.txt"), "precious\n");
+        string mountPoint = Path.Combine(bundle, "rootfs", "home", "app");
+        ProcessResult mount = TestEnvironment.RunCapture("mount", "--bind", dir.Combine("data"), mountPoint);
+        TestEnvironment.Require(mount.ExitCode == 0, "bind mounts (root in a namespace that allows them): " + mount.All);
+        try
+        {
+            var warnings = new List<OciBundleException>();
+            new BundleWriter(bundle, TargetDefaults.Epoch, warn: warnings.Add).Write(plan, Top("{\"v\":2}\n"));
+
+            Assert.AreEqual("precious\n", File.ReadAllText(dir.Combine("data", "db.txt")), "what the mount holds is untouched");
+            Assert.AreEqual("OCIB3007", warnings.Single().Code);
+            StringAssert.Contains(warnings.Single().Message, "a mount is inside it");
+            Assert.AreEqual("{\"v\":2}\n", File.ReadAllText(Path.Combine(bundle, "config.json")), "the new bundle is in place");
+        }
+        finally
+        {
+            foreach (string line in File.ReadAllLines("/proc/self/mounts").Where(l => l.Contains(dir.Path, StringComparison.Ordinal)).Reverse())
+            {
+                TestEnvironment.RunCapture("umount", line.Split(' ')[1]);
+            }
+        }
+
+        Assert.AreEqual("precious\n", File.ReadAllText(dir.Combine("data", "db.txt")));
     }
 }

@@ -2,6 +2,7 @@ using Microsoft.VisualStudio.TestTools.UnitTesting;
 using Newtonsoft.Json;
 using Newtonsoft.Json.Linq;
 using OciBundle.Diagnostics;
+using OciBundle.Request;
 using OciBundle.Testing;
 
 namespace OciBundle.Tests;
@@ -26,11 +27,10 @@ public sealed class ConfigFragmentTests
 
     private static JObject Config(Action<BundleOptions> change)
     {
-        var options = new BundleOptions { PublishDirectory = _dir.Combine("publish"), BundleDirectory = _dir.Combine("bundle"), AppName = "Hello", AppHost = "Hello", RuntimeIdentifier = "linux-x64" };
+        BundleOptions options = TargetDefaults.Options(_dir.Combine("publish"), _dir.Combine("bundle"), "Hello", "Hello");
+        options.RuntimeIdentifier = "linux-x64";
         change(options);
-        var errors = new List<OciBundleException>();
-        BundleRequest request = BundleRequest.Validate(options, errors);
-        Assert.AreEqual(0, errors.Count, string.Join("\n", errors.Select(e => e.Message)));
+        BundleRequest request = BundleRequest.Parse(options);
         BundleLayout layout = BundlePlanner.Plan(request, _ => { });
         return JObject.Parse(System.Text.Encoding.UTF8.GetString(layout.Config));
     }
@@ -100,7 +100,7 @@ public sealed class ConfigFragmentTests
     [TestMethod]
     public void OciBundleRootlessMapsRootToTheHostIds()
     {
-        JObject config = Config(o => { o.Rootless = true; o.User = ""; o.HostUid = "2001"; o.HostGid = "2002"; });
+        JObject config = Config(o => { o.Rootless = true; o.User = "0"; o.HostUid = "2001"; o.HostGid = "2002"; });
         Assert.AreEqual("""[{"containerID":0,"hostID":2001,"size":1}]""", At(config, "linux.uidMappings"));
         Assert.AreEqual("""[{"containerID":0,"hostID":2002,"size":1}]""", At(config, "linux.gidMappings"));
         Assert.AreEqual("""{"uid":0,"gid":0}""", At(config, "process.user"));
@@ -129,9 +129,9 @@ public sealed class ConfigFragmentTests
     [TestMethod]
     public void TheSameInputsGiveByteIdenticalConfigs()
     {
-        var options = new BundleOptions { PublishDirectory = _dir.Combine("publish"), BundleDirectory = _dir.Combine("bundle"), AppName = "Hello", AppHost = "Hello" };
-        byte[] a = BundlePlanner.Plan(BundleRequest.Validate(options, new()), _ => { }).Config;
-        byte[] b = BundlePlanner.Plan(BundleRequest.Validate(options, new()), _ => { }).Config;
+        BundleOptions options = TargetDefaults.Options(_dir.Combine("publish"), _dir.Combine("bundle"), "Hello", "Hello");
+        byte[] a = BundlePlanner.Plan(BundleRequest.Parse(options), _ => { }).Config;
+        byte[] b = BundlePlanner.Plan(BundleRequest.Parse(options), _ => { }).Config;
         CollectionAssert.AreEqual(a, b);
     }
 }

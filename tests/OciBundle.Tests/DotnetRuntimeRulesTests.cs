@@ -23,9 +23,9 @@ public sealed class DotnetRuntimeRulesTests
 
         File.WriteAllText(Path.Combine(publish, "Hello"), "#!/bin/sh\n");
         File.WriteAllText(Path.Combine(publish, "Hello.runtimeconfig.json"), runtimeConfig);
-        var options = new BundleOptions { PublishDirectory = publish, BundleDirectory = dir.Combine("bundle"), AppName = "Hello", AppHost = "Hello" };
+        BundleOptions options = TargetDefaults.Options(publish, dir.Combine("bundle"), "Hello", "Hello");
         change?.Invoke(options);
-        return BundlePlanner.Plan(BundleRequest.Validate(options, new()), _ => { }).Plan;
+        return BundlePlanner.Plan(Request.BundleRequest.Parse(options), _ => { }).Plan;
     }
 
     private static IEnumerable<string> Files(RootfsPlan plan, string name) =>

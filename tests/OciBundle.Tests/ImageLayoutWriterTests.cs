@@ -19,7 +19,7 @@ public sealed class ImageLayoutWriterTests
         }
 
         var plan = new RootfsPlan();
-        HostTree.Add(plan, src, "/app", "publish output", SourceKind.PublishOutput);
+        HostTree.Add(plan, src, "/app", "publish output");
         plan.AddContent("/etc/passwd", "root:x:0:0::/root:/sbin/nologin\n"u8.ToArray(), (UnixFileMode)420, "accounts");
         plan.AddDirectory("/home/app", "home", owner: 1654);
         plan.AddSymlink("/lib", "usr/lib", "link");
@@ -29,6 +29,11 @@ public sealed class ImageLayoutWriterTests
     private static ImageRequest Request(string dir) => new()
     {
         Directory = dir,
+        Tag = TargetDefaults.Of("OciImageTag"),
+        ArchivePath = null,
+        Architecture = "amd64",
+        WorkingDirectory = "/app",
+        User = "1654:1654",
         Entrypoint = new[] { "/app/App" },
         Environment = new[] { new KeyValuePair<string, string>("PATH", "/usr/bin") },
         RuntimeFiles = new HashSet<string> { "/app/System.Private.CoreLib.dll" },

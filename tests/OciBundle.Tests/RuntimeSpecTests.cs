@@ -1,6 +1,7 @@
 using System.Text;
 using Microsoft.VisualStudio.TestTools.UnitTesting;
 using Newtonsoft.Json.Linq;
+using OciBundle.Request;
 using OciBundle.Spec;
 using OciBundle.Testing;
 
@@ -9,17 +10,35 @@ namespace OciBundle.Tests;
 [TestClass]
 public sealed class RuntimeSpecTests
 {
-    private static JObject Build(RuntimeSpecBuilder.Input input) => RuntimeSpecBuilder.Build(input);
+    private static JObject Build(RuntimeSpecBuilder.Input input) => JObject.Parse(Encoding.UTF8.GetString(RuntimeSpecBuilder.Write(input)));
+
+    /// <summary>What the planner gives for the targets' defaults.</summary>
+    private static RuntimeSpecBuilder.Input Default => new()
+    {
+        SpecVersion = TargetDefaults.Of("OciBundleSpecVersion"),
+        Args = new[] { "/app/Hello" },
+        Environment = Array.Empty<KeyValuePair<string, string>>(),
+        Cwd = TargetDefaults.Of("OciBundleWorkingDirectory"),
+        Uid = uint.Parse(TargetDefaults.Of("OciBundleUser"), System.Globalization.CultureInfo.InvariantCulture),
+        Gid = uint.Parse(TargetDefaults.Of("OciBundleUser"), System.Globalization.CultureInfo.InvariantCulture),
+        Hostname = "app",
+        ReadOnly = bool.Parse(TargetDefaults.Of("OciBundleReadOnly")),
+        Rootless = null,
+        HostNetwork = false,
+        Mounts = Array.Empty<MountSpec>(),
+        Capabilities = TargetDefaults.Of("OciBundleCapabilities").Split(';'),
+        NoNewPrivileges = bool.Parse(TargetDefaults.Of("OciBundleNoNewPrivileges")),
+    };
 
     [TestMethod]
     public void DefaultConfigIsExactlyThis()
     {
-        byte[] bytes = RuntimeSpecBuilder.Serialize(Build(new RuntimeSpecBuilder.Input
+        byte[] bytes = RuntimeSpecBuilder.Write(Default with
         {
             Args = new[] { "/app/Hello", "two words" },
             Environment = new[] { new KeyValuePair<string, string>("PATH", RuntimeSpecBuilder.DefaultPath), new KeyValuePair<string, string>("DOTNET_RUNNING_IN_CONTAINER", "true") },
             Hostname = "hello",
-        }));
+        });
 
         string expected = """
 {
@@ -199,7 +218,7 @@ public sealed class RuntimeSpecTests
     [TestMethod]
     public void RootlessAddsUserNamespaceMappingsAndAdaptsMounts()
     {
-        JObject spec = Build(new RuntimeSpecBuilder.Input { Rootless = true, HostUid = 2001, HostGid = 2002, Uid = 0, Gid = 0 });
+        JObject spec = Build(Default with { Rootless = new RootlessSpec(2001, 2002), Uid = 0, Gid = 0 });
 
         Assert.AreEqual("""[{"containerID":0,"hostID":2001,"size":1}]""", spec["linux"]!["uidMappings"]!.ToString(Newtonsoft.Json.Formatting.None));
         Assert.AreEqual("""[{"containerID":0,"hostID":2002,"size":1}]""", spec["linux"]!["gidMappings"]!.ToString(Newtonsoft.Json.Formatting.None));
@@ -214,13 +233,13 @@ public sealed class RuntimeSpecTests
     [TestMethod]
     public void ReadOnlyRootGetsATmpfsTmpAndUserMountsComeLastInOrder()
     {
-        JObject spec = Build(new RuntimeSpecBuilder.Input
+        JObject spec = Build(Default with
         {
             ReadOnly = true,
             Mounts = new[]
             {
-                new MountOption { Destination = "/data", Type = "bind", Source = "/var/lib/mydata", Options = new List<string> { "rbind", "ro" } },
-                new MountOption { Destination = "/cache", Type = "tmpfs", Source = "tmpfs" },
+                new MountSpec("/data", "bind", "/var/lib/mydata", new[] { "rbind", "ro" }),
+                new MountSpec("/cache", "tmpfs", "tmpfs", Array.Empty<string>()),
             },
         });
 
@@ -233,7 +252,7 @@ public sealed class RuntimeSpecTests
     [TestMethod]
     public void HostNetworkDropsTheNetworkNamespaceAndNoPlatformIsEverWritten()
     {
-        JObject spec = Build(new RuntimeSpecBuilder.Input { HostNetwork = true });
+        JObject spec = Build(Default with { HostNetwork = true });
         CollectionAssert.AreEqual(new[] { "pid", "mount", "ipc", "uts" }, spec["linux"]!["namespaces"]!.Select(n => (string)n["type"]!).ToArray());
         Assert.IsNull(spec["platform"]);
     }
@@ -247,14 +266,14 @@ public sealed class RuntimeSpecTests
         using var dir = new TempDirectory();
         foreach ((string name, RuntimeSpecBuilder.Input input) in new[]
         {
-            ("default", new RuntimeSpecBuilder.Input { SpecVersion = version, Args = new[] { "/app/x" } }),
-            ("rootless", new RuntimeSpecBuilder.Input { SpecVersion = version, Args = new[] { "/app/x" }, Rootless = true, Uid = 0, Gid = 0, HostUid = 1000, HostGid = 1000, ReadOnly = true }),
-            ("mounts", new RuntimeSpecBuilder.Input { SpecVersion = version, Args = new[] { "/bin/sh", "-c", "echo" }, HostNetwork = true,
-                Mounts = new[] { new MountOption { Destination = "/data", Type = "bind", Source = "/srv", Options = new List<string> { "rbind", "ro" } } } }),
+            ("default", Default with { SpecVersion = version, Args = new[] { "/app/x" } }),
+            ("rootless", Default with { SpecVersion = version, Args = new[] { "/app/x" }, Rootless = new RootlessSpec(1000, 1000), Uid = 0, Gid = 0, ReadOnly = true }),
+            ("mounts", Default with { SpecVersion = version, Args = new[] { "/bin/sh", "-c", "echo" }, HostNetwork = true,
+                Mounts = new[] { new MountSpec("/data", "bind", "/srv", new[] { "rbind", "ro" }) } }),
         })
         {
             string path = Path.Combine(dir.Path, name + ".json");
-            File.WriteAllBytes(path, RuntimeSpecBuilder.Serialize(Build(input)));
+            File.WriteAllBytes(path, RuntimeSpecBuilder.Write(input));
             Assert.AreEqual("", SchemaValidator.Validate(version, path), $"{name} config of {version}");
         }
     }

@@ -6,6 +6,7 @@ using OciBundle.Diagnostics;
 using OciBundle.Output;
 using OciBundle.Tasks;
 using OciBundle.Testing;
+using OciBundle.Interop;
 
 namespace OciBundle.Tests;
 
@@ -39,6 +40,7 @@ public sealed class SafetyTests
                 File.Copy(Path.Combine("/lib/x86_64-linux-gnu", name), Path.Combine(lib, name));
             }
 
+            File.CreateSymbolicLink(Path.Combine(Sysroot, "lib"), "usr/lib"); // merged /usr, as Debian 12 has it
             Directory.CreateDirectory(Path.Combine(Sysroot, "lib64"));
             File.CreateSymbolicLink(Path.Combine(Sysroot, "lib64", "ld-linux-x86-64.so.2"), "../usr/lib/x86_64-linux-gnu/ld-linux-x86-64.so.2");
         }
@@ -53,18 +55,16 @@ public sealed class SafetyTests
         public BuildOciContainer Task(Action<BuildOciContainer>? change = null)
         {
             Engine = new FakeBuildEngine();
-            var task = new BuildOciContainer
-            {
-                BuildEngine = Engine,
-                PublishDirectory = PublishDir,
-                BundleDirectory = Bundle,
-                ProjectDirectory = _dir.Combine("proj"),
-                AppName = "Hello",
-                AppHost = "Hello",
-                Sysroot = Sysroot,
-                IncludeTimeZoneData = false,
-                StateFile = State,
-            };
+            BuildOciContainer task = TargetDefaults.Task();
+            task.BuildEngine = Engine;
+            task.PublishDirectory = PublishDir;
+            task.BundleDirectory = Bundle;
+            task.ProjectDirectory = _dir.Combine("proj");
+            task.AppName = "Hello";
+            task.AppHost = "Hello";
+            task.Sysroot = Sysroot;
+            task.IncludeTimeZoneData = false;
+            task.StateFile = State;
             change?.Invoke(task);
             return task;
         }
@@ -124,7 +124,7 @@ public sealed class SafetyTests
         f.Publish();
         string deps = Rootfs(f, "/app/Hello.deps.json");
         File.WriteAllText(deps, "TAM\n"); // same size, mtime put back: only the ctime tells
-        OciBundle.Rootfs.NativeMethods.SetTimes(deps, OciBundle.Rootfs.BundleWriter.DefaultEpoch);
+        NativeMethods.SetTimes(deps, TargetDefaults.Epoch);
         File.WriteAllText(Rootfs(f, "/tmp/test.db"), "a database a run left");
 
         string summary = f.Publish();
@@ -395,5 +395,68 @@ public sealed class SafetyTests
         Assert.IsFalse(run.Result, "canceled while copying: " + string.Join("\n", f.Engine.Errors.Select(e => e.Message)));
         Assert.AreEqual(before, TreeFingerprint.Of(f.Bundle), "the previous bundle is whole");
         Assert.IsFalse(Directory.EnumerateFileSystemEntries(parent, ".oci-bundle.tmp-*").Any(), "no staging folder");
+    }
+
+    [TestMethod]
+    public void ASecretInAPrivateFolderIsRefusedAsAnOciBundleArgThoughItsOwnModeIsOpen()
+    {
+        using var f = new Fixture();
+        string dir = Path.Combine(f.Sysroot, "srv", "private");
+        Directory.CreateDirectory(dir);
+        File.WriteAllText(Path.Combine(dir, "token"), "TOPSECRET\n");
+        File.SetUnixFileMode(Path.Combine(dir, "token"), (UnixFileMode)0b110_100_100);
+        File.SetUnixFileMode(dir, (UnixFileMode)0b111_000_000);
+        CollectionAssert.AreEqual(new[] { "OCIB1013" }, f.Fail(t => t.Args = new ITaskItem[] { Item("/srv/private/token") }));
+        StringAssert.Contains(f.Engine.Errors.Single().Message, "mode 0700");
+    }
+
+    [TestMethod]
+    public void NoFileOrFolderOfABundleIsWritableByGroupOrOthersButTmp()
+    {
+        using var f = new Fixture();
+        File.SetUnixFileMode(Path.Combine(f.PublishDir, "Hello"), (UnixFileMode)0b111_111_111 | UnixFileMode.SetUser);
+        Directory.CreateDirectory(Path.Combine(f.PublishDir, "shared"));
+        File.SetUnixFileMode(Path.Combine(f.PublishDir, "shared"), (UnixFileMode)0b111_111_111);
+        f.Publish();
+        Assert.AreEqual((UnixFileMode)0b111_101_101, File.GetUnixFileMode(Rootfs(f, "/app/Hello")), "0777 with setuid becomes 0755");
+        Assert.AreEqual((UnixFileMode)0b111_101_101, File.GetUnixFileMode(Rootfs(f, "/app/shared")));
+        Assert.AreEqual((UnixFileMode)0b1_111_111_111, File.GetUnixFileMode(Rootfs(f, "/tmp")), "/tmp stays 1777");
+        ProcessResult writable = TestEnvironment.RunCapture("find", Path.Combine(f.Bundle, "rootfs"), "!", "-type", "l", "-perm", "/022", "!", "-path", "*/rootfs/tmp");
+        Assert.AreEqual("", writable.Output);
+    }
+
+    [TestMethod]
+    public void APublishItemOfAnotherProjectThatIsASymlinkOutOfItsFolderIsRefused()
+    {
+        using var dir = new TempDirectory();
+        string app = dir.Combine("app");
+        string lib = dir.Combine("lib");
+        Directory.CreateDirectory(app);
+        Directory.CreateDirectory(lib);
+        File.CreateSymbolicLink(Path.Combine(lib, "shadowlink"), "/etc/shadow");
+        File.WriteAllText(Path.Combine(lib, "real.txt"), "x");
+        File.CreateSymbolicLink(Path.Combine(lib, "alias.txt"), "real.txt");
+
+        IReadOnlyList<OciBundleException> errors = PublishItemCheck.Check(app, new[] { Path.Combine(lib, "shadowlink"), Path.Combine(lib, "alias.txt"), Path.Combine(lib, "real.txt") });
+
+        Assert.AreEqual("OCIB3005", errors.Single().Code);
+        StringAssert.Contains(errors.Single().Message, "/etc/shadow");
+    }
+
+    [TestMethod]
+    public void AnOciArchiveOfAnotherToolIsNeverReplaced()
+    {
+        using var f = new Fixture();
+        string other = Path.Combine(f.Root, "other");
+        Directory.CreateDirectory(Path.Combine(other, "blobs", "sha256"));
+        File.WriteAllText(Path.Combine(other, "oci-layout"), "{\"imageLayoutVersion\":\"1.0.0\"}");
+        File.WriteAllText(Path.Combine(other, "index.json"), "{\"schemaVersion\":2,\"manifests\":[]}");
+        string archive = Path.Combine(f.Root, "backup.tar");
+        Assert.AreEqual(0, TestEnvironment.RunCapture("tar", "-C", other, "-cf", archive, "oci-layout", "index.json", "blobs").ExitCode);
+        byte[] before = File.ReadAllBytes(archive);
+
+        CollectionAssert.AreEqual(new[] { "OCIB1085" }, f.Fail(t => { t.ImageDirectory = Path.Combine(f.Root, "proj", "bin", "oci-image"); t.ImageArchive = archive; }));
+        Assert.IsTrue(new CleanOciOutputs { BuildEngine = new FakeBuildEngine(), ImageArchive = archive }.Execute());
+        CollectionAssert.AreEqual(before, File.ReadAllBytes(archive), "neither publish nor clean touched it");
     }
 }

@@ -49,9 +49,8 @@ sys.exit(1 if errors else 0)
     {
         TestEnvironment.Require(File.Exists("/usr/bin/python3") && TestEnvironment.RunCapture("/usr/bin/python3", "-c", "import jsonschema").ExitCode == 0,
             "python3-jsonschema (Debian) validates config.json against the OCI schemas");
-        string script = Path.Combine(Path.GetTempPath(), "ocibundle-validate-config.py");
-        File.WriteAllText(script, Script);
-        ProcessResult result = TestEnvironment.RunCapture("/usr/bin/python3", script, schemaDir, schemaFile, documentPath);
+        // The script as an argument, not a file: no fixed temporary name for two test assemblies to race on.
+        ProcessResult result = TestEnvironment.RunCapture("/usr/bin/python3", "-c", Script, schemaDir, schemaFile, documentPath);
         if (result.ExitCode is not (0 or 1))
         {
             Assert.Fail("The schema validator itself failed: " + result.All);

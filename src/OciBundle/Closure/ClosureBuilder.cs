@@ -1,11 +1,12 @@
 using OciBundle.Diagnostics;
 using OciBundle.Elf;
 using OciBundle.Rootfs;
+using OciBundle.Interop;
 
 namespace OciBundle.Closure;
 
 /// <summary>An ELF file in the bundle, with the object that loaded it (for the RPATH chain).</summary>
-public sealed class ElfNode
+internal sealed class ElfNode
 {
     public ElfNode(string requestedPath, string rootfsPath, string hostPath, ElfFile elf, ElfNode? loader)
     {
@@ -33,7 +34,7 @@ public sealed class ElfNode
 /// the symlinks on the way. Libraries that cannot be found are collected and reported together, each with the
 /// file that needs it.
 /// </summary>
-public sealed class ClosureBuilder
+internal sealed class ClosureBuilder : IClosure
 {
     // Files the .NET runtime loads only if their own dependencies are there; ignored by the runtime when absent.
     private static readonly Dictionary<string, string> OptionalFiles = new(StringComparer.Ordinal)
@@ -66,6 +67,50 @@ public sealed class ClosureBuilder
 
     /// <summary>Every ELF file found so far, by its real rootfs path.</summary>
     public IReadOnlyDictionary<string, ElfNode> Nodes => _nodes;
+
+    public IEnumerable<ElfNode> Files => _nodes.Values;
+
+    /// <summary>
+    /// The major versions N of <c>prefix.N</c> the loader could find, highest first: the names in the sysroot's
+    /// ld.so.cache and in the loader's directories (what a shim that probes versions, like ICU's, would find).
+    /// </summary>
+    public IReadOnlyCollection<int> SonameVersions(string prefix)
+    {
+        var versions = new SortedSet<int>(Comparer<int>.Create((a, b) => b.CompareTo(a)));
+        void Add(string fileName)
+        {
+            // A pattern "x.so.*" also matches "x.so" (the dot may match the end): only names with a number after it.
+            if (fileName.Length > prefix.Length + 1 && fileName.StartsWith(prefix + ".", StringComparison.Ordinal))
+            {
+                string suffix = fileName[(prefix.Length + 1)..];
+                int dot = suffix.IndexOf('.');
+                if (int.TryParse(dot < 0 ? suffix : suffix[..dot], System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out int major) && major > 0)
+                {
+                    versions.Add(major);
+                }
+            }
+        }
+
+        foreach (string name in _resolver.Cache.Names)
+        {
+            Add(name);
+        }
+
+        foreach (string dir in _resolver.SystemDirectories)
+        {
+            string host = _sysroot.HostPath(dir);
+            _sysroot.Inputs?.Listing(host);
+            if (Directory.Exists(host))
+            {
+                foreach (string file in Directory.EnumerateFileSystemEntries(host, prefix + ".*"))
+                {
+                    Add(Path.GetFileName(file));
+                }
+            }
+        }
+
+        return versions;
+    }
 
     /// <summary>Files left out (optional runtime parts whose dependencies the sysroot lacks), with why.</summary>
     public List<string> Omitted { get; } = new();
@@ -177,6 +222,7 @@ public sealed class ClosureBuilder
             {
                 _plan.Remove(node.RootfsPath);
                 _nodes.Remove(node.RootfsPath);
+                _resolver.Forget(node.RootfsPath);
                 Omitted.Add($"{node.RootfsPath} left out: it needs {string.Join(", ", missing)}, which the sysroot does not have ({what}).");
                 _log(Omitted[^1]);
                 continue;
@@ -253,6 +299,17 @@ public sealed class ClosureBuilder
     {
         if (_plan.TryGet(realPath, out RootfsEntry existing) && existing.Kind == RootfsEntryKind.File)
         {
+            if (existing.SourcePath is { } source && source != _sysroot.HostPath(realPath) && !_nodes.ContainsKey(realPath))
+            {
+                // The user's file (an OciBundleFile) sits where the loader finds this library: it must be one.
+                if (ElfFile.TryReadIdentity(source) is null)
+                {
+                    throw new OciBundleException(Strings.LibraryNotElf, Path.GetFileName(requestedPath), loader?.RootfsPath ?? "the bundle", realPath, source);
+                }
+
+                AddPlannedFile(realPath, source, loader);
+            }
+
             return;
         }
 

@@ -10,7 +10,7 @@ namespace OciBundle.Closure;
 /// checked on the file itself, which is what the cache's flags approximate.
 /// </summary>
 /// <remarks>No .NET library reads this format; it is 48 bytes of header and a table of 24-byte entries.</remarks>
-public sealed class LdSoCache
+internal sealed class LdSoCache
 {
     private const string OldMagic = "ld.so-1.7.0";
     private const string NewMagic = "glibc-ld.so.cache1.1";

@@ -5,7 +5,7 @@ namespace OciBundle.Closure;
 /// commas or colons), <c>#</c> comments, and <c>include</c> lines whose glob patterns are relative to the file
 /// that names them. <c>hwcap</c> lines are ignored, as glibc has ignored them since 2.37.
 /// </summary>
-public static class LdSoConf
+internal static class LdSoConf
 {
     private const int MaxIncludeDepth = 16;
 

@@ -16,7 +16,7 @@ namespace OciBundle.Closure;
 /// Paths are looked up in the bundle being planned first (so <c>$ORIGIN</c> inside <c>/app</c> finds the app's own
 /// libraries), then in the sysroot.
 /// </summary>
-public sealed class LibraryResolver
+internal sealed class LibraryResolver
 {
     private readonly Sysroot _sysroot;
     private readonly TargetArchitecture _arch;
@@ -172,6 +172,15 @@ public sealed class LibraryResolver
         return found;
     }
 
+    /// <summary>Drops what was found at a path the plan no longer has (an optional file left out), so no later probe finds it there.</summary>
+    public void Forget(string rootfsPath)
+    {
+        foreach (string key in _candidates.Where(c => c.Key == rootfsPath || c.Value?.RealPath == rootfsPath).Select(c => c.Key).ToList())
+        {
+            _candidates.Remove(key);
+        }
+    }
+
     /// <summary>Paths of the plan where a library was looked for and a file that is not ELF was found, with its source.</summary>
     public IReadOnlyDictionary<string, string> RejectedPlanFiles => _rejected;
 
@@ -234,4 +243,4 @@ public sealed class LibraryResolver
 /// <param name="HostPath">Where the real file is on the build machine.</param>
 /// <param name="Links">Symlinks passed on the way, to be reproduced in rootfs.</param>
 /// <param name="InPlan">True when the file is already part of the bundle (the app's own, or found earlier).</param>
-public sealed record LibraryLocation(string RequestedPath, string RealPath, string HostPath, IReadOnlyList<SymlinkHop> Links, bool InPlan);
+internal sealed record LibraryLocation(string RequestedPath, string RealPath, string HostPath, IReadOnlyList<SymlinkHop> Links, bool InPlan);

@@ -5,7 +5,7 @@ namespace OciBundle.Closure;
 /// Paths handed in and out are absolute paths inside it; symlinks are followed the way the kernel would follow
 /// them if the sysroot were <c>/</c>, and every link on the way is reported so the bundle can reproduce it.
 /// </summary>
-public sealed class Sysroot
+internal sealed class Sysroot
 {
     private const int MaxLinkHops = 40; // the kernel's own limit (MAXSYMLINKS)
 
@@ -87,9 +87,6 @@ public sealed class Sysroot
         return new ResolvedPath(current, final.Kind == NodeKind.Directory, links);
     }
 
-    /// <summary>True when the path exists in the sysroot after following links.</summary>
-    public bool Exists(string path) => Resolve(path) is not null;
-
     private Node Stat(string path)
     {
         if (_nodes.TryGetValue(path, out Node? cached))
@@ -164,7 +161,7 @@ public sealed class Sysroot
 }
 
 /// <summary>A symlink met while following a path: where it is and what it says.</summary>
-public readonly record struct SymlinkHop(string Path, string Target);
+internal readonly record struct SymlinkHop(string Path, string Target);
 
 /// <summary>The real path a sysroot path leads to, and the links on the way.</summary>
-public sealed record ResolvedPath(string RealPath, bool IsDirectory, IReadOnlyList<SymlinkHop> Links);
+internal sealed record ResolvedPath(string RealPath, bool IsDirectory, IReadOnlyList<SymlinkHop> Links);

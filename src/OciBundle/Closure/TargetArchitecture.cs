@@ -7,7 +7,7 @@ namespace OciBundle.Closure;
 /// native file in the bundle must have, the .NET RuntimeIdentifier suffix and the directories glibc's
 /// <c>ld.so</c> searches by default on Debian-style multiarch systems and on plain ones.
 /// </summary>
-public sealed class TargetArchitecture
+internal sealed class TargetArchitecture
 {
     private static readonly TargetArchitecture[] Known =
     {

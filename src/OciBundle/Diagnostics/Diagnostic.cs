@@ -7,7 +7,7 @@ namespace OciBundle.Diagnostics;
 /// One error or warning the product can report. Its text lives in <c>Strings.resx</c> as
 /// <c>"OCIBnnnn: message"</c>; the code is the part before the colon, so the code and its message cannot drift apart.
 /// </summary>
-public sealed class Diagnostic
+internal sealed class Diagnostic
 {
     private static readonly ResourceManager Resources = new("OciBundle.Diagnostics.Strings", typeof(Diagnostic).Assembly);
 

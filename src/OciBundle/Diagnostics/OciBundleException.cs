@@ -4,7 +4,7 @@ namespace OciBundle.Diagnostics;
 /// A mistake in the user's inputs or environment that stops the bundle. It always carries a stable
 /// <c>OCIB</c> code from <see cref="Strings"/>; the MSBuild task logs it as an error with that code.
 /// </summary>
-public sealed class OciBundleException : Exception
+internal sealed class OciBundleException : Exception
 {
     public OciBundleException(Diagnostic diagnostic, params object?[] args)
         : base(diagnostic.Format(args))

@@ -2,7 +2,7 @@
 namespace OciBundle.Diagnostics;
 
 /// <summary>Every diagnostic OciBundle.Sdk reports; the texts and codes live in Strings.resx.</summary>
-public static class Strings
+internal static class Strings
 {
     /// <summary>OCIB1001</summary>
     public static readonly Diagnostic NonLinuxRuntimeIdentifier = new(nameof(NonLinuxRuntimeIdentifier));
@@ -21,6 +21,12 @@ public static class Strings
 
     /// <summary>OCIB1006</summary>
     public static readonly Diagnostic ArchDisagreesWithRuntimeIdentifier = new(nameof(ArchDisagreesWithRuntimeIdentifier));
+
+    /// <summary>OCIB1008</summary>
+    public static readonly Diagnostic RequiredValueMissing = new(nameof(RequiredValueMissing));
+
+    /// <summary>OCIB1009</summary>
+    public static readonly Diagnostic InvalidSourceDateEpoch = new(nameof(InvalidSourceDateEpoch));
 
     /// <summary>OCIB1010</summary>
     public static readonly Diagnostic EmptyArgs = new(nameof(EmptyArgs));
@@ -201,5 +207,5 @@ public static class Strings
 
     /// <summary>All of them, in code order.</summary>
     public static IReadOnlyList<Diagnostic> All { get; } = new[] {
-        NonLinuxRuntimeIdentifier, NotExecutable, UnsupportedOS, UnknownArch, ArchNormalized, ArchDisagreesWithRuntimeIdentifier, EmptyArgs, ArgPathNotFound, ArgIsFolder, ArgNotWorldReadable, MountDestinationNotAbsolute, MountDestinationHasDotDot, MountTypeMissing, BindMountSourceNotAbsolute, MountDestinationReserved, InvalidEnvironmentVariableName, InvalidEnvironmentVariableValue, ValueTooLong, ArgsAndEnvironmentTooLong, InvalidUser, UnknownUserName, RootlessUserNotMapped, ReservedId, InvalidHostname, UnknownSpecVersion, WorkingDirectoryNotAbsolute, WorkingDirectoryReserved, BundleDirectoryUnsafe, BundleDirectoryInsidePublishDirectory, PublishDirectoryNotFound, OutputDirectoryNotOurs, OutputPathNotAFolder, ArchiveNotOurs, TargetPathOutsideRootfs, FileSourceNotFound, SysrootNotFound, InvalidNetwork, InvalidHostId, RootlessHostIdsUnknown, MultipleTargets, NetFrameworkMSBuild, InvalidImageTag, InvalidImagePort, InvalidCapability, LibraryNotFound, WrongMachine, CorruptElf, PathConflict, IcuNotFound, OpenSslNotFound, GssapiNotFound, FrameworkNotFound, RuntimeConfigUnreadable, EntryPointNotFound, LibraryNotElf, SysrootLacksArchitecture, SymlinkOutsideInputs, SpecialFile, BundleWriteFailed, BundleLocked, PublishItemOutsideProject, NonUtf8FileName, LeftoverNotRemoved, UnexpectedError, RuncNotFound };
+        NonLinuxRuntimeIdentifier, NotExecutable, UnsupportedOS, UnknownArch, ArchNormalized, ArchDisagreesWithRuntimeIdentifier, RequiredValueMissing, InvalidSourceDateEpoch, EmptyArgs, ArgPathNotFound, ArgIsFolder, ArgNotWorldReadable, MountDestinationNotAbsolute, MountDestinationHasDotDot, MountTypeMissing, BindMountSourceNotAbsolute, MountDestinationReserved, InvalidEnvironmentVariableName, InvalidEnvironmentVariableValue, ValueTooLong, ArgsAndEnvironmentTooLong, InvalidUser, UnknownUserName, RootlessUserNotMapped, ReservedId, InvalidHostname, UnknownSpecVersion, WorkingDirectoryNotAbsolute, WorkingDirectoryReserved, BundleDirectoryUnsafe, BundleDirectoryInsidePublishDirectory, PublishDirectoryNotFound, OutputDirectoryNotOurs, OutputPathNotAFolder, ArchiveNotOurs, TargetPathOutsideRootfs, FileSourceNotFound, SysrootNotFound, InvalidNetwork, InvalidHostId, RootlessHostIdsUnknown, MultipleTargets, NetFrameworkMSBuild, InvalidImageTag, InvalidImagePort, InvalidCapability, LibraryNotFound, WrongMachine, CorruptElf, PathConflict, IcuNotFound, OpenSslNotFound, GssapiNotFound, FrameworkNotFound, RuntimeConfigUnreadable, EntryPointNotFound, LibraryNotElf, SysrootLacksArchitecture, SymlinkOutsideInputs, SpecialFile, BundleWriteFailed, BundleLocked, PublishItemOutsideProject, NonUtf8FileName, LeftoverNotRemoved, UnexpectedError, RuncNotFound };
 }

@@ -1,6 +1,5 @@
 using OciBundle.Closure;
 using OciBundle.Diagnostics;
-using OciBundle.Rootfs;
 
 namespace OciBundle.Dotnet;
 
@@ -9,7 +8,7 @@ namespace OciBundle.Dotnet;
 /// and the data files it reads. Each rule is keyed on a file of the runtime, so a trimmed or invariant app gets
 /// only what it can load.
 /// </summary>
-public static class DotnetRuntimeRules
+internal static class DotnetRuntimeRules
 {
     private const string GlobalizationShim = "libSystem.Globalization.Native.so";
     private const string OpenSslShim = "libSystem.Security.Cryptography.Native.OpenSsl.so";
@@ -18,13 +17,14 @@ public static class DotnetRuntimeRules
     // The OpenSSL shim tries these sonames in this order (dotnet/runtime opensslshim.c).
     private static readonly string[] OpenSslNames = { "libssl.so.3", "libssl.so.1.1", "libssl.so.1.0.2", "libssl.so.1.0.0", "libssl.so.10" };
 
-    public static void Apply(ClosureBuilder closure, RootfsPlan plan, BundleRequest request, RuntimeConfig? config, Action<string> log)
+    /// <summary>Adds what the runtime files found in <paramref name="closure"/> open at run time.</summary>
+    public static void Apply(IClosure closure, DotnetRuleOptions options, RuntimeConfig? config, Action<string> log)
     {
-        ElfNode? FindShim(string name) => closure.Nodes.Values.FirstOrDefault(n => Path.GetFileName(n.RootfsPath) == name);
+        ElfNode? FindShim(string name) => closure.Files.FirstOrDefault(n => Path.GetFileName(n.RootfsPath) == name);
 
         if (FindShim(GlobalizationShim) is { } globalization)
         {
-            if (config?.InvariantGlobalization == true || IsInvariantByEnvironment(request))
+            if (config?.InvariantGlobalization == true || options.InvariantGlobalization)
             {
                 log("ICU left out: the app uses invariant globalization.");
             }
@@ -43,7 +43,7 @@ public static class DotnetRuntimeRules
             string? found = OpenSslNames.FirstOrDefault(name => closure.AddDlopen(name, openssl, $"OpenSSL for System.Security.Cryptography (dlopen {name} by {openssl.RootfsPath})"));
             if (found is null)
             {
-                throw new OciBundleException(Strings.OpenSslNotFound, request.Sysroot.Root, openssl.RootfsPath);
+                throw new OciBundleException(Strings.OpenSslNotFound, closure.Sysroot.Root, openssl.RootfsPath);
             }
 
             string crypto = found.Replace("libssl", "libcrypto", StringComparison.Ordinal);
@@ -51,15 +51,15 @@ public static class DotnetRuntimeRules
             AddCertificates(closure, closure.Sysroot);
         }
 
-        if (request.Options.IncludeGssapi && FindShim(GssapiShim) is { } gssapi)
+        if (options.IncludeGssapi && FindShim(GssapiShim) is { } gssapi)
         {
             if (!closure.AddDlopen("libgssapi_krb5.so.2", gssapi, $"GSSAPI for NegotiateAuthentication (dlopen by {gssapi.RootfsPath}; OciBundleIncludeGssapi)"))
             {
-                throw new OciBundleException(Strings.GssapiNotFound, request.Sysroot.Root);
+                throw new OciBundleException(Strings.GssapiNotFound, closure.Sysroot.Root);
             }
         }
 
-        if (request.Options.IncludeTimeZoneData && closure.Nodes.Count > 0)
+        if (options.IncludeTimeZoneData && closure.Files.Any())
         {
             // right/ holds the leap-second variants of every zone: TimeZoneInfo never lists them, and they are half the files.
             if (closure.AddSysrootPath("/usr/share/zoneinfo", "time zone database for TimeZoneInfo (OciBundleIncludeTimeZoneData)", p => p == "/usr/share/zoneinfo/right") is null)
@@ -69,34 +69,13 @@ public static class DotnetRuntimeRules
         }
     }
 
-    private static bool IsInvariantByEnvironment(BundleRequest request) =>
-        request.Options.Environment.Any(e => e.Key == "DOTNET_SYSTEM_GLOBALIZATION_INVARIANT" && (e.Value == "1" || e.Value.Equals("true", StringComparison.OrdinalIgnoreCase)));
-
     /// <summary>
     /// The globalization shim probes <c>libicuuc.so.N</c> from the highest major version down and loads the first
     /// it finds, then <c>libicui18n.so.N</c> of the same version; do the same against the sysroot.
     /// </summary>
-    private static void AddIcu(ClosureBuilder closure, ElfNode shim)
+    private static void AddIcu(IClosure closure, ElfNode shim)
     {
-        var versions = new SortedSet<int>(Comparer<int>.Create((a, b) => b.CompareTo(a)));
-        foreach (string name in closure.Resolver.Cache.Names.Where(n => n.StartsWith("libicuuc.so.", StringComparison.Ordinal)))
-        {
-            AddVersion(versions, name);
-        }
-
-        foreach (string dir in closure.Resolver.SystemDirectories)
-        {
-            string host = closure.Resolver.SysrootHostPath(dir);
-            closure.Sysroot.Inputs?.Listing(host);
-            if (Directory.Exists(host))
-            {
-                foreach (string file in Directory.EnumerateFileSystemEntries(host, "libicuuc.so.*"))
-                {
-                    AddVersion(versions, Path.GetFileName(file));
-                }
-            }
-        }
-
+        IReadOnlyCollection<int> versions = closure.SonameVersions("libicuuc.so");
         foreach (int version in versions)
         {
             string uc = $"libicuuc.so.{version}";
@@ -115,22 +94,6 @@ public static class DotnetRuntimeRules
         throw new OciBundleException(Strings.IcuNotFound, shim.RootfsPath, "no libicuuc.so.N in the sysroot's library directories");
     }
 
-    private static void AddVersion(SortedSet<int> versions, string fileName)
-    {
-        // Directory enumeration's "libicuuc.so.*" also matches "libicuuc.so" (the dot may match the end).
-        if (fileName.Length <= "libicuuc.so.".Length)
-        {
-            return;
-        }
-
-        string suffix = fileName["libicuuc.so.".Length..];
-        int dot = suffix.IndexOf('.');
-        if (int.TryParse(dot < 0 ? suffix : suffix[..dot], out int major) && major > 0)
-        {
-            versions.Add(major);
-        }
-    }
-
     /// <summary>
     /// The CA certificates where .NET reads them: the bundle file (<c>/etc/ssl/certs/ca-certificates.crt</c>, and
     /// OpenSSL's default <c>/usr/lib/ssl/cert.pem</c> when the sysroot has it), and from the certificate directory
@@ -138,7 +101,7 @@ public static class DotnetRuntimeRules
     /// the union of file and directory, so this gives the app the host's set; the directory's hundreds of hash links
     /// and duplicates add nothing to it.
     /// </summary>
-    private static void AddCertificates(ClosureBuilder closure, Sysroot sysroot)
+    private static void AddCertificates(IClosure closure, Sysroot sysroot)
     {
         const string reason = "CA certificates for TLS and X509Store (with OpenSSL)";
         string? bundleFile = closure.AddSysrootPath("/etc/ssl/certs/ca-certificates.crt", reason);
@@ -185,3 +148,6 @@ public static class DotnetRuntimeRules
     /// <summary>PEM text without line-end differences, for comparing a certificate file with the bundle.</summary>
     private static string Normalize(string pem) => pem.Replace("\r\n", "\n", StringComparison.Ordinal).Trim();
 }
+
+/// <summary>What the .NET rules take from the request: nothing else of it.</summary>
+internal sealed record DotnetRuleOptions(bool InvariantGlobalization, bool IncludeGssapi, bool IncludeTimeZoneData);

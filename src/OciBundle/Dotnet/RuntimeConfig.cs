@@ -4,7 +4,7 @@ using Newtonsoft.Json.Linq;
 namespace OciBundle.Dotnet;
 
 /// <summary>What the bundle needs from an app's <c>*.runtimeconfig.json</c>: its shared frameworks and its globalization mode.</summary>
-public sealed class RuntimeConfig
+internal sealed class RuntimeConfig
 {
     private RuntimeConfig(IReadOnlyList<FrameworkReference> frameworks, bool isSelfContained, bool invariantGlobalization, bool appLocalIcu, string rollForward)
     {
@@ -30,12 +30,18 @@ public sealed class RuntimeConfig
     /// <summary>The roll-forward policy the host applies to framework versions (default <c>Minor</c>).</summary>
     public string RollForward { get; }
 
+    /// <summary>Reads a runtimeconfig.json; a file that is not JSON is an <see cref="InvalidDataException"/> (no JSON library type leaves this class).</summary>
     public static RuntimeConfig Read(string path)
     {
         JObject root;
-        using (var reader = new JsonTextReader(File.OpenText(path)))
+        try
         {
+            using var reader = new JsonTextReader(File.OpenText(path));
             root = JObject.Load(reader, new JsonLoadSettings { CommentHandling = CommentHandling.Ignore });
+        }
+        catch (JsonException e)
+        {
+            throw new InvalidDataException(e.Message, e);
         }
 
         var options = root["runtimeOptions"] as JObject ?? new JObject();
@@ -64,7 +70,7 @@ public sealed class RuntimeConfig
 }
 
 /// <summary>A shared framework an app names: <c>Microsoft.NETCore.App</c> 10.0.0, say.</summary>
-public sealed record FrameworkReference(string Name, string Version, string? RollForward)
+internal sealed record FrameworkReference(string Name, string Version, string? RollForward)
 {
     internal static FrameworkReference From(JObject o) => new((string?)o["name"] ?? "", (string?)o["version"] ?? "", (string?)o["rollForward"]);
 }

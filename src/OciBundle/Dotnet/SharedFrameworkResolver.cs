@@ -7,7 +7,7 @@ namespace OciBundle.Dotnet;
 /// <c>Major</c> may go to a higher major; <c>LatestMinor</c>/<c>LatestMajor</c> take the highest; <c>Disable</c> wants an exact match.
 /// Release versions are preferred to pre-releases, as the host does for a release request.
 /// </summary>
-public static class SharedFrameworkResolver
+internal static class SharedFrameworkResolver
 {
     public static string? Pick(IEnumerable<string> installed, string requested, string rollForward)
     {

@@ -14,7 +14,7 @@ namespace OciBundle.Elf;
 /// needs a few hundred bytes of each file (header, program headers, dynamic segment, its string table), read
 /// with positioned reads, so a self-contained app's ~20 native files are read in well under a millisecond each.
 /// </remarks>
-public sealed class ElfFile
+internal sealed class ElfFile
 {
     private const int PT_LOAD = 1, PT_DYNAMIC = 2, PT_INTERP = 3;
     private const long DT_NULL = 0, DT_NEEDED = 1, DT_STRTAB = 5, DT_STRSZ = 10, DT_SONAME = 14, DT_RPATH = 15, DT_RUNPATH = 29;
@@ -36,9 +36,6 @@ public sealed class ElfFile
     public IReadOnlyList<string> RPath { get; private set; } = Array.Empty<string>();
     public IReadOnlyList<string> RunPath { get; private set; } = Array.Empty<string>();
     public string? SoName { get; private set; }
-
-    /// <summary>True when the file has a dynamic segment (a statically linked executable has none).</summary>
-    public bool IsDynamic { get; private set; }
 
     public ElfIdentity Identity => new(Class, IsLittleEndian, Machine);
 
@@ -224,7 +221,6 @@ public sealed class ElfFile
                 return;
             }
 
-            file.IsDynamic = true;
             if (dynamic.Value.FileSize > MaxDynamicBytes)
             {
                 throw Corrupt($"dynamic segment of {dynamic.Value.FileSize} bytes");
@@ -353,13 +349,13 @@ public sealed class ElfFile
     }
 }
 
-public enum ElfClass : byte
+internal enum ElfClass : byte
 {
     Elf32 = 1,
     Elf64 = 2,
 }
 
-public enum ElfType : ushort
+internal enum ElfType : ushort
 {
     None = 0,
     Relocatable = 1,
@@ -369,13 +365,13 @@ public enum ElfType : ushort
 }
 
 /// <summary>What must match between a file and the libraries it may load: class, byte order, machine.</summary>
-public readonly record struct ElfIdentity(ElfClass Class, bool IsLittleEndian, ushort Machine)
+internal readonly record struct ElfIdentity(ElfClass Class, bool IsLittleEndian, ushort Machine)
 {
     public override string ToString() => $"{(Class == ElfClass.Elf64 ? "64" : "32")}-bit {(IsLittleEndian ? "LSB" : "MSB")} {ElfMachine.Describe(Machine)}";
 }
 
 /// <summary>The file is not a well-formed ELF file.</summary>
-public sealed class ElfFormatException : Exception
+internal sealed class ElfFormatException : Exception
 {
     public ElfFormatException(string path, string reason)
         : base($"{path}: {reason}")

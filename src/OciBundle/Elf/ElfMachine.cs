@@ -1,7 +1,7 @@
 namespace OciBundle.Elf;
 
-/// <summary>ELF <c>e_machine</c> values and their GOARCH names, the names OCI uses for architectures.</summary>
-public static class ElfMachine
+/// <summary>ELF <c>e_machine</c> values, and their names for messages.</summary>
+internal static class ElfMachine
 {
     public const ushort X86 = 3;
     public const ushort Mips = 8;
@@ -12,21 +12,6 @@ public static class ElfMachine
     public const ushort AArch64 = 183;
     public const ushort RiscV = 243;
     public const ushort LoongArch = 258;
-
-    /// <summary>The GOARCH name of a machine, or null when OCI has none for it.</summary>
-    public static string? ToGoArch(ElfIdentity id) => id.Machine switch
-    {
-        X86_64 when id.Class == ElfClass.Elf64 => "amd64",
-        X86 => "386",
-        AArch64 when id.Class == ElfClass.Elf64 => "arm64",
-        Arm => "arm",
-        PowerPC64 => id.IsLittleEndian ? "ppc64le" : "ppc64",
-        S390 when id.Class == ElfClass.Elf64 => "s390x",
-        RiscV when id.Class == ElfClass.Elf64 => "riscv64",
-        LoongArch when id.Class == ElfClass.Elf64 => "loong64",
-        Mips => id.Class == ElfClass.Elf64 ? (id.IsLittleEndian ? "mips64le" : "mips64") : (id.IsLittleEndian ? "mipsle" : "mips"),
-        _ => null,
-    };
 
     public static string Describe(ushort machine) => machine switch
     {

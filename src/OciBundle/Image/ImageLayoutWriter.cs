@@ -8,27 +8,28 @@ using Newtonsoft.Json.Linq;
 using OciBundle.Diagnostics;
 using OciBundle.Output;
 using OciBundle.Rootfs;
+using OciBundle.Interop;
 
 namespace OciBundle.Image;
 
-/// <summary>What an image is made of besides the root file system: the process, the labels, where it goes.</summary>
-public sealed class ImageRequest
+/// <summary>What an image is made of besides the root file system: the process, the labels, where it goes. No defaults: all from the request.</summary>
+internal sealed record ImageRequest
 {
-    public string Directory { get; init; } = "";
-    public string Tag { get; init; } = "latest";
-    public string? ArchivePath { get; init; }
-    public string Architecture { get; init; } = "amd64";
-    public IReadOnlyList<string> Entrypoint { get; init; } = Array.Empty<string>();
-    public IReadOnlyList<KeyValuePair<string, string>> Environment { get; init; } = Array.Empty<KeyValuePair<string, string>>();
-    public string WorkingDirectory { get; init; } = "/app";
-    public string User { get; init; } = "1654:1654";
-    public IReadOnlyDictionary<string, string> Labels { get; init; } = new Dictionary<string, string>();
-    public IReadOnlyCollection<string> ExposedPorts { get; init; } = Array.Empty<string>();
+    public required string Directory { get; init; }
+    public required string Tag { get; init; }
+    public required string? ArchivePath { get; init; }
+    public required string Architecture { get; init; }
+    public required IReadOnlyList<string> Entrypoint { get; init; }
+    public required IReadOnlyList<KeyValuePair<string, string>> Environment { get; init; }
+    public required string WorkingDirectory { get; init; }
+    public required string User { get; init; }
+    public required IReadOnlyDictionary<string, string> Labels { get; init; }
+    public required IReadOnlyCollection<string> ExposedPorts { get; init; }
 
     /// <summary>Paths in the app folder that come from the .NET runtime pack (a self-contained app's runtime).</summary>
-    public IReadOnlySet<string> RuntimeFiles { get; init; } = new HashSet<string>();
+    public required IReadOnlySet<string> RuntimeFiles { get; init; }
 
-    public long Epoch { get; init; }
+    public required long Epoch { get; init; }
     public TimeSpan LockTimeout { get; init; } = TimeSpan.FromMinutes(5);
 
     /// <summary>Receives warnings (leftovers of earlier publishes that cannot be removed).</summary>
@@ -39,7 +40,7 @@ public sealed class ImageRequest
 }
 
 /// <summary>The digests of what was written, for the summary line and for tests.</summary>
-public sealed record ImageResult(string ManifestDigest, IReadOnlyList<(string Name, string Digest, long Size)> Layers);
+internal sealed record ImageResult(string ManifestDigest, IReadOnlyList<(string Name, string Digest, long Size)> Layers);
 
 /// <summary>
 /// Writes an OCI image layout (image-spec v1.1: <c>oci-layout</c>, <c>index.json</c>, <c>blobs/sha256/</c>) from the
@@ -48,7 +49,7 @@ public sealed record ImageResult(string ManifestDigest, IReadOnlyList<(string Na
 /// gzip-compressed tar with sorted entries, fixed timestamps, and the bundle's modes and owners, so the same inputs
 /// give the same manifest digest.
 /// </summary>
-public static class ImageLayoutWriter
+internal static class ImageLayoutWriter
 {
     public const string ManifestMediaType = "application/vnd.oci.image.manifest.v1+json";
     public const string IndexMediaType = "application/vnd.oci.image.index.v1+json";
@@ -142,7 +143,7 @@ public static class ImageLayoutWriter
             }
 
             bool underApp = entry.Path.StartsWith(app, StringComparison.Ordinal);
-            bool underDotnet = entry.Path.StartsWith(BundlePlanner.ContainerDotnetRoot + "/", StringComparison.Ordinal);
+            bool underDotnet = entry.Path.StartsWith(ContainerPaths.DotnetRoot + "/", StringComparison.Ordinal);
             if (entry.Kind == RootfsEntryKind.Directory && (underApp || underDotnet || entry.Path + "/" == app))
             {
                 continue; // placed with the files below it

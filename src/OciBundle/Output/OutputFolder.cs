@@ -3,11 +3,12 @@ using Newtonsoft.Json;
 using Newtonsoft.Json.Linq;
 using OciBundle.Diagnostics;
 using OciBundle.Rootfs;
+using OciBundle.Interop;
 
 namespace OciBundle.Output;
 
 /// <summary>What an output folder holds: a runtime bundle or an image layout.</summary>
-public enum OutputKind
+internal enum OutputKind
 {
     Bundle,
     Image,
@@ -20,7 +21,7 @@ public enum OutputKind
 /// archive only when it is missing or a tar the product wrote. Anything else is a coded error, and nothing is touched.
 /// System folders, the project, its <c>bin/</c> and <c>obj/</c> are refused even when empty.
 /// </summary>
-public static class OutputFolder
+internal static class OutputFolder
 {
     /// <summary>The marker file in every bundle and image layout the product writes.</summary>
     public const string MarkerName = ".ocibundle";
@@ -45,39 +46,64 @@ public static class OutputFolder
         ["format"] = MarkerFormat,
     }.ToString(Formatting.None) + "\n");
 
+    // Trees of the system: nothing below them is ever an output folder.
+    private static readonly string[] SystemTrees = { "/proc", "/sys", "/dev", "/run", "/boot", "/etc", "/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32", "/snap", "/nix" };
+
+    /// <summary>What each kind of output holds at its top: a folder with anything else in it is not (only) ours.</summary>
+    private static readonly Dictionary<OutputKind, string[]> TopLevel = new()
+    {
+        [OutputKind.Bundle] = new[] { MarkerName, "config.json", ProvenanceReport.FileName, "rootfs" },
+        [OutputKind.Image] = new[] { MarkerName, "blobs", "index.json", "oci-layout" },
+    };
+
     /// <summary>
-    /// Refuses a folder the product must never replace, whatever is in it: <c>/</c>, a system folder (or a folder
-    /// directly in <c>/usr</c> or <c>/var</c>), the home folder or one above it, and the project, <c>bin/</c>,
-    /// <c>obj/</c> or one above them. Returns the reason, or null.
+    /// Refuses a folder the product must never replace, whatever is in it: <c>/</c>, a system folder or anything in
+    /// one, a folder directly in <c>/var</c> or <c>/home</c>, the home folder or one above it, and the project,
+    /// <c>bin/</c>, <c>obj/</c> or one above them. Judged on the path as written and with its symlinks resolved, so
+    /// <c>/tmp/link-to-home</c> is the home folder it is. Returns the reason, or null.
     /// </summary>
     public static string? ProtectedReason(string dir, IEnumerable<string> protectedFolders)
     {
-        if (dir == "/")
+        string? home = Environment.GetFolderPath(Environment.SpecialFolder.UserProfile) is { Length: > 1 } h ? Path.TrimEndingDirectorySeparator(h) : null;
+        var folders = protectedFolders.Where(f => !string.IsNullOrWhiteSpace(f)).Select(f => Path.TrimEndingDirectorySeparator(Path.GetFullPath(f))).ToList();
+        foreach (string path in new[] { dir, Resolved(dir) }.Distinct(StringComparer.Ordinal))
         {
-            return "it is the root folder";
-        }
-
-        string parent = RootfsPlan.Parent(dir);
-        if (SystemFolders.Contains(dir) || parent is "/usr" or "/var" or "/usr/local")
-        {
-            return "it is a system folder";
-        }
-
-        if (Environment.GetFolderPath(Environment.SpecialFolder.UserProfile) is { Length: > 1 } home
-            && IsSameOrInside(Path.TrimEndingDirectorySeparator(home), dir))
-        {
-            return $"it is or contains the home folder {home}";
-        }
-
-        foreach (string folder in protectedFolders.Where(f => !string.IsNullOrWhiteSpace(f)).Select(f => Path.TrimEndingDirectorySeparator(Path.GetFullPath(f))))
-        {
-            if (IsSameOrInside(folder, dir))
+            if (path == "/")
             {
-                return $"it is or contains {folder}";
+                return "it is the root folder";
+            }
+
+            string parent = RootfsPlan.Parent(path);
+            if (SystemFolders.Contains(path) || parent is "/var" or "/home" || SystemTrees.Any(t => IsSameOrInside(path, t)))
+            {
+                return path == dir ? "it is a system folder" : $"it is the system folder {path}";
+            }
+
+            foreach (string folder in (home is null ? folders : folders.Append(home)).SelectMany(f => new[] { f, Resolved(f) }).Distinct(StringComparer.Ordinal))
+            {
+                if (IsSameOrInside(folder, path))
+                {
+                    return folder == home ? $"it is or contains the home folder {home}" : $"it is or contains {folder}";
+                }
             }
         }
 
         return null;
+    }
+
+    /// <summary>The path with the symlinks of its existing part resolved (realpath of the longest existing prefix).</summary>
+    private static string Resolved(string path)
+    {
+        string existing = path;
+        var rest = new Stack<string>();
+        while (existing != "/" && NativeMethods.LStat(existing) is null)
+        {
+            rest.Push(Path.GetFileName(existing));
+            existing = RootfsPlan.Parent(existing);
+        }
+
+        string real = NativeMethods.RealPath(existing) ?? existing;
+        return rest.Aggregate(real, (p, name) => p == "/" ? "/" + name : p + "/" + name);
     }
 
     /// <summary>
@@ -119,12 +145,24 @@ public static class OutputFolder
         }
 
         string? marker = ReadMarkerKind(Path.Combine(dir, MarkerName), out int format);
-        if (marker == KindName(kind) && format <= MarkerFormat)
+        string[] foreign = names.Except(TopLevel[kind], StringComparer.Ordinal).ToArray();
+        if (marker == KindName(kind) && format <= MarkerFormat && foreign.Length == 0 && OwnedByCaller(dir) && OwnedByCaller(Path.Combine(dir, MarkerName)))
         {
             return null;
         }
 
-        if (marker is null && IsLegacyOutput(dir, names, kind))
+        if (marker == KindName(kind) && foreign.Length > 0)
+        {
+            return new OciBundleException(Strings.OutputDirectoryNotOurs, property, dir, $"besides an {KindName(kind)}, {Describe(foreign)}");
+        }
+
+        if (marker == KindName(kind) && format <= MarkerFormat)
+        {
+            // A marker anyone could have planted (a shared, sticky folder): trusted only from whoever runs the build.
+            return new OciBundleException(Strings.OutputDirectoryNotOurs, property, dir, "a marker file, but the folder or the marker belongs to another user");
+        }
+
+        if (marker is null && OwnedByCaller(dir) && IsLegacyOutput(dir, names, kind))
         {
             return null;
         }
@@ -160,7 +198,7 @@ public static class OutputFolder
             using var file = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete);
             using var tar = new TarReader(file);
             TarEntry? first = tar.GetNextEntry(copyData: false);
-            if (first is { Name: MarkerName, DataStream: { } data } && first.Length < 4096)
+            if (first is { Name: MarkerName, DataStream: { } data } && first.Length < 4096 && OwnedByCaller(path))
             {
                 using var reader = new StreamReader(data);
                 if (ParseMarker(reader.ReadToEnd(), out int format) == KindName(OutputKind.Image) && format <= MarkerFormat)
@@ -168,18 +206,7 @@ public static class OutputFolder
                     return null;
                 }
             }
-
-            // An archive of OciBundle.Sdk 1.0, which wrote no marker: the three entries of an image layout, nothing else.
-            var top = new HashSet<string>(StringComparer.Ordinal);
-            for (TarEntry? e = first; e is not null; e = tar.GetNextEntry(copyData: false))
-            {
-                top.Add(e.Name.Split('/')[0]);
-            }
-
-            if (top.SetEquals(new[] { "blobs", "index.json", "oci-layout" }))
-            {
-                return null;
-            }
+            // An archive without the marker (1.0 wrote none) is not recognised: it could be any tool's image.
         }
         catch (Exception e) when (e is IOException or InvalidDataException or FormatException or UnauthorizedAccessException)
         {
@@ -224,6 +251,9 @@ public static class OutputFolder
     /// <summary>True when <paramref name="path"/> is <paramref name="dir"/> or below it.</summary>
     public static bool IsSameOrInside(string path, string dir) =>
         path == dir || path.StartsWith(dir.EndsWith('/') ? dir : dir + "/", StringComparison.Ordinal);
+
+    /// <summary>The path belongs to the user running the build (or that user is root, who owns what root wrote).</summary>
+    private static bool OwnedByCaller(string path) => NativeMethods.LStat(path) is { } st && st.Uid == NativeMethods.getuid();
 
     private static string KindName(OutputKind kind) => kind == OutputKind.Bundle ? "OCI bundle" : "OCI image layout";
 

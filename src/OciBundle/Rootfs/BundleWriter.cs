@@ -1,6 +1,7 @@
 using OciBundle.Diagnostics;
 using OciBundle.Output;
 using OciBundle.State;
+using OciBundle.Interop;
 
 namespace OciBundle.Rootfs;
 
@@ -16,11 +17,8 @@ namespace OciBundle.Rootfs;
 /// <item>staging and destination are exchanged with one <c>renameat2(RENAME_EXCHANGE)</c>, and the old tree is removed.</item>
 /// </list>
 /// </summary>
-public sealed class BundleWriter
+internal sealed class BundleWriter
 {
-    /// <summary>The timestamp of every path when <c>SOURCE_DATE_EPOCH</c> is not set: 1980-01-01T00:00:00Z, the earliest a zip or tar reader accepts everywhere.</summary>
-    public const long DefaultEpoch = 315532800;
-
     private readonly string _destination;
     private readonly long _epoch;
     private readonly TimeSpan _lockTimeout;
@@ -31,7 +29,7 @@ public sealed class BundleWriter
     private (uint Uid, uint Gid) _desiredOwner;
 
     /// <param name="destination">The bundle folder.</param>
-    /// <param name="sourceDateEpoch">Timestamp of every path; null for <see cref="DefaultEpoch"/>.</param>
+    /// <param name="epoch">Timestamp of every path (<c>SOURCE_DATE_EPOCH</c>).</param>
     /// <param name="previous">
     /// What the last publish wrote there and from what: a file is hard-linked from the previous bundle only when its
     /// source and planned mode are the same and the previous copy is still exactly as written (same inode, ctime,
@@ -43,12 +41,12 @@ public sealed class BundleWriter
     /// so it owns its root file system as it would had it built the bundle itself. Applied only when running as root.
     /// </param>
     /// <param name="warn">Receives warnings (leftovers of earlier publishes that cannot be removed).</param>
-    internal BundleWriter(string destination, long? sourceDateEpoch, BuildState? previous = null, TimeSpan? lockTimeout = null, (uint Uid, uint Gid)? owner = null, Action<OciBundleException>? warn = null)
+    internal BundleWriter(string destination, long epoch, BuildState? previous = null, TimeSpan? lockTimeout = null, (uint Uid, uint Gid)? owner = null, Action<OciBundleException>? warn = null)
     {
         _owner = owner;
         _warn = warn;
         _destination = Path.TrimEndingDirectorySeparator(Path.GetFullPath(destination));
-        _epoch = sourceDateEpoch ?? DefaultEpoch;
+        _epoch = epoch;
         _lockTimeout = lockTimeout ?? TimeSpan.FromMinutes(5);
         _previous = previous?.Bundle?.Directory == _destination ? previous : null;
     }
@@ -191,7 +189,7 @@ public sealed class BundleWriter
     /// <summary>The source of a file and its planned mode are what they were when the previous bundle was written.</summary>
     private bool SourceUnchanged(RootfsEntry file) =>
         _previous is not null && file.SourcePath is not null
-        && _previous.Sources.TryGetValue(file.Path, out string? recorded) && recorded == SourceRecord(file)
+        && _previous.Sources.TryGetValue(file.Path, out string? recorded) && recorded == BuildState.SourceRecord(file)
         && _previous.Inputs.TryGetValue("path " + file.SourcePath, out string? identity) && identity == InputLedger.PathIdentity(file.SourcePath);
 
     /// <summary>
@@ -213,12 +211,10 @@ public sealed class BundleWriter
             && NativeMethods.Identity(previous) == identity;
     }
 
-    /// <summary>What <see cref="BuildState.Sources"/> records for a file copied from the host.</summary>
-    internal static string SourceRecord(RootfsEntry file) => $"{file.SourcePath}\t{(int)file.Mode}";
 }
 
 /// <summary>How much the last write copied and how much it reused.</summary>
-public sealed class WriteStatistics
+internal sealed class WriteStatistics
 {
     private long _filesWritten, _bytesWritten, _filesLinked, _bytesLinked;
 

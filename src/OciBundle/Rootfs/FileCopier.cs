@@ -1,4 +1,5 @@
 using System.Runtime.InteropServices;
+using OciBundle.Interop;
 
 namespace OciBundle.Rootfs;
 

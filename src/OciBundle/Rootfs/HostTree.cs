@@ -1,14 +1,8 @@
 using OciBundle.Diagnostics;
 using OciBundle.State;
+using OciBundle.Interop;
 
 namespace OciBundle.Rootfs;
-
-public enum SourceKind
-{
-    PublishOutput,
-    Framework,
-    ExtraFile,
-}
 
 /// <summary>
 /// Adds a file or folder of the build machine to the plan at a rootfs path, as it is: modes kept (setuid and
@@ -16,10 +10,10 @@ public enum SourceKind
 /// point outside it (copying what they point at would put arbitrary host files in the bundle), and device nodes,
 /// fifos and sockets refused.
 /// </summary>
-public static class HostTree
+internal static class HostTree
 {
     /// <summary>Adds <paramref name="hostPath"/> at <paramref name="rootfsPath"/>; <paramref name="inputs"/> records the folders listed and files met, for the next publish's up-to-date check.</summary>
-    public static void Add(RootfsPlan plan, string hostPath, string rootfsPath, string reason, SourceKind kind, InputLedger? inputs = null)
+    public static void Add(RootfsPlan plan, string hostPath, string rootfsPath, string reason, InputLedger? inputs = null)
     {
         string root = Path.TrimEndingDirectorySeparator(Path.GetFullPath(hostPath));
         NativeMethods.Statx? top = NativeMethods.LStat(root);

@@ -9,7 +9,7 @@ namespace OciBundle.Rootfs;
 /// reason it is there, so "why is this 30 MB library in my bundle?" has an answer
 /// (<c>jq '.files[] | select(.path | test("icu"))' provenance.json</c>).
 /// </summary>
-public static class ProvenanceReport
+internal static class ProvenanceReport
 {
     public const string FileName = "provenance.json";
 

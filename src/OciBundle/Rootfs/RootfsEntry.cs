@@ -1,6 +1,6 @@
 namespace OciBundle.Rootfs;
 
-public enum RootfsEntryKind
+internal enum RootfsEntryKind
 {
     Directory,
     File,
@@ -8,7 +8,7 @@ public enum RootfsEntryKind
 }
 
 /// <summary>One path of the bundle's root file system and why it is there.</summary>
-public sealed class RootfsEntry
+internal sealed class RootfsEntry
 {
     public RootfsEntry(string path, RootfsEntryKind kind, UnixFileMode mode, string reason)
     {
@@ -24,10 +24,10 @@ public sealed class RootfsEntry
     public RootfsEntryKind Kind { get; }
 
     /// <summary>Permission bits (never setuid/setgid: the plan strips them).</summary>
-    public UnixFileMode Mode { get; internal set; }
+    public UnixFileMode Mode { get; }
 
     /// <summary>Why the path is in the bundle: the rule, or the file that needed it.</summary>
-    public string Reason { get; internal set; }
+    public string Reason { get; }
 
     /// <summary>For files copied from the build machine: where from.</summary>
     public string? SourcePath { get; init; }

@@ -7,10 +7,18 @@ namespace OciBundle.Rootfs;
 /// Building the plan first is what lets the writer be atomic, incremental and reproducible, and lets the
 /// provenance report say why each path is there.
 /// </summary>
-public sealed class RootfsPlan
+internal sealed class RootfsPlan
 {
     public const UnixFileMode DirectoryMode = (UnixFileMode)0b111_101_101; // 0755
     private const UnixFileMode SpecialBits = UnixFileMode.SetUser | UnixFileMode.SetGroup;
+
+    // Group and others never write a bundle's files or folders (root runs it): only a sticky folder such as /tmp may be
+    // world-writable, since there nobody can replace another's files.
+    private const UnixFileMode OthersWrite = UnixFileMode.GroupWrite | UnixFileMode.OtherWrite;
+
+    private static UnixFileMode FileMode(UnixFileMode mode) => mode & ~SpecialBits & ~OthersWrite;
+
+    private static UnixFileMode FolderMode(UnixFileMode mode) => (mode & UnixFileMode.StickyBit) != 0 ? mode & ~SpecialBits : mode & ~SpecialBits & ~OthersWrite;
 
     private readonly Dictionary<string, RootfsEntry> _entries = new(StringComparer.Ordinal);
 
@@ -21,13 +29,34 @@ public sealed class RootfsPlan
 
     public int Count => _entries.Count;
 
+    private IReadOnlyList<RootfsEntry>? _sealed;
+
     /// <summary>All entries, parents before children, in ordinal path order: the order they are written and reported in.</summary>
-    public IEnumerable<RootfsEntry> Entries => _entries.Values.OrderBy(e => e.Path, StringComparer.Ordinal);
+    public IEnumerable<RootfsEntry> Entries => _sealed ?? _entries.Values.OrderBy(e => e.Path, StringComparer.Ordinal).ToArray();
+
+    /// <summary>
+    /// Ends planning: from here on the plan cannot change (the writers, the image and the report read one and the same
+    /// plan), and its entries are sorted once.
+    /// </summary>
+    public RootfsPlan Seal()
+    {
+        _sealed ??= _entries.Values.OrderBy(e => e.Path, StringComparer.Ordinal).ToArray();
+        return this;
+    }
+
+    private void ThrowIfSealed()
+    {
+        if (_sealed is not null)
+        {
+            throw new InvalidOperationException("The plan is sealed: planning is over.");
+        }
+    }
 
     public bool TryGet(string path, out RootfsEntry entry) => _entries.TryGetValue(path, out entry!);
 
     public RootfsEntry AddDirectory(string path, string reason, UnixFileMode mode = DirectoryMode, int? owner = null)
     {
+        ThrowIfSealed();
         if (_entries.TryGetValue(path, out RootfsEntry? existing))
         {
             if (existing.Kind != RootfsEntryKind.Directory)
@@ -38,7 +67,7 @@ public sealed class RootfsPlan
             if (owner is not null || mode != DirectoryMode)
             {
                 // An explicit rule (the app user's home, /tmp) wins over a parent created on the way.
-                var replaced = new RootfsEntry(path, RootfsEntryKind.Directory, mode & ~SpecialBits, reason) { OwnerId = owner };
+                var replaced = new RootfsEntry(path, RootfsEntryKind.Directory, FolderMode(mode), reason) { OwnerId = owner };
                 _entries[path] = replaced;
                 return replaced;
             }
@@ -47,24 +76,29 @@ public sealed class RootfsPlan
         }
 
         EnsureParents(path, reason);
-        var entry = new RootfsEntry(path, RootfsEntryKind.Directory, mode & ~SpecialBits, reason) { OwnerId = owner };
+        var entry = new RootfsEntry(path, RootfsEntryKind.Directory, FolderMode(mode), reason) { OwnerId = owner };
         _entries[path] = entry;
         return entry;
     }
 
     public RootfsEntry AddFile(string path, string sourcePath, UnixFileMode mode, long size, string reason) =>
-        Add(new RootfsEntry(path, RootfsEntryKind.File, mode & ~SpecialBits, reason) { SourcePath = sourcePath, Size = size });
+        Add(new RootfsEntry(path, RootfsEntryKind.File, FileMode(mode), reason) { SourcePath = sourcePath, Size = size });
 
     public RootfsEntry AddContent(string path, byte[] content, UnixFileMode mode, string reason) =>
-        Add(new RootfsEntry(path, RootfsEntryKind.File, mode & ~SpecialBits, reason) { Content = content, Size = content.Length });
+        Add(new RootfsEntry(path, RootfsEntryKind.File, FileMode(mode), reason) { Content = content, Size = content.Length });
 
     public RootfsEntry AddSymlink(string path, string target, string reason) =>
         Add(new RootfsEntry(path, RootfsEntryKind.Symlink, (UnixFileMode)0b111_111_111, reason) { LinkTarget = target, Size = System.Text.Encoding.UTF8.GetByteCount(target) });
 
-    public bool Remove(string path) => _entries.Remove(path);
+    public bool Remove(string path)
+    {
+        ThrowIfSealed();
+        return _entries.Remove(path);
+    }
 
     private RootfsEntry Add(RootfsEntry entry)
     {
+        ThrowIfSealed();
         if (_entries.TryGetValue(entry.Path, out RootfsEntry? existing))
         {
             if (IsSame(existing, entry))

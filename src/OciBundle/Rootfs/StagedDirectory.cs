@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using OciBundle.Diagnostics;
 using OciBundle.Output;
+using OciBundle.Interop;
 
 namespace OciBundle.Rootfs;
 
@@ -131,25 +132,98 @@ internal sealed class StagedDirectory : IDisposable
         }
     }
 
-    /// <summary>Deletes a file or folder tree; returns why it could not, or null.</summary>
+    /// <summary>
+    /// Deletes a file or folder tree without ever crossing into another mount (a folder someone bind-mounted into a
+    /// bundle is left, with everything in it, as <c>rm --one-file-system</c> does); returns why something stayed, or null.
+    /// </summary>
     internal static string? TryDelete(string path)
     {
         try
         {
-            if (Directory.Exists(path))
+            if (NativeMethods.LStat(path) is not { } top)
             {
-                Directory.Delete(path, recursive: true);
+                return null;
             }
-            else if (File.Exists(path))
+
+            if ((top.Mode & NativeMethods.S_IFMT) != NativeMethods.S_IFDIR)
             {
                 File.Delete(path);
+                return null;
             }
+
+            var mounts = new List<string>();
+            DeleteTree(path, top, mounts);
+            return mounts.Count == 0 ? null : $"a mount is inside it ({string.Join(", ", mounts)}), and what another mount holds is never deleted; unmount it, then remove the folder";
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
             return e.Message; // the next writer tries again
         }
+    }
 
-        return null;
+    /// <summary>Removes what <paramref name="dir"/> holds on its own mount, then the folder if nothing is left in it.</summary>
+    private static bool DeleteTree(string dir, NativeMethods.Statx self, List<string> mounts)
+    {
+        bool empty = true;
+        foreach (string child in Directory.EnumerateFileSystemEntries(dir))
+        {
+            if (NativeMethods.LStat(child) is not { } st)
+            {
+                continue;
+            }
+
+            if ((st.Mode & NativeMethods.S_IFMT) != NativeMethods.S_IFDIR)
+            {
+                File.Delete(child);
+            }
+            else if (NativeMethods.IsMountPoint(st, self))
+            {
+                mounts.Add(child);
+                empty = false;
+            }
+            else
+            {
+                empty &= DeleteTree(child, st, mounts);
+            }
+        }
+
+        if (empty)
+        {
+            Directory.Delete(dir);
+        }
+
+        return empty;
+    }
+
+    /// <summary>
+    /// Removes what killed or blocked publishes left beside <paramref name="destination"/>, when no other publish holds
+    /// its lock (a publish with nothing to write still tidies up). Never waits.
+    /// </summary>
+    public static void RemoveLeftoversIfIdle(string destination, Action<OciBundleException>? warn)
+    {
+        string full = Path.TrimEndingDirectorySeparator(Path.GetFullPath(destination));
+        string parent = Path.GetDirectoryName(full)!;
+        string name = Path.GetFileName(full);
+        string lockPath = Path.Combine(parent, $".{name}.lock");
+        if (!File.Exists(lockPath) || !Directory.EnumerateFileSystemEntries(parent, $".{name}.tmp-*").Concat(Directory.EnumerateFileSystemEntries(parent, $".{name}.old-*")).Any())
+        {
+            return;
+        }
+
+        try
+        {
+            using var held = new FileStream(lockPath, FileMode.Open, FileAccess.ReadWrite, FileShare.None);
+            foreach (string dir in Directory.EnumerateFileSystemEntries(parent, $".{name}.tmp-*").Concat(Directory.EnumerateFileSystemEntries(parent, $".{name}.old-*")).ToList())
+            {
+                if (TryDelete(dir) is { } error)
+                {
+                    warn?.Invoke(new OciBundleException(Strings.LeftoverNotRemoved, dir, error));
+                }
+            }
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            // Another publish holds the lock: it removes them itself.
+        }
     }
 }

@@ -20,14 +20,8 @@ namespace OciBundle.Spec;
 /// <item>no <c>platform</c>: the specification removed it before 1.0.0.</item>
 /// </list>
 /// </remarks>
-public static class RuntimeSpecBuilder
+internal static class RuntimeSpecBuilder
 {
-    public const string NewestVersion = "1.3.0";
-
-    public static readonly IReadOnlyList<string> SupportedVersions = new[] { "1.0.0", "1.2.1", "1.3.0" };
-
-    public static readonly IReadOnlyList<string> DefaultCapabilities = new[] { "CAP_AUDIT_WRITE", "CAP_KILL", "CAP_NET_BIND_SERVICE" };
-
     public const string DefaultPath = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
 
     private static readonly string[] MaskedPaths =
@@ -38,27 +32,31 @@ public static class RuntimeSpecBuilder
 
     private static readonly string[] ReadonlyPaths = { "/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys", "/proc/sysrq-trigger" };
 
-    /// <summary>The process and file-system facts config.json is written from.</summary>
-    public sealed class Input
+    /// <summary>
+    /// The process and file-system facts config.json is written from: the planner makes it from the request and the
+    /// plan. No member has a default; every value comes from the request.
+    /// </summary>
+    internal sealed record Input
     {
-        public string SpecVersion { get; init; } = NewestVersion;
-        public IReadOnlyList<string> Args { get; init; } = Array.Empty<string>();
-        public IReadOnlyList<KeyValuePair<string, string>> Environment { get; init; } = Array.Empty<KeyValuePair<string, string>>();
-        public string Cwd { get; init; } = "/app";
-        public uint Uid { get; init; } = 1654;
-        public uint Gid { get; init; } = 1654;
-        public string Hostname { get; init; } = "app";
-        public bool ReadOnly { get; init; }
-        public bool Rootless { get; init; }
-        public uint HostUid { get; init; }
-        public uint HostGid { get; init; }
-        public bool HostNetwork { get; init; }
-        public IReadOnlyList<MountOption> Mounts { get; init; } = Array.Empty<MountOption>();
-        public IReadOnlyList<string> Capabilities { get; init; } = DefaultCapabilities;
-        public bool NoNewPrivileges { get; init; } = true;
+        public required string SpecVersion { get; init; }
+        public required IReadOnlyList<string> Args { get; init; }
+        public required IReadOnlyList<KeyValuePair<string, string>> Environment { get; init; }
+        public required string Cwd { get; init; }
+        public required uint Uid { get; init; }
+        public required uint Gid { get; init; }
+        public required string Hostname { get; init; }
+        public required bool ReadOnly { get; init; }
+        public required Request.RootlessSpec? Rootless { get; init; }
+        public required bool HostNetwork { get; init; }
+        public required IReadOnlyList<Request.MountSpec> Mounts { get; init; }
+        public required IReadOnlyList<string> Capabilities { get; init; }
+        public required bool NoNewPrivileges { get; init; }
     }
 
-    public static JObject Build(Input input)
+    /// <summary>The exact bytes of config.json for <paramref name="input"/>.</summary>
+    public static byte[] Write(Input input) => Serialize(Build(input));
+
+    private static JObject Build(Input input)
     {
         var process = new JObject
         {
@@ -79,10 +77,10 @@ public static class RuntimeSpecBuilder
         };
 
         var linux = new JObject();
-        if (input.Rootless)
+        if (input.Rootless is { } rootless)
         {
-            linux["uidMappings"] = new JArray(new JObject { ["containerID"] = 0, ["hostID"] = input.HostUid, ["size"] = 1 });
-            linux["gidMappings"] = new JArray(new JObject { ["containerID"] = 0, ["hostID"] = input.HostGid, ["size"] = 1 });
+            linux["uidMappings"] = new JArray(new JObject { ["containerID"] = 0, ["hostID"] = rootless.HostUid, ["size"] = 1 });
+            linux["gidMappings"] = new JArray(new JObject { ["containerID"] = 0, ["hostID"] = rootless.HostGid, ["size"] = 1 });
         }
 
         var namespaces = new List<string> { "pid" };
@@ -92,7 +90,7 @@ public static class RuntimeSpecBuilder
         }
 
         namespaces.AddRange(new[] { "mount", "ipc", "uts" });
-        if (input.Rootless)
+        if (input.Rootless is not null)
         {
             namespaces.Add("user");
         }
@@ -117,12 +115,12 @@ public static class RuntimeSpecBuilder
     {
         yield return Mount("/proc", "proc", "proc");
         yield return Mount("/dev", "tmpfs", "tmpfs", "nosuid", "strictatime", "mode=755", "size=65536k");
-        yield return input.Rootless
+        yield return input.Rootless is not null
             ? Mount("/dev/pts", "devpts", "devpts", "nosuid", "noexec", "newinstance", "ptmxmode=0666", "mode=0620")
             : Mount("/dev/pts", "devpts", "devpts", "nosuid", "noexec", "newinstance", "ptmxmode=0666", "mode=0620", "gid=5");
         yield return Mount("/dev/shm", "tmpfs", "shm", "nosuid", "noexec", "nodev", "mode=1777", "size=65536k");
         yield return Mount("/dev/mqueue", "mqueue", "mqueue", "nosuid", "noexec", "nodev");
-        if (input.Rootless)
+        if (input.Rootless is not null)
         {
             // A user namespace may not mount a new sysfs or cgroupfs; bind the host's /sys read-only instead.
             yield return Mount("/sys", "none", "/sys", "rbind", "nosuid", "noexec", "nodev", "ro");
@@ -150,10 +148,10 @@ public static class RuntimeSpecBuilder
         return mount;
     }
 
-    private static JObject ToJson(MountOption m) => Mount(m.Destination, m.Type!, m.Source!, m.Options.ToArray());
+    private static JObject ToJson(Request.MountSpec m) => Mount(m.Destination, m.Type, m.Source, m.Options.ToArray());
 
     /// <summary>The exact bytes of config.json: two-space indentation, LF, trailing newline.</summary>
-    public static byte[] Serialize(JObject spec)
+    private static byte[] Serialize(JObject spec)
     {
         var builder = new StringBuilder();
         using (var writer = new StringWriter(builder, System.Globalization.CultureInfo.InvariantCulture) { NewLine = "\n" })

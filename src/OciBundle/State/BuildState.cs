@@ -108,7 +108,7 @@ internal sealed class BuildState
         foreach (Rootfs.RootfsEntry file in plan.Entries.Where(e => e.Kind == Rootfs.RootfsEntryKind.File && e.SourcePath is not null))
         {
             state.Inputs.TryAdd("path " + file.SourcePath, InputLedger.PathIdentity(file.SourcePath!));
-            state.Sources[file.Path] = Rootfs.BundleWriter.SourceRecord(file);
+            state.Sources[file.Path] = SourceRecord(file);
         }
 
         if (bundleDirectory is not null)
@@ -119,6 +119,9 @@ internal sealed class BuildState
 
         return state;
     }
+
+    /// <summary>What <see cref="Sources"/> records for a file copied from the host: its source and planned mode.</summary>
+    public static string SourceRecord(Rootfs.RootfsEntry file) => $"{file.SourcePath}\t{(int)file.Mode}";
 
     /// <summary>A stable key of any value that Newtonsoft.Json can write (the options, the host facts).</summary>
     public static string KeyOf(object value) =>

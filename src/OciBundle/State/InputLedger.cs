@@ -2,6 +2,7 @@ using System.Collections.Concurrent;
 using System.Security.Cryptography;
 using System.Text;
 using OciBundle.Rootfs;
+using OciBundle.Interop;
 
 namespace OciBundle.State;
 
@@ -11,7 +12,7 @@ namespace OciBundle.State;
 /// nothing (a library added earlier in the search path changes the closure), and the listing of each folder walked
 /// (a file added or deleted). The next publish compares them all, in a few milliseconds, to decide it has nothing to do.
 /// </summary>
-public sealed class InputLedger
+internal sealed class InputLedger
 {
     private readonly ConcurrentDictionary<string, string> _entries = new(StringComparer.Ordinal);
 

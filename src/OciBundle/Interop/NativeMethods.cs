@@ -1,6 +1,6 @@
 using System.Runtime.InteropServices;
 
-namespace OciBundle.Rootfs;
+namespace OciBundle.Interop;
 
 /// <summary>
 /// The few libc calls .NET has no API for: the type of a file without following links (statx), timestamps of
@@ -13,7 +13,7 @@ internal static partial class NativeMethods
     public const int AT_FDCWD = -100;
     public const int AT_SYMLINK_NOFOLLOW = 0x100;
     public const uint RENAME_EXCHANGE = 1 << 1;
-    public const uint STATX_TYPE = 0x1, STATX_MODE = 0x2, STATX_NLINK = 0x4, STATX_UID = 0x8, STATX_GID = 0x10, STATX_MTIME = 0x40, STATX_CTIME = 0x80, STATX_INO = 0x100, STATX_SIZE = 0x200;
+    public const uint STATX_TYPE = 0x1, STATX_MODE = 0x2, STATX_NLINK = 0x4, STATX_UID = 0x8, STATX_GID = 0x10, STATX_MTIME = 0x40, STATX_CTIME = 0x80, STATX_INO = 0x100, STATX_SIZE = 0x200, STATX_MNT_ID = 0x1000;
 
     public const uint S_IFMT = 0xF000, S_IFREG = 0x8000, S_IFDIR = 0x4000, S_IFLNK = 0xA000;
 
@@ -87,13 +87,16 @@ internal static partial class NativeMethods
         [FieldOffset(120)] public uint MTimeNanoseconds;
         [FieldOffset(136)] public uint DevMajor;
         [FieldOffset(140)] public uint DevMinor;
+
+        /// <summary>The mount the path is on (STATX_MNT_ID, Linux 5.8+; check <see cref="Mask"/>): a bind mount of the same file system has its own.</summary>
+        [FieldOffset(144)] public ulong MountId;
     }
 
     /// <summary>lstat-like facts of a path; null when it does not exist.</summary>
     public static unsafe Statx? LStat(string path)
     {
         Statx buffer;
-        int rc = statx(AT_FDCWD, path, AT_SYMLINK_NOFOLLOW, STATX_TYPE | STATX_MODE | STATX_NLINK | STATX_UID | STATX_GID | STATX_INO | STATX_SIZE | STATX_MTIME | STATX_CTIME, &buffer);
+        int rc = statx(AT_FDCWD, path, AT_SYMLINK_NOFOLLOW, STATX_TYPE | STATX_MODE | STATX_NLINK | STATX_UID | STATX_GID | STATX_INO | STATX_SIZE | STATX_MTIME | STATX_CTIME | STATX_MNT_ID, &buffer);
         return rc == 0 ? buffer : null;
     }
 
@@ -179,6 +182,12 @@ internal static partial class NativeMethods
 
         return names;
     }
+
+    /// <summary>True when <paramref name="child"/> (a folder inside <paramref name="parent"/>) is a mount point: another mount, or another device.</summary>
+    public static bool IsMountPoint(Statx child, Statx parent) =>
+        (child.Mask & STATX_MNT_ID) != 0 && (parent.Mask & STATX_MNT_ID) != 0
+            ? child.MountId != parent.MountId
+            : child.DevMajor != parent.DevMajor || child.DevMinor != parent.DevMinor;
 
     /// <summary>Sets both timestamps of a path (not following a final symlink).</summary>
     public static unsafe void SetTimes(string path, long seconds)

@@ -1,0 +1,34 @@
+using OciBundle.Diagnostics;
+
+namespace OciBundle.Request;
+
+/// <summary>
+/// What to build, checked and typed: every value here is valid by construction, and nothing refers back to the raw
+/// options. Made by one parse step, one parser per concern; the planner reads only this.
+/// </summary>
+internal sealed record BundleRequest(
+    ContentSpec Content,
+    ProcessSpec Process,
+    IsolationSpec Isolation,
+    OutputSpec Output,
+    IReadOnlyList<OciBundleException> Warnings)
+{
+    /// <summary>Parses the options; throws <see cref="BundleValidationException"/> with every mistake, each with its own code.</summary>
+    public static BundleRequest Parse(BundleOptions options)
+    {
+        var errors = new ParseErrors();
+        var warnings = new List<OciBundleException>();
+        ProcessSpec process = ProcessSpec.Parse(options, errors);
+        ContentSpec content = ContentSpec.Parse(options, process.WorkingDirectory, errors, warnings);
+        IsolationSpec isolation = IsolationSpec.Parse(options, process.WorkingDirectory, errors);
+        OutputSpec output = content.PublishDirectory.Length > 0 && Directory.Exists(content.PublishDirectory)
+            ? OutputSpec.Parse(options, content.PublishDirectory, errors)
+            : new OutputSpec(null, null, 0);
+        if (errors.All.Count > 0)
+        {
+            throw new BundleValidationException(errors.All);
+        }
+
+        return new BundleRequest(content, process, isolation, output, warnings);
+    }
+}

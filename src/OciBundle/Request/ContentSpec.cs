@@ -1,0 +1,117 @@
+using OciBundle.Closure;
+using OciBundle.Diagnostics;
+
+namespace OciBundle.Request;
+
+/// <summary>What goes into rootfs: the app, the extra files, and where native libraries and data come from.</summary>
+internal sealed record ContentSpec(
+    string PublishDirectory,
+    string AppName,
+    string? AppHost,
+    IReadOnlyList<string> RuntimeFiles,
+    IReadOnlyList<FileSpec> Files,
+    TargetArchitecture Arch,
+    string SysrootRoot,
+    string? DotnetRoot,
+    bool IncludeTimeZoneData,
+    bool IncludeGssapi)
+{
+    public static ContentSpec Parse(BundleOptions o, string workingDirectory, ParseErrors errors, List<OciBundleException> warnings)
+    {
+        string os = errors.Required(o.OS, "OciBundleOS");
+        if (os.Length > 0 && os != "linux")
+        {
+            errors.Add(Strings.UnsupportedOS, o.OS);
+        }
+
+        if (!string.IsNullOrEmpty(o.RuntimeIdentifier) && !o.RuntimeIdentifier.StartsWith("linux", StringComparison.OrdinalIgnoreCase))
+        {
+            errors.Add(Strings.NonLinuxRuntimeIdentifier, o.RuntimeIdentifier);
+        }
+
+        string publish = string.IsNullOrWhiteSpace(o.PublishDirectory) ? "" : Path.TrimEndingDirectorySeparator(Path.GetFullPath(o.PublishDirectory));
+        if (publish.Length == 0 || !Directory.Exists(publish))
+        {
+            errors.Add(Strings.PublishDirectoryNotFound, o.PublishDirectory);
+        }
+
+        string sysroot = errors.Required(o.Sysroot, "OciBundleSysroot");
+        if (sysroot.Length > 0 && !Directory.Exists(sysroot))
+        {
+            errors.Add(Strings.SysrootNotFound, o.Sysroot);
+        }
+
+        return new ContentSpec(
+            publish,
+            o.AppName,
+            string.IsNullOrEmpty(o.AppHost) ? null : o.AppHost,
+            o.RuntimeFiles.Select(f => Sysroot.Normalize(workingDirectory + "/" + f.Replace('\\', '/'))).ToArray(),
+            o.Files.Select(f => FileSpec.Parse(f, workingDirectory, errors)).OfType<FileSpec>().ToArray(),
+            ParseArch(o.Arch, o.RuntimeIdentifier, errors, warnings),
+            sysroot.Length > 0 && Directory.Exists(sysroot) ? new Sysroot(sysroot).Root : "/",
+            string.IsNullOrWhiteSpace(o.DotnetRoot) ? null : Path.TrimEndingDirectorySeparator(Path.GetFullPath(o.DotnetRoot)),
+            o.IncludeTimeZoneData,
+            o.IncludeGssapi);
+    }
+
+    /// <summary>
+    /// The bundle's architecture: <c>OciBundleArch</c> (a GOARCH name; an alias with a warning), else the
+    /// RuntimeIdentifier's, else this machine's: computed here, since only the engine can tell them apart.
+    /// </summary>
+    private static TargetArchitecture ParseArch(string? arch, string? rid, ParseErrors errors, List<OciBundleException> warnings)
+    {
+        TargetArchitecture? ridArch = string.IsNullOrEmpty(rid) ? null : TargetArchitecture.FromRuntimeIdentifier(rid);
+        TargetArchitecture fallback = TargetArchitecture.Find("amd64", out _)!;
+        if (string.IsNullOrWhiteSpace(arch))
+        {
+            TargetArchitecture? machine = ridArch ?? TargetArchitecture.Find(System.Runtime.InteropServices.RuntimeInformation.OSArchitecture.ToString().ToLowerInvariant(), out _);
+            if (machine is null)
+            {
+                errors.Add(Strings.UnknownArch, rid ?? arch, string.Join(", ", TargetArchitecture.GoArchNames));
+            }
+
+            return machine ?? fallback;
+        }
+
+        if (TargetArchitecture.Find(arch, out string? alias) is not { } found)
+        {
+            errors.Add(Strings.UnknownArch, arch, string.Join(", ", TargetArchitecture.GoArchNames));
+            return fallback;
+        }
+
+        if (alias is not null)
+        {
+            warnings.Add(new OciBundleException(Strings.ArchNormalized, alias, found.GoArch));
+        }
+
+        if (ridArch is not null && ridArch != found)
+        {
+            errors.Add(Strings.ArchDisagreesWithRuntimeIdentifier, arch, rid, ridArch.GoArch);
+        }
+
+        return found;
+    }
+}
+
+/// <summary>One <c>OciBundleFile</c>: an existing host file or folder, and a container path inside rootfs.</summary>
+internal sealed record FileSpec(string Source, string TargetPath)
+{
+    public static FileSpec? Parse(FileOption f, string workingDirectory, ParseErrors errors)
+    {
+        string target = f.TargetPath.Trim();
+        if (target.Length == 0 || ContainerPath.HasDotDot(target))
+        {
+            errors.Add(Strings.TargetPathOutsideRootfs, f.Source, f.TargetPath);
+            return null;
+        }
+
+        if (!File.Exists(f.Source) && !Directory.Exists(f.Source))
+        {
+            errors.Add(Strings.FileSourceNotFound, f.Source);
+            return null;
+        }
+
+        string absolute = target.StartsWith('/') ? target : Sysroot.Join(workingDirectory, target);
+        return new FileSpec(Path.GetFullPath(f.Source), Sysroot.Normalize(absolute));
+    }
+}

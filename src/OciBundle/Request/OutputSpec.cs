@@ -1,0 +1,137 @@
+using System.Globalization;
+using System.Text.RegularExpressions;
+using OciBundle.Diagnostics;
+using OciBundle.Output;
+
+namespace OciBundle.Request;
+
+/// <summary>Where the outputs go, checked before anything is deleted: the bundle, the image layout and its archive.</summary>
+internal sealed record OutputSpec(
+    string? BundleDirectory,
+    ImageSpec? Image,
+    long Epoch)
+{
+    public static OutputSpec Parse(BundleOptions o, string publishDirectory, ParseErrors errors)
+    {
+        var protectedFolders = new List<string>(o.ProtectedDirectories);
+        if (!string.IsNullOrWhiteSpace(o.ProjectDirectory))
+        {
+            protectedFolders.Add(o.ProjectDirectory);
+        }
+
+        string? bundle = o.WriteBundle ? ParseFolder(o.BundleDirectory, "OciBundleDir", OutputKind.Bundle, publishDirectory, protectedFolders, errors) : null;
+        ImageSpec? image = o.ImageDirectory is null ? null : ImageSpec.Parse(o, bundle, publishDirectory, protectedFolders, errors);
+        string epochText = errors.Required(o.SourceDateEpoch, "SOURCE_DATE_EPOCH");
+        long epoch = 0;
+        if (epochText.Length > 0 && !long.TryParse(epochText, NumberStyles.None, CultureInfo.InvariantCulture, out epoch))
+        {
+            errors.Add(Strings.InvalidSourceDateEpoch, o.SourceDateEpoch);
+        }
+
+        return new OutputSpec(bundle, image, epoch);
+    }
+
+    /// <summary>
+    /// An output folder is replaced as a whole, so it must be missing, empty or hold an output of ours, and never a
+    /// folder of the system or the project: checked here, before anything is deleted, and again under the lock.
+    /// </summary>
+    internal static string? ParseFolder(string? value, string property, OutputKind kind, string publish, IReadOnlyList<string> protectedFolders, ParseErrors errors)
+    {
+        if (string.IsNullOrWhiteSpace(value))
+        {
+            errors.Add(Strings.BundleDirectoryUnsafe, property, value, "it is empty");
+            return null;
+        }
+
+        string dir = Path.TrimEndingDirectorySeparator(Path.GetFullPath(value));
+        if (publish.Length > 0 && ContainerPath.IsSameOrInside(publish, dir))
+        {
+            errors.Add(Strings.BundleDirectoryUnsafe, property, value, $"it is or contains the publish folder {publish}");
+        }
+        else if (publish.Length > 0 && ContainerPath.IsSameOrInside(dir, publish))
+        {
+            errors.Add(Strings.BundleDirectoryInsidePublishDirectory, property, value, publish);
+        }
+        else if (OutputFolder.ProtectedReason(dir, protectedFolders) is { } reason)
+        {
+            errors.Add(Strings.BundleDirectoryUnsafe, property, value, reason);
+        }
+        else if (OutputFolder.CheckReplaceable(dir, property, kind) is { } error)
+        {
+            errors.Add(error);
+        }
+        else
+        {
+            return dir;
+        }
+
+        return null;
+    }
+}
+
+/// <summary>The image layout: its folder, archive, tag, labels and ports.</summary>
+internal sealed record ImageSpec(
+    string Directory,
+    string? Archive,
+    string Tag,
+    IReadOnlyDictionary<string, string> Labels,
+    IReadOnlyList<string> Ports)
+{
+    private static readonly Regex TagPattern = new("^[A-Za-z0-9_][A-Za-z0-9._-]{0,127}$", RegexOptions.CultureInvariant);
+    private static readonly Regex PortPattern = new("^[0-9]{1,5}(/(tcp|udp|sctp))?$", RegexOptions.CultureInvariant);
+
+    public static ImageSpec? Parse(BundleOptions o, string? bundle, string publish, IReadOnlyList<string> protectedFolders, ParseErrors errors)
+    {
+        string tag = errors.Required(o.ImageTag, "OciImageTag");
+        if (tag.Length > 0 && !TagPattern.IsMatch(tag))
+        {
+            errors.Add(Strings.InvalidImageTag, o.ImageTag);
+        }
+
+        var ports = new List<string>();
+        foreach (string port in o.ImagePorts.Select(p => p.Trim()))
+        {
+            if (!PortPattern.IsMatch(port) || int.Parse(port.Split('/')[0], CultureInfo.InvariantCulture) is 0 or > 65535)
+            {
+                errors.Add(Strings.InvalidImagePort, port);
+            }
+            else
+            {
+                ports.Add(port.Contains('/') ? port : port + "/tcp");
+            }
+        }
+
+        string? dir = OutputSpec.ParseFolder(o.ImageDirectory, "OciImageDir", OutputKind.Image, publish, protectedFolders, errors);
+        if (dir is not null && bundle is not null && (ContainerPath.IsSameOrInside(dir, bundle) || ContainerPath.IsSameOrInside(bundle, dir)))
+        {
+            errors.Add(Strings.BundleDirectoryUnsafe, "OciImageDir", o.ImageDirectory, $"it is, holds or is inside OciBundleDir {bundle}, and each is replaced as a whole");
+            dir = null;
+        }
+
+        string? archive = null;
+        if (dir is not null && !string.IsNullOrWhiteSpace(o.ImageArchive))
+        {
+            string full = Path.GetFullPath(o.ImageArchive);
+            string? inside = new[] { (dir, "OciImageDir"), (bundle ?? "", "OciBundleDir"), (publish, "the publish folder") }
+                .Where(d => d.Item1.Length > 0 && ContainerPath.IsSameOrInside(full, d.Item1)).Select(d => d.Item2).FirstOrDefault();
+            if (inside is not null)
+            {
+                errors.Add(Strings.ArchiveNotOurs, o.ImageArchive, $"is inside {inside}, which is replaced as a whole");
+            }
+            else if (OutputFolder.ProtectedReason(full, Array.Empty<string>()) is { } reason)
+            {
+                errors.Add(Strings.ArchiveNotOurs, o.ImageArchive, reason.Replace("it is", "is", StringComparison.Ordinal));
+            }
+            else if (OutputFolder.CheckArchive(full) is { } error)
+            {
+                errors.Add(error);
+            }
+            else
+            {
+                archive = full;
+            }
+        }
+
+        return dir is null ? null : new ImageSpec(dir, archive, tag, new Dictionary<string, string>(o.ImageLabels, StringComparer.Ordinal), ports);
+    }
+}

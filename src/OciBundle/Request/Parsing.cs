@@ -1,0 +1,36 @@
+using OciBundle.Diagnostics;
+
+namespace OciBundle.Request;
+
+/// <summary>The mistakes one parse found, each with its own code: all are reported at once, before anything is written.</summary>
+internal sealed class ParseErrors
+{
+    private readonly List<OciBundleException> _errors = new();
+
+    public IReadOnlyList<OciBundleException> All => _errors;
+
+    public void Add(Diagnostic diagnostic, params object?[] args) => _errors.Add(new OciBundleException(diagnostic, args));
+
+    public void Add(OciBundleException error) => _errors.Add(error);
+
+    /// <summary>A value the targets always give (their default when the project sets none): empty means the engine was called without it.</summary>
+    public string Required(string? value, string property)
+    {
+        if (string.IsNullOrWhiteSpace(value))
+        {
+            Add(Strings.RequiredValueMissing, property);
+            return "";
+        }
+
+        return value.Trim();
+    }
+}
+
+/// <summary>Path rules shared by the parsers.</summary>
+internal static class ContainerPath
+{
+    public static bool HasDotDot(string path) => path.Split('/').Contains("..");
+
+    /// <summary>True when <paramref name="path"/> is <paramref name="dir"/> or below it.</summary>
+    public static bool IsSameOrInside(string path, string dir) => Output.OutputFolder.IsSameOrInside(path, dir);
+}
