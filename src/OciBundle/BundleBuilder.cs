@@ -29,14 +29,21 @@ internal static class BundleBuilder
         }
 
         var clock = System.Diagnostics.Stopwatch.StartNew();
-        string key = BuildState.KeyOf(new { options, host = HostFacts() });
+        // The typed request, not the raw options: what the parsers computed from the host (the arch, the hostname,
+        // the host ids, whether a bind source is a file) is part of it.
+        string key = BuildState.KeyOf(new { request.Content, request.Process, request.Isolation, request.Output, host = HostFacts() });
         BuildState? previous = BuildState.Load(statePath);
         string? change = previous is null ? null : FirstChange(previous, key, request);
         if (previous is not null && change is null)
         {
-            foreach (string output in new[] { request.Output.BundleDirectory, request.Output.Image?.Directory }.OfType<string>())
+            if (request.Output.BundleDirectory is { } bundle)
             {
-                StagedDirectory.RemoveLeftoversIfIdle(output, warn);
+                StagedDirectory.RemoveLeftoversIfIdle(bundle, Output.OutputKind.Bundle, warn);
+            }
+
+            if (request.Output.Image is { } idle)
+            {
+                StagedDirectory.RemoveLeftoversIfIdle(idle.Directory, Output.OutputKind.Image, warn);
             }
 
             log($"Nothing changed since the last publish (checked {previous.Inputs.Count} inputs and {(previous.Bundle?.Entries.Count ?? 0) + (previous.Image?.Entries.Count ?? 0)} outputs in {clock.ElapsedMilliseconds} ms): nothing written.");

@@ -2,6 +2,7 @@ using System.Text;
 using OciBundle.Closure;
 using OciBundle.Diagnostics;
 using OciBundle.Dotnet;
+using OciBundle.Elf;
 using OciBundle.Rootfs;
 using OciBundle.Request;
 using OciBundle.Spec;
@@ -191,7 +192,17 @@ internal sealed class BundlePlanner
             string nested = Path.Combine(source, fw.Name + ".runtimeconfig.json");
             if (File.Exists(nested))
             {
-                foreach (FrameworkReference inner in RuntimeConfig.Read(nested).Frameworks)
+                RuntimeConfig framework;
+                try
+                {
+                    framework = RuntimeConfig.Read(nested);
+                }
+                catch (Exception e) when (e is IOException or InvalidDataException)
+                {
+                    throw new OciBundleException(Strings.RuntimeConfigUnreadable, nested, e.Message);
+                }
+
+                foreach (FrameworkReference inner in framework.Frameworks)
                 {
                     pending.Enqueue((inner, rollForward, fw.Name));
                 }
@@ -299,10 +310,30 @@ internal sealed class BundlePlanner
                 }
             }
 
+            // A program: executable, or at least ELF or a script. A world-readable data file (a token in a 0644
+            // ~/.pypirc) is still not a program, and enters only through OciBundleFile.
+            if (NativeMethods.LStat(host) is { } program && (program.Mode & 0b001_001_001) == 0 && ElfFile.TryReadIdentity(host) is null && !StartsWithShebang(host))
+            {
+                throw new OciBundleException(Strings.ArgNotProgram, arg, host);
+            }
+
             _closure.AddSysrootPath(path, $"named by OciBundleArg {arg}");
         }
 
         return args;
+    }
+
+    private static bool StartsWithShebang(string path)
+    {
+        try
+        {
+            using var stream = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite);
+            return stream.ReadByte() == '#' && stream.ReadByte() == '!';
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            return false;
+        }
     }
 
     /// <summary>The files every bundle has: accounts, a writable /tmp and home, and the kernel's mount points.</summary>

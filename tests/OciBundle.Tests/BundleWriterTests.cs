@@ -103,10 +103,11 @@ public sealed class BundleWriterTests
     public void LeftoversOfAKilledPublishAreRemovedByTheNextOne()
     {
         using var dir = new TempDirectory();
-        Directory.CreateDirectory(dir.Combine("out", ".bundle.tmp-999-abc", "rootfs"));
-        Directory.CreateDirectory(dir.Combine("out", ".bundle.old-999-abc"));
+        Directory.CreateDirectory(dir.Combine("out", ".bundle.tmp-999-0123456789abcdef0123456789abcdef", "rootfs"));
+        Directory.CreateDirectory(dir.Combine("out", ".bundle.old-999-0123456789abcdef0123456789abcdef"));
+        Directory.CreateDirectory(dir.Combine("out", ".bundle.tmp-mine")); // not a name this product makes: kept
         new BundleWriter(dir.Combine("out", "bundle"), TargetDefaults.Epoch).Write(SamplePlan(dir.Combine("src")), Top());
-        CollectionAssert.AreEquivalent(new[] { "bundle", ".bundle.lock" }, Directory.GetFileSystemEntries(dir.Combine("out")).Select(Path.GetFileName).ToArray());
+        CollectionAssert.AreEquivalent(new[] { "bundle", ".bundle.lock", ".bundle.tmp-mine" }, Directory.GetFileSystemEntries(dir.Combine("out")).Select(Path.GetFileName).ToArray());
     }
 
     /// <summary>What the engine records after a write: the plan's inputs and the bundle as written.</summary>
@@ -210,7 +211,7 @@ public sealed class BundleWriterTests
     {
         TestEnvironment.Require(TestEnvironment.IsRoot && TestEnvironment.Which("chattr") is not null, "root and chattr (e2fsprogs)");
         using var dir = new TempDirectory();
-        string leftover = dir.Combine("out", ".bundle.tmp-999-abc");
+        string leftover = dir.Combine("out", ".bundle.tmp-999-0123456789abcdef0123456789abcdef");
         Directory.CreateDirectory(leftover);
         File.WriteAllText(Path.Combine(leftover, "stuck"), "x");
         TestEnvironment.Require(TestEnvironment.RunCapture("chattr", "+i", Path.Combine(leftover, "stuck")).ExitCode == 0, "a file system where chattr +i works");
@@ -317,7 +318,7 @@ public sealed class BundleWriterTests
 
             Assert.AreEqual("precious\n", File.ReadAllText(dir.Combine("data", "db.txt")), "what the mount holds is untouched");
             Assert.AreEqual("OCIB3007", warnings.Single().Code);
-            StringAssert.Contains(warnings.Single().Message, "a mount is inside it");
+            StringAssert.Contains(warnings.Single().Message, "(a mount)");
             Assert.AreEqual("{\"v\":2}\n", File.ReadAllText(Path.Combine(bundle, "config.json")), "the new bundle is in place");
         }
         finally
@@ -329,5 +330,90 @@ public sealed class BundleWriterTests
         }
 
         Assert.AreEqual("precious\n", File.ReadAllText(dir.Combine("data", "db.txt")));
+    }
+
+    [TestMethod]
+    public void RemovingTheOldBundleUnlinksSymlinksInsideItAndNeverFollowsThem()
+    {
+        using var dir = new TempDirectory();
+        string bundle = dir.Combine("out", "bundle");
+        new BundleWriter(bundle, TargetDefaults.Epoch).Write(SamplePlan(dir.Combine("src")), Top());
+        Directory.CreateDirectory(dir.Combine("victim"));
+        File.WriteAllText(dir.Combine("victim", "keep.txt"), "mine\n");
+        // What a user who can write rootfs/tmp (1777) plants: a folder that is a link to someone else's files.
+        Directory.CreateSymbolicLink(Path.Combine(bundle, "rootfs", "tmp", "d"), dir.Combine("victim"));
+
+        new BundleWriter(bundle, TargetDefaults.Epoch).Write(SamplePlan(dir.Combine("src")), Top("{\"v\":2}\n"));
+
+        Assert.AreEqual("mine\n", File.ReadAllText(dir.Combine("victim", "keep.txt")), "the link was removed, not followed");
+        Assert.IsFalse(Directory.Exists(Path.Combine(bundle, "rootfs", "tmp", "d")));
+    }
+
+    [TestMethod]
+    public void AFolderGivenForeignFilesBeforeThePublishIsRefusedUnderTheLockAndKeepsThem()
+    {
+        using var dir = new TempDirectory();
+        string bundle = dir.Combine("out", "bundle");
+        new BundleWriter(bundle, TargetDefaults.Epoch).Write(SamplePlan(dir.Combine("src")), Top());
+        RootfsPlan plan = SamplePlan(dir.Combine("src"));
+        var warnings = new List<OciBundleException>();
+        var writer = new BundleWriter(bundle, TargetDefaults.Epoch, warn: warnings.Add);
+
+        // The folder is checked under the lock, before writing; a file written into it after that (here: by the
+        // plan's own source hook, while the tree is staged) must survive the swap.
+        plan.AddContent("/etc/added-late", "x"u8.ToArray(), (UnixFileMode)420, "test");
+        File.WriteAllText(Path.Combine(bundle, "notes.txt"), "written during the publish\n");
+        var e = Assert.ThrowsExactly<OciBundleException>(() => writer.Write(plan, Top()));
+        Assert.AreEqual("OCIB1083", e.Code, "checked under the lock: a folder with foreign files is refused");
+        Assert.AreEqual("written during the publish\n", File.ReadAllText(Path.Combine(bundle, "notes.txt")));
+    }
+
+    [TestMethod]
+    public void ALockFileThatIsASymlinkIsRefusedAndItsTargetNeverCreated()
+    {
+        using var dir = new TempDirectory();
+        Directory.CreateDirectory(dir.Combine("out"));
+        File.CreateSymbolicLink(dir.Combine("out", ".bundle.lock"), dir.Combine("would-be-created"));
+        var e = Assert.ThrowsExactly<OciBundleException>(() => new BundleWriter(dir.Combine("out", "bundle"), TargetDefaults.Epoch).Write(SamplePlan(dir.Combine("src")), Top()));
+        Assert.AreEqual("OCIB3003", e.Code);
+        Assert.IsFalse(File.Exists(dir.Combine("would-be-created")), "a planted link never makes the build create a file elsewhere");
+        Assert.IsFalse(Directory.Exists(dir.Combine("out", "bundle")));
+    }
+
+    [TestMethod]
+    public void ASourceSwappedForALinkAfterPlanningIsNotCopied()
+    {
+        using var dir = new TempDirectory();
+        RootfsPlan plan = SamplePlan(dir.Combine("src"));
+        File.Delete(dir.Combine("src", "data.txt"));
+        File.WriteAllText(dir.Combine("secret"), "TOPSECRET\n");
+        File.CreateSymbolicLink(dir.Combine("src", "data.txt"), dir.Combine("secret"));
+
+        var e = Assert.ThrowsExactly<OciBundleException>(() => new BundleWriter(dir.Combine("out", "bundle"), TargetDefaults.Epoch).Write(plan, Top()));
+
+        Assert.AreEqual("OCIB3003", e.Code);
+        Assert.IsFalse(Directory.Exists(dir.Combine("out", "bundle")), "nothing written");
+    }
+
+    [TestMethod]
+    public void AFileWrittenIntoTheOldBundleWhileTheNewOneIsStagedIsKeptNotDeleted()
+    {
+        using var dir = new TempDirectory();
+        string bundle = dir.Combine("out", "bundle");
+        new BundleWriter(bundle, TargetDefaults.Epoch).Write(SamplePlan(dir.Combine("src")), Top());
+        var warnings = new List<OciBundleException>();
+        using (var staged = new StagedDirectory(bundle, TimeSpan.FromSeconds(5), OciBundle.Output.OutputKind.Bundle, warnings.Add))
+        {
+            Directory.CreateDirectory(staged.StagingPath);
+            File.WriteAllText(Path.Combine(staged.StagingPath, "config.json"), "{}\n");
+            File.WriteAllText(Path.Combine(bundle, "notes.txt"), "written during the publish\n"); // after the check under the lock
+            staged.Commit();
+        }
+
+        string kept = Directory.EnumerateDirectories(dir.Combine("out"), ".bundle.tmp-*").Single();
+        Assert.AreEqual("written during the publish\n", File.ReadAllText(Path.Combine(kept, "notes.txt")), "not ours: moved aside with the old bundle, never deleted");
+        Assert.IsFalse(Directory.Exists(Path.Combine(kept, "rootfs")), "what the product wrote there is removed");
+        Assert.AreEqual("OCIB3007", warnings.Single().Code);
+        StringAssert.Contains(warnings.Single().Message, "notes.txt");
     }
 }

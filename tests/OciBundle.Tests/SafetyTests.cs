@@ -459,4 +459,30 @@ public sealed class SafetyTests
         Assert.IsTrue(new CleanOciOutputs { BuildEngine = new FakeBuildEngine(), ImageArchive = archive }.Execute());
         CollectionAssert.AreEqual(before, File.ReadAllBytes(archive), "neither publish nor clean touched it");
     }
+
+    [TestMethod]
+    public void ARuntimeFilesChangeRebuildsTheImageAndNothingElseDoes()
+    {
+        using var f = new Fixture();
+        string image = Path.Combine(f.Root, "proj", "bin", "oci-image");
+        ITaskItem[] runtime = { Item("libSystem.Native.so", ("DestinationSubPath", "libSystem.Native.so")) };
+        f.Publish(t => { t.ImageDirectory = image; });
+        StringAssert.Contains(f.Publish(t => { t.ImageDirectory = image; }), "up to date");
+
+        string changed = f.Publish(t => { t.ImageDirectory = image; t.RuntimeFiles = runtime; });
+
+        Assert.IsFalse(changed.Contains("up to date", StringComparison.Ordinal), changed);
+        StringAssert.Contains(f.Publish(t => { t.ImageDirectory = image; t.RuntimeFiles = runtime; }), "up to date");
+    }
+
+    [TestMethod]
+    public void AWorldReadableDataFileIsNoProgramForOciBundleArg()
+    {
+        using var f = new Fixture();
+        string token = Path.Combine(f.Sysroot, "srv", "pypirc");
+        Directory.CreateDirectory(Path.GetDirectoryName(token)!);
+        File.WriteAllText(token, "[pypi]\npassword = token\n");
+        File.SetUnixFileMode(token, (UnixFileMode)0b110_100_100);
+        CollectionAssert.AreEqual(new[] { "OCIB1014" }, f.Fail(t => t.Args = new ITaskItem[] { Item("/srv/pypirc") }));
+    }
 }

@@ -314,8 +314,8 @@ internal sealed class ClosureBuilder : IClosure
         }
 
         string host = _sysroot.HostPath(realPath);
-        var info = new FileInfo(host);
-        _plan.AddFile(realPath, host, info.UnixFileMode, info.Length, reason);
+        NativeMethods.Statx st = NativeMethods.LStat(host) ?? throw new OciBundleException(Strings.FileSourceNotFound, host);
+        _plan.AddFile(realPath, host, (UnixFileMode)(st.Mode & 0xFFF), (long)st.Size, reason, st.Inode);
         if (!_nodes.ContainsKey(realPath) && ReadElf(host) is { } elf)
         {
             if (elf.Identity == _arch.Identity && elf.Type is ElfType.Executable or ElfType.SharedObject)
@@ -360,7 +360,7 @@ internal sealed class ClosureBuilder : IClosure
             else if (NativeMethods.LStat(child.FullName) is { } st && (st.Mode & NativeMethods.S_IFMT) == NativeMethods.S_IFREG)
             {
                 // Only regular files: .NET reports fifos and sockets as files, and opening a fifo would block.
-                _plan.AddFile(path, child.FullName, (UnixFileMode)(st.Mode & 0xFFF), (long)st.Size, reason);
+                _plan.AddFile(path, child.FullName, (UnixFileMode)(st.Mode & 0xFFF), (long)st.Size, reason, st.Inode);
             }
         }
     }

@@ -40,6 +40,9 @@ internal static class Strings
     /// <summary>OCIB1013</summary>
     public static readonly Diagnostic ArgNotWorldReadable = new(nameof(ArgNotWorldReadable));
 
+    /// <summary>OCIB1014</summary>
+    public static readonly Diagnostic ArgNotProgram = new(nameof(ArgNotProgram));
+
     /// <summary>OCIB1020</summary>
     public static readonly Diagnostic MountDestinationNotAbsolute = new(nameof(MountDestinationNotAbsolute));
 
@@ -207,5 +210,5 @@ internal static class Strings
 
     /// <summary>All of them, in code order.</summary>
     public static IReadOnlyList<Diagnostic> All { get; } = new[] {
-        NonLinuxRuntimeIdentifier, NotExecutable, UnsupportedOS, UnknownArch, ArchNormalized, ArchDisagreesWithRuntimeIdentifier, RequiredValueMissing, InvalidSourceDateEpoch, EmptyArgs, ArgPathNotFound, ArgIsFolder, ArgNotWorldReadable, MountDestinationNotAbsolute, MountDestinationHasDotDot, MountTypeMissing, BindMountSourceNotAbsolute, MountDestinationReserved, InvalidEnvironmentVariableName, InvalidEnvironmentVariableValue, ValueTooLong, ArgsAndEnvironmentTooLong, InvalidUser, UnknownUserName, RootlessUserNotMapped, ReservedId, InvalidHostname, UnknownSpecVersion, WorkingDirectoryNotAbsolute, WorkingDirectoryReserved, BundleDirectoryUnsafe, BundleDirectoryInsidePublishDirectory, PublishDirectoryNotFound, OutputDirectoryNotOurs, OutputPathNotAFolder, ArchiveNotOurs, TargetPathOutsideRootfs, FileSourceNotFound, SysrootNotFound, InvalidNetwork, InvalidHostId, RootlessHostIdsUnknown, MultipleTargets, NetFrameworkMSBuild, InvalidImageTag, InvalidImagePort, InvalidCapability, LibraryNotFound, WrongMachine, CorruptElf, PathConflict, IcuNotFound, OpenSslNotFound, GssapiNotFound, FrameworkNotFound, RuntimeConfigUnreadable, EntryPointNotFound, LibraryNotElf, SysrootLacksArchitecture, SymlinkOutsideInputs, SpecialFile, BundleWriteFailed, BundleLocked, PublishItemOutsideProject, NonUtf8FileName, LeftoverNotRemoved, UnexpectedError, RuncNotFound };
+        NonLinuxRuntimeIdentifier, NotExecutable, UnsupportedOS, UnknownArch, ArchNormalized, ArchDisagreesWithRuntimeIdentifier, RequiredValueMissing, InvalidSourceDateEpoch, EmptyArgs, ArgPathNotFound, ArgIsFolder, ArgNotWorldReadable, ArgNotProgram, MountDestinationNotAbsolute, MountDestinationHasDotDot, MountTypeMissing, BindMountSourceNotAbsolute, MountDestinationReserved, InvalidEnvironmentVariableName, InvalidEnvironmentVariableValue, ValueTooLong, ArgsAndEnvironmentTooLong, InvalidUser, UnknownUserName, RootlessUserNotMapped, ReservedId, InvalidHostname, UnknownSpecVersion, WorkingDirectoryNotAbsolute, WorkingDirectoryReserved, BundleDirectoryUnsafe, BundleDirectoryInsidePublishDirectory, PublishDirectoryNotFound, OutputDirectoryNotOurs, OutputPathNotAFolder, ArchiveNotOurs, TargetPathOutsideRootfs, FileSourceNotFound, SysrootNotFound, InvalidNetwork, InvalidHostId, RootlessHostIdsUnknown, MultipleTargets, NetFrameworkMSBuild, InvalidImageTag, InvalidImagePort, InvalidCapability, LibraryNotFound, WrongMachine, CorruptElf, PathConflict, IcuNotFound, OpenSslNotFound, GssapiNotFound, FrameworkNotFound, RuntimeConfigUnreadable, EntryPointNotFound, LibraryNotElf, SysrootLacksArchitecture, SymlinkOutsideInputs, SpecialFile, BundleWriteFailed, BundleLocked, PublishItemOutsideProject, NonUtf8FileName, LeftoverNotRemoved, UnexpectedError, RuncNotFound };
 }

@@ -59,9 +59,9 @@ internal static class ImageLayoutWriter
     public static ImageResult Write(RootfsPlan plan, ImageRequest request)
     {
         List<(string Name, List<RootfsEntry> Entries)> layers = Split(plan, request);
-        using var staged = new StagedDirectory(request.Directory, request.LockTimeout, OutputKind.Image, request.Warn);
         try
         {
+            using var staged = new StagedDirectory(request.Directory, request.LockTimeout, OutputKind.Image, request.Warn);
             string blobs = Path.Combine(staged.StagingPath, "blobs", "sha256");
             System.IO.Directory.CreateDirectory(blobs);
 
@@ -248,7 +248,9 @@ internal static class ImageLayoutWriter
         }
         else if (e.Kind == RootfsEntryKind.File)
         {
-            using Stream data = e.Content is not null ? new MemoryStream(e.Content, writable: false) : new FileStream(e.SourcePath!, FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete, 1 << 16);
+            using Stream data = e.Content is not null
+                ? new MemoryStream(e.Content, writable: false)
+                : new FileStream(new Microsoft.Win32.SafeHandles.SafeFileHandle(FileCopier.OpenSource(e.SourcePath!, e.SourceInode), ownsHandle: true), FileAccess.Read, 1 << 16);
             entry.DataStream = data;
             tar.WriteEntry(entry);
         }

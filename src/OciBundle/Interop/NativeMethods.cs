@@ -189,6 +189,78 @@ internal static partial class NativeMethods
             ? child.MountId != parent.MountId
             : child.DevMajor != parent.DevMajor || child.DevMinor != parent.DevMinor;
 
+    private static bool ArmLike => System.Runtime.InteropServices.RuntimeInformation.ProcessArchitecture is Architecture.Arm or Architecture.Arm64 or Architecture.Armv6 or Architecture.Ppc64le;
+
+    /// <summary>O_DIRECTORY: 0200000 in the generic ABI, 040000 on ARM and PowerPC.</summary>
+    public static int O_DIRECTORY => ArmLike ? 0x4000 : 0x10000;
+
+    /// <summary>O_NOFOLLOW: 0400000 in the generic ABI, 0100000 on ARM and PowerPC.</summary>
+    public static int O_NOFOLLOW => ArmLike ? 0x8000 : 0x20000;
+
+    public const int O_RDWR = 2, O_NONBLOCK = 0x800, AT_REMOVEDIR = 0x200, AT_EMPTY_PATH = 0x1000, LOCK_EX = 2, LOCK_NB = 4;
+    public const int ENOTDIR = 20, ELOOP = 40, EWOULDBLOCK = 11;
+
+    public const int ENOENT = 2;
+
+    /// <summary>openat with the name as the file system's bytes (NUL-terminated): a name that is not UTF-8 still opens.</summary>
+    [LibraryImport("libc", EntryPoint = "openat", SetLastError = true)]
+    public static unsafe partial int OpenAt(int dirfd, byte* path, int flags, uint mode);
+
+    [LibraryImport("libc", EntryPoint = "unlinkat", SetLastError = true)]
+    public static unsafe partial int UnlinkAt(int dirfd, byte* path, int flags);
+
+    [LibraryImport("libc", EntryPoint = "fdopendir", SetLastError = true)]
+    private static partial nint FdOpenDir(int fd);
+
+    [LibraryImport("libc", EntryPoint = "dup", SetLastError = true)]
+    private static partial int Dup(int fd);
+
+    [LibraryImport("libc", EntryPoint = "flock", SetLastError = true)]
+    public static partial int Flock(int fd, int operation);
+
+    /// <summary>statx of an open descriptor (AT_EMPTY_PATH): the facts of what was opened, not of a path that may have changed since.</summary>
+    public static unsafe Statx? FStat(int fd)
+    {
+        Statx buffer;
+        int rc = statx(fd, "", AT_EMPTY_PATH, STATX_TYPE | STATX_MODE | STATX_UID | STATX_GID | STATX_INO | STATX_SIZE | STATX_MNT_ID, &buffer);
+        return rc == 0 ? buffer : null;
+    }
+
+    /// <summary>The names in an open folder (readdir64 on a duplicate of the descriptor), without following any path again.</summary>
+    public static unsafe List<byte[]> RawNames(int dirFd)
+    {
+        var names = new List<byte[]>();
+        int copy = Dup(dirFd);
+        nint handle = copy < 0 ? 0 : FdOpenDir(copy);
+        if (handle == 0)
+        {
+            if (copy >= 0)
+            {
+                Close(copy);
+            }
+
+            throw new IOException($"Cannot list a folder: {Marshal.GetLastPInvokeErrorMessage()}");
+        }
+
+        try
+        {
+            for (nint entry = ReadDir(handle); entry != 0; entry = ReadDir(handle))
+            {
+                ReadOnlySpan<byte> bytes = MemoryMarshal.CreateReadOnlySpanFromNullTerminated((byte*)entry + 19);
+                if (!(bytes.Length == 1 && bytes[0] == (byte)'.') && !(bytes.Length == 2 && bytes[0] == (byte)'.' && bytes[1] == (byte)'.'))
+                {
+                    names.Add(bytes.ToArray());
+                }
+            }
+        }
+        finally
+        {
+            CloseDir(handle); // closes the duplicate
+        }
+
+        return names;
+    }
+
     /// <summary>Sets both timestamps of a path (not following a final symlink).</summary>
     public static unsafe void SetTimes(string path, long seconds)
     {

@@ -38,6 +38,9 @@ internal static class OutputFolder
         "/root", "/run", "/sbin", "/srv", "/sys", "/tmp", "/usr", "/var", "/snap", "/nix", "/lost+found",
     };
 
+    /// <summary>The entries an output of this kind holds at its top, all the product writes there.</summary>
+    public static IReadOnlyCollection<string> Entries(OutputKind kind) => TopLevel[kind];
+
     /// <summary>The marker's bytes for an output of this kind.</summary>
     public static byte[] Marker(OutputKind kind) => System.Text.Encoding.UTF8.GetBytes(new JObject
     {
@@ -235,7 +238,11 @@ internal static class OutputFolder
                 return null;
             }
 
-            Directory.Delete(full, recursive: true);
+            if (Rootfs.StagedDirectory.RemoveOutput(full, k) is { } kept)
+            {
+                throw new IOException(kept);
+            }
+
             return full;
         }
 
@@ -252,7 +259,7 @@ internal static class OutputFolder
     public static bool IsSameOrInside(string path, string dir) =>
         path == dir || path.StartsWith(dir.EndsWith('/') ? dir : dir + "/", StringComparison.Ordinal);
 
-    /// <summary>The path belongs to the user running the build (or that user is root, who owns what root wrote).</summary>
+    /// <summary>The path belongs to the user running the build (root trusts only what root owns).</summary>
     private static bool OwnedByCaller(string path) => NativeMethods.LStat(path) is { } st && st.Uid == NativeMethods.getuid();
 
     private static string KindName(OutputKind kind) => kind == OutputKind.Bundle ? "OCI bundle" : "OCI image layout";

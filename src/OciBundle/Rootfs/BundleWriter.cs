@@ -57,9 +57,9 @@ internal sealed class BundleWriter
     /// <summary>Writes the bundle; <paramref name="cancel"/> stops it before the swap, leaving the previous bundle.</summary>
     public void Write(RootfsPlan plan, IReadOnlyDictionary<string, byte[]> topLevelFiles, CancellationToken cancel = default)
     {
-        using var staged = new StagedDirectory(_destination, _lockTimeout, OutputKind.Bundle, _warn);
         try
         {
+            using var staged = new StagedDirectory(_destination, _lockTimeout, OutputKind.Bundle, _warn);
             WriteTree(plan, topLevelFiles, staged.StagingPath, cancel);
             cancel.ThrowIfCancellationRequested();
             staged.Commit();
@@ -181,7 +181,7 @@ internal sealed class BundleWriter
         }
         else
         {
-            _copier.Copy(file.SourcePath!, target, file.Mode, _epoch);
+            _copier.Copy(file.SourcePath!, target, file.Mode, _epoch, file.SourceInode);
             Statistics.AddWritten(file.Size);
         }
     }

@@ -18,14 +18,9 @@ internal sealed class FileCopier
 {
     private volatile bool _cloneUnsupported;
 
-    public unsafe void Copy(string source, string target, UnixFileMode mode, long epoch)
+    public unsafe void Copy(string source, string target, UnixFileMode mode, long epoch, ulong expectedInode = 0)
     {
-        int src = NativeMethods.Open(source, NativeMethods.O_RDONLY | NativeMethods.O_CLOEXEC, 0);
-        if (src < 0)
-        {
-            throw Error("open", source);
-        }
-
+        int src = OpenSource(source, expectedInode);
         try
         {
             // Created owner-writable whatever the planned mode, so the copy can be written; fchmod sets the real mode.
@@ -64,6 +59,27 @@ internal sealed class FileCopier
         {
             NativeMethods.Close(src);
         }
+    }
+
+    /// <summary>
+    /// Opens a planned source without following a final symlink and without blocking on a fifo, and checks it is the
+    /// regular file the plan saw (same inode): what was swapped since planning is refused, never copied.
+    /// </summary>
+    public static int OpenSource(string source, ulong expectedInode)
+    {
+        int fd = NativeMethods.Open(source, NativeMethods.O_RDONLY | NativeMethods.O_NOFOLLOW | NativeMethods.O_NONBLOCK | NativeMethods.O_CLOEXEC, 0);
+        if (fd < 0)
+        {
+            throw Error("open", source);
+        }
+
+        if (NativeMethods.FStat(fd) is not { } st || (st.Mode & NativeMethods.S_IFMT) != NativeMethods.S_IFREG || (expectedInode != 0 && st.Inode != expectedInode))
+        {
+            NativeMethods.Close(fd);
+            throw new IOException($"{source} was replaced while the bundle was being written (it is no longer the file that was planned); publish again");
+        }
+
+        return fd;
     }
 
     private bool TryClone(int src, int dst)

@@ -23,6 +23,7 @@ internal static class HostTree
         }
 
         uint type = top.Value.Mode & NativeMethods.S_IFMT;
+        inputs?.Path(root); // the named path itself: a link retargeted is a change
         if (type == NativeMethods.S_IFLNK)
         {
             // The user named this path: follow a link at the top, as cp does for a named source.
@@ -81,7 +82,7 @@ internal static class HostTree
         switch (stat.Mode & NativeMethods.S_IFMT)
         {
             case NativeMethods.S_IFREG:
-                plan.AddFile(rootfsPath, hostPath, Mode(stat), (long)stat.Size, reason);
+                plan.AddFile(rootfsPath, hostPath, Mode(stat), (long)stat.Size, reason, stat.Inode);
                 break;
             case NativeMethods.S_IFLNK:
                 string linkTarget = new FileInfo(hostPath).LinkTarget!;

@@ -32,6 +32,12 @@ internal sealed class RootfsEntry
     /// <summary>For files copied from the build machine: where from.</summary>
     public string? SourcePath { get; init; }
 
+    /// <summary>
+    /// For files copied from the build machine: the inode the plan saw, so the copy opens that very file (a source
+    /// swapped for a link to a secret between planning and copying is refused, not copied). 0 when unknown.
+    /// </summary>
+    public ulong SourceInode { get; init; }
+
     /// <summary>For files the product writes itself (passwd, group): their bytes.</summary>
     public byte[]? Content { get; init; }
 

@@ -1,7 +1,10 @@
 using System.Diagnostics;
+using System.Runtime.InteropServices;
+using System.Text.RegularExpressions;
+using Microsoft.Win32.SafeHandles;
 using OciBundle.Diagnostics;
-using OciBundle.Output;
 using OciBundle.Interop;
+using OciBundle.Output;
 
 namespace OciBundle.Rootfs;
 
@@ -9,12 +12,14 @@ namespace OciBundle.Rootfs;
 /// A folder replaced as a whole, atomically: a lock file beside it serialises writers (a second one waits), leftovers
 /// of a killed writer are removed, the new content is assembled in a staging folder beside the destination, and
 /// <see cref="Commit"/> exchanges the two with one <c>renameat2(RENAME_EXCHANGE)</c>. Until then the destination is
-/// untouched; disposing without committing removes the staging folder.
+/// untouched; disposing without committing removes the staging folder. Old trees are removed by
+/// <see cref="TreeRemover"/>: only what the product writes there, never through a symlink, never across a mount.
 /// </summary>
 internal sealed class StagedDirectory : IDisposable
 {
-    private readonly FileStream _lock;
+    private readonly SafeFileHandle _lock;
     private readonly Action<OciBundleException>? _warn;
+    private readonly OutputKind _kind;
     private bool _committed;
 
     /// <param name="destination">The folder to replace.</param>
@@ -27,6 +32,7 @@ internal sealed class StagedDirectory : IDisposable
     public StagedDirectory(string destination, TimeSpan lockTimeout, OutputKind kind, Action<OciBundleException>? warn = null)
     {
         _warn = warn;
+        _kind = kind;
         Destination = Path.TrimEndingDirectorySeparator(Path.GetFullPath(destination));
         Parent = Path.GetDirectoryName(Destination)!;
         Name = Path.GetFileName(Destination);
@@ -39,14 +45,22 @@ internal sealed class StagedDirectory : IDisposable
             throw new OciBundleException(Strings.BundleWriteFailed, Destination, e.Message);
         }
 
-        _lock = AcquireLock(lockTimeout);
-        if (OutputFolder.CheckReplaceable(Destination, kind == OutputKind.Bundle ? "OciBundleDir" : "OciImageDir", kind) is { } refused)
+        _lock = Lock(Destination, lockTimeout) ?? throw new OciBundleException(Strings.BundleLocked, Destination, LockPathOf(Destination), (int)lockTimeout.TotalSeconds, "still held");
+        try
+        {
+            if (OutputFolder.CheckReplaceable(Destination, kind == OutputKind.Bundle ? "OciBundleDir" : "OciImageDir", kind) is { } refused)
+            {
+                throw refused;
+            }
+
+            RemoveLeftovers(Destination, kind, _warn);
+        }
+        catch
         {
             _lock.Dispose();
-            throw refused;
+            throw;
         }
 
-        RemoveLeftovers();
         StagingPath = Path.Combine(Parent, $".{Name}.tmp-{Environment.ProcessId}-{Guid.NewGuid():N}");
     }
 
@@ -54,12 +68,13 @@ internal sealed class StagedDirectory : IDisposable
     public string Parent { get; }
     public string Name { get; }
     public string StagingPath { get; }
-    public string LockPath => Path.Combine(Parent, $".{Name}.lock");
+
+    private static string LockPathOf(string destination) => Path.Combine(Path.GetDirectoryName(destination)!, $".{Path.GetFileName(destination)}.lock");
 
     /// <summary>Puts the staged folder in place of the destination in one step, and removes the previous one.</summary>
     public void Commit()
     {
-        if (!Directory.Exists(Destination) && !File.Exists(Destination))
+        if (NativeMethods.LStat(Destination) is null)
         {
             Directory.Move(StagingPath, Destination);
         }
@@ -71,89 +86,104 @@ internal sealed class StagedDirectory : IDisposable
             Directory.Move(Destination, old);
             Directory.Move(StagingPath, Destination);
             _committed = true;
-            Remove(old);
+            Remove(old, _kind, _warn);
             return;
         }
 
         _committed = true;
-        Remove(StagingPath); // after an exchange it holds the previous content
+        Remove(StagingPath, _kind, _warn); // after an exchange it holds the previous content
     }
 
     public void Dispose()
     {
         if (!_committed)
         {
-            Remove(StagingPath);
+            Remove(StagingPath, _kind, _warn);
         }
 
         _lock.Dispose();
     }
 
-    private FileStream AcquireLock(TimeSpan timeout)
+    /// <summary>
+    /// Takes the lock file beside <paramref name="destination"/> (flock, released by the kernel if the process dies),
+    /// waiting up to <paramref name="timeout"/>; null when another holds it that long. The file is opened without
+    /// following a symlink and must be a plain file of the caller's: a planted link never makes a root build create
+    /// or lock a file elsewhere.
+    /// </summary>
+    private static SafeFileHandle? Lock(string destination, TimeSpan timeout)
     {
+        string path = LockPathOf(destination);
+        int fd = NativeMethods.Open(path, NativeMethods.O_RDWR | NativeMethods.O_CREAT | NativeMethods.O_NOFOLLOW | NativeMethods.O_NONBLOCK | NativeMethods.O_CLOEXEC, 0b110_100_100);
+        if (fd < 0)
+        {
+            throw new OciBundleException(Strings.BundleWriteFailed, destination, $"the lock file {path} cannot be opened (is it a symlink?): {Marshal.GetLastPInvokeErrorMessage()}");
+        }
+
+        var handle = new SafeFileHandle(fd, ownsHandle: true);
+        if (NativeMethods.FStat(fd) is not { } st || (st.Mode & NativeMethods.S_IFMT) != NativeMethods.S_IFREG || st.Uid != NativeMethods.getuid())
+        {
+            handle.Dispose();
+            throw new OciBundleException(Strings.BundleWriteFailed, destination, $"the lock file {path} is not a plain file of the user running the build; remove it");
+        }
+
         var clock = Stopwatch.StartNew();
-        while (true)
+        while (NativeMethods.Flock(fd, NativeMethods.LOCK_EX | NativeMethods.LOCK_NB) != 0)
         {
-            try
+            if (Marshal.GetLastPInvokeError() != NativeMethods.EWOULDBLOCK)
             {
-                // FileShare.None takes an flock(LOCK_EX) on Unix: released by the kernel if the process dies.
-                return new FileStream(LockPath, FileMode.OpenOrCreate, FileAccess.ReadWrite, FileShare.None);
+                handle.Dispose();
+                throw new OciBundleException(Strings.BundleWriteFailed, destination, $"the lock file {path} cannot be locked: {Marshal.GetLastPInvokeErrorMessage()}");
             }
-            catch (IOException) when (clock.Elapsed < timeout && File.Exists(LockPath))
-            {
-                Thread.Sleep(100);
-            }
-            catch (IOException e) when (File.Exists(LockPath))
-            {
-                throw new OciBundleException(Strings.BundleLocked, Destination, LockPath, (int)timeout.TotalSeconds, e.Message);
-            }
-            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
-            {
-                throw new OciBundleException(Strings.BundleWriteFailed, Destination, e.Message);
-            }
-        }
-    }
 
-    /// <summary>Removes what a killed writer left: under the lock no other writer owns them.</summary>
-    private void RemoveLeftovers()
-    {
-        foreach (string dir in Directory.EnumerateFileSystemEntries(Parent, $".{Name}.tmp-*").Concat(Directory.EnumerateFileSystemEntries(Parent, $".{Name}.old-*")))
-        {
-            Remove(dir);
-        }
-    }
+            if (clock.Elapsed >= timeout)
+            {
+                handle.Dispose();
+                return null;
+            }
 
-    /// <summary>Removes a leftover, or says which one stays and why (an immutable file in it, a read-only mount).</summary>
-    private void Remove(string path)
-    {
-        if (TryDelete(path) is { } error)
-        {
-            _warn?.Invoke(new OciBundleException(Strings.LeftoverNotRemoved, path, error));
+            Thread.Sleep(100);
         }
+
+        return handle;
     }
 
     /// <summary>
-    /// Deletes a file or folder tree without ever crossing into another mount (a folder someone bind-mounted into a
-    /// bundle is left, with everything in it, as <c>rm --one-file-system</c> does); returns why something stayed, or null.
+    /// The staging and moved-aside folders of earlier publishes beside <paramref name="destination"/>: exactly the
+    /// names this class makes (<c>.name.tmp-pid-guid</c>), of the user running the build.
     /// </summary>
-    internal static string? TryDelete(string path)
+    private static IEnumerable<string> Leftovers(string destination)
+    {
+        string parent = Path.GetDirectoryName(destination)!;
+        var pattern = new Regex("^\\." + Regex.Escape(Path.GetFileName(destination)) + "\\.(tmp|old)-[0-9]+-[0-9a-f]{32}$", RegexOptions.CultureInvariant);
+        return Directory.EnumerateFileSystemEntries(parent)
+            .Where(p => pattern.IsMatch(Path.GetFileName(p)) && NativeMethods.LStat(p) is { } st && st.Uid == NativeMethods.getuid())
+            .ToList();
+    }
+
+    /// <summary>Removes what killed writers left: under the lock no other writer owns them.</summary>
+    private static void RemoveLeftovers(string destination, OutputKind kind, Action<OciBundleException>? warn)
+    {
+        foreach (string dir in Leftovers(destination))
+        {
+            Remove(dir, kind, warn);
+        }
+    }
+
+    /// <summary>Removes an old tree of this kind (only the entries the product writes there), or says what stays and why.</summary>
+    private static void Remove(string path, OutputKind kind, Action<OciBundleException>? warn)
+    {
+        if (TryDelete(path, kind) is { } error)
+        {
+            warn?.Invoke(new OciBundleException(Strings.LeftoverNotRemoved, path, error));
+        }
+    }
+
+    /// <summary>Removes an old output tree of <paramref name="kind"/>; returns why something stayed, or null.</summary>
+    internal static string? TryDelete(string path, OutputKind kind)
     {
         try
         {
-            if (NativeMethods.LStat(path) is not { } top)
-            {
-                return null;
-            }
-
-            if ((top.Mode & NativeMethods.S_IFMT) != NativeMethods.S_IFDIR)
-            {
-                File.Delete(path);
-                return null;
-            }
-
-            var mounts = new List<string>();
-            DeleteTree(path, top, mounts);
-            return mounts.Count == 0 ? null : $"a mount is inside it ({string.Join(", ", mounts)}), and what another mount holds is never deleted; unmount it, then remove the folder";
+            return TreeRemover.Remove(path, OutputFolder.Entries(kind));
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
@@ -161,69 +191,38 @@ internal sealed class StagedDirectory : IDisposable
         }
     }
 
-    /// <summary>Removes what <paramref name="dir"/> holds on its own mount, then the folder if nothing is left in it.</summary>
-    private static bool DeleteTree(string dir, NativeMethods.Statx self, List<string> mounts)
-    {
-        bool empty = true;
-        foreach (string child in Directory.EnumerateFileSystemEntries(dir))
-        {
-            if (NativeMethods.LStat(child) is not { } st)
-            {
-                continue;
-            }
-
-            if ((st.Mode & NativeMethods.S_IFMT) != NativeMethods.S_IFDIR)
-            {
-                File.Delete(child);
-            }
-            else if (NativeMethods.IsMountPoint(st, self))
-            {
-                mounts.Add(child);
-                empty = false;
-            }
-            else
-            {
-                empty &= DeleteTree(child, st, mounts);
-            }
-        }
-
-        if (empty)
-        {
-            Directory.Delete(dir);
-        }
-
-        return empty;
-    }
-
     /// <summary>
     /// Removes what killed or blocked publishes left beside <paramref name="destination"/>, when no other publish holds
     /// its lock (a publish with nothing to write still tidies up). Never waits.
     /// </summary>
-    public static void RemoveLeftoversIfIdle(string destination, Action<OciBundleException>? warn)
+    public static void RemoveLeftoversIfIdle(string destination, OutputKind kind, Action<OciBundleException>? warn)
     {
         string full = Path.TrimEndingDirectorySeparator(Path.GetFullPath(destination));
-        string parent = Path.GetDirectoryName(full)!;
-        string name = Path.GetFileName(full);
-        string lockPath = Path.Combine(parent, $".{name}.lock");
-        if (!File.Exists(lockPath) || !Directory.EnumerateFileSystemEntries(parent, $".{name}.tmp-*").Concat(Directory.EnumerateFileSystemEntries(parent, $".{name}.old-*")).Any())
+        if (!File.Exists(LockPathOf(full)) || !Leftovers(full).Any())
         {
             return;
         }
 
         try
         {
-            using var held = new FileStream(lockPath, FileMode.Open, FileAccess.ReadWrite, FileShare.None);
-            foreach (string dir in Directory.EnumerateFileSystemEntries(parent, $".{name}.tmp-*").Concat(Directory.EnumerateFileSystemEntries(parent, $".{name}.old-*")).ToList())
+            using SafeFileHandle? held = Lock(full, TimeSpan.Zero);
+            if (held is not null)
             {
-                if (TryDelete(dir) is { } error)
-                {
-                    warn?.Invoke(new OciBundleException(Strings.LeftoverNotRemoved, dir, error));
-                }
+                RemoveLeftovers(full, kind, warn);
             }
         }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        catch (OciBundleException)
         {
-            // Another publish holds the lock: it removes them itself.
+            // A lock file that is not ours: the next writer says so.
         }
+    }
+
+    /// <summary><c>dotnet clean</c>: removes an output of ours under its lock, the same way a publish removes an old one.</summary>
+    public static string? RemoveOutput(string destination, OutputKind kind)
+    {
+        string full = Path.TrimEndingDirectorySeparator(Path.GetFullPath(destination));
+        using SafeFileHandle held = Lock(full, TimeSpan.FromMinutes(5)) ?? throw new IOException($"another publish holds {LockPathOf(full)}");
+        RemoveLeftovers(full, kind, null);
+        return TryDelete(full, kind);
     }
 }

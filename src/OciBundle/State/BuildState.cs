@@ -92,8 +92,14 @@ internal sealed class BuildState
     {
         string full = Path.GetFullPath(path);
         System.IO.Directory.CreateDirectory(Path.GetDirectoryName(full)!);
-        string temp = $"{full}.tmp-{Environment.ProcessId}";
-        File.WriteAllText(temp, JsonConvert.SerializeObject(this, Settings));
+        // A name nobody can guess, created new (O_EXCL): a link planted in obj/ never makes a root build write elsewhere.
+        string temp = $"{full}.tmp-{Guid.NewGuid():N}";
+        using (var stream = new FileStream(temp, FileMode.CreateNew, FileAccess.Write, FileShare.None))
+        using (var writer = new StreamWriter(stream))
+        {
+            writer.Write(JsonConvert.SerializeObject(this, Settings));
+        }
+
         File.Move(temp, full, overwrite: true);
     }
 
