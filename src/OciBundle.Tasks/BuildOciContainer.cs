@@ -126,7 +126,9 @@ public sealed class BuildOciContainer : Microsoft.Build.Utilities.Task, ICancela
             string state = result.UpToDate ? ", up to date" : "";
             if (options.WriteBundle)
             {
-                RunCommand = $"{sudo}runc run --bundle {ShellWords.Quote(result.BundleDirectory)} {ShellWords.Quote(result.ContainerId)}";
+                // Rootless: a state folder of the user's own, as runc's default /run/runc is root's.
+                string root = options.Rootless ? "--root \"$XDG_RUNTIME_DIR/runc\" " : "";
+                RunCommand = $"{sudo}runc {root}run --bundle {ShellWords.Quote(result.BundleDirectory)} {ShellWords.Quote(result.ContainerId)}";
                 Log.LogMessage(
                     MessageImportance.High,
                     $"{AppName} -> {result.BundleDirectory}{Path.DirectorySeparatorChar} (OCI bundle: {result.FileCount.ToString("N0", CultureInfo.InvariantCulture)} files, {FormatBytes(result.TotalBytes)}{state}); run it with: {RunCommand}");

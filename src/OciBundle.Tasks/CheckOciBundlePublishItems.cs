@@ -11,12 +11,15 @@ public sealed class CheckOciBundlePublishItems : Microsoft.Build.Utilities.Task
 {
     [Required] public string ProjectDirectory { get; set; } = "";
 
+    /// <summary>The package folder and the SDK's packs: files from there are the SDK's and NuGet's, wherever those folders are linked.</summary>
+    public string? TrustedDirectories { get; set; }
+
     /// <summary><c>@(ResolvedFileToPublish)</c>.</summary>
     public ITaskItem[] Items { get; set; } = Array.Empty<ITaskItem>();
 
     public override bool Execute()
     {
-        foreach (OciBundleException e in PublishItemCheck.Check(ProjectDirectory, Items.Select(i => i.GetMetadata("FullPath"))))
+        foreach (OciBundleException e in PublishItemCheck.Check(ProjectDirectory, Items.Select(i => i.GetMetadata("FullPath")), (TrustedDirectories ?? "").Split(';', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)))
         {
             Log.LogError(null, e.Code, null, null, 0, 0, 0, 0, e.Message);
         }

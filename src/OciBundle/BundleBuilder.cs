@@ -31,7 +31,7 @@ internal static class BundleBuilder
         var clock = System.Diagnostics.Stopwatch.StartNew();
         // The typed request, not the raw options: what the parsers computed from the host (the arch, the hostname,
         // the host ids, whether a bind source is a file) is part of it.
-        string key = BuildState.KeyOf(new { request.Content, request.Process, request.Isolation, request.Output, host = HostFacts() });
+        string key = BuildState.KeyOf($"{request.Content}\n{request.Process}\n{request.Isolation}\n{request.Output}\n{HostFacts()}");
         BuildState? previous = BuildState.Load(statePath);
         string? change = previous is null ? null : FirstChange(previous, key, request);
         if (previous is not null && change is null)
@@ -95,6 +95,7 @@ internal static class BundleBuilder
                 Epoch = request.Output.Epoch,
                 Warn = warn,
                 Cancel = cancel,
+                PreviousEntries = previous?.Image is { } last && last.Directory == spec.Directory ? last.Entries.Keys.ToHashSet(StringComparer.Ordinal) : null,
             });
             state.Image = new BuildState.OutputRecord { Directory = spec.Directory, Entries = OutputSnapshot.Take(spec.Directory) };
             if (spec.Archive is not null)
@@ -160,17 +161,10 @@ internal static class BundleBuilder
     }
 
     /// <summary>What the plan depends on besides the options: the product itself, who runs it, and where .NET is.</summary>
-    private static object HostFacts() => new
-    {
-        format = BuildState.CurrentFormat,
-        engine = typeof(BundleBuilder).Assembly.ManifestModule.ModuleVersionId,
-        runtime = typeof(object).Assembly.Location,
-        machine = System.Runtime.InteropServices.RuntimeInformation.OSArchitecture.ToString(),
-        uid = CurrentIds.Uid,
-        gid = CurrentIds.Gid,
-        sudoUid = Environment.GetEnvironmentVariable("SUDO_UID"),
-        sudoGid = Environment.GetEnvironmentVariable("SUDO_GID"),
-    };
+    private static string HostFacts() =>
+        $"format {BuildState.CurrentFormat}, engine {typeof(BundleBuilder).Assembly.ManifestModule.ModuleVersionId}, runtime {typeof(object).Assembly.Location}, "
+        + $"machine {System.Runtime.InteropServices.RuntimeInformation.OSArchitecture}, ids {CurrentIds.Uid}:{CurrentIds.Gid}, "
+        + $"sudo {Environment.GetEnvironmentVariable("SUDO_UID")}:{Environment.GetEnvironmentVariable("SUDO_GID")}";
 
     private static BundleResult Result(BundleRequest request, BuildState.SummaryRecord summary, bool upToDate, TimeSpan planTime, TimeSpan writeTime, WriteStatistics statistics)
     {

@@ -11,8 +11,13 @@ namespace OciBundle;
 /// </summary>
 internal static class PublishItemCheck
 {
-    /// <summary>The errors for items that lead out of <paramref name="projectDirectory"/> through a symlink (of the file or of a folder on its way).</summary>
-    public static IReadOnlyList<OciBundleException> Check(string projectDirectory, IEnumerable<string> itemPaths)
+    /// <summary>
+    /// The errors for items that lead out of <paramref name="projectDirectory"/> through a symlink (of the file or of
+    /// a folder on its way); for items of other projects, out of the folder they share with this one. Files under
+    /// <paramref name="trustedDirectories"/> (NuGet's package folder, the SDK's packs) are not the projects' own and
+    /// are not checked.
+    /// </summary>
+    public static IReadOnlyList<OciBundleException> Check(string projectDirectory, IEnumerable<string> itemPaths, IEnumerable<string>? trustedDirectories = null)
     {
         var errors = new List<OciBundleException>();
         string project = Path.TrimEndingDirectorySeparator(Path.GetFullPath(projectDirectory));
@@ -22,6 +27,7 @@ internal static class PublishItemCheck
             return errors;
         }
 
+        var trusted = (trustedDirectories ?? Array.Empty<string>()).Select(d => Path.TrimEndingDirectorySeparator(Path.GetFullPath(d))).Where(d => d.Length > 1).ToList();
         foreach (string item in itemPaths.Distinct(StringComparer.Ordinal))
         {
             string full = Path.GetFullPath(item, project);
@@ -32,16 +38,42 @@ internal static class PublishItemCheck
                 {
                     errors.Add(new OciBundleException(Strings.PublishItemOutsideProject, full, real, "the project folder"));
                 }
+
+                continue;
             }
-            else if (NativeMethods.LStat(full) is { } st && (st.Mode & NativeMethods.S_IFMT) == NativeMethods.S_IFLNK
-                && NativeMethods.RealPath(full) is { } target && !Output.OutputFolder.IsSameOrInside(target, NativeMethods.RealPath(Path.GetDirectoryName(full)!) ?? ""))
+
+            if (trusted.Any(t => Output.OutputFolder.IsSameOrInside(full, t)))
             {
-                // A file of another project (a ProjectReference's content) or of a package: a link there may not lead
-                // out of its own folder either (packages hold none; a link to /etc/shadow in a library project would).
-                errors.Add(new OciBundleException(Strings.PublishItemOutsideProject, full, target, "its folder " + Path.GetDirectoryName(full)));
+                continue;
+            }
+
+            // A file of another project (a ProjectReference's content, a shared folder): no link on its way, below
+            // the folder it shares with this project, may lead out of that folder.
+            string common = CommonFolder(full, project);
+            string? realCommon = NativeMethods.RealPath(common);
+            for (string path = full; path.Length > common.Length; path = Path.GetDirectoryName(path)!)
+            {
+                if (NativeMethods.LStat(path) is { } st && (st.Mode & NativeMethods.S_IFMT) == NativeMethods.S_IFLNK
+                    && NativeMethods.RealPath(path) is { } target && (realCommon is null || !Output.OutputFolder.IsSameOrInside(target, realCommon)))
+                {
+                    errors.Add(new OciBundleException(Strings.PublishItemOutsideProject, full, target, common));
+                    break;
+                }
             }
         }
 
         return errors;
+    }
+
+    private static string CommonFolder(string a, string b)
+    {
+        string[] x = a.Split('/', StringSplitOptions.RemoveEmptyEntries), y = b.Split('/', StringSplitOptions.RemoveEmptyEntries);
+        int n = 0;
+        while (n < x.Length - 1 && n < y.Length && x[n] == y[n])
+        {
+            n++;
+        }
+
+        return "/" + string.Join('/', x.Take(n));
     }
 }

@@ -70,8 +70,8 @@ public sealed class BuildOciContainerTaskTests
 
         Assert.IsTrue(task.Execute(), string.Join("\n", engine.Errors.Select(e => e.Message)));
         string state = File.ReadAllText(dir.Combine("obj", "state.json"));
-        StringAssert.Contains(state, "/libc.so.6\"", "the closure's libc is an input");
-        StringAssert.Contains(state, "\"list " + dir.Combine("publish") + "\"", "the publish folder's listing is an input");
+        StringAssert.Contains(state, "/libc.so.6\t", "the closure's libc is an input");
+        StringAssert.Contains(state, "input\tlist " + dir.Combine("publish") + "\t", "the publish folder's listing is an input");
         Assert.IsFalse(Directory.Exists(dir.Combine("bundle")));
         Assert.IsTrue(File.Exists(dir.Combine("image", "index.json")));
     }

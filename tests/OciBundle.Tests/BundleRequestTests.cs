@@ -287,4 +287,21 @@ public sealed class BundleRequestTests
             Environment.SetEnvironmentVariable("SUDO_GID", gid);
         }
     }
+
+    [TestMethod]
+    public void TheRequestPrintsEveryValueSoItsKeyChangesWithAnyOfThem()
+    {
+        BundleOptions options = Valid();
+        options.Mounts.Add(new MountOption { Destination = "/cache", Type = "tmpfs", Options = new List<string> { "size=1m" } });
+        options.Environment.Add(new("GREETING", "hello world"));
+        options.ImageDirectory = _dir.Combine("proj", "bin", "oci-image");
+        options.ImageLabels["team"] = "payments";
+        BundleRequest request = Validate(options, new List<OciBundleException>());
+
+        StringAssert.Contains(request.Isolation.ToString(), "\"size=1m\"");
+        StringAssert.Contains(request.Process.ToString(), "[GREETING, hello world]");
+        StringAssert.Contains(request.Process.ToString(), "\"CAP_KILL\"");
+        StringAssert.Contains(request.Output.ToString(), "\"team\": \"payments\"");
+        StringAssert.Contains(request.Content.ToString(), "Arch = amd64");
+    }
 }

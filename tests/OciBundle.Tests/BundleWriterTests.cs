@@ -410,10 +410,39 @@ public sealed class BundleWriterTests
             staged.Commit();
         }
 
-        string kept = Directory.EnumerateDirectories(dir.Combine("out"), ".bundle.tmp-*").Single();
+        string kept = Directory.EnumerateDirectories(dir.Combine("out"), ".bundle.kept-*").Single();
         Assert.AreEqual("written during the publish\n", File.ReadAllText(Path.Combine(kept, "notes.txt")), "not ours: moved aside with the old bundle, never deleted");
         Assert.IsFalse(Directory.Exists(Path.Combine(kept, "rootfs")), "what the product wrote there is removed");
         Assert.AreEqual("OCIB3007", warnings.Single().Code);
         StringAssert.Contains(warnings.Single().Message, "notes.txt");
+    }
+
+    [TestMethod]
+    public void TheMarkerReadWithoutAParserIsTheOneWritten()
+    {
+        foreach (OciBundle.Output.OutputKind kind in new[] { OciBundle.Output.OutputKind.Bundle, OciBundle.Output.OutputKind.Image })
+        {
+            Assert.AreEqual(OciBundle.Output.OutputFolder.MarkerText(kind), System.Text.Encoding.UTF8.GetString(OciBundle.Output.OutputFolder.Marker(kind)));
+        }
+    }
+
+    [TestMethod]
+    public void WhatAContainerWroteIntoTheOldRootfsIsKeptAsideNotDeleted()
+    {
+        using var dir = new TempDirectory();
+        string bundle = dir.Combine("out", "bundle");
+        RootfsPlan plan = SamplePlan(dir.Combine("src"));
+        new BundleWriter(bundle, TargetDefaults.Epoch).Write(plan, Top());
+        BuildState state = Recorded(bundle, plan);
+        File.WriteAllText(Path.Combine(bundle, "rootfs", "tmp", "state.txt"), "important\n"); // a run with a writable root
+        var warnings = new List<OciBundleException>();
+
+        new BundleWriter(bundle, TargetDefaults.Epoch, state, warn: warnings.Add).Write(plan, Top());
+
+        Assert.IsFalse(File.Exists(Path.Combine(bundle, "rootfs", "tmp", "state.txt")), "the new bundle is as planned");
+        string kept = Directory.EnumerateDirectories(dir.Combine("out"), ".bundle.kept-*").Single();
+        Assert.AreEqual("important\n", File.ReadAllText(Path.Combine(kept, "rootfs", "tmp", "state.txt")), "kept aside, never deleted");
+        Assert.IsFalse(File.Exists(Path.Combine(kept, "rootfs", "app", "data.txt")), "what the product wrote is removed");
+        StringAssert.Contains(warnings.Single().Message, "state.txt");
     }
 }

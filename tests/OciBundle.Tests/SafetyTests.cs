@@ -437,10 +437,18 @@ public sealed class SafetyTests
         File.WriteAllText(Path.Combine(lib, "real.txt"), "x");
         File.CreateSymbolicLink(Path.Combine(lib, "alias.txt"), "real.txt");
 
-        IReadOnlyList<OciBundleException> errors = PublishItemCheck.Check(app, new[] { Path.Combine(lib, "shadowlink"), Path.Combine(lib, "alias.txt"), Path.Combine(lib, "real.txt") });
+        using var elsewhere = new TempDirectory(); // a folder outside the tree the projects share
+        File.WriteAllText(elsewhere.Combine("key"), "topsecret\n");
+        Directory.CreateSymbolicLink(Path.Combine(lib, "cfg"), elsewhere.Path);
 
-        Assert.AreEqual("OCIB3005", errors.Single().Code);
-        StringAssert.Contains(errors.Single().Message, "/etc/shadow");
+        IReadOnlyList<OciBundleException> errors = PublishItemCheck.Check(
+            app,
+            new[] { Path.Combine(lib, "shadowlink"), Path.Combine(lib, "alias.txt"), Path.Combine(lib, "real.txt"), Path.Combine(lib, "cfg", "key"), "/usr/lib/x86_64-linux-gnu/libc.so.6" },
+            new[] { "/usr/lib" });
+
+        CollectionAssert.AreEqual(new[] { "OCIB3005", "OCIB3005" }, errors.Select(e => e.Code).ToArray());
+        StringAssert.Contains(errors[0].Message, "/etc/shadow");
+        StringAssert.Contains(errors[1].Message, "cfg/key", "a symlinked folder on the way of another project's item");
     }
 
     [TestMethod]

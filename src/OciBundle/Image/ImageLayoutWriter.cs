@@ -35,6 +35,9 @@ internal sealed record ImageRequest
     /// <summary>Receives warnings (leftovers of earlier publishes that cannot be removed).</summary>
     public Action<OciBundleException>? Warn { get; init; }
 
+    /// <summary>What the last publish wrote in the layout folder (relative paths), when known: anything else there is kept, not deleted.</summary>
+    public IReadOnlySet<string>? PreviousEntries { get; init; }
+
     /// <summary>Stops the write before the swap, leaving the previous layout.</summary>
     public CancellationToken Cancel { get; init; }
 }
@@ -61,7 +64,7 @@ internal static class ImageLayoutWriter
         List<(string Name, List<RootfsEntry> Entries)> layers = Split(plan, request);
         try
         {
-            using var staged = new StagedDirectory(request.Directory, request.LockTimeout, OutputKind.Image, request.Warn);
+            using var staged = new StagedDirectory(request.Directory, request.LockTimeout, OutputKind.Image, request.Warn, request.PreviousEntries);
             string blobs = Path.Combine(staged.StagingPath, "blobs", "sha256");
             System.IO.Directory.CreateDirectory(blobs);
 

@@ -102,7 +102,7 @@ internal static partial class NativeMethods
 
     /// <summary>
     /// What a path is, as one string: type, mode, owner, size, inode, device, mtime and ctime to the nanosecond (and a
-    /// symlink's target). Any write, chmod, chown, rename over or link of the file changes it (ctime), even when the
+    /// link's own inode). Any write, chmod, chown, rename over or link of the file changes it (ctime), even when the
     /// writer resets the mtime; "missing" when it does not exist.
     /// </summary>
     public static string Identity(string path)
@@ -113,7 +113,7 @@ internal static partial class NativeMethods
         }
 
         string identity = $"{s.Mode:x} {s.Uid}:{s.Gid} {s.Size} {s.DevMajor}:{s.DevMinor}:{s.Inode} {s.MTimeSeconds}.{s.MTimeNanoseconds} {s.CTimeSeconds}.{s.CTimeNanoseconds}";
-        return (s.Mode & S_IFMT) == S_IFLNK ? identity + " -> " + (new FileInfo(path).LinkTarget ?? "") : identity;
+        return identity; // a symlink cannot change in place: a new target is a new inode (and ctime)
     }
 
     [LibraryImport("libc", EntryPoint = "realpath", SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]

@@ -37,14 +37,15 @@ internal sealed record IsolationSpec(
             network == "host",
             o.ReadOnly,
             o.Rootless ? RootlessSpec.Parse(o.HostUid, o.HostGid, errors) : RootlessSpec.ParseIdsOnly(o.HostUid, o.HostGid, errors),
-            o.Mounts.Select(m => MountSpec.Parse(m, workingDirectory, errors)).OfType<MountSpec>().ToArray());
+            new Seq<MountSpec>(o.Mounts.Select(m => MountSpec.Parse(m, workingDirectory, errors)).OfType<MountSpec>()));
     }
 }
 
 /// <summary>The container hostname: the user's (RFC 1123), or the project name made one.</summary>
-internal static class HostnameSpec
+internal static partial class HostnameSpec
 {
-    private static readonly Regex Label = new("^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$", RegexOptions.CultureInvariant | RegexOptions.IgnoreCase);
+    [GeneratedRegex("^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$", RegexOptions.CultureInvariant | RegexOptions.IgnoreCase)]
+    private static partial Regex Label();
 
     public static string Parse(string? value, string appName, ParseErrors errors)
     {
@@ -54,7 +55,7 @@ internal static class HostnameSpec
             return FromName(appName); // computed: only the engine knows how to make a hostname of a name
         }
 
-        if (name.Length > 253 || !name.Split('.').All(Label.IsMatch))
+        if (name.Length > 253 || !name.Split('.').All(Label().IsMatch))
         {
             errors.Add(Strings.InvalidHostname, value);
         }
@@ -212,6 +213,6 @@ internal sealed record MountSpec(string Destination, string Type, string Source,
             return null;
         }
 
-        return new MountSpec(normalized, type, source ?? type, options);
+        return new MountSpec(normalized, type, source ?? type, new Seq<string>(options));
     }
 }

@@ -70,20 +70,23 @@ internal sealed record OutputSpec(
 }
 
 /// <summary>The image layout: its folder, archive, tag, labels and ports.</summary>
-internal sealed record ImageSpec(
+internal sealed partial record ImageSpec(
     string Directory,
     string? Archive,
     string Tag,
     IReadOnlyDictionary<string, string> Labels,
     IReadOnlyList<string> Ports)
 {
-    private static readonly Regex TagPattern = new("^[A-Za-z0-9_][A-Za-z0-9._-]{0,127}$", RegexOptions.CultureInvariant);
-    private static readonly Regex PortPattern = new("^[0-9]{1,5}(/(tcp|udp|sctp))?$", RegexOptions.CultureInvariant);
+    [GeneratedRegex("^[A-Za-z0-9_][A-Za-z0-9._-]{0,127}$", RegexOptions.CultureInvariant)]
+    private static partial Regex TagPattern();
+
+    [GeneratedRegex("^[0-9]{1,5}(/(tcp|udp|sctp))?$", RegexOptions.CultureInvariant)]
+    private static partial Regex PortPattern();
 
     public static ImageSpec? Parse(BundleOptions o, string? bundle, string publish, IReadOnlyList<string> protectedFolders, ParseErrors errors)
     {
         string tag = errors.Required(o.ImageTag, "OciImageTag");
-        if (tag.Length > 0 && !TagPattern.IsMatch(tag))
+        if (tag.Length > 0 && !TagPattern().IsMatch(tag))
         {
             errors.Add(Strings.InvalidImageTag, o.ImageTag);
         }
@@ -91,7 +94,7 @@ internal sealed record ImageSpec(
         var ports = new List<string>();
         foreach (string port in o.ImagePorts.Select(p => p.Trim()))
         {
-            if (!PortPattern.IsMatch(port) || int.Parse(port.Split('/')[0], CultureInfo.InvariantCulture) is 0 or > 65535)
+            if (!PortPattern().IsMatch(port) || int.Parse(port.Split('/')[0], CultureInfo.InvariantCulture) is 0 or > 65535)
             {
                 errors.Add(Strings.InvalidImagePort, port);
             }
@@ -132,6 +135,6 @@ internal sealed record ImageSpec(
             }
         }
 
-        return dir is null ? null : new ImageSpec(dir, archive, tag, new Dictionary<string, string>(o.ImageLabels, StringComparer.Ordinal), ports);
+        return dir is null ? null : new ImageSpec(dir, archive, tag, new Map(o.ImageLabels), new Seq<string>(ports));
     }
 }

@@ -6,7 +6,7 @@ using OciBundle.Diagnostics;
 namespace OciBundle.Request;
 
 /// <summary>The process: what runs (args), with what (environment), where, as whom, with which capabilities.</summary>
-internal sealed record ProcessSpec(
+internal sealed partial record ProcessSpec(
     IReadOnlyList<string> Args,
     IReadOnlyList<string> AppArgs,
     IReadOnlyList<KeyValuePair<string, string>> Environment,
@@ -18,7 +18,8 @@ internal sealed record ProcessSpec(
     /// <summary>The longest single argument or environment string Linux execs: MAX_ARG_STRLEN (32 pages) less the NUL.</summary>
     public const int MaxArgStrlen = 131071;
 
-    private static readonly Regex EnvName = new("^[A-Za-z_][A-Za-z0-9_]*$", RegexOptions.CultureInvariant);
+    [GeneratedRegex("^[A-Za-z_][A-Za-z0-9_]*$", RegexOptions.CultureInvariant)]
+    private static partial Regex EnvName();
 
     /// <summary>The environment asks for invariant globalization (then ICU is left out).</summary>
     public bool InvariantGlobalization => Environment.Any(e => e.Key == "DOTNET_SYSTEM_GLOBALIZATION_INVARIANT" && (e.Value == "1" || e.Value.Equals("true", StringComparison.OrdinalIgnoreCase)));
@@ -56,14 +57,14 @@ internal sealed record ProcessSpec(
             }
         }
 
-        return values.ToArray();
+        return new Seq<string>(values);
     }
 
     private static IReadOnlyList<KeyValuePair<string, string>> ParseEnvironment(IList<KeyValuePair<string, string>> environment, ParseErrors errors)
     {
         foreach ((string name, string value) in environment)
         {
-            if (!EnvName.IsMatch(name))
+            if (!EnvName().IsMatch(name))
             {
                 errors.Add(Strings.InvalidEnvironmentVariableName, name);
             }
@@ -77,7 +78,7 @@ internal sealed record ProcessSpec(
             }
         }
 
-        return environment.ToArray();
+        return new Seq<KeyValuePair<string, string>>(environment);
     }
 
     /// <summary>Where the app is published and starts: absolute, no <c>..</c>, not a system folder of the container.</summary>
@@ -107,12 +108,13 @@ internal sealed record ProcessSpec(
 }
 
 /// <summary>The process's user: <c>uid[:gid]</c>, or a name of the generated <c>/etc/passwd</c>.</summary>
-internal sealed record UserSpec(uint Uid, uint Gid)
+internal sealed partial record UserSpec(uint Uid, uint Gid)
 {
     /// <summary>uid_t -1: "no id" to every Linux call; runc refuses it.</summary>
     public const uint ReservedId = uint.MaxValue;
 
-    private static readonly Regex NumericUser = new(@"^(\d{1,10})(?::(\d{1,10}))?$", RegexOptions.CultureInvariant);
+    [GeneratedRegex(@"^(\d{1,10})(?::(\d{1,10}))?$", RegexOptions.CultureInvariant)]
+    private static partial Regex NumericUser();
 
     public static UserSpec Parse(string? value, bool rootless, ParseErrors errors)
     {
@@ -123,7 +125,7 @@ internal sealed record UserSpec(uint Uid, uint Gid)
         }
 
         UserSpec? parsed = null;
-        Match numeric = NumericUser.Match(user);
+        Match numeric = NumericUser().Match(user);
         if (numeric.Success)
         {
             if (uint.TryParse(numeric.Groups[1].Value, NumberStyles.None, CultureInfo.InvariantCulture, out uint uid)
@@ -196,7 +198,7 @@ internal static class CapabilitySpec
         if (values is null || values.All(string.IsNullOrWhiteSpace))
         {
             errors.Required(null, "OciBundleCapabilities");
-            return Array.Empty<string>();
+            return new Seq<string>(Array.Empty<string>());
         }
 
         var caps = new List<string>();
@@ -214,6 +216,6 @@ internal static class CapabilitySpec
             }
         }
 
-        return caps.Distinct(StringComparer.Ordinal).ToArray();
+        return new Seq<string>(caps.Distinct(StringComparer.Ordinal));
     }
 }

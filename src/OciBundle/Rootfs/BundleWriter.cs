@@ -59,7 +59,7 @@ internal sealed class BundleWriter
     {
         try
         {
-            using var staged = new StagedDirectory(_destination, _lockTimeout, OutputKind.Bundle, _warn);
+            using var staged = new StagedDirectory(_destination, _lockTimeout, OutputKind.Bundle, _warn, _previous?.Bundle?.Entries.Keys.ToHashSet(StringComparer.Ordinal));
             WriteTree(plan, topLevelFiles, staged.StagingPath, cancel);
             cancel.ThrowIfCancellationRequested();
             staged.Commit();

@@ -20,6 +20,7 @@ internal sealed class StagedDirectory : IDisposable
     private readonly SafeFileHandle _lock;
     private readonly Action<OciBundleException>? _warn;
     private readonly OutputKind _kind;
+    private readonly IReadOnlySet<string>? _written;
     private bool _committed;
 
     /// <param name="destination">The folder to replace.</param>
@@ -29,9 +30,11 @@ internal sealed class StagedDirectory : IDisposable
     /// options were checked), so a folder the product did not write is never replaced.
     /// </param>
     /// <param name="warn">Receives a warning for each leftover that cannot be removed.</param>
-    public StagedDirectory(string destination, TimeSpan lockTimeout, OutputKind kind, Action<OciBundleException>? warn = null)
+    /// <param name="written">What the product wrote in the destination last time (relative paths), when known: anything else found in the old tree is kept.</param>
+    public StagedDirectory(string destination, TimeSpan lockTimeout, OutputKind kind, Action<OciBundleException>? warn = null, IReadOnlySet<string>? written = null)
     {
         _warn = warn;
+        _written = written;
         _kind = kind;
         Destination = Path.TrimEndingDirectorySeparator(Path.GetFullPath(destination));
         Parent = Path.GetDirectoryName(Destination)!;
@@ -86,12 +89,46 @@ internal sealed class StagedDirectory : IDisposable
             Directory.Move(Destination, old);
             Directory.Move(StagingPath, Destination);
             _committed = true;
-            Remove(old, _kind, _warn);
+            RemoveOld(old);
             return;
         }
 
         _committed = true;
-        Remove(StagingPath, _kind, _warn); // after an exchange it holds the previous content
+        RemoveOld(StagingPath); // after an exchange it holds the previous content
+    }
+
+    /// <summary>
+    /// Removes the previous output, keeping what the product did not write there (a file a container wrote into a
+    /// writable root): that stays in a <c>.name.kept-*</c> folder beside it, named in a warning, never deleted.
+    /// </summary>
+    private void RemoveOld(string old)
+    {
+        string? kept;
+        try
+        {
+            kept = TreeRemover.Remove(old, OutputFolder.Entries(_kind), _written);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            kept = e.Message;
+        }
+
+        if (kept is null)
+        {
+            return;
+        }
+
+        string keptPath = Path.Combine(Parent, $".{Name}.kept-{Guid.NewGuid():N}");
+        try
+        {
+            Directory.Move(old, keptPath);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            keptPath = old;
+        }
+
+        _warn?.Invoke(new OciBundleException(Strings.LeftoverNotRemoved, keptPath, kept));
     }
 
     public void Dispose()

@@ -17,7 +17,13 @@ internal static class TreeRemover
     /// Removes <paramref name="path"/>; with <paramref name="onlyTopLevel"/>, only those entries of it (what the product
     /// writes there), leaving anything else someone added. Returns what was left and why, or null when all is gone.
     /// </summary>
-    public static string? Remove(string path, IReadOnlyCollection<string>? onlyTopLevel = null)
+    /// <param name="path">The tree.</param>
+    /// <param name="onlyTopLevel">Only these entries of the tree's top (what the product writes there).</param>
+    /// <param name="written">
+    /// When known, the paths (relative to the tree) the product wrote: anything else in the tree (what a container
+    /// wrote into a writable root, a file someone put there) is kept, and so are the folders on its way.
+    /// </param>
+    public static string? Remove(string path, IReadOnlyCollection<string>? onlyTopLevel = null, IReadOnlySet<string>? written = null)
     {
         string full = Path.TrimEndingDirectorySeparator(Path.GetFullPath(path));
         int parentFd = NativeMethods.Open(Path.GetDirectoryName(full)!, NativeMethods.O_RDONLY | NativeMethods.O_DIRECTORY | NativeMethods.O_CLOEXEC, 0);
@@ -30,7 +36,7 @@ internal static class TreeRemover
         {
             NativeMethods.Statx parent = NativeMethods.FStat(parentFd) ?? throw new IOException($"Cannot stat the folder of {full}");
             var kept = new List<string>();
-            RemoveEntry(parentFd, parent, Encoding.UTF8.GetBytes(Path.GetFileName(full)), full, kept, onlyTopLevel);
+            RemoveEntry(parentFd, parent, Encoding.UTF8.GetBytes(Path.GetFileName(full)), full, "", kept, onlyTopLevel, written);
             return kept.Count == 0 ? null : "it holds what this product did not write or another mount, which is never deleted: " + string.Join(", ", kept.Take(5)) + (kept.Count > 5 ? $" and {kept.Count - 5} more" : "");
         }
         finally
@@ -39,7 +45,7 @@ internal static class TreeRemover
         }
     }
 
-    private static unsafe bool RemoveEntry(int parentFd, NativeMethods.Statx parent, byte[] name, string display, List<string> kept, IReadOnlyCollection<string>? onlyTopLevel)
+    private static unsafe bool RemoveEntry(int parentFd, NativeMethods.Statx parent, byte[] name, string display, string relative, List<string> kept, IReadOnlyCollection<string>? onlyTopLevel, IReadOnlySet<string>? written)
     {
         byte[] z = new byte[name.Length + 1];
         name.CopyTo(z, 0);
@@ -60,6 +66,12 @@ internal static class TreeRemover
             if (error is not (NativeMethods.ENOTDIR or NativeMethods.ELOOP))
             {
                 throw new IOException($"Cannot open {display}: {Marshal.GetPInvokeErrorMessage(error)}");
+            }
+
+            if (written is not null && relative.Length > 0 && !written.Contains(relative))
+            {
+                kept.Add(display);
+                return false; // not written by the product: kept
             }
 
             Unlink(parentFd, z, 0, display); // a file, or a symlink: the link itself goes, never what it points at
@@ -86,7 +98,7 @@ internal static class TreeRemover
                     continue;
                 }
 
-                empty &= RemoveEntry(fd, self, child, display + "/" + childName, kept, null);
+                empty &= RemoveEntry(fd, self, child, display + "/" + childName, relative.Length == 0 ? childName : relative + "/" + childName, kept, null, written);
             }
         }
         finally

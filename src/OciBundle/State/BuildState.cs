@@ -1,6 +1,5 @@
 using System.Security.Cryptography;
 using System.Text;
-using Newtonsoft.Json;
 
 namespace OciBundle.State;
 
@@ -61,27 +60,43 @@ internal sealed class BuildState
         public long Size { get; set; }
     }
 
-    private static readonly JsonSerializerSettings Settings = new()
-    {
-        Formatting = Formatting.None,
-        MissingMemberHandling = MissingMemberHandling.Ignore,
-        NullValueHandling = NullValueHandling.Ignore,
-    };
-
     /// <summary>The state of the last publish, or null when there is none (or it cannot be read: then everything is written).</summary>
     public static BuildState? Load(string? path)
     {
-        if (path is null)
+        if (path is null || !File.Exists(path))
         {
             return null;
         }
 
         try
         {
-            BuildState? state = JsonConvert.DeserializeObject<BuildState>(File.ReadAllText(path), Settings);
-            return state?.Format == CurrentFormat ? state : null;
+            // Tab-separated lines, read without a serializer: the file is read on every publish, and a no-op
+            // publish has a budget of milliseconds.
+            var state = new BuildState { Format = 0 };
+            foreach (string line in File.ReadLines(path))
+            {
+                string[] f = line.Split('\t').Select(Unescape).ToArray();
+                switch (f[0])
+                {
+                    case "ocibundle-state": state.Format = int.Parse(f[1], System.Globalization.CultureInfo.InvariantCulture); break;
+                    case "key": state.Key = f[1]; break;
+                    case "input": state.Inputs[f[1]] = f[2]; break;
+                    case "source": state.Sources[f[1]] = f[2]; break;
+                    case "bundle": state.Bundle = new OutputRecord { Directory = f[1] }; break;
+                    case "bentry": state.Bundle!.Entries[f[1]] = f[2]; break;
+                    case "image": state.Image = new OutputRecord { Directory = f[1] }; break;
+                    case "ientry": state.Image!.Entries[f[1]] = f[2]; break;
+                    case "archive": state.ArchivePath = f[1]; state.ArchiveIdentity = f[2]; break;
+                    case "files": state.Summary.FileCount = int.Parse(f[1], System.Globalization.CultureInfo.InvariantCulture); state.Summary.TotalBytes = long.Parse(f[2], System.Globalization.CultureInfo.InvariantCulture); break;
+                    case "arg": state.Summary.Args.Add(f[1]); break;
+                    case "manifest": state.Summary.ManifestDigest = f[1]; break;
+                    case "layer": state.Summary.Layers.Add(new LayerRecord { Name = f[1], Digest = f[2], Size = long.Parse(f[3], System.Globalization.CultureInfo.InvariantCulture) }); break;
+                }
+            }
+
+            return state.Format == CurrentFormat ? state : null;
         }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException or JsonException)
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException or FormatException or IndexOutOfRangeException or NullReferenceException or OverflowException)
         {
             return null;
         }
@@ -92,15 +107,87 @@ internal sealed class BuildState
     {
         string full = Path.GetFullPath(path);
         System.IO.Directory.CreateDirectory(Path.GetDirectoryName(full)!);
+
         // A name nobody can guess, created new (O_EXCL): a link planted in obj/ never makes a root build write elsewhere.
         string temp = $"{full}.tmp-{Guid.NewGuid():N}";
-        using (var stream = new FileStream(temp, FileMode.CreateNew, FileAccess.Write, FileShare.None))
-        using (var writer = new StreamWriter(stream))
+        using (var stream = new FileStream(temp, FileMode.CreateNew, FileAccess.Write, FileShare.None, 1 << 16))
+        using (var w = new StreamWriter(stream, new UTF8Encoding(false)) { NewLine = "\n" })
         {
-            writer.Write(JsonConvert.SerializeObject(this, Settings));
+            void Line(params object[] fields) => w.WriteLine(string.Join('\t', fields.Select(x => Escape(Convert.ToString(x, System.Globalization.CultureInfo.InvariantCulture) ?? ""))));
+            Line("ocibundle-state", Format);
+            Line("key", Key);
+            foreach ((string k, string v) in Inputs)
+            {
+                Line("input", k, v);
+            }
+
+            foreach ((string k, string v) in Sources)
+            {
+                Line("source", k, v);
+            }
+
+            foreach ((string tag, string entryTag, OutputRecord? output) in new[] { ("bundle", "bentry", Bundle), ("image", "ientry", Image) })
+            {
+                if (output is not null)
+                {
+                    Line(tag, output.Directory);
+                    foreach ((string k, string v) in output.Entries)
+                    {
+                        Line(entryTag, k, v);
+                    }
+                }
+            }
+
+            if (ArchivePath is not null)
+            {
+                Line("archive", ArchivePath, ArchiveIdentity ?? "");
+            }
+
+            Line("files", Summary.FileCount, Summary.TotalBytes);
+            foreach (string arg in Summary.Args)
+            {
+                Line("arg", arg);
+            }
+
+            if (Summary.ManifestDigest is not null)
+            {
+                Line("manifest", Summary.ManifestDigest);
+            }
+
+            foreach (LayerRecord layer in Summary.Layers)
+            {
+                Line("layer", layer.Name, layer.Digest, layer.Size);
+            }
         }
 
         File.Move(temp, full, overwrite: true);
+    }
+
+    private static string Escape(string value) =>
+        value.Replace("\\", "\\\\", StringComparison.Ordinal).Replace("\t", "\\t", StringComparison.Ordinal).Replace("\n", "\\n", StringComparison.Ordinal).Replace("\r", "\\r", StringComparison.Ordinal);
+
+    private static string Unescape(string value)
+    {
+        if (!value.Contains('\\'))
+        {
+            return value;
+        }
+
+        var b = new StringBuilder(value.Length);
+        for (int i = 0; i < value.Length; i++)
+        {
+            if (value[i] == '\\' && i + 1 < value.Length)
+            {
+                i++;
+                b.Append(value[i] switch { 't' => '\t', 'n' => '\n', 'r' => '\r', _ => value[i] });
+            }
+            else
+            {
+                b.Append(value[i]);
+            }
+        }
+
+        return b.ToString();
     }
 
     /// <summary>
@@ -129,7 +216,8 @@ internal sealed class BuildState
     /// <summary>What <see cref="Sources"/> records for a file copied from the host: its source and planned mode.</summary>
     public static string SourceRecord(Rootfs.RootfsEntry file) => $"{file.SourcePath}\t{(int)file.Mode}";
 
-    /// <summary>A stable key of any value that Newtonsoft.Json can write (the options, the host facts).</summary>
-    public static string KeyOf(object value) =>
-        "sha256:" + Convert.ToHexString(SHA256.HashData(Encoding.UTF8.GetBytes(JsonConvert.SerializeObject(value, Formatting.None)))).ToLowerInvariant();
+    /// <summary>A stable key of a canonical text (the request as its records print it, with the host facts).</summary>
+    public static string KeyOf(string canonical) =>
+        "sha256:" + Convert.ToHexString(SHA256.HashData(Encoding.UTF8.GetBytes(canonical))).ToLowerInvariant();
+
 }

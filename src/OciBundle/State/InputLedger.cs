@@ -28,18 +28,20 @@ internal sealed class InputLedger
     /// <summary>The first recorded input that is no longer as recorded, or null when none changed.</summary>
     public static string? FirstChange(IReadOnlyDictionary<string, string> recorded)
     {
-        foreach ((string key, string identity) in recorded)
+        // A stat each, on every core: about a thousand and a half of them for a self-contained app.
+        string? change = null;
+        Parallel.ForEach(recorded, (pair, loop) =>
         {
-            string now = key.StartsWith("list ", StringComparison.Ordinal) ? ListingIdentity(key[5..])
-                : key.StartsWith("path ", StringComparison.Ordinal) ? PathIdentity(key[5..])
+            string now = pair.Key.StartsWith("list ", StringComparison.Ordinal) ? ListingIdentity(pair.Key[5..])
+                : pair.Key.StartsWith("path ", StringComparison.Ordinal) ? PathIdentity(pair.Key[5..])
                 : "";
-            if (now != identity)
+            if (now != pair.Value)
             {
-                return $"{key} (was {identity}, now {now})";
+                Interlocked.CompareExchange(ref change, $"{pair.Key} (was {pair.Value}, now {now})", null);
+                loop.Stop();
             }
-        }
-
-        return null;
+        });
+        return change;
     }
 
     /// <summary>
