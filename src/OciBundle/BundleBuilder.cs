@@ -70,7 +70,8 @@ internal static class BundleBuilder
                     ["config.json"] = layout.Config,
                     [ProvenanceReport.FileName] = ProvenanceReport.Write(layout.Plan, layout.Omitted),
                 },
-                cancel);
+                cancel,
+                layout.Inputs.Entries);
             statistics = writer.Statistics;
         }
 

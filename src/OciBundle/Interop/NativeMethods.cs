@@ -112,9 +112,12 @@ internal static partial class NativeMethods
             return "missing";
         }
 
-        string identity = $"{s.Mode:x} {s.Uid}:{s.Gid} {s.Size} {s.DevMajor}:{s.DevMinor}:{s.Inode} {s.MTimeSeconds}.{s.MTimeNanoseconds} {s.CTimeSeconds}.{s.CTimeNanoseconds}";
-        return identity; // a symlink cannot change in place: a new target is a new inode (and ctime)
+        return Identity(s); // a symlink cannot change in place: a new target is a new inode (and ctime)
     }
+
+    /// <summary>The identity of what <paramref name="s"/> describes (see <see cref="Identity(string)"/>).</summary>
+    public static string Identity(Statx s) =>
+        $"{s.Mode:x} {s.Uid}:{s.Gid} {s.Size} {s.DevMajor}:{s.DevMinor}:{s.Inode} {s.MTimeSeconds}.{s.MTimeNanoseconds} {s.CTimeSeconds}.{s.CTimeNanoseconds}";
 
     [LibraryImport("libc", EntryPoint = "realpath", SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
     private static partial nint RealPathNative(string path, nint resolved);

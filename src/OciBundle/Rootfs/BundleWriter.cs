@@ -27,6 +27,7 @@ internal sealed class BundleWriter
     private readonly Action<OciBundleException>? _warn;
     private readonly FileCopier _copier = new();
     private (uint Uid, uint Gid) _desiredOwner;
+    private IReadOnlyDictionary<string, string>? _current;
 
     /// <param name="destination">The bundle folder.</param>
     /// <param name="epoch">Timestamp of every path (<c>SOURCE_DATE_EPOCH</c>).</param>
@@ -55,8 +56,13 @@ internal sealed class BundleWriter
     public WriteStatistics Statistics { get; } = new();
 
     /// <summary>Writes the bundle; <paramref name="cancel"/> stops it before the swap, leaving the previous bundle.</summary>
-    public void Write(RootfsPlan plan, IReadOnlyDictionary<string, byte[]> topLevelFiles, CancellationToken cancel = default)
+    /// <param name="plan">What to write.</param>
+    /// <param name="topLevelFiles">config.json and the like, beside rootfs.</param>
+    /// <param name="cancel">Ctrl+C.</param>
+    /// <param name="inputs">The identities the planner just recorded of its inputs, so reuse needs no second stat of each source.</param>
+    public void Write(RootfsPlan plan, IReadOnlyDictionary<string, byte[]> topLevelFiles, CancellationToken cancel = default, IReadOnlyDictionary<string, string>? inputs = null)
     {
+        _current = inputs;
         try
         {
             using var staged = new StagedDirectory(_destination, _lockTimeout, OutputKind.Bundle, _warn, _previous?.Bundle?.Entries.Keys.ToHashSet(StringComparer.Ordinal));
@@ -190,7 +196,8 @@ internal sealed class BundleWriter
     private bool SourceUnchanged(RootfsEntry file) =>
         _previous is not null && file.SourcePath is not null
         && _previous.Sources.TryGetValue(file.Path, out string? recorded) && recorded == BuildState.SourceRecord(file)
-        && _previous.Inputs.TryGetValue("path " + file.SourcePath, out string? identity) && identity == InputLedger.PathIdentity(file.SourcePath);
+        && _previous.Inputs.TryGetValue("path " + file.SourcePath, out string? identity)
+        && identity == (_current is not null && _current.TryGetValue("path " + file.SourcePath, out string? now) ? now : InputLedger.PathIdentity(file.SourcePath));
 
     /// <summary>
     /// The previous bundle's copy is exactly as the last publish left it (inode, ctime, size, mode, owner): nobody
@@ -208,7 +215,7 @@ internal sealed class BundleWriter
         return copy is { } c && (c.Mode & NativeMethods.S_IFMT) == NativeMethods.S_IFREG && (long)c.Size == file.Size
             && c.MTimeSeconds == _epoch && (UnixFileMode)(c.Mode & 0xFFF) == file.Mode
             && c.Uid == _desiredOwner.Uid && c.Gid == _desiredOwner.Gid
-            && NativeMethods.Identity(previous) == identity;
+            && NativeMethods.Identity(c) == identity;
     }
 
 }

@@ -1,6 +1,5 @@
 using System.Diagnostics;
 using System.Runtime.InteropServices;
-using System.Text.RegularExpressions;
 using Microsoft.Win32.SafeHandles;
 using OciBundle.Diagnostics;
 using OciBundle.Interop;
@@ -191,10 +190,29 @@ internal sealed class StagedDirectory : IDisposable
     private static IEnumerable<string> Leftovers(string destination)
     {
         string parent = Path.GetDirectoryName(destination)!;
-        var pattern = new Regex("^\\." + Regex.Escape(Path.GetFileName(destination)) + "\\.(tmp|old)-[0-9]+-[0-9a-f]{32}$", RegexOptions.CultureInvariant);
-        return Directory.EnumerateFileSystemEntries(parent)
-            .Where(p => pattern.IsMatch(Path.GetFileName(p)) && NativeMethods.LStat(p) is { } st && st.Uid == NativeMethods.getuid())
+        string name = Path.GetFileName(destination);
+        return Directory.EnumerateFileSystemEntries(parent, $".{name}.*")
+            .Where(p => IsLeftoverName(Path.GetFileName(p), name) && NativeMethods.LStat(p) is { } st && st.Uid == NativeMethods.getuid())
             .ToList();
+    }
+
+    /// <summary><c>.name.tmp-PID-GUID</c> or <c>.name.old-PID-GUID</c> (GUID as 32 lower-case hex digits), exactly.</summary>
+    private static bool IsLeftoverName(string candidate, string name)
+    {
+        string prefix = "." + name + ".";
+        if (!candidate.StartsWith(prefix, StringComparison.Ordinal))
+        {
+            return false;
+        }
+
+        string rest = candidate[prefix.Length..];
+        if (!rest.StartsWith("tmp-", StringComparison.Ordinal) && !rest.StartsWith("old-", StringComparison.Ordinal))
+        {
+            return false;
+        }
+
+        string[] parts = rest[4..].Split('-');
+        return parts.Length == 2 && parts[0].Length > 0 && parts[0].All(char.IsAsciiDigit) && parts[1].Length == 32 && parts[1].All(c => char.IsAsciiDigit(c) || c is >= 'a' and <= 'f');
     }
 
     /// <summary>Removes what killed writers left: under the lock no other writer owns them.</summary>

@@ -200,7 +200,11 @@ internal sealed class BuildState
         var state = new BuildState { Key = key, Inputs = new Dictionary<string, string>(inputs.Entries, StringComparer.Ordinal) };
         foreach (Rootfs.RootfsEntry file in plan.Entries.Where(e => e.Kind == Rootfs.RootfsEntryKind.File && e.SourcePath is not null))
         {
-            state.Inputs.TryAdd("path " + file.SourcePath, InputLedger.PathIdentity(file.SourcePath!));
+            if (!state.Inputs.ContainsKey("path " + file.SourcePath))
+            {
+                state.Inputs["path " + file.SourcePath] = InputLedger.PathIdentity(file.SourcePath!);
+            }
+
             state.Sources[file.Path] = SourceRecord(file);
         }
 

@@ -28,20 +28,19 @@ internal sealed class InputLedger
     /// <summary>The first recorded input that is no longer as recorded, or null when none changed.</summary>
     public static string? FirstChange(IReadOnlyDictionary<string, string> recorded)
     {
-        // A stat each, on every core: about a thousand and a half of them for a self-contained app.
-        string? change = null;
-        Parallel.ForEach(recorded, (pair, loop) =>
+        // One statx each (a thousand and a half for a self-contained app): a few milliseconds, on one core.
+        foreach ((string key, string identity) in recorded)
         {
-            string now = pair.Key.StartsWith("list ", StringComparison.Ordinal) ? ListingIdentity(pair.Key[5..])
-                : pair.Key.StartsWith("path ", StringComparison.Ordinal) ? PathIdentity(pair.Key[5..])
+            string now = key.StartsWith("list ", StringComparison.Ordinal) ? ListingIdentity(key[5..])
+                : key.StartsWith("path ", StringComparison.Ordinal) ? PathIdentity(key[5..])
                 : "";
-            if (now != pair.Value)
+            if (now != identity)
             {
-                Interlocked.CompareExchange(ref change, $"{pair.Key} (was {pair.Value}, now {now})", null);
-                loop.Stop();
+                return $"{key} (was {identity}, now {now})";
             }
-        });
-        return change;
+        }
+
+        return null;
     }
 
     /// <summary>
@@ -82,9 +81,11 @@ internal sealed class InputLedger
 internal static class OutputSnapshot
 {
     /// <summary>Relative path of every entry below <paramref name="root"/> (not following links) and its identity.</summary>
-    public static SortedDictionary<string, string> Take(string root)
+    public static SortedDictionary<string, string> Take(string root) => Take(root, new SortedDictionary<string, string>(StringComparer.Ordinal));
+
+    private static T Take<T>(string root, T result)
+        where T : IDictionary<string, string>
     {
-        var result = new SortedDictionary<string, string>(StringComparer.Ordinal);
         if (NativeMethods.LStat(root) is not { } top || (top.Mode & NativeMethods.S_IFMT) != NativeMethods.S_IFDIR)
         {
             return result;
@@ -111,7 +112,7 @@ internal static class OutputSnapshot
                 // Directories: mode, owner and identity, but not times (we set them; readers do not change them;
                 // an entry added or removed shows as a path of its own).
                 bool isDir = (s.Value.Mode & NativeMethods.S_IFMT) == NativeMethods.S_IFDIR;
-                result[childRelative] = isDir ? $"dir {s.Value.Mode:x} {s.Value.Uid}:{s.Value.Gid} {s.Value.Inode}" : NativeMethods.Identity(child);
+                result[childRelative] = isDir ? $"dir {s.Value.Mode:x} {s.Value.Uid}:{s.Value.Gid} {s.Value.Inode}" : NativeMethods.Identity(s.Value);
                 if (isDir)
                 {
                     pending.Push(childRelative);
@@ -125,7 +126,7 @@ internal static class OutputSnapshot
     /// <summary>The first difference between a snapshot taken now and the recorded one, or null.</summary>
     public static string? FirstChange(string root, IReadOnlyDictionary<string, string> recorded)
     {
-        SortedDictionary<string, string> now = Take(root);
+        Dictionary<string, string> now = Take(root, new Dictionary<string, string>(recorded.Count, StringComparer.Ordinal));
         foreach ((string path, string identity) in recorded)
         {
             if (!now.TryGetValue(path, out string? current))
