@@ -290,8 +290,9 @@ internal sealed class BundlePlanner
                 throw new OciBundleException(Strings.ArgIsFolder, arg, host);
             }
 
-            string mode = Convert.ToString((NativeMethods.LStat(host)?.Mode ?? 0) & 0xFFF, 8).PadLeft(4, '0');
-            if (NativeMethods.LStat(host) is { } st && (st.Mode & 0b100) == 0)
+            NativeMethods.Statx file = NativeMethods.LStat(host) ?? throw new OciBundleException(Strings.ArgPathNotFound, arg, _sysroot.Root);
+            string mode = Convert.ToString(file.Mode & 0xFFF, 8).PadLeft(4, '0');
+            if ((file.Mode & 0b100) == 0)
             {
                 throw new OciBundleException(Strings.ArgNotWorldReadable, arg, host, mode);
             }
@@ -312,7 +313,7 @@ internal sealed class BundlePlanner
 
             // A program: executable, or at least ELF or a script. A world-readable data file (a token in a 0644
             // ~/.pypirc) is still not a program, and enters only through OciBundleFile.
-            if (NativeMethods.LStat(host) is { } program && (program.Mode & 0b001_001_001) == 0 && ElfFile.TryReadIdentity(host) is null && !StartsWithShebang(host))
+            if ((file.Mode & 0b001_001_001) == 0 && ElfFile.TryReadIdentity(host) is null && !StartsWithShebang(host))
             {
                 throw new OciBundleException(Strings.ArgNotProgram, arg, host);
             }

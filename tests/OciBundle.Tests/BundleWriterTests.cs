@@ -359,9 +359,7 @@ public sealed class BundleWriterTests
         var warnings = new List<OciBundleException>();
         var writer = new BundleWriter(bundle, TargetDefaults.Epoch, warn: warnings.Add);
 
-        // The folder is checked under the lock, before writing; a file written into it after that (here: by the
-        // plan's own source hook, while the tree is staged) must survive the swap.
-        plan.AddContent("/etc/added-late", "x"u8.ToArray(), (UnixFileMode)420, "test");
+        // A file put into the bundle folder before the publish takes the lock: the check under the lock refuses it.
         File.WriteAllText(Path.Combine(bundle, "notes.txt"), "written during the publish\n");
         var e = Assert.ThrowsExactly<OciBundleException>(() => writer.Write(plan, Top()));
         Assert.AreEqual("OCIB1083", e.Code, "checked under the lock: a folder with foreign files is refused");

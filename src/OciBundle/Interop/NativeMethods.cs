@@ -144,9 +144,6 @@ internal static partial class NativeMethods
         }
     }
 
-    [LibraryImport("libc", EntryPoint = "opendir", SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
-    private static partial nint OpenDir(string path);
-
     [LibraryImport("libc", EntryPoint = "readdir64", SetLastError = true)]
     private static partial nint ReadDir(nint dir);
 
@@ -157,33 +154,26 @@ internal static partial class NativeMethods
     /// The names in a folder as the bytes the file system holds (readdir64), for the one thing .NET cannot do: tell
     /// which names are not UTF-8 (its enumeration replaces such bytes with U+FFFD, and the name then opens nothing).
     /// </summary>
-    public static unsafe List<byte[]> RawNames(string dir)
+    public static List<byte[]> RawNames(string dir)
     {
-        var names = new List<byte[]>();
-        nint handle = OpenDir(dir);
-        if (handle == 0)
+        int fd = Open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC, 0);
+        if (fd < 0)
         {
-            return names;
+            return new List<byte[]>();
         }
 
         try
         {
-            for (nint entry = ReadDir(handle); entry != 0; entry = ReadDir(handle))
-            {
-                byte* name = (byte*)entry + 19; // struct dirent64: d_ino 8, d_off 8, d_reclen 2, d_type 1, then d_name
-                ReadOnlySpan<byte> bytes = MemoryMarshal.CreateReadOnlySpanFromNullTerminated(name);
-                if (!(bytes.Length == 1 && bytes[0] == (byte)'.') && !(bytes.Length == 2 && bytes[0] == (byte)'.' && bytes[1] == (byte)'.'))
-                {
-                    names.Add(bytes.ToArray());
-                }
-            }
+            return RawNames(fd);
+        }
+        catch (IOException)
+        {
+            return new List<byte[]>();
         }
         finally
         {
-            CloseDir(handle);
+            Close(fd);
         }
-
-        return names;
     }
 
     /// <summary>True when <paramref name="child"/> (a folder inside <paramref name="parent"/>) is a mount point: another mount, or another device.</summary>

@@ -11,7 +11,7 @@ internal sealed record BundleRequest(
     ProcessSpec Process,
     IsolationSpec Isolation,
     OutputSpec Output,
-    [property: Newtonsoft.Json.JsonIgnore] IReadOnlyList<OciBundleException> Warnings)
+    IReadOnlyList<OciBundleException> Warnings)
 {
     /// <summary>Parses the options; throws <see cref="BundleValidationException"/> with every mistake, each with its own code.</summary>
     public static BundleRequest Parse(BundleOptions options)
