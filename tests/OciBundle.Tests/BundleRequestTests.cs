@@ -112,6 +112,7 @@ public sealed class BundleRequestTests
     [DataRow("OCIB1008", "missing:Capabilities")]
     [DataRow("OCIB1008", "missing:SourceDateEpoch")]
     [DataRow("OCIB1009", "epoch:yesterday")]
+    [DataRow("OCIB1009", "epoch:253402300800")]
     [DataRow("OCIB1024", "mount:/|tmpfs|tmpfs|")]
     [DataRow("OCIB1024", "mount:/app|tmpfs|tmpfs|")]
     [DataRow("OCIB1024", "mount:/proc/sys|bind|/srv|rbind")]

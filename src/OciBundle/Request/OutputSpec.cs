@@ -23,7 +23,8 @@ internal sealed record OutputSpec(
         ImageSpec? image = o.ImageDirectory is null ? null : ImageSpec.Parse(o, bundle, publishDirectory, protectedFolders, errors);
         string epochText = errors.Required(o.SourceDateEpoch, "SOURCE_DATE_EPOCH");
         long epoch = 0;
-        if (epochText.Length > 0 && !long.TryParse(epochText, NumberStyles.None, CultureInfo.InvariantCulture, out epoch))
+        // Up to 2106-02-07 (32 unsigned bits): what every file system and archive format here can store exactly.
+        if (epochText.Length > 0 && (!long.TryParse(epochText, NumberStyles.None, CultureInfo.InvariantCulture, out epoch) || epoch > uint.MaxValue))
         {
             errors.Add(Strings.InvalidSourceDateEpoch, o.SourceDateEpoch);
         }

@@ -127,7 +127,7 @@ internal sealed class StagedDirectory : IDisposable
             keptPath = old;
         }
 
-        _warn?.Invoke(new OciBundleException(Strings.LeftoverNotRemoved, keptPath, kept));
+        _warn?.Invoke(new OciBundleException(Strings.LeftoverNotRemoved, keptPath, kept.Replace(old, keptPath, StringComparison.Ordinal)));
     }
 
     public void Dispose()
