@@ -64,11 +64,29 @@ public sealed class BuildOciContainer : Microsoft.Build.Utilities.Task, ICancela
     /// </summary>
     public string? StateFile { get; set; }
 
-    /// <summary><c>OciBundleCapabilities</c>: ';'-separated capability names, or <c>none</c>.</summary>
+    /// <summary><c>OciBundleCapabilities</c>: <c>default</c>, <c>none</c>, or ';'-separated capability names.</summary>
     public string? Capabilities { get; set; }
 
     /// <summary><c>OciBundleNoNewPrivileges</c>.</summary>
     public bool NoNewPrivileges { get; set; }
+
+    /// <summary><c>OciBundleSeccomp</c>: <c>default</c>, <c>unconfined</c>, or a profile file (absolute).</summary>
+    public string? Seccomp { get; set; }
+
+    /// <summary><c>OciBundleMaskedPaths</c>: the ';'-separated defaults, or <c>none</c>.</summary>
+    public string? MaskedPaths { get; set; }
+
+    /// <summary><c>OciBundleMaskedPath</c> items, added to <see cref="MaskedPaths"/>.</summary>
+    public ITaskItem[] MaskedPathItems { get; set; } = Array.Empty<ITaskItem>();
+
+    /// <summary><c>OciBundleReadonlyPaths</c>: the ';'-separated defaults, or <c>none</c>.</summary>
+    public string? ReadonlyPaths { get; set; }
+
+    /// <summary><c>OciBundleReadonlyPath</c> items, added to <see cref="ReadonlyPaths"/>.</summary>
+    public ITaskItem[] ReadonlyPathItems { get; set; } = Array.Empty<ITaskItem>();
+
+    /// <summary><c>OciBundleRlimit</c> items: the limit's name, <c>Soft</c> and <c>Hard</c> metadata.</summary>
+    public ITaskItem[] Rlimits { get; set; } = Array.Empty<ITaskItem>();
 
     /// <summary>Write the runtime bundle (<c>PublishOciBundle</c>).</summary>
     public bool WriteBundle { get; set; }
@@ -216,6 +234,12 @@ public sealed class BuildOciContainer : Microsoft.Build.Utilities.Task, ICancela
         WriteBundle = WriteBundle,
         Capabilities = Capabilities?.Split(new[] { ';', ',', ' ' }, StringSplitOptions.RemoveEmptyEntries).ToList(),
         NoNewPrivileges = NoNewPrivileges,
+        Seccomp = Seccomp,
+        MaskedPaths = Words(MaskedPaths),
+        MaskedPathItems = MaskedPathItems.Select(i => i.ItemSpec).ToList(),
+        ReadonlyPaths = Words(ReadonlyPaths),
+        ReadonlyPathItems = ReadonlyPathItems.Select(i => i.ItemSpec).ToList(),
+        Rlimits = Rlimits.Select(r => new RlimitOption { Type = r.ItemSpec, Soft = r.GetMetadata("Soft"), Hard = r.GetMetadata("Hard") }).ToList(),
         ImageDirectory = string.IsNullOrWhiteSpace(ImageDirectory) ? null : ImageDirectory,
         ImageTag = ImageTag,
         ImageArchive = ImageArchive,
@@ -223,6 +247,8 @@ public sealed class BuildOciContainer : Microsoft.Build.Utilities.Task, ICancela
         ImageLabels = ImageLabels.Where(l => l.GetMetadata("Value").Length > 0).GroupBy(l => l.ItemSpec).ToDictionary(g => g.Key, g => g.Last().GetMetadata("Value")),
         ImagePorts = ImagePorts.Select(p => p.ItemSpec).ToList(),
     };
+
+    private static List<string> Words(string? list) => (list ?? "").Split(';', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries).ToList();
 
     private void LogError(OciBundleException e) =>
         Log.LogError(null, e.Code, null, ProjectDirectory is null ? null : BuildEngine?.ProjectFileOfTaskNode, 0, 0, 0, 0, e.Message);

@@ -92,6 +92,22 @@ internal sealed class BundleOptions
     /// <summary><c>OciBundleNoNewPrivileges</c>.</summary>
     public bool NoNewPrivileges { get; set; }
 
+    /// <summary><c>OciBundleSeccomp</c>: <c>default</c>, <c>unconfined</c> or a profile file's path.</summary>
+    public string? Seccomp { get; set; }
+
+    /// <summary><c>OciBundleMaskedPaths</c> (the defaults, or <c>none</c>) and the <c>OciBundleMaskedPath</c> items.</summary>
+    public IList<string> MaskedPaths { get; set; } = new List<string>();
+
+    public IList<string> MaskedPathItems { get; set; } = new List<string>();
+
+    /// <summary><c>OciBundleReadonlyPaths</c> (the defaults, or <c>none</c>) and the <c>OciBundleReadonlyPath</c> items.</summary>
+    public IList<string> ReadonlyPaths { get; set; } = new List<string>();
+
+    public IList<string> ReadonlyPathItems { get; set; } = new List<string>();
+
+    /// <summary><c>OciBundleRlimit</c> items.</summary>
+    public IList<RlimitOption> Rlimits { get; set; } = new List<RlimitOption>();
+
     /// <summary>Write the runtime bundle (<c>PublishOciBundle</c>); false when only an image is asked for.</summary>
     public bool WriteBundle { get; set; }
 
@@ -121,6 +137,14 @@ internal sealed class MountOption
     public string? Type { get; set; }
     public string? Source { get; set; }
     public IList<string> Options { get; set; } = new List<string>();
+}
+
+/// <summary>One <c>OciBundleRlimit</c> item: <c>Include</c> the limit's name, <c>Soft</c> and <c>Hard</c> metadata.</summary>
+internal sealed class RlimitOption
+{
+    public string Type { get; set; } = "";
+    public string? Soft { get; set; }
+    public string? Hard { get; set; }
 }
 
 /// <summary>One <c>OciBundleFile</c> item: a host file or folder and where it goes in rootfs.</summary>

@@ -112,6 +112,11 @@ internal sealed class BundlePlanner
         }
 
         IsolationSpec isolation = _request.Isolation;
+        if (process.Capabilities.Violation() is { } violation)
+        {
+            throw new OciBundleException(Strings.ContradictoryCapabilities, violation);
+        }
+
         byte[] config = RuntimeSpecBuilder.Write(new RuntimeSpecBuilder.Input
         {
             SpecVersion = isolation.SpecVersion,
@@ -127,6 +132,10 @@ internal sealed class BundlePlanner
             Mounts = isolation.Mounts,
             Capabilities = process.Capabilities,
             NoNewPrivileges = process.NoNewPrivileges,
+            Rlimits = process.Rlimits,
+            Seccomp = isolation.Seccomp.Json,
+            MaskedPaths = isolation.MaskedPaths,
+            ReadonlyPaths = isolation.ReadonlyPaths,
         });
 
         foreach (RootfsEntry file in _plan.Entries.Where(e => e.SourcePath is not null))

@@ -48,7 +48,7 @@ public sealed class SurfaceTests
         ProcessResult run = Runc.RunRootless(project.BundleDir);
         Assert.AreEqual(0, run.ExitCode, run.All);
         Assert.AreEqual(
-            "uid: 0\nnonewprivs: 1\nhostname: rootless\ncwd: /app\ngreeting: hello world\nargs: two words | x\nmounted: (none)\nfile: (none)\nwrite /app: ok\nwrite /tmp: ok\n",
+            "uid: 0\nnonewprivs: 1\nhostname: rootless\ncwd: /app\ngreeting: hello world\nargs: two words | x\nmounted: (none)\nfile: (none)\nwrite /app: read-only\nwrite /tmp: ok\n",
             run.Output);
     }
 }
@@ -88,6 +88,10 @@ public sealed class MisconfigurationTests
     [DataRow("OciBundleSysroot=/no/such/sysroot", "OCIB1100", "OciBundleSysroot '/no/such/sysroot'")]
     [DataRow("OciBundleHostUid=me", "OCIB1120", "OciBundleHostUid 'me'")]
     [DataRow("OciBundleCapabilities=CAP_TELEPORT", "OCIB1160", "OciBundleCapabilities names 'CAP_TELEPORT'")]
+    [DataRow("OciBundleCapabilities=none%3BCAP_KILL", "OCIB1161", "OciBundleCapabilities is contradictory")]
+    [DataRow("OciBundleSeccomp=no-such-profile.json", "OCIB1170", "no-such-profile.json', which is neither 'default'")]
+    [DataRow("OciBundleSeccomp=Program.cs", "OCIB1171", "Program.cs' (OciBundleSeccomp) cannot be used")]
+    [DataRow("OciBundleMaskedPaths=proc/kcore", "OCIB1180", "OciBundleMaskedPaths 'proc/kcore'")]
     public void AMisconfigurationGivesItsCodeAndKeepsTheBundle(string property, string code, string named)
     {
         ProcessResult bad = _project!.Publish(false, "-p:PublishOciBundle=true", "-p:" + property);

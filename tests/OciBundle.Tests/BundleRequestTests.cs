@@ -144,6 +144,25 @@ public sealed class BundleRequestTests
     [DataRow("OCIB1085", "archive:a-file")]
     [DataRow("OCIB1085", "archive:deploy")]
     [DataRow("OCIB1085", "archive:inside-image")]
+    [DataRow("OCIB1008", "missing:Seccomp")]
+    [DataRow("OCIB1161", "caps:none;CAP_KILL")]
+    [DataRow("OCIB1161", "caps:default;NET_BIND_SERVICE")]
+    [DataRow("OCIB1170", "seccomp:/no/such/profile.json")]
+    [DataRow("OCIB1170", "seccomp:/etc")]
+    [DataRow("OCIB1171", "seccomp-text:not json")]
+    [DataRow("OCIB1171", "seccomp-text:{\"defaultAction\":\"SCMP_ACT_ERRNO\",\"architectures\":[\"SCMP_ARCH_AARCH64\"]}")]
+    [DataRow("OCIB1171", "seccomp-text:{\"defaultAction\":\"SCMP_ACT_ERRNO\",\"defaultAction\":\"SCMP_ACT_ALLOW\"}")]
+    [DataRow("OCIB1180", "masked:proc/kcore")]
+    [DataRow("OCIB1180", "masked:/proc/../etc")]
+    [DataRow("OCIB1180", "masked:/")]
+    [DataRow("OCIB1180", "masked:none")]
+    [DataRow("OCIB1180", "readonly-prop:none;/proc/sys")]
+    [DataRow("OCIB1190", "rlimit:NOFILES|1|1")]
+    [DataRow("OCIB1191", "rlimit:NOFILE|10|5")]
+    [DataRow("OCIB1191", "rlimit:NOFILE|lots|")]
+    [DataRow("OCIB1191", "rlimit:NOFILE||10")]
+    [DataRow("OCIB1191", "rlimit:NOFILE|-1|")]
+    [DataRow("OCIB1192", "rlimit-twice:nofile")]
     public void EachMistakeGetsItsOwnCode(string code, string mistake)
     {
         string value = mistake[(mistake.IndexOf(':') + 1)..];
@@ -183,6 +202,19 @@ public sealed class BundleRequestTests
                 case "network": o.Network = value; break;
                 case "hostuid": o.HostUid = value; break;
                 case "epoch": o.SourceDateEpoch = value; break;
+                case "caps": o.Capabilities = value.Split(';').ToList(); break;
+                case "seccomp": o.Seccomp = value; break;
+                case "seccomp-text":
+                    File.WriteAllText(_dir.Combine("profile.json"), value);
+                    o.Seccomp = _dir.Combine("profile.json");
+                    break;
+                case "masked": o.MaskedPathItems.Add(value); break;
+                case "readonly-prop": o.ReadonlyPaths = value.Split(';').ToList(); break;
+                case "rlimit": o.Rlimits.Add(new RlimitOption { Type = value.Split('|')[0], Soft = value.Split('|')[1], Hard = value.Split('|')[2] }); break;
+                case "rlimit-twice":
+                    o.Rlimits.Add(new RlimitOption { Type = value, Soft = "1024" });
+                    o.Rlimits.Add(new RlimitOption { Type = "RLIMIT_" + value.ToUpperInvariant(), Soft = "2048" });
+                    break;
                 case "longenv": o.Environment.Add(new("LONG", new string('x', int.Parse(value)))); break;
                 case "longarg": o.AppArgs.Add(new string('x', int.Parse(value))); break;
                 case "imagedir":
@@ -224,15 +256,77 @@ public sealed class BundleRequestTests
         var errors = new List<OciBundleException>();
         BundleOptions options = Valid();
         options.Capabilities = new List<string> { "net_bind_service", "CAP_KILL", "CAP_KILL" };
-        CollectionAssert.AreEqual(new[] { "CAP_NET_BIND_SERVICE", "CAP_KILL" }, Validate(options, errors).Process.Capabilities.ToArray());
+        CapabilitySets sets = Validate(options, errors).Process.Capabilities;
+        foreach (IReadOnlyList<string> set in new[] { sets.Bounding, sets.Effective, sets.Permitted, sets.Inheritable, sets.Ambient })
+        {
+            CollectionAssert.AreEqual(new[] { "CAP_KILL", "CAP_NET_BIND_SERVICE" }, set.ToArray(), "a non-root user keeps a capability only in all five sets");
+        }
 
         options.Capabilities = new List<string> { "none" };
-        Assert.AreEqual(0, Validate(options, errors).Process.Capabilities.Count);
+        Assert.AreEqual(0, Validate(options, errors).Process.Capabilities.Effective.Count);
 
         options.Capabilities = new List<string> { "CAP_TELEPORT" };
         Validate(options, errors);
         Assert.AreEqual("OCIB1160", errors.Single().Code);
         StringAssert.Contains(errors.Single().Message, "'CAP_TELEPORT'");
+    }
+
+    [TestMethod]
+    [DataRow("1654", false, "none")]
+    [DataRow("app", false, "none")]
+    [DataRow("0", false, "CAP_AUDIT_WRITE,CAP_KILL,CAP_NET_BIND_SERVICE")]
+    [DataRow("root", false, "CAP_AUDIT_WRITE,CAP_KILL,CAP_NET_BIND_SERVICE")]
+    [DataRow("0", true, "none")]
+    public void DefaultCapabilitiesDependOnTheUser(string user, bool rootless, string expected)
+    {
+        var errors = new List<OciBundleException>();
+        BundleOptions options = Valid();
+        options.User = user;
+        options.Rootless = rootless;
+        options.HostUid = rootless ? "2001" : null;
+        options.Capabilities = new List<string> { "default" };
+        CapabilitySets sets = Validate(options, errors).Process.Capabilities;
+        Assert.AreEqual(expected, sets.Effective.Count == 0 ? "none" : string.Join(",", sets.Effective));
+        Assert.IsNull(sets.Violation());
+        Assert.AreEqual(0, sets.Ambient.Count, "root gets its capabilities from bounding at execve, never through ambient");
+    }
+
+    [TestMethod]
+    public void TheKernelsRulesForCapabilitySetsAreChecked()
+    {
+        var caps = new[] { "CAP_NET_BIND_SERVICE" };
+        var none = Array.Empty<string>();
+        Assert.IsNull(CapabilitySets.For(caps, root: false, isDefault: false).Violation());
+        Assert.IsNull(CapabilitySets.For(caps, root: true, isDefault: false).Violation());
+        Assert.AreEqual("CAP_NET_BIND_SERVICE in ambient but not in inheritable", new CapabilitySets(caps, caps, caps, none, caps, false).Violation(), "the flaw of 1.0's config");
+        Assert.AreEqual("CAP_NET_BIND_SERVICE in effective but not in permitted", new CapabilitySets(caps, caps, none, none, none, false).Violation());
+        Assert.AreEqual("CAP_NET_BIND_SERVICE in permitted but not in bounding", new CapabilitySets(none, caps, caps, none, none, false).Violation());
+    }
+
+    [TestMethod]
+    public void RiskySettingsEachGetTheirOwnWarning()
+    {
+        static string[] Warnings(Action<BundleOptions> change)
+        {
+            BundleOptions options = Valid();
+            change(options);
+            return BundleRequest.Parse(options).Warnings.Select(w => w.Code).ToArray();
+        }
+
+        CollectionAssert.AreEqual(Array.Empty<string>(), Warnings(_ => { }), "the defaults warn of nothing");
+        CollectionAssert.AreEqual(Array.Empty<string>(), Warnings(o => o.Capabilities = new List<string> { "CAP_NET_BIND_SERVICE" }));
+        CollectionAssert.AreEqual(Array.Empty<string>(), Warnings(o => { o.Rootless = true; o.User = "0"; o.HostUid = "2001"; }), "root in a user namespace is the host user");
+        CollectionAssert.AreEqual(new[] { "OCIB3010" }, Warnings(o => o.User = "root"));
+        CollectionAssert.AreEqual(new[] { "OCIB3011" }, Warnings(o => o.Capabilities = new List<string> { "CAP_NET_BIND_SERVICE", "CAP_SYS_ADMIN" }));
+        CollectionAssert.AreEqual(new[] { "OCIB3012" }, Warnings(o => o.NoNewPrivileges = false));
+        CollectionAssert.AreEqual(new[] { "OCIB3013" }, Warnings(o => o.Seccomp = "unconfined"));
+        CollectionAssert.AreEqual(new[] { "OCIB3014" }, Warnings(o => o.Network = "host"));
+        foreach (string source in new[] { "/", "/proc", "/sys/fs/cgroup", "/dev", "/run/docker.sock" })
+        {
+            CollectionAssert.AreEqual(new[] { "OCIB3015" }, Warnings(o => o.Mounts.Add(new MountOption { Destination = "/host", Type = "bind", Source = source, Options = new List<string> { "rbind", "ro" } })), source);
+        }
+
+        CollectionAssert.AreEqual(Array.Empty<string>(), Warnings(o => o.Mounts.Add(new MountOption { Destination = "/data", Type = "bind", Source = _dir.Path, Options = new List<string> { "rbind" } })), "a data folder");
     }
 
     [TestMethod]
@@ -297,11 +391,17 @@ public sealed class BundleRequestTests
         options.Environment.Add(new("GREETING", "hello world"));
         options.ImageDirectory = _dir.Combine("proj", "bin", "oci-image");
         options.ImageLabels["team"] = "payments";
+        options.Capabilities = new List<string> { "CAP_KILL" };
+        options.Rlimits.Add(new RlimitOption { Type = "NOFILE", Soft = "4096", Hard = "8193" });
+        options.MaskedPathItems.Add("/proc/cpuinfo");
         BundleRequest request = Validate(options, new List<OciBundleException>());
 
         StringAssert.Contains(request.Isolation.ToString(), "\"size=1m\"");
         StringAssert.Contains(request.Process.ToString(), "[GREETING, hello world]");
         StringAssert.Contains(request.Process.ToString(), "\"CAP_KILL\"");
+        StringAssert.Contains(request.Process.ToString(), "Hard = 8193");
+        StringAssert.Contains(request.Isolation.ToString(), "\"/proc/cpuinfo\"");
+        StringAssert.Contains(request.Isolation.ToString(), "\"defaultAction\":\"SCMP_ACT_ERRNO\"", "the resolved filter itself, so an edited profile file changes the key");
         StringAssert.Contains(request.Output.ToString(), "\"team\": \"payments\"");
         StringAssert.Contains(request.Content.ToString(), "Arch = amd64");
     }

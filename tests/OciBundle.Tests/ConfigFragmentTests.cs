@@ -39,8 +39,76 @@ public sealed class ConfigFragmentTests
 
     [TestMethod]
     public void Defaults() => Assert.AreEqual(
-        """{"terminal":false,"user":{"uid":1654,"gid":1654},"args":["/app/Hello"],"env":["PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin","DOTNET_RUNNING_IN_CONTAINER=true"],"cwd":"/app","capabilities":{"bounding":["CAP_AUDIT_WRITE","CAP_KILL","CAP_NET_BIND_SERVICE"],"effective":["CAP_AUDIT_WRITE","CAP_KILL","CAP_NET_BIND_SERVICE"],"permitted":["CAP_AUDIT_WRITE","CAP_KILL","CAP_NET_BIND_SERVICE"],"ambient":["CAP_AUDIT_WRITE","CAP_KILL","CAP_NET_BIND_SERVICE"]},"rlimits":[{"type":"RLIMIT_NOFILE","hard":1024,"soft":1024}],"noNewPrivileges":true}""",
+        """{"terminal":false,"user":{"uid":1654,"gid":1654},"args":["/app/Hello"],"env":["PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin","DOTNET_RUNNING_IN_CONTAINER=true"],"cwd":"/app","capabilities":{"bounding":[],"effective":[],"inheritable":[],"permitted":[],"ambient":[]},"noNewPrivileges":true}""",
         At(Config(_ => { }), "process"));
+
+    [TestMethod]
+    public void DefaultsConfineTheRootAndTheSyscalls()
+    {
+        JObject config = Config(_ => { });
+        Assert.AreEqual("""{"path":"rootfs","readonly":true}""", At(config, "root"));
+        Assert.AreEqual("""{"destination":"/tmp","type":"tmpfs","source":"tmpfs","options":["nosuid","nodev","mode=1777"]}""", config["mounts"]!.Last!.ToString(Formatting.None));
+        Assert.AreEqual(Spec.SeccompProfile.Default("amd64", Array.Empty<string>()).ToString(Formatting.None), At(config, "linux.seccomp"));
+        Assert.AreEqual("""["/proc/acpi","/proc/asound","/proc/kcore","/proc/keys","/proc/latency_stats","/proc/timer_list","/proc/timer_stats","/proc/sched_debug","/sys/firmware","/proc/scsi"]""", At(config, "linux.maskedPaths"));
+        Assert.AreEqual("""["/proc/bus","/proc/fs","/proc/irq","/proc/sys","/proc/sysrq-trigger"]""", At(config, "linux.readonlyPaths"));
+    }
+
+    [TestMethod]
+    public void RootGetsRuncSpecsSetWithoutInheritableOrAmbient()
+    {
+        JObject config = Config(o => o.User = "root");
+        Assert.AreEqual("""{"bounding":["CAP_AUDIT_WRITE","CAP_KILL","CAP_NET_BIND_SERVICE"],"effective":["CAP_AUDIT_WRITE","CAP_KILL","CAP_NET_BIND_SERVICE"],"inheritable":[],"permitted":["CAP_AUDIT_WRITE","CAP_KILL","CAP_NET_BIND_SERVICE"],"ambient":[]}""", At(config, "process.capabilities"));
+    }
+
+    [TestMethod]
+    public void RootlessRootGetsNoCapabilitiesByDefault()
+    {
+        JObject config = Config(o => { o.Rootless = true; o.User = "0"; o.HostUid = "2001"; o.HostGid = "2002"; });
+        Assert.AreEqual("""{"bounding":[],"effective":[],"inheritable":[],"permitted":[],"ambient":[]}""", At(config, "process.capabilities"));
+    }
+
+    [TestMethod]
+    public void OciBundleSeccompUnconfinedWritesNoFilterAndCapabilitiesWidenTheDefaultOne()
+    {
+        Assert.IsNull(Config(o => o.Seccomp = "unconfined")["linux"]!["seccomp"]);
+        JObject admin = Config(o => o.Capabilities = new List<string> { "CAP_SYS_ADMIN" });
+        Assert.AreEqual(Spec.SeccompProfile.Default("amd64", new[] { "CAP_SYS_ADMIN" }).ToString(Formatting.None), At(admin, "linux.seccomp"));
+        Assert.AreNotEqual(At(Config(_ => { }), "linux.seccomp"), At(admin, "linux.seccomp"));
+        Assert.AreEqual(Spec.SeccompProfile.Default("arm64", Array.Empty<string>()).ToString(Formatting.None), At(Config(o => { o.RuntimeIdentifier = "linux-arm64"; o.Arch = "arm64"; }), "linux.seccomp"));
+    }
+
+    [TestMethod]
+    public void OciBundleSeccompProfileFileIsResolvedIntoTheConfig()
+    {
+        string profile = _dir.Combine("profile.json");
+        File.WriteAllText(profile, """{"defaultAction":"SCMP_ACT_ERRNO","architectures":["SCMP_ARCH_X86_64"],"syscalls":[{"names":["read","write"],"action":"SCMP_ACT_ALLOW"}]}""");
+        JObject config = Config(o => o.Seccomp = profile);
+        Assert.AreEqual("SCMP_ACT_ERRNO", (string)config["linux"]!["seccomp"]!["defaultAction"]!);
+        CollectionAssert.AreEqual(new[] { "read", "write" }, config["linux"]!["seccomp"]!["syscalls"]![0]!["names"]!.Values<string>().ToArray());
+    }
+
+    [TestMethod]
+    public void OciBundleMaskedAndReadonlyPathsAddToTheDefaultsOrReplaceThem()
+    {
+        JObject added = Config(o => { o.MaskedPathItems = new List<string> { "/proc/cpuinfo", "/proc/kcore" }; o.ReadonlyPathItems = new List<string> { "/proc//sys/" }; });
+        StringAssert.EndsWith(At(added, "linux.maskedPaths"), "\"/proc/scsi\",\"/proc/cpuinfo\"]");
+        Assert.AreEqual("""["/proc/bus","/proc/fs","/proc/irq","/proc/sys","/proc/sysrq-trigger"]""", At(added, "linux.readonlyPaths"), "a path already listed is not listed twice");
+        JObject cleared = Config(o => { o.MaskedPaths = new List<string> { "none" }; o.ReadonlyPaths = new List<string> { "NONE" }; o.ReadonlyPathItems = new List<string> { "/proc/sys" }; });
+        Assert.AreEqual("[]", At(cleared, "linux.maskedPaths"));
+        Assert.AreEqual("""["/proc/sys"]""", At(cleared, "linux.readonlyPaths"));
+    }
+
+    [TestMethod]
+    public void OciBundleRlimitItems()
+    {
+        JObject config = Config(o => o.Rlimits = new List<RlimitOption>
+        {
+            new() { Type = "nofile", Soft = "65536", Hard = "1048576" },
+            new() { Type = "RLIMIT_CORE", Soft = "0" },
+            new() { Type = "memlock", Soft = "unlimited", Hard = "unlimited" },
+        });
+        Assert.AreEqual("""[{"type":"RLIMIT_CORE","hard":0,"soft":0},{"type":"RLIMIT_MEMLOCK","hard":18446744073709551615,"soft":18446744073709551615},{"type":"RLIMIT_NOFILE","hard":1048576,"soft":65536}]""", At(config, "process.rlimits"));
+    }
 
     [TestMethod]
     public void OciBundleArgReplacesTheEntryPointInOrder() =>
@@ -51,11 +119,11 @@ public sealed class ConfigFragmentTests
         Assert.AreEqual("""["/app/Hello","--port","8080"]""", At(Config(o => o.AppArgs = new List<string> { "--port", "8080" }), "process.args"));
 
     [TestMethod]
-    public void OciBundleReadOnlyMakesTheRootReadOnlyWithATmpfsTmp()
+    public void OciBundleReadOnlyFalseLeavesTheRootWritableWithoutATmpfs()
     {
-        JObject config = Config(o => o.ReadOnly = true);
-        Assert.AreEqual("""{"path":"rootfs","readonly":true}""", At(config, "root"));
-        Assert.AreEqual("""{"destination":"/tmp","type":"tmpfs","source":"tmpfs","options":["nosuid","nodev","mode=1777"]}""", config["mounts"]!.Last!.ToString(Formatting.None));
+        JObject config = Config(o => o.ReadOnly = false);
+        Assert.AreEqual("""{"path":"rootfs","readonly":false}""", At(config, "root"));
+        Assert.IsFalse(config["mounts"]!.Any(m => (string)m["destination"]! == "/tmp"));
     }
 
     [TestMethod]
@@ -63,7 +131,7 @@ public sealed class ConfigFragmentTests
     {
         JObject config = Config(o => o.Mounts.Add(new MountOption { Destination = "/data", Source = "/var/lib/mydata", Options = new List<string> { "rbind", "ro" } }));
         Assert.AreEqual("""{"destination":"/data","type":"bind","source":"/var/lib/mydata","options":["rbind","ro"]}""", config["mounts"]!.Last!.ToString(Formatting.None));
-        Assert.AreEqual(8, config["mounts"]!.Count());
+        Assert.AreEqual(9, config["mounts"]!.Count(), "seven system mounts, the read-only root's /tmp, then the user's");
     }
 
     [TestMethod]
@@ -114,7 +182,7 @@ public sealed class ConfigFragmentTests
     public void OciBundleCapabilitiesAndNoNewPrivileges()
     {
         JObject config = Config(o => { o.Capabilities = new List<string> { "NET_BIND_SERVICE" }; o.NoNewPrivileges = false; });
-        Assert.AreEqual("""{"bounding":["CAP_NET_BIND_SERVICE"],"effective":["CAP_NET_BIND_SERVICE"],"permitted":["CAP_NET_BIND_SERVICE"],"ambient":["CAP_NET_BIND_SERVICE"]}""", At(config, "process.capabilities"));
+        Assert.AreEqual("""{"bounding":["CAP_NET_BIND_SERVICE"],"effective":["CAP_NET_BIND_SERVICE"],"inheritable":["CAP_NET_BIND_SERVICE"],"permitted":["CAP_NET_BIND_SERVICE"],"ambient":["CAP_NET_BIND_SERVICE"]}""", At(config, "process.capabilities"));
         Assert.AreEqual("false", At(config, "process.noNewPrivileges"));
     }
 

@@ -26,13 +26,20 @@ public sealed class RuntimeSpecTests
         Rootless = null,
         HostNetwork = false,
         Mounts = Array.Empty<MountSpec>(),
-        Capabilities = TargetDefaults.Of("OciBundleCapabilities").Split(';'),
+        Capabilities = CapabilitySets.For(Array.Empty<string>(), root: false, isDefault: true),
         NoNewPrivileges = bool.Parse(TargetDefaults.Of("OciBundleNoNewPrivileges")),
+        Rlimits = Array.Empty<RlimitSpec>(),
+        Seccomp = null,
+        MaskedPaths = TargetDefaults.Of("OciBundleMaskedPaths").Split(';'),
+        ReadonlyPaths = TargetDefaults.Of("OciBundleReadonlyPaths").Split(';'),
     };
+
+    private static string DefaultSeccomp(string arch) => SeccompProfile.Default(arch, Array.Empty<string>()).ToString(Newtonsoft.Json.Formatting.None);
 
     [TestMethod]
     public void DefaultConfigIsExactlyThis()
     {
+        // Exactly this, but for linux.seccomp (its own tests, below and in SeccompProfileTests).
         byte[] bytes = RuntimeSpecBuilder.Write(Default with
         {
             Args = new[] { "/app/Hello", "two words" },
@@ -59,39 +66,17 @@ public sealed class RuntimeSpecTests
     ],
     "cwd": "/app",
     "capabilities": {
-      "bounding": [
-        "CAP_AUDIT_WRITE",
-        "CAP_KILL",
-        "CAP_NET_BIND_SERVICE"
-      ],
-      "effective": [
-        "CAP_AUDIT_WRITE",
-        "CAP_KILL",
-        "CAP_NET_BIND_SERVICE"
-      ],
-      "permitted": [
-        "CAP_AUDIT_WRITE",
-        "CAP_KILL",
-        "CAP_NET_BIND_SERVICE"
-      ],
-      "ambient": [
-        "CAP_AUDIT_WRITE",
-        "CAP_KILL",
-        "CAP_NET_BIND_SERVICE"
-      ]
+      "bounding": [],
+      "effective": [],
+      "inheritable": [],
+      "permitted": [],
+      "ambient": []
     },
-    "rlimits": [
-      {
-        "type": "RLIMIT_NOFILE",
-        "hard": 1024,
-        "soft": 1024
-      }
-    ],
     "noNewPrivileges": true
   },
   "root": {
     "path": "rootfs",
-    "readonly": false
+    "readonly": true
   },
   "hostname": "hello",
   "mounts": [
@@ -167,6 +152,16 @@ public sealed class RuntimeSpecTests
         "nodev",
         "relatime",
         "ro"
+      ]
+    },
+    {
+      "destination": "/tmp",
+      "type": "tmpfs",
+      "source": "tmpfs",
+      "options": [
+        "nosuid",
+        "nodev",
+        "mode=1777"
       ]
     }
   ],
@@ -266,7 +261,15 @@ public sealed class RuntimeSpecTests
         using var dir = new TempDirectory();
         foreach ((string name, RuntimeSpecBuilder.Input input) in new[]
         {
-            ("default", Default with { SpecVersion = version, Args = new[] { "/app/x" } }),
+            ("default", Default with { SpecVersion = version, Args = new[] { "/app/x" }, Seccomp = DefaultSeccomp("amd64") }),
+            ("arm64", Default with { SpecVersion = version, Args = new[] { "/app/x" }, Seccomp = DefaultSeccomp("arm64") }),
+            ("hardening", Default with
+            {
+                SpecVersion = version, Args = new[] { "/app/x" }, Seccomp = DefaultSeccomp("amd64"),
+                Capabilities = CapabilitySets.For(new[] { "CAP_NET_BIND_SERVICE" }, root: false, isDefault: false),
+                Rlimits = new[] { new RlimitSpec("RLIMIT_NOFILE", 65536, 65536), new RlimitSpec("RLIMIT_CORE", 0, RlimitSpec.Unlimited) },
+                MaskedPaths = Array.Empty<string>(), ReadonlyPaths = new[] { "/proc/sys" },
+            }),
             ("rootless", Default with { SpecVersion = version, Args = new[] { "/app/x" }, Rootless = new RootlessSpec(1000, 1000), Uid = 0, Gid = 0, ReadOnly = true }),
             ("mounts", Default with { SpecVersion = version, Args = new[] { "/bin/sh", "-c", "echo" }, HostNetwork = true,
                 Mounts = new[] { new MountSpec("/data", "bind", "/srv", new[] { "rbind", "ro" }) } }),

@@ -35,6 +35,9 @@ internal static class TargetDefaults
         NoNewPrivileges = bool.Parse(Of("OciBundleNoNewPrivileges")),
         ReadOnly = bool.Parse(Of("OciBundleReadOnly")),
         Capabilities = Of("OciBundleCapabilities").Split(';').ToList(),
+        Seccomp = Of("OciBundleSeccomp"),
+        MaskedPaths = Of("OciBundleMaskedPaths").Split(';').ToList(),
+        ReadonlyPaths = Of("OciBundleReadonlyPaths").Split(';').ToList(),
         SourceDateEpoch = Of("_OciBundleSourceDateEpoch"),
         ImageTag = Of("OciImageTag"),
         WriteBundle = true,
@@ -54,6 +57,9 @@ internal static class TargetDefaults
         NoNewPrivileges = bool.Parse(Of("OciBundleNoNewPrivileges")),
         ReadOnly = bool.Parse(Of("OciBundleReadOnly")),
         Capabilities = Of("OciBundleCapabilities"),
+        Seccomp = Of("OciBundleSeccomp"),
+        MaskedPaths = Of("OciBundleMaskedPaths"),
+        ReadonlyPaths = Of("OciBundleReadonlyPaths"),
         SourceDateEpoch = Of("_OciBundleSourceDateEpoch"),
         ImageTag = Of("OciImageTag"),
         WriteBundle = true,
@@ -73,10 +79,14 @@ internal static class TargetDefaults
         task.Network ??= d.Network;
         task.Sysroot ??= d.Sysroot;
         task.Capabilities ??= d.Capabilities;
+        task.Seccomp ??= d.Seccomp;
+        task.MaskedPaths ??= d.MaskedPaths;
+        task.ReadonlyPaths ??= d.ReadonlyPaths;
         task.SourceDateEpoch ??= d.SourceDateEpoch;
         task.ImageTag ??= d.ImageTag;
         task.IncludeTimeZoneData = d.IncludeTimeZoneData;
         task.NoNewPrivileges = d.NoNewPrivileges;
+        task.ReadOnly = d.ReadOnly;
         task.WriteBundle |= task.ImageDirectory is null; // a bundle unless only an image was asked for
         return task;
     }

@@ -145,6 +145,27 @@ internal static class Strings
     /// <summary>OCIB1160</summary>
     public static readonly Diagnostic InvalidCapability = new(nameof(InvalidCapability));
 
+    /// <summary>OCIB1161</summary>
+    public static readonly Diagnostic ContradictoryCapabilities = new(nameof(ContradictoryCapabilities));
+
+    /// <summary>OCIB1170</summary>
+    public static readonly Diagnostic InvalidSeccomp = new(nameof(InvalidSeccomp));
+
+    /// <summary>OCIB1171</summary>
+    public static readonly Diagnostic InvalidSeccompProfile = new(nameof(InvalidSeccompProfile));
+
+    /// <summary>OCIB1180</summary>
+    public static readonly Diagnostic InvalidHardeningPath = new(nameof(InvalidHardeningPath));
+
+    /// <summary>OCIB1190</summary>
+    public static readonly Diagnostic UnknownRlimit = new(nameof(UnknownRlimit));
+
+    /// <summary>OCIB1191</summary>
+    public static readonly Diagnostic InvalidRlimitValue = new(nameof(InvalidRlimitValue));
+
+    /// <summary>OCIB1192</summary>
+    public static readonly Diagnostic DuplicateRlimit = new(nameof(DuplicateRlimit));
+
     /// <summary>OCIB2001</summary>
     public static readonly Diagnostic LibraryNotFound = new(nameof(LibraryNotFound));
 
@@ -202,6 +223,24 @@ internal static class Strings
     /// <summary>OCIB3007</summary>
     public static readonly Diagnostic LeftoverNotRemoved = new(nameof(LeftoverNotRemoved));
 
+    /// <summary>OCIB3010</summary>
+    public static readonly Diagnostic RunsAsRoot = new(nameof(RunsAsRoot));
+
+    /// <summary>OCIB3011</summary>
+    public static readonly Diagnostic ExtraCapabilities = new(nameof(ExtraCapabilities));
+
+    /// <summary>OCIB3012</summary>
+    public static readonly Diagnostic NewPrivilegesAllowed = new(nameof(NewPrivilegesAllowed));
+
+    /// <summary>OCIB3013</summary>
+    public static readonly Diagnostic SeccompUnconfined = new(nameof(SeccompUnconfined));
+
+    /// <summary>OCIB3014</summary>
+    public static readonly Diagnostic HostNetworkShared = new(nameof(HostNetworkShared));
+
+    /// <summary>OCIB3015</summary>
+    public static readonly Diagnostic HostSystemBindMount = new(nameof(HostSystemBindMount));
+
     /// <summary>OCIB3999</summary>
     public static readonly Diagnostic UnexpectedError = new(nameof(UnexpectedError));
 
@@ -210,5 +249,5 @@ internal static class Strings
 
     /// <summary>All of them, in code order.</summary>
     public static IReadOnlyList<Diagnostic> All { get; } = new[] {
-        NonLinuxRuntimeIdentifier, NotExecutable, UnsupportedOS, UnknownArch, ArchNormalized, ArchDisagreesWithRuntimeIdentifier, RequiredValueMissing, InvalidSourceDateEpoch, EmptyArgs, ArgPathNotFound, ArgIsFolder, ArgNotWorldReadable, ArgNotProgram, MountDestinationNotAbsolute, MountDestinationHasDotDot, MountTypeMissing, BindMountSourceNotAbsolute, MountDestinationReserved, InvalidEnvironmentVariableName, InvalidEnvironmentVariableValue, ValueTooLong, ArgsAndEnvironmentTooLong, InvalidUser, UnknownUserName, RootlessUserNotMapped, ReservedId, InvalidHostname, UnknownSpecVersion, WorkingDirectoryNotAbsolute, WorkingDirectoryReserved, BundleDirectoryUnsafe, BundleDirectoryInsidePublishDirectory, PublishDirectoryNotFound, OutputDirectoryNotOurs, OutputPathNotAFolder, ArchiveNotOurs, TargetPathOutsideRootfs, FileSourceNotFound, SysrootNotFound, InvalidNetwork, InvalidHostId, RootlessHostIdsUnknown, MultipleTargets, NetFrameworkMSBuild, InvalidImageTag, InvalidImagePort, InvalidCapability, LibraryNotFound, WrongMachine, CorruptElf, PathConflict, IcuNotFound, OpenSslNotFound, GssapiNotFound, FrameworkNotFound, RuntimeConfigUnreadable, EntryPointNotFound, LibraryNotElf, SysrootLacksArchitecture, SymlinkOutsideInputs, SpecialFile, BundleWriteFailed, BundleLocked, PublishItemOutsideProject, NonUtf8FileName, LeftoverNotRemoved, UnexpectedError, RuncNotFound };
+        NonLinuxRuntimeIdentifier, NotExecutable, UnsupportedOS, UnknownArch, ArchNormalized, ArchDisagreesWithRuntimeIdentifier, RequiredValueMissing, InvalidSourceDateEpoch, EmptyArgs, ArgPathNotFound, ArgIsFolder, ArgNotWorldReadable, ArgNotProgram, MountDestinationNotAbsolute, MountDestinationHasDotDot, MountTypeMissing, BindMountSourceNotAbsolute, MountDestinationReserved, InvalidEnvironmentVariableName, InvalidEnvironmentVariableValue, ValueTooLong, ArgsAndEnvironmentTooLong, InvalidUser, UnknownUserName, RootlessUserNotMapped, ReservedId, InvalidHostname, UnknownSpecVersion, WorkingDirectoryNotAbsolute, WorkingDirectoryReserved, BundleDirectoryUnsafe, BundleDirectoryInsidePublishDirectory, PublishDirectoryNotFound, OutputDirectoryNotOurs, OutputPathNotAFolder, ArchiveNotOurs, TargetPathOutsideRootfs, FileSourceNotFound, SysrootNotFound, InvalidNetwork, InvalidHostId, RootlessHostIdsUnknown, MultipleTargets, NetFrameworkMSBuild, InvalidImageTag, InvalidImagePort, InvalidCapability, ContradictoryCapabilities, InvalidSeccomp, InvalidSeccompProfile, InvalidHardeningPath, UnknownRlimit, InvalidRlimitValue, DuplicateRlimit, LibraryNotFound, WrongMachine, CorruptElf, PathConflict, IcuNotFound, OpenSslNotFound, GssapiNotFound, FrameworkNotFound, RuntimeConfigUnreadable, EntryPointNotFound, LibraryNotElf, SysrootLacksArchitecture, SymlinkOutsideInputs, SpecialFile, BundleWriteFailed, BundleLocked, PublishItemOutsideProject, NonUtf8FileName, LeftoverNotRemoved, RunsAsRoot, ExtraCapabilities, NewPrivilegesAllowed, SeccompUnconfined, HostNetworkShared, HostSystemBindMount, UnexpectedError, RuncNotFound };
 }

@@ -48,7 +48,7 @@ internal static class DotnetRuntimeRules
 
             string crypto = found.Replace("libssl", "libcrypto", StringComparison.Ordinal);
             closure.AddDlopen(crypto, openssl, $"OpenSSL for System.Security.Cryptography (dlopen {crypto} by {openssl.RootfsPath})");
-            AddCertificates(closure, closure.Sysroot);
+            AddCertificates(closure);
         }
 
         if (options.IncludeGssapi && FindShim(GssapiShim) is { } gssapi)
@@ -95,58 +95,20 @@ internal static class DotnetRuntimeRules
     }
 
     /// <summary>
-    /// The CA certificates where .NET reads them: the bundle file (<c>/etc/ssl/certs/ca-certificates.crt</c>, and
-    /// OpenSSL's default <c>/usr/lib/ssl/cert.pem</c> when the sysroot has it), and from the certificate directory
-    /// every certificate the bundle file does not already hold (a local CA added by hand, say). .NET's root store is
-    /// the union of file and directory, so this gives the app the host's set; the directory's hundreds of hash links
-    /// and duplicates add nothing to it.
+    /// The CA certificates where .NET and OpenSSL read them: the sysroot's CA bundle
+    /// (<c>/etc/ssl/certs/ca-certificates.crt</c>, and OpenSSL's default <c>/usr/lib/ssl/cert.pem</c>, a link to it, when
+    /// the sysroot has it), nothing else. <c>update-ca-certificates</c> builds that file from the distribution's roots
+    /// and the local CAs an administrator added, so it is the trust store the machine chose; the certificate
+    /// directory also holds files no package made (Debian's <c>ssl-cert-snakeoil.pem</c>, self-signed, its key on the
+    /// build machine), which must not become roots of every app. A certificate the app needs beyond the bundle is
+    /// named with an <c>OciBundleFile</c> item.
     /// </summary>
-    private static void AddCertificates(IClosure closure, Sysroot sysroot)
+    private static void AddCertificates(IClosure closure)
     {
-        const string reason = "CA certificates for TLS and X509Store (with OpenSSL)";
-        string? bundleFile = closure.AddSysrootPath("/etc/ssl/certs/ca-certificates.crt", reason);
+        const string reason = "CA certificates for TLS and X509Store (the sysroot's CA bundle, built by update-ca-certificates)";
+        closure.AddSysrootPath("/etc/ssl/certs/ca-certificates.crt", reason);
         closure.AddSysrootPath("/usr/lib/ssl/cert.pem", reason);
-        string bundled = bundleFile is null ? "" : Normalize(File.ReadAllText(sysroot.HostPath(bundleFile)));
-        var seen = new HashSet<string>(StringComparer.Ordinal);
-        foreach (string dir in new[] { "/usr/lib/ssl/certs", "/etc/ssl/certs" })
-        {
-            ResolvedPath? resolved = sysroot.Resolve(dir);
-            if (resolved is not { IsDirectory: true } || !seen.Add(resolved.RealPath))
-            {
-                continue;
-            }
-
-            sysroot.Inputs?.Listing(sysroot.HostPath(resolved.RealPath));
-            foreach (string entry in Directory.EnumerateFileSystemEntries(sysroot.HostPath(resolved.RealPath)).Order(StringComparer.Ordinal))
-            {
-                string path = Sysroot.Join(resolved.RealPath, Path.GetFileName(entry));
-                if (path == bundleFile || sysroot.Resolve(path) is not { IsDirectory: false } file || !seen.Add(file.RealPath))
-                {
-                    continue;
-                }
-
-                string text;
-                try
-                {
-                    text = File.ReadAllText(sysroot.HostPath(file.RealPath));
-                }
-                catch (Exception e) when (e is IOException or UnauthorizedAccessException)
-                {
-                    continue;
-                }
-
-                string pem = Normalize(text);
-                if (pem.Contains("-----BEGIN CERTIFICATE-----", StringComparison.Ordinal) && !bundled.Contains(pem, StringComparison.Ordinal))
-                {
-                    closure.AddSysrootLinks(resolved);
-                    closure.AddSysrootPath(path, reason + "; only in the certificate directory");
-                }
-            }
-        }
     }
-
-    /// <summary>PEM text without line-end differences, for comparing a certificate file with the bundle.</summary>
-    private static string Normalize(string pem) => pem.Replace("\r\n", "\n", StringComparison.Ordinal).Trim();
 }
 
 /// <summary>What the .NET rules take from the request: nothing else of it.</summary>

@@ -20,7 +20,7 @@ internal sealed record BundleRequest(
         var warnings = new List<OciBundleException>();
         ProcessSpec process = ProcessSpec.Parse(options, errors);
         ContentSpec content = ContentSpec.Parse(options, process.WorkingDirectory, errors, warnings);
-        IsolationSpec isolation = IsolationSpec.Parse(options, process.WorkingDirectory, errors);
+        IsolationSpec isolation = IsolationSpec.Parse(options, process, content, errors);
         OutputSpec output = content.PublishDirectory.Length > 0 && Directory.Exists(content.PublishDirectory)
             ? OutputSpec.Parse(options, content.PublishDirectory, errors)
             : new OutputSpec(null, null, 0);
@@ -29,6 +29,7 @@ internal sealed record BundleRequest(
             throw new BundleValidationException(errors.All);
         }
 
+        warnings.AddRange(RiskySettings.Of(process, isolation, options.User));
         return new BundleRequest(content, process, isolation, output, warnings);
     }
 }

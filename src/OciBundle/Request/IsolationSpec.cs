@@ -12,12 +12,15 @@ internal sealed record IsolationSpec(
     bool HostNetwork,
     bool ReadOnly,
     RootlessSpec? Rootless,
-    IReadOnlyList<MountSpec> Mounts)
+    IReadOnlyList<MountSpec> Mounts,
+    SeccompSpec Seccomp,
+    IReadOnlyList<string> MaskedPaths,
+    IReadOnlyList<string> ReadonlyPaths)
 {
     /// <summary>The runtime-spec versions config.json can be written for; each validates against its schema.</summary>
     public static readonly IReadOnlyList<string> SpecVersions = new[] { "1.0.0", "1.2.1", "1.3.0" };
 
-    public static IsolationSpec Parse(BundleOptions o, string workingDirectory, ParseErrors errors)
+    public static IsolationSpec Parse(BundleOptions o, ProcessSpec process, ContentSpec content, ParseErrors errors)
     {
         string version = errors.Required(o.SpecVersion, "OciBundleSpecVersion");
         if (version.Length > 0 && !SpecVersions.Contains(version))
@@ -37,7 +40,10 @@ internal sealed record IsolationSpec(
             network == "host",
             o.ReadOnly,
             o.Rootless ? RootlessSpec.Parse(o.HostUid, o.HostGid, errors) : RootlessSpec.ParseIdsOnly(o.HostUid, o.HostGid, errors),
-            new Seq<MountSpec>(o.Mounts.Select(m => MountSpec.Parse(m, workingDirectory, errors)).OfType<MountSpec>()));
+            new Seq<MountSpec>(o.Mounts.Select(m => MountSpec.Parse(m, process.WorkingDirectory, errors)).OfType<MountSpec>()),
+            SeccompSpec.Parse(o.Seccomp, content.Arch.GoArch, process.Capabilities.Effective, errors),
+            HardeningPaths.Parse(o.MaskedPaths, o.MaskedPathItems, "OciBundleMaskedPaths", "OciBundleMaskedPath", errors),
+            HardeningPaths.Parse(o.ReadonlyPaths, o.ReadonlyPathItems, "OciBundleReadonlyPaths", "OciBundleReadonlyPath", errors));
     }
 }
 

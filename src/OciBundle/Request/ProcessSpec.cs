@@ -12,8 +12,9 @@ internal sealed partial record ProcessSpec(
     IReadOnlyList<KeyValuePair<string, string>> Environment,
     string WorkingDirectory,
     UserSpec User,
-    IReadOnlyList<string> Capabilities,
-    bool NoNewPrivileges)
+    CapabilitySets Capabilities,
+    bool NoNewPrivileges,
+    IReadOnlyList<RlimitSpec> Rlimits)
 {
     /// <summary>The longest single argument or environment string Linux execs: MAX_ARG_STRLEN (32 pages) less the NUL.</summary>
     public const int MaxArgStrlen = 131071;
@@ -27,14 +28,16 @@ internal sealed partial record ProcessSpec(
     public static ProcessSpec Parse(BundleOptions o, ParseErrors errors)
     {
         string cwd = ParseWorkingDirectory(o.WorkingDirectory, errors);
+        UserSpec user = UserSpec.Parse(o.User, o.Rootless, errors);
         return new ProcessSpec(
             ParseArgs(o.Args, "OciBundleArg", errors),
             ParseArgs(o.AppArgs, "OciBundleAppArg", errors),
             ParseEnvironment(o.Environment, errors),
             cwd,
-            UserSpec.Parse(o.User, o.Rootless, errors),
-            CapabilitySpec.Parse(o.Capabilities, errors),
-            o.NoNewPrivileges);
+            user,
+            CapabilitySets.Parse(o.Capabilities, user, o.Rootless, errors),
+            o.NoNewPrivileges,
+            RlimitSpec.ParseAll(o.Rlimits, errors));
     }
 
     private static IReadOnlyList<string> ParseArgs(IList<string> values, string item, ParseErrors errors)
@@ -177,45 +180,4 @@ internal static class Accounts
     public static readonly IReadOnlyList<Account> All = new[] { new Account("root", 0, "/root"), App };
 
     public static Account? Find(string name) => All.FirstOrDefault(a => a.Name == name);
-}
-
-/// <summary>The process's capabilities, normalised to <c>CAP_</c> names; <c>none</c> for none.</summary>
-internal static class CapabilitySpec
-{
-    // Every capability Linux 6.x defines (include/uapi/linux/capability.h).
-    private static readonly HashSet<string> Known = new(StringComparer.Ordinal)
-    {
-        "CAP_CHOWN", "CAP_DAC_OVERRIDE", "CAP_DAC_READ_SEARCH", "CAP_FOWNER", "CAP_FSETID", "CAP_KILL", "CAP_SETGID", "CAP_SETUID",
-        "CAP_SETPCAP", "CAP_LINUX_IMMUTABLE", "CAP_NET_BIND_SERVICE", "CAP_NET_BROADCAST", "CAP_NET_ADMIN", "CAP_NET_RAW",
-        "CAP_IPC_LOCK", "CAP_IPC_OWNER", "CAP_SYS_MODULE", "CAP_SYS_RAWIO", "CAP_SYS_CHROOT", "CAP_SYS_PTRACE", "CAP_SYS_PACCT",
-        "CAP_SYS_ADMIN", "CAP_SYS_BOOT", "CAP_SYS_NICE", "CAP_SYS_RESOURCE", "CAP_SYS_TIME", "CAP_SYS_TTY_CONFIG", "CAP_MKNOD",
-        "CAP_LEASE", "CAP_AUDIT_WRITE", "CAP_AUDIT_CONTROL", "CAP_SETFCAP", "CAP_MAC_OVERRIDE", "CAP_MAC_ADMIN", "CAP_SYSLOG",
-        "CAP_WAKE_ALARM", "CAP_BLOCK_SUSPEND", "CAP_AUDIT_READ", "CAP_PERFMON", "CAP_BPF", "CAP_CHECKPOINT_RESTORE",
-    };
-
-    public static IReadOnlyList<string> Parse(IList<string>? values, ParseErrors errors)
-    {
-        if (values is null || values.All(string.IsNullOrWhiteSpace))
-        {
-            errors.Required(null, "OciBundleCapabilities");
-            return new Seq<string>(Array.Empty<string>());
-        }
-
-        var caps = new List<string>();
-        foreach (string raw in values.Select(c => c.Trim()).Where(c => c.Length > 0 && !c.Equals("none", StringComparison.OrdinalIgnoreCase)))
-        {
-            string upper = raw.ToUpperInvariant();
-            string name = upper.StartsWith("CAP_", StringComparison.Ordinal) ? upper : "CAP_" + upper;
-            if (Known.Contains(name))
-            {
-                caps.Add(name);
-            }
-            else
-            {
-                errors.Add(Strings.InvalidCapability, raw);
-            }
-        }
-
-        return new Seq<string>(caps.Distinct(StringComparer.Ordinal));
-    }
 }

@@ -11,10 +11,10 @@ namespace OciBundle.Spec;
 /// <remarks>
 /// Defaults, each chosen for a reason:
 /// <list type="bullet">
-/// <item>capabilities and <c>RLIMIT_NOFILE</c>: those of <c>runc spec</c> (AUDIT_WRITE, KILL, NET_BIND_SERVICE; 1024), the
-///   smallest set an ordinary service needs (NET_BIND_SERVICE lets a non-root Kestrel listen on port 80);</item>
+/// <item>capabilities: the five sets of <see cref="Request.CapabilitySets"/>, always written (none for a non-root user by default);</item>
+/// <item>rlimits: only those asked for; the rest are the runtime's own (.NET raises its open-file soft limit to the hard one);</item>
 /// <item><c>noNewPrivileges</c>: true, so nothing in the container can gain privileges through setuid files or file capabilities;</item>
-/// <item>masked and read-only paths: those of <c>runc spec</c>, hiding kernel interfaces a container must not read or change;</item>
+/// <item>seccomp, masked and read-only paths: from the request (the targets' defaults are Docker's allow-list and runc spec's lists);</item>
 /// <item>user 1654: the non-root <c>app</c> user of Microsoft's .NET images (root in a rootless bundle, mapped to the host user);</item>
 /// <item><c>terminal</c> false: the bundle runs as a service, its output goes to the runtime's stdout;</item>
 /// <item>no <c>platform</c>: the specification removed it before 1.0.0.</item>
@@ -23,14 +23,6 @@ namespace OciBundle.Spec;
 internal static class RuntimeSpecBuilder
 {
     public const string DefaultPath = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
-
-    private static readonly string[] MaskedPaths =
-    {
-        "/proc/acpi", "/proc/asound", "/proc/kcore", "/proc/keys", "/proc/latency_stats", "/proc/timer_list",
-        "/proc/timer_stats", "/proc/sched_debug", "/sys/firmware", "/proc/scsi",
-    };
-
-    private static readonly string[] ReadonlyPaths = { "/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys", "/proc/sysrq-trigger" };
 
     /// <summary>
     /// The process and file-system facts config.json is written from: the planner makes it from the request and the
@@ -49,8 +41,14 @@ internal static class RuntimeSpecBuilder
         public required Request.RootlessSpec? Rootless { get; init; }
         public required bool HostNetwork { get; init; }
         public required IReadOnlyList<Request.MountSpec> Mounts { get; init; }
-        public required IReadOnlyList<string> Capabilities { get; init; }
+        public required Request.CapabilitySets Capabilities { get; init; }
         public required bool NoNewPrivileges { get; init; }
+        public required IReadOnlyList<Request.RlimitSpec> Rlimits { get; init; }
+
+        /// <summary>The <c>linux.seccomp</c> object as compact JSON; null for none (unconfined).</summary>
+        public required string? Seccomp { get; init; }
+        public required IReadOnlyList<string> MaskedPaths { get; init; }
+        public required IReadOnlyList<string> ReadonlyPaths { get; init; }
     }
 
     /// <summary>The exact bytes of config.json for <paramref name="input"/>.</summary>
@@ -65,16 +63,22 @@ internal static class RuntimeSpecBuilder
             ["args"] = new JArray(input.Args),
             ["env"] = new JArray(input.Environment.Select(e => $"{e.Key}={e.Value}")),
             ["cwd"] = input.Cwd,
+            // Always all five sets, empty ones too: runc leaves a process whose config names no capabilities with all of its own.
             ["capabilities"] = new JObject
             {
-                ["bounding"] = new JArray(input.Capabilities),
-                ["effective"] = new JArray(input.Capabilities),
-                ["permitted"] = new JArray(input.Capabilities),
-                ["ambient"] = new JArray(input.Capabilities),
+                ["bounding"] = new JArray(input.Capabilities.Bounding),
+                ["effective"] = new JArray(input.Capabilities.Effective),
+                ["inheritable"] = new JArray(input.Capabilities.Inheritable),
+                ["permitted"] = new JArray(input.Capabilities.Permitted),
+                ["ambient"] = new JArray(input.Capabilities.Ambient),
             },
-            ["rlimits"] = new JArray(new JObject { ["type"] = "RLIMIT_NOFILE", ["hard"] = 1024, ["soft"] = 1024 }),
-            ["noNewPrivileges"] = input.NoNewPrivileges,
         };
+        if (input.Rlimits.Count > 0)
+        {
+            process["rlimits"] = new JArray(input.Rlimits.Select(r => new JObject { ["type"] = r.Type, ["hard"] = r.Hard, ["soft"] = r.Soft }));
+        }
+
+        process["noNewPrivileges"] = input.NoNewPrivileges;
 
         var linux = new JObject();
         if (input.Rootless is { } rootless)
@@ -96,8 +100,13 @@ internal static class RuntimeSpecBuilder
         }
 
         linux["namespaces"] = new JArray(namespaces.Select(n => new JObject { ["type"] = n }));
-        linux["maskedPaths"] = new JArray(MaskedPaths);
-        linux["readonlyPaths"] = new JArray(ReadonlyPaths);
+        if (input.Seccomp is not null)
+        {
+            linux["seccomp"] = JObject.Parse(input.Seccomp);
+        }
+
+        linux["maskedPaths"] = new JArray(input.MaskedPaths);
+        linux["readonlyPaths"] = new JArray(input.ReadonlyPaths);
 
         return new JObject
         {
@@ -131,7 +140,7 @@ internal static class RuntimeSpecBuilder
             yield return Mount("/sys/fs/cgroup", "cgroup", "cgroup", "nosuid", "noexec", "nodev", "relatime", "ro");
         }
 
-        if (input.ReadOnly)
+        if (input.ReadOnly && !input.Mounts.Any(m => m.Destination == "/tmp"))
         {
             yield return Mount("/tmp", "tmpfs", "tmpfs", "nosuid", "nodev", "mode=1777");
         }

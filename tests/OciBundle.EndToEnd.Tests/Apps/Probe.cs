@@ -67,10 +67,63 @@ switch (mode)
         Console.WriteLine($"write /tmp: {TryWrite("/tmp/probe-write")}");
         return 0;
 
+    case "confine":
+        // What confines the process, from the kernel's own view: capabilities, no_new_privs, seccomp, limits, and
+        // what a few system calls a container should not make answer.
+        string self = File.ReadAllText("/proc/self/status");
+        string Status(string name) => self.Split('\n').First(l => l.StartsWith(name + ":")).Split('\t', ' ', StringSplitOptions.RemoveEmptyEntries)[1];
+        foreach (string set in new[] { "CapEff", "CapPrm", "CapInh", "CapAmb" })
+        {
+            Console.WriteLine($"{set}: {Status(set)}");
+        }
+
+        Console.WriteLine($"NoNewPrivs: {Status("NoNewPrivs")}");
+        Console.WriteLine($"Seccomp: {Status("Seccomp")}");
+        bool arm = System.Runtime.InteropServices.RuntimeInformation.ProcessArchitecture == System.Runtime.InteropServices.Architecture.Arm64;
+        Console.WriteLine($"unshare: {Errno(Syscall(arm ? 97 : 272, 0x10000000, 0, 0))}"); // CLONE_NEWUSER
+        Console.WriteLine($"keyctl: {Errno(Syscall(arm ? 219 : 250, 0, -3, 0))}"); // KEYCTL_GET_KEYRING_ID, the session keyring
+        Console.WriteLine($"bpf: {Errno(Syscall(arm ? 280 : 321, 0, 0, 0))}"); // BPF_MAP_CREATE without attributes
+        try
+        {
+            var listener = new System.Net.Sockets.TcpListener(System.Net.IPAddress.Loopback, 80);
+            listener.Start();
+            listener.Stop();
+            Console.WriteLine("bind 80: ok");
+        }
+        catch (System.Net.Sockets.SocketException e)
+        {
+            Console.WriteLine($"bind 80: {e.SocketErrorCode}");
+        }
+
+        string limits = File.ReadAllLines("/proc/self/limits").First(l => l.StartsWith("Max open files"));
+        Console.WriteLine($"nofile: {string.Join(' ', limits.Split(' ', StringSplitOptions.RemoveEmptyEntries).Skip(3).Take(2))}");
+        Console.WriteLine($"write /app: {TryWrite("/app/probe-write")}");
+        Console.WriteLine($"write /tmp: {TryWrite("/tmp/probe-write")}");
+        return 0;
+
     default:
         Console.Error.WriteLine($"unknown mode {mode}");
         return 2;
 }
+
+static long Syscall(long number, long a, long b, long c)
+{
+    long rc = SyscallNative(number, a, b, c, 0, 0);
+    return rc < 0 ? -System.Runtime.InteropServices.Marshal.GetLastPInvokeError() : rc;
+}
+
+static string Errno(long rc) => rc switch
+{
+    >= 0 => "ok",
+    -1 => "EPERM",
+    -13 => "EACCES",
+    -22 => "EINVAL",
+    -38 => "ENOSYS",
+    _ => $"errno {-rc}",
+};
+
+[System.Runtime.InteropServices.DllImport("libc", EntryPoint = "syscall", SetLastError = true)]
+static extern long SyscallNative(long number, long a, long b, long c, long d, long e);
 
 static string TryWrite(string path)
 {

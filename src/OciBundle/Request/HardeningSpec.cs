@@ -1,0 +1,232 @@
+using System.Globalization;
+using Newtonsoft.Json;
+using Newtonsoft.Json.Linq;
+using OciBundle.Diagnostics;
+using OciBundle.Interop;
+using OciBundle.Spec;
+
+namespace OciBundle.Request;
+
+/// <summary>
+/// The process's seccomp filter: <c>default</c> (an allow-list equivalent to Docker's and containerd's),
+/// <c>unconfined</c> (none), or a profile file. Resolved here, against the target architecture and the capabilities
+/// in effect, so the request holds the exact filter and a change to the profile file changes the request.
+/// </summary>
+internal sealed record SeccompSpec(string Source, string? Json)
+{
+    /// <summary>The largest profile file read: moby's own is 20 KB.</summary>
+    public const int MaxProfileBytes = 4 << 20;
+
+    public bool Unconfined => Json is null;
+
+    public static SeccompSpec Parse(string? value, string goArch, IReadOnlyCollection<string> capabilities, ParseErrors errors)
+    {
+        string text = errors.Required(value, "OciBundleSeccomp");
+        if (text.Length == 0 || text.Equals("default", StringComparison.OrdinalIgnoreCase))
+        {
+            return new SeccompSpec("default", Compact(SeccompProfile.Default(goArch, capabilities)));
+        }
+
+        if (text.Equals("unconfined", StringComparison.OrdinalIgnoreCase))
+        {
+            return new SeccompSpec("unconfined", null);
+        }
+
+        string path = Path.GetFullPath(text);
+        string? real = NativeMethods.RealPath(path);
+        if (real is null || NativeMethods.LStat(real) is not { } st || (st.Mode & NativeMethods.S_IFMT) != NativeMethods.S_IFREG)
+        {
+            errors.Add(Strings.InvalidSeccomp, value, real is null ? $"{path} does not exist" : $"{path} is not a regular file");
+            return new SeccompSpec(path, null);
+        }
+
+        try
+        {
+            if (st.Size > MaxProfileBytes)
+            {
+                throw new SeccompProfileException($"it is {st.Size} bytes, over the {MaxProfileBytes} a profile may have");
+            }
+
+            JObject profile = JObject.Parse(File.ReadAllText(real), new JsonLoadSettings { DuplicatePropertyNameHandling = DuplicatePropertyNameHandling.Error });
+            return new SeccompSpec(path, Compact(SeccompProfile.Resolve(profile, goArch, capabilities)));
+        }
+        catch (Exception e) when (e is JsonException or SeccompProfileException or IOException or UnauthorizedAccessException)
+        {
+            errors.Add(Strings.InvalidSeccompProfile, path, e.Message.TrimEnd('.'));
+            return new SeccompSpec(path, null);
+        }
+    }
+
+    private static string Compact(JObject profile) => profile.ToString(Formatting.None);
+}
+
+/// <summary>
+/// The runtime's masked or read-only paths: the targets' default list (<c>OciBundleMaskedPaths</c>, <c>none</c> to
+/// clear it) and the user's items, in that order, without duplicates.
+/// </summary>
+internal static class HardeningPaths
+{
+    public static IReadOnlyList<string> Parse(IList<string> property, IList<string> items, string propertyName, string itemName, ParseErrors errors)
+    {
+        var words = property.Select(p => p.Trim()).Where(p => p.Length > 0).ToList();
+        if (words.Count == 0)
+        {
+            errors.Required(null, propertyName);
+        }
+
+        bool cleared = words.Count == 1 && words[0].Equals("none", StringComparison.OrdinalIgnoreCase);
+        var paths = new List<string>();
+        foreach ((string raw, string name) in (cleared ? new List<string>() : words).Select(w => (w, propertyName)).Concat(items.Select(i => (i.Trim(), itemName))))
+        {
+            string? problem = raw.Equals("none", StringComparison.OrdinalIgnoreCase) ? "'none' clears the defaults only as the property's whole value"
+                : !raw.StartsWith('/') ? "it is not absolute"
+                : ContainerPath.HasDotDot(raw) ? "it contains '..'"
+                : raw.Contains('\0') ? "it contains a NUL character"
+                : Closure.Sysroot.Normalize(raw) == "/" ? "it is the container's root"
+                : null;
+            if (problem is not null)
+            {
+                errors.Add(Strings.InvalidHardeningPath, name, raw, problem);
+                continue;
+            }
+
+            string normalized = Closure.Sysroot.Normalize(raw);
+            if (!paths.Contains(normalized, StringComparer.Ordinal))
+            {
+                paths.Add(normalized);
+            }
+        }
+
+        return new Seq<string>(paths);
+    }
+}
+
+/// <summary>One <c>OciBundleRlimit</c> item: a resource limit, soft and hard.</summary>
+internal sealed record RlimitSpec(string Type, ulong Soft, ulong Hard)
+{
+    /// <summary>RLIM_INFINITY.</summary>
+    public const ulong Unlimited = ulong.MaxValue;
+
+    // Every limit of setrlimit(2), as runc names them.
+    private static readonly string[] Known =
+    {
+        "RLIMIT_AS", "RLIMIT_CORE", "RLIMIT_CPU", "RLIMIT_DATA", "RLIMIT_FSIZE", "RLIMIT_LOCKS", "RLIMIT_MEMLOCK", "RLIMIT_MSGQUEUE",
+        "RLIMIT_NICE", "RLIMIT_NOFILE", "RLIMIT_NPROC", "RLIMIT_RSS", "RLIMIT_RTPRIO", "RLIMIT_RTTIME", "RLIMIT_SIGPENDING", "RLIMIT_STACK",
+    };
+
+    public static IReadOnlyList<RlimitSpec> ParseAll(IList<RlimitOption> items, ParseErrors errors)
+    {
+        var limits = new List<RlimitSpec>();
+        foreach (RlimitOption item in items)
+        {
+            string upper = item.Type.Trim().ToUpperInvariant();
+            string type = upper.StartsWith("RLIMIT_", StringComparison.Ordinal) ? upper : "RLIMIT_" + upper;
+            if (!Known.Contains(type))
+            {
+                errors.Add(Strings.UnknownRlimit, item.Type, string.Join(", ", Known));
+                continue;
+            }
+
+            ulong? soft = Value(item.Soft, type, "Soft", errors);
+            ulong? hard = string.IsNullOrWhiteSpace(item.Hard) ? soft : Value(item.Hard, type, "Hard", errors);
+            if (soft is null || hard is null)
+            {
+                continue;
+            }
+
+            if (soft > hard)
+            {
+                errors.Add(Strings.InvalidRlimitValue, type, $"Soft ({item.Soft}) is above Hard ({item.Hard}), which setrlimit refuses");
+                continue;
+            }
+
+            limits.Add(new RlimitSpec(type, soft.Value, hard.Value));
+        }
+
+        foreach (IGrouping<string, RlimitSpec> twice in limits.GroupBy(l => l.Type).Where(g => g.Count() > 1))
+        {
+            errors.Add(Strings.DuplicateRlimit, twice.Key, twice.Count());
+        }
+
+        return new Seq<RlimitSpec>(limits.OrderBy(l => l.Type, StringComparer.Ordinal));
+    }
+
+    private static ulong? Value(string? text, string type, string metadata, ParseErrors errors)
+    {
+        string value = (text ?? "").Trim();
+        if (value.Length == 0)
+        {
+            errors.Add(Strings.InvalidRlimitValue, type, $"{metadata} is missing");
+            return null;
+        }
+
+        if (value.Equals("unlimited", StringComparison.OrdinalIgnoreCase) || value.Equals("infinity", StringComparison.OrdinalIgnoreCase))
+        {
+            return Unlimited;
+        }
+
+        if (ulong.TryParse(value, NumberStyles.None, CultureInfo.InvariantCulture, out ulong number))
+        {
+            return number;
+        }
+
+        errors.Add(Strings.InvalidRlimitValue, type, $"{metadata} '{text}' is not a number or 'unlimited'");
+        return null;
+    }
+}
+
+/// <summary>
+/// The settings that weaken the defaults, each said out loud with a warning of its own code, so a team sees them in
+/// every build log and silences one only by naming it (<c>NoWarn</c>).
+/// </summary>
+internal static class RiskySettings
+{
+    // Sockets of container engines: whoever can write to one starts containers as root on the host.
+    private static readonly string[] EngineSockets =
+    {
+        "/run/docker.sock", "/run/containerd/containerd.sock", "/run/podman/podman.sock", "/run/crio/crio.sock", "/run/buildkit/buildkitd.sock",
+    };
+
+    public static IEnumerable<OciBundleException> Of(ProcessSpec process, IsolationSpec isolation, string? userText)
+    {
+        if (process.User.Uid == 0 && isolation.Rootless is null)
+        {
+            yield return new OciBundleException(Strings.RunsAsRoot, userText);
+        }
+
+        if (!process.Capabilities.IsDefault && process.Capabilities.Effective.Where(c => c != "CAP_NET_BIND_SERVICE").ToList() is { Count: > 0 } extra)
+        {
+            yield return new OciBundleException(Strings.ExtraCapabilities, string.Join(", ", extra));
+        }
+
+        if (!process.NoNewPrivileges)
+        {
+            yield return new OciBundleException(Strings.NewPrivilegesAllowed);
+        }
+
+        if (isolation.Seccomp.Source == "unconfined")
+        {
+            yield return new OciBundleException(Strings.SeccompUnconfined);
+        }
+
+        if (isolation.HostNetwork)
+        {
+            yield return new OciBundleException(Strings.HostNetworkShared);
+        }
+
+        foreach (MountSpec mount in isolation.Mounts.Where(m => m.Type == "bind"))
+        {
+            string source = NativeMethods.RealPath(mount.Source) ?? Closure.Sysroot.Normalize(mount.Source);
+            string? what = source == "/" ? "root file system, every file of the host"
+                : ContainerPath.IsSameOrInside(source, "/proc") ? $"{source}: its processes, their environments and open files"
+                : ContainerPath.IsSameOrInside(source, "/sys") ? $"{source}: kernel and device settings"
+                : ContainerPath.IsSameOrInside(source, "/dev") ? $"{source}: its devices"
+                : EngineSockets.Contains(source, StringComparer.Ordinal) ? $"container engine socket {source}: whoever writes to it starts containers as root"
+                : null;
+            if (what is not null)
+            {
+                yield return new OciBundleException(Strings.HostSystemBindMount, mount.Destination, what, "it gives the app what the container exists to keep from it");
+            }
+        }
+    }
+}

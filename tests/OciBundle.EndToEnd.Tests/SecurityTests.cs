@@ -1,0 +1,130 @@
+using System.Security.Cryptography;
+using System.Security.Cryptography.X509Certificates;
+using Microsoft.VisualStudio.TestTools.UnitTesting;
+using OciBundle.Testing;
+
+namespace OciBundle.EndToEnd.Tests;
+
+/// <summary>
+/// Issue 12: a default bundle runs confined (no capabilities, no new privileges, Docker's seccomp allow-list, a
+/// read-only root), what is asked for is in effect, and no certificate the distribution or the user did not provide
+/// is trusted. Checked from inside the container, by the kernel's own account (/proc/self/status, errno).
+/// </summary>
+[TestClass]
+public sealed class SecurityTests
+{
+    private const string Items = """
+        <OciBundleAppArg Include="confine" />
+        <OciBundleRlimit Include="RLIMIT_NOFILE" Soft="4096" Hard="8192" Condition="'$(ProbeRlimit)' == 'true'" />
+        """;
+
+    private const string NoCapabilities = "CapEff: 0000000000000000\nCapPrm: 0000000000000000\nCapInh: 0000000000000000\nCapAmb: 0000000000000000\n";
+
+    /// <summary>The open-file limit the runtime gives when config.json sets none: this process's own hard limit (.NET raises soft to hard).</summary>
+    private static string InheritedNofile()
+    {
+        string line = File.ReadAllLines("/proc/self/limits").First(l => l.StartsWith("Max open files", StringComparison.Ordinal));
+        string hard = line.Split(' ', StringSplitOptions.RemoveEmptyEntries)[4];
+        return $"nofile: {hard} {hard}\n";
+    }
+
+    [TestMethod]
+    public void TheDefaultBundleRunsConfinedAndWhatIsAskedForIsInEffect()
+    {
+        Runc.RequireRoot();
+        using TestProject project = TestProject.WithSdkElement("Confined", items: Items);
+        ProcessResult publish = project.Publish("-p:PublishOciBundle=true");
+        Assert.IsFalse(publish.Output.Contains("warning OCIB", StringComparison.Ordinal), "the defaults warn of nothing\n" + publish.Output);
+
+        ProcessResult run = Runc.RunAsRoot(project.BundleDir);
+        Assert.AreEqual(0, run.ExitCode, run.All);
+        Assert.AreEqual(
+            NoCapabilities + "NoNewPrivs: 1\nSeccomp: 2\nunshare: EPERM\nkeyctl: EPERM\nbpf: EPERM\nbind 80: AccessDenied\n"
+            + InheritedNofile() + "write /app: read-only\nwrite /tmp: ok\n",
+            run.Output);
+
+        // uid 1654 with CAP_NET_BIND_SERVICE: in all five sets, so it survives execve and binds port 80.
+        project.Publish("-p:PublishOciBundle=true", "-p:OciBundleCapabilities=CAP_NET_BIND_SERVICE", "-p:ProbeRlimit=true");
+        run = Runc.RunAsRoot(project.BundleDir);
+        Assert.AreEqual(0, run.ExitCode, run.All);
+        Assert.AreEqual(
+            "CapEff: 0000000000000400\nCapPrm: 0000000000000400\nCapInh: 0000000000000400\nCapAmb: 0000000000000400\n"
+            + "NoNewPrivs: 1\nSeccomp: 2\nunshare: EPERM\nkeyctl: EPERM\nbpf: EPERM\nbind 80: ok\nnofile: 8192 8192\nwrite /app: read-only\nwrite /tmp: ok\n",
+            run.Output);
+
+        // Unconfined: the calls reach the kernel, which answers for itself (unshare of a user namespace is EINVAL in a
+        // multithreaded process), and the build says so.
+        publish = project.Publish("-p:PublishOciBundle=true", "-p:OciBundleSeccomp=unconfined");
+        StringAssert.Contains(publish.Output, "warning OCIB3013", publish.Output);
+        run = Runc.RunAsRoot(project.BundleDir);
+        Assert.AreEqual(0, run.ExitCode, run.All);
+        StringAssert.Contains(run.Output, "Seccomp: 0\nunshare: EINVAL\n", run.Output);
+        Assert.IsFalse(run.Output.Contains("keyctl: EPERM", StringComparison.Ordinal), run.Output);
+    }
+
+    [TestMethod]
+    public void ARootlessBundleRunsConfinedToo()
+    {
+        (uint uid, uint gid) = Runc.RequireRootlessUser();
+        using TestProject project = TestProject.WithSdkElement("RootlessConfined", "<OciBundleRootless>true</OciBundleRootless>", Items);
+        Runc.OpenUpFor(project.Directory);
+        project.Publish("-p:PublishOciBundle=true", $"-p:OciBundleHostUid={uid}", $"-p:OciBundleHostGid={gid}");
+
+        ProcessResult run = Runc.RunRootless(project.BundleDir);
+        Assert.AreEqual(0, run.ExitCode, run.All);
+        string nofile = run.Output.Split('\n').Single(l => l.StartsWith("nofile: ", StringComparison.Ordinal));
+        Assert.AreEqual(
+            NoCapabilities + "NoNewPrivs: 1\nSeccomp: 2\nunshare: EPERM\nkeyctl: EPERM\nbpf: EPERM\nbind 80: AccessDenied\n"
+            + nofile + "\nwrite /app: read-only\nwrite /tmp: ok\n",
+            run.Output);
+        Assert.AreEqual(nofile.Split(' ')[1], nofile.Split(' ')[2], ".NET raised its soft limit to the hard one");
+
+        // Capabilities in a user namespace are the namespace's: container root with CAP_NET_BIND_SERVICE binds port 80 of its own network.
+        project.Publish("-p:PublishOciBundle=true", $"-p:OciBundleHostUid={uid}", $"-p:OciBundleHostGid={gid}", "-p:OciBundleCapabilities=NET_BIND_SERVICE");
+        run = Runc.RunRootless(project.BundleDir);
+        Assert.AreEqual(0, run.ExitCode, run.All);
+        StringAssert.StartsWith(run.Output, "CapEff: 0000000000000400\nCapPrm: 0000000000000400\nCapInh: 0000000000000000\nCapAmb: 0000000000000000\n", run.Output);
+        StringAssert.Contains(run.Output, "Seccomp: 2\n", run.Output);
+        StringAssert.Contains(run.Output, "bind 80: ok\n", run.Output);
+    }
+
+    [TestMethod]
+    public void OnlyTheCaBundlesCertificatesAreTrusted()
+    {
+        Runc.RequireRoot();
+        const string caBundle = "/etc/ssl/certs/ca-certificates.crt";
+        TestEnvironment.Require(File.Exists(caBundle), "the build machine has a CA bundle (apt-get install ca-certificates)");
+
+        // A certificate no package owns, in the certificate directory: as Debian's ssl-cert-snakeoil.pem, or a hand-made CA.
+        string extra = "/etc/ssl/certs/ocibundle-e2e-" + Guid.NewGuid().ToString("N")[..8] + ".pem";
+        using (var key = RSA.Create(2048))
+        {
+            var request = new CertificateRequest("CN=OciBundle e2e extra root", key, HashAlgorithmName.SHA256, RSASignaturePadding.Pkcs1);
+            request.CertificateExtensions.Add(new X509BasicConstraintsExtension(true, false, 0, true));
+            using X509Certificate2 cert = request.CreateSelfSigned(DateTimeOffset.UtcNow.AddDays(-1), DateTimeOffset.UtcNow.AddDays(1));
+            File.WriteAllText(extra, cert.ExportCertificatePem() + "\n");
+        }
+
+        try
+        {
+            using TestProject project = TestProject.WithSdkElement("Trust", items: """<OciBundleAppArg Include="dotnet" />""");
+            project.Publish("-p:PublishOciBundle=true");
+
+            string certs = Path.Combine(project.BundleDir, "rootfs", "etc", "ssl", "certs");
+            CollectionAssert.AreEqual(new[] { "ca-certificates.crt" }, Directory.GetFileSystemEntries(certs).Select(Path.GetFileName).ToArray(),
+                "nothing but the CA bundle: no snakeoil, no unowned extra, no hash links");
+            CollectionAssert.AreEqual(File.ReadAllBytes(caBundle), File.ReadAllBytes(Path.Combine(certs, "ca-certificates.crt")));
+
+            ProcessResult run = Runc.RunAsRoot(project.BundleDir);
+            Assert.AreEqual(0, run.ExitCode, run.All);
+            var inBundle = new X509Certificate2Collection();
+            inBundle.ImportFromPemFile(caBundle);
+            int distinct = inBundle.Select(c => c.Thumbprint).Distinct().Count();
+            StringAssert.Contains(run.Output, $"\nroots: {distinct}\n", $"the app trusts exactly the CA bundle's {distinct} roots\n{run.Output}");
+        }
+        finally
+        {
+            File.Delete(extra);
+        }
+    }
+}
