@@ -13,10 +13,16 @@ namespace OciBundle.EndToEnd.Tests;
 [TestClass]
 public sealed class SecurityTests
 {
+    private const string Properties = "<ServerGarbageCollection>true</ServerGarbageCollection>";
+
     private const string Items = """
         <OciBundleAppArg Include="confine" />
+        <OciBundleFile Include="/usr/bin/dash" TargetPath="/bin/sh" />
         <OciBundleRlimit Include="RLIMIT_NOFILE" Soft="4096" Hard="8192" Condition="'$(ProbeRlimit)' == 'true'" />
         """;
+
+    /// <summary>An ordinary app's work under the filter: server GC's heaps and threads, the thread pool, fork and exec of a child (pid 1 is the app).</summary>
+    private const string Works = "server gc: True\nthread pool: 2016\nchild: child of 1 exit 0\n";
 
     private const string NoCapabilities = "CapEff: 0000000000000000\nCapPrm: 0000000000000000\nCapInh: 0000000000000000\nCapAmb: 0000000000000000\n";
 
@@ -32,14 +38,14 @@ public sealed class SecurityTests
     public void TheDefaultBundleRunsConfinedAndWhatIsAskedForIsInEffect()
     {
         Runc.RequireRoot();
-        using TestProject project = TestProject.WithSdkElement("Confined", items: Items);
+        using TestProject project = TestProject.WithSdkElement("Confined", Properties, Items);
         ProcessResult publish = project.Publish("-p:PublishOciBundle=true");
         Assert.IsFalse(publish.Output.Contains("warning OCIB", StringComparison.Ordinal), "the defaults warn of nothing\n" + publish.Output);
 
         ProcessResult run = Runc.RunAsRoot(project.BundleDir);
         Assert.AreEqual(0, run.ExitCode, run.All);
         Assert.AreEqual(
-            NoCapabilities + "NoNewPrivs: 1\nSeccomp: 2\nunshare: EPERM\nkeyctl: EPERM\nbpf: EPERM\nbind 80: AccessDenied\n"
+            NoCapabilities + "NoNewPrivs: 1\nSeccomp: 2\nunshare: EPERM\nkeyctl: EPERM\nbpf: EPERM\nbind 80: AccessDenied\n" + Works
             + InheritedNofile() + "write /app: read-only\nwrite /tmp: ok\n",
             run.Output);
 
@@ -49,7 +55,7 @@ public sealed class SecurityTests
         Assert.AreEqual(0, run.ExitCode, run.All);
         Assert.AreEqual(
             "CapEff: 0000000000000400\nCapPrm: 0000000000000400\nCapInh: 0000000000000400\nCapAmb: 0000000000000400\n"
-            + "NoNewPrivs: 1\nSeccomp: 2\nunshare: EPERM\nkeyctl: EPERM\nbpf: EPERM\nbind 80: ok\nnofile: 8192 8192\nwrite /app: read-only\nwrite /tmp: ok\n",
+            + "NoNewPrivs: 1\nSeccomp: 2\nunshare: EPERM\nkeyctl: EPERM\nbpf: EPERM\nbind 80: ok\n" + Works + "nofile: 8192 8192\nwrite /app: read-only\nwrite /tmp: ok\n",
             run.Output);
 
         // Unconfined: the calls reach the kernel, which answers for itself (unshare of a user namespace is EINVAL in a
@@ -66,7 +72,7 @@ public sealed class SecurityTests
     public void ARootlessBundleRunsConfinedToo()
     {
         (uint uid, uint gid) = Runc.RequireRootlessUser();
-        using TestProject project = TestProject.WithSdkElement("RootlessConfined", "<OciBundleRootless>true</OciBundleRootless>", Items);
+        using TestProject project = TestProject.WithSdkElement("RootlessConfined", "<OciBundleRootless>true</OciBundleRootless>" + Properties, Items);
         Runc.OpenUpFor(project.Directory);
         project.Publish("-p:PublishOciBundle=true", $"-p:OciBundleHostUid={uid}", $"-p:OciBundleHostGid={gid}");
 
@@ -74,7 +80,7 @@ public sealed class SecurityTests
         Assert.AreEqual(0, run.ExitCode, run.All);
         string nofile = run.Output.Split('\n').Single(l => l.StartsWith("nofile: ", StringComparison.Ordinal));
         Assert.AreEqual(
-            NoCapabilities + "NoNewPrivs: 1\nSeccomp: 2\nunshare: EPERM\nkeyctl: EPERM\nbpf: EPERM\nbind 80: AccessDenied\n"
+            NoCapabilities + "NoNewPrivs: 1\nSeccomp: 2\nunshare: EPERM\nkeyctl: EPERM\nbpf: EPERM\nbind 80: AccessDenied\n" + Works
             + nofile + "\nwrite /app: read-only\nwrite /tmp: ok\n",
             run.Output);
         Assert.AreEqual(nofile.Split(' ')[1], nofile.Split(' ')[2], ".NET raised its soft limit to the hard one");

@@ -101,6 +101,52 @@ public sealed class SafetyTests
     private static string Rootfs(Fixture f, string path) => Path.Combine(f.Bundle, "rootfs") + path;
 
     [TestMethod]
+    public void DataRulesTakeOnlyWhatAPackageOfTheSysrootOwns()
+    {
+        using var f = new Fixture();
+        string zoneinfo = Path.Combine(f.Sysroot, "usr", "share", "zoneinfo");
+        Directory.CreateDirectory(Path.Combine(zoneinfo, "Europe"));
+        File.WriteAllText(Path.Combine(zoneinfo, "Europe", "Berlin"), "TZif2 from tzdata");
+        File.WriteAllText(Path.Combine(zoneinfo, "build-machine-extra"), "made on the build machine");
+        Directory.CreateDirectory(Path.Combine(zoneinfo, "local"));
+        File.WriteAllText(Path.Combine(zoneinfo, "local", "Office"), "a hand-made zone");
+        string info = Path.Combine(f.Sysroot, "var", "lib", "dpkg", "info");
+        Directory.CreateDirectory(info);
+        File.WriteAllText(Path.Combine(info, "tzdata.list"), "/.\n/usr\n/usr/share\n/usr/share/zoneinfo\n/usr/share/zoneinfo/Europe\n/usr/share/zoneinfo/Europe/Berlin\n");
+
+        f.Publish(t => t.IncludeTimeZoneData = true);
+        Assert.AreEqual("TZif2 from tzdata", File.ReadAllText(Rootfs(f, "/usr/share/zoneinfo/Europe/Berlin")));
+        Assert.IsFalse(File.Exists(Rootfs(f, "/usr/share/zoneinfo/build-machine-extra")), "no package owns it");
+        Assert.IsFalse(Directory.Exists(Rootfs(f, "/usr/share/zoneinfo/local")), "nor this folder");
+        string log = string.Join("\n", f.Engine.Messages.Select(m => m.Message));
+        StringAssert.Contains(log, "no package of the sysroot owns them: /usr/share/zoneinfo/build-machine-extra, /usr/share/zoneinfo/local", log);
+
+        // A package that starts to own the file brings it in: the database is an input of the up-to-date check.
+        File.AppendAllText(Path.Combine(info, "tzdata.list"), "/usr/share/zoneinfo/build-machine-extra\n");
+        f.Publish(t => t.IncludeTimeZoneData = true);
+        Assert.IsTrue(File.Exists(Rootfs(f, "/usr/share/zoneinfo/build-machine-extra")));
+
+        // No package database at all (a folder made by hand): taken whole, and the log says so.
+        Directory.Delete(Path.Combine(f.Sysroot, "var"), recursive: true);
+        f.Publish(t => t.IncludeTimeZoneData = true);
+        Assert.IsTrue(File.Exists(Rootfs(f, "/usr/share/zoneinfo/local/Office")));
+        StringAssert.Contains(string.Join("\n", f.Engine.Messages.Select(m => m.Message)), "no dpkg database");
+    }
+
+    [TestMethod]
+    public void ThePackageDatabaseSeesThroughMergedUsr()
+    {
+        using var f = new Fixture();
+        string info = Path.Combine(f.Sysroot, "var", "lib", "dpkg", "info");
+        Directory.CreateDirectory(info);
+        File.WriteAllText(Path.Combine(info, "libc6:amd64.list"), "/lib/x86_64-linux-gnu/libc.so.6\n/lib64/ld-linux-x86-64.so.2\n");
+        Closure.PackageDatabase db = Closure.PackageDatabase.Read(new Closure.Sysroot(f.Sysroot), "/")!;
+        Assert.IsTrue(db.Owns("/usr/lib/x86_64-linux-gnu/libc.so.6"), "/lib is a link to usr/lib in this sysroot");
+        Assert.IsTrue(db.Owns("/lib64/ld-linux-x86-64.so.2"), "/lib64 is a real folder here, so its path stays");
+        Assert.IsFalse(db.Owns("/usr/lib/x86_64-linux-gnu/libm.so.6"));
+    }
+
+    [TestMethod]
     public void ASecondPublishWithNothingChangedWritesNothingAndStillPrintsTheSummary()
     {
         using var f = new Fixture();

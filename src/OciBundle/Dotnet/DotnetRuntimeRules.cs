@@ -13,6 +13,7 @@ internal static class DotnetRuntimeRules
     private const string GlobalizationShim = "libSystem.Globalization.Native.so";
     private const string OpenSslShim = "libSystem.Security.Cryptography.Native.OpenSsl.so";
     private const string GssapiShim = "libSystem.Net.Security.Native.so";
+    private const string Zoneinfo = "/usr/share/zoneinfo";
 
     // The OpenSSL shim tries these sonames in this order (dotnet/runtime opensslshim.c).
     private static readonly string[] OpenSslNames = { "libssl.so.3", "libssl.so.1.1", "libssl.so.1.0.2", "libssl.so.1.0.0", "libssl.so.10" };
@@ -62,9 +63,36 @@ internal static class DotnetRuntimeRules
         if (options.IncludeTimeZoneData && closure.Files.Any())
         {
             // right/ holds the leap-second variants of every zone: TimeZoneInfo never lists them, and they are half the files.
-            if (closure.AddSysrootPath("/usr/share/zoneinfo", "time zone database for TimeZoneInfo (OciBundleIncludeTimeZoneData)", p => p == "/usr/share/zoneinfo/right") is null)
+            // Of the rest, only what a package installed (tzdata): a file the build machine added there is not the distribution's.
+            PackageDatabase? packages = PackageDatabase.Read(closure.Sysroot, Zoneinfo);
+            var unowned = new List<string>();
+            bool Exclude(string path)
+            {
+                if (path == Zoneinfo + "/right")
+                {
+                    return true;
+                }
+
+                if (packages is null || packages.Owns(path))
+                {
+                    return false;
+                }
+
+                unowned.Add(path);
+                return true;
+            }
+
+            if (closure.AddSysrootPath(Zoneinfo, "time zone database for TimeZoneInfo (OciBundleIncludeTimeZoneData)", Exclude) is null)
             {
                 log("Time zone data left out: the sysroot has no /usr/share/zoneinfo.");
+            }
+            else if (packages is null)
+            {
+                log($"The sysroot has no dpkg database ({PackageDatabase.InfoDirectory}): its time zone data is taken whole, no package owner checked.");
+            }
+            else if (unowned.Count > 0)
+            {
+                log($"Left out of the time zone data, as no package of the sysroot owns them: {string.Join(", ", unowned.Take(5))}{(unowned.Count > 5 ? $" and {unowned.Count - 5} more" : "")}. Add one you need with an OciBundleFile item.");
             }
         }
     }

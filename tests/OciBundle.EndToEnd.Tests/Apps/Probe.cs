@@ -95,6 +95,19 @@ switch (mode)
             Console.WriteLine($"bind 80: {e.SocketErrorCode}");
         }
 
+        // What an ordinary app does must still work under the filter: server GC, the thread pool, starting a process.
+        Console.WriteLine($"server gc: {System.Runtime.GCSettings.IsServerGC}");
+        int sum = 0;
+        Parallel.For(0, 64, new ParallelOptions { MaxDegreeOfParallelism = 8 }, i => Interlocked.Add(ref sum, i));
+        Console.WriteLine($"thread pool: {sum}");
+        if (File.Exists("/bin/sh"))
+        {
+            using var child = System.Diagnostics.Process.Start(new System.Diagnostics.ProcessStartInfo("/bin/sh", new[] { "-c", "echo child of $PPID" }) { RedirectStandardOutput = true })!;
+            string said = child.StandardOutput.ReadToEnd().Trim();
+            child.WaitForExit();
+            Console.WriteLine($"child: {said} exit {child.ExitCode}");
+        }
+
         string limits = File.ReadAllLines("/proc/self/limits").First(l => l.StartsWith("Max open files"));
         Console.WriteLine($"nofile: {string.Join(' ', limits.Split(' ', StringSplitOptions.RemoveEmptyEntries).Skip(3).Take(2))}");
         Console.WriteLine($"write /app: {TryWrite("/app/probe-write")}");
