@@ -401,7 +401,9 @@ public sealed class BundleRequestTests
         StringAssert.Contains(request.Process.ToString(), "\"CAP_KILL\"");
         StringAssert.Contains(request.Process.ToString(), "Hard = 8193");
         StringAssert.Contains(request.Isolation.ToString(), "\"/proc/cpuinfo\"");
-        StringAssert.Contains(request.Isolation.ToString(), "\"defaultAction\":\"SCMP_ACT_ERRNO\"", "the resolved filter itself, so an edited profile file changes the key");
+        File.WriteAllText(_dir.Combine("key-profile.json"), "{\"defaultAction\": \"SCMP_ACT_LOG\"}");
+        options.Seccomp = _dir.Combine("key-profile.json");
+        StringAssert.Contains(Validate(options, new List<OciBundleException>()).Isolation.ToString(), "SCMP_ACT_LOG", "the profile's text itself, so an edited profile file changes the key");
         StringAssert.Contains(request.Output.ToString(), "\"team\": \"payments\"");
         StringAssert.Contains(request.Content.ToString(), "Arch = amd64");
     }

@@ -34,7 +34,7 @@ public sealed class RuntimeSpecTests
         ReadonlyPaths = TargetDefaults.Of("OciBundleReadonlyPaths").Split(';'),
     };
 
-    private static string DefaultSeccomp(string arch) => SeccompProfile.Default(arch, Array.Empty<string>()).ToString(Newtonsoft.Json.Formatting.None);
+    private static JObject DefaultSeccomp(string arch) => SeccompProfile.Default(arch, Array.Empty<string>());
 
     [TestMethod]
     public void DefaultConfigIsExactlyThis()

@@ -9,22 +9,24 @@ namespace OciBundle.Request;
 
 /// <summary>
 /// The process's seccomp filter: <c>default</c> (an allow-list equivalent to Docker's and containerd's),
-/// <c>unconfined</c> (none), or a profile file. Resolved here, against the target architecture and the capabilities
-/// in effect, so the request holds the exact filter and a change to the profile file changes the request.
+/// <c>unconfined</c> (none), or a profile file, whose text the request holds (checked here, so its mistakes are
+/// reported with the others; and an edit of the file changes the request). The filter itself is resolved by the
+/// planner, against the target architecture and the capabilities in effect: the default one is a function of those and
+/// of the engine, all of which the up-to-date key already holds, so a no-op publish never builds it.
 /// </summary>
-internal sealed record SeccompSpec(string Source, string? Json)
+internal sealed record SeccompSpec(string Source, string? ProfileText)
 {
     /// <summary>The largest profile file read: moby's own is 20 KB.</summary>
     public const int MaxProfileBytes = 4 << 20;
 
-    public bool Unconfined => Json is null;
+    public bool Unconfined => Source == "unconfined";
 
     public static SeccompSpec Parse(string? value, string goArch, IReadOnlyCollection<string> capabilities, ParseErrors errors)
     {
         string text = errors.Required(value, "OciBundleSeccomp");
         if (text.Length == 0 || text.Equals("default", StringComparison.OrdinalIgnoreCase))
         {
-            return new SeccompSpec("default", Compact(SeccompProfile.Default(goArch, capabilities)));
+            return new SeccompSpec("default", null);
         }
 
         if (text.Equals("unconfined", StringComparison.OrdinalIgnoreCase))
@@ -47,8 +49,9 @@ internal sealed record SeccompSpec(string Source, string? Json)
                 throw new SeccompProfileException($"it is {st.Size} bytes, over the {MaxProfileBytes} a profile may have");
             }
 
-            JObject profile = JObject.Parse(File.ReadAllText(real), new JsonLoadSettings { DuplicatePropertyNameHandling = DuplicatePropertyNameHandling.Error });
-            return new SeccompSpec(path, Compact(SeccompProfile.Resolve(profile, goArch, capabilities)));
+            var spec = new SeccompSpec(path, File.ReadAllText(real));
+            spec.Resolve(goArch, capabilities);
+            return spec;
         }
         catch (Exception e) when (e is JsonException or SeccompProfileException or IOException or UnauthorizedAccessException)
         {
@@ -57,7 +60,16 @@ internal sealed record SeccompSpec(string Source, string? Json)
         }
     }
 
-    private static string Compact(JObject profile) => profile.ToString(Formatting.None);
+    /// <summary>The <c>linux.seccomp</c> object for the target and the capabilities in effect; null when unconfined.</summary>
+    public JObject? Resolve(string goArch, IReadOnlyCollection<string> capabilities) => Source switch
+    {
+        "unconfined" => null,
+        "default" => SeccompProfile.Default(goArch, capabilities),
+        _ => SeccompProfile.Resolve(
+            JObject.Parse(ProfileText ?? throw new InvalidOperationException("a profile that failed to parse reached the planner"), new JsonLoadSettings { DuplicatePropertyNameHandling = DuplicatePropertyNameHandling.Error }),
+            goArch,
+            capabilities),
+    };
 }
 
 /// <summary>
@@ -204,7 +216,7 @@ internal static class RiskySettings
             yield return new OciBundleException(Strings.NewPrivilegesAllowed);
         }
 
-        if (isolation.Seccomp.Source == "unconfined")
+        if (isolation.Seccomp.Unconfined)
         {
             yield return new OciBundleException(Strings.SeccompUnconfined);
         }

@@ -45,8 +45,8 @@ internal static class RuntimeSpecBuilder
         public required bool NoNewPrivileges { get; init; }
         public required IReadOnlyList<Request.RlimitSpec> Rlimits { get; init; }
 
-        /// <summary>The <c>linux.seccomp</c> object as compact JSON; null for none (unconfined).</summary>
-        public required string? Seccomp { get; init; }
+        /// <summary>The <c>linux.seccomp</c> object; null for none (unconfined).</summary>
+        public required JObject? Seccomp { get; init; }
         public required IReadOnlyList<string> MaskedPaths { get; init; }
         public required IReadOnlyList<string> ReadonlyPaths { get; init; }
     }
@@ -102,7 +102,7 @@ internal static class RuntimeSpecBuilder
         linux["namespaces"] = new JArray(namespaces.Select(n => new JObject { ["type"] = n }));
         if (input.Seccomp is not null)
         {
-            linux["seccomp"] = JObject.Parse(input.Seccomp);
+            linux["seccomp"] = input.Seccomp.DeepClone();
         }
 
         linux["maskedPaths"] = new JArray(input.MaskedPaths);
