@@ -57,6 +57,42 @@ public sealed class DotnetClosureTests
     }
 
     [TestMethod]
+    public void NativeAotAppBehavesAsOnTheHost()
+    {
+        Runc.RequireRoot();
+        using TestProject project = TestProject.WithSdkElement("NativeAot", "<PublishAot>true</PublishAot>", AppArgDotnet);
+        project.Publish("-p:PublishOciBundle=true");
+
+        // The symbol file AOT writes beside the executable is data, not a program with a closure.
+        Assert.IsTrue(File.Exists(Path.Combine(project.PublishDir, "NativeAot.dbg")), "AOT wrote its symbol file");
+        Assert.IsTrue(File.Exists(Path.Combine(project.BundleDir, "rootfs", "app", "NativeAot.dbg")));
+        AssertSameOutputInContainerAsOnHost(project, Path.Combine(project.PublishDir, "NativeAot"), "dotnet");
+
+        // No runtime, no shim libraries: the executable itself is why ICU and OpenSSL are there.
+        string rootfs = Path.Combine(project.BundleDir, "rootfs");
+        Assert.IsFalse(Directory.EnumerateFiles(rootfs, "libcoreclr.so", SearchOption.AllDirectories).Any());
+        JToken icu = Provenance(project)["files"]!.First(f => ((string)f["path"]!).Contains("libicuuc.so.") && (string)f["type"]! == "file");
+        StringAssert.Contains((string)icu["reason"]!, "by /app/NativeAot");
+        JToken ssl = Provenance(project)["files"]!.First(f => ((string)f["path"]!).Contains("libssl.so.") && (string)f["type"]! == "file");
+        StringAssert.Contains((string)ssl["reason"]!, "by /app/NativeAot");
+    }
+
+    [TestMethod]
+    public void InvariantNativeAotAppCarriesNoIcu()
+    {
+        Runc.RequireRoot();
+        using TestProject project = TestProject.WithSdkElement("InvariantAot", "<PublishAot>true</PublishAot><InvariantGlobalization>true</InvariantGlobalization>");
+        project.Publish("-p:PublishOciBundle=true");
+
+        string rootfs = Path.Combine(project.BundleDir, "rootfs");
+        Assert.IsFalse(Directory.EnumerateFiles(rootfs, "libicu*", SearchOption.AllDirectories).Any(), "the executable has no ICU loader in it");
+        Assert.IsTrue(Directory.EnumerateFiles(rootfs, "libssl.so.*", SearchOption.AllDirectories).Any(), "it still opens OpenSSL");
+        ProcessResult run = Runc.RunAsRoot(project.BundleDir);
+        Assert.AreEqual(3, run.ExitCode, run.All);
+        StringAssert.StartsWith(run.Output, "Hello from an OCI bundle!\n");
+    }
+
+    [TestMethod]
     public void FrameworkDependentAppGetsItsFrameworksAndBehavesAsOnTheHost()
     {
         Runc.RequireRoot();

@@ -26,6 +26,22 @@ public sealed class ElfFileTests
     }
 
     [TestMethod]
+    public void ADebugSymbolFileIsDataWithNoInterpreterOrLibraries()
+    {
+        // What Native AOT's StripSymbols leaves beside the executable (app.dbg): objcopy --only-keep-debug.
+        TestEnvironment.Require(TestEnvironment.Which("objcopy") is not null, "objcopy (binutils) makes the debug-symbol file");
+        using var dir = new TempDirectory();
+        string dbg = dir.Combine("ls.dbg");
+        Assert.AreEqual(0, TestEnvironment.RunCapture("objcopy", "--only-keep-debug", "/bin/ls", dbg).ExitCode);
+
+        ElfFile symbols = ElfFile.Read(dbg);
+        Assert.IsTrue(symbols.IsDebugOnly);
+        Assert.IsNull(symbols.Interpreter, "its PT_INTERP has no bytes: reading one gave the empty library name of OCIB2001");
+        Assert.AreEqual(0, symbols.Needed.Count);
+        Assert.IsFalse(ElfFile.Read("/bin/ls").IsDebugOnly);
+    }
+
+    [TestMethod]
     public void ReadsSonameOfLibc()
     {
         string libc = "/lib/x86_64-linux-gnu/libc.so.6";

@@ -126,9 +126,9 @@ internal sealed class ClosureBuilder : IClosure
             return existing;
         }
 
-        if (ReadElf(hostPath) is not { } elf || elf.Type is not (ElfType.Executable or ElfType.SharedObject))
+        if (ReadElf(hostPath) is not { } elf || elf.Type is not (ElfType.Executable or ElfType.SharedObject) || elf.IsDebugOnly)
         {
-            return null; // not ELF, or an object file or core dump: data to the loader
+            return null; // not ELF, an object file, a core dump or a debug-symbol file: data to the loader
         }
 
         if (elf.Identity != _arch.Identity)
@@ -318,7 +318,7 @@ internal sealed class ClosureBuilder : IClosure
         _plan.AddFile(realPath, host, (UnixFileMode)(st.Mode & 0xFFF), (long)st.Size, reason, st.Inode);
         if (!_nodes.ContainsKey(realPath) && ReadElf(host) is { } elf)
         {
-            if (elf.Identity == _arch.Identity && elf.Type is ElfType.Executable or ElfType.SharedObject)
+            if (elf.Identity == _arch.Identity && elf.Type is ElfType.Executable or ElfType.SharedObject && !elf.IsDebugOnly)
             {
                 var node = new ElfNode(requestedPath, realPath, host, elf, loader);
                 _nodes[realPath] = node;

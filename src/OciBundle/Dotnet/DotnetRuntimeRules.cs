@@ -23,7 +23,14 @@ internal static class DotnetRuntimeRules
     {
         ElfNode? FindShim(string name) => closure.Files.FirstOrDefault(n => Path.GetFileName(n.RootfsPath) == name);
 
-        if (FindShim(GlobalizationShim) is { } globalization)
+        // A Native AOT executable links the shims in: it opens what they would open, so it stands in for each of them.
+        NativeAot? aot = FindShim(GlobalizationShim) is null && FindShim(OpenSslShim) is null && FindShim("libcoreclr.so") is null ? NativeAot.Find(closure) : null;
+        if (aot is not null)
+        {
+            log($"{aot.Executable.RootfsPath} is a Native AOT executable: it opens {string.Join(", ", new[] { aot.Icu ? "ICU" : null, aot.OpenSsl ? "OpenSSL" : null, aot.Gssapi ? "GSSAPI" : null }.OfType<string>().DefaultIfEmpty("none of ICU, OpenSSL, GSSAPI"))} itself.");
+        }
+
+        if ((FindShim(GlobalizationShim) ?? (aot is { Icu: true } ? aot.Executable : null)) is { } globalization)
         {
             if (config?.InvariantGlobalization == true || options.InvariantGlobalization)
             {
@@ -39,7 +46,7 @@ internal static class DotnetRuntimeRules
             }
         }
 
-        if (FindShim(OpenSslShim) is { } openssl)
+        if ((FindShim(OpenSslShim) ?? (aot is { OpenSsl: true } ? aot.Executable : null)) is { } openssl)
         {
             string? found = OpenSslNames.FirstOrDefault(name => closure.AddDlopen(name, openssl, $"OpenSSL for System.Security.Cryptography (dlopen {name} by {openssl.RootfsPath})"));
             if (found is null)
@@ -52,7 +59,7 @@ internal static class DotnetRuntimeRules
             AddCertificates(closure);
         }
 
-        if (options.IncludeGssapi && FindShim(GssapiShim) is { } gssapi)
+        if (options.IncludeGssapi && (FindShim(GssapiShim) ?? (aot is { Gssapi: true } ? aot.Executable : null)) is { } gssapi)
         {
             if (!closure.AddDlopen("libgssapi_krb5.so.2", gssapi, $"GSSAPI for NegotiateAuthentication (dlopen by {gssapi.RootfsPath}; OciBundleIncludeGssapi)"))
             {
@@ -136,6 +143,49 @@ internal static class DotnetRuntimeRules
         const string reason = "CA certificates for TLS and X509Store (the sysroot's CA bundle, built by update-ca-certificates)";
         closure.AddSysrootPath("/etc/ssl/certs/ca-certificates.crt", reason);
         closure.AddSysrootPath("/usr/lib/ssl/cert.pem", reason);
+    }
+}
+
+/// <summary>
+/// A Native AOT executable of the app and which of the runtime's native shims it carries, recognised by the shims' own
+/// strings rather than by file names: the globalization shim's ICU probe (<c>libicuuc.so</c> and <c>libicui18n.so</c>),
+/// the OpenSSL shim's soname list (<c>libssl.so.3</c> and <c>libssl.so.1.1</c>), the security shim's GSSAPI library.
+/// Looked for only when the app has no CoreCLR and no shim library, so a JIT app's files are never read for it.
+/// </summary>
+internal sealed record NativeAot(ElfNode Executable, bool Icu, bool OpenSsl, bool Gssapi)
+{
+    private const long MaxScannedBytes = 1L << 30;
+
+    public static NativeAot? Find(IClosure closure)
+    {
+        foreach (ElfNode node in closure.Files.Where(n => n.Loader is null && n.Elf.Interpreter is not null).OrderBy(n => n.RootfsPath, StringComparer.Ordinal))
+        {
+            byte[] bytes;
+            try
+            {
+                if (new FileInfo(node.HostPath).Length > MaxScannedBytes)
+                {
+                    continue;
+                }
+
+                bytes = File.ReadAllBytes(node.HostPath);
+            }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+            {
+                continue;
+            }
+
+            bool Has(string text) => bytes.AsSpan().IndexOf(System.Text.Encoding.ASCII.GetBytes(text)) >= 0;
+            bool icu = Has("libicuuc.so") && Has("libicui18n.so");
+            bool openssl = Has("libssl.so.3") && Has("libssl.so.1.1");
+            bool gssapi = Has("libgssapi_krb5.so.2");
+            if (icu || openssl || gssapi)
+            {
+                return new NativeAot(node, icu, openssl, gssapi);
+            }
+        }
+
+        return null;
     }
 }
 

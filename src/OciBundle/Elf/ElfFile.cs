@@ -37,6 +37,13 @@ internal sealed class ElfFile
     public IReadOnlyList<string> RunPath { get; private set; } = Array.Empty<string>();
     public string? SoName { get; private set; }
 
+    /// <summary>
+    /// A separate debug-symbol file (<c>objcopy --only-keep-debug</c>, as Native AOT's <c>app.dbg</c>): its headers
+    /// describe the program, but its segments have no bytes in the file (<c>PT_INTERP</c> and <c>PT_DYNAMIC</c> are empty). Data to
+    /// the loader: never run, never loaded, so it has no closure.
+    /// </summary>
+    public bool IsDebugOnly { get; private set; }
+
     public ElfIdentity Identity => new(Class, IsLittleEndian, Machine);
 
     /// <summary>True when the file starts with the ELF magic. Never throws for unreadable files.</summary>
@@ -205,6 +212,13 @@ internal sealed class ElfFile
                     ? new Segment(type, U64(table, o + 8), U64(table, o + 16), U64(table, o + 32))
                     : new Segment(type, U32(table, o + 4), U32(table, o + 8), U32(table, o + 16));
                 segments.Add(s);
+            }
+
+            // A program's interpreter name and dynamic table are bytes of the file; a symbol file keeps their headers only.
+            if (segments.Any(s => s.Type is PT_INTERP or PT_DYNAMIC && s.FileSize == 0))
+            {
+                file.IsDebugOnly = true;
+                return;
             }
 
             foreach (Segment s in segments)
