@@ -67,6 +67,9 @@ public sealed class BuildOciContainer : Microsoft.Build.Utilities.Task, ICancela
     /// <summary><c>OciBundleCapabilities</c>: <c>default</c>, <c>none</c>, or ';'-separated capability names.</summary>
     public string? Capabilities { get; set; }
 
+    /// <summary><c>OciBundleRootCapabilities</c>: ';'-separated names, what <c>default</c> gives root.</summary>
+    public string? RootCapabilities { get; set; }
+
     /// <summary><c>OciBundleNoNewPrivileges</c>.</summary>
     public bool NoNewPrivileges { get; set; }
 
@@ -234,6 +237,7 @@ public sealed class BuildOciContainer : Microsoft.Build.Utilities.Task, ICancela
         WriteBundle = WriteBundle,
         Capabilities = Capabilities?.Split(new[] { ';', ',', ' ' }, StringSplitOptions.RemoveEmptyEntries).ToList(),
         NoNewPrivileges = NoNewPrivileges,
+        RootCapabilities = RootCapabilities?.Split(new[] { ';', ',', ' ' }, StringSplitOptions.RemoveEmptyEntries).ToList(),
         Seccomp = Seccomp,
         MaskedPaths = Words(MaskedPaths),
         MaskedPathItems = MaskedPathItems.Select(i => i.ItemSpec).ToList(),

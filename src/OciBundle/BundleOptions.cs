@@ -89,6 +89,9 @@ internal sealed class BundleOptions
     /// <summary><c>OciBundleCapabilities</c>: names, or <c>none</c>.</summary>
     public IList<string>? Capabilities { get; set; }
 
+    /// <summary><c>OciBundleRootCapabilities</c>: what <c>default</c> gives root outside a user namespace.</summary>
+    public IList<string>? RootCapabilities { get; set; }
+
     /// <summary><c>OciBundleNoNewPrivileges</c>.</summary>
     public bool NoNewPrivileges { get; set; }
 

@@ -133,7 +133,7 @@ internal sealed class BundlePlanner
             Capabilities = process.Capabilities,
             NoNewPrivileges = process.NoNewPrivileges,
             Rlimits = process.Rlimits,
-            Seccomp = isolation.Seccomp.Resolve(_request.Content.Arch.GoArch, process.Capabilities.Effective),
+            Seccomp = isolation.Seccomp.Resolve(_request.Content.Arch.GoArch, process.Capabilities.Bounding),
             MaskedPaths = isolation.MaskedPaths,
             ReadonlyPaths = isolation.ReadonlyPaths,
         });

@@ -92,6 +92,9 @@ public sealed class MisconfigurationTests
     [DataRow("OciBundleSeccomp=no-such-profile.json", "OCIB1170", "no-such-profile.json', which is neither 'default'")]
     [DataRow("OciBundleSeccomp=Program.cs", "OCIB1171", "Program.cs' (OciBundleSeccomp) cannot be used")]
     [DataRow("OciBundleMaskedPaths=proc/kcore", "OCIB1180", "OciBundleMaskedPaths 'proc/kcore'")]
+    [DataRow("OciBundleReadOnly=maybe", "OCIB1200", "OciBundleReadOnly is 'maybe'")]
+    [DataRow("OciBundleIncludeTimeZoneData=no", "OCIB1200", "OciBundleIncludeTimeZoneData is 'no'")]
+    [DataRow("PublishOciImage=yes", "OCIB1200", "PublishOciImage is 'yes'")]
     public void AMisconfigurationGivesItsCodeAndKeepsTheBundle(string property, string code, string named)
     {
         ProcessResult bad = _project!.Publish(false, "-p:PublishOciBundle=true", "-p:" + property);

@@ -163,6 +163,10 @@ public sealed class BundleRequestTests
     [DataRow("OCIB1191", "rlimit:NOFILE||10")]
     [DataRow("OCIB1191", "rlimit:NOFILE|-1|")]
     [DataRow("OCIB1192", "rlimit-twice:nofile")]
+    [DataRow("OCIB1191", "rlimit:NOFILE|unlimited|")]
+    [DataRow("OCIB1171", "seccomp-100:{\"defaultAction\":\"SCMP_ACT_LOG\"}")]
+    [DataRow("OCIB1008", "missing:RootCapabilities")]
+    [DataRow("OCIB1160", "rootcaps:CAP_TELEPORT")]
     public void EachMistakeGetsItsOwnCode(string code, string mistake)
     {
         string value = mistake[(mistake.IndexOf(':') + 1)..];
@@ -208,6 +212,12 @@ public sealed class BundleRequestTests
                     File.WriteAllText(_dir.Combine("profile.json"), value);
                     o.Seccomp = _dir.Combine("profile.json");
                     break;
+                case "seccomp-100":
+                    File.WriteAllText(_dir.Combine("profile.json"), value);
+                    o.Seccomp = _dir.Combine("profile.json");
+                    o.SpecVersion = "1.0.0";
+                    break;
+                case "rootcaps": o.RootCapabilities = new List<string> { value }; break;
                 case "masked": o.MaskedPathItems.Add(value); break;
                 case "readonly-prop": o.ReadonlyPaths = value.Split(';').ToList(); break;
                 case "rlimit": o.Rlimits.Add(new RlimitOption { Type = value.Split('|')[0], Soft = value.Split('|')[1], Hard = value.Split('|')[2] }); break;
@@ -321,12 +331,34 @@ public sealed class BundleRequestTests
         CollectionAssert.AreEqual(new[] { "OCIB3012" }, Warnings(o => o.NoNewPrivileges = false));
         CollectionAssert.AreEqual(new[] { "OCIB3013" }, Warnings(o => o.Seccomp = "unconfined"));
         CollectionAssert.AreEqual(new[] { "OCIB3014" }, Warnings(o => o.Network = "host"));
-        foreach (string source in new[] { "/", "/proc", "/sys/fs/cgroup", "/dev", "/run/docker.sock" })
+        foreach (string source in new[] { "/", "/proc", "/sys/fs/cgroup", "/dev", "//proc/", "/run/docker.sock", "/var/run/docker.sock", "/run", "/var/run", "/run/containerd", "/run/user", "/run/user/1000", "/run/user/1000/docker.sock", "/run/user/1000/podman" })
         {
             CollectionAssert.AreEqual(new[] { "OCIB3015" }, Warnings(o => o.Mounts.Add(new MountOption { Destination = "/host", Type = "bind", Source = source, Options = new List<string> { "rbind", "ro" } })), source);
         }
 
+        // runc spec's own bind form, with no "bind" type: still a bind of the host's /proc.
+        CollectionAssert.AreEqual(new[] { "OCIB3015" }, Warnings(o => o.Mounts.Add(new MountOption { Destination = "/hp", Type = "none", Source = "/proc", Options = new List<string> { "rbind" } })));
+        CollectionAssert.AreEqual(Array.Empty<string>(), Warnings(o => o.Mounts.Add(new MountOption { Destination = "/host", Type = "bind", Source = "/run/user/1000/app-data", Options = new List<string> { "rbind" } })), "a user's own data under /run/user");
+        CollectionAssert.AreEqual(new[] { "OCIB3016" }, Warnings(o => o.MaskedPaths = new List<string> { "none" }));
+        CollectionAssert.AreEqual(new[] { "OCIB3016", "OCIB3016" }, Warnings(o => { o.MaskedPaths = new List<string> { "none" }; o.ReadonlyPaths = new List<string> { "none" }; }));
+
+        // A deny-list profile (everything allowed unless named) is as open as none.
+        File.WriteAllText(_dir.Combine("deny-list.json"), """{"defaultAction":"SCMP_ACT_ALLOW","syscalls":[{"names":["reboot"],"action":"SCMP_ACT_ERRNO"}]}""");
+        CollectionAssert.AreEqual(new[] { "OCIB3013" }, Warnings(o => o.Seccomp = _dir.Combine("deny-list.json")));
+
         CollectionAssert.AreEqual(Array.Empty<string>(), Warnings(o => o.Mounts.Add(new MountOption { Destination = "/data", Type = "bind", Source = _dir.Path, Options = new List<string> { "rbind" } })), "a data folder");
+    }
+
+    [TestMethod]
+    public void ADefaultFilterRuntimeSpec100CannotDescribeIsACodedError()
+    {
+        var errors = new ParseErrors();
+        SeccompSpec.Parse("default", "riscv64", Array.Empty<string>(), "1.0.0", errors);
+        Assert.AreEqual("OCIB1171", errors.All.Single().Code);
+        StringAssert.Contains(errors.All.Single().Message, "SCMP_ARCH_RISCV64");
+        errors = new ParseErrors();
+        SeccompSpec.Parse("default", "riscv64", Array.Empty<string>(), "1.2.1", errors);
+        Assert.AreEqual(0, errors.All.Count);
     }
 
     [TestMethod]

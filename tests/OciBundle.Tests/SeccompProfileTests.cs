@@ -30,7 +30,7 @@ public sealed class SeccompProfileTests
         Assert.AreEqual("SCMP_ACT_ERRNO", (string)seccomp["defaultAction"]!);
         Assert.AreEqual(1, (int)seccomp["defaultErrnoRet"]!);
         Assert.AreEqual("""["SCMP_ARCH_X86_64","SCMP_ARCH_X86","SCMP_ARCH_X32"]""", Json(seccomp["architectures"]!));
-        foreach (string denied in new[] { "unshare", "keyctl", "add_key", "request_key", "bpf", "mount", "umount2", "setns", "perf_event_open", "reboot", "kcmp", "open_by_handle_at", "set_tls", "cacheflush" })
+        foreach (string denied in new[] { "unshare", "keyctl", "add_key", "request_key", "bpf", "mount", "umount2", "setns", "perf_event_open", "reboot", "kcmp", "open_by_handle_at", "set_tls", "cacheflush", "io_uring_setup", "io_uring_enter", "io_uring_register" })
         {
             Assert.AreEqual(0, Rules(seccomp, denied).Length, denied + " must fall to the default action");
         }
@@ -236,6 +236,17 @@ public sealed class SeccompProfileTests
     }
 
     [TestMethod]
+    public void ProfilesWithWhatRuntimeSpec100LacksAreTold()
+    {
+        Assert.IsNull(SeccompProfile.UnknownToSpec100(SeccompProfile.Default("amd64", NoCaps)));
+        Assert.IsNull(SeccompProfile.DefaultArchitectureUnknownToSpec100("arm64"));
+        JObject log = SeccompProfile.Resolve(JObject.Parse("""{"defaultAction":"SCMP_ACT_LOG"}"""), "amd64", NoCaps);
+        Assert.AreEqual("seccomp action SCMP_ACT_LOG", SeccompProfile.UnknownToSpec100(log));
+        JObject kill = SeccompProfile.Resolve(JObject.Parse("""{"defaultAction":"SCMP_ACT_ERRNO","syscalls":[{"names":["ptrace"],"action":"SCMP_ACT_KILL_PROCESS"}]}"""), "amd64", NoCaps);
+        Assert.AreEqual("seccomp action SCMP_ACT_KILL_PROCESS", SeccompProfile.UnknownToSpec100(kill));
+    }
+
+    [TestMethod]
     public void TheNewerSchemasKnowEveryTargetsArchitectureAndV100DoesNotKnowRiscvOrLoongArch()
     {
         using var dir = new TempDirectory();
@@ -248,7 +259,9 @@ public sealed class SeccompProfileTests
                 string errors = SchemaValidator.Validate(version, path);
                 if (version == "1.0.0" && goArch is "riscv64" or "loong64")
                 {
+                    // Which is why a 1.0.0 bundle for them is a coded error (OCIB1171), never a config that fails its schema.
                     StringAssert.Contains(errors, "architectures");
+                    Assert.IsNotNull(SeccompProfile.DefaultArchitectureUnknownToSpec100(goArch));
                 }
                 else
                 {

@@ -35,6 +35,7 @@ internal static class TargetDefaults
         NoNewPrivileges = bool.Parse(Of("OciBundleNoNewPrivileges")),
         ReadOnly = bool.Parse(Of("OciBundleReadOnly")),
         Capabilities = Of("OciBundleCapabilities").Split(';').ToList(),
+        RootCapabilities = Of("OciBundleRootCapabilities").Split(';').ToList(),
         Seccomp = Of("OciBundleSeccomp"),
         MaskedPaths = Of("OciBundleMaskedPaths").Split(';').ToList(),
         ReadonlyPaths = Of("OciBundleReadonlyPaths").Split(';').ToList(),
@@ -57,6 +58,7 @@ internal static class TargetDefaults
         NoNewPrivileges = bool.Parse(Of("OciBundleNoNewPrivileges")),
         ReadOnly = bool.Parse(Of("OciBundleReadOnly")),
         Capabilities = Of("OciBundleCapabilities"),
+        RootCapabilities = Of("OciBundleRootCapabilities"),
         Seccomp = Of("OciBundleSeccomp"),
         MaskedPaths = Of("OciBundleMaskedPaths"),
         ReadonlyPaths = Of("OciBundleReadonlyPaths"),
@@ -79,6 +81,7 @@ internal static class TargetDefaults
         task.Network ??= d.Network;
         task.Sysroot ??= d.Sysroot;
         task.Capabilities ??= d.Capabilities;
+        task.RootCapabilities ??= d.RootCapabilities;
         task.Seccomp ??= d.Seccomp;
         task.MaskedPaths ??= d.MaskedPaths;
         task.ReadonlyPaths ??= d.ReadonlyPaths;

@@ -34,12 +34,23 @@ internal sealed class PackageDatabase
             .Where(d => new FileInfo(sysroot.HostPath("/" + d)).LinkTarget is { } target && target.TrimStart('/').TrimEnd('/') == "usr/" + d)
             .Select(d => "/" + d + "/")
             .ToArray();
+        // dpkg replaces a list by renaming a new one in, which changes the folder: its identity and listing cover every
+        // list, so only the lists that name the prefix are inputs of their own.
+        sysroot.Inputs?.Path(info);
         sysroot.Inputs?.Listing(info);
         var owned = new HashSet<string>(StringComparer.Ordinal);
+        byte[][] needles = new[] { prefix }.Concat(merged.Where(m => prefix.StartsWith("/usr" + m, StringComparison.Ordinal)).Select(m => m + prefix[("/usr" + m).Length..]))
+            .Select(n => System.Text.Encoding.UTF8.GetBytes(n == "/" ? "/" : n.TrimEnd('/'))).ToArray();
         foreach (string list in Directory.EnumerateFiles(info, "*.list").Order(StringComparer.Ordinal))
         {
+            byte[] bytes = File.ReadAllBytes(list);
+            if (!needles.Any(n => bytes.AsSpan().IndexOf(n) >= 0))
+            {
+                continue; // most lists name nothing under the prefix: a byte search, no lines made
+            }
+
             sysroot.Inputs?.Path(list);
-            foreach (string line in File.ReadLines(list))
+            foreach (string line in System.Text.Encoding.UTF8.GetString(bytes).Split('\n', StringSplitOptions.RemoveEmptyEntries))
             {
                 string path = Canonical(line, merged);
                 if (Output.OutputFolder.IsSameOrInside(path, prefix))

@@ -11,7 +11,8 @@ namespace OciBundle.Request;
 /// <item>root gets its permitted and effective sets from the bounding set at <c>execve</c>, so it needs neither
 ///   inheritable nor ambient (runc 1.1.2 stopped writing inheritable for the same reason: CVE-2022-29162).</item>
 /// </list>
-/// <c>default</c>: none for every process but root outside a user namespace, which keeps <c>runc spec</c>'s set.
+/// <c>default</c>: none for every process but root outside a user namespace, which gets <c>OciBundleRootCapabilities</c>
+/// (the targets give <c>runc spec</c>'s set).
 /// </summary>
 internal sealed record CapabilitySets(
     IReadOnlyList<string> Bounding,
@@ -21,9 +22,6 @@ internal sealed record CapabilitySets(
     IReadOnlyList<string> Ambient,
     bool IsDefault)
 {
-    /// <summary>What <c>runc spec</c> gives root, and <c>default</c> gives root outside a user namespace.</summary>
-    public static readonly IReadOnlyList<string> RuncSpecSet = new[] { "CAP_AUDIT_WRITE", "CAP_KILL", "CAP_NET_BIND_SERVICE" };
-
     // Every capability Linux 6.x defines (include/uapi/linux/capability.h).
     private static readonly HashSet<string> Known = new(StringComparer.Ordinal)
     {
@@ -35,7 +33,7 @@ internal sealed record CapabilitySets(
         "CAP_WAKE_ALARM", "CAP_BLOCK_SUSPEND", "CAP_AUDIT_READ", "CAP_PERFMON", "CAP_BPF", "CAP_CHECKPOINT_RESTORE",
     };
 
-    public static CapabilitySets Parse(IList<string>? values, UserSpec user, bool rootless, ParseErrors errors)
+    public static CapabilitySets Parse(IList<string>? values, IList<string>? rootDefault, UserSpec user, bool rootless, ParseErrors errors)
     {
         var words = (values ?? new List<string>()).Select(c => c.Trim()).Where(c => c.Length > 0).ToList();
         if (words.Count == 0)
@@ -43,6 +41,14 @@ internal sealed record CapabilitySets(
             errors.Required(null, "OciBundleCapabilities");
             return None(isDefault: true);
         }
+
+        var rootWords = (rootDefault ?? new List<string>()).Select(c => c.Trim()).Where(c => c.Length > 0).ToList();
+        if (rootWords.Count == 0)
+        {
+            errors.Required(null, "OciBundleRootCapabilities");
+        }
+
+        List<string> rootSet = rootWords.Count == 1 && rootWords[0].Equals("none", StringComparison.OrdinalIgnoreCase) ? new List<string>() : Names(rootWords, "OciBundleRootCapabilities", errors);
 
         var keywords = words.Where(w => w.Equals("none", StringComparison.OrdinalIgnoreCase) || w.Equals("default", StringComparison.OrdinalIgnoreCase)).ToList();
         if (keywords.Count > 0 && words.Count > 1)
@@ -54,9 +60,15 @@ internal sealed record CapabilitySets(
         if (keywords.Count == 1)
         {
             bool isDefault = keywords[0].Equals("default", StringComparison.OrdinalIgnoreCase);
-            return isDefault && user.Uid == 0 && !rootless ? For(RuncSpecSet, root: true, isDefault: true) : None(isDefault);
+            return isDefault && user.Uid == 0 && !rootless ? For(rootSet, root: true, isDefault: true) : None(isDefault);
         }
 
+        return For(Names(words, "OciBundleCapabilities", errors), user.Uid == 0, isDefault: false);
+    }
+
+    /// <summary>Capability names, normalised to <c>CAP_</c> names, sorted, without duplicates; each unknown one is OCIB1160.</summary>
+    private static List<string> Names(IEnumerable<string> words, string property, ParseErrors errors)
+    {
         var caps = new List<string>();
         foreach (string raw in words)
         {
@@ -68,11 +80,11 @@ internal sealed record CapabilitySets(
             }
             else
             {
-                errors.Add(Strings.InvalidCapability, raw);
+                errors.Add(Strings.InvalidCapability, property, raw);
             }
         }
 
-        return For(caps.Distinct(StringComparer.Ordinal).Order(StringComparer.Ordinal).ToList(), user.Uid == 0, isDefault: false);
+        return caps.Distinct(StringComparer.Ordinal).Order(StringComparer.Ordinal).ToList();
     }
 
     /// <summary>The sets that make <paramref name="caps"/> effective after <c>execve</c> for root or another user.</summary>

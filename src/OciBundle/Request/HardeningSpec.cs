@@ -19,13 +19,55 @@ internal sealed record SeccompSpec(string Source, string? ProfileText)
     /// <summary>The largest profile file read: moby's own is 20 KB.</summary>
     public const int MaxProfileBytes = 4 << 20;
 
-    public bool Unconfined => Source == "unconfined";
+    /// <summary>No filter, or a profile that lets every call through unless a rule says otherwise (a deny-list).</summary>
+    public bool Unconfined => Source == "unconfined" || AllowsByDefault;
 
-    public static SeccompSpec Parse(string? value, string goArch, IReadOnlyCollection<string> capabilities, ParseErrors errors)
+    /// <summary>A profile file whose <c>defaultAction</c> allows (or only logs) what no rule names.</summary>
+    public bool AllowsByDefault { get; init; }
+
+    /// <summary>
+    /// The profile's bytes, read through one descriptor (no symlink followed, no blocking on a FIFO swapped in after
+    /// the check) and never more than <see cref="MaxProfileBytes"/>.
+    /// </summary>
+    private static string ReadProfile(string real)
+    {
+        int fd = NativeMethods.Open(real, NativeMethods.O_RDONLY | NativeMethods.O_NOFOLLOW | NativeMethods.O_NONBLOCK | NativeMethods.O_CLOEXEC, 0);
+        if (fd < 0)
+        {
+            throw new IOException($"it cannot be opened (errno {System.Runtime.InteropServices.Marshal.GetLastPInvokeError()})");
+        }
+
+        using var handle = new Microsoft.Win32.SafeHandles.SafeFileHandle(fd, ownsHandle: true);
+        if (NativeMethods.FStat(fd) is not { } st || (st.Mode & NativeMethods.S_IFMT) != NativeMethods.S_IFREG)
+        {
+            throw new IOException("it was replaced by something that is not a regular file");
+        }
+
+        if (st.Size > MaxProfileBytes)
+        {
+            throw new SeccompProfileException($"it is {st.Size} bytes, over the {MaxProfileBytes} a profile may have");
+        }
+
+        byte[] buffer = new byte[(int)st.Size];
+        int total = 0;
+        while (total < buffer.Length && RandomAccess.Read(handle, buffer.AsSpan(total), total) is var n and > 0)
+        {
+            total += n;
+        }
+
+        return new System.Text.UTF8Encoding(false, throwOnInvalidBytes: true).GetString(buffer, 0, total);
+    }
+
+    public static SeccompSpec Parse(string? value, string goArch, IReadOnlyCollection<string> capabilities, string specVersion, ParseErrors errors)
     {
         string text = errors.Required(value, "OciBundleSeccomp");
         if (text.Length == 0 || text.Equals("default", StringComparison.OrdinalIgnoreCase))
         {
+            if (specVersion == "1.0.0" && SeccompProfile.DefaultArchitectureUnknownToSpec100(goArch) is { } arch)
+            {
+                errors.Add(Strings.InvalidSeccompProfile, "default", $"runtime-spec 1.0.0 has no {arch}, the architecture of {goArch}; set OciBundleSpecVersion to 1.2.1 or later");
+            }
+
             return new SeccompSpec("default", null);
         }
 
@@ -44,16 +86,16 @@ internal sealed record SeccompSpec(string Source, string? ProfileText)
 
         try
         {
-            if (st.Size > MaxProfileBytes)
+            var spec = new SeccompSpec(path, ReadProfile(real));
+            JObject resolved = spec.Resolve(goArch, capabilities)!;
+            if (specVersion == "1.0.0" && SeccompProfile.UnknownToSpec100(resolved) is { } unknown)
             {
-                throw new SeccompProfileException($"it is {st.Size} bytes, over the {MaxProfileBytes} a profile may have");
+                throw new SeccompProfileException($"runtime-spec 1.0.0 has no {unknown}; set OciBundleSpecVersion to 1.2.1 or later");
             }
 
-            var spec = new SeccompSpec(path, File.ReadAllText(real));
-            spec.Resolve(goArch, capabilities);
-            return spec;
+            return spec with { AllowsByDefault = (string?)resolved["defaultAction"] is "SCMP_ACT_ALLOW" or "SCMP_ACT_LOG" };
         }
-        catch (Exception e) when (e is JsonException or SeccompProfileException or IOException or UnauthorizedAccessException)
+        catch (Exception e) when (e is JsonException or SeccompProfileException or IOException or UnauthorizedAccessException or System.Text.DecoderFallbackException)
         {
             errors.Add(Strings.InvalidSeccompProfile, path, e.Message.TrimEnd('.'));
             return new SeccompSpec(path, null);
@@ -78,7 +120,8 @@ internal sealed record SeccompSpec(string Source, string? ProfileText)
 /// </summary>
 internal static class HardeningPaths
 {
-    public static IReadOnlyList<string> Parse(IList<string> property, IList<string> items, string propertyName, string itemName, ParseErrors errors)
+    /// <summary>The paths, and whether the property cleared the defaults (<c>none</c>).</summary>
+    public static (IReadOnlyList<string> Paths, bool Cleared) Parse(IList<string> property, IList<string> items, string propertyName, string itemName, ParseErrors errors)
     {
         var words = property.Select(p => p.Trim()).Where(p => p.Length > 0).ToList();
         if (words.Count == 0)
@@ -109,7 +152,7 @@ internal static class HardeningPaths
             }
         }
 
-        return new Seq<string>(paths);
+        return (new Seq<string>(paths), cleared);
     }
 }
 
@@ -143,6 +186,12 @@ internal sealed record RlimitSpec(string Type, ulong Soft, ulong Hard)
             ulong? hard = string.IsNullOrWhiteSpace(item.Hard) ? soft : Value(item.Hard, type, "Hard", errors);
             if (soft is null || hard is null)
             {
+                continue;
+            }
+
+            if (type == "RLIMIT_NOFILE" && hard == Unlimited)
+            {
+                errors.Add(Strings.InvalidRlimitValue, type, "'unlimited' is above fs.nr_open, the most open files the kernel allows, so runc could not set it and the container would not start");
                 continue;
             }
 
@@ -193,11 +242,33 @@ internal sealed record RlimitSpec(string Type, ulong Soft, ulong Hard)
 /// </summary>
 internal static class RiskySettings
 {
-    // Sockets of container engines: whoever can write to one starts containers as root on the host.
+    // Sockets of container engines: whoever can write to one starts containers as root on the host. Rootless engines
+    // keep theirs under /run/user/<uid>/.
     private static readonly string[] EngineSockets =
     {
         "/run/docker.sock", "/run/containerd/containerd.sock", "/run/podman/podman.sock", "/run/crio/crio.sock", "/run/buildkit/buildkitd.sock",
     };
+
+    private static readonly string[] UserEngineSockets = { "docker.sock", "podman/podman.sock", "containerd/containerd.sock", "buildkit/buildkitd.sock" };
+
+    /// <summary>The engine socket a bind of <paramref name="source"/> hands the container, if any (the socket itself, or a folder holding it).</summary>
+    private static string? EngineSocketIn(string source)
+    {
+        if (EngineSockets.FirstOrDefault(socket => ContainerPath.IsSameOrInside(socket, source)) is { } system)
+        {
+            return system;
+        }
+
+        // /run/user/1000/docker.sock, or /run/user/1000 itself (or /run/user, holding every user's).
+        if (ContainerPath.IsSameOrInside(source, "/run/user") || ContainerPath.IsSameOrInside("/run/user", source))
+        {
+            string[] parts = source.Split('/', StringSplitOptions.RemoveEmptyEntries);
+            string rest = string.Join('/', parts.Skip(3));
+            return parts.Length <= 3 || UserEngineSockets.Any(u => u == rest || u.StartsWith(rest + "/", StringComparison.Ordinal)) ? $"{source} (a user's container engine sockets)" : null;
+        }
+
+        return null;
+    }
 
     public static IEnumerable<OciBundleException> Of(ProcessSpec process, IsolationSpec isolation, string? userText)
     {
@@ -218,7 +289,7 @@ internal static class RiskySettings
 
         if (isolation.Seccomp.Unconfined)
         {
-            yield return new OciBundleException(Strings.SeccompUnconfined);
+            yield return new OciBundleException(Strings.SeccompUnconfined, isolation.Seccomp.AllowsByDefault ? $"'{isolation.Seccomp.Source}', whose defaultAction lets every call no rule names through" : "'unconfined'");
         }
 
         if (isolation.HostNetwork)
@@ -226,14 +297,28 @@ internal static class RiskySettings
             yield return new OciBundleException(Strings.HostNetworkShared);
         }
 
-        foreach (MountSpec mount in isolation.Mounts.Where(m => m.Type == "bind"))
+        foreach ((string property, bool cleared) in new[] { ("OciBundleMaskedPaths", isolation.MaskedPathsCleared), ("OciBundleReadonlyPaths", isolation.ReadonlyPathsCleared) })
         {
+            if (cleared)
+            {
+                yield return new OciBundleException(Strings.HardeningPathsCleared, property);
+            }
+        }
+
+        foreach (MountSpec mount in isolation.Mounts.Where(m => m.IsBind))
+        {
+            // As the host resolves it (/var/run is a link to /run); a path that does not exist yet, as written.
             string source = NativeMethods.RealPath(mount.Source) ?? Closure.Sysroot.Normalize(mount.Source);
+            if (ContainerPath.IsSameOrInside(source, "/var/run"))
+            {
+                source = "/run" + source["/var/run".Length..];
+            }
+
             string? what = source == "/" ? "root file system, every file of the host"
                 : ContainerPath.IsSameOrInside(source, "/proc") ? $"{source}: its processes, their environments and open files"
                 : ContainerPath.IsSameOrInside(source, "/sys") ? $"{source}: kernel and device settings"
                 : ContainerPath.IsSameOrInside(source, "/dev") ? $"{source}: its devices"
-                : EngineSockets.Contains(source, StringComparer.Ordinal) ? $"container engine socket {source}: whoever writes to it starts containers as root"
+                : EngineSocketIn(source) is { } socket ? $"container engine socket {socket}: whoever writes to it starts containers as root"
                 : null;
             if (what is not null)
             {

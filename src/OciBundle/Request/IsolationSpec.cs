@@ -15,7 +15,9 @@ internal sealed record IsolationSpec(
     IReadOnlyList<MountSpec> Mounts,
     SeccompSpec Seccomp,
     IReadOnlyList<string> MaskedPaths,
-    IReadOnlyList<string> ReadonlyPaths)
+    bool MaskedPathsCleared,
+    IReadOnlyList<string> ReadonlyPaths,
+    bool ReadonlyPathsCleared)
 {
     /// <summary>The runtime-spec versions config.json can be written for; each validates against its schema.</summary>
     public static readonly IReadOnlyList<string> SpecVersions = new[] { "1.0.0", "1.2.1", "1.3.0" };
@@ -34,6 +36,8 @@ internal sealed record IsolationSpec(
             errors.Add(Strings.InvalidNetwork, o.Network);
         }
 
+        var masked = HardeningPaths.Parse(o.MaskedPaths, o.MaskedPathItems, "OciBundleMaskedPaths", "OciBundleMaskedPath", errors);
+        var readonlyPaths = HardeningPaths.Parse(o.ReadonlyPaths, o.ReadonlyPathItems, "OciBundleReadonlyPaths", "OciBundleReadonlyPath", errors);
         return new IsolationSpec(
             version,
             HostnameSpec.Parse(o.Hostname, o.AppName, errors),
@@ -41,9 +45,11 @@ internal sealed record IsolationSpec(
             o.ReadOnly,
             o.Rootless ? RootlessSpec.Parse(o.HostUid, o.HostGid, errors) : RootlessSpec.ParseIdsOnly(o.HostUid, o.HostGid, errors),
             new Seq<MountSpec>(o.Mounts.Select(m => MountSpec.Parse(m, process.WorkingDirectory, errors)).OfType<MountSpec>()),
-            SeccompSpec.Parse(o.Seccomp, content.Arch.GoArch, process.Capabilities.Effective, errors),
-            HardeningPaths.Parse(o.MaskedPaths, o.MaskedPathItems, "OciBundleMaskedPaths", "OciBundleMaskedPath", errors),
-            HardeningPaths.Parse(o.ReadonlyPaths, o.ReadonlyPathItems, "OciBundleReadonlyPaths", "OciBundleReadonlyPath", errors));
+            SeccompSpec.Parse(o.Seccomp, content.Arch.GoArch, process.Capabilities.Bounding, version, errors),
+            masked.Paths,
+            masked.Cleared,
+            readonlyPaths.Paths,
+            readonlyPaths.Cleared);
     }
 }
 
@@ -167,8 +173,11 @@ internal sealed record RootlessSpec(uint HostUid, uint HostGid)
 /// <summary>One mount: an absolute destination that hides nothing the container needs, a type, and a source.</summary>
 internal sealed record MountSpec(string Destination, string Type, string Source, IReadOnlyList<string> Options)
 {
+    /// <summary>A bind mount, by its type or its options (<c>Type="none" Options="rbind"</c> is runc spec's own form).</summary>
+    public bool IsBind => Type == "bind" || Options.Contains("bind") || Options.Contains("rbind");
+
     /// <summary>A bind mount of a host file (not a folder): its mount point in rootfs is an empty file.</summary>
-    public bool IsFileBind => Type == "bind" && Source.StartsWith('/') && NativeMethods.LStat(Source) is { } st && (st.Mode & NativeMethods.S_IFMT) == NativeMethods.S_IFREG;
+    public bool IsFileBind => IsBind && Source.StartsWith('/') && NativeMethods.LStat(Source) is { } st && (st.Mode & NativeMethods.S_IFMT) == NativeMethods.S_IFREG;
 
     public static MountSpec? Parse(MountOption m, string workingDirectory, ParseErrors errors)
     {

@@ -34,3 +34,18 @@ internal static class ContainerPath
     /// <summary>True when <paramref name="path"/> is <paramref name="dir"/> or below it.</summary>
     public static bool IsSameOrInside(string path, string dir) => Output.OutputFolder.IsSameOrInside(path, dir);
 }
+
+/// <summary>
+/// A boolean property as this product reads it: <c>true</c> or <c>false</c>, in any case, nothing else. MSBuild itself
+/// would also take <c>yes</c>, <c>on</c> or <c>!false</c> for a boolean task parameter (and give an uncoded MSB4030 for
+/// anything else); a typo must never pass for a choice.
+/// </summary>
+internal static class BooleanText
+{
+    public static bool? Parse(string? value) => value?.Trim().ToLowerInvariant() switch
+    {
+        "true" => true,
+        "false" => false,
+        _ => null,
+    };
+}

@@ -35,7 +35,7 @@ internal sealed partial record ProcessSpec(
             ParseEnvironment(o.Environment, errors),
             cwd,
             user,
-            CapabilitySets.Parse(o.Capabilities, user, o.Rootless, errors),
+            CapabilitySets.Parse(o.Capabilities, o.RootCapabilities, user, o.Rootless, errors),
             o.NoNewPrivileges,
             RlimitSpec.ParseAll(o.Rlimits, errors));
     }

@@ -58,7 +58,9 @@ internal static class SeccompProfile
 
     /// <summary>
     /// The default allow-list: equivalent to moby's <c>profiles/seccomp/default.json</c> as of moby/moby commit
-    /// 00f3d189e420d485e42d15fe494f96d272284e0e, written here as our own data (the kernel's system call names are facts).
+    /// 00f3d189e420d485e42d15fe494f96d272284e0e, written here as our own data (the kernel's system call names are facts),
+    /// less <c>io_uring_setup</c>, <c>io_uring_enter</c> and <c>io_uring_register</c>, which Docker 25 (moby#46762) and
+    /// containerd 2.0 removed too: io_uring's operations are not system calls, so no seccomp filter sees them.
     /// Everything not listed gets the default action, EPERM.
     /// </summary>
     private static readonly Rule[] DefaultRules =
@@ -72,8 +74,8 @@ internal static class SeccompProfile
             "geteuid geteuid32 getgid getgid32 getgroups getgroups32 getitimer getpeername getpgid getpgrp getpid getppid getpriority getrandom " +
             "getresgid getresgid32 getresuid getresuid32 getrlimit get_robust_list getrusage getsid getsockname getsockopt get_thread_area gettid " +
             "gettimeofday getuid getuid32 getxattr inotify_add_watch inotify_init inotify_init1 inotify_rm_watch io_cancel ioctl io_destroy " +
-            "io_getevents io_pgetevents io_pgetevents_time64 ioprio_get ioprio_set io_setup io_submit io_uring_enter io_uring_register " +
-            "io_uring_setup ipc kill landlock_add_rule landlock_create_ruleset landlock_restrict_self lchown lchown32 lgetxattr link linkat listen " +
+            "io_getevents io_pgetevents io_pgetevents_time64 ioprio_get ioprio_set io_setup io_submit " +
+            "ipc kill landlock_add_rule landlock_create_ruleset landlock_restrict_self lchown lchown32 lgetxattr link linkat listen " +
             "listxattr llistxattr _llseek lremovexattr lseek lsetxattr lstat lstat64 madvise membarrier memfd_create memfd_secret mincore mkdir " +
             "mkdirat mknod mknodat mlock mlock2 mlockall mmap mmap2 mprotect mq_getsetattr mq_notify mq_open mq_timedreceive mq_timedreceive_time64 " +
             "mq_timedsend mq_timedsend_time64 mq_unlink mremap msgctl msgget msgrcv msgsnd msync munlock munlockall munmap name_to_handle_at " +
@@ -125,6 +127,28 @@ internal static class SeccompProfile
     };
 
     /// <summary>The default profile (EPERM for everything not allowed) for a GOARCH and the process's capabilities.</summary>
+    // What runtime-spec 1.0.0's schema knows (defs-linux.json): later versions added the rest.
+    private static readonly string[] Spec100Actions = { "SCMP_ACT_KILL", "SCMP_ACT_TRAP", Errno, "SCMP_ACT_TRACE", Allow };
+
+    private static readonly string[] Spec100Architectures =
+    {
+        "SCMP_ARCH_X86", "SCMP_ARCH_X86_64", "SCMP_ARCH_X32", "SCMP_ARCH_ARM", "SCMP_ARCH_AARCH64", "SCMP_ARCH_MIPS", "SCMP_ARCH_MIPS64",
+        "SCMP_ARCH_MIPS64N32", "SCMP_ARCH_MIPSEL", "SCMP_ARCH_MIPSEL64", "SCMP_ARCH_MIPSEL64N32", "SCMP_ARCH_PPC", "SCMP_ARCH_PPC64",
+        "SCMP_ARCH_PPC64LE", "SCMP_ARCH_S390", "SCMP_ARCH_S390X", "SCMP_ARCH_PARISC", "SCMP_ARCH_PARISC64",
+    };
+
+    /// <summary>The architecture of the default profile for <paramref name="goArch"/> that runtime-spec 1.0.0 does not know, if any.</summary>
+    public static string? DefaultArchitectureUnknownToSpec100(string goArch) =>
+        Target(goArch).Main is var main && !Spec100Architectures.Contains(main) ? main : null;
+
+    /// <summary>The first action or architecture of a resolved profile that runtime-spec 1.0.0 does not know, if any.</summary>
+    public static string? UnknownToSpec100(JObject resolved) =>
+        new[] { (string?)resolved["defaultAction"] }
+            .Concat(resolved["syscalls"]?.Select(r => (string?)r["action"]) ?? Enumerable.Empty<string?>())
+            .FirstOrDefault(a => a is not null && !Spec100Actions.Contains(a)) is { } action ? $"seccomp action {action}"
+        : resolved["architectures"]?.Values<string>().FirstOrDefault(a => a is not null && !Spec100Architectures.Contains(a)) is { } arch ? $"seccomp architecture {arch}"
+        : null;
+
     public static JObject Default(string goArch, IReadOnlyCollection<string> capabilities)
     {
         var target = Target(goArch);

@@ -83,6 +83,7 @@ switch (mode)
         Console.WriteLine($"unshare: {Errno(Syscall(arm ? 97 : 272, 0x10000000, 0, 0))}"); // CLONE_NEWUSER
         Console.WriteLine($"keyctl: {Errno(Syscall(arm ? 219 : 250, 0, -3, 0))}"); // KEYCTL_GET_KEYRING_ID, the session keyring
         Console.WriteLine($"bpf: {Errno(Syscall(arm ? 280 : 321, 0, 0, 0))}"); // BPF_MAP_CREATE without attributes
+        Console.WriteLine($"io_uring_setup: {Errno(Syscall(425, 1, 0, 0))}"); // no parameters: EFAULT from the kernel, if it gets that far
         try
         {
             var listener = new System.Net.Sockets.TcpListener(System.Net.IPAddress.Loopback, 80);
@@ -130,6 +131,7 @@ static string Errno(long rc) => rc switch
     >= 0 => "ok",
     -1 => "EPERM",
     -13 => "EACCES",
+    -14 => "EFAULT",
     -22 => "EINVAL",
     -38 => "ENOSYS",
     _ => $"errno {-rc}",
