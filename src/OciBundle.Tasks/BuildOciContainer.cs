@@ -73,6 +73,9 @@ public sealed class BuildOciContainer : Microsoft.Build.Utilities.Task, ICancela
     /// <summary><c>OciBundleNoNewPrivileges</c>.</summary>
     public bool NoNewPrivileges { get; set; }
 
+    /// <summary><c>OciBundleHttpPorts</c> when the app uses ASP.NET Core (the targets leave it empty otherwise).</summary>
+    public string? HttpPorts { get; set; }
+
     /// <summary><c>OciBundleSeccomp</c>: <c>default</c>, <c>unconfined</c>, or a profile file (absolute).</summary>
     public string? Seccomp { get; set; }
 
@@ -150,9 +153,12 @@ public sealed class BuildOciContainer : Microsoft.Build.Utilities.Task, ICancela
                 // Rootless: a state folder of the user's own, as runc's default /run/runc is root's.
                 string root = options.Rootless ? "--root \"$XDG_RUNTIME_DIR/runc\" " : "";
                 RunCommand = $"{sudo}runc {root}run --bundle {ShellWords.Quote(result.BundleDirectory)} {ShellWords.Quote(result.ContainerId)}";
+                string web = result.HttpPorts is not { } ports ? ""
+                    : result.HostNetwork ? $"; it serves http://localhost:{ports.Split(';')[0]}/"
+                    : $"; it listens on port {ports.Replace(";", ", ", StringComparison.Ordinal)} of its own network namespace (OciBundleNetwork=host serves it on the host's)";
                 Log.LogMessage(
                     MessageImportance.High,
-                    $"{AppName} -> {result.BundleDirectory}{Path.DirectorySeparatorChar} (OCI bundle: {result.FileCount.ToString("N0", CultureInfo.InvariantCulture)} files, {FormatBytes(result.TotalBytes)}{state}); run it with: {RunCommand}");
+                    $"{AppName} -> {result.BundleDirectory}{Path.DirectorySeparatorChar} (OCI bundle: {result.FileCount.ToString("N0", CultureInfo.InvariantCulture)} files, {FormatBytes(result.TotalBytes)}{state}); run it with: {RunCommand}{web}");
             }
 
             if (result.Image is { } image)
@@ -239,6 +245,7 @@ public sealed class BuildOciContainer : Microsoft.Build.Utilities.Task, ICancela
         NoNewPrivileges = NoNewPrivileges,
         RootCapabilities = RootCapabilities?.Split(new[] { ';', ',', ' ' }, StringSplitOptions.RemoveEmptyEntries).ToList(),
         Seccomp = Seccomp,
+        HttpPorts = HttpPorts,
         MaskedPaths = Words(MaskedPaths),
         MaskedPathItems = MaskedPathItems.Select(i => i.ItemSpec).ToList(),
         ReadonlyPaths = Words(ReadonlyPaths),

@@ -170,7 +170,11 @@ internal static class BundleBuilder
     private static BundleResult Result(BundleRequest request, BuildState.SummaryRecord summary, bool upToDate, TimeSpan planTime, TimeSpan writeTime, WriteStatistics statistics)
     {
         ImageResult? image = summary.ManifestDigest is null ? null : new ImageResult(summary.ManifestDigest, summary.Layers.Select(l => (l.Name, l.Digest, l.Size)).ToList());
-        return new BundleResult(request.Output.BundleDirectory ?? "", request.Isolation.Hostname, summary.FileCount, summary.TotalBytes, summary.Args, upToDate, planTime, writeTime, statistics, request.Output.Image?.Directory, image);
+        return new BundleResult(request.Output.BundleDirectory ?? "", request.Isolation.Hostname, summary.FileCount, summary.TotalBytes, summary.Args, upToDate, planTime, writeTime, statistics, request.Output.Image?.Directory, image)
+        {
+            HttpPorts = request.Process.ListeningPorts,
+            HostNetwork = request.Isolation.HostNetwork,
+        };
     }
 }
 
@@ -186,7 +190,13 @@ internal sealed record BundleResult(
     TimeSpan WriteTime,
     WriteStatistics Statistics,
     string? ImageDirectory = null,
-    ImageResult? Image = null);
+    ImageResult? Image = null)
+{
+    /// <summary>The ports an ASP.NET Core app listens on (<c>ASPNETCORE_HTTP_PORTS</c>), for the summary line; null when unknown or not a web app.</summary>
+    public string? HttpPorts { get; init; }
+
+    public bool HostNetwork { get; init; }
+}
 
 /// <summary>Several mistakes in the options, each with its own code.</summary>
 internal sealed class BundleValidationException : Exception

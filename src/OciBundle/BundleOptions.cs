@@ -95,6 +95,9 @@ internal sealed class BundleOptions
     /// <summary><c>OciBundleNoNewPrivileges</c>.</summary>
     public bool NoNewPrivileges { get; set; }
 
+    /// <summary><c>OciBundleHttpPorts</c>, given by the targets for an ASP.NET Core app only; empty for any other.</summary>
+    public string? HttpPorts { get; set; }
+
     /// <summary><c>OciBundleSeccomp</c>: <c>default</c>, <c>unconfined</c> or a profile file's path.</summary>
     public string? Seccomp { get; set; }
 

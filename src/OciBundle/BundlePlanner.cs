@@ -91,6 +91,12 @@ internal sealed class BundlePlanner
             env.Add(new("DOTNET_ROOT", ContainerDotnetRoot));
         }
 
+        if (process.DefaultHttpPorts is { } ports)
+        {
+            // As Microsoft's ASP.NET Core images: the app listens on all addresses of its network on these ports, not on localhost:5000.
+            env.Add(new("ASPNETCORE_HTTP_PORTS", ports));
+        }
+
         foreach (KeyValuePair<string, string> pair in process.Environment)
         {
             int at = env.FindIndex(e => e.Key == pair.Key);

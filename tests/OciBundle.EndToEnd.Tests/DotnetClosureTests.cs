@@ -120,7 +120,6 @@ public sealed class DotnetClosureTests
                 <SelfContained>false</SelfContained>
               </PropertyGroup>
               <ItemGroup>
-                <OciBundleEnvironmentVariable Include="ASPNETCORE_HTTP_PORTS" Value="8080" />
                 <OciBundleEnvironmentVariable Include="Logging__LogLevel__Default" Value="Warning" />
               </ItemGroup>
             </Project>
@@ -132,7 +131,8 @@ public sealed class DotnetClosureTests
             Console.WriteLine(await http.GetStringAsync("http://localhost:8080/"));
             await app.StopAsync();
             """);
-        project.Publish("-p:PublishOciBundle=true");
+        ProcessResult publish = project.Publish("-p:PublishOciBundle=true");
+        StringAssert.Contains(publish.Output, "; it listens on port 8080 of its own network namespace", "a web app listens on 8080 by default, as in Microsoft's images, and the summary says where");
 
         // A network namespace of its own (loopback only): the server and its client are both inside.
         ProcessResult run = Runc.RunAsRoot(project.BundleDir);

@@ -167,6 +167,9 @@ public sealed class BundleRequestTests
     [DataRow("OCIB1171", "seccomp-100:{\"defaultAction\":\"SCMP_ACT_LOG\"}")]
     [DataRow("OCIB1008", "missing:RootCapabilities")]
     [DataRow("OCIB1160", "rootcaps:CAP_TELEPORT")]
+    [DataRow("OCIB1210", "httpports:80a")]
+    [DataRow("OCIB1210", "httpports:0")]
+    [DataRow("OCIB1210", "httpports:65536")]
     public void EachMistakeGetsItsOwnCode(string code, string mistake)
     {
         string value = mistake[(mistake.IndexOf(':') + 1)..];
@@ -218,6 +221,7 @@ public sealed class BundleRequestTests
                     o.SpecVersion = "1.0.0";
                     break;
                 case "rootcaps": o.RootCapabilities = new List<string> { value }; break;
+                case "httpports": o.HttpPorts = value; break;
                 case "masked": o.MaskedPathItems.Add(value); break;
                 case "readonly-prop": o.ReadonlyPaths = value.Split(';').ToList(); break;
                 case "rlimit": o.Rlimits.Add(new RlimitOption { Type = value.Split('|')[0], Soft = value.Split('|')[1], Hard = value.Split('|')[2] }); break;

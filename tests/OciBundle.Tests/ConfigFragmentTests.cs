@@ -102,6 +102,17 @@ public sealed class ConfigFragmentTests
     }
 
     [TestMethod]
+    public void AWebAppListensOnOciBundleHttpPortsUnlessItsEnvironmentSaysOtherwise()
+    {
+        StringAssert.EndsWith(At(Config(o => o.HttpPorts = "8080"), "process.env"), "\"DOTNET_RUNNING_IN_CONTAINER=true\",\"ASPNETCORE_HTTP_PORTS=8080\"]");
+        StringAssert.EndsWith(At(Config(o => o.HttpPorts = "8080; 8081"), "process.env"), "\"ASPNETCORE_HTTP_PORTS=8080;8081\"]");
+        Assert.IsFalse(At(Config(o => o.HttpPorts = "none"), "process.env").Contains("ASPNETCORE_HTTP_PORTS"));
+        Assert.IsFalse(At(Config(_ => { }), "process.env").Contains("ASPNETCORE_HTTP_PORTS"), "not a web app: the targets pass no ports");
+        Assert.IsFalse(At(Config(o => { o.HttpPorts = "8080"; o.Environment.Add(new("ASPNETCORE_URLS", "http://+:5000")); }), "process.env").Contains("ASPNETCORE_HTTP_PORTS"), "URLS wins over ports in ASP.NET Core");
+        StringAssert.EndsWith(At(Config(o => { o.HttpPorts = "8080"; o.Environment.Add(new("ASPNETCORE_HTTP_PORTS", "5000")); }), "process.env"), "\"ASPNETCORE_HTTP_PORTS=5000\"]");
+    }
+
+    [TestMethod]
     public void OciBundleRlimitItems()
     {
         JObject config = Config(o => o.Rlimits = new List<RlimitOption>

@@ -14,13 +14,45 @@ internal sealed partial record ProcessSpec(
     UserSpec User,
     CapabilitySets Capabilities,
     bool NoNewPrivileges,
-    IReadOnlyList<RlimitSpec> Rlimits)
+    IReadOnlyList<RlimitSpec> Rlimits,
+    string? HttpPorts)
 {
     /// <summary>The longest single argument or environment string Linux execs: MAX_ARG_STRLEN (32 pages) less the NUL.</summary>
     public const int MaxArgStrlen = 131071;
 
     [GeneratedRegex("^[A-Za-z_][A-Za-z0-9_]*$", RegexOptions.CultureInvariant)]
     private static partial Regex EnvName();
+
+    /// <summary>
+    /// The ports an ASP.NET Core app listens on: the user's <c>ASPNETCORE_HTTP_PORTS</c>, else none that we know when
+    /// the user set <c>ASPNETCORE_URLS</c> (which wins over ports in ASP.NET Core), else the default the planner adds.
+    /// </summary>
+    public string? ListeningPorts =>
+        Environment.FirstOrDefault(e => e.Key == "ASPNETCORE_HTTP_PORTS") is { Key: not null } ports ? ports.Value
+        : Environment.Any(e => e.Key == "ASPNETCORE_URLS") ? null
+        : HttpPorts;
+
+    /// <summary>The default <c>ASPNETCORE_HTTP_PORTS</c> to add: only when the user named neither it nor <c>ASPNETCORE_URLS</c>.</summary>
+    public string? DefaultHttpPorts => Environment.Any(e => e.Key is "ASPNETCORE_HTTP_PORTS" or "ASPNETCORE_URLS") ? null : HttpPorts;
+
+    /// <summary><c>OciBundleHttpPorts</c> for an ASP.NET Core app: ';'-separated ports, or <c>none</c>; null for any other app.</summary>
+    private static string? ParseHttpPorts(string? value, ParseErrors errors)
+    {
+        string text = (value ?? "").Trim();
+        if (text.Length == 0 || text.Equals("none", StringComparison.OrdinalIgnoreCase))
+        {
+            return null;
+        }
+
+        string[] ports = text.Split(';', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
+        if (ports.Length == 0 || ports.Any(p => !ushort.TryParse(p, NumberStyles.None, CultureInfo.InvariantCulture, out ushort n) || n == 0))
+        {
+            errors.Add(Strings.InvalidHttpPorts, value);
+            return null;
+        }
+
+        return string.Join(';', ports);
+    }
 
     /// <summary>The environment asks for invariant globalization (then ICU is left out).</summary>
     public bool InvariantGlobalization => Environment.Any(e => e.Key == "DOTNET_SYSTEM_GLOBALIZATION_INVARIANT" && (e.Value == "1" || e.Value.Equals("true", StringComparison.OrdinalIgnoreCase)));
@@ -37,7 +69,8 @@ internal sealed partial record ProcessSpec(
             user,
             CapabilitySets.Parse(o.Capabilities, o.RootCapabilities, user, o.Rootless, errors),
             o.NoNewPrivileges,
-            RlimitSpec.ParseAll(o.Rlimits, errors));
+            RlimitSpec.ParseAll(o.Rlimits, errors),
+            ParseHttpPorts(o.HttpPorts, errors));
     }
 
     private static IReadOnlyList<string> ParseArgs(IList<string> values, string item, ParseErrors errors)
