@@ -137,7 +137,8 @@ public sealed class BuildOciContainer : Microsoft.Build.Utilities.Task, ICancela
                 message => Log.LogMessage(MessageImportance.Low, message),
                 warning => Log.LogWarning(null, warning.Code, null, null, 0, 0, 0, 0, warning.Message),
                 StateFile,
-                _cancel.Token);
+                _cancel.Token,
+                warningsFailed: () => Log.HasLoggedErrors);
 
             FileCount = result.FileCount;
             string sudo = options.Rootless ? "" : "sudo ";
@@ -183,6 +184,11 @@ public sealed class BuildOciContainer : Microsoft.Build.Utilities.Task, ICancela
         catch (OciBundleException e)
         {
             LogError(e);
+        }
+        catch (StoppedByWarningsException)
+        {
+            Log.LogMessage(MessageImportance.High, $"{AppName}: a warning above is an error in this build (WarningsAsErrors); the previous output is unchanged.");
+            return false;
         }
         catch (OperationCanceledException)
         {

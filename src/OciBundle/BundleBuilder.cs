@@ -19,13 +19,22 @@ internal static class BundleBuilder
     /// when no input and no output changed, and reuses unchanged files when something did. Null: write everything.
     /// </param>
     /// <param name="cancel">Stops the publish before the new output replaces the old (Ctrl+C).</param>
-    public static BundleResult Build(BundleOptions options, Action<string> log, Action<OciBundleException> warn, string? statePath = null, CancellationToken cancel = default)
+    /// <param name="warningsFailed">
+    /// Asked once the request's warnings are logged: true when the build treats one of them as an error
+    /// (<c>TreatWarningsAsErrors</c>, <c>WarningsAsErrors</c>), and then nothing is written, as for any error.
+    /// </param>
+    public static BundleResult Build(BundleOptions options, Action<string> log, Action<OciBundleException> warn, string? statePath = null, CancellationToken cancel = default, Func<bool>? warningsFailed = null)
     {
         BundleRequest request = BundleRequest.Parse(options);
 
         foreach (OciBundleException warning in request.Warnings)
         {
             warn(warning);
+        }
+
+        if (request.Warnings.Count > 0 && warningsFailed?.Invoke() == true)
+        {
+            throw new StoppedByWarningsException();
         }
 
         var clock = System.Diagnostics.Stopwatch.StartNew();
@@ -175,6 +184,15 @@ internal static class BundleBuilder
             HttpPorts = request.Process.ListeningPorts,
             HostNetwork = request.Isolation.HostNetwork,
         };
+    }
+}
+
+/// <summary>A warning of the request is an error to this build: the publish stops before anything is written.</summary>
+internal sealed class StoppedByWarningsException : Exception
+{
+    public StoppedByWarningsException()
+        : base("a warning is treated as an error")
+    {
     }
 }
 

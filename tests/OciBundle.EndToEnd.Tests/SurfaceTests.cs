@@ -108,6 +108,16 @@ public sealed class MisconfigurationTests
     }
 
     [TestMethod]
+    public void ARiskySettingWhoseWarningIsAnErrorWritesNothing()
+    {
+        ProcessResult bad = _project!.Publish(false, "-p:PublishOciBundle=true", "-p:OciBundleNoNewPrivileges=false", "-p:WarningsAsErrors=OCIB3012");
+        Assert.AreNotEqual(0, bad.ExitCode, bad.Output);
+        StringAssert.Contains(bad.Output, "error OCIB3012: ", bad.Output);
+        Assert.AreEqual(_before, TreeFingerprint.Of(_project.BundleDir), "a CI gate on the warning gets no risky bundle");
+        Assert.IsFalse(bad.Output.Contains("up to date", StringComparison.Ordinal), bad.Output);
+    }
+
+    [TestMethod]
     public void TheProjectFolderAsOciBundleDirIsRefused()
     {
         ProcessResult bad = _project!.Publish(false, "-p:PublishOciBundle=true", $"-p:OciBundleDir={_project.Directory}/");

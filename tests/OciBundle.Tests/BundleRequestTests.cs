@@ -168,6 +168,8 @@ public sealed class BundleRequestTests
     [DataRow("OCIB1008", "missing:RootCapabilities")]
     [DataRow("OCIB1160", "rootcaps:CAP_TELEPORT")]
     [DataRow("OCIB1210", "httpports:80a")]
+    [DataRow("OCIB1171", "seccomp-text:{\"defaultAction\":\"SCMP_ACT_NOTIFY\"}")]
+    [DataRow("OCIB1180", "masked:/app")]
     [DataRow("OCIB1210", "httpports:0")]
     [DataRow("OCIB1210", "httpports:65536")]
     public void EachMistakeGetsItsOwnCode(string code, string mistake)
@@ -346,11 +348,35 @@ public sealed class BundleRequestTests
         CollectionAssert.AreEqual(new[] { "OCIB3016" }, Warnings(o => o.MaskedPaths = new List<string> { "none" }));
         CollectionAssert.AreEqual(new[] { "OCIB3016", "OCIB3016" }, Warnings(o => { o.MaskedPaths = new List<string> { "none" }; o.ReadonlyPaths = new List<string> { "none" }; }));
 
+        // New kernel file systems, which the masked paths do not cover; a rootless bundle whose root is the host's.
+        CollectionAssert.AreEqual(new[] { "OCIB3017" }, Warnings(o => o.Mounts.Add(new MountOption { Destination = "/p2", Type = "proc", Source = "proc" })));
+        CollectionAssert.AreEqual(new[] { "OCIB3017" }, Warnings(o => o.Mounts.Add(new MountOption { Destination = "/s2", Type = "sysfs", Source = "sysfs" })));
+        CollectionAssert.AreEqual(new[] { "OCIB3010" }, Warnings(o => { o.Rootless = true; o.User = "0"; o.HostUid = "0"; o.HostGid = "0"; }));
+
         // A deny-list profile (everything allowed unless named) is as open as none.
         File.WriteAllText(_dir.Combine("deny-list.json"), """{"defaultAction":"SCMP_ACT_ALLOW","syscalls":[{"names":["reboot"],"action":"SCMP_ACT_ERRNO"}]}""");
         CollectionAssert.AreEqual(new[] { "OCIB3013" }, Warnings(o => o.Seccomp = _dir.Combine("deny-list.json")));
 
         CollectionAssert.AreEqual(Array.Empty<string>(), Warnings(o => o.Mounts.Add(new MountOption { Destination = "/data", Type = "bind", Source = _dir.Path, Options = new List<string> { "rbind" } })), "a data folder");
+    }
+
+    [TestMethod]
+    public void AProfileThatIsNotJsonIsNeverQuoted()
+    {
+        File.WriteAllText(_dir.Combine("secret.json"), "root:$y$j9T$secrethash:19000:0:99999:7:::\n");
+        BundleOptions options = Valid();
+        options.Seccomp = _dir.Combine("secret.json");
+        var errors = new List<OciBundleException>();
+        Validate(options, errors);
+        Assert.AreEqual("OCIB1171", errors.Single().Code);
+        StringAssert.Contains(errors.Single().Message, "cannot be used: it is not JSON.");
+        Assert.IsFalse(errors.Single().Message.Contains("root:", StringComparison.Ordinal) || errors.Single().Message.Contains("secrethash", StringComparison.Ordinal), errors.Single().Message);
+
+        options.MaskedPathItems.Add("/proc/x\u0000y");
+        errors.Clear();
+        options.Seccomp = "default";
+        Validate(options, errors);
+        StringAssert.Contains(errors.Single().Message, "'/proc/x\\x00y'");
     }
 
     [TestMethod]

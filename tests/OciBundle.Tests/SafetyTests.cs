@@ -343,8 +343,16 @@ public sealed class SafetyTests
         Assert.IsTrue(new CleanOciOutputs { BuildEngine = new FakeBuildEngine(), BundleDirectory = deploy, ImageDirectory = deploy, ImageArchive = Path.Combine(deploy, "deploy.sh") }.Execute());
         Assert.IsTrue(File.Exists(Path.Combine(deploy, "deploy.sh")), "not ours: kept");
 
+        string lockFile = Path.Combine(Path.GetDirectoryName(f.Bundle)!, ".oci-bundle.lock");
+        Assert.IsTrue(File.Exists(lockFile), "a publish leaves its lock file beside the bundle");
         Assert.IsTrue(new CleanOciOutputs { BuildEngine = new FakeBuildEngine(), BundleDirectory = f.Bundle }.Execute());
         Assert.IsFalse(Directory.Exists(f.Bundle), "ours: removed");
+        Assert.IsFalse(File.Exists(lockFile), "and its lock file with it");
+        CollectionAssert.AreEqual(Array.Empty<string>(), Directory.GetFileSystemEntries(Path.GetDirectoryName(f.Bundle)!).Where(e => Path.GetFileName(e).StartsWith(".oci-bundle", StringComparison.Ordinal)).ToArray(), "nothing of the product's is left beside it");
+
+        // A publish after clean makes a new lock and works as the first did.
+        f.Publish();
+        Assert.IsTrue(Directory.Exists(f.Bundle) && File.Exists(lockFile));
     }
 
     [TestMethod]

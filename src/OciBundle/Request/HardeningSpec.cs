@@ -78,6 +78,7 @@ internal sealed record SeccompSpec(string Source, string? ProfileText)
 
         string path = Path.GetFullPath(text);
         string? real = NativeMethods.RealPath(path);
+
         if (real is null || NativeMethods.LStat(real) is not { } st || (st.Mode & NativeMethods.S_IFMT) != NativeMethods.S_IFREG)
         {
             errors.Add(Strings.InvalidSeccomp, value, real is null ? $"{path} does not exist" : $"{path} is not a regular file");
@@ -97,7 +98,16 @@ internal sealed record SeccompSpec(string Source, string? ProfileText)
         }
         catch (Exception e) when (e is JsonException or SeccompProfileException or IOException or UnauthorizedAccessException or System.Text.DecoderFallbackException)
         {
-            errors.Add(Strings.InvalidSeccompProfile, path, e.Message.TrimEnd('.'));
+            // Where a JSON mistake is, never what: the file may be a secret someone linked in (Newtonsoft quotes the text).
+            string why = e switch
+            {
+                JsonReaderException { LineNumber: > 0 } r => $"it is not JSON (line {r.LineNumber}, position {r.LinePosition})",
+                JsonReaderException => "it is not JSON",
+                JsonException => "it is not a JSON object of one profile",
+                System.Text.DecoderFallbackException => "it is not UTF-8 text",
+                _ => e.Message.TrimEnd('.'),
+            };
+            errors.Add(Strings.InvalidSeccompProfile, path, why);
             return new SeccompSpec(path, null);
         }
     }
@@ -121,7 +131,7 @@ internal sealed record SeccompSpec(string Source, string? ProfileText)
 internal static class HardeningPaths
 {
     /// <summary>The paths, and whether the property cleared the defaults (<c>none</c>).</summary>
-    public static (IReadOnlyList<string> Paths, bool Cleared) Parse(IList<string> property, IList<string> items, string propertyName, string itemName, ParseErrors errors)
+    public static (IReadOnlyList<string> Paths, bool Cleared) Parse(IList<string> property, IList<string> items, string propertyName, string itemName, string workingDirectory, ParseErrors errors)
     {
         var words = property.Select(p => p.Trim()).Where(p => p.Length > 0).ToList();
         if (words.Count == 0)
@@ -136,12 +146,14 @@ internal static class HardeningPaths
             string? problem = raw.Equals("none", StringComparison.OrdinalIgnoreCase) ? "'none' clears the defaults only as the property's whole value"
                 : !raw.StartsWith('/') ? "it is not absolute"
                 : ContainerPath.HasDotDot(raw) ? "it contains '..'"
-                : raw.Contains('\0') ? "it contains a NUL character"
+                : raw.Any(char.IsControl) ? "it contains a control character"
+                : raw.Length >= 4096 ? $"it is {raw.Length} characters long, over PATH_MAX"
                 : Closure.Sysroot.Normalize(raw) == "/" ? "it is the container's root"
+                : ContainerPath.IsSameOrInside(workingDirectory, Closure.Sysroot.Normalize(raw)) ? $"it would hide the app in {workingDirectory}"
                 : null;
             if (problem is not null)
             {
-                errors.Add(Strings.InvalidHardeningPath, name, raw, problem);
+                errors.Add(Strings.InvalidHardeningPath, name, Shown(raw), problem);
                 continue;
             }
 
@@ -153,6 +165,13 @@ internal static class HardeningPaths
         }
 
         return (new Seq<string>(paths), cleared);
+    }
+
+    /// <summary>A value as a log can show it: control characters escaped, at most 200 characters.</summary>
+    private static string Shown(string raw)
+    {
+        string escaped = string.Concat(raw.Select(c => char.IsControl(c) ? $"\\x{(int)c:x2}" : c.ToString()));
+        return escaped.Length > 200 ? escaped[..200] + "..." : escaped;
     }
 }
 
@@ -249,6 +268,9 @@ internal static class RiskySettings
         "/run/docker.sock", "/run/containerd/containerd.sock", "/run/podman/podman.sock", "/run/crio/crio.sock", "/run/buildkit/buildkitd.sock",
     };
 
+    // File systems that are kernel interfaces: a new mount of one is not covered by the masked and read-only paths.
+    private static readonly string[] KernelFileSystems = { "proc", "sysfs", "cgroup", "cgroup2", "debugfs", "tracefs", "securityfs", "bpf", "configfs", "efivarfs", "pstore", "fusectl", "binfmt_misc" };
+
     private static readonly string[] UserEngineSockets = { "docker.sock", "podman/podman.sock", "containerd/containerd.sock", "buildkit/buildkitd.sock" };
 
     /// <summary>The engine socket a bind of <paramref name="source"/> hands the container, if any (the socket itself, or a folder holding it).</summary>
@@ -275,6 +297,10 @@ internal static class RiskySettings
         if (process.User.Uid == 0 && isolation.Rootless is null)
         {
             yield return new OciBundleException(Strings.RunsAsRoot, userText);
+        }
+        else if (process.User.Uid == 0 && isolation.Rootless is { HostUid: 0 })
+        {
+            yield return new OciBundleException(Strings.RunsAsRoot, $"{userText}, in a user namespace that maps it to the host's root (OciBundleHostUid 0)");
         }
 
         if (!process.Capabilities.IsDefault && process.Capabilities.Effective.Where(c => c != "CAP_NET_BIND_SERVICE").ToList() is { Count: > 0 } extra)
@@ -303,6 +329,11 @@ internal static class RiskySettings
             {
                 yield return new OciBundleException(Strings.HardeningPathsCleared, property);
             }
+        }
+
+        foreach (MountSpec mount in isolation.Mounts.Where(m => !m.IsBind && KernelFileSystems.Contains(m.Type.ToLowerInvariant())))
+        {
+            yield return new OciBundleException(Strings.KernelFileSystemMount, mount.Destination, mount.Type);
         }
 
         foreach (MountSpec mount in isolation.Mounts.Where(m => m.IsBind))

@@ -36,8 +36,8 @@ internal sealed record IsolationSpec(
             errors.Add(Strings.InvalidNetwork, o.Network);
         }
 
-        var masked = HardeningPaths.Parse(o.MaskedPaths, o.MaskedPathItems, "OciBundleMaskedPaths", "OciBundleMaskedPath", errors);
-        var readonlyPaths = HardeningPaths.Parse(o.ReadonlyPaths, o.ReadonlyPathItems, "OciBundleReadonlyPaths", "OciBundleReadonlyPath", errors);
+        var masked = HardeningPaths.Parse(o.MaskedPaths, o.MaskedPathItems, "OciBundleMaskedPaths", "OciBundleMaskedPath", process.WorkingDirectory, errors);
+        var readonlyPaths = HardeningPaths.Parse(o.ReadonlyPaths, o.ReadonlyPathItems, "OciBundleReadonlyPaths", "OciBundleReadonlyPath", process.WorkingDirectory, errors);
         return new IsolationSpec(
             version,
             HostnameSpec.Parse(o.Hostname, o.AppName, errors),

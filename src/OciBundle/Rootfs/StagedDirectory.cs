@@ -148,6 +148,25 @@ internal sealed class StagedDirectory : IDisposable
     /// </summary>
     private static SafeFileHandle? Lock(string destination, TimeSpan timeout)
     {
+        var clock = Stopwatch.StartNew();
+        while (true)
+        {
+            SafeFileHandle? handle = LockOnce(destination, timeout - clock.Elapsed);
+            string path = LockPathOf(destination);
+
+            // Clean unlinks the lock file once it holds it: a waiter that then gets the lock holds a file no longer
+            // at the path, and must take the one that is (or make a new one), or two writers would each hold "the" lock.
+            if (handle is null || (NativeMethods.FStat((int)handle.DangerousGetHandle()) is { } held && NativeMethods.LStat(path) is { } now && held.Inode == now.Inode && held.DevMajor == now.DevMajor && held.DevMinor == now.DevMinor))
+            {
+                return handle;
+            }
+
+            handle.Dispose();
+        }
+    }
+
+    private static SafeFileHandle? LockOnce(string destination, TimeSpan timeout)
+    {
         string path = LockPathOf(destination);
         int fd = NativeMethods.Open(path, NativeMethods.O_RDWR | NativeMethods.O_CREAT | NativeMethods.O_NOFOLLOW | NativeMethods.O_NONBLOCK | NativeMethods.O_CLOEXEC, 0b110_100_100);
         if (fd < 0)
@@ -278,6 +297,12 @@ internal sealed class StagedDirectory : IDisposable
         string full = Path.TrimEndingDirectorySeparator(Path.GetFullPath(destination));
         using SafeFileHandle held = Lock(full, TimeSpan.FromMinutes(5)) ?? throw new IOException($"another publish holds {LockPathOf(full)}");
         RemoveLeftovers(full, kind, null);
-        return TryDelete(full, kind);
+        string? kept = TryDelete(full, kind);
+        if (kept is null)
+        {
+            File.Delete(LockPathOf(full)); // still held: a publish waiting for it sees it gone and takes a new one
+        }
+
+        return kept;
     }
 }

@@ -164,6 +164,12 @@ internal static class SeccompProfile
         var target = Target(goArch);
         Known(profile, "", "defaultAction", "defaultErrnoRet", "architectures", "archMap", "flags", "listenerPath", "listenerMetadata", "syscalls");
         string defaultAction = OneOf(profile["defaultAction"], "defaultAction", Actions);
+        if (defaultAction == "SCMP_ACT_NOTIFY")
+        {
+            // The runtime specification and runc both refuse it: the filter would hand every call of the app to a listener.
+            throw new SeccompProfileException("The seccomp profile's \"defaultAction\" is SCMP_ACT_NOTIFY, which cannot be a default action; name the calls a listener handles in \"syscalls\" instead.");
+        }
+
         uint? defaultErrnoRet = ErrnoRet(profile["defaultErrnoRet"], "defaultErrnoRet", defaultAction);
         List<string> architectures = Strings(profile["architectures"], "architectures").Select((a, i) => OneOf(a, $"architectures[{i}]", KnownArchitectures)).ToList();
         JArray archMap = Items(profile["archMap"], "archMap");
