@@ -18,6 +18,12 @@ public sealed class CheckOciBundleProject : Microsoft.Build.Utilities.Task
     public string? OutputType { get; set; }
     public string? OS { get; set; }
 
+    /// <summary>A PackageReference with no RuntimeIdentifier: the default the targets would choose cannot reach restore.</summary>
+    public bool RuntimeIdentifierUnreachable { get; set; }
+
+    /// <summary>The RuntimeIdentifier of this machine's architecture, to name in OCIB1220.</summary>
+    public string? DefaultRuntimeIdentifier { get; set; }
+
     public override bool Execute()
     {
         string[] frameworks = Split(TargetFrameworks);
@@ -29,6 +35,11 @@ public sealed class CheckOciBundleProject : Microsoft.Build.Utilities.Task
             return false;
         }
 
+
+        if (RuntimeIdentifierUnreachable)
+        {
+            Report(Strings.RuntimeIdentifierUnreachable, string.IsNullOrEmpty(DefaultRuntimeIdentifier) ? "linux-x64" : DefaultRuntimeIdentifier);
+        }
 
         if (!string.IsNullOrEmpty(RuntimeIdentifier) && !RuntimeIdentifier!.StartsWith("linux", StringComparison.OrdinalIgnoreCase))
         {

@@ -56,6 +56,21 @@ public sealed class BundleTests
     }
 
     [TestMethod]
+    public void APackageReferenceProjectWithoutARuntimeIdentifierIsToldWhatToAdd()
+    {
+        using TestProject project = TestProject.WithPackageReference("PackageRefNoRid");
+        for (int attempt = 1; attempt <= 2; attempt++)
+        {
+            // The first publish restores the package; the second has its props from the start: the same answer.
+            ProcessResult publish = project.Publish(false, "-p:PublishOciBundle=true");
+            Assert.AreNotEqual(0, publish.ExitCode, publish.Output);
+            StringAssert.Contains(publish.Output, "error OCIB1220: ", $"attempt {attempt}\n{publish.Output}");
+            StringAssert.Contains(publish.Output, "-r linux-x64 --self-contained", publish.Output);
+            Assert.IsFalse(publish.Output.Contains("error NETSDK1047", StringComparison.Ordinal), publish.Output);
+        }
+    }
+
+    [TestMethod]
     public void ALibraryProjectCannotBeABundle()
     {
         using TestProject project = TestProject.FromXml("NotAnApp", """
@@ -64,14 +79,20 @@ public sealed class BundleTests
               <PropertyGroup>
                 <OutputType>Library</OutputType>
                 <TargetFramework>net10.0</TargetFramework>
+                <PublishOciBundle>true</PublishOciBundle>
               </PropertyGroup>
             </Project>
             """, "public static class Lib { }");
 
-        ProcessResult publish = project.Publish(false, "-p:PublishOciBundle=true");
-
+        // Asked for in the library's own project file: a mistake, said so.
+        ProcessResult publish = project.Publish(false);
         Assert.AreNotEqual(0, publish.ExitCode);
         StringAssert.Contains(publish.Output, "error OCIB1002: PublishOciBundle is true but OutputType is 'Library'");
         Assert.IsFalse(publish.All.Contains("   at "), "no stack trace");
+
+        // Asked for on the command line (as for a whole solution): skipped, with one line.
+        File.WriteAllText(Path.Combine(project.Directory, "NotAnApp.csproj"), File.ReadAllText(Path.Combine(project.Directory, "NotAnApp.csproj")).Replace("<PublishOciBundle>true</PublishOciBundle>", "", StringComparison.Ordinal));
+        publish = project.Publish(true, "-p:PublishOciBundle=true");
+        StringAssert.Contains(publish.Output, "NotAnApp: not an app (OutputType Library), so no OCI bundle", publish.Output);
     }
 }

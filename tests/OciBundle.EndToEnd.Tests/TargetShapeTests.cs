@@ -45,4 +45,59 @@ public sealed class TargetShapeTests
         StringAssert.Contains(errors[0], "OciBundleSysroot");
         Assert.IsTrue(errors[0].Length < 800, errors[0]);
     }
+
+    [TestMethod]
+    public void ASolutionPublishBundlesTheAppAndSkipsTheLibrary()
+    {
+        Runc.RequireRoot();
+        // As teams set it up: the package, the RuntimeIdentifier and self-containment for every project in Directory.Build.props.
+        using TestProject app = TestProject.FromXml("SlnApp", """
+            <Project Sdk="Microsoft.NET.Sdk">
+              <PropertyGroup>
+                <OutputType>Exe</OutputType>
+                <TargetFramework>net10.0</TargetFramework>
+                <ImplicitUsings>enable</ImplicitUsings>
+              </PropertyGroup>
+              <ItemGroup>
+                <ProjectReference Include="../SlnLib/SlnLib.csproj" />
+              </ItemGroup>
+            </Project>
+            """, "Console.WriteLine(SlnLib.Greeting.Text);");
+        string root = Path.GetDirectoryName(app.Directory)!;
+        File.Copy(Path.Combine(app.Directory, "NuGet.config"), Path.Combine(root, "NuGet.config"));
+        File.WriteAllText(Path.Combine(root, "Directory.Build.props"), $"""
+            <Project>
+              <PropertyGroup>
+                <RuntimeIdentifier>linux-x64</RuntimeIdentifier>
+                <SelfContained>true</SelfContained>
+              </PropertyGroup>
+              <ItemGroup>
+                <PackageReference Include="OciBundle.Sdk" Version="{SdkFeed.Version}" PrivateAssets="all" />
+              </ItemGroup>
+            </Project>
+            """);
+        Directory.CreateDirectory(Path.Combine(root, "SlnLib"));
+        File.WriteAllText(Path.Combine(root, "SlnLib", "SlnLib.csproj"), """
+            <Project Sdk="Microsoft.NET.Sdk">
+              <PropertyGroup>
+                <TargetFramework>net10.0</TargetFramework>
+              </PropertyGroup>
+            </Project>
+            """);
+        File.WriteAllText(Path.Combine(root, "SlnLib", "Greeting.cs"), "namespace SlnLib; public static class Greeting { public const string Text = \"hello from the library\"; }\n");
+        ProcessResult Dotnet(params string[] args) => TestEnvironment.Run("dotnet", args, root, app.Environment, TimeSpan.FromMinutes(8));
+        Assert.AreEqual(0, Dotnet("new", "sln", "-n", "All").ExitCode);
+        string sln = Directory.GetFiles(root, "All.sln*").Single();
+        Assert.AreEqual(0, Dotnet("sln", sln, "add", "SlnApp/SlnApp.csproj", "SlnLib/SlnLib.csproj").ExitCode);
+
+        ProcessResult publish = Dotnet("publish", sln, "-c", "Release", "-p:PublishOciBundle=true");
+        Assert.AreEqual(0, publish.ExitCode, publish.All);
+        StringAssert.Contains(publish.Output, "SlnLib: not an app (OutputType Library), so no OCI bundle", publish.Output);
+        Assert.IsFalse(publish.Output.Contains("OCIB1002", StringComparison.Ordinal), publish.Output);
+        Assert.IsFalse(Directory.Exists(Path.Combine(root, "SlnLib", "bin", "Release", "net10.0", "linux-x64", "oci-bundle")));
+
+        ProcessResult run = Runc.RunAsRoot(app.BundleDir);
+        Assert.AreEqual(0, run.ExitCode, run.All);
+        Assert.AreEqual("hello from the library\n", run.Output);
+    }
 }
