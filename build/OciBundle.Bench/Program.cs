@@ -142,19 +142,27 @@ static string Part(string path, string reason, string? source) =>
     : source is not null && OciBundle.Elf.ElfFile.HasElfMagic(source) ? "native libraries (ELF closure, ICU, OpenSSL)"
     : "data files (tzdata, CA certificates, passwd)";
 
-static void Build(string publish, string app, string bundle, string? state) =>
+static void Build(string publish, string app, string bundle, string? state)
+{
+    // What the SDK's targets pass by default, read from the targets themselves (the one place defaults live).
+    string targets = File.ReadAllText(Path.Combine(AppContext.BaseDirectory, "OciBundle.Sdk.targets"));
+    string Default(string name) => System.Text.RegularExpressions.Regex.Match(targets, $@"<{name} Condition=""'\$\({name}\)' == ''(?: and [^""]*)?"">(?<v>[^<]*)</{name}>").Groups["v"].Value;
+    List<string> Words(string name) => Default(name).Split(';').ToList();
     BundleBuilder.Build(
         new BundleOptions
         {
             PublishDirectory = publish, BundleDirectory = bundle, AppName = app, AppHost = app, WriteBundle = true,
-            // What the SDK's targets pass by default (sdk/build/OciBundle.Sdk.targets).
-            OS = "linux", WorkingDirectory = "/app", User = "1654", SpecVersion = "1.3.0", Network = "private", Sysroot = "/",
-            IncludeTimeZoneData = true, NoNewPrivileges = true, Capabilities = new[] { "CAP_AUDIT_WRITE", "CAP_KILL", "CAP_NET_BIND_SERVICE" },
-            SourceDateEpoch = "315532800", ImageTag = "latest",
+            OS = Default("OciBundleOS"), WorkingDirectory = Default("OciBundleWorkingDirectory"), User = Default("OciBundleUser"),
+            SpecVersion = Default("OciBundleSpecVersion"), Network = Default("OciBundleNetwork"), Sysroot = Default("OciBundleSysroot"),
+            IncludeTimeZoneData = bool.Parse(Default("OciBundleIncludeTimeZoneData")), NoNewPrivileges = bool.Parse(Default("OciBundleNoNewPrivileges")),
+            ReadOnly = bool.Parse(Default("OciBundleReadOnly")), Capabilities = Words("OciBundleCapabilities"), RootCapabilities = Words("OciBundleRootCapabilities"),
+            Seccomp = Default("OciBundleSeccomp"), MaskedPaths = Words("OciBundleMaskedPaths"), ReadonlyPaths = Words("OciBundleReadonlyPaths"),
+            SourceDateEpoch = "315532800", ImageTag = Default("OciImageTag"),
         },
         _ => { },
         _ => { },
         state);
+}
 
 static void Closure(string publish, string[] elfFiles)
 {
