@@ -26,8 +26,8 @@ public sealed class BundleTests
         Assert.AreEqual("Hello from an OCI bundle!\nargs: \n", run.Output, run.All);
         Assert.AreEqual(3, run.ExitCode, "the app's exit code comes through runc");
 
+        // (Its schema validity is SchemaTests': that one needs ../shared, this one only runc.)
         string config = Path.Combine(project.BundleDir, "config.json");
-        Assert.AreEqual("", SchemaValidator.Validate("1.3.0", config), "config.json validates against runtime-spec 1.3.0");
         string json = File.ReadAllText(config);
         Assert.IsFalse(json.Contains("\"platform\""), "no platform field");
         StringAssert.Contains(json, "\"args\": [\n      \"/app/HelloBundle\"\n    ]");

@@ -32,12 +32,9 @@ public sealed class ImageTests
         StringAssert.Contains(publish.Output, $"Imaged -> {image}/ (OCI image latest: 3 layers, manifest sha256:");
         Assert.IsFalse(Directory.Exists(project.BundleDir), "only the image was asked for");
 
-        // The layout and its documents follow image-spec v1.1.
+        // (Its documents' schema validity is SchemaTests': that one needs ../shared, this one skopeo, umoci and runc.)
         string manifestDigest = ManifestDigest(image);
         JObject manifest = Blob(image, manifestDigest);
-        Assert.AreEqual("", SchemaValidator.ValidateImage("image-index-schema.json", Path.Combine(image, "index.json")));
-        Assert.AreEqual("", SchemaValidator.ValidateImage("image-manifest-schema.json", Path.Combine(image, "blobs", "sha256", manifestDigest[7..])));
-        Assert.AreEqual("", SchemaValidator.ValidateImage("config-schema.json", Path.Combine(image, "blobs", "sha256", ((string)manifest["config"]!["digest"]!)[7..])));
 
         // skopeo reads it, and the archive.
         ProcessResult inspect = TestEnvironment.RunCapture("skopeo", "inspect", $"oci:{image}:latest");

@@ -32,8 +32,20 @@ public static class TestEnvironment
             Assert.Fail($"Prerequisite missing: {what} (OCIBUNDLE_REQUIRE_ALL=1 turns this skip into a failure).");
         }
 
+        // dotnet test shows a skip's reason only at detailed verbosity: the test projects' targets print these after the run.
+        try
+        {
+            File.AppendAllText(Path.Combine(AppContext.BaseDirectory, SkipLog), what + "\n");
+        }
+        catch (IOException)
+        {
+        }
+
         Assert.Inconclusive($"Skipped: {what}.");
     }
+
+    /// <summary>Where <see cref="Require"/> notes each skip's reason, beside the test assembly (tests/Directory.Build.targets prints them).</summary>
+    public const string SkipLog = "skipped-tests.txt";
 
     /// <summary>Skips (or fails in CI) unless ../shared is beside the repository: this test reads it.</summary>
     public static string RequireShared(params string[] parts)
