@@ -143,6 +143,47 @@ public sealed class DotnetClosureTests
     }
 
     [TestMethod]
+    public void AWorkerServiceStopsCleanlyOnSigterm()
+    {
+        Runc.RequireRoot();
+        // What dotnet new worker makes: the Worker SDK, Microsoft.Extensions.Hosting, a BackgroundService.
+        using TestProject project = TestProject.FromXml("Worker", """
+            <Project Sdk="Microsoft.NET.Sdk.Worker">
+              <Sdk Name="OciBundle.Sdk" Version="$(OciBundleSdkVersion)" />
+              <PropertyGroup>
+                <TargetFramework>net10.0</TargetFramework>
+                <ImplicitUsings>enable</ImplicitUsings>
+              </PropertyGroup>
+              <ItemGroup>
+                <PackageReference Include="Microsoft.Extensions.Hosting" Version="10.0.0" />
+                <OciBundleEnvironmentVariable Include="Logging__LogLevel__Default" Value="Warning" />
+              </ItemGroup>
+            </Project>
+            """, """
+            var builder = Host.CreateApplicationBuilder(args);
+            builder.Services.AddHostedService<Work>();
+            builder.Build().Run();
+            Console.WriteLine("stopped cleanly");
+
+            sealed class Work : BackgroundService
+            {
+                protected override async Task ExecuteAsync(CancellationToken stop)
+                {
+                    Console.WriteLine("working");
+                    try { await Task.Delay(Timeout.Infinite, stop); }
+                    catch (OperationCanceledException) { Console.WriteLine("asked to stop"); }
+                }
+            }
+            """);
+        project.Publish("-p:PublishOciBundle=true");
+
+        // As Kubernetes stops a pod: SIGTERM to pid 1, which .NET's host turns into a graceful shutdown.
+        ProcessResult run = Runc.RunAsRootAndSignal(project.BundleDir, "working", "TERM");
+        Assert.AreEqual(0, run.ExitCode, run.All);
+        Assert.AreEqual("working\nasked to stop\nstopped cleanly\n", run.Output, run.All);
+    }
+
+    [TestMethod]
     public void InvariantGlobalizationAppCarriesNoIcu()
     {
         Runc.RequireRoot();

@@ -38,6 +38,66 @@ public static class Runc
         }
     }
 
+    /// <summary>
+    /// Runs the bundle as root until it prints <paramref name="readyLine"/>, then sends it <paramref name="signal"/>
+    /// with <c>runc kill</c>, as an orchestrator stopping it would; returns what it printed and its exit code.
+    /// </summary>
+    public static ProcessResult RunAsRootAndSignal(string bundle, string readyLine, string signal)
+    {
+        RequireRoot();
+        string id = "ocib-" + Guid.NewGuid().ToString("N")[..12];
+        string state = Path.Combine(Path.GetTempPath(), "runc-state-" + id);
+        var psi = new System.Diagnostics.ProcessStartInfo("runc") { RedirectStandardOutput = true, RedirectStandardError = true, WorkingDirectory = bundle };
+        foreach (string a in new[] { "--root", state, "run", "--bundle", bundle, id })
+        {
+            psi.ArgumentList.Add(a);
+        }
+
+        var output = new System.Text.StringBuilder();
+        var error = new System.Text.StringBuilder();
+        using var ready = new ManualResetEventSlim();
+        using var process = new System.Diagnostics.Process { StartInfo = psi };
+        process.OutputDataReceived += (_, e) =>
+        {
+            if (e.Data is null)
+            {
+                return;
+            }
+
+            lock (output)
+            {
+                output.Append(e.Data).Append('\n');
+            }
+
+            if (e.Data.Contains(readyLine, StringComparison.Ordinal))
+            {
+                ready.Set();
+            }
+        };
+        process.ErrorDataReceived += (_, e) => { if (e.Data is not null) lock (error) error.Append(e.Data).Append('\n'); };
+        try
+        {
+            process.Start();
+            process.BeginOutputReadLine();
+            process.BeginErrorReadLine();
+            Assert.IsTrue(ready.Wait(TimeSpan.FromMinutes(1)), $"the app never printed '{readyLine}':\n{output}{error}");
+            ProcessResult kill = TestEnvironment.RunCapture("runc", "--root", state, "kill", id, signal);
+            Assert.AreEqual(0, kill.ExitCode, kill.All);
+            if (!process.WaitForExit(TimeSpan.FromMinutes(1)))
+            {
+                process.Kill(entireProcessTree: true);
+                Assert.Fail($"the app did not stop within a minute of {signal}:\n{output}{error}");
+            }
+
+            process.WaitForExit();
+            return new ProcessResult(process.ExitCode, output.ToString(), error.ToString());
+        }
+        finally
+        {
+            TestEnvironment.RunCapture("runc", "--root", state, "delete", "--force", id);
+        }
+    }
+
     public static ProcessResult RunRootless(string bundle)
     {
         RequireRootlessUser();
