@@ -184,6 +184,28 @@ public sealed class DotnetClosureTests
     }
 
     [TestMethod]
+    public void DotnetNewWebapiAnswersOnPort8080InItsNamespaceWithNoSettings()
+    {
+        Runc.RequireRoot();
+        TestEnvironment.Require(TestEnvironment.Which("nsenter") is not null && TestEnvironment.Which("curl") is not null, "nsenter (util-linux) and curl, to reach the container's network");
+        // The template as a new user gets it, plus only the line that adds the SDK.
+        using TestProject project = TestProject.FromXml("Api", "<Project />", "");
+        ProcessResult created = TestEnvironment.Run("dotnet", new[] { "new", "webapi", "--force", "-n", "Api", "-o", "." }, project.Directory, project.Environment, TimeSpan.FromMinutes(2));
+        Assert.AreEqual(0, created.ExitCode, created.All);
+        string csproj = Path.Combine(project.Directory, "Api.csproj");
+        File.WriteAllText(csproj, File.ReadAllText(csproj).Replace("<Project Sdk=\"Microsoft.NET.Sdk.Web\">", $"<Project Sdk=\"Microsoft.NET.Sdk.Web\">\n  <Sdk Name=\"OciBundle.Sdk\" Version=\"{SdkFeed.Version}\" />", StringComparison.Ordinal));
+        ProcessResult publish = project.Publish("-p:PublishOciBundle=true");
+        StringAssert.Contains(publish.Output, "; it listens on port 8080 of its own network namespace", publish.Output);
+
+        string answer = "";
+        ProcessResult run = Runc.RunAsRootAndSignal(project.BundleDir, "Now listening on", "TERM", pid =>
+            answer = TestEnvironment.RunCapture("nsenter", "-t", pid.ToString(System.Globalization.CultureInfo.InvariantCulture), "-n", "curl", "-s", "--max-time", "10", "http://127.0.0.1:8080/weatherforecast").Output);
+        StringAssert.Contains(run.Output, "Now listening on: http://[::]:8080", run.All);
+        StringAssert.StartsWith(answer, "[{\"date\":", "the template's endpoint answered inside the container's network:\n" + run.All);
+        Assert.AreEqual(0, run.ExitCode, "and it stopped cleanly on SIGTERM:\n" + run.All);
+    }
+
+    [TestMethod]
     public void InvariantGlobalizationAppCarriesNoIcu()
     {
         Runc.RequireRoot();

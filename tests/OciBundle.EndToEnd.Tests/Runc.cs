@@ -41,8 +41,9 @@ public static class Runc
     /// <summary>
     /// Runs the bundle as root until it prints <paramref name="readyLine"/>, then sends it <paramref name="signal"/>
     /// with <c>runc kill</c>, as an orchestrator stopping it would; returns what it printed and its exit code.
+    /// <paramref name="whileRunning"/> gets the container's pid (on the host) before the signal.
     /// </summary>
-    public static ProcessResult RunAsRootAndSignal(string bundle, string readyLine, string signal)
+    public static ProcessResult RunAsRootAndSignal(string bundle, string readyLine, string signal, Action<int>? whileRunning = null)
     {
         RequireRoot();
         string id = "ocib-" + Guid.NewGuid().ToString("N")[..12];
@@ -81,6 +82,14 @@ public static class Runc
             process.BeginOutputReadLine();
             process.BeginErrorReadLine();
             Assert.IsTrue(ready.Wait(TimeSpan.FromMinutes(1)), $"the app never printed '{readyLine}':\n{output}{error}");
+            if (whileRunning is not null)
+            {
+                // The container's init process on the host, for nsenter into its namespaces.
+                ProcessResult state2 = TestEnvironment.RunCapture("runc", "--root", state, "state", id);
+                Assert.AreEqual(0, state2.ExitCode, state2.All);
+                whileRunning((int)Newtonsoft.Json.Linq.JObject.Parse(state2.Output)["pid"]!);
+            }
+
             ProcessResult kill = TestEnvironment.RunCapture("runc", "--root", state, "kill", id, signal);
             Assert.AreEqual(0, kill.ExitCode, kill.All);
             if (!process.WaitForExit(TimeSpan.FromMinutes(1)))
