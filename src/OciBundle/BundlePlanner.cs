@@ -402,11 +402,37 @@ internal sealed class BundlePlanner
             {
                 _plan.AddContent(mount.Destination, Array.Empty<byte>(), FileMode644, $"mount point of OciBundleMount {mount.Destination}");
             }
+            else if (!mount.IsBind && TmpfsRoot(mount) is { } root)
+            {
+                // runc gives a tmpfs the mode and owner of its mount point: a tmpfs mounted 'mode=1777' over a 755
+                // folder is 755 and root's, and the app user cannot write to it. So the mount point is made as asked.
+                _plan.AddDirectory(mount.Destination, $"mount point of OciBundleMount {mount.Destination} (the tmpfs's mode and owner)", root.Mode, root.Owner);
+            }
             else
             {
                 _plan.AddDirectory(mount.Destination, $"mount point of OciBundleMount {mount.Destination}");
             }
         }
+    }
+
+    /// <summary>
+    /// The mode and owner a tmpfs mount's options give its root (<c>mode=1777</c>, <c>uid=1654</c>); null when they
+    /// give neither. A mode that lets group or others write is kept only with the sticky bit, as for /tmp.
+    /// </summary>
+    private static (UnixFileMode Mode, int? Owner)? TmpfsRoot(MountSpec mount)
+    {
+        string? modeText = mount.Options.LastOrDefault(o => o.StartsWith("mode=", StringComparison.Ordinal))?[5..];
+        string? uidText = mount.Options.LastOrDefault(o => o.StartsWith("uid=", StringComparison.Ordinal))?[4..];
+        UnixFileMode? mode = null;
+        if (modeText is not null && modeText.Length is > 0 and <= 4 && modeText.All(c => c is >= '0' and <= '7'))
+        {
+            int bits = Convert.ToInt32(modeText, 8);
+            bool othersWrite = (bits & 0b000_010_010) != 0;
+            mode = !othersWrite || (bits & 0b1_000_000_000) != 0 ? (UnixFileMode)bits : null;
+        }
+
+        int? owner = uint.TryParse(uidText, System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out uint uid) && uid < int.MaxValue ? (int)uid : null;
+        return mode is null && owner is null ? null : (mode ?? RootfsPlan.DirectoryMode, owner);
     }
 }
 

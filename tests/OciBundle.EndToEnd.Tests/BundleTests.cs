@@ -68,6 +68,10 @@ public sealed class BundleTests
             StringAssert.Contains(publish.Output, "-r linux-x64 --self-contained", publish.Output);
             Assert.IsFalse(publish.Output.Contains("error NETSDK1047", StringComparison.Ordinal), publish.Output);
         }
+
+        // --self-contained alone makes the SDK infer a RuntimeIdentifier itself, restore included: that publishes.
+        ProcessResult selfContained = project.Publish(true, "--self-contained", "-p:PublishOciBundle=true");
+        StringAssert.Contains(selfContained.Output, "(OCI bundle: ", selfContained.Output);
     }
 
     [TestMethod]

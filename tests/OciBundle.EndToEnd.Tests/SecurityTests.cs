@@ -18,6 +18,7 @@ public sealed class SecurityTests
     private const string Items = """
         <OciBundleAppArg Include="confine" />
         <OciBundleFile Include="/usr/bin/dash" TargetPath="/bin/sh" />
+        <OciBundleMount Include="/cache" Type="tmpfs" Source="tmpfs" Options="nosuid;nodev;size=16m;mode=1777" />
         <OciBundleRlimit Include="RLIMIT_NOFILE" Soft="4096" Hard="8192" Condition="'$(ProbeRlimit)' == 'true'" />
         """;
 
@@ -46,7 +47,7 @@ public sealed class SecurityTests
         Assert.AreEqual(0, run.ExitCode, run.All);
         Assert.AreEqual(
             NoCapabilities + "NoNewPrivs: 1\nSeccomp: 2\nunshare: EPERM\nkeyctl: EPERM\nbpf: EPERM\nio_uring_setup: EPERM\nbind 80: AccessDenied\n" + Works
-            + InheritedNofile() + "write /app: read-only\nwrite /tmp: ok\n",
+            + InheritedNofile() + "write /app: read-only\nwrite /tmp: ok\nwrite /cache: ok\n",
             run.Output);
 
         // uid 1654 with CAP_NET_BIND_SERVICE: in all five sets, so it survives execve and binds port 80.
@@ -55,7 +56,7 @@ public sealed class SecurityTests
         Assert.AreEqual(0, run.ExitCode, run.All);
         Assert.AreEqual(
             "CapEff: 0000000000000400\nCapPrm: 0000000000000400\nCapInh: 0000000000000400\nCapAmb: 0000000000000400\n"
-            + "NoNewPrivs: 1\nSeccomp: 2\nunshare: EPERM\nkeyctl: EPERM\nbpf: EPERM\nio_uring_setup: EPERM\nbind 80: ok\n" + Works + "nofile: 8192 8192\nwrite /app: read-only\nwrite /tmp: ok\n",
+            + "NoNewPrivs: 1\nSeccomp: 2\nunshare: EPERM\nkeyctl: EPERM\nbpf: EPERM\nio_uring_setup: EPERM\nbind 80: ok\n" + Works + "nofile: 8192 8192\nwrite /app: read-only\nwrite /tmp: ok\nwrite /cache: ok\n",
             run.Output);
 
         // Unconfined: the calls reach the kernel, which answers for itself (unshare of a user namespace is EINVAL in a
@@ -86,7 +87,7 @@ public sealed class SecurityTests
         string nofile = run.Output.Split('\n').Single(l => l.StartsWith("nofile: ", StringComparison.Ordinal));
         Assert.AreEqual(
             NoCapabilities + "NoNewPrivs: 1\nSeccomp: 2\nunshare: EPERM\nkeyctl: EPERM\nbpf: EPERM\nio_uring_setup: EPERM\nbind 80: AccessDenied\n" + Works
-            + nofile + "\nwrite /app: read-only\nwrite /tmp: ok\n",
+            + nofile + "\nwrite /app: read-only\nwrite /tmp: ok\nwrite /cache: ok\n",
             run.Output);
         Assert.AreEqual(nofile.Split(' ')[1], nofile.Split(' ')[2], ".NET raised its soft limit to the hard one");
 

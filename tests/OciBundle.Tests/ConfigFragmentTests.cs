@@ -113,6 +113,21 @@ public sealed class ConfigFragmentTests
     }
 
     [TestMethod]
+    public void ATmpfsMountPointHasTheModeAndOwnerItsOptionsGive()
+    {
+        // runc gives the tmpfs its mount point's mode and owner, so the mount point is made as the options ask.
+        BundleOptions options = TargetDefaults.Options(_dir.Combine("publish"), _dir.Combine("bundle"), "Hello", "Hello");
+        options.RuntimeIdentifier = "linux-x64";
+        options.Mounts.Add(new MountOption { Destination = "/cache", Type = "tmpfs", Source = "tmpfs", Options = new List<string> { "nosuid", "size=16m", "mode=1777" } });
+        options.Mounts.Add(new MountOption { Destination = "/work", Type = "tmpfs", Source = "tmpfs", Options = new List<string> { "uid=1654", "mode=0700" } });
+        options.Mounts.Add(new MountOption { Destination = "/open", Type = "tmpfs", Source = "tmpfs", Options = new List<string> { "mode=0777" } });
+        Rootfs.RootfsPlan plan = BundlePlanner.Plan(BundleRequest.Parse(options), _ => { }).Plan;
+        Assert.IsTrue(plan.TryGet("/cache", out Rootfs.RootfsEntry cache) && cache.Mode == (UnixFileMode)0b1_111_111_111 && cache.OwnerId is null);
+        Assert.IsTrue(plan.TryGet("/work", out Rootfs.RootfsEntry work) && work.Mode == (UnixFileMode)0b111_000_000 && work.OwnerId == 1654);
+        Assert.IsTrue(plan.TryGet("/open", out Rootfs.RootfsEntry open) && open.Mode == Rootfs.RootfsPlan.DirectoryMode, "world-writable without the sticky bit: not in rootfs");
+    }
+
+    [TestMethod]
     public void OciBundleRlimitItems()
     {
         JObject config = Config(o => o.Rlimits = new List<RlimitOption>

@@ -231,19 +231,26 @@ internal static class OutputFolder
     public static string? RemoveIfOurs(string path, OutputKind? kind)
     {
         string full = Path.TrimEndingDirectorySeparator(Path.GetFullPath(path));
-        if (NativeMethods.LStat(full) is null || ProtectedReason(full, Array.Empty<string>()) is not null)
+        if (ProtectedReason(full, Array.Empty<string>()) is not null)
         {
             return null;
         }
 
-        if (kind is { } k)
+        bool exists = NativeMethods.LStat(full) is not null;
+        if (kind is { } folderKind)
         {
-            if (CheckReplaceable(full, "", k) is not null || !Directory.EnumerateFileSystemEntries(full).Any())
+            if (!exists || (Directory.Exists(full) && !Directory.EnumerateFileSystemEntries(full).Any()))
+            {
+                // No output (a first publish killed before it finished, say): its staging folder and lock may still be there.
+                return Rootfs.StagedDirectory.ForgetIfIdle(full, folderKind);
+            }
+
+            if (CheckReplaceable(full, "", folderKind) is not null)
             {
                 return null;
             }
 
-            if (Rootfs.StagedDirectory.RemoveOutput(full, k) is { } kept)
+            if (Rootfs.StagedDirectory.RemoveOutput(full, folderKind) is { } kept)
             {
                 throw new IOException(kept);
             }
@@ -251,7 +258,7 @@ internal static class OutputFolder
             return full;
         }
 
-        if (CheckArchive(full) is not null)
+        if (!exists || CheckArchive(full) is not null)
         {
             return null;
         }

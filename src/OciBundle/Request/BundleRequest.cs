@@ -30,6 +30,14 @@ internal sealed record BundleRequest(
         }
 
         warnings.AddRange(RiskySettings.Of(process, isolation, options.User));
+
+        // An image exposes what the app listens on: the user's OciImagePort items, else a web app's HTTP ports.
+        if (output.Image is { Ports.Count: 0 } image && process.ListeningPorts is { } listening
+            && listening.Split(';').All(p => ushort.TryParse(p, System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out ushort n) && n > 0))
+        {
+            output = output with { Image = image with { Ports = new Seq<string>(listening.Split(';').Select(p => p + "/tcp")) } };
+        }
+
         return new BundleRequest(content, process, isolation, output, warnings);
     }
 }

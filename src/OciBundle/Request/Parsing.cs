@@ -42,7 +42,8 @@ internal static class ContainerPath
 /// </summary>
 internal static class BooleanText
 {
-    public static bool? Parse(string? value) => value?.Trim().ToLowerInvariant() switch
+    /// <summary>Untrimmed, as MSBuild compares them: ' true' would be neither true nor false to MSBuild's conditions.</summary>
+    public static bool? Parse(string? value) => value?.ToLowerInvariant() switch
     {
         "true" => true,
         "false" => false,

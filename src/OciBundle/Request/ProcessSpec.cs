@@ -29,11 +29,11 @@ internal sealed partial record ProcessSpec(
     /// </summary>
     public string? ListeningPorts =>
         Environment.FirstOrDefault(e => e.Key == "ASPNETCORE_HTTP_PORTS") is { Key: not null } ports ? ports.Value
-        : Environment.Any(e => e.Key == "ASPNETCORE_URLS") ? null
+        : Environment.Any(e => e.Key is "ASPNETCORE_URLS" or "DOTNET_URLS") ? null
         : HttpPorts;
 
     /// <summary>The default <c>ASPNETCORE_HTTP_PORTS</c> to add: only when the user named neither it nor <c>ASPNETCORE_URLS</c>.</summary>
-    public string? DefaultHttpPorts => Environment.Any(e => e.Key is "ASPNETCORE_HTTP_PORTS" or "ASPNETCORE_URLS") ? null : HttpPorts;
+    public string? DefaultHttpPorts => Environment.Any(e => e.Key is "ASPNETCORE_HTTP_PORTS" or "ASPNETCORE_URLS" or "DOTNET_URLS") ? null : HttpPorts;
 
     /// <summary><c>OciBundleHttpPorts</c> for an ASP.NET Core app: ';'-separated ports, or <c>none</c>; null for any other app.</summary>
     private static string? ParseHttpPorts(string? value, ParseErrors errors)

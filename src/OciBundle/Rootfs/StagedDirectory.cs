@@ -291,6 +291,30 @@ internal sealed class StagedDirectory : IDisposable
         }
     }
 
+    /// <summary>
+    /// <c>dotnet clean</c> where there is no output: the leftovers of a publish that never finished and the lock file,
+    /// under the lock (when no publish holds it); the lock file name when something was removed, else null.
+    /// </summary>
+    public static string? ForgetIfIdle(string destination, OutputKind kind)
+    {
+        string full = Path.TrimEndingDirectorySeparator(Path.GetFullPath(destination));
+        string lockPath = LockPathOf(full);
+        if (NativeMethods.LStat(lockPath) is not { } st || (st.Mode & NativeMethods.S_IFMT) != NativeMethods.S_IFREG || st.Uid != NativeMethods.getuid())
+        {
+            return null;
+        }
+
+        using SafeFileHandle? held = Lock(full, TimeSpan.Zero);
+        if (held is null)
+        {
+            return null; // a publish is writing it now
+        }
+
+        RemoveLeftovers(full, kind, null);
+        File.Delete(lockPath);
+        return lockPath;
+    }
+
     /// <summary><c>dotnet clean</c>: removes an output of ours under its lock, the same way a publish removes an old one.</summary>
     public static string? RemoveOutput(string destination, OutputKind kind)
     {

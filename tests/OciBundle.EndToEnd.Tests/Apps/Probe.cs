@@ -113,6 +113,11 @@ switch (mode)
         Console.WriteLine($"nofile: {string.Join(' ', limits.Split(' ', StringSplitOptions.RemoveEmptyEntries).Skip(3).Take(2))}");
         Console.WriteLine($"write /app: {TryWrite("/app/probe-write")}");
         Console.WriteLine($"write /tmp: {TryWrite("/tmp/probe-write")}");
+        if (Directory.Exists("/cache"))
+        {
+            Console.WriteLine($"write /cache: {TryWrite("/cache/probe-write")}");
+        }
+
         return 0;
 
     default:
