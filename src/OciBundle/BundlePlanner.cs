@@ -76,7 +76,8 @@ internal sealed class BundlePlanner
         IReadOnlyList<string> args = ComputeArgs(frameworkDependent);
         _closure.Complete();
 
-        DotnetRuntimeRules.Apply(_closure, new DotnetRuleOptions(process.InvariantGlobalization, content.IncludeGssapi, content.IncludeTimeZoneData), runtimeConfig, _log);
+        string entryExecutable = Sysroot.Join(appDir, content.AppHost ?? content.AppName);
+        DotnetRuntimeRules.Apply(_closure, new DotnetRuleOptions(process.InvariantGlobalization, content.IncludeGssapi, content.IncludeTimeZoneData, entryExecutable), runtimeConfig, _log);
         _closure.Complete();
 
         AddSystemFiles();

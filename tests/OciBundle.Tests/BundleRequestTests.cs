@@ -380,6 +380,24 @@ public sealed class BundleRequestTests
     }
 
     [TestMethod]
+    public void TheImageExposesThePortsTheAppListensOn()
+    {
+        static string[] Ports(Action<BundleOptions> change)
+        {
+            BundleOptions options = Valid();
+            options.ImageDirectory = _dir.Combine("proj", "bin", "oci-image");
+            change(options);
+            return BundleRequest.Parse(options).Output.Image!.Ports.ToArray();
+        }
+
+        CollectionAssert.AreEqual(new[] { "8080/tcp" }, Ports(o => o.HttpPorts = "8080"), "a web app's default");
+        CollectionAssert.AreEqual(new[] { "9090/tcp" }, Ports(o => { o.HttpPorts = "8080"; o.Environment.Add(new("ASPNETCORE_HTTP_PORTS", "9090")); }), "the user's PORTS win");
+        CollectionAssert.AreEqual(Array.Empty<string>(), Ports(o => { o.HttpPorts = "8080"; o.Environment.Add(new("ASPNETCORE_URLS", "http://+:5000")); }), "URLS: not known, not guessed");
+        CollectionAssert.AreEqual(new[] { "53/udp" }, Ports(o => { o.HttpPorts = "8080"; o.ImagePorts.Add("53/udp"); }), "OciImagePort items win");
+        CollectionAssert.AreEqual(Array.Empty<string>(), Ports(_ => { }), "not a web app");
+    }
+
+    [TestMethod]
     public void ADefaultFilterRuntimeSpec100CannotDescribeIsACodedError()
     {
         var errors = new ParseErrors();

@@ -24,10 +24,10 @@ internal static class DotnetRuntimeRules
         ElfNode? FindShim(string name) => closure.Files.FirstOrDefault(n => Path.GetFileName(n.RootfsPath) == name);
 
         // A Native AOT executable links the shims in: it opens what they would open, so it stands in for each of them.
-        NativeAot? aot = FindShim(GlobalizationShim) is null && FindShim(OpenSslShim) is null && FindShim("libcoreclr.so") is null ? NativeAot.Find(closure) : null;
+        NativeAot? aot = FindShim(GlobalizationShim) is null && FindShim(OpenSslShim) is null && FindShim("libcoreclr.so") is null ? NativeAot.Find(closure, options.EntryExecutable) : null;
         if (aot is not null)
         {
-            log($"{aot.Executable.RootfsPath} is a Native AOT executable: it opens {string.Join(", ", new[] { aot.Icu ? "ICU" : null, aot.OpenSsl ? "OpenSSL" : null, aot.Gssapi ? "GSSAPI" : null }.OfType<string>().DefaultIfEmpty("none of ICU, OpenSSL, GSSAPI"))} itself.");
+            log($"{aot.Executable.RootfsPath} carries the runtime's native shims itself (Native AOT, or a single-file app): it opens {string.Join(", ", new[] { aot.Icu ? "ICU" : null, aot.OpenSsl ? "OpenSSL" : null, aot.Gssapi ? "GSSAPI" : null }.OfType<string>().DefaultIfEmpty("none of ICU, OpenSSL, GSSAPI"))} itself.");
         }
 
         if ((FindShim(GlobalizationShim) ?? (aot is { Icu: true } ? aot.Executable : null)) is { } globalization)
@@ -150,15 +150,16 @@ internal static class DotnetRuntimeRules
 /// A Native AOT executable of the app and which of the runtime's native shims it carries, recognised by the shims' own
 /// strings rather than by file names: the globalization shim's ICU probe (<c>libicuuc.so</c> and <c>libicui18n.so</c>),
 /// the OpenSSL shim's soname list (<c>libssl.so.3</c> and <c>libssl.so.1.1</c>), the security shim's GSSAPI library.
-/// Looked for only when the app has no CoreCLR and no shim library, so a JIT app's files are never read for it.
+/// Looked for only in the app's own executable, and only when the app has no CoreCLR and no shim library, so a JIT
+/// app's files are never read for it and another program that names those libraries is never taken for the app.
 /// </summary>
 internal sealed record NativeAot(ElfNode Executable, bool Icu, bool OpenSsl, bool Gssapi)
 {
     private const long MaxScannedBytes = 1L << 30;
 
-    public static NativeAot? Find(IClosure closure)
+    public static NativeAot? Find(IClosure closure, string entryExecutable)
     {
-        foreach (ElfNode node in closure.Files.Where(n => n.Loader is null && n.Elf.Interpreter is not null).OrderBy(n => n.RootfsPath, StringComparer.Ordinal))
+        foreach (ElfNode node in closure.Files.Where(n => n.RootfsPath == entryExecutable && n.Elf.Interpreter is not null))
         {
             byte[] bytes;
             try
@@ -190,4 +191,8 @@ internal sealed record NativeAot(ElfNode Executable, bool Icu, bool OpenSsl, boo
 }
 
 /// <summary>What the .NET rules take from the request: nothing else of it.</summary>
-internal sealed record DotnetRuleOptions(bool InvariantGlobalization, bool IncludeGssapi, bool IncludeTimeZoneData);
+/// <param name="InvariantGlobalization">The environment asks for invariant globalization: no ICU.</param>
+/// <param name="IncludeGssapi"><c>OciBundleIncludeGssapi</c>.</param>
+/// <param name="IncludeTimeZoneData"><c>OciBundleIncludeTimeZoneData</c>.</param>
+/// <param name="EntryExecutable">The app's own executable in rootfs (its app host, or its name): the one file a Native AOT app's shims can be in.</param>
+internal sealed record DotnetRuleOptions(bool InvariantGlobalization, bool IncludeGssapi, bool IncludeTimeZoneData, string EntryExecutable);
