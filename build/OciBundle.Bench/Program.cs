@@ -155,7 +155,7 @@ static void Build(string publish, string app, string bundle, string? state)
             OS = Default("OciBundleOS"), WorkingDirectory = Default("OciBundleWorkingDirectory"), User = Default("OciBundleUser"),
             SpecVersion = Default("OciBundleSpecVersion"), Network = Default("OciBundleNetwork"), Sysroot = Default("OciBundleSysroot"),
             IncludeTimeZoneData = bool.Parse(Default("OciBundleIncludeTimeZoneData")), NoNewPrivileges = bool.Parse(Default("OciBundleNoNewPrivileges")),
-            ReadOnly = bool.Parse(Default("OciBundleReadOnly")), Capabilities = Words("OciBundleCapabilities"), RootCapabilities = Words("OciBundleRootCapabilities"),
+            ReadOnly = bool.Parse(Default("OciBundleReadOnly")), Sbom = bool.Parse(Default("OciBundleSbom")), Capabilities = Words("OciBundleCapabilities"), RootCapabilities = Words("OciBundleRootCapabilities"),
             Seccomp = Default("OciBundleSeccomp"), MaskedPaths = Words("OciBundleMaskedPaths"), ReadonlyPaths = Words("OciBundleReadonlyPaths"),
             SourceDateEpoch = "315532800", ImageTag = Default("OciImageTag"),
         },

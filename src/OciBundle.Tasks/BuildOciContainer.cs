@@ -73,6 +73,9 @@ public sealed class BuildOciContainer : Microsoft.Build.Utilities.Task, ICancela
     /// <summary><c>OciBundleNoNewPrivileges</c>.</summary>
     public bool NoNewPrivileges { get; set; }
 
+    /// <summary><c>OciBundleSbom</c>.</summary>
+    public bool Sbom { get; set; }
+
     /// <summary><c>OciBundleHttpPorts</c> when the app uses ASP.NET Core (the targets leave it empty otherwise).</summary>
     public string? HttpPorts { get; set; }
 
@@ -249,6 +252,7 @@ public sealed class BuildOciContainer : Microsoft.Build.Utilities.Task, ICancela
         WriteBundle = WriteBundle,
         Capabilities = Capabilities?.Split(new[] { ';', ',', ' ' }, StringSplitOptions.RemoveEmptyEntries).ToList(),
         NoNewPrivileges = NoNewPrivileges,
+        Sbom = Sbom,
         RootCapabilities = RootCapabilities?.Split(new[] { ';', ',', ' ' }, StringSplitOptions.RemoveEmptyEntries).ToList(),
         Seccomp = Seccomp,
         HttpPorts = HttpPorts,

@@ -77,6 +77,9 @@ internal sealed class BundleOptions
     /// <summary>Copy the time zone database (<c>OciBundleIncludeTimeZoneData</c>).</summary>
     public bool IncludeTimeZoneData { get; set; }
 
+    /// <summary><c>OciBundleSbom</c>: package metadata for scanners in rootfs (the distribution's release files, dpkg status.d).</summary>
+    public bool Sbom { get; set; }
+
     /// <summary>Copy GSSAPI (Kerberos) for <c>NegotiateAuthentication</c> (<c>OciBundleIncludeGssapi</c>).</summary>
     public bool IncludeGssapi { get; set; }
 

@@ -80,6 +80,12 @@ internal sealed class BundlePlanner
         DotnetRuntimeRules.Apply(_closure, new DotnetRuleOptions(process.InvariantGlobalization, content.IncludeGssapi, content.IncludeTimeZoneData, entryExecutable), runtimeConfig, _log);
         _closure.Complete();
 
+        if (content.Sbom)
+        {
+            PackageMetadata.Add(_closure, _plan, _log);
+            _closure.Complete();
+        }
+
         AddSystemFiles();
 
         var env = new List<KeyValuePair<string, string>>

@@ -41,6 +41,16 @@ public sealed class DotnetClosureTests
 
         AssertSameOutputInContainerAsOnHost(project, Path.Combine(project.PublishDir, "Globalized"), "dotnet");
 
+        // Scanners see the distribution and each Debian package whose files are inside, at the version dpkg has.
+        string rootfs = Path.Combine(project.BundleDir, "rootfs");
+        StringAssert.Contains(File.ReadAllText(Path.Combine(rootfs, "etc", "os-release")), "ID=debian");
+        foreach (string package in new[] { "libc6", "libicu72", "libssl3", "tzdata" })
+        {
+            string stanza = File.ReadAllText(Path.Combine(rootfs, "var", "lib", "dpkg", "status.d", package));
+            string version = TestEnvironment.RunCapture("dpkg-query", "-W", "-f", "${Version}", package).Output.Trim();
+            StringAssert.Contains(stanza, $"\nVersion: {version}\n", package);
+        }
+
         // The report says why ICU is there.
         JToken icu = Provenance(project)["files"]!.First(f => ((string)f["path"]!).Contains("libicuuc.so.") && (string)f["type"]! == "file");
         StringAssert.Contains((string)icu["reason"]!, "ICU for System.Globalization (dlopen libicuuc.so.");

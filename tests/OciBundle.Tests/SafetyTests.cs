@@ -134,6 +134,58 @@ public sealed class SafetyTests
     }
 
     [TestMethod]
+    public void ScannersFindTheDistributionAndEveryPackageThatContributedAFile()
+    {
+        using var f = new Fixture();
+        Directory.CreateDirectory(Path.Combine(f.Sysroot, "etc"));
+        Directory.CreateDirectory(Path.Combine(f.Sysroot, "usr", "lib"));
+        File.WriteAllText(Path.Combine(f.Sysroot, "usr", "lib", "os-release"), "ID=debian\nVERSION_ID=\"12\"\n");
+        File.CreateSymbolicLink(Path.Combine(f.Sysroot, "etc", "os-release"), "../usr/lib/os-release");
+        File.WriteAllText(Path.Combine(f.Sysroot, "etc", "debian_version"), "12.13\n");
+        string dpkg = Path.Combine(f.Sysroot, "var", "lib", "dpkg");
+        Directory.CreateDirectory(Path.Combine(dpkg, "info"));
+        File.WriteAllText(Path.Combine(dpkg, "status"), """
+            Package: libc6
+            Status: install ok installed
+            Priority: optional
+            Section: libs
+            Installed-Size: 13001
+            Maintainer: GNU Libc Maintainers <debian-glibc@lists.debian.org>
+            Architecture: amd64
+            Multi-Arch: same
+            Source: glibc
+            Version: 2.36-9+deb12u14
+            Depends: libgcc-s1
+            Description: GNU C Library: Shared libraries
+             Contains the standard libraries.
+
+            Package: nano
+            Status: install ok installed
+            Architecture: amd64
+            Version: 7.2-1
+            """.Replace("            ", "", StringComparison.Ordinal));
+        // As Debian 12 lists them: the pre-merge paths, which are /usr/lib/... in this merged sysroot.
+        File.WriteAllText(Path.Combine(dpkg, "info", "libc6:amd64.list"), "/.\n/lib\n/lib/x86_64-linux-gnu\n/lib/x86_64-linux-gnu/libc.so.6\n/lib64/ld-linux-x86-64.so.2\n");
+        File.WriteAllText(Path.Combine(dpkg, "info", "nano.list"), "/bin/nano\n");
+
+        f.Publish();
+        Assert.AreEqual("ID=debian\nVERSION_ID=\"12\"\n", File.ReadAllText(Rootfs(f, "/etc/os-release")), "through its link");
+        Assert.AreEqual("12.13\n", File.ReadAllText(Rootfs(f, "/etc/debian_version")));
+        CollectionAssert.AreEqual(new[] { "libc6" }, Directory.GetFiles(Rootfs(f, "/var/lib/dpkg/status.d")).Select(Path.GetFileName).ToArray(), "nano has no file in rootfs");
+        Assert.AreEqual("Package: libc6\nStatus: install ok installed\nPriority: optional\nSection: libs\nInstalled-Size: 13001\nMaintainer: GNU Libc Maintainers <debian-glibc@lists.debian.org>\nArchitecture: amd64\nMulti-Arch: same\nSource: glibc\nVersion: 2.36-9+deb12u14\n",
+            File.ReadAllText(Rootfs(f, "/var/lib/dpkg/status.d/libc6")));
+        StringAssert.Contains(File.ReadAllText(Path.Combine(f.Bundle, "provenance.json")), "dpkg status of libc6");
+
+        f.Publish(t => t.Sbom = false);
+        Assert.IsFalse(Directory.Exists(Rootfs(f, "/var/lib/dpkg")) || File.Exists(Rootfs(f, "/etc/debian_version")), "OciBundleSbom=false: none of it");
+
+        Directory.Delete(dpkg, recursive: true);
+        f.Publish();
+        Assert.IsFalse(Directory.Exists(Rootfs(f, "/var/lib/dpkg")));
+        StringAssert.Contains(string.Join("\n", f.Engine.Messages.Select(m => m.Message)), "The sysroot has no dpkg database");
+    }
+
+    [TestMethod]
     public void ThePackageDatabaseSeesThroughMergedUsr()
     {
         using var f = new Fixture();

@@ -34,6 +34,7 @@ internal static class TargetDefaults
         IncludeGssapi = bool.Parse(Of("OciBundleIncludeGssapi")),
         NoNewPrivileges = bool.Parse(Of("OciBundleNoNewPrivileges")),
         ReadOnly = bool.Parse(Of("OciBundleReadOnly")),
+        Sbom = bool.Parse(Of("OciBundleSbom")),
         Capabilities = Of("OciBundleCapabilities").Split(';').ToList(),
         RootCapabilities = Of("OciBundleRootCapabilities").Split(';').ToList(),
         Seccomp = Of("OciBundleSeccomp"),
@@ -57,6 +58,7 @@ internal static class TargetDefaults
         IncludeGssapi = bool.Parse(Of("OciBundleIncludeGssapi")),
         NoNewPrivileges = bool.Parse(Of("OciBundleNoNewPrivileges")),
         ReadOnly = bool.Parse(Of("OciBundleReadOnly")),
+        Sbom = bool.Parse(Of("OciBundleSbom")),
         Capabilities = Of("OciBundleCapabilities"),
         RootCapabilities = Of("OciBundleRootCapabilities"),
         Seccomp = Of("OciBundleSeccomp"),
@@ -90,6 +92,7 @@ internal static class TargetDefaults
         task.IncludeTimeZoneData = d.IncludeTimeZoneData;
         task.NoNewPrivileges = d.NoNewPrivileges;
         task.ReadOnly = d.ReadOnly;
+        task.Sbom = d.Sbom;
         task.WriteBundle |= task.ImageDirectory is null; // a bundle unless only an image was asked for
         return task;
     }

@@ -66,6 +66,40 @@ internal sealed class PackageDatabase
     /// <summary>True when a package lists <paramref name="path"/> (a real path of the sysroot).</summary>
     public bool Owns(string path) => _owned.Contains(path);
 
+    /// <summary>
+    /// Every path's package, from every list (<c>libc6:amd64.list</c> gives <c>libc6:amd64</c>); null when the sysroot
+    /// has no dpkg database. A path two packages list (a shared folder) belongs to the first in name order.
+    /// </summary>
+    public static Dictionary<string, string>? ReadOwners(Sysroot sysroot)
+    {
+        string info = sysroot.HostPath(InfoDirectory);
+        if (!Directory.Exists(info))
+        {
+            return null;
+        }
+
+        var merged = MergedDirectories
+            .Where(d => new FileInfo(sysroot.HostPath("/" + d)).LinkTarget is { } target && target.TrimStart('/').TrimEnd('/') == "usr/" + d)
+            .Select(d => "/" + d + "/")
+            .ToArray();
+        sysroot.Inputs?.Path(info);
+        sysroot.Inputs?.Listing(info);
+        var owners = new Dictionary<string, string>(StringComparer.Ordinal);
+        foreach (string list in Directory.EnumerateFiles(info, "*.list").Order(StringComparer.Ordinal))
+        {
+            string package = Path.GetFileName(list)[..^".list".Length];
+            foreach (string line in File.ReadLines(list))
+            {
+                if (line.Length > 1)
+                {
+                    owners.TryAdd(Canonical(line, merged), package);
+                }
+            }
+        }
+
+        return owners;
+    }
+
     private static string Canonical(string listed, string[] merged)
     {
         string path = listed.Length > 1 ? listed.TrimEnd('/') : listed;

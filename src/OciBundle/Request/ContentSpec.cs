@@ -14,7 +14,8 @@ internal sealed record ContentSpec(
     string SysrootRoot,
     string? DotnetRoot,
     bool IncludeTimeZoneData,
-    bool IncludeGssapi)
+    bool IncludeGssapi,
+    bool Sbom)
 {
     public static ContentSpec Parse(BundleOptions o, string workingDirectory, ParseErrors errors, List<OciBundleException> warnings)
     {
@@ -51,7 +52,8 @@ internal sealed record ContentSpec(
             sysroot.Length > 0 && Directory.Exists(sysroot) ? new Sysroot(sysroot).Root : "/",
             string.IsNullOrWhiteSpace(o.DotnetRoot) ? null : Path.TrimEndingDirectorySeparator(Path.GetFullPath(o.DotnetRoot)),
             o.IncludeTimeZoneData,
-            o.IncludeGssapi);
+            o.IncludeGssapi,
+            o.Sbom);
     }
 
     /// <summary>
