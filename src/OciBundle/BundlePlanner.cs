@@ -77,12 +77,13 @@ internal sealed class BundlePlanner
         _closure.Complete();
 
         string entryExecutable = Sysroot.Join(appDir, content.AppHost ?? content.AppName);
-        DotnetRuntimeRules.Apply(_closure, new DotnetRuleOptions(process.InvariantGlobalization, content.IncludeGssapi, content.IncludeTimeZoneData, entryExecutable), runtimeConfig, _log);
+        var packages = new Lazy<PackageDatabase?>(() => PackageDatabase.Read(_sysroot));
+        DotnetRuntimeRules.Apply(_closure, new DotnetRuleOptions(process.InvariantGlobalization, content.IncludeGssapi, content.IncludeTimeZoneData, entryExecutable), runtimeConfig, packages, _log);
         _closure.Complete();
 
         if (content.Sbom)
         {
-            PackageMetadata.Add(_closure, _plan, _log);
+            PackageMetadata.Add(_closure, _plan, packages.Value, _log);
             _closure.Complete();
         }
 

@@ -1,88 +1,50 @@
 namespace OciBundle.Closure;
 
 /// <summary>
-/// Which paths the sysroot's packages own, from its dpkg database (<c>var/lib/dpkg/info/*.list</c>): a data rule takes a
-/// file only when a package installed it, so nothing the build machine made for itself (a generated key, a local
-/// file dropped into a data folder) reaches rootfs unless the user names it. Paths are as the sysroot stores them:
-/// a merged-usr sysroot's <c>/lib -&gt; usr/lib</c> makes a listed <c>/lib/x</c> the real <c>/usr/lib/x</c>.
+/// Which package of the sysroot owns each path, from its dpkg database (<c>var/lib/dpkg/info/*.list</c>), read once
+/// per plan. A data rule takes a file only when a package installed it, so nothing the build machine made for itself
+/// (a generated key, a local file dropped into a data folder) reaches rootfs unless the user names it; and scanners
+/// are told which packages are inside. Paths are as the sysroot stores them: a merged-usr sysroot's
+/// <c>/lib -&gt; usr/lib</c> makes a listed <c>/lib/x</c> the real <c>/usr/lib/x</c>.
 /// </summary>
+/// <remarks>
+/// Inputs of the up-to-date check: the folder (dpkg replaces a list by renaming a new one in, which changes the
+/// folder) and the list of each package the plan uses (<see cref="OwnerOf"/>), not all of the hundreds.
+/// </remarks>
 internal sealed class PackageDatabase
 {
-    private static readonly string[] MergedDirectories = { "bin", "sbin", "lib", "lib32", "lib64", "libx32" };
-
-    private readonly HashSet<string> _owned;
-
-    private PackageDatabase(HashSet<string> owned) => _owned = owned;
-
     /// <summary>The folder dpkg keeps its file lists in.</summary>
     public const string InfoDirectory = "/var/lib/dpkg/info";
 
-    /// <summary>
-    /// The database's paths under <paramref name="prefix"/> (all of them for <c>/</c>); null when the sysroot has no dpkg
-    /// database (not Debian-based, or a folder made by hand), where the caller decides what a missing owner means.
-    /// </summary>
-    public static PackageDatabase? Read(Sysroot sysroot, string prefix)
+    private static readonly string[] MergedDirectories = { "bin", "sbin", "lib", "lib32", "lib64", "libx32" };
+
+    private readonly Dictionary<string, string> _owners;
+    private readonly Sysroot _sysroot;
+    private readonly HashSet<string> _recorded = new(StringComparer.Ordinal);
+
+    private PackageDatabase(Sysroot sysroot, Dictionary<string, string> owners)
     {
-        string info = sysroot.HostPath(InfoDirectory);
-        if (!Directory.Exists(info))
-        {
-            sysroot.Inputs?.Path(info);
-            return null;
-        }
-
-        var merged = MergedDirectories
-            .Where(d => new FileInfo(sysroot.HostPath("/" + d)).LinkTarget is { } target && target.TrimStart('/').TrimEnd('/') == "usr/" + d)
-            .Select(d => "/" + d + "/")
-            .ToArray();
-        // dpkg replaces a list by renaming a new one in, which changes the folder: its identity and listing cover every
-        // list, so only the lists that name the prefix are inputs of their own.
-        sysroot.Inputs?.Path(info);
-        sysroot.Inputs?.Listing(info);
-        var owned = new HashSet<string>(StringComparer.Ordinal);
-        byte[][] needles = new[] { prefix }.Concat(merged.Where(m => prefix.StartsWith("/usr" + m, StringComparison.Ordinal)).Select(m => m + prefix[("/usr" + m).Length..]))
-            .Select(n => System.Text.Encoding.UTF8.GetBytes(n == "/" ? "/" : n.TrimEnd('/'))).ToArray();
-        foreach (string list in Directory.EnumerateFiles(info, "*.list").Order(StringComparer.Ordinal))
-        {
-            byte[] bytes = File.ReadAllBytes(list);
-            if (!needles.Any(n => bytes.AsSpan().IndexOf(n) >= 0))
-            {
-                continue; // most lists name nothing under the prefix: a byte search, no lines made
-            }
-
-            sysroot.Inputs?.Path(list);
-            foreach (string line in System.Text.Encoding.UTF8.GetString(bytes).Split('\n', StringSplitOptions.RemoveEmptyEntries))
-            {
-                string path = Canonical(line, merged);
-                if (Output.OutputFolder.IsSameOrInside(path, prefix))
-                {
-                    owned.Add(path);
-                }
-            }
-        }
-
-        return new PackageDatabase(owned);
+        _sysroot = sysroot;
+        _owners = owners;
     }
 
-    /// <summary>True when a package lists <paramref name="path"/> (a real path of the sysroot).</summary>
-    public bool Owns(string path) => _owned.Contains(path);
-
     /// <summary>
-    /// Every path's package, from every list (<c>libc6:amd64.list</c> gives <c>libc6:amd64</c>); null when the sysroot
-    /// has no dpkg database. A path two packages list (a shared folder) belongs to the first in name order.
+    /// The database; null when the sysroot has none (not Debian-based, or a folder made by hand), where the caller
+    /// decides what a missing owner means. A path two packages list (a shared folder) belongs to the first by name.
     /// </summary>
-    public static Dictionary<string, string>? ReadOwners(Sysroot sysroot)
+    public static PackageDatabase? Read(Sysroot sysroot)
     {
         string info = sysroot.HostPath(InfoDirectory);
+        sysroot.Inputs?.Path(info);
         if (!Directory.Exists(info))
         {
             return null;
         }
 
-        var merged = MergedDirectories
+        string[] merged = MergedDirectories
             .Where(d => new FileInfo(sysroot.HostPath("/" + d)).LinkTarget is { } target && target.TrimStart('/').TrimEnd('/') == "usr/" + d)
             .Select(d => "/" + d + "/")
             .ToArray();
-        sysroot.Inputs?.Path(info);
         sysroot.Inputs?.Listing(info);
         var owners = new Dictionary<string, string>(StringComparer.Ordinal);
         foreach (string list in Directory.EnumerateFiles(info, "*.list").Order(StringComparer.Ordinal))
@@ -97,7 +59,23 @@ internal sealed class PackageDatabase
             }
         }
 
-        return owners;
+        return new PackageDatabase(sysroot, owners);
+    }
+
+    /// <summary>The package (<c>libc6:amd64</c>, <c>tzdata</c>) that lists <paramref name="path"/>, a real path of the sysroot; its list becomes an input.</summary>
+    public string? OwnerOf(string path)
+    {
+        if (!_owners.TryGetValue(path, out string? package))
+        {
+            return null;
+        }
+
+        if (_recorded.Add(package))
+        {
+            _sysroot.Inputs?.Path(_sysroot.HostPath($"{InfoDirectory}/{package}.list"));
+        }
+
+        return package;
     }
 
     private static string Canonical(string listed, string[] merged)

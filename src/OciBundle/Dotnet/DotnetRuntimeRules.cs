@@ -18,8 +18,11 @@ internal static class DotnetRuntimeRules
     // The OpenSSL shim tries these sonames in this order (dotnet/runtime opensslshim.c).
     private static readonly string[] OpenSslNames = { "libssl.so.3", "libssl.so.1.1", "libssl.so.1.0.2", "libssl.so.1.0.0", "libssl.so.10" };
 
-    /// <summary>Adds what the runtime files found in <paramref name="closure"/> open at run time.</summary>
-    public static void Apply(IClosure closure, DotnetRuleOptions options, RuntimeConfig? config, Action<string> log)
+    /// <summary>
+    /// Adds what the runtime files found in <paramref name="closure"/> open at run time; <paramref name="packages"/> is
+    /// the sysroot's dpkg database, read at most once per plan (null when it has none).
+    /// </summary>
+    public static void Apply(IClosure closure, DotnetRuleOptions options, RuntimeConfig? config, Lazy<PackageDatabase?> packages, Action<string> log)
     {
         ElfNode? FindShim(string name) => closure.Files.FirstOrDefault(n => Path.GetFileName(n.RootfsPath) == name);
 
@@ -71,7 +74,7 @@ internal static class DotnetRuntimeRules
         {
             // right/ holds the leap-second variants of every zone: TimeZoneInfo never lists them, and they are half the files.
             // Of the rest, only what a package installed (tzdata): a file the build machine added there is not the distribution's.
-            PackageDatabase? packages = PackageDatabase.Read(closure.Sysroot, Zoneinfo);
+            PackageDatabase? database = packages.Value;
             var unowned = new List<string>();
             bool Exclude(string path)
             {
@@ -80,7 +83,7 @@ internal static class DotnetRuntimeRules
                     return true;
                 }
 
-                if (packages is null || packages.Owns(path))
+                if (database is null || database.OwnerOf(path) is not null)
                 {
                     return false;
                 }
@@ -93,7 +96,7 @@ internal static class DotnetRuntimeRules
             {
                 log("Time zone data left out: the sysroot has no /usr/share/zoneinfo.");
             }
-            else if (packages is null)
+            else if (database is null)
             {
                 log($"The sysroot has no dpkg database ({PackageDatabase.InfoDirectory}): its time zone data is taken whole, no package owner checked.");
             }

@@ -19,7 +19,7 @@ internal static class PackageMetadata
     private static readonly string[] KeptFields = { "Package", "Status", "Priority", "Section", "Installed-Size", "Maintainer", "Architecture", "Multi-Arch", "Source", "Version" };
 
     /// <summary>Adds the release files and the status.d stanzas to the plan; the packages' names, or null without a dpkg database.</summary>
-    public static IReadOnlyList<string>? Add(IClosure closure, RootfsPlan plan, Action<string> log)
+    public static IReadOnlyList<string>? Add(IClosure closure, RootfsPlan plan, PackageDatabase? packages, Action<string> log)
     {
         Sysroot sysroot = closure.Sysroot;
         foreach (string release in new[] { "/etc/os-release", "/usr/lib/os-release", "/etc/debian_version" })
@@ -27,9 +27,8 @@ internal static class PackageMetadata
             closure.AddSysrootPath(release, "the distribution, as scanners recognise it (OciBundleSbom)");
         }
 
-        Dictionary<string, string>? owners = PackageDatabase.ReadOwners(sysroot);
         string statusPath = sysroot.HostPath("/var/lib/dpkg/status");
-        if (owners is null || !File.Exists(statusPath))
+        if (packages is null || !File.Exists(statusPath))
         {
             log("The sysroot has no dpkg database (var/lib/dpkg): no package metadata for scanners in rootfs.");
             return null;
@@ -39,7 +38,7 @@ internal static class PackageMetadata
         var contributed = new SortedSet<string>(StringComparer.Ordinal);
         foreach (RootfsEntry entry in plan.Entries.Where(e => e.Kind != RootfsEntryKind.Directory))
         {
-            if (owners.TryGetValue(entry.Path, out string? package))
+            if (packages.OwnerOf(entry.Path) is { } package)
             {
                 contributed.Add(package);
             }
