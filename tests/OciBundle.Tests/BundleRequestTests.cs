@@ -168,6 +168,8 @@ public sealed class BundleRequestTests
     [DataRow("OCIB1008", "missing:RootCapabilities")]
     [DataRow("OCIB1160", "rootcaps:CAP_TELEPORT")]
     [DataRow("OCIB1210", "httpports:80a")]
+    [DataRow("OCIB1211", "httpports:80")]
+    [DataRow("OCIB1211", "httpports:8080;443")]
     [DataRow("OCIB1171", "seccomp-text:{\"defaultAction\":\"SCMP_ACT_NOTIFY\"}")]
     [DataRow("OCIB1180", "masked:/app")]
     [DataRow("OCIB1210", "httpports:0")]
@@ -391,6 +393,8 @@ public sealed class BundleRequestTests
         }
 
         CollectionAssert.AreEqual(new[] { "8080/tcp" }, Ports(o => o.HttpPorts = "8080"), "a web app's default");
+        CollectionAssert.AreEqual(new[] { "8080/tcp" }, Ports(o => o.HttpPorts = "8080;8080"), "a port given twice is exposed once");
+        CollectionAssert.AreEqual(new[] { "80/tcp" }, Ports(o => { o.HttpPorts = "80"; o.Capabilities = new List<string> { "CAP_NET_BIND_SERVICE" }; }), "port 80 with the capability");
         CollectionAssert.AreEqual(new[] { "9090/tcp" }, Ports(o => { o.HttpPorts = "8080"; o.Environment.Add(new("ASPNETCORE_HTTP_PORTS", "9090")); }), "the user's PORTS win");
         CollectionAssert.AreEqual(Array.Empty<string>(), Ports(o => { o.HttpPorts = "8080"; o.Environment.Add(new("ASPNETCORE_URLS", "http://+:5000")); }), "URLS: not known, not guessed");
         CollectionAssert.AreEqual(new[] { "53/udp" }, Ports(o => { o.HttpPorts = "8080"; o.ImagePorts.Add("53/udp"); }), "OciImagePort items win");

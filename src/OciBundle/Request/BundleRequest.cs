@@ -24,6 +24,13 @@ internal sealed record BundleRequest(
         OutputSpec output = content.PublishDirectory.Length > 0 && Directory.Exists(content.PublishDirectory)
             ? OutputSpec.Parse(options, content.PublishDirectory, errors)
             : new OutputSpec(null, null, 0);
+        // A port below 1024 needs CAP_NET_BIND_SERVICE, which a non-root process has only when asked for: it would fail to start.
+        if (process.User.Uid != 0 && !process.Capabilities.Effective.Contains("CAP_NET_BIND_SERVICE")
+            && process.ListeningPorts?.Split(';').FirstOrDefault(p => ushort.TryParse(p, System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out ushort n) && n is > 0 and < 1024) is { } low)
+        {
+            errors.Add(Strings.PrivilegedPortWithoutCapability, low, process.User.Uid);
+        }
+
         if (errors.All.Count > 0)
         {
             throw new BundleValidationException(errors.All);
@@ -35,7 +42,7 @@ internal sealed record BundleRequest(
         if (output.Image is { Ports.Count: 0 } image && process.ListeningPorts is { } listening
             && listening.Split(';').All(p => ushort.TryParse(p, System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out ushort n) && n > 0))
         {
-            output = output with { Image = image with { Ports = new Seq<string>(listening.Split(';').Select(p => p + "/tcp")) } };
+            output = output with { Image = image with { Ports = new Seq<string>(listening.Split(';').Distinct(StringComparer.Ordinal).Select(p => p + "/tcp")) } };
         }
 
         return new BundleRequest(content, process, isolation, output, warnings);

@@ -51,7 +51,7 @@ internal sealed partial record ProcessSpec(
             return null;
         }
 
-        return string.Join(';', ports);
+        return string.Join(';', ports.Distinct(StringComparer.Ordinal));
     }
 
     /// <summary>The environment asks for invariant globalization (then ICU is left out).</summary>
