@@ -76,6 +76,9 @@ public sealed class BuildOciContainer : Microsoft.Build.Utilities.Task, ICancela
     /// <summary><c>OciBundleSbom</c>.</summary>
     public bool Sbom { get; set; }
 
+    /// <summary><c>$(NuGetPackageRoot)</c>: where the SBOM finds the app's packages' declared licenses.</summary>
+    public string? NuGetPackageRoot { get; set; }
+
     /// <summary><c>OciBundleHttpPorts</c> when the app uses ASP.NET Core (the targets leave it empty otherwise).</summary>
     public string? HttpPorts { get; set; }
 
@@ -253,6 +256,7 @@ public sealed class BuildOciContainer : Microsoft.Build.Utilities.Task, ICancela
         Capabilities = Capabilities?.Split(new[] { ';', ',', ' ' }, StringSplitOptions.RemoveEmptyEntries).ToList(),
         NoNewPrivileges = NoNewPrivileges,
         Sbom = Sbom,
+        NuGetPackageRoot = NuGetPackageRoot,
         RootCapabilities = RootCapabilities?.Split(new[] { ';', ',', ' ' }, StringSplitOptions.RemoveEmptyEntries).ToList(),
         Seccomp = Seccomp,
         HttpPorts = HttpPorts,

@@ -80,6 +80,9 @@ internal sealed class BundleOptions
     /// <summary><c>OciBundleSbom</c>: package metadata for scanners in rootfs (the distribution's release files, dpkg status.d).</summary>
     public bool Sbom { get; set; }
 
+    /// <summary>The NuGet package folder (<c>$(NuGetPackageRoot)</c>): the SBOM reads packages' declared licenses there. Empty: none read.</summary>
+    public string? NuGetPackageRoot { get; set; }
+
     /// <summary>Copy GSSAPI (Kerberos) for <c>NegotiateAuthentication</c> (<c>OciBundleIncludeGssapi</c>).</summary>
     public bool IncludeGssapi { get; set; }
 

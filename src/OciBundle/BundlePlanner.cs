@@ -32,16 +32,28 @@ internal sealed class BundlePlanner
     private readonly RootfsPlan _plan = new();
     private readonly InputLedger _inputs = new();
     private readonly Sysroot _sysroot;
+    private readonly IReadOnlyDictionary<string, string>? _knownDigests;
+    private readonly CancellationToken _cancel;
+    private readonly List<Sbom.BundledFramework> _frameworks = new();
+    private (string Version, IReadOnlyList<string> Paths)? _host;
     private ClosureBuilder _closure = null!;
 
-    public BundlePlanner(BundleRequest request, Action<string> log)
+    public BundlePlanner(BundleRequest request, Action<string> log, IReadOnlyDictionary<string, string>? knownDigests = null, CancellationToken cancel = default)
     {
         _request = request;
         _log = log;
+        _knownDigests = knownDigests;
+        _cancel = cancel;
         _sysroot = new Sysroot(request.Content.SysrootRoot) { Inputs = _inputs };
     }
 
-    public static BundleLayout Plan(BundleRequest request, Action<string> log) => new BundlePlanner(request, log).Plan();
+    /// <summary>Plans the bundle.</summary>
+    /// <param name="request">What to build.</param>
+    /// <param name="log">Detail messages.</param>
+    /// <param name="knownDigests">The SBOM's file digests of the last publish, by source ("identity\tdigest"): an unchanged source is not hashed again.</param>
+    /// <param name="cancel">Ctrl+C.</param>
+    public static BundleLayout Plan(BundleRequest request, Action<string> log, IReadOnlyDictionary<string, string>? knownDigests = null, CancellationToken cancel = default) =>
+        new BundlePlanner(request, log, knownDigests, cancel).Plan();
 
     private BundleLayout Plan()
     {
@@ -157,7 +169,81 @@ internal sealed class BundlePlanner
             _inputs.Path(file.SourcePath!);
         }
 
-        return new BundleLayout(_plan.Seal(), config, args, env, _closure.Omitted, _inputs);
+        byte[]? sbom = null;
+        IReadOnlyDictionary<string, string> digests = new Dictionary<string, string>();
+        if (content.Sbom)
+        {
+            (sbom, digests) = PlanSbom(packages.Value);
+        }
+
+        return new BundleLayout(_plan.Seal(), config, args, env, _closure.Omitted, _inputs) { Sbom = sbom, SourceDigests = digests };
+    }
+
+    /// <summary>
+    /// The SBOM of everything planned so far (so it is the last file planned, and lists every other file), added to
+    /// rootfs at <see cref="Sbom.SpdxSbom.ContainerPath"/>; and the digests computed, for the next publish.
+    /// </summary>
+    private (byte[] Sbom, IReadOnlyDictionary<string, string> Digests) PlanSbom(PackageDatabase? packages)
+    {
+        ContentSpec content = _request.Content;
+        List<RootfsEntry> entries = _plan.Entries.ToList();
+        (IReadOnlyDictionary<string, Sbom.FileDigest> byPath, IReadOnlyDictionary<string, string> bySource) =
+            Sbom.FileDigests.Compute(entries, _inputs.Entries, _knownDigests, _cancel);
+
+        string depsPath = Path.Combine(content.PublishDirectory, content.AppName + ".deps.json");
+        _inputs.Path(depsPath);
+        IReadOnlyList<DepsLibrary> libraries = Array.Empty<DepsLibrary>();
+        if (File.Exists(depsPath))
+        {
+            try
+            {
+                libraries = DepsFile.Read(depsPath);
+            }
+            catch (Exception e) when (e is IOException or InvalidDataException)
+            {
+                throw new OciBundleException(Strings.RuntimeConfigUnreadable, depsPath, e.Message);
+            }
+        }
+
+        byte[] document = Sbom.SpdxSbom.Write(new Sbom.SbomSources
+        {
+            Files = entries,
+            Digests = byPath,
+            AppName = content.AppName,
+            AppDirectory = _request.Process.WorkingDirectory,
+            AppLibraries = libraries,
+            Frameworks = _frameworks,
+            Host = _host,
+            UserFiles = content.Files.Select(f => f.TargetPath).ToList(),
+            Packages = packages,
+            Os = ReadOsRelease(),
+            RidArch = content.Arch.RidArch,
+            Sysroot = _sysroot,
+            NuGetPackageRoot = content.NuGetPackageRoot,
+            Inputs = _inputs,
+            Epoch = _request.Output.Epoch,
+        });
+        _plan.AddContent(Sbom.SpdxSbom.ContainerPath, document, FileMode644, "the SBOM of this root file system (SPDX 2.3, OciBundleSbom; it lists every other file)");
+        return (document, bySource);
+    }
+
+    /// <summary>The sysroot's os-release (<c>/etc/os-release</c>, else <c>/usr/lib/os-release</c>), links followed inside the sysroot.</summary>
+    private Sbom.OsRelease? ReadOsRelease()
+    {
+        foreach (string path in new[] { "/etc/os-release", "/usr/lib/os-release" })
+        {
+            if (_sysroot.Resolve(path) is { IsDirectory: false } found)
+            {
+                string host = _sysroot.HostPath(found.RealPath);
+                var info = new FileInfo(host);
+                if (info.Exists && info.Length < 64 * 1024)
+                {
+                    return Sbom.OsRelease.Parse(File.ReadAllText(host));
+                }
+            }
+        }
+
+        return null;
     }
 
     private RuntimeConfig? ReadRuntimeConfig()
@@ -211,6 +297,7 @@ internal sealed class BundlePlanner
 
             string source = Path.Combine(frameworkDir, version);
             HostTree.Add(_plan, source, $"{ContainerDotnetRoot}/shared/{fw.Name}/{version}", $"shared framework {fw.Name} {version} (named by {neededBy})", _inputs);
+            _frameworks.Add(new Sbom.BundledFramework(fw.Name, version, $"{ContainerDotnetRoot}/shared/{fw.Name}/{version}"));
 
             string nested = Path.Combine(source, fw.Name + ".runtimeconfig.json");
             if (File.Exists(nested))
@@ -243,6 +330,7 @@ internal sealed class BundlePlanner
         }
 
         HostTree.Add(_plan, Path.Combine(fxrRoot, fxr), $"{ContainerDotnetRoot}/host/fxr/{fxr}", "the .NET host resolver (hostfxr) for a framework-dependent app", _inputs);
+        _host = (fxr, new[] { $"{ContainerDotnetRoot}/host/fxr/{fxr}", $"{ContainerDotnetRoot}/dotnet" });
         string muxer = Path.Combine(dotnetRoot, "dotnet");
         _inputs.Path(muxer);
         if (File.Exists(muxer))
@@ -444,6 +532,12 @@ internal sealed class BundlePlanner
     }
 }
 
-/// <summary>The planned bundle: rootfs entries, the bytes of config.json, and what was left out.</summary>
 /// <summary>The planned bundle: rootfs entries, the bytes of config.json, what was left out, and every host input it was made from.</summary>
-internal sealed record BundleLayout(RootfsPlan Plan, byte[] Config, IReadOnlyList<string> Args, IReadOnlyList<KeyValuePair<string, string>> Environment, IReadOnlyList<string> Omitted, InputLedger Inputs);
+internal sealed record BundleLayout(RootfsPlan Plan, byte[] Config, IReadOnlyList<string> Args, IReadOnlyList<KeyValuePair<string, string>> Environment, IReadOnlyList<string> Omitted, InputLedger Inputs)
+{
+    /// <summary>The SBOM (<c>sbom.spdx.json</c>), also planned into rootfs; null with <c>OciBundleSbom=false</c>.</summary>
+    public byte[]? Sbom { get; init; }
+
+    /// <summary>The SBOM's file digests by source ("identity\tdigest"), for the next publish to reuse.</summary>
+    public IReadOnlyDictionary<string, string> SourceDigests { get; init; } = new Dictionary<string, string>();
+}

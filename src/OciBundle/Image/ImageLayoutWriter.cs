@@ -30,6 +30,10 @@ internal sealed record ImageRequest
     public required IReadOnlySet<string> RuntimeFiles { get; init; }
 
     public required long Epoch { get; init; }
+
+    /// <summary>The SBOM's path in rootfs and its digest, named in the manifest's annotations; null without an SBOM.</summary>
+    public (string Path, string Digest)? Sbom { get; init; }
+
     public TimeSpan LockTimeout { get; init; } = TimeSpan.FromMinutes(5);
 
     /// <summary>Receives warnings (leftovers of earlier publishes that cannot be removed).</summary>
@@ -94,7 +98,7 @@ internal static class ImageLayoutWriter
                 ["mediaType"] = ManifestMediaType,
                 ["config"] = Descriptor(ConfigMediaType, configDigest, configSize),
                 ["layers"] = new JArray(written.Select(l => Descriptor(LayerMediaType, l.Digest, l.Size))),
-                ["annotations"] = new JObject { ["org.opencontainers.image.created"] = created },
+                ["annotations"] = ManifestAnnotations(request, created),
             };
             (string manifestDigest, long manifestSize) = WriteBlob(blobs, Serialize(manifest));
 
@@ -152,7 +156,9 @@ internal static class ImageLayoutWriter
                 continue; // placed with the files below it
             }
 
-            int layer = underDotnet || (underApp && request.RuntimeFiles.Contains(entry.Path)) ? 1 : underApp ? 2 : 0;
+            // The SBOM changes with the app: it goes with it, so the system and runtime layers stay the same blobs.
+            bool isSbom = request.Sbom is { } sbom && entry.Path == sbom.Path;
+            int layer = underDotnet || (underApp && request.RuntimeFiles.Contains(entry.Path)) ? 1 : underApp || isSbom ? 2 : 0;
             groups[layer].Entries[entry.Path] = entry;
             for (string parent = RootfsPlan.Parent(entry.Path); parent != "/"; parent = RootfsPlan.Parent(parent))
             {
@@ -161,6 +167,20 @@ internal static class ImageLayoutWriter
         }
 
         return groups.Where(g => g.Entries.Count > 0).Select(g => (g.Name, g.Entries.Values.ToList())).ToList();
+    }
+
+    /// <summary>The creation time; with an SBOM, where it is in rootfs and its digest (<c>io.ocibundle.sbom.*</c>).</summary>
+    private static JObject ManifestAnnotations(ImageRequest request, string created)
+    {
+        var annotations = new JObject { ["org.opencontainers.image.created"] = created };
+        if (request.Sbom is { } sbom)
+        {
+            annotations["io.ocibundle.sbom.path"] = sbom.Path;
+            annotations["io.ocibundle.sbom.digest"] = sbom.Digest;
+            annotations["io.ocibundle.sbom.format"] = "spdx+json; version=2.3";
+        }
+
+        return annotations;
     }
 
     private static JObject ImageConfig(ImageRequest request)

@@ -15,7 +15,8 @@ internal sealed record ContentSpec(
     string? DotnetRoot,
     bool IncludeTimeZoneData,
     bool IncludeGssapi,
-    bool Sbom)
+    bool Sbom,
+    string? NuGetPackageRoot)
 {
     public static ContentSpec Parse(BundleOptions o, string workingDirectory, ParseErrors errors, List<OciBundleException> warnings)
     {
@@ -53,7 +54,8 @@ internal sealed record ContentSpec(
             string.IsNullOrWhiteSpace(o.DotnetRoot) ? null : Path.TrimEndingDirectorySeparator(Path.GetFullPath(o.DotnetRoot)),
             o.IncludeTimeZoneData,
             o.IncludeGssapi,
-            o.Sbom);
+            o.Sbom,
+            string.IsNullOrWhiteSpace(o.NuGetPackageRoot) ? null : Path.TrimEndingDirectorySeparator(Path.GetFullPath(o.NuGetPackageRoot)));
     }
 
     /// <summary>
