@@ -76,31 +76,6 @@ public sealed class SbomTests
         return f;
     }
 
-    /// <summary>The regular files under a folder, links to folders not followed (a merged-usr /lib is one).</summary>
-    internal static IEnumerable<string> RegularFiles(string dir)
-    {
-        foreach (string entry in Directory.EnumerateFileSystemEntries(dir))
-        {
-            var info = new FileInfo(entry);
-            if (info.LinkTarget is not null)
-            {
-                continue;
-            }
-
-            if (info.Attributes.HasFlag(FileAttributes.Directory))
-            {
-                foreach (string file in RegularFiles(entry))
-                {
-                    yield return file;
-                }
-            }
-            else
-            {
-                yield return entry;
-            }
-        }
-    }
-
     private static JObject Sbom(Fixture f) => JObject.Parse(File.ReadAllText(Path.Combine(f.Bundle, "sbom.spdx.json")));
 
     private static JObject Package(JObject sbom, string name) =>
@@ -124,7 +99,7 @@ public sealed class SbomTests
 
         // Every regular file of rootfs but the SBOM itself, with the SHA-256 and SHA-1 of the bytes written.
         string rootfs = Path.Combine(f.Bundle, "rootfs");
-        var onDisk = RegularFiles(rootfs).Select(p => p[rootfs.Length..]).Where(p => p != "/usr/share/sbom/sbom.spdx.json").Order(StringComparer.Ordinal).ToArray();
+        var onDisk = TestEnvironment.RegularFiles(rootfs).Select(p => p[rootfs.Length..]).Where(p => p != "/usr/share/sbom/sbom.spdx.json").Order(StringComparer.Ordinal).ToArray();
         var listed = sbom["files"]!.ToDictionary(x => (string)x["fileName"]!, x => x["checksums"]!.ToDictionary(c => (string)c["algorithm"]!, c => (string)c["checksumValue"]!));
         CollectionAssert.AreEqual(onDisk, listed.Keys.Order(StringComparer.Ordinal).ToArray(), "on disk: " + string.Join(" ", onDisk) + "\nlisted: " + string.Join(" ", listed.Keys.Order(StringComparer.Ordinal)));
         foreach (string path in onDisk)
