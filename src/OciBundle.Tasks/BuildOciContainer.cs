@@ -79,6 +79,9 @@ public sealed class BuildOciContainer : Microsoft.Build.Utilities.Task, ICancela
     /// <summary><c>$(NuGetPackageRoot)</c>: where the SBOM finds the app's packages' declared licenses.</summary>
     public string? NuGetPackageRoot { get; set; }
 
+    /// <summary>Runtime packs compiled into the app (Native AOT's), with <c>NuGetPackageVersion</c> metadata, for the SBOM.</summary>
+    public ITaskItem[] RuntimePacks { get; set; } = Array.Empty<ITaskItem>();
+
     /// <summary><c>OciBundleHttpPorts</c> when the app uses ASP.NET Core (the targets leave it empty otherwise).</summary>
     public string? HttpPorts { get; set; }
 
@@ -257,6 +260,7 @@ public sealed class BuildOciContainer : Microsoft.Build.Utilities.Task, ICancela
         NoNewPrivileges = NoNewPrivileges,
         Sbom = Sbom,
         NuGetPackageRoot = NuGetPackageRoot,
+        RuntimePacks = RuntimePacks.Select(p => new KeyValuePair<string, string>(p.GetMetadata("NuGetPackageId") is { Length: > 0 } id ? id : p.ItemSpec, p.GetMetadata("NuGetPackageVersion"))).ToList(),
         RootCapabilities = RootCapabilities?.Split(new[] { ';', ',', ' ' }, StringSplitOptions.RemoveEmptyEntries).ToList(),
         Seccomp = Seccomp,
         HttpPorts = HttpPorts,

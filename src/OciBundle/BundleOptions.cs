@@ -83,6 +83,12 @@ internal sealed class BundleOptions
     /// <summary>The NuGet package folder (<c>$(NuGetPackageRoot)</c>): the SBOM reads packages' declared licenses there. Empty: none read.</summary>
     public string? NuGetPackageRoot { get; set; }
 
+    /// <summary>
+    /// The runtime packs compiled into the app, as package id and version (Native AOT's
+    /// <c>Microsoft.NETCore.App.Runtime.NativeAOT.linux-x64</c>): the SBOM names them, as no deps.json does.
+    /// </summary>
+    public IList<KeyValuePair<string, string>> RuntimePacks { get; set; } = new List<KeyValuePair<string, string>>();
+
     /// <summary>Copy GSSAPI (Kerberos) for <c>NegotiateAuthentication</c> (<c>OciBundleIncludeGssapi</c>).</summary>
     public bool IncludeGssapi { get; set; }
 

@@ -215,6 +215,7 @@ internal sealed class BundlePlanner
             Frameworks = _frameworks,
             Host = _host,
             UserFiles = content.Files.Select(f => f.TargetPath).ToList(),
+            CompiledRuntimePacks = content.RuntimePacks,
             Packages = packages,
             Os = ReadOsRelease(),
             RidArch = content.Arch.RidArch,

@@ -93,6 +93,13 @@ public sealed class DotnetClosureTests
         StringAssert.Contains((string)icu["reason"]!, "by /app/NativeAot");
         JToken ssl = Provenance(project)["files"]!.First(f => ((string)f["path"]!).Contains("libssl.so.") && (string)f["type"]! == "file");
         StringAssert.Contains((string)ssl["reason"]!, "by /app/NativeAot");
+
+        // No deps.json: the SBOM still names the runtime compiled in, at the version of the pack in the package folder.
+        JObject aotPack = SbomTests.Package(SbomTests.Read(project.BundleDir), "Microsoft.NETCore.App.Runtime.NativeAOT.linux-x64");
+        string packs = Path.Combine(SdkFeed.Packages, "microsoft.netcore.app.runtime.nativeaot.linux-x64");
+        CollectionAssert.Contains(Directory.GetDirectories(packs).Select(Path.GetFileName).ToArray(), (string?)aotPack["versionInfo"]);
+        Assert.AreEqual("MIT", (string?)aotPack["licenseDeclared"], "from the pack's nuspec");
+        SbomTests.AssertScannersSeeWhatIsInside(project.BundleDir);
     }
 
     [TestMethod]

@@ -16,7 +16,8 @@ internal sealed record ContentSpec(
     bool IncludeTimeZoneData,
     bool IncludeGssapi,
     bool Sbom,
-    string? NuGetPackageRoot)
+    string? NuGetPackageRoot,
+    IReadOnlyList<KeyValuePair<string, string>> RuntimePacks)
 {
     public static ContentSpec Parse(BundleOptions o, string workingDirectory, ParseErrors errors, List<OciBundleException> warnings)
     {
@@ -55,7 +56,8 @@ internal sealed record ContentSpec(
             o.IncludeTimeZoneData,
             o.IncludeGssapi,
             o.Sbom,
-            string.IsNullOrWhiteSpace(o.NuGetPackageRoot) ? null : Path.TrimEndingDirectorySeparator(Path.GetFullPath(o.NuGetPackageRoot)));
+            string.IsNullOrWhiteSpace(o.NuGetPackageRoot) ? null : Path.TrimEndingDirectorySeparator(Path.GetFullPath(o.NuGetPackageRoot)),
+            new Seq<KeyValuePair<string, string>>(o.RuntimePacks.Where(p => p.Key.Length > 0 && p.Value.Length > 0)));
     }
 
     /// <summary>

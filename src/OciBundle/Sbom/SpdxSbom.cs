@@ -31,6 +31,9 @@ internal sealed record SbomSources
     /// <summary>The .NET host (muxer and hostfxr) of a framework-dependent bundle: its version and the paths it covers.</summary>
     public (string Version, IReadOnlyList<string> Paths)? Host { get; init; }
 
+    /// <summary>Runtime packs compiled into the app (Native AOT), by package id and version.</summary>
+    public IReadOnlyList<KeyValuePair<string, string>> CompiledRuntimePacks { get; init; } = Array.Empty<KeyValuePair<string, string>>();
+
     /// <summary>Where <c>OciBundleFile</c> items went: the user's own files, part of the app.</summary>
     public IReadOnlyList<string> UserFiles { get; init; } = Array.Empty<string>();
 
@@ -134,6 +137,21 @@ internal static class SpdxSbom
             {
                 byAppFile.TryAdd(file, component);
             }
+        }
+
+        foreach ((string id, string version) in s.CompiledRuntimePacks.Where(p => !s.AppLibraries.Any(l => l.Name == p.Key)))
+        {
+            components.Add(new Component
+            {
+                Id = Unique($"SPDXRef-Package-nuget-{IdPart(id)}-{IdPart(version)}"),
+                Name = id,
+                Version = version,
+                Purpose = "FRAMEWORK",
+                Purl = $"pkg:nuget/{Encode(id)}@{Encode(version)}",
+                License = Nuspec(s, $"{id.ToLowerInvariant()}/{version.ToLowerInvariant()}", id),
+                Comment = "the .NET runtime compiled into the app's executable (Native AOT)",
+                AppDependency = true,
+            });
         }
 
         var frameworks = s.Frameworks.Select(f => (f.Directory, Component: new Component
