@@ -82,6 +82,9 @@ public sealed class BuildOciContainer : Microsoft.Build.Utilities.Task, ICancela
     /// <summary>Runtime packs compiled into the app (Native AOT's), with <c>NuGetPackageVersion</c> metadata, for the SBOM.</summary>
     public ITaskItem[] RuntimePacks { get; set; } = Array.Empty<ITaskItem>();
 
+    /// <summary>The app's deps.json when it is not in the publish output (single-file).</summary>
+    public string? DepsFile { get; set; }
+
     /// <summary><c>OciBundleHttpPorts</c> when the app uses ASP.NET Core (the targets leave it empty otherwise).</summary>
     public string? HttpPorts { get; set; }
 
@@ -260,6 +263,7 @@ public sealed class BuildOciContainer : Microsoft.Build.Utilities.Task, ICancela
         NoNewPrivileges = NoNewPrivileges,
         Sbom = Sbom,
         NuGetPackageRoot = NuGetPackageRoot,
+        DepsFile = DepsFile,
         RuntimePacks = RuntimePacks.Select(p => new KeyValuePair<string, string>(p.GetMetadata("NuGetPackageId") is { Length: > 0 } id ? id : p.ItemSpec, p.GetMetadata("NuGetPackageVersion"))).ToList(),
         RootCapabilities = RootCapabilities?.Split(new[] { ';', ',', ' ' }, StringSplitOptions.RemoveEmptyEntries).ToList(),
         Seccomp = Seccomp,

@@ -190,7 +190,7 @@ internal sealed class BundlePlanner
         (IReadOnlyDictionary<string, Sbom.FileDigest> byPath, IReadOnlyDictionary<string, string> bySource) =
             Sbom.FileDigests.Compute(entries, _inputs.Entries, _knownDigests, _cancel);
 
-        string depsPath = Path.Combine(content.PublishDirectory, content.AppName + ".deps.json");
+        string depsPath = content.DepsFile;
         _inputs.Path(depsPath);
         IReadOnlyList<DepsLibrary> libraries = Array.Empty<DepsLibrary>();
         if (File.Exists(depsPath))

@@ -89,6 +89,26 @@ public sealed class SbomTests
     }
 
     [TestMethod]
+    public void ASingleFileAppRunsAndItsSbomNamesTheRuntimeEmbeddedInIt()
+    {
+        Runc.RequireRoot();
+        using TestProject project = TestProject.WithSdkElement("SingleFile", "<PublishSingleFile>true</PublishSingleFile><SelfContained>true</SelfContained>",
+            program: "System.Console.WriteLine(\"single \" + System.Globalization.CultureInfo.GetCultureInfo(\"de-DE\").DateTimeFormat.GetMonthName(3));");
+        project.Publish("-p:PublishOciBundle=true");
+        Assert.IsFalse(File.Exists(Path.Combine(project.PublishDir, "SingleFile.deps.json")), "deps.json is inside the single file");
+
+        ProcessResult run = Runc.RunAsRoot(project.BundleDir);
+        Assert.AreEqual("single März\n", run.Output, run.All);
+
+        // The deps.json MSBuild embedded is kept in obj/: the SBOM names the runtime pack it lists.
+        string deps = File.ReadAllText(Directory.GetFiles(Path.Combine(project.Directory, "obj"), "SingleFile.deps.json", SearchOption.AllDirectories)
+            .Single(p => p.Contains("linux-x64", StringComparison.Ordinal)));
+        string version = System.Text.RegularExpressions.Regex.Match(deps, "runtimepack.Microsoft.NETCore.App.Runtime.linux-x64/([^\"]+)\"").Groups[1].Value;
+        Assert.AreEqual(version, (string?)Package(Read(project.BundleDir), "Microsoft.NETCore.App.Runtime.linux-x64")["versionInfo"]);
+        AssertScannersSeeWhatIsInside(project.BundleDir);
+    }
+
+    [TestMethod]
     public void AnAppWithNuGetPackagesListsThemAtDepsJsonsVersionsInTheBundleAndTheImage()
     {
         Runc.RequireRoot();

@@ -17,7 +17,8 @@ internal sealed record ContentSpec(
     bool IncludeGssapi,
     bool Sbom,
     string? NuGetPackageRoot,
-    IReadOnlyList<KeyValuePair<string, string>> RuntimePacks)
+    IReadOnlyList<KeyValuePair<string, string>> RuntimePacks,
+    string DepsFile)
 {
     public static ContentSpec Parse(BundleOptions o, string workingDirectory, ParseErrors errors, List<OciBundleException> warnings)
     {
@@ -57,7 +58,8 @@ internal sealed record ContentSpec(
             o.IncludeGssapi,
             o.Sbom,
             string.IsNullOrWhiteSpace(o.NuGetPackageRoot) ? null : Path.TrimEndingDirectorySeparator(Path.GetFullPath(o.NuGetPackageRoot)),
-            new Seq<KeyValuePair<string, string>>(o.RuntimePacks.Where(p => p.Key.Length > 0 && p.Value.Length > 0)));
+            new Seq<KeyValuePair<string, string>>(o.RuntimePacks.Where(p => p.Key.Length > 0 && p.Value.Length > 0)),
+            string.IsNullOrWhiteSpace(o.DepsFile) ? Path.Combine(publish, o.AppName + ".deps.json") : Path.GetFullPath(o.DepsFile));
     }
 
     /// <summary>

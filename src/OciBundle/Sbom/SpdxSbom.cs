@@ -388,7 +388,10 @@ internal static class SpdxSbom
             qualifiers["upstream"] = deb.SourceVersion == deb.Version ? deb.SourceName : $"{deb.SourceName}@{deb.SourceVersion}";
         }
 
-        string copyright = s.Sysroot.HostPath($"/usr/share/doc/{deb.Name}/copyright");
+        // Links followed as inside the sysroot (a copyright file linked to a sibling package's, as Debian does), never out of it.
+        string copyright = s.Sysroot.Resolve($"/usr/share/doc/{deb.Name}/copyright") is { IsDirectory: false } found
+            ? s.Sysroot.HostPath(found.RealPath)
+            : s.Sysroot.HostPath($"/usr/share/doc/{deb.Name}/copyright");
         s.Inputs?.Path(copyright);
         return new Component
         {
