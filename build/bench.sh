@@ -10,6 +10,7 @@ quick="${1:-}"
 work="$(mktemp -d "${TMPDIR:-/tmp}/ocibundle-bench-XXXXXX")"
 trap 'rm -rf "$work"' EXIT
 export DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1 MSBUILDTERMINALLOGGER=off
+export OCIBUNDLE_BENCH_WORK="$work"  # the bench's digest cache goes there, and with it
 
 dotnet build "$root/build/OciBundle.Bench" -c Release -nologo -v:q -clp:NoSummary >/dev/null
 # The input: the sample, published self-contained (about 80 MB in 190 files, 20 of them ELF).

@@ -82,6 +82,9 @@ public sealed class BuildOciContainer : Microsoft.Build.Utilities.Task, ICancela
     /// <summary>Runtime packs compiled into the app (Native AOT's), with <c>NuGetPackageVersion</c> metadata, for the SBOM.</summary>
     public ITaskItem[] RuntimePacks { get; set; } = Array.Empty<ITaskItem>();
 
+    /// <summary><c>OciBundleCacheDir</c>.</summary>
+    public string? CacheDirectory { get; set; }
+
     /// <summary>The app's deps.json when it is not in the publish output (single-file).</summary>
     public string? DepsFile { get; set; }
 
@@ -264,6 +267,7 @@ public sealed class BuildOciContainer : Microsoft.Build.Utilities.Task, ICancela
         Sbom = Sbom,
         NuGetPackageRoot = NuGetPackageRoot,
         DepsFile = DepsFile,
+        CacheDirectory = CacheDirectory,
         RuntimePacks = RuntimePacks.Select(p => new KeyValuePair<string, string>(p.GetMetadata("NuGetPackageId") is { Length: > 0 } id ? id : p.ItemSpec, p.GetMetadata("NuGetPackageVersion"))).ToList(),
         RootCapabilities = RootCapabilities?.Split(new[] { ';', ',', ' ' }, StringSplitOptions.RemoveEmptyEntries).ToList(),
         Seccomp = Seccomp,

@@ -93,6 +93,9 @@ internal sealed class BundleOptions
     /// </summary>
     public string? DepsFile { get; set; }
 
+    /// <summary><c>OciBundleCacheDir</c>: where this machine's caches go (the SBOM's file digests). Empty: no cache.</summary>
+    public string? CacheDirectory { get; set; }
+
     public IList<KeyValuePair<string, string>> RuntimePacks { get; set; } = new List<KeyValuePair<string, string>>();
 
     /// <summary>Copy GSSAPI (Kerberos) for <c>NegotiateAuthentication</c> (<c>OciBundleIncludeGssapi</c>).</summary>

@@ -188,7 +188,7 @@ internal sealed class BundlePlanner
         ContentSpec content = _request.Content;
         List<RootfsEntry> entries = _plan.Entries.ToList();
         (IReadOnlyDictionary<string, Sbom.FileDigest> byPath, IReadOnlyDictionary<string, string> bySource) =
-            Sbom.FileDigests.Compute(entries, _inputs.Entries, _knownDigests, _cancel);
+            Sbom.FileDigests.Compute(entries, _inputs.Entries, _knownDigests, Sbom.DigestCache.Open(content.CacheDirectory, _log), _cancel);
 
         string depsPath = content.DepsFile;
         _inputs.Path(depsPath);

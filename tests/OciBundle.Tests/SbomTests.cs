@@ -209,6 +209,56 @@ public sealed class SbomTests
     }
 
     [TestMethod]
+    public void TheDigestCacheSpansCleanBuildsButNeverOutlivesAChangeAndIsIgnoredWhenOthersCanWriteIt()
+    {
+        using Fixture f = Debian(out string nuget);
+        string cache = Path.Combine(f.Root, "cache");
+        string libc = Path.Combine(f.Sysroot, "usr", "lib", "x86_64-linux-gnu", "libc.so.6");
+        string Sha256Listed() => (string)Sbom(f)["files"]!.Single(x => (string?)x["fileName"] == "/usr/lib/x86_64-linux-gnu/libc.so.6")["checksums"]!
+            .Single(c => (string?)c["algorithm"] == "SHA256")["checksumValue"]!;
+        string original = Convert.ToHexString(SHA256.HashData(File.ReadAllBytes(libc))).ToLowerInvariant();
+        void CleanPublish()
+        {
+            Directory.Delete(f.Bundle, recursive: true);
+            File.Delete(f.State);
+            f.Publish(t => { t.NuGetPackageRoot = nuget; t.CacheDirectory = cache; });
+        }
+
+        f.Publish(t => { t.NuGetPackageRoot = nuget; t.CacheDirectory = cache; });
+        Assert.AreEqual(original, Sha256Listed());
+        string[] entries = Directory.GetFiles(Path.Combine(cache, "digests"));
+        Assert.IsTrue(entries.Length >= 2, "one entry per source folder");
+        Assert.AreEqual((UnixFileMode)0b111_000_000, File.GetUnixFileMode(Path.Combine(cache, "digests")), "the user's alone");
+
+        // Shown to be used by a clean build: an entry altered by hand (same identity, false digest) is believed...
+        string entry = entries.Single(e => File.ReadAllText(e).Contains("\nlibc.so.6\t", StringComparison.Ordinal));
+        string forged = new('0', 64);
+        File.WriteAllText(entry, System.Text.RegularExpressions.Regex.Replace(File.ReadAllText(entry), "(\nlibc\\.so\\.6\t[^\t]+\t[0-9a-f]{40}) [0-9a-f]{64}", "$1 " + forged));
+        CleanPublish();
+        Assert.AreEqual(forged, Sha256Listed(), "the cache spared the clean build hashing libc");
+
+        // ...but not once the folder can be written by others: then nothing in it is trusted.
+        File.SetUnixFileMode(Path.Combine(cache, "digests"), (UnixFileMode)0b111_111_111);
+        CleanPublish();
+        Assert.AreEqual(original, Sha256Listed());
+        StringAssert.Contains(string.Join("\n", f.Engine.Messages.Select(m => m.Message)), "Not using the digest cache");
+        File.SetUnixFileMode(Path.Combine(cache, "digests"), (UnixFileMode)0b111_000_000);
+
+        // And never for a file changed since, even rewritten in place with its old mtime (the ctime tells).
+        File.WriteAllText(entry, System.Text.RegularExpressions.Regex.Replace(File.ReadAllText(entry), "(\nlibc\\.so\\.6\t[^\t]+\t[0-9a-f]{40}) [0-9a-f]{64}", "$1 " + forged));
+        DateTime mtime = File.GetLastWriteTimeUtc(libc);
+        using (var stream = new FileStream(libc, FileMode.Open, FileAccess.Write))
+        {
+            stream.Seek(0, SeekOrigin.End);
+            stream.Write("x"u8);
+        }
+
+        File.SetLastWriteTimeUtc(libc, mtime);
+        CleanPublish();
+        Assert.AreEqual(Convert.ToHexString(SHA256.HashData(File.ReadAllBytes(libc))).ToLowerInvariant(), Sha256Listed());
+    }
+
+    [TestMethod]
     public void ASysrootWithoutAPackageDatabaseSaysSoAndListsItsFilesAsUnowned()
     {
         using Fixture f = Debian(out string nuget);

@@ -18,7 +18,8 @@ internal sealed record ContentSpec(
     bool Sbom,
     string? NuGetPackageRoot,
     IReadOnlyList<KeyValuePair<string, string>> RuntimePacks,
-    string DepsFile)
+    string DepsFile,
+    string? CacheDirectory)
 {
     public static ContentSpec Parse(BundleOptions o, string workingDirectory, ParseErrors errors, List<OciBundleException> warnings)
     {
@@ -59,7 +60,8 @@ internal sealed record ContentSpec(
             o.Sbom,
             string.IsNullOrWhiteSpace(o.NuGetPackageRoot) ? null : Path.TrimEndingDirectorySeparator(Path.GetFullPath(o.NuGetPackageRoot)),
             new Seq<KeyValuePair<string, string>>(o.RuntimePacks.Where(p => p.Key.Length > 0 && p.Value.Length > 0)),
-            string.IsNullOrWhiteSpace(o.DepsFile) ? Path.Combine(publish, o.AppName + ".deps.json") : Path.GetFullPath(o.DepsFile));
+            string.IsNullOrWhiteSpace(o.DepsFile) ? Path.Combine(publish, o.AppName + ".deps.json") : Path.GetFullPath(o.DepsFile),
+            string.IsNullOrWhiteSpace(o.CacheDirectory) ? null : Path.GetFullPath(o.CacheDirectory));
     }
 
     /// <summary>

@@ -24,14 +24,19 @@ internal static class FileDigests
     /// <param name="plan">The files to hash: copied ones by their source, generated ones by their bytes.</param>
     /// <param name="identities">The identity of each source now (<c>path &lt;source&gt;</c>, as the plan's inputs record it).</param>
     /// <param name="known">What the last publish computed: source path to "identity\tdigest".</param>
+    /// <param name="cache">The machine's digest cache (<c>OciBundleCacheDir</c>), or null.</param>
     /// <param name="cancel">Ctrl+C.</param>
     /// <returns>By rootfs path; and the sources' digests with their identities, for the next publish.</returns>
     public static (IReadOnlyDictionary<string, FileDigest> ByPath, IReadOnlyDictionary<string, string> BySource) Compute(
-        IEnumerable<RootfsEntry> plan, IReadOnlyDictionary<string, string> identities, IReadOnlyDictionary<string, string>? known, CancellationToken cancel)
+        IEnumerable<RootfsEntry> plan, IReadOnlyDictionary<string, string> identities, IReadOnlyDictionary<string, string>? known, DigestCache? cache, CancellationToken cancel)
     {
         var byPath = new ConcurrentDictionary<string, FileDigest>(StringComparer.Ordinal);
         var bySource = new ConcurrentDictionary<string, string>(StringComparer.Ordinal);
         var files = plan.Where(e => e.Kind == RootfsEntryKind.File).ToList();
+        var folders = new ConcurrentDictionary<string, Lazy<Dictionary<string, (string Identity, FileDigest Digest)>>>(StringComparer.Ordinal);
+        var hashed = new ConcurrentDictionary<string, bool>(StringComparer.Ordinal);
+        Dictionary<string, (string Identity, FileDigest Digest)> Cached(string folder) =>
+            folders.GetOrAdd(folder, f => new Lazy<Dictionary<string, (string, FileDigest)>>(() => cache!.Read(f))).Value;
         Parallel.ForEach(
             files,
             new ParallelOptions { MaxDegreeOfParallelism = Math.Max(2, Environment.ProcessorCount), CancellationToken = cancel },
@@ -53,10 +58,36 @@ internal static class FileDigests
                     return;
                 }
 
+                string folder = Path.GetDirectoryName(source)!, name = Path.GetFileName(source);
+                if (cache is not null && Cached(folder).TryGetValue(name, out var entry) && entry.Identity == identity)
+                {
+                    byPath[file.Path] = entry.Digest;
+                    bySource[source] = identity + "\t" + entry.Digest;
+                    return;
+                }
+
                 FileDigest digest = Hash(source);
                 byPath[file.Path] = digest;
                 bySource[source] = identity + "\t" + digest;
+                hashed[folder] = true;
             });
+
+        // Remember what was hashed, beside what the cache held for the folder's other files (other projects use them).
+        foreach (string folder in cache is null ? Enumerable.Empty<string>() : hashed.Keys)
+        {
+            var entries = new Dictionary<string, (string Identity, FileDigest Digest)>(Cached(folder), StringComparer.Ordinal);
+            foreach ((string source, string recorded) in bySource.Where(s => Path.GetDirectoryName(s.Key) == folder))
+            {
+                string[] parts = recorded.Split('\t');
+                if (FileDigest.Parse(parts[1]) is { } digest)
+                {
+                    entries[Path.GetFileName(source)] = (parts[0], digest);
+                }
+            }
+
+            cache!.Write(folder, entries);
+        }
+
         return (byPath, bySource);
     }
 
