@@ -1,4 +1,5 @@
 using Microsoft.Build.Framework;
+using OciBundle.Diagnostics;
 using OciBundle.Output;
 
 namespace OciBundle.Tasks;
@@ -28,9 +29,14 @@ public sealed class CleanOciOutputs : Microsoft.Build.Utilities.Task
                     Log.LogMessage(MessageImportance.Normal, $"Removed {removed}");
                 }
             }
+            catch (OciBundleException e)
+            {
+                // Not the product's: kept, and said so (a misnamed OciBundleDir would otherwise look cleaned).
+                Log.LogWarning(null, Strings.CleanKeptForeignOutput.Code, null, null, 0, 0, 0, 0, Strings.CleanKeptForeignOutput.Format(full, $"{e.Code}: {e.Message}"));
+            }
             catch (Exception e) when (e is IOException or UnauthorizedAccessException)
             {
-                Log.LogWarning($"Cannot remove {full}: {e.Message}");
+                Log.LogWarning(null, Strings.CleanFailed.Code, null, null, 0, 0, 0, 0, Strings.CleanFailed.Format(full, e.Message));
             }
         }
 

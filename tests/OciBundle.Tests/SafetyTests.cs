@@ -392,8 +392,11 @@ public sealed class SafetyTests
         Directory.CreateDirectory(deploy);
         File.WriteAllText(Path.Combine(deploy, "deploy.sh"), "echo\n");
 
-        Assert.IsTrue(new CleanOciOutputs { BuildEngine = new FakeBuildEngine(), BundleDirectory = deploy, ImageDirectory = deploy, ImageArchive = Path.Combine(deploy, "deploy.sh") }.Execute());
+        var engine = new FakeBuildEngine();
+        Assert.IsTrue(new CleanOciOutputs { BuildEngine = engine, BundleDirectory = deploy, ImageDirectory = deploy, ImageArchive = Path.Combine(deploy, "deploy.sh") }.Execute());
         Assert.IsTrue(File.Exists(Path.Combine(deploy, "deploy.sh")), "not ours: kept");
+        CollectionAssert.AreEqual(new[] { "OCIB3008", "OCIB3008", "OCIB3008" }, engine.Warnings.Select(w => w.Code).ToArray(), "and said so, for the folder (as bundle and as image) and the archive");
+        StringAssert.Contains(engine.Warnings[0].Message, "OCIB1083", "with the reason publish would give");
 
         string lockFile = Path.Combine(Path.GetDirectoryName(f.Bundle)!, ".oci-bundle.lock");
         Assert.IsTrue(File.Exists(lockFile), "a publish leaves its lock file beside the bundle");

@@ -226,14 +226,15 @@ internal static class OutputFolder
 
     /// <summary>
     /// <c>dotnet clean</c>: removes an output folder or archive only when it holds what the product wrote there (its
-    /// marker), never a folder that merely has the name. Returns what was removed, or null.
+    /// marker), never a folder that merely has the name. Returns what was removed (null: nothing), or throws the
+    /// reason an existing folder or archive is not the product's to remove, which clean reports as a warning.
     /// </summary>
     public static string? RemoveIfOurs(string path, OutputKind? kind)
     {
         string full = Path.TrimEndingDirectorySeparator(Path.GetFullPath(path));
         if (ProtectedReason(full, Array.Empty<string>()) is not null)
         {
-            return null;
+            return null; // a system folder or the project: never an output, nothing to say
         }
 
         bool exists = NativeMethods.LStat(full) is not null;
@@ -245,9 +246,9 @@ internal static class OutputFolder
                 return Rootfs.StagedDirectory.ForgetIfIdle(full, folderKind);
             }
 
-            if (CheckReplaceable(full, "", folderKind) is not null)
+            if (CheckReplaceable(full, folderKind == OutputKind.Bundle ? "OciBundleDir" : "OciImageDir", folderKind) is { } notOurs)
             {
-                return null;
+                throw notOurs;
             }
 
             if (Rootfs.StagedDirectory.RemoveOutput(full, folderKind) is { } kept)
@@ -258,9 +259,14 @@ internal static class OutputFolder
             return full;
         }
 
-        if (!exists || CheckArchive(full) is not null)
+        if (!exists)
         {
             return null;
+        }
+
+        if (CheckArchive(full) is { } foreign)
+        {
+            throw foreign;
         }
 
         File.Delete(full);
