@@ -95,7 +95,7 @@ internal sealed class BundlePlanner
 
         if (content.Sbom)
         {
-            PackageMetadata.Add(_closure, _plan, packages.Value, _log);
+            PackageMetadata.Add(_closure, _plan, packages.Value, FromSysroot, _log);
             _closure.Complete();
         }
 
@@ -226,6 +226,19 @@ internal sealed class BundlePlanner
         });
         _plan.AddContent(Sbom.SpdxSbom.ContainerPath, document, FileMode644, "the SBOM of this root file system (SPDX 2.3, OciBundleSbom; it lists every other file)");
         return (document, bySource);
+    }
+
+    /// <summary>
+    /// Whether a planned file came from the sysroot (the closure, the data rules, OciBundleArg programs): not generated,
+    /// not the app's, not a shared framework's and not an OciBundleFile item, the origins the SBOM names otherwise.
+    /// </summary>
+    private bool FromSysroot(RootfsEntry entry)
+    {
+        string app = _request.Process.WorkingDirectory.TrimEnd('/') + "/";
+        return entry.Content is null
+            && !entry.Path.StartsWith(app, StringComparison.Ordinal)
+            && !(_frameworks.Count > 0 && entry.Path.StartsWith(ContainerDotnetRoot + "/", StringComparison.Ordinal))
+            && !_request.Content.Files.Any(f => ContainerPath.IsSameOrInside(entry.Path, f.TargetPath));
     }
 
     /// <summary>The sysroot's os-release (<c>/etc/os-release</c>, else <c>/usr/lib/os-release</c>), links followed inside the sysroot.</summary>

@@ -55,6 +55,26 @@ public sealed class ImageLayoutWriterTests
     }
 
     [TestMethod]
+    public void EveryTarReaderReadsTheLayersNamesAsWritten()
+    {
+        // GNU tar's atime/ctime sit where POSIX readers look for a name prefix: with them set, Python's tarfile read
+        // "/app/App.dll" as "14257157400/app/App.dll". Python's reader and GNU tar must both list the plan's paths.
+        TestEnvironment.Require(File.Exists("/usr/bin/python3"), "Debian's python3 reads the layers as a POSIX tar reader");
+        using var dir = new TempDirectory();
+        ImageResult image = ImageLayoutWriter.Write(Plan(dir.Combine("src")), Request(dir.Combine("img")));
+        foreach ((string name, string digest, _) in image.Layers)
+        {
+            string blob = dir.Combine("img", "blobs", "sha256", digest[7..]);
+            ProcessResult python = TestEnvironment.RunCapture("/usr/bin/python3", "-c", "import sys, tarfile; print('\\n'.join(tarfile.open(sys.argv[1]).getnames()))", blob);
+            ProcessResult gnu = TestEnvironment.RunCapture("tar", "-tzf", blob);
+            Assert.AreEqual(0, python.ExitCode, python.All);
+            string[] expected = gnu.Output.Split('\n', StringSplitOptions.RemoveEmptyEntries).Select(n => n.TrimEnd('/')).ToArray();
+            CollectionAssert.AreEqual(expected, python.Output.Split('\n', StringSplitOptions.RemoveEmptyEntries), name);
+            Assert.IsTrue(expected.All(n => n.StartsWith("app", StringComparison.Ordinal) || n.StartsWith("etc", StringComparison.Ordinal) || n.StartsWith("home", StringComparison.Ordinal) || n == "lib"), string.Join(" ", expected));
+        }
+    }
+
+    [TestMethod]
     public void SameInputsGiveTheSameDigestAndAnAppChangeKeepsTheOtherLayers()
     {
         using var dir = new TempDirectory();

@@ -1,6 +1,7 @@
 using System.Security.Cryptography;
 using Microsoft.VisualStudio.TestTools.UnitTesting;
 using Newtonsoft.Json.Linq;
+using OciBundle.Tasks;
 using OciBundle.Testing;
 using Fixture = OciBundle.Tests.SafetyTests.Fixture;
 
@@ -271,6 +272,133 @@ public sealed class SbomTests
         StringAssert.Contains((string?)sbom["files"]!.Single(x => (string?)x["fileName"] == "/usr/lib/x86_64-linux-gnu/libc.so.6")["comment"], "no package is known to own it");
         Assert.IsFalse(sbom["packages"]!.Any(p => ((string?)p["externalRefs"]?[0]?["referenceLocator"])?.StartsWith("pkg:deb/", StringComparison.Ordinal) == true));
         StringAssert.Contains(string.Join("\n", f.Engine.Messages.Select(m => m.Message)), "The sysroot has no dpkg database");
+    }
+
+    [TestMethod]
+    public void OnlyFilesTakenFromTheSysrootMakeAPackageInstalled()
+    {
+        using Fixture f = Debian(out string nuget);
+        // nano's list names the app's own file and a path the user fills with OciBundleFile: neither installs nano.
+        string dpkg = Path.Combine(f.Sysroot, "var", "lib", "dpkg");
+        File.WriteAllText(Path.Combine(dpkg, "info", "nano.list"), "/bin/nano\n/app/Hello\n/usr/bin/nano-tool\n");
+        string tool = Path.Combine(f.Root, "nano-tool");
+        File.WriteAllText(tool, "mine\n");
+        f.Publish(t => { t.NuGetPackageRoot = nuget; t.Files = new Microsoft.Build.Framework.ITaskItem[] { new Microsoft.Build.Utilities.TaskItem(tool, new Dictionary<string, string> { ["TargetPath"] = "/usr/bin/nano-tool" }) }; });
+        CollectionAssert.AreEqual(new[] { "libc6" }, Directory.GetFiles(Path.Combine(f.Bundle, "rootfs", "var", "lib", "dpkg", "status.d")).Select(Path.GetFileName).ToArray());
+        Assert.IsFalse(Sbom(f)["packages"]!.Any(p => (string?)p["name"] == "nano"));
+
+        // A user's file where a stanza goes is a conflict, not a silent replacement of what scanners read.
+        CollectionAssert.AreEqual(new[] { "OCIB2004" }, f.Fail(t => t.Files = new Microsoft.Build.Framework.ITaskItem[] { new Microsoft.Build.Utilities.TaskItem(tool, new Dictionary<string, string> { ["TargetPath"] = "/var/lib/dpkg/status.d/libc6" }) }));
+    }
+
+    [TestMethod]
+    public void ADatabaseIsReadInsideTheSysrootOnlyAndNeverBlocksOrFloods()
+    {
+        using Fixture f = Debian(out string nuget);
+        string dpkg = Path.Combine(f.Sysroot, "var", "lib", "dpkg");
+
+        // Links to the host's database: followed as inside the sysroot, where they lead nowhere, so no host package appears.
+        string status = Path.Combine(dpkg, "status");
+        File.Delete(status);
+        File.CreateSymbolicLink(status, "/var/lib/dpkg/status");
+        File.Delete(Path.Combine(f.Sysroot, "usr", "share", "doc", "libc6", "copyright"));
+        File.CreateSymbolicLink(Path.Combine(f.Sysroot, "usr", "share", "doc", "libc6", "copyright"), "/usr/share/doc/libicu72/copyright");
+        f.Publish(t => t.NuGetPackageRoot = nuget);
+        JObject sbom = Sbom(f);
+        StringAssert.Contains((string?)sbom["comment"], "has no status file", "the status file is the host's, not the sysroot's: none");
+        Assert.IsFalse(sbom["packages"]!.Any(p => ((string?)p["externalRefs"]?[0]?["referenceLocator"])?.StartsWith("pkg:deb/", StringComparison.Ordinal) == true));
+
+        // A FIFO as the status file: not read (a read would block the build for ever).
+        File.Delete(status);
+        Assert.AreEqual(0, TestEnvironment.RunCapture("mkfifo", status).ExitCode);
+        f.Publish(t => t.NuGetPackageRoot = nuget);
+        StringAssert.Contains((string?)Sbom(f)["comment"], "has no status file");
+
+        // A real status file again, with a stanza for a name dpkg never allows: ignored.
+        File.Delete(status);
+        File.WriteAllText(status, Status.Replace("        ", "", StringComparison.Ordinal) + "Package: ..\nStatus: install ok installed\nArchitecture: amd64\nVersion: 1\n\n");
+        File.WriteAllText(Path.Combine(dpkg, "info", "...list"), "/usr/lib/x86_64-linux-gnu/libc.so.6\n");
+        f.Publish(t => t.NuGetPackageRoot = nuget);
+        sbom = Sbom(f);
+        Assert.AreEqual("2.36-9+deb12u14", (string?)Package(sbom, "libc6")["versionInfo"]);
+        Assert.AreEqual("NOASSERTION", (string?)Package(sbom, "libc6")["licenseDeclared"], "its copyright file links out of the sysroot: not read");
+        Assert.IsFalse(sbom["packages"]!.Any(p => (string?)p["name"] == ".."));
+    }
+
+    [TestMethod]
+    [DataRow("\"runtimeTarget\": \"x\"")]
+    [DataRow("\"runtimeTarget\": { \"name\": \"t\" }, \"targets\": { \"t\": { \"A/1.0\": { \"resources\": { \"x.dll\": \"de\" } } } }")]
+    [DataRow("\"runtimeTarget\": { \"name\": \"t\" }, \"targets\": { \"t\": { \"A/1.0\": {} } }, \"libraries\": { \"A/1.0\": { \"type\": {} } }")]
+    [DataRow("\"targets\": []")]
+    public void ADepsJsonOfAnotherShapeIsACodedErrorOrIgnoredNeverACrash(string body)
+    {
+        using Fixture f = Debian(out string nuget);
+        File.WriteAllText(Path.Combine(f.PublishDir, "Hello.deps.json"), "{ " + body + " }");
+        BuildOciContainer task = f.Task(t => t.NuGetPackageRoot = nuget);
+        bool ok = task.Execute();
+        Assert.IsTrue(ok || f.Engine.Errors.Select(e => e.Code).SequenceEqual(new[] { "OCIB2014" }), string.Join("\n", f.Engine.Errors.Select(e => e.Code + ": " + e.Message)));
+    }
+
+    [TestMethod]
+    public void DepsJsonValuesAreCheckedBeforeTheyBecomePathsOrPurls()
+    {
+        using Fixture f = Debian(out string nuget);
+        string outside = Path.Combine(f.Root, "outside");
+        Directory.CreateDirectory(outside);
+        File.WriteAllText(Path.Combine(outside, "evil.json.nuspec"), "<package><metadata><license type=\"expression\">LEAKED-1.0</license></metadata></package>");
+        File.WriteAllText(Path.Combine(f.PublishDir, "Hello.deps.json"), $$"""
+            { "runtimeTarget": { "name": "t/linux-x64" }, "targets": { "t/linux-x64": {
+                "Hello/1.0.0": {}, "Evil.Json/1.0.0": {}, "NoVersion/": {}, "Bad Name/1.0": {} } },
+              "libraries": { "Evil.Json/1.0.0": { "type": "package", "path": "{{outside}}" } } }
+            """);
+        f.Publish(t => t.NuGetPackageRoot = nuget);
+        JObject sbom = Sbom(f);
+        Assert.AreEqual("NOASSERTION", (string?)Package(sbom, "Evil.Json")["licenseDeclared"], "an absolute path is not followed out of the package folder");
+        Assert.IsFalse(sbom["packages"]!.Any(p => (string?)p["name"] is "NoVersion" or "Bad Name"), "no purl without a version or with a name NuGet does not allow");
+        Assert.AreEqual("", SchemaValidator.ValidateSpdx(Path.Combine(f.Bundle, "sbom.spdx.json")));
+    }
+
+    [TestMethod]
+    [DataRow("MIT", true)]
+    [DataRow("MIT OR Apache-2.0", true)]
+    [DataRow("(MIT AND BSD-3-Clause) OR GPL-2.0-or-later WITH Classpath-exception-2.0", true)]
+    [DataRow("LicenseRef-Acme", true)]
+    [DataRow("((MIT AND AND OR", false)]
+    [DataRow("MIT OR", false)]
+    [DataRow("(MIT", false)]
+    [DataRow("MIT)", false)]
+    [DataRow("see LICENSE.txt", false)]
+    [DataRow("", false)]
+    public void OnlyAnSpdxExpressionByItsGrammarIsTakenFromANuspec(string expression, bool valid) =>
+        Assert.AreEqual(valid, OciBundle.Sbom.DeclaredLicense.IsExpression(expression), expression);
+
+    [TestMethod]
+    public void ADebianCopyrightFilesChoicesStayChoices()
+    {
+        using var dir = new TempDirectory();
+        string path = Path.Combine(dir.Path, "copyright");
+        File.WriteAllText(path, """
+            Format: https://www.debian.org/doc/packaging-manuals/copyright-format/1.0/
+            Upstream-Name: OpenSSL
+
+            Files: *
+            License: Apache-2.0
+
+            License: Apache-2.0
+             The text.
+
+            Files: external/perl/*
+            License: Artistic or GPL-1+
+
+            License: Artistic
+             The text.
+
+            License: GPL-1+
+             The text.
+            """.Replace("            ", "", StringComparison.Ordinal));
+        Assert.AreEqual("(Artistic-1.0-Perl OR GPL-1.0-or-later) AND Apache-2.0", OciBundle.Sbom.DeclaredLicense.FromDebianCopyright(path));
+        File.AppendAllText(path, "\nFiles: doc/*\nLicense: public-domain\n");
+        Assert.AreEqual("NOASSERTION", OciBundle.Sbom.DeclaredLicense.FromDebianCopyright(path), "a license SPDX has no id for: nothing asserted");
     }
 
     [TestMethod]

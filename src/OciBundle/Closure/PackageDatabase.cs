@@ -1,3 +1,6 @@
+using OciBundle.Diagnostics;
+using OciBundle.Interop;
+
 namespace OciBundle.Closure;
 
 /// <summary>
@@ -15,6 +18,9 @@ internal sealed class PackageDatabase
 {
     /// <summary>The folder dpkg keeps its file lists in.</summary>
     public const string InfoDirectory = "/var/lib/dpkg/info";
+
+    private const long MaxListBytes = 16 << 20;
+    private const long MaxStatusBytes = 256 << 20;
 
     private static readonly string[] MergedDirectories = { "bin", "sbin", "lib", "lib32", "lib64", "libx32" };
 
@@ -40,9 +46,15 @@ internal sealed class PackageDatabase
     {
         if (_installed is null)
         {
-            string status = _sysroot.HostPath(StatusFile);
-            _sysroot.Inputs?.Path(status);
-            _installed = File.Exists(status) ? DpkgPackage.ReadStatus(File.ReadAllText(status)) : new(StringComparer.Ordinal);
+            _sysroot.Inputs?.Path(_sysroot.RegularFile(StatusFile) ?? _sysroot.HostPath(StatusFile));
+            try
+            {
+                _installed = _sysroot.ReadText(StatusFile, MaxStatusBytes) is { } status ? DpkgPackage.ReadStatus(status) : new(StringComparer.Ordinal);
+            }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException or InvalidDataException)
+            {
+                throw new OciBundleException(Diagnostics.Strings.RuntimeConfigUnreadable, _sysroot.HostPath(StatusFile), e.Message);
+            }
         }
 
         return _installed.TryGetValue(package, out DpkgPackage? found) || _installed.TryGetValue(package.Split(':')[0], out found) ? found : null;
@@ -54,9 +66,11 @@ internal sealed class PackageDatabase
     /// </summary>
     public static PackageDatabase? Read(Sysroot sysroot)
     {
-        string info = sysroot.HostPath(InfoDirectory);
+        // Read as inside the sysroot: a sysroot whose var/lib/dpkg links to /var/lib/dpkg is read at its own, never the host's.
+        ResolvedPath? infoFolder = sysroot.Resolve(InfoDirectory);
+        string info = sysroot.HostPath(infoFolder?.RealPath ?? InfoDirectory);
         sysroot.Inputs?.Path(info);
-        if (!Directory.Exists(info))
+        if (infoFolder is not { IsDirectory: true })
         {
             return null;
         }
@@ -70,6 +84,17 @@ internal sealed class PackageDatabase
         foreach (string list in Directory.EnumerateFiles(info, "*.list").Order(StringComparer.Ordinal))
         {
             string package = Path.GetFileName(list)[..^".list".Length];
+            if (!IsPackageName(package))
+            {
+                continue; // not a package dpkg would have made (a name with '/', '..', spaces): its list is not trusted
+            }
+
+            // The list itself, never what a link in its place points at; a list no package has is a few hundred KiB.
+            if (NativeMethods.LStat(list) is not { } st || (st.Mode & NativeMethods.S_IFMT) != NativeMethods.S_IFREG || (long)st.Size > MaxListBytes)
+            {
+                continue;
+            }
+
             foreach (string line in File.ReadLines(list))
             {
                 if (line.Length > 1)
@@ -79,7 +104,21 @@ internal sealed class PackageDatabase
             }
         }
 
-        return new PackageDatabase(sysroot, owners);
+        return new PackageDatabase(sysroot, owners) { HasStatus = sysroot.RegularFile(StatusFile) is not null };
+    }
+
+    /// <summary>Whether the database has its status file, where installed packages' versions are (lists alone name only owners).</summary>
+    public bool HasStatus { get; private init; }
+
+    /// <summary>Debian policy's package names (<c>libstdc++6</c>), with dpkg's <c>:arch</c> for multi-arch lists.</summary>
+    internal static bool IsPackageName(string name)
+    {
+        int colon = name.IndexOf(':');
+        string bare = colon < 0 ? name : name[..colon];
+        string arch = colon < 0 ? "" : name[(colon + 1)..];
+        return bare.Length >= 2 && (char.IsAsciiLetterLower(bare[0]) || char.IsAsciiDigit(bare[0]))
+            && bare.All(c => char.IsAsciiLetterLower(c) || char.IsAsciiDigit(c) || c is '+' or '-' or '.')
+            && (colon < 0 || (arch.Length > 0 && arch.All(c => char.IsAsciiLetterLower(c) || char.IsAsciiDigit(c) || c == '-')));
     }
 
     /// <summary>The package (<c>libc6:amd64</c>, <c>tzdata</c>) that lists <paramref name="path"/>, a real path of the sysroot; its list becomes an input.</summary>
@@ -164,6 +203,11 @@ internal sealed record DpkgPackage(string Name, string Architecture, string Vers
                 {
                     sourceVersion = source[(paren + 1)..^1].Trim();
                 }
+            }
+
+            if (!PackageDatabase.IsPackageName(name) || name.Contains(':'))
+            {
+                continue; // not a name dpkg allows: nothing to trust in the stanza
             }
 
             var package = new DpkgPackage(name, arch, version, sourceName, sourceVersion, fields.TryGetValue("Maintainer", out string? m) ? m : null, text.ToString());

@@ -87,6 +87,43 @@ internal sealed class Sysroot
         return new ResolvedPath(current, final.Kind == NodeKind.Directory, links);
     }
 
+    /// <summary>
+    /// Where a regular file of the sysroot is on the build machine, links followed as inside the sysroot (an absolute
+    /// link is the sysroot's own path, never the host's); null when there is none there, or it is not a regular file
+    /// (a FIFO would block the reader, a device would read forever).
+    /// </summary>
+    public string? RegularFile(string path)
+    {
+        if (Resolve(path) is not { IsDirectory: false } found)
+        {
+            return null;
+        }
+
+        string host = HostPath(found.RealPath);
+        return Interop.NativeMethods.LStat(host) is { } s && (s.Mode & Interop.NativeMethods.S_IFMT) == Interop.NativeMethods.S_IFREG ? host : null;
+    }
+
+    /// <summary>
+    /// The text of a regular file of the sysroot (see <see cref="RegularFile"/>), or null when there is none; a file
+    /// over <paramref name="maxBytes"/> is an <see cref="InvalidDataException"/> (a database that large is not one).
+    /// </summary>
+    public string? ReadText(string path, long maxBytes)
+    {
+        if (RegularFile(path) is not { } host)
+        {
+            return null;
+        }
+
+        using var stream = new FileStream(host, FileMode.Open, FileAccess.Read, FileShare.ReadWrite);
+        if (stream.Length > maxBytes)
+        {
+            throw new InvalidDataException($"it is {stream.Length} bytes, more than the {maxBytes} such a file may have");
+        }
+
+        using var reader = new StreamReader(stream);
+        return reader.ReadToEnd();
+    }
+
     private Node Stat(string path)
     {
         if (_nodes.TryGetValue(path, out Node? cached))

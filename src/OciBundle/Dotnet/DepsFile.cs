@@ -22,18 +22,28 @@ internal static class DepsFile
     /// <summary>The libraries of the runtime target, in the file's order; an unreadable file is an <see cref="InvalidDataException"/>.</summary>
     public static IReadOnlyList<DepsLibrary> Read(string path)
     {
-        JObject root;
         try
         {
             using var reader = new JsonTextReader(File.OpenText(path));
-            root = JObject.Load(reader, new JsonLoadSettings { CommentHandling = CommentHandling.Ignore });
+            return Libraries(JObject.Load(reader, new JsonLoadSettings { CommentHandling = CommentHandling.Ignore }));
         }
-        catch (JsonException e)
+        catch (Exception e) when (e is JsonException or InvalidOperationException or ArgumentException or InvalidCastException or FormatException)
         {
+            // Not JSON, or JSON of another shape (a string where an object belongs): no JSON library type leaves this class.
             throw new InvalidDataException(e.Message, e);
         }
+    }
 
-        string? targetName = (string?)root["runtimeTarget"]?["name"];
+    /// <summary>A package id as NuGet allows it, and a version: anything else is not trusted into a purl or a path.</summary>
+    private static bool IsPackageId(string id) =>
+        id.Length is > 0 and <= 256 && id.All(c => char.IsAsciiLetterOrDigit(c) || c is '.' or '_' or '-');
+
+    private static bool IsVersion(string version) =>
+        version.Length is > 0 and <= 128 && version.All(c => char.IsAsciiLetterOrDigit(c) || c is '.' or '-' or '+');
+
+    private static IReadOnlyList<DepsLibrary> Libraries(JObject root)
+    {
+        string? targetName = root["runtimeTarget"] is JObject runtimeTarget && runtimeTarget["name"] is JValue { Type: JTokenType.String } n ? (string)n! : null;
         var targets = root["targets"] as JObject;
         var target = (targetName is null ? null : targets?[targetName]) as JObject ?? targets?.Properties().Select(p => p.Value).OfType<JObject>().LastOrDefault();
         var libraries = root["libraries"] as JObject ?? new JObject();
@@ -50,7 +60,7 @@ internal static class DepsFile
             string name = library.Name[..slash];
             string version = library.Name[(slash + 1)..];
             var info = libraries[library.Name] as JObject;
-            string type = (string?)info?["type"] ?? "package";
+            string type = info?["type"] is JValue { Type: JTokenType.String } t ? (string)t! : "package";
             if (name.StartsWith("runtimepack.", StringComparison.Ordinal))
             {
                 name = name["runtimepack.".Length..];
@@ -78,13 +88,20 @@ internal static class DepsFile
 
             foreach (JProperty asset in (assets["resources"] as JObject)?.Properties() ?? Enumerable.Empty<JProperty>())
             {
-                if ((string?)asset.Value["locale"] is { Length: > 0 } locale)
+                if (asset.Value is JObject { } resource && resource["locale"] is JValue { Type: JTokenType.String } l && ((string)l!).Length > 0 && !((string)l!).Contains('/'))
                 {
-                    files.Add(locale + "/" + FileName(asset.Name));
+                    files.Add((string)l! + "/" + FileName(asset.Name));
                 }
             }
 
-            result.Add(new DepsLibrary(name, version, type, Sha512Hex((string?)info?["sha512"]), (string?)info?["path"], files.Distinct(StringComparer.Ordinal).ToList()));
+            if (!IsPackageId(name) || !IsVersion(version))
+            {
+                continue; // a name no package or project can have: not listed, its files stay the app's
+            }
+
+            string? packagePath = info?["path"] is JValue { Type: JTokenType.String } p ? (string)p! : null;
+            string? sha512 = info?["sha512"] is JValue { Type: JTokenType.String } h ? (string)h! : null;
+            result.Add(new DepsLibrary(name, version, type, Sha512Hex(sha512), packagePath, files.Distinct(StringComparer.Ordinal).ToList()));
         }
 
         return result;

@@ -98,7 +98,7 @@ internal static class DotnetRuntimeRules
             }
             else if (database is null)
             {
-                log($"The sysroot has no dpkg database ({PackageDatabase.InfoDirectory}): its time zone data is taken whole, no package owner checked.");
+                log("Time zone data: taken whole, with no package owner checked (the sysroot has no dpkg database).");
             }
             else if (unowned.Count > 0)
             {

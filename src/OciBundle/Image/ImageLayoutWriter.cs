@@ -255,9 +255,9 @@ internal static class ImageLayoutWriter
         };
         var entry = new GnuTarEntry(type, name)
         {
+            // No atime or ctime: GNU tar keeps them where POSIX has the name prefix, and POSIX readers (Python's
+            // tarfile, for one) then read every name as "<atime digits>/app/...". Left unset, both fields are NULs.
             ModificationTime = time,
-            AccessTime = time,
-            ChangeTime = time,
             Mode = e.Mode,
             Uid = e.OwnerId ?? 0,
             Gid = e.OwnerId ?? 0,
@@ -319,7 +319,7 @@ internal static class ImageLayoutWriter
                     bool isDir = System.IO.Directory.Exists(path);
                     var entry = new GnuTarEntry(isDir ? TarEntryType.Directory : TarEntryType.RegularFile, isDir ? name + "/" : name)
                     {
-                        ModificationTime = time, AccessTime = time, ChangeTime = time,
+                        ModificationTime = time, // no atime/ctime: see WriteEntry
                         Mode = isDir ? RootfsPlan.DirectoryMode : (UnixFileMode)0b110_100_100,
                         UserName = "", GroupName = "",
                     };

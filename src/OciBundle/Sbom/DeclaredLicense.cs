@@ -94,8 +94,13 @@ internal static partial class DeclaredLicense
             return NoAssertion;
         }
 
+        // The License field of the header and of each Files paragraph says what the files are under; a stand-alone
+        // License paragraph only gives a license's text, and counting it would turn an "or" choice into an "and".
         var clauses = new SortedSet<string>(StringComparer.Ordinal);
-        foreach (string line in text.Split('\n'))
+        string[] paragraphs = text.Replace("\r\n", "\n", StringComparison.Ordinal).Split("\n\n", StringSplitOptions.RemoveEmptyEntries);
+        foreach (string line in paragraphs.Select((p, i) => (Text: p, Index: i))
+            .Where(p => p.Index == 0 || p.Text.Split('\n').Any(l => l.StartsWith("Files:", StringComparison.Ordinal)))
+            .SelectMany(p => p.Text.Split('\n')))
         {
             if (!line.StartsWith("License:", StringComparison.Ordinal))
             {
@@ -131,9 +136,63 @@ internal static partial class DeclaredLicense
         return clauses.Count == 0 ? NoAssertion : string.Join(" AND ", clauses);
     }
 
-    /// <summary>A plausible SPDX expression: identifiers, parentheses, AND/OR/WITH; anything else is not trusted.</summary>
-    private static bool IsExpression(string expression) =>
-        expression.Length is > 0 and < 512
-        && expression.Replace("(", " ", StringComparison.Ordinal).Replace(")", " ", StringComparison.Ordinal)
-            .Split(' ', StringSplitOptions.RemoveEmptyEntries).All(t => LicenseToken().IsMatch(t));
+    /// <summary>
+    /// An SPDX license expression by its grammar (SPDX 2.3 annex D): <c>id[+] [WITH exception]</c> joined by AND and
+    /// OR, in parentheses as needed. Anything else (<c>((MIT AND AND OR</c>) is not trusted.
+    /// </summary>
+    internal static bool IsExpression(string expression)
+    {
+        if (expression.Length is 0 or > 512)
+        {
+            return false;
+        }
+
+        List<string> tokens = expression.Replace("(", " ( ", StringComparison.Ordinal).Replace(")", " ) ", StringComparison.Ordinal)
+            .Split(' ', StringSplitOptions.RemoveEmptyEntries).ToList();
+        int at = 0;
+        bool Operator(string t) => t.Equals("AND", StringComparison.OrdinalIgnoreCase) || t.Equals("OR", StringComparison.OrdinalIgnoreCase) || t.Equals("WITH", StringComparison.OrdinalIgnoreCase);
+        bool Id() => at < tokens.Count && !Operator(tokens[at]) && tokens[at] is not ("(" or ")") && LicenseToken().IsMatch(tokens[at++]);
+        bool Term()
+        {
+            if (at < tokens.Count && tokens[at] == "(")
+            {
+                at++;
+                return Expression() && at < tokens.Count && tokens[at++] == ")";
+            }
+
+            if (!Id())
+            {
+                return false;
+            }
+
+            if (at < tokens.Count && tokens[at].Equals("WITH", StringComparison.OrdinalIgnoreCase))
+            {
+                at++;
+                return Id();
+            }
+
+            return true;
+        }
+
+        bool Expression()
+        {
+            if (!Term())
+            {
+                return false;
+            }
+
+            while (at < tokens.Count && (tokens[at].Equals("AND", StringComparison.OrdinalIgnoreCase) || tokens[at].Equals("OR", StringComparison.OrdinalIgnoreCase)))
+            {
+                at++;
+                if (!Term())
+                {
+                    return false;
+                }
+            }
+
+            return true;
+        }
+
+        return Expression() && at == tokens.Count;
+    }
 }

@@ -117,7 +117,9 @@ internal static class SpdxSbom
 
         // The app's libraries and what they put in the app folder.
         var byAppFile = new Dictionary<string, Component>(StringComparer.Ordinal);
-        foreach (DepsLibrary library in s.AppLibraries.Where(l => l.Type is "package" or "runtimepack"))
+        // A Native AOT app's deps.json is the build's: its runtime pack is the JIT runtime the app does not carry (the
+        // compiled-in runtime is named below); its packages are compiled into the executable.
+        foreach (DepsLibrary library in s.AppLibraries.Where(l => l.Type == "package" || (l.Type == "runtimepack" && s.CompiledRuntimePacks.Count == 0)))
         {
             string packagePath = library.PackagePath ?? $"{library.Name.ToLowerInvariant()}/{library.Version.ToLowerInvariant()}";
             var component = new Component
@@ -129,7 +131,9 @@ internal static class SpdxSbom
                 Purl = $"pkg:nuget/{Encode(library.Name)}@{Encode(library.Version)}",
                 License = Nuspec(s, packagePath, library.Name),
                 Sha512 = library.Sha512,
-                Comment = library.Type == "runtimepack" ? "the .NET runtime of a self-contained app (its runtime pack), from deps.json" : "a NuGet package of the app, from deps.json",
+                Comment = library.Type == "runtimepack" ? "the .NET runtime of a self-contained app (its runtime pack), from deps.json"
+                    : s.CompiledRuntimePacks.Count > 0 ? "a NuGet package compiled into the app (Native AOT), from the build's deps.json"
+                    : "a NuGet package of the app, from deps.json",
                 AppDependency = true,
             };
             components.Add(component);
@@ -211,7 +215,11 @@ internal static class SpdxSbom
             {
                 owner = host;
             }
-            else if (s.Packages?.OwnerOf(file.Path) is { } listed && s.Packages.Installed(listed) is { } deb)
+            else if (s.Packages?.OwnerOf(file.Path) is { } listed && s.Packages.Installed(listed) is not { } _)
+            {
+                comment = $"from the sysroot; its package {listed} is not installed per the dpkg status (no version known)";
+            }
+            else if (s.Packages?.OwnerOf(file.Path) is { } owning && s.Packages.Installed(owning) is { } deb)
             {
                 string key = deb.Name + ":" + deb.Architecture;
                 if (!debs.TryGetValue(key, out owner))
@@ -255,6 +263,10 @@ internal static class SpdxSbom
             if (s.Packages is null)
             {
                 Field("comment", "The sysroot has no dpkg database (var/lib/dpkg): the files taken from it are listed without a package.");
+            }
+            else if (!s.Packages.HasStatus)
+            {
+                Field("comment", "The sysroot's dpkg database has no status file (var/lib/dpkg/status): no package's version is known, so the files taken from it are listed without a package.");
             }
 
             json.WritePropertyName("creationInfo");
@@ -389,10 +401,7 @@ internal static class SpdxSbom
         }
 
         // Links followed as inside the sysroot (a copyright file linked to a sibling package's, as Debian does), never out of it.
-        string copyright = s.Sysroot.Resolve($"/usr/share/doc/{deb.Name}/copyright") is { IsDirectory: false } found
-            ? s.Sysroot.HostPath(found.RealPath)
-            : s.Sysroot.HostPath($"/usr/share/doc/{deb.Name}/copyright");
-        s.Inputs?.Path(copyright);
+        string? copyright = s.Sysroot.RegularFile($"/usr/share/doc/{deb.Name}/copyright");
         return new Component
         {
             Id = unique($"SPDXRef-Package-deb-{IdPart(deb.Name)}-{IdPart(deb.Architecture)}"),
@@ -400,7 +409,7 @@ internal static class SpdxSbom
             Version = deb.Version,
             Purl = $"pkg:deb/{Encode(ns)}/{Encode(deb.Name)}@{Encode(deb.Version)}?" + string.Join("&", qualifiers.Select(q => q.Key + "=" + Encode(q.Value))),
             Supplier = deb.Maintainer is { } m ? "Organization: " + m.Replace(" <", " (", StringComparison.Ordinal).Replace(">", ")", StringComparison.Ordinal) : null,
-            License = DeclaredLicense.FromDebianCopyright(copyright),
+            License = copyright is null ? NoAssertion : DeclaredLicense.FromDebianCopyright(copyright),
             SourceInfo = $"built package from: {deb.SourceName} {deb.SourceVersion}",
             Comment = "a Debian package of the sysroot, from its dpkg database",
         };
@@ -408,12 +417,18 @@ internal static class SpdxSbom
 
     private static string Nuspec(SbomSources s, string packagePath, string name)
     {
-        if (s.NuGetPackageRoot is not { Length: > 0 } root || packagePath.Contains("..", StringComparison.Ordinal))
+        // deps.json's path is relative to the package folder; one that leaves it (absolute, '..') is not followed.
+        if (s.NuGetPackageRoot is not { Length: > 0 } root || Path.IsPathRooted(packagePath) || packagePath.Split('/', '\\').Any(p => p is ".." or "."))
         {
             return NoAssertion;
         }
 
-        string nuspec = Path.Combine(root, packagePath, name.ToLowerInvariant() + ".nuspec");
+        string nuspec = Path.GetFullPath(Path.Combine(root, packagePath, name.ToLowerInvariant() + ".nuspec"));
+        if (!nuspec.StartsWith(root.TrimEnd('/') + "/", StringComparison.Ordinal))
+        {
+            return NoAssertion;
+        }
+
         s.Inputs?.Path(nuspec);
         return DeclaredLicense.FromNuspec(nuspec);
     }
