@@ -1,0 +1,130 @@
+using System.Text;
+using Microsoft.VisualStudio.TestTools.UnitTesting;
+using Newtonsoft.Json.Linq;
+using OciBundle.Testing;
+
+namespace OciBundle.EndToEnd.Tests;
+
+/// <summary>
+/// Issue 14: dotnet publish pushes the image to a real registry (Debian's docker-registry on loopback): plain HTTP
+/// listed as insecure, TLS with a test CA trusted through SSL_CERT_FILE and htpasswd credentials from docker's
+/// config.json, Bearer tokens from a test token server; what the registry then serves runs under runc.
+/// </summary>
+[TestClass]
+public sealed class RegistryTests
+{
+    private const string User = "pusher";
+    private const string Password = "e2e-Pa55-word";
+
+    private static string ImageDir(TestProject p) => Path.Combine(p.Directory, "bin", "Release", "net10.0", "linux-x64", "oci-image");
+
+    private static string LayoutDigest(TestProject p) => (string)JObject.Parse(File.ReadAllText(Path.Combine(ImageDir(p), "index.json")))["manifests"]![0]!["digest"]!;
+
+    private static string Program(string version) => $$"""Console.WriteLine("registry {{version}}: " + string.Join(" ", args));""";
+
+    private static TestProject Project() => TestProject.WithSdkElement("Pushed", "", """<OciImageDefaultArgs Include="from-cmd" />""", program: Program("v1"));
+
+    private static string[] Push(TestRegistry registry, params string[] more) =>
+        new[] { "-p:PublishOciImage=true", $"-p:OciImageRegistry={registry.Host}", "-p:OciImageRepository=team/pushed" }.Concat(more).ToArray();
+
+    [TestMethod]
+    public void PublishPushesToAnInsecureRegistryWhatRuncRunsAndAnUnchangedImageIsNotSentAgain()
+    {
+        Runc.RequireRoot();
+        TestEnvironment.Require(TestEnvironment.Which("skopeo") is not null && TestEnvironment.Which("umoci") is not null, "skopeo and umoci (Debian packages)");
+        using var registry = new TestRegistry();
+        using TestProject project = Project();
+        string[] args = Push(registry, $"-p:OciImageInsecureRegistries={registry.Host}", "-p:OciImageTags=1.0%3Blatest");
+
+        ProcessResult publish = project.Publish(args);
+        string digest = LayoutDigest(project);
+        StringAssert.Contains(publish.Output, $"Pushed -> {registry.Host}/team/pushed:1.0,latest (manifest {digest}; 4 of 4 blobs uploaded");
+        JToken annotations = JObject.Parse(File.ReadAllText(Path.Combine(ImageDir(project), "index.json")))["manifests"]![0]!["annotations"]!;
+        Assert.AreEqual($"{registry.Host}/team/pushed:latest", (string)annotations["io.containerd.image.name"]!);
+
+        // The registry serves the layout's digest under both tags, and that image runs.
+        foreach (string tag in new[] { "1.0", "latest" })
+        {
+            ProcessResult inspect = TestEnvironment.RunCapture("skopeo", "inspect", "--tls-verify=false", $"docker://{registry.Host}/team/pushed:{tag}");
+            Assert.AreEqual(0, inspect.ExitCode, inspect.All);
+            Assert.AreEqual(digest, (string)JObject.Parse(inspect.Output)["Digest"]!, tag);
+        }
+
+        using var pulled = new TempDirectory();
+        ProcessResult copy = TestEnvironment.RunCapture("skopeo", "copy", "--src-tls-verify=false", $"docker://{registry.Host}/team/pushed:1.0", $"oci:{pulled.Combine("layout")}:1.0");
+        Assert.AreEqual(0, copy.ExitCode, copy.All);
+        string bundle = pulled.Combine("bundle");
+        ProcessResult unpack = TestEnvironment.RunCapture("umoci", "unpack", "--image", $"{pulled.Combine("layout")}:1.0", bundle);
+        Assert.AreEqual(0, unpack.ExitCode, unpack.All);
+        string configPath = Path.Combine(bundle, "config.json");
+        JObject config = JObject.Parse(File.ReadAllText(configPath));
+        config["process"]!["terminal"] = false;
+        File.WriteAllText(configPath, config.ToString());
+        ProcessResult run = Runc.RunAsRoot(bundle);
+        Assert.AreEqual("registry v1: from-cmd\n", run.Output, "Entrypoint the app, Cmd the default args: " + run.All);
+
+        // Nothing changed: one HEAD per tag, no upload.
+        int writes = registry.BlobWrites();
+        int requests = registry.Requests().Count;
+        ProcessResult again = project.Publish(args);
+        StringAssert.Contains(again.Output, "up to date: 2 requests, nothing uploaded");
+        Assert.AreEqual(writes, registry.BlobWrites());
+        Assert.AreEqual(2, registry.Requests().Count - requests);
+
+        // An app change sends the app layer and the config, nothing else.
+        project.WriteProgram(Program("v2"));
+        int posts = registry.Requests().Count(r => r.Method == "POST");
+        ProcessResult changed = project.Publish(args);
+        StringAssert.Contains(changed.Output, "2 of 4 blobs uploaded");
+        Assert.AreEqual(2, registry.Requests().Count(r => r.Method == "POST") - posts, "two upload sessions: app layer and config");
+        ProcessResult inspect2 = TestEnvironment.RunCapture("skopeo", "inspect", "--tls-verify=false", $"docker://{registry.Host}/team/pushed:latest");
+        Assert.AreEqual(LayoutDigest(project), (string)JObject.Parse(inspect2.Output)["Digest"]!);
+    }
+
+    [TestMethod]
+    public void TlsBasicAndBearerRegistriesTakeDockersCredentialsAndNoSecretReachesTheLogOrTheBinlog()
+    {
+        using var tls = new TestRegistry(tls: true, htpasswd: $"{User}:{Password}");
+        using TestProject project = Project();
+        using var docker = new TempDirectory();
+        string auth = Convert.ToBase64String(Encoding.UTF8.GetBytes($"{User}:{Password}"));
+        File.WriteAllText(docker.Combine("config.json"), new JObject { ["auths"] = new JObject { [tls.Host] = new JObject { ["auth"] = auth } } }.ToString());
+        project.Environment["DOCKER_CONFIG"] = docker.Path;
+        project.Environment["SSL_CERT_FILE"] = tls.CaPath;
+
+        // Without the CA: a TLS error, coded.
+        project.Environment["SSL_CERT_FILE"] = "/dev/null";
+        ProcessResult untrusted = project.Publish(expectSuccess: false, Push(tls));
+        StringAssert.Contains(untrusted.Output, "error OCIB1417");
+        project.Environment["SSL_CERT_FILE"] = tls.CaPath;
+
+        string binlog = Path.Combine(project.Directory, "push.binlog");
+        ProcessResult publish = project.Publish(Push(tls, $"-bl:{binlog}"));
+        StringAssert.Contains(publish.Output, $"Pushed -> {tls.Host}/team/pushed:latest (manifest {LayoutDigest(project)}");
+        ProcessResult inspect = TestEnvironment.RunCapture("skopeo", "inspect", "--tls-verify=false", $"--creds={User}:{Password}", $"docker://{tls.Host}/team/pushed:latest");
+        Assert.AreEqual(0, inspect.ExitCode, inspect.All);
+        Assert.AreEqual(LayoutDigest(project), (string)JObject.Parse(inspect.Output)["Digest"]!);
+        ProcessResult replay = project.Dotnet("msbuild", binlog, "-v:diag", "-noconlog", $"-flp:logfile={binlog}.txt;verbosity=diagnostic");
+        Assert.AreEqual(0, replay.ExitCode, replay.All);
+        string replayed = File.ReadAllText(binlog + ".txt");
+        StringAssert.Contains(replayed, "credentials for " + tls.Host, "the binlog says where the credentials came from");
+        Assert.IsFalse(replayed.Contains(Password, StringComparison.Ordinal) || replayed.Contains(auth, StringComparison.Ordinal), "no secret in the binlog");
+
+        // A wrong password: OCIB1410, naming the file, not the secret.
+        File.WriteAllText(docker.Combine("config.json"), new JObject { ["auths"] = new JObject { [tls.Host] = new JObject { ["auth"] = Convert.ToBase64String(Encoding.UTF8.GetBytes($"{User}:wrong-{Password}")) } } }.ToString());
+        ProcessResult refused = project.Publish(expectSuccess: false, Push(tls, "-p:OciImageTags=v2"));
+        StringAssert.Contains(refused.Output, "error OCIB1410");
+        Assert.IsFalse(refused.Output.Contains("wrong-" + Password, StringComparison.Ordinal));
+
+        // Bearer: a token server, credentials from the environment.
+        using var tokens = new TestTokenServer(User, Password);
+        using var bearer = new TestRegistry(token: tokens);
+        project.Environment["OCIBUNDLE_REGISTRY_USERNAME"] = User;
+        project.Environment["OCIBUNDLE_REGISTRY_PASSWORD"] = Password;
+        project.Environment["OCIBUNDLE_INSECURE_REGISTRIES"] = bearer.Host;
+        ProcessResult viaToken = project.Publish(Push(bearer));
+        StringAssert.Contains(viaToken.Output, $"Pushed -> {bearer.Host}/team/pushed:latest (manifest {LayoutDigest(project)}");
+        Assert.IsTrue(tokens.Issued >= 1);
+        Assert.IsFalse(viaToken.Output.Contains(Password, StringComparison.Ordinal));
+    }
+}
