@@ -32,9 +32,11 @@ public sealed class RegistryTests
     {
         Runc.RequireRoot();
         TestEnvironment.Require(TestEnvironment.Which("skopeo") is not null && TestEnvironment.Which("umoci") is not null, "skopeo and umoci (Debian packages)");
+        TestEnvironment.Require(TestEnvironment.Which("containerd") is not null && TestEnvironment.Which("ctr") is not null && TestEnvironment.Which("podman") is not null, "containerd, ctr and podman (Debian packages containerd, podman)");
         using var registry = new TestRegistry();
         using TestProject project = Project();
-        string[] args = Push(registry, $"-p:OciImageInsecureRegistries={registry.Host}", "-p:OciImageTags=1.0%3Blatest");
+        string archive = Path.Combine(project.Directory, "pushed.oci.tar");
+        string[] args = Push(registry, $"-p:OciImageInsecureRegistries={registry.Host}", "-p:OciImageTags=1.0%3Blatest", $"-p:OciImageArchive={archive}");
 
         ProcessResult publish = project.Publish(args);
         string digest = LayoutDigest(project);
@@ -62,6 +64,32 @@ public sealed class RegistryTests
         File.WriteAllText(configPath, config.ToString());
         ProcessResult run = Runc.RunAsRoot(bundle);
         Assert.AreEqual("registry v1: from-cmd\n", run.Output, "Entrypoint the app, Cmd the default args: " + run.All);
+
+        // containerd pulls it from the registry and runs it; its import and podman's oci-archive: name the archive's image by its annotation.
+        using (var containerd = new Containerd())
+        {
+            string name = $"{registry.Host}/team/pushed:1.0";
+            ProcessResult pull = containerd.Ctr("images", "pull", "--plain-http", name);
+            Assert.AreEqual(0, pull.ExitCode, pull.All);
+            ProcessResult ctrRun = containerd.Ctr("run", "--rm", name, "pushed-" + Guid.NewGuid().ToString("N")[..8]);
+            Assert.AreEqual("registry v1: from-cmd\n", ctrRun.Output, ctrRun.All);
+            ProcessResult import = containerd.Ctr("images", "import", archive);
+            Assert.AreEqual(0, import.ExitCode, import.All);
+            StringAssert.Contains(containerd.Ctr("images", "ls", "-q").Output, $"{registry.Host}/team/pushed:latest\n");
+        }
+
+        string podmanName = $"{registry.Host}/team/pushed:latest";
+        try
+        {
+            ProcessResult podman = TestEnvironment.RunCapture("podman", "run", "--rm", "--ulimit", "nofile=1024:1024", "--ulimit", "nproc=4096:4096", $"oci-archive:{archive}", "given");
+            Assert.AreEqual(0, podman.ExitCode, podman.All);
+            StringAssert.EndsWith(podman.Output, "registry v1: given\n", "args given replace Cmd, as docker does");
+            StringAssert.Contains(TestEnvironment.RunCapture("podman", "images", "--format", "{{.Repository}}:{{.Tag}}").Output, podmanName + "\n");
+        }
+        finally
+        {
+            TestEnvironment.RunCapture("podman", "rmi", "--force", podmanName);
+        }
 
         // Nothing changed: one HEAD per tag, no upload.
         int writes = registry.BlobWrites();
@@ -126,5 +154,47 @@ public sealed class RegistryTests
         StringAssert.Contains(viaToken.Output, $"Pushed -> {bearer.Host}/team/pushed:latest (manifest {LayoutDigest(project)}");
         Assert.IsTrue(tokens.Issued >= 1);
         Assert.IsFalse(viaToken.Output.Contains(Password, StringComparison.Ordinal));
+    }
+
+    /// <summary>A containerd of the test's own (root, state, socket in a temporary folder), stopped by its pid.</summary>
+    private sealed class Containerd : IDisposable
+    {
+        private readonly TempDirectory _dir = new();
+        private readonly System.Diagnostics.Process _process;
+
+        public Containerd()
+        {
+            string config = _dir.Combine("config.toml");
+            File.WriteAllText(config, $"version = 2\nroot = \"{_dir.Combine("root")}\"\nstate = \"{_dir.Combine("state")}\"\ndisabled_plugins = [\"io.containerd.grpc.v1.cri\"]\n[grpc]\n  address = \"{Socket}\"\n");
+            var psi = new System.Diagnostics.ProcessStartInfo("containerd") { UseShellExecute = false, RedirectStandardOutput = true, RedirectStandardError = true };
+            psi.ArgumentList.Add("--config");
+            psi.ArgumentList.Add(config);
+            _process = System.Diagnostics.Process.Start(psi)!;
+            _process.OutputDataReceived += (_, _) => { };
+            _process.ErrorDataReceived += (_, _) => { };
+            _process.BeginOutputReadLine();
+            _process.BeginErrorReadLine();
+            for (int i = 0; i < 200 && Ctr("version").ExitCode != 0; i++)
+            {
+                Thread.Sleep(100);
+            }
+        }
+
+        private string Socket => _dir.Combine("containerd.sock");
+
+        public ProcessResult Ctr(params string[] args) => TestEnvironment.RunCapture("ctr", new[] { "--address", Socket }.Concat(args).ToArray());
+
+        public void Dispose()
+        {
+            if (!_process.HasExited)
+            {
+                _process.Kill();
+                _process.WaitForExit();
+            }
+
+            _process.Dispose();
+            TestEnvironment.RunCapture("umount", "-R", _dir.Combine("root")); // snapshot mounts, if any are left
+            _dir.Dispose();
+        }
     }
 }
