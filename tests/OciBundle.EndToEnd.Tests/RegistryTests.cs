@@ -156,6 +156,67 @@ public sealed class RegistryTests
         Assert.IsFalse(viaToken.Output.Contains(Password, StringComparison.Ordinal));
     }
 
+    /// <summary>An arm64 sysroot: the Debian packages an invariant-globalization app needs, unpacked (apt-get download + dpkg-deb -x).</summary>
+    private static string Arm64Sysroot(TempDirectory dir)
+    {
+        TestEnvironment.Require(TestEnvironment.RunCapture("dpkg", "--print-foreign-architectures").Output.Split('\n').Contains("arm64"), "dpkg's arm64 architecture (dpkg --add-architecture arm64 && apt-get update), for an arm64 sysroot");
+        string debs = dir.Combine("debs");
+        string root = dir.Combine("sysroot");
+        Directory.CreateDirectory(debs);
+        Directory.CreateDirectory(root);
+        ProcessResult download = TestEnvironment.Run("apt-get", new[] { "download", "libc6:arm64", "libstdc++6:arm64", "libgcc-s1:arm64", "libssl3:arm64", "zlib1g:arm64" }, debs, null, TimeSpan.FromMinutes(5));
+        Assert.AreEqual(0, download.ExitCode, download.All);
+        foreach (string deb in Directory.GetFiles(debs, "*.deb"))
+        {
+            ProcessResult x = TestEnvironment.RunCapture("dpkg-deb", "-x", deb, root);
+            Assert.AreEqual(0, x.ExitCode, x.All);
+        }
+
+        return root;
+    }
+
+    [TestMethod]
+    public void OciImageRuntimeIdentifiersPushOneTagForAmd64AndArm64ThatContainerdRunsOnBoth()
+    {
+        Runc.RequireRoot();
+        TestEnvironment.Require(TestEnvironment.Which("containerd") is not null && TestEnvironment.Which("ctr") is not null, "containerd and ctr (Debian package containerd)");
+        TestEnvironment.Require(File.Exists("/proc/sys/fs/binfmt_misc/qemu-aarch64"), "qemu-user-static's binfmt handler for aarch64 (/proc/sys/fs/binfmt_misc/qemu-aarch64), to run the arm64 image");
+        using var dir = new TempDirectory();
+        string sysroot = Arm64Sysroot(dir);
+        using var registry = new TestRegistry();
+        using TestProject project = TestProject.WithSdkElement("Multi", "<InvariantGlobalization>true</InvariantGlobalization><OciBundleIncludeTimeZoneData>false</OciBundleIncludeTimeZoneData>",
+            "", program: """Console.WriteLine($"multi on {System.Runtime.InteropServices.RuntimeInformation.OSArchitecture}");""");
+        // The per-RID setting the README shows: the arm64 publish takes its libraries from the arm64 sysroot.
+        File.WriteAllText(Path.Combine(project.Directory, "Directory.Build.targets"), $"""
+            <Project>
+              <PropertyGroup Condition="'$(RuntimeIdentifier)' == 'linux-arm64'">
+                <OciBundleSysroot>{sysroot}</OciBundleSysroot>
+              </PropertyGroup>
+            </Project>
+            """);
+
+        ProcessResult publish = project.Publish("-p:PublishOciImage=true", "-p:OciImageRuntimeIdentifiers=linux-x64%3Blinux-arm64", $"-p:OciImageRegistry={registry.Host}", $"-p:OciImageInsecureRegistries={registry.Host}");
+        string layout = Path.Combine(project.Directory, "bin", "Release", "net10.0", "oci-image");
+        string indexDigest = (string)JObject.Parse(File.ReadAllText(Path.Combine(layout, "index.json")))["manifests"]![0]!["digest"]!;
+        StringAssert.Contains(publish.Output, $"Multi -> {registry.Host}/multi:latest (manifest {indexDigest}");
+        JObject index = JObject.Parse(File.ReadAllText(Path.Combine(layout, "blobs", "sha256", indexDigest[7..])));
+        CollectionAssert.AreEqual(new[] { "amd64", "arm64" }, index["manifests"]!.Select(m => (string)m["platform"]!["architecture"]!).ToArray());
+        Assert.AreEqual("v8", (string)index["manifests"]![1]!["platform"]!["variant"]!);
+
+        ProcessResult raw = TestEnvironment.RunCapture("skopeo", "inspect", "--raw", "--tls-verify=false", $"docker://{registry.Host}/multi:latest");
+        Assert.AreEqual(0, raw.ExitCode, raw.All);
+        Assert.IsTrue(JToken.DeepEquals(index, JObject.Parse(raw.Output)), "the registry serves the layout's index: " + raw.Output);
+
+        using var containerd = new Containerd();
+        foreach ((string platform, string expected) in new[] { ("linux/amd64", "X64"), ("linux/arm64", "Arm64") })
+        {
+            ProcessResult pull = containerd.Ctr("images", "pull", "--plain-http", "--platform", platform, $"{registry.Host}/multi:latest");
+            Assert.AreEqual(0, pull.ExitCode, pull.All);
+            ProcessResult run = containerd.Ctr("run", "--rm", "--platform", platform, $"{registry.Host}/multi:latest", "multi-" + Guid.NewGuid().ToString("N")[..8]);
+            Assert.AreEqual($"multi on {expected}\n", run.Output, platform + ": " + run.All);
+        }
+    }
+
     /// <summary>A containerd of the test's own (root, state, socket in a temporary folder), stopped by its pid.</summary>
     private sealed class Containerd : IDisposable
     {

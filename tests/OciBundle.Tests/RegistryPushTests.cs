@@ -22,7 +22,7 @@ public sealed class RegistryPushTests
     private const string Password = "s3cret-Pa55word";
 
     /// <summary>A layout of four blobs (config, three layers), the runtime layer over the small chunk size the tests push with.</summary>
-    private static ImageResult WriteLayout(TempDirectory dir, string image, string app = "app v1")
+    private static ImageResult WriteLayout(TempDirectory dir, string image, string app = "app v1", string architecture = "amd64")
     {
         string src = dir.Combine("src");
         Directory.CreateDirectory(src);
@@ -41,7 +41,7 @@ public sealed class RegistryPushTests
             Tag = "latest",
             Name = "localhost/app:latest",
             ArchivePath = null,
-            Architecture = "amd64",
+            Architecture = architecture,
             WorkingDirectory = "/app",
             User = "1654:1654",
             Entrypoint = new[] { "/app/App" },
@@ -149,6 +149,39 @@ public sealed class RegistryPushTests
         Assert.AreEqual(2, third.BlobsUploaded, "app layer and config");
         Assert.AreEqual(2, third.BlobsPresent);
         Assert.AreEqual(changed.ManifestDigest, RegistryDigest(registry, "team/app", "latest"));
+    }
+
+    [TestMethod]
+    public void AnImageIndexOfTwoArchitecturesIsWrittenWithPlatformsAndPushedManifestsFirst()
+    {
+        using var dir = new TempDirectory();
+        using var registry = new TestRegistry();
+        ImageResult amd64 = WriteLayout(dir, dir.Combine("amd64"));
+        ImageResult arm64 = WriteLayout(dir, dir.Combine("arm64"), architecture: "arm64");
+        string layout = dir.Combine("index");
+        string digest = ImageIndexWriter.Write(new ImageIndexRequest { Directory = layout, Sources = new[] { dir.Combine("amd64"), dir.Combine("arm64") }, Tag = "latest", Name = $"{registry.Host}/team/app:latest" });
+
+        JObject top = JObject.Parse(File.ReadAllText(Path.Combine(layout, "index.json")));
+        Assert.AreEqual(digest, (string)top["manifests"]![0]!["digest"]!);
+        Assert.AreEqual($"{registry.Host}/team/app:latest", (string)top["manifests"]![0]!["annotations"]!["io.containerd.image.name"]!);
+        JObject index = JObject.Parse(File.ReadAllText(Path.Combine(layout, "blobs", "sha256", digest[7..])));
+        CollectionAssert.AreEqual(new[] { amd64.ManifestDigest, arm64.ManifestDigest }, index["manifests"]!.Select(m => (string)m["digest"]!).ToArray(), "each manifest as its own layout has it");
+        Assert.AreEqual("{\"architecture\":\"arm64\",\"os\":\"linux\",\"variant\":\"v8\"}", index["manifests"]![1]!["platform"]!.ToString(Newtonsoft.Json.Formatting.None));
+        Assert.IsNull(index["manifests"]![0]!["platform"]!["variant"], "amd64 has no variant");
+
+        PushResult pushed = ImagePusher.Push(Spec(registry, layout, tags: "latest"), Env(), _ => { }, _ => { });
+        Assert.AreEqual(digest, pushed.ManifestDigest);
+        Assert.AreEqual(5, pushed.BlobsUploaded + pushed.BlobsPresent, "two configs and the three layers, which are the same files for both here: each blob once");
+        using var http = new HttpClient();
+        var head = new HttpRequestMessage(HttpMethod.Head, $"http://{registry.Host}/v2/team/app/manifests/latest");
+        head.Headers.Accept.ParseAdd(ImageLayoutWriter.IndexMediaType);
+        Assert.AreEqual(digest, http.Send(head).Headers.GetValues("Docker-Content-Digest").Single());
+        Assert.AreEqual(arm64.ManifestDigest, RegistryDigest(registry, "team/app", arm64.ManifestDigest), "the arm64 manifest is there by digest");
+        List<string> puts = registry.Requests().Where(r => r.Method == "PUT" && r.Path.Contains("/manifests/", StringComparison.Ordinal)).Select(r => r.Path).ToList();
+        StringAssert.EndsWith(puts.Last(), "/manifests/latest", "the tag goes last");
+
+        // The same architecture twice is a mistake, coded.
+        Assert.AreEqual("OCIB1405", Fails(() => ImageIndexWriter.Write(new ImageIndexRequest { Directory = dir.Combine("index2"), Sources = new[] { dir.Combine("amd64"), dir.Combine("amd64") }, Tag = "latest", Name = "localhost/app:latest" })).Code);
     }
 
     [TestMethod]
