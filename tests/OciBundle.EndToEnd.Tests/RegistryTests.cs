@@ -150,10 +150,14 @@ public sealed class RegistryTests
         project.Environment["OCIBUNDLE_REGISTRY_USERNAME"] = User;
         project.Environment["OCIBUNDLE_REGISTRY_PASSWORD"] = Password;
         project.Environment["OCIBUNDLE_INSECURE_REGISTRIES"] = bearer.Host;
-        ProcessResult viaToken = project.Publish(Push(bearer));
+        string tokenBinlog = Path.Combine(project.Directory, "token.binlog");
+        ProcessResult viaToken = project.Publish(Push(bearer, $"-bl:{tokenBinlog}"));
         StringAssert.Contains(viaToken.Output, $"Pushed -> {bearer.Host}/team/pushed:latest (manifest {LayoutDigest(project)}");
         Assert.IsTrue(tokens.Issued >= 1);
         Assert.IsFalse(viaToken.Output.Contains(Password, StringComparison.Ordinal));
+        ProcessResult replayToken = project.Dotnet("msbuild", tokenBinlog, "-noconlog", $"-flp:logfile={tokenBinlog}.txt;verbosity=diagnostic");
+        Assert.AreEqual(0, replayToken.ExitCode, replayToken.All);
+        Assert.IsFalse(File.ReadAllText(tokenBinlog + ".txt").Contains(Password, StringComparison.Ordinal), "the password in the environment stays out of the binlog");
     }
 
     /// <summary>An arm64 sysroot: the Debian packages an invariant-globalization app needs, unpacked (apt-get download + dpkg-deb -x).</summary>
