@@ -110,8 +110,9 @@ internal sealed class RegistryClient : IDisposable
                 // made expired) is replaced once more before the refusal stands.
                 answered++;
                 string? reason = (await ReadErrors(response).ConfigureAwait(false)).FirstOrDefault().Code;
+                bool sentBasic = request.Headers.Authorization?.Scheme == "Basic";
                 response.Dispose();
-                await Authenticate(challenge, scope, reason, cancel).ConfigureAwait(false);
+                await Authenticate(challenge, scope, reason, sentBasic, cancel).ConfigureAwait(false);
                 attempt--;
                 continue;
             }
@@ -150,7 +151,7 @@ internal sealed class RegistryClient : IDisposable
     }
 
     /// <summary>Answers a <c>WWW-Authenticate</c> challenge: Basic with the credentials, or a Bearer token from the realm for the scope.</summary>
-    private async Task Authenticate(AuthenticationHeaderValue challenge, string scope, string? reason, CancellationToken cancel)
+    private async Task Authenticate(AuthenticationHeaderValue challenge, string scope, string? reason, bool sentBasic, CancellationToken cancel)
     {
         if (challenge.Scheme.Equals("Basic", StringComparison.OrdinalIgnoreCase))
         {
@@ -159,7 +160,8 @@ internal sealed class RegistryClient : IDisposable
                 throw new OciBundleException(Strings.RegistryNeedsCredentials, Registry, Repository, _lookedFor);
             }
 
-            if (_basic)
+            // Refused only when this very request carried them: a request sent in parallel before Basic was known retries with them.
+            if (sentBasic)
             {
                 throw new OciBundleException(Strings.RegistryCredentialsRefused, Registry, Repository, _credentials.Source);
             }
