@@ -127,6 +127,15 @@ public sealed class BuildOciContainer : Microsoft.Build.Utilities.Task, ICancela
     /// <summary><c>OciImagePort</c> items: 8080, 8080/tcp, 53/udp.</summary>
     public ITaskItem[] ImagePorts { get; set; } = Array.Empty<ITaskItem>();
 
+    /// <summary><c>OciImageRegistry</c>, for the image's full name (<c>io.containerd.image.name</c>); empty: <c>localhost</c>.</summary>
+    public string? ImageRegistry { get; set; }
+
+    /// <summary><c>OciImageRepository</c>.</summary>
+    public string? ImageRepository { get; set; }
+
+    /// <summary><c>OciImageDefaultArgs</c> items, in order: the image's <c>Cmd</c> (<c>Value</c> metadata verbatim, as for args).</summary>
+    public ITaskItem[] ImageDefaultArgs { get; set; } = Array.Empty<ITaskItem>();
+
     /// <summary>How many files the bundle holds.</summary>
     [Output] public int FileCount { get; set; }
 
@@ -283,6 +292,9 @@ public sealed class BuildOciContainer : Microsoft.Build.Utilities.Task, ICancela
         RuntimeFiles = RuntimeFiles.Select(f => f.GetMetadata("DestinationSubPath") is { Length: > 0 } sub ? sub : Path.GetFileName(f.ItemSpec)).ToList(),
         ImageLabels = ImageLabels.Where(l => l.GetMetadata("Value").Length > 0).GroupBy(l => l.ItemSpec).ToDictionary(g => g.Key, g => g.Last().GetMetadata("Value")),
         ImagePorts = ImagePorts.Select(p => p.ItemSpec).ToList(),
+        ImageRegistry = ImageRegistry,
+        ImageRepository = ImageRepository,
+        ImageDefaultArgs = ImageDefaultArgs.Select(ArgValue).ToList(),
     };
 
     private static List<string> Words(string? list) => (list ?? "").Split(';', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries).ToList();

@@ -96,6 +96,8 @@ internal static class BundleBuilder
             {
                 Directory = spec.Directory,
                 Tag = spec.Tag,
+                Name = spec.FullName,
+                DefaultArgs = spec.DefaultArgs,
                 ArchivePath = spec.Archive,
                 Architecture = request.Content.Arch.GoArch,
                 Entrypoint = layout.Args,

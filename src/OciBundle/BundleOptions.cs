@@ -155,6 +155,15 @@ internal sealed class BundleOptions
 
     /// <summary>Ports the app listens on (<c>OciImagePort</c> items: 8080, 8080/tcp, 53/udp).</summary>
     public IList<string> ImagePorts { get; set; } = new List<string>();
+
+    /// <summary><c>OciImageRegistry</c> (<c>host[:port]</c>), for the image's full name; null or empty when it is pushed nowhere.</summary>
+    public string? ImageRegistry { get; set; }
+
+    /// <summary><c>OciImageRepository</c>: the image's name in a registry (the targets default it to the project name, lowercased).</summary>
+    public string? ImageRepository { get; set; }
+
+    /// <summary><c>OciImageDefaultArgs</c> items: the image's <c>Cmd</c>.</summary>
+    public IList<string> ImageDefaultArgs { get; set; } = new List<string>();
 }
 
 /// <summary>One <c>OciBundleMount</c> item.</summary>

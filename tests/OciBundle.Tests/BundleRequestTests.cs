@@ -142,6 +142,12 @@ public sealed class BundleRequestTests
     [DataRow("OCIB1080", "imagedir:/etc")]
     [DataRow("OCIB1080", "imagedir:same-as-bundle")]
     [DataRow("OCIB1085", "archive:a-file")]
+    [DataRow("OCIB1400", "registry:https://registry.example.com")]
+    [DataRow("OCIB1400", "registry:registry.example.com/team")]
+    [DataRow("OCIB1400", "registry:host:99999")]
+    [DataRow("OCIB1401", "repository:MyApp")]
+    [DataRow("OCIB1401", "repository:team//app")]
+    [DataRow("OCIB1401", "repository:-app")]
     [DataRow("OCIB1085", "archive:deploy")]
     [DataRow("OCIB1085", "archive:inside-image")]
     [DataRow("OCIB1008", "missing:Seccomp")]
@@ -238,6 +244,14 @@ public sealed class BundleRequestTests
                 case "imagedir":
                     o.ImageDirectory = value switch { "same-as-bundle" => o.BundleDirectory, "deploy" => _dir.Combine("deploy"), _ => value };
                     break;
+                case "registry":
+                    o.ImageDirectory = _dir.Combine("proj", "bin", "oci-image");
+                    o.ImageRegistry = value;
+                    break;
+                case "repository":
+                    o.ImageDirectory = _dir.Combine("proj", "bin", "oci-image");
+                    o.ImageRepository = value;
+                    break;
                 case "archive":
                     o.ImageDirectory = _dir.Combine("proj", "bin", "oci-image");
                     o.ImageArchive = value == "inside-image" ? _dir.Combine("proj", "bin", "oci-image", "image.tar") : _dir.Combine(value);
@@ -246,6 +260,19 @@ public sealed class BundleRequestTests
         });
 
         CollectionAssert.AreEqual(new[] { code }, codes, $"{mistake} gave {string.Join(", ", codes)}");
+    }
+
+    [TestMethod]
+    public void TheImageIsNamedByRegistryRepositoryAndTag()
+    {
+        BundleOptions options = Valid();
+        options.ImageDirectory = _dir.Combine("proj", "bin", "oci-image");
+        Assert.AreEqual($"localhost/{TargetDefaults.RepositoryOf(options.AppName)}:latest", BundleRequest.Parse(options).Output.Image!.FullName, "no registry: podman's local name");
+        options.ImageRegistry = "127.0.0.1:5000";
+        options.ImageRepository = "team/my-app";
+        options.ImageTag = "1.0";
+        Assert.AreEqual("127.0.0.1:5000/team/my-app:1.0", BundleRequest.Parse(options).Output.Image!.FullName);
+        Assert.AreEqual("my-app-2", TargetDefaults.RepositoryOf("My.App 2"), "the default is a valid repository");
     }
 
     [TestMethod]

@@ -30,6 +30,7 @@ public sealed class ImageLayoutWriterTests
     {
         Directory = dir,
         Tag = TargetDefaults.Of("OciImageTag"),
+        Name = "localhost/app:" + TargetDefaults.Of("OciImageTag"),
         ArchivePath = null,
         Architecture = "amd64",
         WorkingDirectory = "/app",
@@ -41,6 +42,31 @@ public sealed class ImageLayoutWriterTests
         ExposedPorts = new[] { "8080/tcp" },
         Epoch = 1700000000,
     };
+
+    [TestMethod]
+    public void TheIndexNamesTheImageForContainerdAndPodmanAndDefaultArgsAreCmd()
+    {
+        using var dir = new TempDirectory();
+        string img = dir.Combine("img");
+        ImageResult result = ImageLayoutWriter.Write(Plan(dir.Combine("src")), Request(img) with { Name = "registry.example.com/team/app:1.0", Tag = "1.0", DefaultArgs = new[] { "--port", "8080" } });
+
+        JObject index = JObject.Parse(File.ReadAllText(Path.Combine(img, "index.json")));
+        JToken annotations = index["manifests"]![0]!["annotations"]!;
+        Assert.AreEqual("registry.example.com/team/app:1.0", (string)annotations["io.containerd.image.name"]!);
+        Assert.AreEqual("1.0", (string)annotations["org.opencontainers.image.ref.name"]!, "ref.name stays the tag, which skopeo's oci:<dir>:<tag> looks up");
+
+        JObject manifest = JObject.Parse(File.ReadAllText(Path.Combine(img, "blobs", "sha256", result.ManifestDigest[7..])));
+        JObject config = JObject.Parse(File.ReadAllText(Path.Combine(img, "blobs", "sha256", ((string)manifest["config"]!["digest"]!)[7..])));
+        CollectionAssert.AreEqual(new[] { "/app/App" }, config["config"]!["Entrypoint"]!.Values<string>().ToArray());
+        CollectionAssert.AreEqual(new[] { "--port", "8080" }, config["config"]!["Cmd"]!.Values<string>().ToArray());
+
+        // No default args: no Cmd at all (an empty one would still replace nothing, but engines print it).
+        ImageLayoutWriter.Write(Plan(dir.Combine("src")), Request(dir.Combine("img2")));
+        JObject index2 = JObject.Parse(File.ReadAllText(Path.Combine(dir.Combine("img2"), "index.json")));
+        JObject manifest2 = JObject.Parse(File.ReadAllText(Path.Combine(dir.Combine("img2"), "blobs", "sha256", ((string)index2["manifests"]![0]!["digest"]!)[7..])));
+        JObject config2 = JObject.Parse(File.ReadAllText(Path.Combine(dir.Combine("img2"), "blobs", "sha256", ((string)manifest2["config"]!["digest"]!)[7..])));
+        Assert.IsNull(config2["config"]!["Cmd"]);
+    }
 
     [TestMethod]
     public void LayersAreSystemThenRuntimeThenApp()

@@ -61,6 +61,7 @@ public sealed class SafetyTests
             task.BundleDirectory = Bundle;
             task.ProjectDirectory = _dir.Combine("proj");
             task.AppName = "Hello";
+            task.ImageRepository = TargetDefaults.RepositoryOf(task.AppName);
             task.AppHost = "Hello";
             task.Sysroot = Sysroot;
             task.IncludeTimeZoneData = false;

@@ -42,8 +42,24 @@ internal static class TargetDefaults
         ReadonlyPaths = Of("OciBundleReadonlyPaths").Split(';').ToList(),
         SourceDateEpoch = Of("_OciBundleSourceDateEpoch"),
         ImageTag = Of("OciImageTag"),
+        ImageRepository = RepositoryOf(appName),
         WriteBundle = true,
     };
+
+    /// <summary>
+    /// The targets' OciImageRepository default for a project name, computed as their expression does (lowercase, each
+    /// run of other characters one '-'); the expression is checked to be that one, so the two cannot drift.
+    /// </summary>
+    public static string RepositoryOf(string assemblyName)
+    {
+        const string expression = "$([System.Text.RegularExpressions.Regex]::Replace('$(AssemblyName.ToLowerInvariant())', '[^a-z0-9]+', '-').Trim('-'))";
+        if (Of("OciImageRepository") != expression)
+        {
+            throw new InvalidOperationException("the targets' OciImageRepository default changed: update TargetDefaults.RepositoryOf");
+        }
+
+        return Regex.Replace(assemblyName.ToLowerInvariant(), "[^a-z0-9]+", "-").Trim('-');
+    }
 
     /// <summary>The task with the parameters the targets pass it.</summary>
     public static BuildOciContainer Task() => new()
@@ -89,6 +105,7 @@ internal static class TargetDefaults
         task.ReadonlyPaths ??= d.ReadonlyPaths;
         task.SourceDateEpoch ??= d.SourceDateEpoch;
         task.ImageTag ??= d.ImageTag;
+        task.ImageRepository ??= RepositoryOf(task.AppName);
         task.IncludeTimeZoneData = d.IncludeTimeZoneData;
         task.NoNewPrivileges = d.NoNewPrivileges;
         task.ReadOnly = d.ReadOnly;

@@ -178,6 +178,63 @@ internal static class Strings
     /// <summary>OCIB1220</summary>
     public static readonly Diagnostic RuntimeIdentifierUnreachable = new(nameof(RuntimeIdentifierUnreachable));
 
+    /// <summary>OCIB1400</summary>
+    public static readonly Diagnostic InvalidRegistry = new(nameof(InvalidRegistry));
+
+    /// <summary>OCIB1401</summary>
+    public static readonly Diagnostic InvalidRepository = new(nameof(InvalidRepository));
+
+    /// <summary>OCIB1402</summary>
+    public static readonly Diagnostic InvalidPushTag = new(nameof(InvalidPushTag));
+
+    /// <summary>OCIB1403</summary>
+    public static readonly Diagnostic InvalidInsecureRegistry = new(nameof(InvalidInsecureRegistry));
+
+    /// <summary>OCIB1405</summary>
+    public static readonly Diagnostic LayoutUnreadable = new(nameof(LayoutUnreadable));
+
+    /// <summary>OCIB1410</summary>
+    public static readonly Diagnostic RegistryCredentialsRefused = new(nameof(RegistryCredentialsRefused));
+
+    /// <summary>OCIB1411</summary>
+    public static readonly Diagnostic RegistryNeedsCredentials = new(nameof(RegistryNeedsCredentials));
+
+    /// <summary>OCIB1412</summary>
+    public static readonly Diagnostic RegistryDenied = new(nameof(RegistryDenied));
+
+    /// <summary>OCIB1413</summary>
+    public static readonly Diagnostic RepositoryNotFound = new(nameof(RepositoryNotFound));
+
+    /// <summary>OCIB1414</summary>
+    public static readonly Diagnostic RegistryNameInvalid = new(nameof(RegistryNameInvalid));
+
+    /// <summary>OCIB1415</summary>
+    public static readonly Diagnostic RegistryBlobUnknown = new(nameof(RegistryBlobUnknown));
+
+    /// <summary>OCIB1416</summary>
+    public static readonly Diagnostic RegistryManifestInvalid = new(nameof(RegistryManifestInvalid));
+
+    /// <summary>OCIB1417</summary>
+    public static readonly Diagnostic RegistryTlsFailed = new(nameof(RegistryTlsFailed));
+
+    /// <summary>OCIB1418</summary>
+    public static readonly Diagnostic RegistryUnreachable = new(nameof(RegistryUnreachable));
+
+    /// <summary>OCIB1419</summary>
+    public static readonly Diagnostic RegistryFailed = new(nameof(RegistryFailed));
+
+    /// <summary>OCIB1420</summary>
+    public static readonly Diagnostic CredentialHelperFailed = new(nameof(CredentialHelperFailed));
+
+    /// <summary>OCIB1421</summary>
+    public static readonly Diagnostic DockerConfigUnreadable = new(nameof(DockerConfigUnreadable));
+
+    /// <summary>OCIB1422</summary>
+    public static readonly Diagnostic TokenServerFailed = new(nameof(TokenServerFailed));
+
+    /// <summary>OCIB1423</summary>
+    public static readonly Diagnostic RegistryDigestMismatch = new(nameof(RegistryDigestMismatch));
+
     /// <summary>OCIB2001</summary>
     public static readonly Diagnostic LibraryNotFound = new(nameof(LibraryNotFound));
 
@@ -269,5 +326,5 @@ internal static class Strings
 
     /// <summary>All of them, in code order.</summary>
     public static IReadOnlyList<Diagnostic> All { get; } = new[] {
-        NonLinuxRuntimeIdentifier, NotExecutable, UnsupportedOS, UnknownArch, ArchNormalized, ArchDisagreesWithRuntimeIdentifier, RequiredValueMissing, InvalidSourceDateEpoch, EmptyArgs, ArgPathNotFound, ArgIsFolder, ArgNotWorldReadable, ArgNotProgram, MountDestinationNotAbsolute, MountDestinationHasDotDot, MountTypeMissing, BindMountSourceNotAbsolute, MountDestinationReserved, InvalidEnvironmentVariableName, InvalidEnvironmentVariableValue, ValueTooLong, ArgsAndEnvironmentTooLong, InvalidUser, UnknownUserName, RootlessUserNotMapped, ReservedId, InvalidHostname, UnknownSpecVersion, WorkingDirectoryNotAbsolute, WorkingDirectoryReserved, BundleDirectoryUnsafe, BundleDirectoryInsidePublishDirectory, PublishDirectoryNotFound, OutputDirectoryNotOurs, OutputPathNotAFolder, ArchiveNotOurs, TargetPathOutsideRootfs, FileSourceNotFound, SysrootNotFound, InvalidNetwork, InvalidHostId, RootlessHostIdsUnknown, MultipleTargets, NetFrameworkMSBuild, InvalidImageTag, InvalidImagePort, InvalidCapability, ContradictoryCapabilities, InvalidSeccomp, InvalidSeccompProfile, InvalidHardeningPath, UnknownRlimit, InvalidRlimitValue, DuplicateRlimit, InvalidBoolean, InvalidHttpPorts, PrivilegedPortWithoutCapability, RuntimeIdentifierUnreachable, LibraryNotFound, WrongMachine, CorruptElf, PathConflict, IcuNotFound, OpenSslNotFound, GssapiNotFound, FrameworkNotFound, RuntimeConfigUnreadable, EntryPointNotFound, LibraryNotElf, SysrootLacksArchitecture, SymlinkOutsideInputs, SpecialFile, BundleWriteFailed, BundleLocked, PublishItemOutsideProject, NonUtf8FileName, LeftoverNotRemoved, CleanKeptForeignOutput, CleanFailed, RunsAsRoot, ExtraCapabilities, NewPrivilegesAllowed, SeccompUnconfined, HostNetworkShared, HostSystemBindMount, HardeningPathsCleared, KernelFileSystemMount, UnexpectedError, RuncNotFound };
+        NonLinuxRuntimeIdentifier, NotExecutable, UnsupportedOS, UnknownArch, ArchNormalized, ArchDisagreesWithRuntimeIdentifier, RequiredValueMissing, InvalidSourceDateEpoch, EmptyArgs, ArgPathNotFound, ArgIsFolder, ArgNotWorldReadable, ArgNotProgram, MountDestinationNotAbsolute, MountDestinationHasDotDot, MountTypeMissing, BindMountSourceNotAbsolute, MountDestinationReserved, InvalidEnvironmentVariableName, InvalidEnvironmentVariableValue, ValueTooLong, ArgsAndEnvironmentTooLong, InvalidUser, UnknownUserName, RootlessUserNotMapped, ReservedId, InvalidHostname, UnknownSpecVersion, WorkingDirectoryNotAbsolute, WorkingDirectoryReserved, BundleDirectoryUnsafe, BundleDirectoryInsidePublishDirectory, PublishDirectoryNotFound, OutputDirectoryNotOurs, OutputPathNotAFolder, ArchiveNotOurs, TargetPathOutsideRootfs, FileSourceNotFound, SysrootNotFound, InvalidNetwork, InvalidHostId, RootlessHostIdsUnknown, MultipleTargets, NetFrameworkMSBuild, InvalidImageTag, InvalidImagePort, InvalidCapability, ContradictoryCapabilities, InvalidSeccomp, InvalidSeccompProfile, InvalidHardeningPath, UnknownRlimit, InvalidRlimitValue, DuplicateRlimit, InvalidBoolean, InvalidHttpPorts, PrivilegedPortWithoutCapability, RuntimeIdentifierUnreachable, InvalidRegistry, InvalidRepository, InvalidPushTag, InvalidInsecureRegistry, LayoutUnreadable, RegistryCredentialsRefused, RegistryNeedsCredentials, RegistryDenied, RepositoryNotFound, RegistryNameInvalid, RegistryBlobUnknown, RegistryManifestInvalid, RegistryTlsFailed, RegistryUnreachable, RegistryFailed, CredentialHelperFailed, DockerConfigUnreadable, TokenServerFailed, RegistryDigestMismatch, LibraryNotFound, WrongMachine, CorruptElf, PathConflict, IcuNotFound, OpenSslNotFound, GssapiNotFound, FrameworkNotFound, RuntimeConfigUnreadable, EntryPointNotFound, LibraryNotElf, SysrootLacksArchitecture, SymlinkOutsideInputs, SpecialFile, BundleWriteFailed, BundleLocked, PublishItemOutsideProject, NonUtf8FileName, LeftoverNotRemoved, CleanKeptForeignOutput, CleanFailed, RunsAsRoot, ExtraCapabilities, NewPrivilegesAllowed, SeccompUnconfined, HostNetworkShared, HostSystemBindMount, HardeningPathsCleared, KernelFileSystemMount, UnexpectedError, RuncNotFound };
 }

@@ -17,9 +17,15 @@ internal sealed record ImageRequest
 {
     public required string Directory { get; init; }
     public required string Tag { get; init; }
+
+    /// <summary>The image's full name (<c>registry/repository:tag</c>, <c>localhost/repository:tag</c> with no registry): the <c>io.containerd.image.name</c> annotation that containerd and podman name an imported image by.</summary>
+    public required string Name { get; init; }
     public required string? ArchivePath { get; init; }
     public required string Architecture { get; init; }
     public required IReadOnlyList<string> Entrypoint { get; init; }
+
+    /// <summary><c>Cmd</c>: the arguments an engine appends to the entry point when the run gives none (<c>OciImageDefaultArgs</c>).</summary>
+    public IReadOnlyList<string> DefaultArgs { get; init; } = Array.Empty<string>();
     public required IReadOnlyList<KeyValuePair<string, string>> Environment { get; init; }
     public required string WorkingDirectory { get; init; }
     public required string User { get; init; }
@@ -104,7 +110,13 @@ internal static class ImageLayoutWriter
 
             JObject manifestDescriptor = Descriptor(ManifestMediaType, manifestDigest, manifestSize);
             manifestDescriptor["platform"] = new JObject { ["architecture"] = request.Architecture, ["os"] = "linux" };
-            manifestDescriptor["annotations"] = new JObject { ["org.opencontainers.image.ref.name"] = request.Tag };
+            // ref.name is the tag, as the image spec says (skopeo's oci:<dir>:<tag> finds it by that); containerd's
+            // import and podman's oci-archive: name the image by io.containerd.image.name, as buildkit writes it.
+            manifestDescriptor["annotations"] = new JObject
+            {
+                ["io.containerd.image.name"] = request.Name,
+                ["org.opencontainers.image.ref.name"] = request.Tag,
+            };
             var index = new JObject
             {
                 ["schemaVersion"] = 2,
@@ -192,6 +204,11 @@ internal static class ImageLayoutWriter
             ["Entrypoint"] = new JArray(request.Entrypoint),
             ["WorkingDir"] = request.WorkingDirectory,
         };
+        if (request.DefaultArgs.Count > 0)
+        {
+            config["Cmd"] = new JArray(request.DefaultArgs);
+        }
+
         if (request.ExposedPorts.Count > 0)
         {
             config["ExposedPorts"] = new JObject(request.ExposedPorts.OrderBy(p => p, StringComparer.Ordinal).Select(p => new JProperty(p, new JObject())));

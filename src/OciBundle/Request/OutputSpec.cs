@@ -70,16 +70,19 @@ internal sealed record OutputSpec(
     }
 }
 
-/// <summary>The image layout: its folder, archive, tag, labels and ports.</summary>
+/// <summary>The image layout: its folder, archive, name, labels, ports and default args.</summary>
 internal sealed partial record ImageSpec(
     string Directory,
     string? Archive,
     string Tag,
     IReadOnlyDictionary<string, string> Labels,
-    IReadOnlyList<string> Ports)
+    IReadOnlyList<string> Ports,
+    string? Registry,
+    string Repository,
+    IReadOnlyList<string> DefaultArgs)
 {
-    [GeneratedRegex("^[A-Za-z0-9_][A-Za-z0-9._-]{0,127}$", RegexOptions.CultureInvariant)]
-    private static partial Regex TagPattern();
+    /// <summary>The <c>io.containerd.image.name</c> annotation: <c>registry/repository:tag</c>, <c>localhost/...</c> when it goes to no registry.</summary>
+    public string FullName => $"{Registry ?? ImageName.LocalRegistry}/{Repository}:{Tag}";
 
     [GeneratedRegex("^[0-9]{1,5}(/(tcp|udp|sctp))?$", RegexOptions.CultureInvariant)]
     private static partial Regex PortPattern();
@@ -87,7 +90,7 @@ internal sealed partial record ImageSpec(
     public static ImageSpec? Parse(BundleOptions o, string? bundle, string publish, IReadOnlyList<string> protectedFolders, ParseErrors errors)
     {
         string tag = errors.Required(o.ImageTag, "OciImageTag");
-        if (tag.Length > 0 && !TagPattern().IsMatch(tag))
+        if (tag.Length > 0 && !ImageName.IsTag(tag))
         {
             errors.Add(Strings.InvalidImageTag, o.ImageTag);
         }
@@ -136,6 +139,8 @@ internal sealed partial record ImageSpec(
             }
         }
 
-        return dir is null ? null : new ImageSpec(dir, archive, tag, new Map(o.ImageLabels), new Seq<string>(ports));
+        string? registry = ImageName.ParseRegistry(o.ImageRegistry, errors);
+        string repository = ImageName.ParseRepository(o.ImageRepository, errors) ?? "";
+        return dir is null ? null : new ImageSpec(dir, archive, tag, new Map(o.ImageLabels), new Seq<string>(ports), registry, repository, new Seq<string>(o.ImageDefaultArgs));
     }
 }

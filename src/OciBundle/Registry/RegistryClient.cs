@@ -1,0 +1,378 @@
+using System.Collections.Concurrent;
+using System.Globalization;
+using System.Net;
+using System.Net.Http.Headers;
+using System.Security.Authentication;
+using Newtonsoft.Json;
+using Newtonsoft.Json.Linq;
+using OciBundle.Diagnostics;
+
+namespace OciBundle.Registry;
+
+/// <summary>
+/// One repository of one registry over the OCI distribution API: the auth handshake (anonymous, Basic, Bearer
+/// tokens from the <c>WWW-Authenticate</c> realm, cached per scope), retries with backoff on 429, 5xx and dropped
+/// connections, and every failure as a coded error naming the registry and the repository. Thread-safe: blobs go
+/// up in parallel through one client.
+/// </summary>
+internal sealed class RegistryClient : IDisposable
+{
+    private const int Attempts = 4;
+
+    private readonly HttpClient _http;
+    private readonly RegistryCredentials? _credentials;
+    private readonly string _lookedFor;
+    private readonly Action<string> _log;
+    private readonly ConcurrentDictionary<string, (string Token, DateTimeOffset Expires)> _tokens = new(StringComparer.Ordinal);
+    private volatile bool _basic;
+    private int _requests;
+
+    /// <param name="registry">host[:port].</param>
+    /// <param name="repository">The repository pushed to.</param>
+    /// <param name="plainHttp">Plain HTTP (a registry listed as insecure), else HTTPS with the system trust store.</param>
+    /// <param name="credentials">Null: anonymous.</param>
+    /// <param name="lookedFor">Where credentials were looked for when none were found, for the message.</param>
+    /// <param name="log">Receives one low-importance line per request (method, path, status), never a header.</param>
+    /// <param name="handler">For tests; null: a <see cref="SocketsHttpHandler"/>.</param>
+    public RegistryClient(string registry, string repository, bool plainHttp, RegistryCredentials? credentials, string lookedFor, Action<string> log, HttpMessageHandler? handler = null)
+    {
+        Registry = registry;
+        Repository = repository;
+        _credentials = credentials;
+        _lookedFor = lookedFor;
+        _log = log;
+        BaseUri = new Uri($"{(plainHttp ? "http" : "https")}://{registry}/v2/");
+        _http = new HttpClient(handler ?? new SocketsHttpHandler
+        {
+            ConnectTimeout = TimeSpan.FromSeconds(15),
+            PooledConnectionLifetime = TimeSpan.FromMinutes(5),
+            AllowAutoRedirect = true,
+            MaxConnectionsPerServer = 8,
+        })
+        {
+            Timeout = TimeSpan.FromMinutes(10),
+        };
+        _http.DefaultRequestHeaders.UserAgent.Add(new ProductInfoHeaderValue("OciBundle.Sdk", typeof(RegistryClient).Assembly.GetName().Version?.ToString(3) ?? "1.0.0"));
+    }
+
+    public string Registry { get; }
+
+    public string Repository { get; }
+
+    public Uri BaseUri { get; }
+
+    /// <summary>Requests sent so far, token requests and retries included.</summary>
+    public int Requests => _requests;
+
+    /// <summary>How long to wait before attempt n+1 (tests make it short).</summary>
+    public Func<int, TimeSpan> Backoff { get; init; } = attempt => TimeSpan.FromMilliseconds(500 * (1 << attempt));
+
+    public static string PushScope(string repository) => $"repository:{repository}:pull,push";
+
+    public Uri Url(string relative) => new(BaseUri, relative);
+
+    /// <summary>
+    /// Sends a request made by <paramref name="make"/> (called again for each attempt, so a body can be re-read),
+    /// authenticating for <paramref name="scope"/> as the registry asks. Retries 429, 5xx and dropped connections;
+    /// returns any other answer for the caller to judge (<see cref="Fail"/>).
+    /// </summary>
+    public async Task<HttpResponseMessage> SendAsync(Func<HttpRequestMessage> make, string scope, CancellationToken cancel, bool retry = true)
+    {
+        int answered = 0;
+        for (int attempt = 0; ; attempt++)
+        {
+            HttpResponseMessage response;
+            HttpRequestMessage request = make();
+            try
+            {
+                Authorize(request, scope);
+                response = await Send(request, cancel).ConfigureAwait(false);
+            }
+            catch (HttpRequestException e) when (IsTls(e))
+            {
+                throw new OciBundleException(Strings.RegistryTlsFailed, Registry, Describe(e));
+            }
+            catch (Exception e) when (e is HttpRequestException or IOException || (e is TaskCanceledException && !cancel.IsCancellationRequested))
+            {
+                if (!retry || attempt + 1 >= Attempts)
+                {
+                    throw new OciBundleException(Strings.RegistryUnreachable, Registry, Repository, $"{request.Method} {request.RequestUri?.AbsolutePath}: {Describe(e)}" + (attempt > 0 ? $" ({attempt + 1} attempts)" : ""));
+                }
+
+                _log($"{request.Method} {request.RequestUri?.AbsolutePath}: {Describe(e)}; retrying");
+                await Task.Delay(Backoff(attempt), cancel).ConfigureAwait(false);
+                continue;
+            }
+
+            if (response.StatusCode == HttpStatusCode.Unauthorized && answered < 2 && response.Headers.WwwAuthenticate.FirstOrDefault() is { } challenge)
+            {
+                // A 401: answer the challenge and send again; twice, so a token that expired (or that a skewed clock
+                // made expired) is replaced once more before the refusal stands.
+                answered++;
+                string? reason = (await ReadErrors(response).ConfigureAwait(false)).FirstOrDefault().Code;
+                bool sentBasic = request.Headers.Authorization?.Scheme == "Basic";
+                response.Dispose();
+                await Authenticate(challenge, scope, reason, sentBasic, cancel).ConfigureAwait(false);
+                attempt--;
+                continue;
+            }
+
+            if (retry && ((int)response.StatusCode == 429 || (int)response.StatusCode >= 500) && attempt + 1 < Attempts)
+            {
+                TimeSpan wait = response.Headers.RetryAfter?.Delta is { } delta && delta < TimeSpan.FromSeconds(30) ? delta : Backoff(attempt);
+                _log($"{request.Method} {request.RequestUri?.AbsolutePath}: {(int)response.StatusCode}; retrying in {wait.TotalSeconds:F1} s");
+                response.Dispose();
+                await Task.Delay(wait, cancel).ConfigureAwait(false);
+                continue;
+            }
+
+            return response;
+        }
+    }
+
+    private async Task<HttpResponseMessage> Send(HttpRequestMessage request, CancellationToken cancel)
+    {
+        Interlocked.Increment(ref _requests);
+        HttpResponseMessage response = await _http.SendAsync(request, HttpCompletionOption.ResponseHeadersRead, cancel).ConfigureAwait(false);
+        _log($"{request.Method} {request.RequestUri?.PathAndQuery} -> {(int)response.StatusCode}");
+        return response;
+    }
+
+    private void Authorize(HttpRequestMessage request, string scope)
+    {
+        if (_tokens.TryGetValue(scope, out var token) && token.Expires > DateTimeOffset.UtcNow)
+        {
+            request.Headers.Authorization = new AuthenticationHeaderValue("Bearer", token.Token);
+        }
+        else if (_basic && _credentials is not null)
+        {
+            request.Headers.Authorization = new AuthenticationHeaderValue("Basic", _credentials.BasicHeader());
+        }
+    }
+
+    /// <summary>Answers a <c>WWW-Authenticate</c> challenge: Basic with the credentials, or a Bearer token from the realm for the scope.</summary>
+    private async Task Authenticate(AuthenticationHeaderValue challenge, string scope, string? reason, bool sentBasic, CancellationToken cancel)
+    {
+        if (challenge.Scheme.Equals("Basic", StringComparison.OrdinalIgnoreCase))
+        {
+            if (_credentials is null)
+            {
+                throw new OciBundleException(Strings.RegistryNeedsCredentials, Registry, Repository, _lookedFor);
+            }
+
+            // Refused only when this very request carried them: a request sent in parallel before Basic was known retries with them.
+            if (sentBasic)
+            {
+                throw new OciBundleException(Strings.RegistryCredentialsRefused, Registry, Repository, _credentials.Source);
+            }
+
+            _basic = true;
+            return;
+        }
+
+        if (!challenge.Scheme.Equals("Bearer", StringComparison.OrdinalIgnoreCase))
+        {
+            throw new OciBundleException(Strings.RegistryFailed, Registry, Repository, "401", $"it asks for {challenge.Scheme} authentication, which is neither Basic nor Bearer", 1);
+        }
+
+        Dictionary<string, string> p = ChallengeParameters(challenge.Parameter ?? "");
+        if (!p.TryGetValue("realm", out string? realm) || !Uri.TryCreate(realm, UriKind.Absolute, out Uri? realmUri) || realmUri.Scheme is not ("http" or "https"))
+        {
+            throw new OciBundleException(Strings.TokenServerFailed, realm ?? "(none)", Registry, scope, "the challenge names no http(s) realm", _credentials?.Source ?? "none: anonymous");
+        }
+
+        if (_tokens.TryGetValue(scope, out var old) && reason == "insufficient_scope" && old.Expires > DateTimeOffset.UtcNow)
+        {
+            // A fresh token that still lacks the rights: the account may not push here.
+            throw _credentials is null
+                ? new OciBundleException(Strings.RegistryNeedsCredentials, Registry, Repository, _lookedFor)
+                : new OciBundleException(Strings.RegistryDenied, Registry, Repository, "the token server grants no push (insufficient_scope)", _credentials.Source);
+        }
+
+        var scopes = scope.Split(' ', StringSplitOptions.RemoveEmptyEntries).ToList();
+        if (p.TryGetValue("scope", out string? asked))
+        {
+            scopes.AddRange(asked.Split(' ', StringSplitOptions.RemoveEmptyEntries).Where(s => !scopes.Contains(s, StringComparer.Ordinal)));
+        }
+
+        string query = string.Join("&", (p.TryGetValue("service", out string? service) ? new[] { "service=" + Uri.EscapeDataString(service) } : Array.Empty<string>())
+            .Concat(scopes.Select(s => "scope=" + Uri.EscapeDataString(s))));
+        HttpRequestMessage request;
+        if (_credentials is { IsIdentityToken: true })
+        {
+            // OAuth2 refresh token (docker's identitytoken): POST to the realm.
+            var form = new List<KeyValuePair<string, string>>
+            {
+                new("grant_type", "refresh_token"),
+                new("refresh_token", _credentials.Secret),
+                new("client_id", "ocibundle-sdk"),
+                new("scope", string.Join(" ", scopes)),
+            };
+            if (service is not null)
+            {
+                form.Add(new("service", service));
+            }
+
+            request = new HttpRequestMessage(HttpMethod.Post, realmUri) { Content = new FormUrlEncodedContent(form) };
+        }
+        else
+        {
+            request = new HttpRequestMessage(HttpMethod.Get, new UriBuilder(realmUri) { Query = (realmUri.Query.TrimStart('?') is { Length: > 0 } q ? q + "&" : "") + query }.Uri);
+            if (_credentials is not null)
+            {
+                request.Headers.Authorization = new AuthenticationHeaderValue("Basic", _credentials.BasicHeader());
+            }
+        }
+
+        HttpResponseMessage response;
+        try
+        {
+            response = await Send(request, cancel).ConfigureAwait(false);
+        }
+        catch (HttpRequestException e)
+        {
+            throw new OciBundleException(Strings.TokenServerFailed, realmUri.GetLeftPart(UriPartial.Path), Registry, scope, Describe(e), _credentials?.Source ?? "none: anonymous");
+        }
+
+        using (response)
+        {
+            if (response.StatusCode is HttpStatusCode.Unauthorized or HttpStatusCode.Forbidden)
+            {
+                throw _credentials is null
+                    ? new OciBundleException(Strings.RegistryNeedsCredentials, Registry, Repository, _lookedFor)
+                    : new OciBundleException(Strings.RegistryCredentialsRefused, Registry, Repository, _credentials.Source);
+            }
+
+            string body = await response.Content.ReadAsStringAsync(cancel).ConfigureAwait(false);
+            string? token = null;
+            int expiresIn = 60;
+            if (response.IsSuccessStatusCode)
+            {
+                try
+                {
+                    JObject answer = JObject.Parse(body);
+                    token = (string?)answer["token"] ?? (string?)answer["access_token"];
+                    expiresIn = (int?)answer["expires_in"] ?? 60;
+                }
+                catch (JsonException)
+                {
+                }
+            }
+
+            if (string.IsNullOrEmpty(token))
+            {
+                throw new OciBundleException(Strings.TokenServerFailed, realmUri.GetLeftPart(UriPartial.Path), Registry, scope, response.IsSuccessStatusCode ? "its answer holds no token" : $"{(int)response.StatusCode} {response.ReasonPhrase}", _credentials?.Source ?? "none: anonymous");
+            }
+
+            // Renewed a little before it runs out; a token that expires anyway gets a 401, answered once per request.
+            _tokens[scope] = (token, DateTimeOffset.UtcNow.AddSeconds(Math.Max(expiresIn - 10, 5)));
+        }
+    }
+
+    /// <summary>The key=value pairs of a challenge: <c>realm="https://auth",service="registry",scope="repository:a:pull"</c>.</summary>
+    internal static Dictionary<string, string> ChallengeParameters(string parameter)
+    {
+        var result = new Dictionary<string, string>(StringComparer.OrdinalIgnoreCase);
+        int i = 0;
+        while (i < parameter.Length)
+        {
+            while (i < parameter.Length && (parameter[i] == ',' || char.IsWhiteSpace(parameter[i])))
+            {
+                i++;
+            }
+
+            int eq = parameter.IndexOf('=', i);
+            if (eq < 0)
+            {
+                break;
+            }
+
+            string key = parameter[i..eq].Trim();
+            i = eq + 1;
+            string value;
+            if (i < parameter.Length && parameter[i] == '"')
+            {
+                var sb = new System.Text.StringBuilder();
+                for (i++; i < parameter.Length && parameter[i] != '"'; i++)
+                {
+                    if (parameter[i] == '\\' && i + 1 < parameter.Length)
+                    {
+                        i++;
+                    }
+
+                    sb.Append(parameter[i]);
+                }
+
+                i++;
+                value = sb.ToString();
+            }
+            else
+            {
+                int end = parameter.IndexOf(',', i);
+                value = (end < 0 ? parameter[i..] : parameter[i..end]).Trim();
+                i = end < 0 ? parameter.Length : end;
+            }
+
+            result[key] = value;
+        }
+
+        return result;
+    }
+
+    /// <summary>The distribution API's error codes and messages in a response body.</summary>
+    public static async Task<List<(string Code, string Message)>> ReadErrors(HttpResponseMessage response)
+    {
+        try
+        {
+            string body = await response.Content.ReadAsStringAsync().ConfigureAwait(false);
+            if (body.Length > 0 && JObject.Parse(body)["errors"] is JArray errors)
+            {
+                return errors.Select(e => ((string?)e["code"] ?? "", (string?)e["message"] ?? "")).ToList();
+            }
+        }
+        catch (Exception e) when (e is JsonException or HttpRequestException or IOException)
+        {
+        }
+
+        return new List<(string, string)>();
+    }
+
+    /// <summary>The coded error for an answer that is not the one expected.</summary>
+    public async Task<OciBundleException> Fail(HttpResponseMessage response, string what)
+    {
+        List<(string Code, string Message)> errors = await ReadErrors(response).ConfigureAwait(false);
+        string codes = string.Join(", ", errors.Select(e => e.Message.Length > 0 ? $"{e.Code}: {e.Message}" : e.Code));
+        string detail = $"{what}: {(int)response.StatusCode} {response.ReasonPhrase}" + (codes.Length > 0 ? $", {codes}" : "");
+        bool Has(params string[] names) => errors.Any(e => names.Contains(e.Code, StringComparer.Ordinal));
+        string source = _credentials?.Source ?? "none: anonymous";
+        return Has("NAME_INVALID") ? new OciBundleException(Strings.RegistryNameInvalid, Registry, Repository, detail)
+            : Has("BLOB_UNKNOWN", "MANIFEST_BLOB_UNKNOWN", "BLOB_UPLOAD_UNKNOWN") ? new OciBundleException(Strings.RegistryBlobUnknown, Registry, Repository, errors.Select(e => e.Message).FirstOrDefault(m => m.Contains("sha256:", StringComparison.Ordinal)) ?? detail)
+            : Has("MANIFEST_INVALID", "MANIFEST_UNVERIFIED", "TAG_INVALID", "UNSUPPORTED", "SIZE_INVALID", "DIGEST_INVALID") ? new OciBundleException(Strings.RegistryManifestInvalid, Registry, Repository, detail)
+            : Has("DENIED") || response.StatusCode == HttpStatusCode.Forbidden ? new OciBundleException(Strings.RegistryDenied, Registry, Repository, detail, source)
+            : response.StatusCode == HttpStatusCode.Unauthorized && _credentials is not null && response.Headers.WwwAuthenticate.Any(c => c.Parameter?.Contains("insufficient_scope", StringComparison.Ordinal) == true)
+                ? new OciBundleException(Strings.RegistryDenied, Registry, Repository, detail + " (insufficient_scope)", source)
+            : response.StatusCode == HttpStatusCode.Unauthorized ? (_credentials is null ? new OciBundleException(Strings.RegistryNeedsCredentials, Registry, Repository, _lookedFor) : new OciBundleException(Strings.RegistryCredentialsRefused, Registry, Repository, source))
+            : Has("NAME_UNKNOWN") || response.StatusCode == HttpStatusCode.NotFound ? new OciBundleException(Strings.RepositoryNotFound, Registry, Repository, detail)
+            : new OciBundleException(Strings.RegistryFailed, Registry, Repository, ((int)response.StatusCode).ToString(CultureInfo.InvariantCulture), detail, Attempts);
+    }
+
+    private static bool IsTls(HttpRequestException e) =>
+        e.HttpRequestError == HttpRequestError.SecureConnectionError || e.InnerException is AuthenticationException;
+
+    /// <summary>An exception's messages, outermost to innermost, without a stack trace.</summary>
+    private static string Describe(Exception e)
+    {
+        var parts = new List<string>();
+        for (Exception? x = e; x is not null; x = x.InnerException)
+        {
+            if (!parts.Contains(x.Message, StringComparer.Ordinal))
+            {
+                parts.Add(x.Message);
+            }
+        }
+
+        return string.Join(": ", parts);
+    }
+
+    public void Dispose() => _http.Dispose();
+}

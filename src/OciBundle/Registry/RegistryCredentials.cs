@@ -1,0 +1,237 @@
+using System.Diagnostics;
+using System.Text;
+using Newtonsoft.Json;
+using Newtonsoft.Json.Linq;
+using OciBundle.Diagnostics;
+using OciBundle.Request;
+
+namespace OciBundle.Registry;
+
+/// <summary>
+/// A user name and secret (or an identity token) for one registry, and where they came from. The secret never
+/// leaves this object except into an Authorization header: <see cref="ToString"/> names only the source.
+/// </summary>
+internal sealed class RegistryCredentials
+{
+    public RegistryCredentials(string username, string secret, string source, bool isIdentityToken = false)
+    {
+        Username = username;
+        Secret = secret;
+        Source = source;
+        IsIdentityToken = isIdentityToken;
+    }
+
+    public string Username { get; }
+
+    public string Secret { get; }
+
+    /// <summary>Where they came from, for messages: <c>/home/me/.docker/config.json (auths)</c>, <c>docker-credential-pass</c>.</summary>
+    public string Source { get; }
+
+    /// <summary>An OAuth2 refresh token (docker's <c>identitytoken</c>), exchanged at the token server instead of a password.</summary>
+    public bool IsIdentityToken { get; }
+
+    public string BasicHeader() => Convert.ToBase64String(Encoding.UTF8.GetBytes(Username + ":" + Secret));
+
+    public override string ToString() => "credentials from " + Source;
+}
+
+/// <summary>
+/// Finds credentials for a registry where docker looks, in docker's order: environment variables first (for CI),
+/// then <c>$DOCKER_CONFIG/config.json</c> (or <c>~/.docker/config.json</c>): <c>credHelpers</c> for this registry,
+/// else <c>credsStore</c>, else <c>auths</c>.
+/// </summary>
+internal static class CredentialLookup
+{
+    public const string UsernameVariable = "OCIBUNDLE_REGISTRY_USERNAME";
+    public const string PasswordVariable = "OCIBUNDLE_REGISTRY_PASSWORD";
+
+    /// <summary>The .NET SDK's names for the same, accepted too.</summary>
+    private static readonly (string User, string Password)[] Variables = { (UsernameVariable, PasswordVariable), ("DOTNET_CONTAINER_REGISTRY_UNAME", "DOTNET_CONTAINER_REGISTRY_PWORD") };
+
+    /// <summary>Credentials for <paramref name="registry"/>, or null with <paramref name="looked"/> saying where none were found.</summary>
+    public static RegistryCredentials? Find(string registry, Func<string, string?> environment, Action<string> log, out string looked)
+    {
+        foreach ((string user, string password) in Variables)
+        {
+            if (environment(user) is { Length: > 0 } u && environment(password) is { Length: > 0 } p)
+            {
+                looked = "";
+                return new RegistryCredentials(u, p, $"{user}/{password}");
+            }
+        }
+
+        string configDir = environment("DOCKER_CONFIG") is { Length: > 0 } d ? d : Path.Combine(environment("HOME") ?? "/", ".docker");
+        string configPath = Path.Combine(configDir, "config.json");
+        looked = $"no {UsernameVariable}/{PasswordVariable}, and {configPath} has no entry for {registry}";
+        if (!File.Exists(configPath))
+        {
+            looked = $"no {UsernameVariable}/{PasswordVariable}, and no {configPath}";
+            return null;
+        }
+
+        JObject config;
+        try
+        {
+            config = JObject.Parse(File.ReadAllText(configPath));
+        }
+        catch (Exception e) when (e is JsonException or IOException or UnauthorizedAccessException)
+        {
+            throw new OciBundleException(Strings.DockerConfigUnreadable, configPath, e is JsonException ? "it is not valid JSON" : e.Message);
+        }
+
+        string key = ImageName.CredentialKey(registry);
+        if (config["credHelpers"] is JObject helpers && Lookup(helpers, registry) is JValue { Value: string helper } && helper.Length > 0)
+        {
+            log($"credentials for {registry}: docker-credential-{helper} (credHelpers in {configPath})");
+            return RunHelper(helper, $"credHelpers in {configPath}", key, registry, environment);
+        }
+
+        if (config["credsStore"] is JValue { Value: string store } && store.Length > 0)
+        {
+            log($"credentials for {registry}: docker-credential-{store} (credsStore in {configPath})");
+            if (RunHelper(store, $"credsStore in {configPath}", key, registry, environment) is { } stored)
+            {
+                return stored;
+            }
+        }
+
+        if (config["auths"] is JObject auths && Lookup(auths, registry) is JObject entry)
+        {
+            string source = $"{configPath} (auths)";
+            if (entry["identitytoken"] is JValue { Value: string identity } && identity.Length > 0)
+            {
+                return new RegistryCredentials((string?)entry["username"] ?? "<token>", identity, source, isIdentityToken: true);
+            }
+
+            if (entry["auth"] is JValue { Value: string auth } && auth.Length > 0)
+            {
+                string decoded;
+                try
+                {
+                    decoded = Encoding.UTF8.GetString(Convert.FromBase64String(auth));
+                }
+                catch (FormatException)
+                {
+                    throw new OciBundleException(Strings.DockerConfigUnreadable, configPath, $"the \"auth\" of {registry} is not base64 of user:password");
+                }
+
+                int colon = decoded.IndexOf(':', StringComparison.Ordinal);
+                if (colon <= 0)
+                {
+                    throw new OciBundleException(Strings.DockerConfigUnreadable, configPath, $"the \"auth\" of {registry} is not base64 of user:password");
+                }
+
+                log($"credentials for {registry}: {source}");
+                return new RegistryCredentials(decoded[..colon], decoded[(colon + 1)..], source);
+            }
+
+            if (entry["username"] is JValue { Value: string name } && entry["password"] is JValue { Value: string password })
+            {
+                log($"credentials for {registry}: {source}");
+                return new RegistryCredentials(name, password, source);
+            }
+        }
+
+        return null;
+    }
+
+    /// <summary>An entry of <c>auths</c> or <c>credHelpers</c>: keys are host[:port], or URLs with a scheme and path (<c>https://index.docker.io/v1/</c>).</summary>
+    private static JToken? Lookup(JObject map, string registry)
+    {
+        string key = ImageName.CredentialKey(registry);
+        foreach (JProperty p in map.Properties())
+        {
+            string name = p.Name;
+            if (name == key || Host(name).Equals(registry, StringComparison.OrdinalIgnoreCase) || Host(name).Equals(Host(key), StringComparison.OrdinalIgnoreCase))
+            {
+                return p.Value;
+            }
+        }
+
+        return null;
+    }
+
+    private static string Host(string key)
+    {
+        string rest = key.Contains("://", StringComparison.Ordinal) ? key[(key.IndexOf("://", StringComparison.Ordinal) + 3)..] : key;
+        int slash = rest.IndexOf('/', StringComparison.Ordinal);
+        return slash < 0 ? rest : rest[..slash];
+    }
+
+    /// <summary>docker's credential helper protocol: <c>docker-credential-NAME get</c>, the server on stdin, JSON on stdout.</summary>
+    private static RegistryCredentials? RunHelper(string helper, string namedBy, string serverUrl, string registry, Func<string, string?> environment)
+    {
+        string program = "docker-credential-" + helper;
+        if (helper.Contains('/', StringComparison.Ordinal) || (environment("PATH") ?? "").Split(':', StringSplitOptions.RemoveEmptyEntries).Select(d => Path.Combine(d, program)).FirstOrDefault(File.Exists) is not { } path)
+        {
+            throw new OciBundleException(Strings.CredentialHelperFailed, helper, namedBy, registry, $"{program} is not on PATH");
+        }
+
+        var psi = new ProcessStartInfo(path, "get")
+        {
+            RedirectStandardInput = true,
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+            UseShellExecute = false,
+        };
+        string output;
+        string error;
+        int exit;
+        try
+        {
+            using Process process = Process.Start(psi)!;
+            process.StandardInput.Write(serverUrl);
+            process.StandardInput.Close();
+            Task<string> stderr = process.StandardError.ReadToEndAsync();
+            output = process.StandardOutput.ReadToEnd();
+            if (!process.WaitForExit(60_000))
+            {
+                process.Kill(entireProcessTree: true);
+                throw new OciBundleException(Strings.CredentialHelperFailed, helper, namedBy, registry, "it did not answer within 60 seconds");
+            }
+
+            error = stderr.GetAwaiter().GetResult();
+            exit = process.ExitCode;
+        }
+        catch (System.ComponentModel.Win32Exception)
+        {
+            throw new OciBundleException(Strings.CredentialHelperFailed, helper, namedBy, registry, $"{program} is not on PATH");
+        }
+
+        // What the helper says on failure is its own message, never its output: that could hold a secret.
+        string said = (error.Trim().Length > 0 ? error : output).Trim();
+        if (exit != 0)
+        {
+            if (said.Contains("credentials not found", StringComparison.OrdinalIgnoreCase))
+            {
+                return null; // docker's rule: a store without an entry means anonymous
+            }
+
+            throw new OciBundleException(Strings.CredentialHelperFailed, helper, namedBy, registry, $"exit code {exit}: {FirstLine(error)}");
+        }
+
+        try
+        {
+            JObject answer = JObject.Parse(output);
+            string user = (string?)answer["Username"] ?? "";
+            string secret = (string?)answer["Secret"] ?? "";
+            if (secret.Length == 0)
+            {
+                return null;
+            }
+
+            return new RegistryCredentials(user, secret, program, isIdentityToken: user == "<token>");
+        }
+        catch (JsonException)
+        {
+            throw new OciBundleException(Strings.CredentialHelperFailed, helper, namedBy, registry, "its answer is not the JSON {\"Username\": ..., \"Secret\": ...} of the credential helper protocol");
+        }
+    }
+
+    private static string FirstLine(string text)
+    {
+        string line = text.Trim().Split('\n')[0].Trim();
+        return line.Length == 0 ? "no message" : line.Length > 200 ? line[..200] : line;
+    }
+}

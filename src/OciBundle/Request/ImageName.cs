@@ -1,0 +1,70 @@
+using System.Text.RegularExpressions;
+using OciBundle.Diagnostics;
+
+namespace OciBundle.Request;
+
+/// <summary>
+/// The parts of an image's name as the distribution spec defines them: a registry (<c>host[:port]</c>), a
+/// repository (lowercase path components), a tag. One parser for the layout's annotation and for the push.
+/// </summary>
+internal static partial class ImageName
+{
+    /// <summary>The registry a name without one points at in the layout's annotations (podman's convention for local images).</summary>
+    public const string LocalRegistry = "localhost";
+
+    // distribution/reference: domain components, an optional port; or a bracketed IPv6 address.
+    [GeneratedRegex(@"^(?:(?:[A-Za-z0-9]|[A-Za-z0-9][A-Za-z0-9-]*[A-Za-z0-9])(?:\.(?:[A-Za-z0-9]|[A-Za-z0-9][A-Za-z0-9-]*[A-Za-z0-9]))*|\[[0-9A-Fa-f:.]+\])(?::[0-9]{1,5})?$", RegexOptions.CultureInvariant)]
+    private static partial Regex RegistryPattern();
+
+    [GeneratedRegex("^[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*(?:/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)*$", RegexOptions.CultureInvariant)]
+    private static partial Regex RepositoryPattern();
+
+    [GeneratedRegex("^[A-Za-z0-9_][A-Za-z0-9._-]{0,127}$", RegexOptions.CultureInvariant)]
+    private static partial Regex TagPattern();
+
+    public static bool IsTag(string tag) => TagPattern().IsMatch(tag);
+
+    /// <summary><c>OciImageRegistry</c>: empty for none; else <c>host[:port]</c>, no scheme, no path.</summary>
+    public static string? ParseRegistry(string? value, ParseErrors errors)
+    {
+        string text = value?.Trim() ?? "";
+        if (text.Length == 0)
+        {
+            return null;
+        }
+
+        string why = text.Contains("://", StringComparison.Ordinal) ? "it has a scheme (plain HTTP is chosen with OciImageInsecureRegistries, not http://)"
+            : text.Contains('/', StringComparison.Ordinal) ? "it has a path (the path belongs in OciImageRepository)"
+            : !RegistryPattern().IsMatch(text) ? "it is not a host name or address with an optional port"
+            : text.LastIndexOf(':') is int colon && colon > text.LastIndexOf(']') && !ushort.TryParse(text[(colon + 1)..], out ushort port) ? "its port is not 1 to 65535"
+            : "";
+        if (why.Length > 0)
+        {
+            errors.Add(Strings.InvalidRegistry, value, why);
+            return null;
+        }
+
+        return text;
+    }
+
+    /// <summary><c>OciImageRepository</c>: lowercase path components of letters and digits joined by <c>. _ __ -</c>, up to 255 characters.</summary>
+    public static string? ParseRepository(string? value, ParseErrors errors)
+    {
+        string text = errors.Required(value, "OciImageRepository");
+        if (text.Length == 0)
+        {
+            return null;
+        }
+
+        if (text.Length > 255 || !RepositoryPattern().IsMatch(text))
+        {
+            errors.Add(Strings.InvalidRepository, value);
+            return null;
+        }
+
+        return text;
+    }
+
+    /// <summary>The key a credential store and a docker config.json file a registry under: docker.io's is its legacy URL.</summary>
+    public static string CredentialKey(string registry) => registry is "docker.io" or "registry-1.docker.io" or "index.docker.io" ? "https://index.docker.io/v1/" : registry;
+}
