@@ -32,13 +32,16 @@ internal sealed class BundlePlanner
     private readonly RootfsPlan _plan = new();
     private readonly InputLedger _inputs = new();
     private readonly Sysroot _sysroot;
+    private readonly Sysroots.MaterializedSysroot _materialized;
     private ClosureBuilder _closure = null!;
 
     public BundlePlanner(BundleRequest request, Action<string> log)
     {
         _request = request;
         _log = log;
-        _sysroot = new Sysroot(request.Content.SysrootRoot) { Inputs = _inputs };
+        // An archive or image is unpacked (or found in the cache) here, before the closure, never on a no-op publish.
+        _materialized = Sysroots.SysrootStore.Materialize(request.Content.Sysroot, request.Content.Arch, _inputs, log);
+        _sysroot = new Sysroot(_materialized.Root) { Inputs = _inputs };
     }
 
     public static BundleLayout Plan(BundleRequest request, Action<string> log) => new BundlePlanner(request, log).Plan();
@@ -157,7 +160,7 @@ internal sealed class BundlePlanner
             _inputs.Path(file.SourcePath!);
         }
 
-        return new BundleLayout(_plan.Seal(), config, args, env, _closure.Omitted, _inputs);
+        return new BundleLayout(_plan.Seal(), config, args, env, _closure.Omitted, _inputs) { Sysroot = _materialized };
     }
 
     private RuntimeConfig? ReadRuntimeConfig()
@@ -446,4 +449,8 @@ internal sealed class BundlePlanner
 
 /// <summary>The planned bundle: rootfs entries, the bytes of config.json, and what was left out.</summary>
 /// <summary>The planned bundle: rootfs entries, the bytes of config.json, what was left out, and every host input it was made from.</summary>
-internal sealed record BundleLayout(RootfsPlan Plan, byte[] Config, IReadOnlyList<string> Args, IReadOnlyList<KeyValuePair<string, string>> Environment, IReadOnlyList<string> Omitted, InputLedger Inputs);
+internal sealed record BundleLayout(RootfsPlan Plan, byte[] Config, IReadOnlyList<string> Args, IReadOnlyList<KeyValuePair<string, string>> Environment, IReadOnlyList<string> Omitted, InputLedger Inputs)
+{
+    /// <summary>Where the native files came from: the sysroot folder used and, for an archive or image, its digest.</summary>
+    public Sysroots.MaterializedSysroot? Sysroot { get; init; }
+}

@@ -24,6 +24,9 @@ internal sealed record ImageRequest
     public required string WorkingDirectory { get; init; }
     public required string User { get; init; }
     public required IReadOnlyDictionary<string, string> Labels { get; init; }
+
+    /// <summary>More annotations of the manifest (the sysroot's digest), beside <c>org.opencontainers.image.created</c>.</summary>
+    public IReadOnlyDictionary<string, string>? Annotations { get; init; }
     public required IReadOnlyCollection<string> ExposedPorts { get; init; }
 
     /// <summary>Paths in the app folder that come from the .NET runtime pack (a self-contained app's runtime).</summary>
@@ -94,7 +97,7 @@ internal static class ImageLayoutWriter
                 ["mediaType"] = ManifestMediaType,
                 ["config"] = Descriptor(ConfigMediaType, configDigest, configSize),
                 ["layers"] = new JArray(written.Select(l => Descriptor(LayerMediaType, l.Digest, l.Size))),
-                ["annotations"] = new JObject { ["org.opencontainers.image.created"] = created },
+                ["annotations"] = new JObject(new[] { new JProperty("org.opencontainers.image.created", created) }.Concat((request.Annotations ?? new Dictionary<string, string>()).OrderBy(a => a.Key, StringComparer.Ordinal).Select(a => new JProperty(a.Key, a.Value)))),
             };
             (string manifestDigest, long manifestSize) = WriteBlob(blobs, Serialize(manifest));
 
