@@ -172,7 +172,7 @@ internal static class BundleBuilder
     }
 
     /// <summary>The label and annotation that name the sysroot's digest (see README, "Sysroots"): the user's own labels win.</summary>
-    internal const string SysrootDigestAnnotation = "dev.ocibundle.sysroot.digest";
+    internal const string SysrootDigestAnnotation = "io.ocibundle.sysroot.digest";
 
     private static IReadOnlyDictionary<string, string> WithSysroot(IReadOnlyDictionary<string, string> labels, Sysroots.MaterializedSysroot? sysroot)
     {

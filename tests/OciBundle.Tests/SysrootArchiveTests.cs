@@ -263,6 +263,21 @@ public sealed class SysrootArchiveTests
     }
 
     [TestMethod]
+    public void AnExtractedSysrootsEmptyPackageDatabaseStillGivesTimeZones()
+    {
+        using var f = new Fixture();
+        // What mmdebstrap --variant=extract writes: the packages' files, an empty dpkg status and info folder.
+        Directory.CreateDirectory(Path.Combine(f.Folder, "var", "lib", "dpkg", "info"));
+        File.WriteAllText(Path.Combine(f.Folder, "var", "lib", "dpkg", "status"), "");
+        Directory.CreateDirectory(Path.Combine(f.Folder, "usr", "share", "zoneinfo", "Europe"));
+        File.WriteAllText(Path.Combine(f.Folder, "usr", "share", "zoneinfo", "Europe", "Berlin"), "TZif2 from tzdata");
+        string tar = f.Tarball();
+        f.Publish(t => { t.Sysroot = tar; t.IncludeTimeZoneData = true; });
+        Assert.AreEqual("TZif2 from tzdata", File.ReadAllText(f.RootfsOf("/usr/share/zoneinfo/Europe/Berlin")));
+        StringAssert.Contains(f.Log, "no dpkg database");
+    }
+
+    [TestMethod]
     public void LayersApplyInOrderWithWhiteoutsAndOpaqueFolders()
     {
         using var f = new Fixture();
@@ -359,6 +374,7 @@ public sealed class SysrootArchiveTests
             ("OCIB1310", new TarEntry[] { Link(TarEntryType.HardLink, "hl", "../outside/secret") }),
             ("OCIB1311", new TarEntry[] { Link(TarEntryType.HardLink, "hl", "/etc/passwd") }),
             ("OCIB1311", new TarEntry[] { Link(TarEntryType.SymbolicLink, "s", "/etc/passwd"), Link(TarEntryType.HardLink, "hl", "s") }),
+            ("OCIB1311", new TarEntry[] { Link(TarEntryType.SymbolicLink, "d", f.Outside), Link(TarEntryType.HardLink, "hl", "d/secret") }),
             ("OCIB1315", new TarEntry[] { File_(new string('a', 300), "x") }),
         };
         File.WriteAllText(secret, "secret");

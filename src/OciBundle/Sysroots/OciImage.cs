@@ -87,6 +87,11 @@ internal sealed class OciImage
                 .Select(l => (string?)l["digest"] ?? throw Unreadable(source, "a layer without a digest"))
                 .Select(d => (d, BlobPath(layout, d, source)))
                 .ToList();
+            if (layerBlobs.FirstOrDefault(l => !File.Exists(l.Item2)) is { Item2: not null } missing)
+            {
+                throw Unreadable(source, $"the layer blob {missing.Item2} is missing (a layout copied in part, or a foreign layer)");
+            }
+
             return new OciImage(layout, digest, (string?)config["architecture"] ?? "", layerBlobs, documents);
         }
 

@@ -209,7 +209,10 @@ internal sealed class TarUnpacker
             case TarEntryType.HardLink:
                 string target = Clean(entry.LinkName, entry.Name);
                 string hostTarget = Host(target);
-                if (target.Length == 0 || !IsPlainPath(target) || NativeMethods.LStat(hostTarget) is not { } t || (t.Mode & NativeMethods.S_IFMT) != NativeMethods.S_IFREG)
+                // The target's folders too must be real ones of ours: through a link the archive made, lstat would
+                // reach a file of the build machine (d -> /etc, then a hard link to d/shadow).
+                if (target.Length == 0 || !IsPlainPath(target) || !UnderRealDirectories(target)
+                    || NativeMethods.LStat(hostTarget) is not { } t || (t.Mode & NativeMethods.S_IFMT) != NativeMethods.S_IFREG)
                 {
                     throw new OciBundleException(Strings.SysrootHardLinkOutsideRoot, _source, entry.Name, entry.LinkName);
                 }
@@ -227,7 +230,20 @@ internal sealed class TarUnpacker
         }
     }
 
-    private static void WriteFile(string host, TarEntry entry)
+    private void WriteFile(string host, TarEntry entry)
+    {
+        try
+        {
+            WriteFileContents(host, entry);
+        }
+        catch (IOException e) when (e is not EndOfStreamException && e.GetType() == typeof(IOException) && e.HResult != 0 && (e.HResult & 0xFFFF) is 28 or 122 or 30)
+        {
+            // ENOSPC, EDQUOT, EROFS: the cache's fault, not the archive's.
+            throw new OciBundleException(Strings.SysrootCacheFailed, _root, e.Message);
+        }
+    }
+
+    private static void WriteFileContents(string host, TarEntry entry)
     {
         // No setuid, setgid or sticky bit: a sysroot's files are read, never run with privileges. Owner-readable always.
         UnixFileMode mode = (UnixFileMode)((int)entry.Mode & 0b111_111_111) | UnixFileMode.UserRead;
@@ -271,6 +287,19 @@ internal sealed class TarUnpacker
         }
 
         return string.Join('/', parts);
+    }
+
+    private bool UnderRealDirectories(string relative)
+    {
+        for (int slash = relative.IndexOf('/'); slash > 0; slash = relative.IndexOf('/', slash + 1))
+        {
+            if (NativeMethods.LStat(Host(relative[..slash])) is not { } s || (s.Mode & NativeMethods.S_IFMT) != NativeMethods.S_IFDIR)
+            {
+                return false;
+            }
+        }
+
+        return true;
     }
 
     private static bool IsPlainPath(string relative) => relative.Split('/').All(p => p is not ("" or "." or ".."));
