@@ -78,6 +78,15 @@ public sealed class BuildOciContainer : Microsoft.Build.Utilities.Task, ICancela
     /// <summary><c>OciBundleSbom</c>.</summary>
     public bool Sbom { get; set; }
 
+    /// <summary><c>$(NuGetPackageRoot)</c>: where the SBOM finds the app's packages' declared licenses.</summary>
+    public string? NuGetPackageRoot { get; set; }
+
+    /// <summary>Runtime packs compiled into the app (Native AOT's), with <c>NuGetPackageVersion</c> metadata, for the SBOM.</summary>
+    public ITaskItem[] RuntimePacks { get; set; } = Array.Empty<ITaskItem>();
+
+    /// <summary>The app's deps.json when it is not in the publish output (single-file).</summary>
+    public string? DepsFile { get; set; }
+
     /// <summary><c>OciBundleHttpPorts</c> when the app uses ASP.NET Core (the targets leave it empty otherwise).</summary>
     public string? HttpPorts { get; set; }
 
@@ -257,6 +266,9 @@ public sealed class BuildOciContainer : Microsoft.Build.Utilities.Task, ICancela
         Capabilities = Capabilities?.Split(new[] { ';', ',', ' ' }, StringSplitOptions.RemoveEmptyEntries).ToList(),
         NoNewPrivileges = NoNewPrivileges,
         Sbom = Sbom,
+        NuGetPackageRoot = NuGetPackageRoot,
+        DepsFile = DepsFile,
+        RuntimePacks = RuntimePacks.Select(p => new KeyValuePair<string, string>(p.GetMetadata("NuGetPackageId") is { Length: > 0 } id ? id : p.ItemSpec, p.GetMetadata("NuGetPackageVersion"))).ToList(),
         RootCapabilities = RootCapabilities?.Split(new[] { ';', ',', ' ' }, StringSplitOptions.RemoveEmptyEntries).ToList(),
         Seccomp = Seccomp,
         HttpPorts = HttpPorts,

@@ -63,7 +63,7 @@ internal static class BundleBuilder
             log($"Out of date: {change}.");
         }
 
-        BundleLayout layout = BundlePlanner.Plan(request, log);
+        BundleLayout layout = BundlePlanner.Plan(request, log, previous?.Digests, cancel);
         TimeSpan planTime = clock.Elapsed;
         cancel.ThrowIfCancellationRequested();
 
@@ -72,19 +72,22 @@ internal static class BundleBuilder
         {
             (uint, uint)? owner = request.Isolation.Rootless is { } rootless ? (rootless.HostUid, rootless.HostGid) : null;
             var writer = new BundleWriter(bundleDirectory, request.Output.Epoch, previous, owner: owner, warn: warn);
-            writer.Write(
-                layout.Plan,
-                new Dictionary<string, byte[]>
-                {
-                    ["config.json"] = layout.Config,
-                    [ProvenanceReport.FileName] = ProvenanceReport.Write(layout.Plan, layout.Omitted, layout.Sysroot),
-                },
-                cancel,
-                layout.Inputs.Entries);
+            var topLevel = new Dictionary<string, byte[]>
+            {
+                ["config.json"] = layout.Config,
+                [ProvenanceReport.FileName] = ProvenanceReport.Write(layout.Plan, layout.Omitted, layout.Sysroot),
+            };
+            if (layout.Sbom is { } sbom)
+            {
+                topLevel[Sbom.SpdxSbom.FileName] = sbom;
+            }
+
+            writer.Write(layout.Plan, topLevel, cancel, layout.Inputs.Entries);
             statistics = writer.Statistics;
         }
 
         BuildState state = BuildState.Record(key, layout.Plan, layout.Inputs, request.Output.BundleDirectory);
+        state.Digests = new Dictionary<string, string>(layout.SourceDigests, StringComparer.Ordinal);
 
         ImageResult? image = null;
         if (request.Output.Image is { } spec)
@@ -104,6 +107,9 @@ internal static class BundleBuilder
                 ExposedPorts = spec.Ports,
                 RuntimeFiles = request.Content.RuntimeFiles.ToHashSet(StringComparer.Ordinal),
                 Epoch = request.Output.Epoch,
+                Sbom = layout.Sbom is { } sbomBytes
+                    ? (Sbom.SpdxSbom.ContainerPath, "sha256:" + Convert.ToHexString(System.Security.Cryptography.SHA256.HashData(sbomBytes)).ToLowerInvariant())
+                    : null,
                 Warn = warn,
                 Cancel = cancel,
                 PreviousEntries = previous?.Image is { } last && last.Directory == spec.Directory ? last.Entries.Keys.ToHashSet(StringComparer.Ordinal) : null,

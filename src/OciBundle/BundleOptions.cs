@@ -86,6 +86,21 @@ internal sealed class BundleOptions
     /// <summary><c>OciBundleSbom</c>: package metadata for scanners in rootfs (the distribution's release files, dpkg status.d).</summary>
     public bool Sbom { get; set; }
 
+    /// <summary>The NuGet package folder (<c>$(NuGetPackageRoot)</c>): the SBOM reads packages' declared licenses there. Empty: none read.</summary>
+    public string? NuGetPackageRoot { get; set; }
+
+    /// <summary>
+    /// The runtime packs compiled into the app, as package id and version (Native AOT's
+    /// <c>Microsoft.NETCore.App.Runtime.NativeAOT.linux-x64</c>): the SBOM names them, as no deps.json does.
+    /// </summary>
+    /// <summary>
+    /// The app's deps.json when it is not in the publish output (a single-file app embeds it; MSBuild keeps the publish
+    /// copy in obj/): the SBOM reads it. Empty: <c>&lt;AppName&gt;.deps.json</c> of the publish output.
+    /// </summary>
+    public string? DepsFile { get; set; }
+
+    public IList<KeyValuePair<string, string>> RuntimePacks { get; set; } = new List<KeyValuePair<string, string>>();
+
     /// <summary>Copy GSSAPI (Kerberos) for <c>NegotiateAuthentication</c> (<c>OciBundleIncludeGssapi</c>).</summary>
     public bool IncludeGssapi { get; set; }
 

@@ -33,18 +33,30 @@ internal sealed class BundlePlanner
     private readonly InputLedger _inputs = new();
     private readonly Sysroot _sysroot;
     private readonly Sysroots.MaterializedSysroot _materialized;
+    private readonly IReadOnlyDictionary<string, string>? _knownDigests;
+    private readonly CancellationToken _cancel;
+    private readonly List<Sbom.BundledFramework> _frameworks = new();
+    private (string Version, IReadOnlyList<string> Paths)? _host;
     private ClosureBuilder _closure = null!;
 
-    public BundlePlanner(BundleRequest request, Action<string> log)
+    public BundlePlanner(BundleRequest request, Action<string> log, IReadOnlyDictionary<string, string>? knownDigests = null, CancellationToken cancel = default)
     {
         _request = request;
         _log = log;
+        _knownDigests = knownDigests;
+        _cancel = cancel;
         // An archive or image is unpacked (or found in the cache) here, before the closure, never on a no-op publish.
         _materialized = Sysroots.SysrootStore.Materialize(request.Content.Sysroot, request.Content.Arch, _inputs, log);
         _sysroot = new Sysroot(_materialized.Root) { Inputs = _inputs };
     }
 
-    public static BundleLayout Plan(BundleRequest request, Action<string> log) => new BundlePlanner(request, log).Plan();
+    /// <summary>Plans the bundle.</summary>
+    /// <param name="request">What to build.</param>
+    /// <param name="log">Detail messages.</param>
+    /// <param name="knownDigests">The SBOM's file digests of the last publish, by source ("identity\tdigest"): an unchanged source is not hashed again.</param>
+    /// <param name="cancel">Ctrl+C.</param>
+    public static BundleLayout Plan(BundleRequest request, Action<string> log, IReadOnlyDictionary<string, string>? knownDigests = null, CancellationToken cancel = default) =>
+        new BundlePlanner(request, log, knownDigests, cancel).Plan();
 
     private BundleLayout Plan()
     {
@@ -160,7 +172,82 @@ internal sealed class BundlePlanner
             _inputs.Path(file.SourcePath!);
         }
 
-        return new BundleLayout(_plan.Seal(), config, args, env, _closure.Omitted, _inputs) { Sysroot = _materialized };
+        byte[]? sbom = null;
+        IReadOnlyDictionary<string, string> digests = new Dictionary<string, string>();
+        if (content.Sbom)
+        {
+            (sbom, digests) = PlanSbom(packages.Value);
+        }
+
+        return new BundleLayout(_plan.Seal(), config, args, env, _closure.Omitted, _inputs) { Sbom = sbom, SourceDigests = digests, Sysroot = _materialized };
+    }
+
+    /// <summary>
+    /// The SBOM of everything planned so far (so it is the last file planned, and lists every other file), added to
+    /// rootfs at <see cref="Sbom.SpdxSbom.ContainerPath"/>; and the digests computed, for the next publish.
+    /// </summary>
+    private (byte[] Sbom, IReadOnlyDictionary<string, string> Digests) PlanSbom(PackageDatabase? packages)
+    {
+        ContentSpec content = _request.Content;
+        List<RootfsEntry> entries = _plan.Entries.ToList();
+        (IReadOnlyDictionary<string, Sbom.FileDigest> byPath, IReadOnlyDictionary<string, string> bySource) =
+            Sbom.FileDigests.Compute(entries, _inputs.Entries, _knownDigests, _cancel);
+
+        string depsPath = content.DepsFile;
+        _inputs.Path(depsPath);
+        IReadOnlyList<DepsLibrary> libraries = Array.Empty<DepsLibrary>();
+        if (File.Exists(depsPath))
+        {
+            try
+            {
+                libraries = DepsFile.Read(depsPath);
+            }
+            catch (Exception e) when (e is IOException or InvalidDataException)
+            {
+                throw new OciBundleException(Strings.RuntimeConfigUnreadable, depsPath, e.Message);
+            }
+        }
+
+        byte[] document = Sbom.SpdxSbom.Write(new Sbom.SbomSources
+        {
+            Files = entries,
+            Digests = byPath,
+            AppName = content.AppName,
+            AppDirectory = _request.Process.WorkingDirectory,
+            AppLibraries = libraries,
+            Frameworks = _frameworks,
+            Host = _host,
+            UserFiles = content.Files.Select(f => f.TargetPath).ToList(),
+            CompiledRuntimePacks = content.RuntimePacks,
+            Packages = packages,
+            Os = ReadOsRelease(),
+            RidArch = content.Arch.RidArch,
+            Sysroot = _sysroot,
+            NuGetPackageRoot = content.NuGetPackageRoot,
+            Inputs = _inputs,
+            Epoch = _request.Output.Epoch,
+        });
+        _plan.AddContent(Sbom.SpdxSbom.ContainerPath, document, FileMode644, "the SBOM of this root file system (SPDX 2.3, OciBundleSbom; it lists every other file)");
+        return (document, bySource);
+    }
+
+    /// <summary>The sysroot's os-release (<c>/etc/os-release</c>, else <c>/usr/lib/os-release</c>), links followed inside the sysroot.</summary>
+    private Sbom.OsRelease? ReadOsRelease()
+    {
+        foreach (string path in new[] { "/etc/os-release", "/usr/lib/os-release" })
+        {
+            if (_sysroot.Resolve(path) is { IsDirectory: false } found)
+            {
+                string host = _sysroot.HostPath(found.RealPath);
+                var info = new FileInfo(host);
+                if (info.Exists && info.Length < 64 * 1024)
+                {
+                    return Sbom.OsRelease.Parse(File.ReadAllText(host));
+                }
+            }
+        }
+
+        return null;
     }
 
     private RuntimeConfig? ReadRuntimeConfig()
@@ -214,6 +301,7 @@ internal sealed class BundlePlanner
 
             string source = Path.Combine(frameworkDir, version);
             HostTree.Add(_plan, source, $"{ContainerDotnetRoot}/shared/{fw.Name}/{version}", $"shared framework {fw.Name} {version} (named by {neededBy})", _inputs);
+            _frameworks.Add(new Sbom.BundledFramework(fw.Name, version, $"{ContainerDotnetRoot}/shared/{fw.Name}/{version}"));
 
             string nested = Path.Combine(source, fw.Name + ".runtimeconfig.json");
             if (File.Exists(nested))
@@ -246,6 +334,7 @@ internal sealed class BundlePlanner
         }
 
         HostTree.Add(_plan, Path.Combine(fxrRoot, fxr), $"{ContainerDotnetRoot}/host/fxr/{fxr}", "the .NET host resolver (hostfxr) for a framework-dependent app", _inputs);
+        _host = (fxr, new[] { $"{ContainerDotnetRoot}/host/fxr/{fxr}", $"{ContainerDotnetRoot}/dotnet" });
         string muxer = Path.Combine(dotnetRoot, "dotnet");
         _inputs.Path(muxer);
         if (File.Exists(muxer))
@@ -447,10 +536,15 @@ internal sealed class BundlePlanner
     }
 }
 
-/// <summary>The planned bundle: rootfs entries, the bytes of config.json, and what was left out.</summary>
 /// <summary>The planned bundle: rootfs entries, the bytes of config.json, what was left out, and every host input it was made from.</summary>
 internal sealed record BundleLayout(RootfsPlan Plan, byte[] Config, IReadOnlyList<string> Args, IReadOnlyList<KeyValuePair<string, string>> Environment, IReadOnlyList<string> Omitted, InputLedger Inputs)
 {
     /// <summary>Where the native files came from: the sysroot folder used and, for an archive or image, its digest.</summary>
     public Sysroots.MaterializedSysroot? Sysroot { get; init; }
+
+    /// <summary>The SBOM (<c>sbom.spdx.json</c>), also planned into rootfs; null with <c>OciBundleSbom=false</c>.</summary>
+    public byte[]? Sbom { get; init; }
+
+    /// <summary>The SBOM's file digests by source ("identity\tdigest"), for the next publish to reuse.</summary>
+    public IReadOnlyDictionary<string, string> SourceDigests { get; init; } = new Dictionary<string, string>();
 }

@@ -49,7 +49,10 @@ public sealed class DotnetClosureTests
             string stanza = File.ReadAllText(Path.Combine(rootfs, "var", "lib", "dpkg", "status.d", package));
             string version = TestEnvironment.RunCapture("dpkg-query", "-W", "-f", "${Version}", package).Output.Trim();
             StringAssert.Contains(stanza, $"\nVersion: {version}\n", package);
+            Assert.AreEqual(version, (string?)SbomTests.Package(SbomTests.Read(project.BundleDir), package)["versionInfo"], package);
         }
+
+        SbomTests.AssertScannersSeeWhatIsInside(project.BundleDir);
 
         // The report says why ICU is there.
         JToken icu = Provenance(project)["files"]!.First(f => ((string)f["path"]!).Contains("libicuuc.so.") && (string)f["type"]! == "file");
@@ -90,6 +93,13 @@ public sealed class DotnetClosureTests
         StringAssert.Contains((string)icu["reason"]!, "by /app/NativeAot");
         JToken ssl = Provenance(project)["files"]!.First(f => ((string)f["path"]!).Contains("libssl.so.") && (string)f["type"]! == "file");
         StringAssert.Contains((string)ssl["reason"]!, "by /app/NativeAot");
+
+        // No deps.json: the SBOM still names the runtime compiled in, at the version of the pack in the package folder.
+        JObject aotPack = SbomTests.Package(SbomTests.Read(project.BundleDir), "Microsoft.NETCore.App.Runtime.NativeAOT.linux-x64");
+        string packs = Path.Combine(SdkFeed.Packages, "microsoft.netcore.app.runtime.nativeaot.linux-x64");
+        CollectionAssert.Contains(Directory.GetDirectories(packs).Select(Path.GetFileName).ToArray(), (string?)aotPack["versionInfo"]);
+        Assert.AreEqual("MIT", (string?)aotPack["licenseDeclared"], "from the pack's nuspec");
+        SbomTests.AssertScannersSeeWhatIsInside(project.BundleDir);
     }
 
     [TestMethod]
@@ -155,6 +165,20 @@ public sealed class DotnetClosureTests
         Assert.AreEqual("served by aspnetprobe\n", run.Output);
         string shared = Path.Combine(project.BundleDir, "rootfs", "usr", "share", "dotnet", "shared");
         CollectionAssert.AreEquivalent(new[] { "Microsoft.AspNetCore.App", "Microsoft.NETCore.App" }, Directory.GetDirectories(shared).Select(Path.GetFileName).ToArray());
+
+        // The SBOM names both frameworks at the versions inside, by the runtime packs advisories name, and credits their files.
+        JObject sbom = SbomTests.Read(project.BundleDir);
+        foreach (string framework in new[] { "Microsoft.NETCore.App", "Microsoft.AspNetCore.App" })
+        {
+            string version = Path.GetFileName(Directory.GetDirectories(Path.Combine(shared, framework)).Single());
+            JObject package = SbomTests.Package(sbom, framework);
+            Assert.AreEqual(version, (string?)package["versionInfo"], framework);
+            Assert.AreEqual($"pkg:nuget/{framework}.Runtime.linux-x64@{version}", (string?)package["externalRefs"]![0]!["referenceLocator"]);
+            string dll = sbom["files"]!.Single(f => (string?)f["fileName"] == $"/usr/share/dotnet/shared/{framework}/{version}/{(framework == "Microsoft.NETCore.App" ? "System.Private.CoreLib" : "Microsoft.AspNetCore")}.dll")["SPDXID"]!.ToString();
+            Assert.AreEqual((string?)package["SPDXID"], sbom["relationships"]!.Single(r => (string?)r["relatedSpdxElement"] == dll)["spdxElementId"]!.ToString());
+        }
+
+        SbomTests.AssertScannersSeeWhatIsInside(project.BundleDir);
     }
 
     [TestMethod]

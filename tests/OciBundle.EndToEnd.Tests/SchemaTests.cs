@@ -5,7 +5,7 @@ using OciBundle.Testing;
 namespace OciBundle.EndToEnd.Tests;
 
 /// <summary>
-/// What a publish writes validates against the official schemas in ../shared (runtime-spec, image-spec). Only this
+/// What a publish writes validates against the official schemas in ../shared (runtime-spec, image-spec, SPDX 2.3). Only this
 /// needs ../shared, which a user's clone does not have: on such a machine this test skips and says why, and every
 /// test that runs the bundles still runs. CI has ../shared and runs it.
 /// </summary>
@@ -17,6 +17,7 @@ public sealed class SchemaTests
     {
         TestEnvironment.RequireShared("oci-runtime-spec");
         TestEnvironment.RequireShared("oci-image-spec");
+        TestEnvironment.RequireShared("spdx");
         using TestProject project = TestProject.WithSdkElement("Schemas", items: """<OciBundleRlimit Include="RLIMIT_CORE" Soft="0" />""");
         project.Publish("-p:PublishOciBundle=true", "-p:PublishOciImage=true");
 
@@ -27,6 +28,7 @@ public sealed class SchemaTests
         Assert.AreEqual("", SchemaValidator.ValidateImage("image-index-schema.json", Path.Combine(image, "index.json")));
         Assert.AreEqual("", SchemaValidator.ValidateImage("image-manifest-schema.json", manifest));
         Assert.AreEqual("", SchemaValidator.ValidateImage("config-schema.json", config));
+        Assert.AreEqual("", SchemaValidator.ValidateSpdx(Path.Combine(project.BundleDir, "sbom.spdx.json")), "the SBOM against SPDX 2.3");
 
         // And the same for spec version 1.0.0, the oldest a user may ask for.
         project.Publish("-p:PublishOciBundle=true", "-p:OciBundleSpecVersion=1.0.0");

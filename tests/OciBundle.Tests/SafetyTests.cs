@@ -21,7 +21,7 @@ public sealed class SafetyTests
     private static string Shim => Path.Combine(Path.GetDirectoryName(typeof(object).Assembly.Location)!, "libSystem.Native.so");
 
     /// <summary>A publish folder, a sysroot holding the libraries the shim needs (copied from this machine), and the folders around them.</summary>
-    private sealed class Fixture : IDisposable
+    internal sealed class Fixture : IDisposable
     {
         private readonly TempDirectory _dir = new();
 
@@ -98,7 +98,7 @@ public sealed class SafetyTests
         return item;
     }
 
-    private static string Rootfs(Fixture f, string path) => Path.Combine(f.Bundle, "rootfs") + path;
+    internal static string Rootfs(Fixture f, string path) => Path.Combine(f.Bundle, "rootfs") + path;
 
     [TestMethod]
     public void DataRulesTakeOnlyWhatAPackageOfTheSysrootOwns()

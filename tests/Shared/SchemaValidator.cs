@@ -3,8 +3,8 @@ using Microsoft.VisualStudio.TestTools.UnitTesting;
 namespace OciBundle.Testing;
 
 /// <summary>
-/// Validates JSON against the OCI schemas in ../shared (runtime-spec and image-spec) with
-/// Debian's python3-jsonschema (Draft4Validator). No .NET JSON Schema library that handles draft-04 restores here
+/// Validates JSON against the OCI schemas in ../shared (runtime-spec and image-spec, draft-04) and SPDX 2.3's
+/// (draft-07) with Debian's python3-jsonschema, the validator each schema's <c>$schema</c> names. No .NET JSON Schema library that handles draft-04 restores here
 /// (NJsonSchema and JsonSchema.Net miss dependencies on the feed, and JsonSchema.Net has no draft-04 at all).
 /// As ../shared/README.md says, v1.0.0's schemas carry "id" keys that break relative $refs: they are removed in memory.
 /// </summary>
@@ -13,6 +13,7 @@ public static class SchemaValidator
     private const string Script = """
 import json, os, sys
 from jsonschema import Draft4Validator, RefResolver
+from jsonschema.validators import validator_for
 schema_dir, schema_file, target = sys.argv[1], sys.argv[2], sys.argv[3]
 def strip_ids(node):
     if isinstance(node, dict):
@@ -30,7 +31,9 @@ schema = store[base]
 resolver = RefResolver(base_uri=base, referrer=schema, store=store)
 with open(target) as f:
     doc = json.load(f)
-errors = sorted(Draft4Validator(schema, resolver=resolver).iter_errors(doc), key=lambda e: list(e.path))
+# The OCI schemas are draft-04 (some without $schema); SPDX 2.3's says draft-07.
+cls = validator_for(schema, default=Draft4Validator)
+errors = sorted(cls(schema, resolver=resolver).iter_errors(doc), key=lambda e: list(e.path))
 for e in errors:
     print('/'.join(str(p) for p in e.path) + ': ' + e.message)
 sys.exit(1 if errors else 0)
@@ -43,6 +46,10 @@ sys.exit(1 if errors else 0)
     /// <summary>Validates an image layout document (index, manifest, config) against an image-spec v1.1.1 schema. Empty when valid.</summary>
     public static string ValidateImage(string schemaFile, string documentPath) =>
         ValidateWith(TestEnvironment.RequireShared("oci-image-spec", "v1.1.1", "schema"), schemaFile, documentPath);
+
+    /// <summary>Validates an SPDX document against the SPDX 2.3 JSON schema (draft-07) in ../shared/spdx. Empty when valid.</summary>
+    public static string ValidateSpdx(string documentPath) =>
+        ValidateWith(TestEnvironment.RequireShared("spdx"), "spdx-schema-2.3.json", documentPath);
 
     /// <summary>Returns the validation errors (empty when valid). Skips (fails in CI) without python3-jsonschema or ../shared.</summary>
     private static string ValidateWith(string schemaDir, string schemaFile, string documentPath)

@@ -55,6 +55,31 @@ public static class TestEnvironment
         return path;
     }
 
+    /// <summary>The regular files under a folder, links to folders not followed (a merged-usr /lib is one).</summary>
+    public static IEnumerable<string> RegularFiles(string dir)
+    {
+        foreach (string entry in Directory.EnumerateFileSystemEntries(dir))
+        {
+            var info = new FileInfo(entry);
+            if (info.LinkTarget is not null)
+            {
+                continue;
+            }
+
+            if (info.Attributes.HasFlag(FileAttributes.Directory))
+            {
+                foreach (string file in RegularFiles(entry))
+                {
+                    yield return file;
+                }
+            }
+            else
+            {
+                yield return entry;
+            }
+        }
+    }
+
     public static string? Which(string program)
     {
         foreach (string dir in (Environment.GetEnvironmentVariable("PATH") ?? "").Split(':').Concat(new[] { "/usr/sbin", "/sbin" }))

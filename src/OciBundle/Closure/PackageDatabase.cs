@@ -18,14 +18,34 @@ internal sealed class PackageDatabase
 
     private static readonly string[] MergedDirectories = { "bin", "sbin", "lib", "lib32", "lib64", "libx32" };
 
+    /// <summary>The file of installed packages, their versions and origins.</summary>
+    public const string StatusFile = "/var/lib/dpkg/status";
+
     private readonly Dictionary<string, string> _owners;
     private readonly Sysroot _sysroot;
     private readonly HashSet<string> _recorded = new(StringComparer.Ordinal);
+    private Dictionary<string, DpkgPackage>? _installed;
 
     private PackageDatabase(Sysroot sysroot, Dictionary<string, string> owners)
     {
         _sysroot = sysroot;
         _owners = owners;
+    }
+
+    /// <summary>
+    /// The installed package a name from <see cref="OwnerOf"/> (<c>libc6:amd64</c>, <c>tzdata</c>) stands for, from
+    /// the status file; null when the status file does not list it as installed (a package being removed).
+    /// </summary>
+    public DpkgPackage? Installed(string package)
+    {
+        if (_installed is null)
+        {
+            string status = _sysroot.HostPath(StatusFile);
+            _sysroot.Inputs?.Path(status);
+            _installed = File.Exists(status) ? DpkgPackage.ReadStatus(File.ReadAllText(status)) : new(StringComparer.Ordinal);
+        }
+
+        return _installed.TryGetValue(package, out DpkgPackage? found) || _installed.TryGetValue(package.Split(':')[0], out found) ? found : null;
     }
 
     /// <summary>
@@ -97,5 +117,67 @@ internal sealed class PackageDatabase
         }
 
         return path;
+    }
+}
+
+/// <summary>One installed package of a dpkg status file: what scanners match advisories on.</summary>
+/// <param name="Name">The binary package (<c>libc6</c>).</param>
+/// <param name="Architecture"><c>amd64</c>, <c>arm64</c>, or <c>all</c>.</param>
+/// <param name="Version">As dpkg has it, epoch included (<c>1:1.2.13.dfsg-1</c>).</param>
+/// <param name="SourceName">The source package (<c>glibc</c>); the name itself when the stanza has no Source.</param>
+/// <param name="SourceVersion">The source's version when it differs from the binary's (<c>Source: glibc (2.36-9)</c>), else the version.</param>
+/// <param name="Maintainer">The Maintainer field, or null.</param>
+/// <param name="Stanza">The stanza trimmed to what scanners read, in dpkg's order of fields.</param>
+internal sealed record DpkgPackage(string Name, string Architecture, string Version, string SourceName, string SourceVersion, string? Maintainer, string Stanza)
+{
+    // The fields a scanner matches advisories on, in dpkg's order; the rest (descriptions, dependencies) is left out.
+    private static readonly string[] KeptFields = { "Package", "Status", "Priority", "Section", "Installed-Size", "Maintainer", "Architecture", "Multi-Arch", "Source", "Version" };
+
+    /// <summary>The installed packages of a status file, by <c>name</c> (the first one listed) and by <c>name:arch</c>.</summary>
+    public static Dictionary<string, DpkgPackage> ReadStatus(string status)
+    {
+        var result = new Dictionary<string, DpkgPackage>(StringComparer.Ordinal);
+        foreach (string block in status.Replace("\r\n", "\n", StringComparison.Ordinal).Split("\n\n", StringSplitOptions.RemoveEmptyEntries))
+        {
+            var fields = new Dictionary<string, string>(StringComparer.OrdinalIgnoreCase);
+            foreach (string line in block.Split('\n'))
+            {
+                int colon = line.IndexOf(':');
+                if (colon > 0 && !char.IsWhiteSpace(line[0]))
+                {
+                    fields[line[..colon]] = line[(colon + 1)..].Trim();
+                }
+            }
+
+            if (!fields.TryGetValue("Package", out string? name) || !fields.TryGetValue("Status", out string? state) || !state.EndsWith(" installed", StringComparison.Ordinal)
+                || !fields.TryGetValue("Version", out string? version))
+            {
+                continue;
+            }
+
+            var text = new System.Text.StringBuilder();
+            foreach (string field in KeptFields.Where(fields.ContainsKey))
+            {
+                text.Append(field).Append(": ").Append(fields[field]).Append('\n');
+            }
+
+            string arch = fields.TryGetValue("Architecture", out string? a) ? a : "all";
+            string sourceName = name, sourceVersion = version;
+            if (fields.TryGetValue("Source", out string? source) && source.Length > 0)
+            {
+                int paren = source.IndexOf('(');
+                sourceName = (paren < 0 ? source : source[..paren]).Trim();
+                if (paren >= 0 && source.EndsWith(')'))
+                {
+                    sourceVersion = source[(paren + 1)..^1].Trim();
+                }
+            }
+
+            var package = new DpkgPackage(name, arch, version, sourceName, sourceVersion, fields.TryGetValue("Maintainer", out string? m) ? m : null, text.ToString());
+            result.TryAdd(name, package);
+            result.TryAdd($"{name}:{arch}", package);
+        }
+
+        return result;
     }
 }

@@ -33,6 +33,10 @@ internal sealed record ImageRequest
     public required IReadOnlySet<string> RuntimeFiles { get; init; }
 
     public required long Epoch { get; init; }
+
+    /// <summary>The SBOM's path in rootfs and its digest, named in the manifest's annotations; null without an SBOM.</summary>
+    public (string Path, string Digest)? Sbom { get; init; }
+
     public TimeSpan LockTimeout { get; init; } = TimeSpan.FromMinutes(5);
 
     /// <summary>Receives warnings (leftovers of earlier publishes that cannot be removed).</summary>
@@ -97,7 +101,7 @@ internal static class ImageLayoutWriter
                 ["mediaType"] = ManifestMediaType,
                 ["config"] = Descriptor(ConfigMediaType, configDigest, configSize),
                 ["layers"] = new JArray(written.Select(l => Descriptor(LayerMediaType, l.Digest, l.Size))),
-                ["annotations"] = new JObject(new[] { new JProperty("org.opencontainers.image.created", created) }.Concat((request.Annotations ?? new Dictionary<string, string>()).OrderBy(a => a.Key, StringComparer.Ordinal).Select(a => new JProperty(a.Key, a.Value)))),
+                ["annotations"] = ManifestAnnotations(request, created),
             };
             (string manifestDigest, long manifestSize) = WriteBlob(blobs, Serialize(manifest));
 
@@ -155,7 +159,9 @@ internal static class ImageLayoutWriter
                 continue; // placed with the files below it
             }
 
-            int layer = underDotnet || (underApp && request.RuntimeFiles.Contains(entry.Path)) ? 1 : underApp ? 2 : 0;
+            // The SBOM changes with the app: it goes with it, so the system and runtime layers stay the same blobs.
+            bool isSbom = request.Sbom is { } sbom && entry.Path == sbom.Path;
+            int layer = underDotnet || (underApp && request.RuntimeFiles.Contains(entry.Path)) ? 1 : underApp || isSbom ? 2 : 0;
             groups[layer].Entries[entry.Path] = entry;
             for (string parent = RootfsPlan.Parent(entry.Path); parent != "/"; parent = RootfsPlan.Parent(parent))
             {
@@ -164,6 +170,25 @@ internal static class ImageLayoutWriter
         }
 
         return groups.Where(g => g.Entries.Count > 0).Select(g => (g.Name, g.Entries.Values.ToList())).ToList();
+    }
+
+    /// <summary>The creation time; with an SBOM, where it is in rootfs and its digest (<c>io.ocibundle.sbom.*</c>).</summary>
+    private static JObject ManifestAnnotations(ImageRequest request, string created)
+    {
+        var annotations = new JObject { ["org.opencontainers.image.created"] = created };
+        foreach ((string key, string value) in (request.Annotations ?? new Dictionary<string, string>()).OrderBy(a => a.Key, StringComparer.Ordinal))
+        {
+            annotations[key] = value; // the sysroot's digest
+        }
+
+        if (request.Sbom is { } sbom)
+        {
+            annotations["io.ocibundle.sbom.path"] = sbom.Path;
+            annotations["io.ocibundle.sbom.digest"] = sbom.Digest;
+            annotations["io.ocibundle.sbom.format"] = "spdx+json; version=2.3";
+        }
+
+        return annotations;
     }
 
     private static JObject ImageConfig(ImageRequest request)

@@ -60,7 +60,7 @@ internal static class OutputFolder
     /// <summary>What each kind of output holds at its top: a folder with anything else in it is not (only) ours.</summary>
     private static readonly Dictionary<OutputKind, string[]> TopLevel = new()
     {
-        [OutputKind.Bundle] = new[] { MarkerName, "config.json", ProvenanceReport.FileName, "rootfs" },
+        [OutputKind.Bundle] = new[] { MarkerName, "config.json", ProvenanceReport.FileName, Sbom.SpdxSbom.FileName, "rootfs" },
         [OutputKind.Image] = new[] { MarkerName, "blobs", "index.json", "oci-layout" },
     };
 

@@ -15,7 +15,10 @@ internal sealed record ContentSpec(
     string? DotnetRoot,
     bool IncludeTimeZoneData,
     bool IncludeGssapi,
-    bool Sbom)
+    bool Sbom,
+    string? NuGetPackageRoot,
+    IReadOnlyList<KeyValuePair<string, string>> RuntimePacks,
+    string DepsFile)
 {
     public static ContentSpec Parse(BundleOptions o, string workingDirectory, ParseErrors errors, List<OciBundleException> warnings)
     {
@@ -49,7 +52,10 @@ internal sealed record ContentSpec(
             string.IsNullOrWhiteSpace(o.DotnetRoot) ? null : Path.TrimEndingDirectorySeparator(Path.GetFullPath(o.DotnetRoot)),
             o.IncludeTimeZoneData,
             o.IncludeGssapi,
-            o.Sbom);
+            o.Sbom,
+            string.IsNullOrWhiteSpace(o.NuGetPackageRoot) ? null : Path.TrimEndingDirectorySeparator(Path.GetFullPath(o.NuGetPackageRoot)),
+            new Seq<KeyValuePair<string, string>>(o.RuntimePacks.Where(p => p.Key.Length > 0 && p.Value.Length > 0)),
+            string.IsNullOrWhiteSpace(o.DepsFile) ? Path.Combine(publish, o.AppName + ".deps.json") : Path.GetFullPath(o.DepsFile));
     }
 
     /// <summary>

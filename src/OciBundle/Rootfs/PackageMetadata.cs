@@ -15,9 +15,6 @@ internal static class PackageMetadata
 {
     public const string StatusDirectory = "/var/lib/dpkg/status.d";
 
-    // The fields a scanner matches advisories on, in dpkg's order; the rest (descriptions, dependencies) is left out.
-    private static readonly string[] KeptFields = { "Package", "Status", "Priority", "Section", "Installed-Size", "Maintainer", "Architecture", "Multi-Arch", "Source", "Version" };
-
     /// <summary>Adds the release files and the status.d stanzas to the plan; the packages' names, or null without a dpkg database.</summary>
     public static IReadOnlyList<string>? Add(IClosure closure, RootfsPlan plan, PackageDatabase? packages, Action<string> log)
     {
@@ -27,16 +24,17 @@ internal static class PackageMetadata
             closure.AddSysrootPath(release, "the distribution, as scanners recognise it (OciBundleSbom)");
         }
 
-        string statusPath = sysroot.HostPath("/var/lib/dpkg/status");
-        if (packages is null || !File.Exists(statusPath))
+        sysroot.Inputs?.Path(sysroot.HostPath(PackageDatabase.StatusFile));
+        if (packages is null || !File.Exists(sysroot.HostPath(PackageDatabase.StatusFile)))
         {
             log("The sysroot has no dpkg database (var/lib/dpkg): no package metadata for scanners in rootfs.");
             return null;
         }
 
-        sysroot.Inputs?.Path(statusPath);
         var contributed = new SortedSet<string>(StringComparer.Ordinal);
-        foreach (RootfsEntry entry in plan.Entries.Where(e => e.Kind != RootfsEntryKind.Directory))
+        // Regular files only: a package that put nothing but a link in rootfs (openssl's /usr/lib/ssl/cert.pem) is not
+        // installed there, and a scanner told it is would report that program's advisories.
+        foreach (RootfsEntry entry in plan.Entries.Where(e => e.Kind == RootfsEntryKind.File))
         {
             if (packages.OwnerOf(entry.Path) is { } package)
             {
@@ -44,62 +42,23 @@ internal static class PackageMetadata
             }
         }
 
-        Dictionary<string, string> stanzas = Stanzas(File.ReadAllText(statusPath));
         var written = new List<string>();
         foreach (string package in contributed)
         {
-            string name = package.Split(':')[0];
-            if (!stanzas.TryGetValue(package, out string? stanza) && !stanzas.TryGetValue(name, out stanza))
+            if (packages.Installed(package) is not { } installed)
             {
                 continue; // listed but not in status: a package being removed
             }
 
-            if (plan.TryGet($"{StatusDirectory}/{name}", out _))
+            if (plan.TryGet($"{StatusDirectory}/{installed.Name}", out _))
             {
                 continue; // the same package for two architectures: the first one's
             }
 
-            plan.AddContent($"{StatusDirectory}/{name}", Encoding.UTF8.GetBytes(stanza), (UnixFileMode)0b110_100_100, $"package metadata for scanners: dpkg status of {name}, which owns files in rootfs (OciBundleSbom)");
-            written.Add(name);
+            plan.AddContent($"{StatusDirectory}/{installed.Name}", Encoding.UTF8.GetBytes(installed.Stanza), (UnixFileMode)0b110_100_100, $"package metadata for scanners: dpkg status of {installed.Name}, which owns files in rootfs (OciBundleSbom)");
+            written.Add(installed.Name);
         }
 
         return written;
-    }
-
-    /// <summary>The installed packages' stanzas, trimmed, by <c>name</c> and <c>name:arch</c>.</summary>
-    private static Dictionary<string, string> Stanzas(string status)
-    {
-        var result = new Dictionary<string, string>(StringComparer.Ordinal);
-        foreach (string block in status.Replace("\r\n", "\n", StringComparison.Ordinal).Split("\n\n", StringSplitOptions.RemoveEmptyEntries))
-        {
-            var fields = new Dictionary<string, string>(StringComparer.OrdinalIgnoreCase);
-            foreach (string line in block.Split('\n'))
-            {
-                int colon = line.IndexOf(':');
-                if (colon > 0 && !char.IsWhiteSpace(line[0]))
-                {
-                    fields[line[..colon]] = line[(colon + 1)..].Trim();
-                }
-            }
-
-            if (!fields.TryGetValue("Package", out string? name) || !fields.TryGetValue("Status", out string? state) || !state.EndsWith(" installed", StringComparison.Ordinal))
-            {
-                continue;
-            }
-
-            var text = new StringBuilder();
-            foreach (string field in KeptFields.Where(fields.ContainsKey))
-            {
-                text.Append(field).Append(": ").Append(fields[field]).Append('\n');
-            }
-
-            result.TryAdd(name, text.ToString());
-            if (fields.TryGetValue("Architecture", out string? arch))
-            {
-                result.TryAdd($"{name}:{arch}", text.ToString());
-            }
-        }
-
-        return result;
     }
 }

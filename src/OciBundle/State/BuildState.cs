@@ -12,7 +12,7 @@ namespace OciBundle.State;
 internal sealed class BuildState
 {
     /// <summary>The version of this file's format; another version is ignored (a full publish).</summary>
-    public const int CurrentFormat = 1;
+    public const int CurrentFormat = 2;
 
     public int Format { get; set; } = CurrentFormat;
 
@@ -33,6 +33,9 @@ internal sealed class BuildState
 
     /// <summary>For each rootfs file copied from the host: its source and planned mode (the source's identity is in <see cref="Inputs"/>).</summary>
     public Dictionary<string, string> Sources { get; set; } = new(StringComparer.Ordinal);
+
+    /// <summary>The SBOM's digest of each source file, after the source's identity when it was hashed ("identity\tsha1 sha256").</summary>
+    public Dictionary<string, string> Digests { get; set; } = new(StringComparer.Ordinal);
 
     /// <summary>What the summary line says.</summary>
     public SummaryRecord Summary { get; set; } = new();
@@ -82,6 +85,7 @@ internal sealed class BuildState
                     case "key": state.Key = f[1]; break;
                     case "input": state.Inputs[f[1]] = f[2]; break;
                     case "source": state.Sources[f[1]] = f[2]; break;
+                    case "digest": state.Digests[f[1]] = f[2] + "\t" + f[3]; break;
                     case "bundle": state.Bundle = new OutputRecord { Directory = f[1] }; break;
                     case "bentry": state.Bundle!.Entries[f[1]] = f[2]; break;
                     case "image": state.Image = new OutputRecord { Directory = f[1] }; break;
@@ -124,6 +128,12 @@ internal sealed class BuildState
             foreach ((string k, string v) in Sources)
             {
                 Line("source", k, v);
+            }
+
+            foreach ((string k, string v) in Digests)
+            {
+                string[] parts = v.Split('\t');
+                Line("digest", k, parts[0], parts.Length > 1 ? parts[1] : "");
             }
 
             foreach ((string tag, string entryTag, OutputRecord? output) in new[] { ("bundle", "bentry", Bundle), ("image", "ientry", Image) })

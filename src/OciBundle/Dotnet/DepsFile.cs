@@ -1,0 +1,108 @@
+using Newtonsoft.Json;
+using Newtonsoft.Json.Linq;
+
+namespace OciBundle.Dotnet;
+
+/// <summary>One library of an app's <c>*.deps.json</c>: a NuGet package, the runtime pack, or a project.</summary>
+/// <param name="Name">The package id or project name, as deps.json spells it (<c>Microsoft.Data.Sqlite</c>).</param>
+/// <param name="Version">Its version (<c>8.0.0</c>).</param>
+/// <param name="Type"><c>package</c>, <c>runtimepack</c> (its name without the <c>runtimepack.</c> prefix), <c>project</c>, or <c>reference</c>.</param>
+/// <param name="Sha512">The package's SHA-512 as NuGet recorded it, lower-case hex; null when none.</param>
+/// <param name="PackagePath">Where the package lives under the NuGet package folder (<c>microsoft.data.sqlite/8.0.0</c>); null for projects.</param>
+/// <param name="Files">The publish output's files it contributed, relative to the app folder (<c>Microsoft.Data.Sqlite.dll</c>, <c>de/X.resources.dll</c>).</param>
+internal sealed record DepsLibrary(string Name, string Version, string Type, string? Sha512, string? PackagePath, IReadOnlyList<string> Files);
+
+/// <summary>
+/// The libraries of an app's <c>*.deps.json</c>, which says which package each published file came from and the
+/// very versions the app was built and is run with. This is what the .NET host reads and what scanners (Trivy,
+/// Syft, Grype) read for NuGet packages; the SBOM reads it for the same.
+/// </summary>
+internal static class DepsFile
+{
+    /// <summary>The libraries of the runtime target, in the file's order; an unreadable file is an <see cref="InvalidDataException"/>.</summary>
+    public static IReadOnlyList<DepsLibrary> Read(string path)
+    {
+        JObject root;
+        try
+        {
+            using var reader = new JsonTextReader(File.OpenText(path));
+            root = JObject.Load(reader, new JsonLoadSettings { CommentHandling = CommentHandling.Ignore });
+        }
+        catch (JsonException e)
+        {
+            throw new InvalidDataException(e.Message, e);
+        }
+
+        string? targetName = (string?)root["runtimeTarget"]?["name"];
+        var targets = root["targets"] as JObject;
+        var target = (targetName is null ? null : targets?[targetName]) as JObject ?? targets?.Properties().Select(p => p.Value).OfType<JObject>().LastOrDefault();
+        var libraries = root["libraries"] as JObject ?? new JObject();
+        bool ridSpecific = targetName?.Contains('/') == true;
+        var result = new List<DepsLibrary>();
+        foreach (JProperty library in target?.Properties() ?? Enumerable.Empty<JProperty>())
+        {
+            int slash = library.Name.LastIndexOf('/');
+            if (slash <= 0 || library.Value is not JObject assets)
+            {
+                continue;
+            }
+
+            string name = library.Name[..slash];
+            string version = library.Name[(slash + 1)..];
+            var info = libraries[library.Name] as JObject;
+            string type = (string?)info?["type"] ?? "package";
+            if (name.StartsWith("runtimepack.", StringComparison.Ordinal))
+            {
+                name = name["runtimepack.".Length..];
+                type = "runtimepack";
+            }
+
+            var files = new List<string>();
+            foreach (string group in new[] { "runtime", "native" })
+            {
+                foreach (JProperty asset in (assets[group] as JObject)?.Properties() ?? Enumerable.Empty<JProperty>())
+                {
+                    // Published flat into the app folder (a RID-specific app), or where it sits in the package otherwise.
+                    files.Add(ridSpecific || type is "project" or "runtimepack" ? FileName(asset.Name) : asset.Name);
+                    if (!ridSpecific)
+                    {
+                        files.Add(FileName(asset.Name));
+                    }
+                }
+            }
+
+            foreach (JProperty asset in (assets["runtimeTargets"] as JObject)?.Properties() ?? Enumerable.Empty<JProperty>())
+            {
+                files.Add(asset.Name);
+            }
+
+            foreach (JProperty asset in (assets["resources"] as JObject)?.Properties() ?? Enumerable.Empty<JProperty>())
+            {
+                if ((string?)asset.Value["locale"] is { Length: > 0 } locale)
+                {
+                    files.Add(locale + "/" + FileName(asset.Name));
+                }
+            }
+
+            result.Add(new DepsLibrary(name, version, type, Sha512Hex((string?)info?["sha512"]), (string?)info?["path"], files.Distinct(StringComparer.Ordinal).ToList()));
+        }
+
+        return result;
+    }
+
+    private static string FileName(string assetPath) => assetPath[(assetPath.LastIndexOf('/') + 1)..];
+
+    /// <summary>NuGet writes <c>sha512-&lt;base64&gt;</c>; SPDX wants hex.</summary>
+    private static string? Sha512Hex(string? text)
+    {
+        if (text is null || !text.StartsWith("sha512-", StringComparison.Ordinal))
+        {
+            return null;
+        }
+
+        Span<byte> bytes = stackalloc byte[64];
+        return Convert.TryFromBase64String(text["sha512-".Length..], bytes, out int written) && written == 64
+            ? Convert.ToHexString(bytes).ToLowerInvariant()
+            : null;
+    }
+}
