@@ -333,6 +333,55 @@ public sealed class SysrootArchiveTests
     }
 
     [TestMethod]
+    public void AnArchiveHashedOnceIsKnownByItsIdentityUntilItIsWrittenAgain()
+    {
+        using var f = new Fixture();
+        string tar = f.Tarball();
+        var log = new List<string>();
+        string digest = Materialize(f, tar, log: log).Digest!;
+        Assert.IsTrue(log.Any(l => l.Contains("hashed in", StringComparison.Ordinal)), string.Join("\n", log));
+        log.Clear();
+        Assert.AreEqual(digest, Materialize(f, tar, log: log).Digest);
+        Assert.IsTrue(log.Any(l => l.Contains("known by its identity", StringComparison.Ordinal)), string.Join("\n", log));
+
+        // Rewritten in place with other bytes and its old mtime, as a careless tool would: hashed again, a new digest.
+        DateTime mtime = File.GetLastWriteTimeUtc(tar);
+        using (FileStream s = new(tar, FileMode.Open, FileAccess.Write))
+        {
+            s.Seek(-1, SeekOrigin.End);
+            s.WriteByte(1); // inside the end-of-archive zeros: still a valid tar
+        }
+
+        File.SetLastWriteTimeUtc(tar, mtime);
+        log.Clear();
+        string again = Materialize(f, tar, log: log).Digest!;
+        Assert.AreNotEqual(digest, again);
+        Assert.AreEqual(OciLayoutMaker.DigestOfFile(tar), again);
+        Assert.IsTrue(log.Any(l => l.Contains("hashed in", StringComparison.Ordinal)), string.Join("\n", log));
+    }
+
+    [TestMethod]
+    public void TheImageDependsOnTheSysrootNotOnWhereItIsCachedAndNamesItsDigest()
+    {
+        using var f = new Fixture();
+        string tar = f.Tarball();
+        string image = Path.Combine(f.Root, "proj", "bin", "oci-image");
+        string ManifestOf(string cache)
+        {
+            f.Publish(t => { t.Sysroot = tar; t.SysrootCache = cache; t.ImageDirectory = image; t.ImageTag = "latest"; });
+            return (string)JObject.Parse(File.ReadAllText(Path.Combine(image, "index.json")))["manifests"]![0]!["digest"]!;
+        }
+
+        string first = ManifestOf(f.Cache);
+        string second = ManifestOf(Path.Combine(f.Root, "another-home", ".ocibundle", "sysroots"));
+        Assert.AreEqual(first, second, "another machine's cache folder gives the same image");
+        JObject manifest = JObject.Parse(File.ReadAllText(Path.Combine(image, "blobs", "sha256", second[7..])));
+        Assert.AreEqual(OciLayoutMaker.DigestOfFile(tar), (string?)manifest["annotations"]!["io.ocibundle.sysroot.digest"]);
+        JObject config = JObject.Parse(File.ReadAllText(Path.Combine(image, "blobs", "sha256", ((string)manifest["config"]!["digest"]!)[7..])));
+        Assert.AreEqual(OciLayoutMaker.DigestOfFile(tar), (string?)config["config"]!["Labels"]!["io.ocibundle.sysroot.digest"]);
+    }
+
+    [TestMethod]
     public void ADamagedCacheEntryIsUnpackedAgain()
     {
         using var f = new Fixture();
@@ -354,7 +403,7 @@ public sealed class SysrootArchiveTests
         MaterializedSysroot[] results = new MaterializedSysroot[4];
         Parallel.For(0, results.Length, i => results[i] = Materialize(f, tar));
         Assert.AreEqual(1, results.Select(r => r.Root).Distinct().Count());
-        CollectionAssert.AreEqual(new[] { Path.GetFileName(Path.GetDirectoryName(results[0].Root)!) }, Directory.GetDirectories(f.Cache).Select(Path.GetFileName).ToArray(), "no staging folder left");
+        CollectionAssert.AreEqual(new[] { Path.GetFileName(Path.GetDirectoryName(results[0].Root)!) }, Directory.GetDirectories(f.Cache).Select(Path.GetFileName).Where(n => n != ".identities").ToArray(), "no staging folder left");
         Assert.IsTrue(File.Exists(Path.Combine(results[0].Root, "usr/lib/x86_64-linux-gnu/libc.so.6")));
     }
 

@@ -61,8 +61,9 @@ internal static class SysrootStore
         // A file: an OCI archive or a tarball, told apart when it is unpacked; the cache knows it by its own digest.
         string file = spec.Path;
         inputs.Path(file);
-        string fileDigest = HashFile(file, spec.Path);
-        long hashed = clock.ElapsedMilliseconds;
+        string? known = KnownDigest(cache, file);
+        string fileDigest = known ?? HashFile(file, spec.Path);
+        string hashed = known is null ? $"hashed in {clock.ElapsedMilliseconds} ms" : "known by its identity, not read";
         if (spec.PinnedDigest is { } pin && pin != fileDigest && !IsOciArchive(file))
         {
             throw new OciBundleException(Strings.SysrootDigestMismatch, spec.Path, pin, fileDigest);
@@ -101,7 +102,8 @@ internal static class SysrootStore
         });
         CheckPin(spec, spec.Path, m.Digest, fileDigest);
         CheckArchitecture(spec.Path, arch, m.Architecture);
-        log($"Sysroot {spec.Path}: {m.Digest} (hashed in {hashed} ms), from {Path.Combine(cache, Hex(fileDigest))} in {clock.ElapsedMilliseconds} ms.");
+        RememberDigest(cache, file, fileDigest);
+        log($"Sysroot {spec.Path}: {m.Digest} ({hashed}), from {Path.Combine(cache, Hex(fileDigest))} in {clock.ElapsedMilliseconds} ms.");
         return new MaterializedSysroot(RootOf(cache, fileDigest), m.Digest, spec.Path, m.Digest == fileDigest ? "tarball" : "oci-archive");
     }
 
@@ -173,6 +175,45 @@ internal static class SysrootStore
 
         return false;
     }
+
+    /// <summary>
+    /// The digest of an archive hashed before, while it is the same file: known by its path and full identity (inode,
+    /// size, mtime and ctime to the nanosecond, which any write changes), as the up-to-date check knows its inputs. So a
+    /// publish after an app change does not read a 150 MB tarball again; a new or rewritten file is hashed.
+    /// </summary>
+    private static string? KnownDigest(string cache, string file)
+    {
+        try
+        {
+            string record = Path.Combine(cache, ".identities", IdentityKey(file));
+            return File.Exists(record) && File.ReadAllText(record).Trim() is { } digest && SysrootSpec.IsDigest(digest)
+                && Directory.Exists(Path.Combine(cache, Hex(digest))) ? digest : null;
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            return null;
+        }
+    }
+
+    private static void RememberDigest(string cache, string file, string digest)
+    {
+        try
+        {
+            string folder = Path.Combine(cache, ".identities");
+            Directory.CreateDirectory(folder);
+            string record = Path.Combine(folder, IdentityKey(file));
+            string temp = $"{record}.tmp-{Guid.NewGuid():N}";
+            File.WriteAllText(temp, digest + "\n");
+            File.Move(temp, record, overwrite: true);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            // only a shortcut: the next publish hashes the file again
+        }
+    }
+
+    private static string IdentityKey(string file) =>
+        Convert.ToHexString(SHA256.HashData(Encoding.UTF8.GetBytes(file + "\n" + NativeMethods.Identity(file)))).ToLowerInvariant();
 
     private static string HashFile(string path, string source)
     {
