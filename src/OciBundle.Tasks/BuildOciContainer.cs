@@ -51,6 +51,8 @@ public sealed class BuildOciContainer : Microsoft.Build.Utilities.Task, ICancela
     public string? SpecVersion { get; set; }
     public string? Network { get; set; }
     public string? Sysroot { get; set; }
+    public string? SysrootDigest { get; set; }
+    public string? SysrootCache { get; set; }
     public bool IncludeTimeZoneData { get; set; }
     public bool IncludeGssapi { get; set; }
     public string? DotnetRoot { get; set; }
@@ -266,6 +268,8 @@ public sealed class BuildOciContainer : Microsoft.Build.Utilities.Task, ICancela
         Network = Network,
         Files = Files.Select(f => new FileOption { Source = f.GetMetadata("FullPath"), TargetPath = f.GetMetadata("TargetPath") }).ToList(),
         Sysroot = Sysroot,
+        SysrootDigest = SysrootDigest,
+        SysrootCache = SysrootCache,
         IncludeTimeZoneData = IncludeTimeZoneData,
         IncludeGssapi = IncludeGssapi,
         DotnetRoot = DotnetRoot,

@@ -75,7 +75,7 @@ internal static class BundleBuilder
             var topLevel = new Dictionary<string, byte[]>
             {
                 ["config.json"] = layout.Config,
-                [ProvenanceReport.FileName] = ProvenanceReport.Write(layout.Plan, layout.Omitted),
+                [ProvenanceReport.FileName] = ProvenanceReport.Write(layout.Plan, layout.Omitted, layout.Sysroot),
             };
             if (layout.Sbom is { } sbom)
             {
@@ -104,7 +104,8 @@ internal static class BundleBuilder
                 Environment = layout.Environment,
                 WorkingDirectory = request.Process.WorkingDirectory,
                 User = $"{request.Process.User.Uid}:{request.Process.User.Gid}",
-                Labels = spec.Labels,
+                Labels = WithSysroot(spec.Labels, layout.Sysroot),
+                Annotations = WithSysroot(new Dictionary<string, string>(), layout.Sysroot),
                 ExposedPorts = spec.Ports,
                 RuntimeFiles = request.Content.RuntimeFiles.ToHashSet(StringComparer.Ordinal),
                 Epoch = request.Output.Epoch,
@@ -176,6 +177,31 @@ internal static class BundleBuilder
         }
 
         return null;
+    }
+
+    /// <summary>The label and annotation that name the sysroot's digest (see README, "Sysroots"): the user's own labels win.</summary>
+    internal const string SysrootDigestAnnotation = "io.ocibundle.sysroot.digest";
+
+    private static IReadOnlyDictionary<string, string> WithSysroot(IReadOnlyDictionary<string, string> labels, Sysroots.MaterializedSysroot? sysroot)
+    {
+        if (sysroot?.Digest is not { } digest)
+        {
+            return labels;
+        }
+
+        var merged = new Dictionary<string, string>(StringComparer.Ordinal) { [SysrootDigestAnnotation] = digest };
+        if (sysroot.Form is "oci-layout" or "oci-archive")
+        {
+            // The image the libraries came from, as the OCI annotation for a base image names it (a manifest digest).
+            merged["org.opencontainers.image.base.digest"] = digest;
+        }
+
+        foreach ((string key, string value) in labels)
+        {
+            merged[key] = value;
+        }
+
+        return merged;
     }
 
     /// <summary>What the plan depends on besides the options: the product itself, who runs it, and where .NET is.</summary>

@@ -74,6 +74,12 @@ internal sealed class BundleOptions
     /// <summary><c>OciBundleSysroot</c>.</summary>
     public string? Sysroot { get; set; }
 
+    /// <summary><c>OciBundleSysrootDigest</c>: the digest the sysroot must have (<c>sha256:...</c>), or empty.</summary>
+    public string? SysrootDigest { get; set; }
+
+    /// <summary><c>OciBundleSysrootCache</c>: where sysroot archives and images are unpacked, shared by every project.</summary>
+    public string? SysrootCache { get; set; }
+
     /// <summary>Copy the time zone database (<c>OciBundleIncludeTimeZoneData</c>).</summary>
     public bool IncludeTimeZoneData { get; set; }
 

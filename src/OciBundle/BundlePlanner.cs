@@ -32,6 +32,7 @@ internal sealed class BundlePlanner
     private readonly RootfsPlan _plan = new();
     private readonly InputLedger _inputs = new();
     private readonly Sysroot _sysroot;
+    private readonly Sysroots.MaterializedSysroot _materialized;
     private readonly IReadOnlyDictionary<string, string>? _knownDigests;
     private readonly CancellationToken _cancel;
     private readonly List<Sbom.BundledFramework> _frameworks = new();
@@ -44,7 +45,9 @@ internal sealed class BundlePlanner
         _log = log;
         _knownDigests = knownDigests;
         _cancel = cancel;
-        _sysroot = new Sysroot(request.Content.SysrootRoot) { Inputs = _inputs };
+        // An archive or image is unpacked (or found in the cache) here, before the closure, never on a no-op publish.
+        _materialized = Sysroots.SysrootStore.Materialize(request.Content.Sysroot, request.Content.Arch, _inputs, log);
+        _sysroot = new Sysroot(_materialized.Root) { Inputs = _inputs };
     }
 
     /// <summary>Plans the bundle.</summary>
@@ -176,7 +179,7 @@ internal sealed class BundlePlanner
             (sbom, digests) = PlanSbom(packages.Value);
         }
 
-        return new BundleLayout(_plan.Seal(), config, args, env, _closure.Omitted, _inputs) { Sbom = sbom, SourceDigests = digests };
+        return new BundleLayout(_plan.Seal(), config, args, env, _closure.Omitted, _inputs) { Sbom = sbom, SourceDigests = digests, Sysroot = _materialized };
     }
 
     /// <summary>
@@ -549,6 +552,9 @@ internal sealed class BundlePlanner
 /// <summary>The planned bundle: rootfs entries, the bytes of config.json, what was left out, and every host input it was made from.</summary>
 internal sealed record BundleLayout(RootfsPlan Plan, byte[] Config, IReadOnlyList<string> Args, IReadOnlyList<KeyValuePair<string, string>> Environment, IReadOnlyList<string> Omitted, InputLedger Inputs)
 {
+    /// <summary>Where the native files came from: the sysroot folder used and, for an archive or image, its digest.</summary>
+    public Sysroots.MaterializedSysroot? Sysroot { get; init; }
+
     /// <summary>The SBOM (<c>sbom.spdx.json</c>), also planned into rootfs; null with <c>OciBundleSbom=false</c>.</summary>
     public byte[]? Sbom { get; init; }
 

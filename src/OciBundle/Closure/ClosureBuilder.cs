@@ -251,7 +251,7 @@ internal sealed class ClosureBuilder : IClosure
             // and -r linux-arm64). Say that once, not as a list of eighty names.
             int count = _missing.Select(m => m.Library).Distinct(StringComparer.Ordinal).Count();
             _missing.Clear();
-            throw new OciBundleException(Strings.SysrootLacksArchitecture, _sysroot.Root, _arch.GoArch, count);
+            throw new OciBundleException(Strings.SysrootLacksArchitecture, _sysroot.Root, _arch.GoArch, $"not even libc.so.6{WhatItHolds()}; the app needs {count} libraries");
         }
 
         if (_missing.Count > 0)
@@ -260,6 +260,28 @@ internal sealed class ClosureBuilder : IClosure
             _missing.Clear();
             throw new OciBundleException(Strings.LibraryNotFound, list, _sysroot.Root);
         }
+    }
+
+    /// <summary>
+    /// Which machine's C library the sysroot does hold, if any: the one fact that tells a user why (an amd64 sysroot, or
+    /// the build machine's own root, for an arm64 bundle), so the message says it instead of listing every library.
+    /// </summary>
+    private string WhatItHolds()
+    {
+        foreach (string goArch in TargetArchitecture.GoArchNames.Where(a => a != _arch.GoArch))
+        {
+            TargetArchitecture other = TargetArchitecture.Find(goArch, out _)!;
+            foreach (string dir in other.DefaultLibraryDirectories)
+            {
+                if (_sysroot.Resolve(dir + "/libc.so.6") is { IsDirectory: false } libc
+                    && Elf.ElfFile.TryReadIdentity(_sysroot.HostPath(libc.RealPath)) is { } identity && identity == other.Identity)
+                {
+                    return $"; it holds {goArch} libraries ({dir}/libc.so.6){(_sysroot.IsHostRoot ? ", the build machine's own" : "")}";
+                }
+            }
+        }
+
+        return _sysroot.IsHostRoot ? "; this is the build machine's own root" : "";
     }
 
     /// <summary>glibc satisfies a DT_NEEDED name by an already loaded object with that DT_SONAME.</summary>

@@ -75,6 +75,13 @@ internal sealed class PackageDatabase
             return null;
         }
 
+        // An info folder with no package lists is no database either: mmdebstrap --variant=extract writes one.
+        sysroot.Inputs?.Listing(info);
+        if (!Directory.EnumerateFiles(info, "*.list").Any())
+        {
+            return null;
+        }
+
         string[] merged = MergedDirectories
             .Where(d => new FileInfo(sysroot.HostPath("/" + d)).LinkTarget is { } target && target.TrimStart('/').TrimEnd('/') == "usr/" + d)
             .Select(d => "/" + d + "/")

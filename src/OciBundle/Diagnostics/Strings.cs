@@ -178,6 +178,44 @@ internal static class Strings
     /// <summary>OCIB1220</summary>
     public static readonly Diagnostic RuntimeIdentifierUnreachable = new(nameof(RuntimeIdentifierUnreachable));
 
+    /// <summary>OCIB1300</summary>
+    public static readonly Diagnostic InvalidSysrootDigest = new(nameof(InvalidSysrootDigest));
+
+    /// <summary>OCIB1301</summary>
+    public static readonly Diagnostic SysrootDigestNeedsArchive = new(nameof(SysrootDigestNeedsArchive));
+
+    /// <summary>OCIB1302</summary>
+    public static readonly Diagnostic InvalidSysrootCache = new(nameof(InvalidSysrootCache));
+
+    /// <summary>OCIB1303</summary>
+    public static readonly Diagnostic SysrootDigestMismatch = new(nameof(SysrootDigestMismatch));
+
+    /// <summary>OCIB1304</summary>
+    public static readonly Diagnostic SysrootTagNotFound = new(nameof(SysrootTagNotFound));
+
+    /// <summary>OCIB1305</summary>
+    public static readonly Diagnostic SysrootPlatformNotFound = new(nameof(SysrootPlatformNotFound));
+
+    /// <summary>OCIB1310</summary>
+    public static readonly Diagnostic SysrootEntryOutsideRoot = new(nameof(SysrootEntryOutsideRoot));
+
+    /// <summary>OCIB1311</summary>
+    public static readonly Diagnostic SysrootHardLinkOutsideRoot = new(nameof(SysrootHardLinkOutsideRoot));
+
+    /// <summary>OCIB1312</summary>
+    public static readonly Diagnostic SysrootEntryThroughSymlink = new(nameof(SysrootEntryThroughSymlink));
+
+    /// <summary>OCIB1313</summary>
+    public static readonly Diagnostic SysrootUnreadable = new(nameof(SysrootUnreadable));
+
+    /// <summary>OCIB1314</summary>
+    public static readonly Diagnostic SysrootBlobCorrupt = new(nameof(SysrootBlobCorrupt));
+
+    /// <summary>OCIB1315</summary>
+    public static readonly Diagnostic SysrootUnsupportedEntry = new(nameof(SysrootUnsupportedEntry));
+
+    /// <summary>OCIB1316</summary>
+    public static readonly Diagnostic SysrootCacheFailed = new(nameof(SysrootCacheFailed));
     /// <summary>OCIB1400</summary>
     public static readonly Diagnostic InvalidRegistry = new(nameof(InvalidRegistry));
 
@@ -326,5 +364,5 @@ internal static class Strings
 
     /// <summary>All of them, in code order.</summary>
     public static IReadOnlyList<Diagnostic> All { get; } = new[] {
-        NonLinuxRuntimeIdentifier, NotExecutable, UnsupportedOS, UnknownArch, ArchNormalized, ArchDisagreesWithRuntimeIdentifier, RequiredValueMissing, InvalidSourceDateEpoch, EmptyArgs, ArgPathNotFound, ArgIsFolder, ArgNotWorldReadable, ArgNotProgram, MountDestinationNotAbsolute, MountDestinationHasDotDot, MountTypeMissing, BindMountSourceNotAbsolute, MountDestinationReserved, InvalidEnvironmentVariableName, InvalidEnvironmentVariableValue, ValueTooLong, ArgsAndEnvironmentTooLong, InvalidUser, UnknownUserName, RootlessUserNotMapped, ReservedId, InvalidHostname, UnknownSpecVersion, WorkingDirectoryNotAbsolute, WorkingDirectoryReserved, BundleDirectoryUnsafe, BundleDirectoryInsidePublishDirectory, PublishDirectoryNotFound, OutputDirectoryNotOurs, OutputPathNotAFolder, ArchiveNotOurs, TargetPathOutsideRootfs, FileSourceNotFound, SysrootNotFound, InvalidNetwork, InvalidHostId, RootlessHostIdsUnknown, MultipleTargets, NetFrameworkMSBuild, InvalidImageTag, InvalidImagePort, InvalidCapability, ContradictoryCapabilities, InvalidSeccomp, InvalidSeccompProfile, InvalidHardeningPath, UnknownRlimit, InvalidRlimitValue, DuplicateRlimit, InvalidBoolean, InvalidHttpPorts, PrivilegedPortWithoutCapability, RuntimeIdentifierUnreachable, InvalidRegistry, InvalidRepository, InvalidPushTag, InvalidInsecureRegistry, LayoutUnreadable, RegistryCredentialsRefused, RegistryNeedsCredentials, RegistryDenied, RepositoryNotFound, RegistryNameInvalid, RegistryBlobUnknown, RegistryManifestInvalid, RegistryTlsFailed, RegistryUnreachable, RegistryFailed, CredentialHelperFailed, DockerConfigUnreadable, TokenServerFailed, RegistryDigestMismatch, LibraryNotFound, WrongMachine, CorruptElf, PathConflict, IcuNotFound, OpenSslNotFound, GssapiNotFound, FrameworkNotFound, RuntimeConfigUnreadable, EntryPointNotFound, LibraryNotElf, SysrootLacksArchitecture, SymlinkOutsideInputs, SpecialFile, BundleWriteFailed, BundleLocked, PublishItemOutsideProject, NonUtf8FileName, LeftoverNotRemoved, CleanKeptForeignOutput, CleanFailed, RunsAsRoot, ExtraCapabilities, NewPrivilegesAllowed, SeccompUnconfined, HostNetworkShared, HostSystemBindMount, HardeningPathsCleared, KernelFileSystemMount, UnexpectedError, RuncNotFound };
+        NonLinuxRuntimeIdentifier, NotExecutable, UnsupportedOS, UnknownArch, ArchNormalized, ArchDisagreesWithRuntimeIdentifier, RequiredValueMissing, InvalidSourceDateEpoch, EmptyArgs, ArgPathNotFound, ArgIsFolder, ArgNotWorldReadable, ArgNotProgram, MountDestinationNotAbsolute, MountDestinationHasDotDot, MountTypeMissing, BindMountSourceNotAbsolute, MountDestinationReserved, InvalidEnvironmentVariableName, InvalidEnvironmentVariableValue, ValueTooLong, ArgsAndEnvironmentTooLong, InvalidUser, UnknownUserName, RootlessUserNotMapped, ReservedId, InvalidHostname, UnknownSpecVersion, WorkingDirectoryNotAbsolute, WorkingDirectoryReserved, BundleDirectoryUnsafe, BundleDirectoryInsidePublishDirectory, PublishDirectoryNotFound, OutputDirectoryNotOurs, OutputPathNotAFolder, ArchiveNotOurs, TargetPathOutsideRootfs, FileSourceNotFound, SysrootNotFound, InvalidNetwork, InvalidHostId, RootlessHostIdsUnknown, MultipleTargets, NetFrameworkMSBuild, InvalidImageTag, InvalidImagePort, InvalidCapability, ContradictoryCapabilities, InvalidSeccomp, InvalidSeccompProfile, InvalidHardeningPath, UnknownRlimit, InvalidRlimitValue, DuplicateRlimit, InvalidBoolean, InvalidHttpPorts, PrivilegedPortWithoutCapability, RuntimeIdentifierUnreachable, InvalidSysrootDigest, SysrootDigestNeedsArchive, InvalidSysrootCache, SysrootDigestMismatch, SysrootTagNotFound, SysrootPlatformNotFound, SysrootEntryOutsideRoot, SysrootHardLinkOutsideRoot, SysrootEntryThroughSymlink, SysrootUnreadable, SysrootBlobCorrupt, SysrootUnsupportedEntry, SysrootCacheFailed, InvalidRegistry, InvalidRepository, InvalidPushTag, InvalidInsecureRegistry, LayoutUnreadable, RegistryCredentialsRefused, RegistryNeedsCredentials, RegistryDenied, RepositoryNotFound, RegistryNameInvalid, RegistryBlobUnknown, RegistryManifestInvalid, RegistryTlsFailed, RegistryUnreachable, RegistryFailed, CredentialHelperFailed, DockerConfigUnreadable, TokenServerFailed, RegistryDigestMismatch, LibraryNotFound, WrongMachine, CorruptElf, PathConflict, IcuNotFound, OpenSslNotFound, GssapiNotFound, FrameworkNotFound, RuntimeConfigUnreadable, EntryPointNotFound, LibraryNotElf, SysrootLacksArchitecture, SymlinkOutsideInputs, SpecialFile, BundleWriteFailed, BundleLocked, PublishItemOutsideProject, NonUtf8FileName, LeftoverNotRemoved, CleanKeptForeignOutput, CleanFailed, RunsAsRoot, ExtraCapabilities, NewPrivilegesAllowed, SeccompUnconfined, HostNetworkShared, HostSystemBindMount, HardeningPathsCleared, KernelFileSystemMount, UnexpectedError, RuncNotFound };
 }

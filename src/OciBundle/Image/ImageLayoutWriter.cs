@@ -30,6 +30,9 @@ internal sealed record ImageRequest
     public required string WorkingDirectory { get; init; }
     public required string User { get; init; }
     public required IReadOnlyDictionary<string, string> Labels { get; init; }
+
+    /// <summary>More annotations of the manifest (the sysroot's digest), beside <c>org.opencontainers.image.created</c>.</summary>
+    public IReadOnlyDictionary<string, string>? Annotations { get; init; }
     public required IReadOnlyCollection<string> ExposedPorts { get; init; }
 
     /// <summary>Paths in the app folder that come from the .NET runtime pack (a self-contained app's runtime).</summary>
@@ -185,6 +188,11 @@ internal static class ImageLayoutWriter
     private static JObject ManifestAnnotations(ImageRequest request, string created)
     {
         var annotations = new JObject { ["org.opencontainers.image.created"] = created };
+        foreach ((string key, string value) in (request.Annotations ?? new Dictionary<string, string>()).OrderBy(a => a.Key, StringComparer.Ordinal))
+        {
+            annotations[key] = value; // the sysroot's digest
+        }
+
         if (request.Sbom is { } sbom)
         {
             annotations["io.ocibundle.sbom.path"] = sbom.Path;

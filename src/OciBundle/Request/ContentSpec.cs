@@ -11,7 +11,7 @@ internal sealed record ContentSpec(
     IReadOnlyList<string> RuntimeFiles,
     IReadOnlyList<FileSpec> Files,
     TargetArchitecture Arch,
-    string SysrootRoot,
+    SysrootSpec Sysroot,
     string? DotnetRoot,
     bool IncludeTimeZoneData,
     bool IncludeGssapi,
@@ -40,20 +40,16 @@ internal sealed record ContentSpec(
             errors.Add(Strings.PublishDirectoryNotFound, o.PublishDirectory);
         }
 
-        string sysroot = errors.Required(o.Sysroot, "OciBundleSysroot");
-        if (sysroot.Length > 0 && !Directory.Exists(sysroot))
-        {
-            errors.Add(Strings.SysrootNotFound, o.Sysroot);
-        }
+        SysrootSpec sysroot = SysrootSpec.Parse(o.Sysroot, o.SysrootDigest, o.SysrootCache, o.ProjectDirectory, errors);
 
         return new ContentSpec(
             publish,
             o.AppName,
             string.IsNullOrEmpty(o.AppHost) ? null : o.AppHost,
-            new Seq<string>(o.RuntimeFiles.Select(f => Sysroot.Normalize(workingDirectory + "/" + f.Replace('\\', '/')))),
+            new Seq<string>(o.RuntimeFiles.Select(f => Closure.Sysroot.Normalize(workingDirectory + "/" + f.Replace('\\', '/')))),
             new Seq<FileSpec>(o.Files.Select(f => FileSpec.Parse(f, workingDirectory, errors)).OfType<FileSpec>()),
             ParseArch(o.Arch, o.RuntimeIdentifier, errors, warnings),
-            sysroot.Length > 0 && Directory.Exists(sysroot) ? new Sysroot(sysroot).Root : "/",
+            sysroot,
             string.IsNullOrWhiteSpace(o.DotnetRoot) ? null : Path.TrimEndingDirectorySeparator(Path.GetFullPath(o.DotnetRoot)),
             o.IncludeTimeZoneData,
             o.IncludeGssapi,

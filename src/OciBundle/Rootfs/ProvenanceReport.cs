@@ -13,7 +13,10 @@ internal static class ProvenanceReport
 {
     public const string FileName = "provenance.json";
 
-    public static byte[] Write(RootfsPlan plan, IReadOnlyList<string> omitted)
+    /// <param name="plan">What rootfs holds.</param>
+    /// <param name="omitted">What the closure left out, and why.</param>
+    /// <param name="sysroot">Where the native files came from: recorded as <c>sysroot</c> (its digest when it was an archive or image).</param>
+    public static byte[] Write(RootfsPlan plan, IReadOnlyList<string> omitted, Sysroots.MaterializedSysroot? sysroot = null)
     {
         var builder = new StringBuilder();
         using (var writer = new StringWriter(builder, CultureInfo.InvariantCulture) { NewLine = "\n" })
@@ -27,6 +30,25 @@ internal static class ProvenanceReport
             json.WriteValue(entries.Count(e => e.Kind == RootfsEntryKind.File));
             json.WritePropertyName("totalBytes");
             json.WriteValue(entries.Where(e => e.Kind == RootfsEntryKind.File).Sum(e => e.Size));
+            if (sysroot is not null)
+            {
+                json.WritePropertyName("sysroot");
+                json.WriteStartObject();
+                json.WritePropertyName("source");
+                json.WriteValue(sysroot.Source);
+                json.WritePropertyName("form");
+                json.WriteValue(sysroot.Form);
+                json.WritePropertyName("root");
+                json.WriteValue(sysroot.Root);
+                if (sysroot.Digest is not null)
+                {
+                    json.WritePropertyName("digest");
+                    json.WriteValue(sysroot.Digest);
+                }
+
+                json.WriteEndObject();
+            }
+
             json.WritePropertyName("omitted");
             json.WriteStartArray();
             foreach (string o in omitted)

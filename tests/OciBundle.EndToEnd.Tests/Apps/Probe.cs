@@ -51,6 +51,21 @@ switch (mode)
         Console.WriteLine($"temp: {File.ReadAllText(temp)}");
         return 0;
 
+    case "sysroot":
+        // Which native files the app runs on: the ICU it loaded, the C library, the machine, the distribution.
+        _ = 1234.5.ToString("N2", new CultureInfo("de-DE"));
+        _ = string.Compare("a", "B", new CultureInfo("de-DE"), CompareOptions.IgnoreCase);
+        string icu = File.ReadAllLines("/proc/self/maps").Select(l => l.Split(' ', StringSplitOptions.RemoveEmptyEntries)).Where(p => p.Length >= 6)
+            .Select(p => Path.GetFileName(p[5])).FirstOrDefault(n => n.StartsWith("libicuuc.so.", StringComparison.Ordinal)) ?? "(none)";
+        Console.WriteLine($"icu: {icu}");
+        Console.WriteLine($"libc: {System.Runtime.InteropServices.Marshal.PtrToStringUTF8(GnuGetLibcVersion())}");
+        Console.WriteLine($"machine: {System.Runtime.InteropServices.RuntimeInformation.ProcessArchitecture}");
+        Console.WriteLine($"os: {(File.Exists("/etc/os-release") ? File.ReadAllLines("/etc/os-release").FirstOrDefault(l => l.StartsWith("PRETTY_NAME=", StringComparison.Ordinal)) : "(none)")}");
+        Console.WriteLine($"date: {new DateTime(2024, 3, 1, 14, 5, 0).ToString("D", new CultureInfo("de-DE"))}");
+        Console.WriteLine($"tz: {TimeZoneInfo.ConvertTimeFromUtc(new DateTime(2024, 7, 1, 12, 0, 0, DateTimeKind.Utc), TimeZoneInfo.FindSystemTimeZoneById("Europe/Berlin")):HH:mm}");
+        Console.WriteLine($"sha256: {Convert.ToHexString(SHA256.HashData("abc"u8))[..8]}");
+        return 0;
+
     case "surface":
         // What the project's declarations turn into inside the container.
         string status = File.ReadAllText("/proc/self/status");
@@ -141,6 +156,9 @@ static string Errno(long rc) => rc switch
     -38 => "ENOSYS",
     _ => $"errno {-rc}",
 };
+
+[System.Runtime.InteropServices.DllImport("libc", EntryPoint = "gnu_get_libc_version")]
+static extern IntPtr GnuGetLibcVersion();
 
 [System.Runtime.InteropServices.DllImport("libc", EntryPoint = "syscall", SetLastError = true)]
 static extern long SyscallNative(long number, long a, long b, long c, long d, long e);

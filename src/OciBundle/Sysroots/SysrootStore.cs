@@ -1,0 +1,461 @@
+using System.Diagnostics;
+using System.Formats.Tar;
+using System.Runtime.InteropServices;
+using System.Security.Cryptography;
+using System.Text;
+using Microsoft.Win32.SafeHandles;
+using OciBundle.Closure;
+using OciBundle.Diagnostics;
+using OciBundle.Interop;
+using OciBundle.Request;
+using OciBundle.State;
+
+namespace OciBundle.Sysroots;
+
+/// <summary>The sysroot a plan takes its native files from: a folder on the host, and the digest it was unpacked from (null for a plain folder).</summary>
+internal sealed record MaterializedSysroot(string Root, string? Digest, string Source, string Form);
+
+/// <summary>
+/// Turns <c>OciBundleSysroot</c> into a folder the closure can read. A plain folder is used as it is. An OCI image layout,
+/// an OCI archive or a root file system tarball is unpacked once into the content-addressed cache
+/// (<c>OciBundleSysrootCache/&lt;sha256&gt;/rootfs</c>, shared by every project): written in a staging folder beside it
+/// under a lock, renamed into place in one step, and checked each time it is used, against the digest it was made from
+/// and the identity of every path as it was written (a changed, added or removed file makes it unpacked again).
+/// Runs in the planner, never on a no-op publish: the up-to-date check knows the archive by its identity.
+/// </summary>
+internal static class SysrootStore
+{
+    private const string MarkerName = "ocibundle-sysroot.txt";
+    private const string MarkerHeader = "ocibundle-sysroot 1";
+    private static readonly TimeSpan LockTimeout = TimeSpan.FromMinutes(10);
+
+    public static MaterializedSysroot Materialize(SysrootSpec spec, TargetArchitecture arch, InputLedger inputs, Action<string> log)
+    {
+        if (spec.Form == SysrootForm.Folder)
+        {
+            return new MaterializedSysroot(spec.Path, null, spec.Path, "folder");
+        }
+
+        string cache = spec.CacheDirectory!;
+        var clock = Stopwatch.StartNew();
+        if (spec.Form == SysrootForm.OciLayout)
+        {
+            string source = spec.Tag is null ? spec.Path : $"{spec.Path}:{spec.Tag}";
+            OciImage image = OciImage.Open(spec.Path, spec.Tag, arch.GoArch, source);
+            foreach (string document in image.Documents.Concat(image.Layers.Select(l => l.Path)))
+            {
+                inputs.Path(document);
+            }
+
+            CheckPin(spec, source, image.Digest, null);
+            CheckArchitecture(source, arch, image.Architecture);
+            Marker marker = Ensure(cache, image.Digest, source, log, stage =>
+            {
+                ApplyLayers(image, Path.Combine(stage, "rootfs"), source, log);
+                return (image.Digest, image.Architecture);
+            });
+            log($"Sysroot {source}: image {image.Digest} ({marker.Architecture}), from {Path.Combine(cache, Hex(image.Digest))} in {clock.ElapsedMilliseconds} ms.");
+            return new MaterializedSysroot(RootOf(cache, image.Digest), image.Digest, source, "oci-layout");
+        }
+
+        // A file: an OCI archive or a tarball, told apart when it is unpacked; the cache knows it by its own digest.
+        string file = spec.Path;
+        inputs.Path(file);
+        string? known = KnownDigest(cache, file);
+        string fileDigest = known ?? HashFile(file, spec.Path);
+        string hashed = known is null ? $"hashed in {clock.ElapsedMilliseconds} ms" : "known by its identity, not read";
+        if (spec.PinnedDigest is { } pin && pin != fileDigest && !IsOciArchive(file))
+        {
+            throw new OciBundleException(Strings.SysrootDigestMismatch, spec.Path, pin, fileDigest);
+        }
+
+        Marker m = Ensure(cache, fileDigest, spec.Path, log, stage =>
+        {
+            string rootfs = Path.Combine(stage, "rootfs");
+            if (IsOciArchive(file))
+            {
+                string layout = Path.Combine(stage, "layout");
+                Directory.CreateDirectory(layout);
+                using (var stream = new FileStream(file, FileMode.Open, FileAccess.Read, FileShare.Read, 1 << 16))
+                {
+                    new TarUnpacker(layout, spec.Path).Unpack(stream, layer: false);
+                }
+
+                OciImage image = OciImage.Open(layout, null, arch.GoArch, spec.Path);
+                CheckArchitecture(spec.Path, arch, image.Architecture);
+                ApplyLayers(image, rootfs, spec.Path, log);
+                TarUnpacker.MakeWritable(layout);
+                Directory.Delete(layout, recursive: true);
+                return (image.Digest, image.Architecture);
+            }
+
+            Directory.CreateDirectory(rootfs);
+            var unpacker = new TarUnpacker(rootfs, spec.Path);
+            using (var stream = TarUnpacker.Decompressed(new FileStream(file, FileMode.Open, FileAccess.Read, FileShare.Read, 1), file))
+            {
+                unpacker.Unpack(stream, layer: false);
+            }
+
+            unpacker.Finish();
+            log($"Sysroot {spec.Path}: unpacked {unpacker.Entries} entries ({unpacker.SkippedSpecialFiles} device nodes and FIFOs skipped).");
+            return (fileDigest, "");
+        });
+        CheckPin(spec, spec.Path, m.Digest, fileDigest);
+        CheckArchitecture(spec.Path, arch, m.Architecture);
+        RememberDigest(cache, file, fileDigest);
+        log($"Sysroot {spec.Path}: {m.Digest} ({hashed}), from {Path.Combine(cache, Hex(fileDigest))} in {clock.ElapsedMilliseconds} ms.");
+        return new MaterializedSysroot(RootOf(cache, fileDigest), m.Digest, spec.Path, m.Digest == fileDigest ? "tarball" : "oci-archive");
+    }
+
+    private static string RootOf(string cache, string digest) => Path.Combine(cache, Hex(digest), "rootfs");
+
+    private static string Hex(string digest) => digest[7..];
+
+    private static void CheckPin(SysrootSpec spec, string source, string digest, string? fileDigest)
+    {
+        if (spec.PinnedDigest is { } pin && pin != digest && pin != fileDigest)
+        {
+            throw new OciBundleException(Strings.SysrootDigestMismatch, source, pin, digest);
+        }
+    }
+
+    private static void CheckArchitecture(string source, TargetArchitecture arch, string imageArchitecture)
+    {
+        if (imageArchitecture.Length > 0 && imageArchitecture != arch.GoArch)
+        {
+            throw new OciBundleException(Strings.SysrootLacksArchitecture, source, arch.GoArch, $"its image config says {imageArchitecture}");
+        }
+    }
+
+    private static void ApplyLayers(OciImage image, string rootfs, string source, Action<string> log)
+    {
+        Directory.CreateDirectory(rootfs);
+        var unpacker = new TarUnpacker(rootfs, source);
+        foreach ((string digest, string path) in image.Layers)
+        {
+            using var file = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read, 1);
+            using var hashing = new HashingStream(file);
+            using Stream tar = TarUnpacker.Decompressed(hashing, path);
+            unpacker.Unpack(tar, layer: true);
+            if (hashing.DigestOfAll() != digest) // before the decompressor is closed, which closes the file
+            {
+                throw new OciBundleException(Strings.SysrootBlobCorrupt, source, path, digest);
+            }
+        }
+
+        unpacker.Finish();
+        log($"Sysroot {source}: applied {image.Layers.Count} layers, {unpacker.Entries} entries ({unpacker.SkippedSpecialFiles} device nodes and FIFOs skipped).");
+    }
+
+    /// <summary>An uncompressed tar whose top holds <c>oci-layout</c>: its headers are read (the data is skipped by seeking).</summary>
+    private static bool IsOciArchive(string file)
+    {
+        if (TarUnpacker.IsCompressed(file))
+        {
+            return false;
+        }
+
+        try
+        {
+            using var stream = new FileStream(file, FileMode.Open, FileAccess.Read, FileShare.Read, 1 << 12);
+            using var reader = new TarReader(stream);
+            int seen = 0;
+            while (seen++ < 64 && reader.GetNextEntry(copyData: false) is { } entry)
+            {
+                if (entry.Name.TrimStart('.', '/') == "oci-layout")
+                {
+                    return true;
+                }
+            }
+        }
+        catch (Exception e) when (e is InvalidDataException or FormatException or EndOfStreamException or IOException or ArgumentException)
+        {
+            return false; // not a tar: the unpacker says so with its own error
+        }
+
+        return false;
+    }
+
+    /// <summary>
+    /// The digest of an archive hashed before, while it is the same file: known by its path and full identity (inode,
+    /// size, mtime and ctime to the nanosecond, which any write changes), as the up-to-date check knows its inputs. So a
+    /// publish after an app change does not read a 150 MB tarball again; a new or rewritten file is hashed.
+    /// </summary>
+    private static string? KnownDigest(string cache, string file)
+    {
+        try
+        {
+            string record = Path.Combine(cache, ".identities", IdentityKey(file));
+            return File.Exists(record) && File.ReadAllText(record).Trim() is { } digest && SysrootSpec.IsDigest(digest)
+                && Directory.Exists(Path.Combine(cache, Hex(digest))) ? digest : null;
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            return null;
+        }
+    }
+
+    private static void RememberDigest(string cache, string file, string digest)
+    {
+        try
+        {
+            string folder = Path.Combine(cache, ".identities");
+            Directory.CreateDirectory(folder);
+            string record = Path.Combine(folder, IdentityKey(file));
+            string temp = $"{record}.tmp-{Guid.NewGuid():N}";
+            File.WriteAllText(temp, digest + "\n");
+            File.Move(temp, record, overwrite: true);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            // only a shortcut: the next publish hashes the file again
+        }
+    }
+
+    private static string IdentityKey(string file) =>
+        Convert.ToHexString(SHA256.HashData(Encoding.UTF8.GetBytes(file + "\n" + NativeMethods.Identity(file)))).ToLowerInvariant();
+
+    private static string HashFile(string path, string source)
+    {
+        try
+        {
+            using var stream = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read, 1 << 20);
+            return "sha256:" + Convert.ToHexString(SHA256.HashData(stream)).ToLowerInvariant();
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            throw new OciBundleException(Strings.SysrootUnreadable, source, e.Message);
+        }
+    }
+
+    /// <summary>What an entry says of itself: the digest it was made from, the image's architecture, every path's identity.</summary>
+    private sealed record Marker(string Digest, string Architecture, IReadOnlyDictionary<string, string> Entries);
+
+    /// <summary>The verified entry for <paramref name="key"/>, unpacked by <paramref name="fill"/> first when it is missing or damaged.</summary>
+    private static Marker Ensure(string cache, string key, string source, Action<string> log, Func<string, (string Digest, string Architecture)> fill)
+    {
+        string entry = Path.Combine(cache, Hex(key));
+        try
+        {
+            Directory.CreateDirectory(cache);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            throw new OciBundleException(Strings.SysrootCacheFailed, cache, e.Message);
+        }
+
+        if (Verified(entry, log) is { } hit)
+        {
+            return hit;
+        }
+
+        using SafeFileHandle held = Lock(cache, Hex(key));
+        if (Verified(entry, log) is { } filled)
+        {
+            return filled; // another publish unpacked it while this one waited
+        }
+
+        string stage = Path.Combine(cache, $".{Hex(key)}.tmp-{Environment.ProcessId}-{Guid.NewGuid():N}");
+        try
+        {
+            foreach (string leftover in Directory.EnumerateDirectories(cache, $".{Hex(key)}.*"))
+            {
+                RemoveTree(leftover); // a killed publish's staging folder, or a damaged entry moved aside (the lock is ours)
+            }
+
+            if (NativeMethods.LStat(entry) is not null)
+            {
+                log($"Sysroot cache entry {entry} is damaged or incomplete: unpacking it again.");
+                string aside = Path.Combine(cache, $".{Hex(key)}.old-{Guid.NewGuid():N}");
+                Directory.Move(entry, aside);
+                RemoveTree(aside);
+            }
+
+            Directory.CreateDirectory(stage);
+            var clock = Stopwatch.StartNew();
+            (string digest, string architecture) = fill(stage);
+            SortedDictionary<string, string> snapshot = OutputSnapshot.Take(Path.Combine(stage, "rootfs"));
+            WriteMarker(Path.Combine(stage, MarkerName), digest, architecture, source, snapshot);
+            Directory.Move(stage, entry);
+            log($"Sysroot {source}: unpacked into {entry} ({snapshot.Count} paths) in {clock.ElapsedMilliseconds} ms.");
+            return new Marker(digest, architecture, snapshot);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            RemoveTree(stage);
+            throw new OciBundleException(Strings.SysrootCacheFailed, cache, e.Message);
+        }
+        catch
+        {
+            RemoveTree(stage);
+            throw;
+        }
+    }
+
+    private static Marker? Verified(string entry, Action<string> log)
+    {
+        string markerPath = Path.Combine(entry, MarkerName);
+        if (!File.Exists(markerPath))
+        {
+            return null;
+        }
+
+        string digest = "", architecture = "";
+        var entries = new Dictionary<string, string>(StringComparer.Ordinal);
+        try
+        {
+            bool first = true;
+            foreach (string line in File.ReadLines(markerPath))
+            {
+                if (first)
+                {
+                    if (line != MarkerHeader)
+                    {
+                        return null;
+                    }
+
+                    first = false;
+                    continue;
+                }
+
+                string[] f = line.Split('\t');
+                switch (f[0])
+                {
+                    case "digest": digest = f[1]; break;
+                    case "architecture": architecture = f[1]; break;
+                    case "entry": entries[f[1]] = f[2]; break;
+                }
+            }
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException or IndexOutOfRangeException)
+        {
+            return null;
+        }
+
+        var clock = Stopwatch.StartNew();
+        if (!SysrootSpec.IsDigest(digest) || OutputSnapshot.FirstChange(Path.Combine(entry, "rootfs"), entries) is { } changed)
+        {
+            log($"Sysroot cache entry {entry} does not match what was unpacked there{(SysrootSpec.IsDigest(digest) ? "" : " (no digest)")}.");
+            return null;
+        }
+
+        log($"Sysroot cache entry {entry}: {entries.Count} paths as unpacked (checked in {clock.ElapsedMilliseconds} ms).");
+        return new Marker(digest, architecture, entries);
+    }
+
+    private static void WriteMarker(string path, string digest, string architecture, string source, IReadOnlyDictionary<string, string> snapshot)
+    {
+        var text = new StringBuilder();
+        text.Append(MarkerHeader).Append('\n');
+        text.Append("digest\t").Append(digest).Append('\n');
+        text.Append("architecture\t").Append(architecture).Append('\n');
+        text.Append("source\t").Append(source.Replace('\t', ' ').Replace('\n', ' ')).Append('\n');
+        foreach ((string p, string identity) in snapshot)
+        {
+            if (p.Contains('\t') || p.Contains('\n'))
+            {
+                continue; // never in a root file system worth using; its absence makes the entry fail its check, safely
+            }
+
+            text.Append("entry\t").Append(p).Append('\t').Append(identity).Append('\n');
+        }
+
+        File.WriteAllText(path, text.ToString(), new UTF8Encoding(false));
+    }
+
+    private static void RemoveTree(string path)
+    {
+        try
+        {
+            if (NativeMethods.LStat(path) is { } s && (s.Mode & NativeMethods.S_IFMT) == NativeMethods.S_IFDIR)
+            {
+                TarUnpacker.MakeWritable(path);
+                Directory.Delete(path, recursive: true);
+            }
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            // left for the next writer, which removes leftovers under the lock
+        }
+    }
+
+    /// <summary>One writer per entry across processes (flock); a waiter finds the entry filled when it gets the lock.</summary>
+    private static SafeFileHandle Lock(string cache, string hex)
+    {
+        string path = Path.Combine(cache, $".{hex}.lock");
+        int fd = NativeMethods.Open(path, NativeMethods.O_RDWR | NativeMethods.O_CREAT | NativeMethods.O_NOFOLLOW | NativeMethods.O_CLOEXEC, 0b110_100_100);
+        if (fd < 0)
+        {
+            throw new OciBundleException(Strings.SysrootCacheFailed, cache, $"the lock file {path} cannot be opened: {Marshal.GetLastPInvokeErrorMessage()}");
+        }
+
+        var handle = new SafeFileHandle(fd, ownsHandle: true);
+        var clock = Stopwatch.StartNew();
+        while (NativeMethods.Flock(fd, NativeMethods.LOCK_EX | NativeMethods.LOCK_NB) != 0)
+        {
+            if (Marshal.GetLastPInvokeError() != NativeMethods.EWOULDBLOCK || clock.Elapsed >= LockTimeout)
+            {
+                handle.Dispose();
+                throw new OciBundleException(Strings.SysrootCacheFailed, cache, $"the lock file {path} is held by another publish for longer than {LockTimeout.TotalMinutes} minutes");
+            }
+
+            Thread.Sleep(100);
+        }
+
+        return handle;
+    }
+}
+
+/// <summary>A read-only stream that hashes what passes through it; <see cref="DigestOfAll"/> reads the rest first.</summary>
+internal sealed class HashingStream : Stream
+{
+    private readonly Stream _inner;
+    private readonly IncrementalHash _hash = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
+
+    public HashingStream(Stream inner) => _inner = inner;
+
+    public override bool CanRead => true;
+    public override bool CanSeek => false;
+    public override bool CanWrite => false;
+    public override long Length => throw new NotSupportedException();
+    public override long Position { get => throw new NotSupportedException(); set => throw new NotSupportedException(); }
+
+    public override int Read(byte[] buffer, int offset, int count) => Read(buffer.AsSpan(offset, count));
+
+    public override int Read(Span<byte> buffer)
+    {
+        int n = _inner.Read(buffer);
+        _hash.AppendData(buffer[..n]);
+        return n;
+    }
+
+    /// <summary>The digest of the whole inner stream (what a decompressor left unread, such as padding, included).</summary>
+    public string DigestOfAll()
+    {
+        byte[] rest = new byte[1 << 16];
+        while (Read(rest) > 0)
+        {
+        }
+
+        return "sha256:" + Convert.ToHexString(_hash.GetHashAndReset()).ToLowerInvariant();
+    }
+
+    public override void Flush()
+    {
+    }
+
+    public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
+    public override void SetLength(long value) => throw new NotSupportedException();
+    public override void Write(byte[] buffer, int offset, int count) => throw new NotSupportedException();
+
+    protected override void Dispose(bool disposing)
+    {
+        if (disposing)
+        {
+            _hash.Dispose();
+            _inner.Dispose();
+        }
+
+        base.Dispose(disposing);
+    }
+}

@@ -1,0 +1,500 @@
+using System.Formats.Tar;
+using System.IO.Compression;
+using Microsoft.Build.Framework;
+using Microsoft.VisualStudio.TestTools.UnitTesting;
+using Newtonsoft.Json.Linq;
+using OciBundle.Closure;
+using OciBundle.Diagnostics;
+using OciBundle.Request;
+using OciBundle.State;
+using OciBundle.Sysroots;
+using OciBundle.Tasks;
+using OciBundle.Testing;
+
+namespace OciBundle.Tests;
+
+/// <summary>
+/// Issue 15, in the engine: OciBundleSysroot as a tarball (plain, gzip, zstd), an OCI image layout (with a tag) or an
+/// OCI archive, unpacked once into the cache, pinned by digest, and hostile archives that never write outside the cache.
+/// </summary>
+[TestClass]
+public sealed class SysrootArchiveTests
+{
+    private static string Shim => Path.Combine(Path.GetDirectoryName(typeof(object).Assembly.Location)!, "libSystem.Native.so");
+
+    private static readonly TargetArchitecture Amd64 = TargetArchitecture.Find("amd64", out _)!;
+
+    /// <summary>A publish folder and a small amd64 sysroot folder (this machine's libc), plus a cache and a folder outside everything.</summary>
+    private sealed class Fixture : IDisposable
+    {
+        private readonly TempDirectory _dir = new("ocibundle-sysroot-");
+
+        public Fixture()
+        {
+            TestEnvironment.Require(File.Exists(Shim) && File.Exists("/lib/x86_64-linux-gnu/libc.so.6"), "an x86-64 Debian-style host (its libc and .NET's libSystem.Native.so make the fixture)");
+            Directory.CreateDirectory(PublishDir);
+            File.Copy(Shim, Path.Combine(PublishDir, "libSystem.Native.so"));
+            File.WriteAllText(Path.Combine(PublishDir, "Hello"), "#!/bin/sh\necho hello\n");
+            File.SetUnixFileMode(Path.Combine(PublishDir, "Hello"), (UnixFileMode)0b111_101_101);
+            string lib = Path.Combine(Folder, "usr", "lib", "x86_64-linux-gnu");
+            Directory.CreateDirectory(lib);
+            foreach (string name in new[] { "libc.so.6", "ld-linux-x86-64.so.2", "libm.so.6", "librt.so.1", "libdl.so.2", "libpthread.so.0" }.Where(n => File.Exists("/lib/x86_64-linux-gnu/" + n)))
+            {
+                File.Copy(Path.Combine("/lib/x86_64-linux-gnu", name), Path.Combine(lib, name));
+            }
+
+            File.CreateSymbolicLink(Path.Combine(Folder, "lib"), "usr/lib");
+            Directory.CreateDirectory(Path.Combine(Folder, "lib64"));
+            File.CreateSymbolicLink(Path.Combine(Folder, "lib64", "ld-linux-x86-64.so.2"), "../usr/lib/x86_64-linux-gnu/ld-linux-x86-64.so.2");
+            Directory.CreateDirectory(Outside);
+            Directory.CreateDirectory(Cache);
+        }
+
+        public string Root => _dir.Path;
+        public string PublishDir => _dir.Combine("proj", "bin", "publish");
+        public string Bundle => _dir.Combine("proj", "bin", "oci-bundle");
+        public string Folder => _dir.Combine("sysroot");
+        public string Cache => _dir.Combine("cache");
+        public string Outside => _dir.Combine("outside");
+        public string State => _dir.Combine("proj", "obj", "state");
+        public FakeBuildEngine Engine { get; private set; } = new();
+
+        /// <summary>The sysroot folder as a tarball, as mmdebstrap writes one ('./' names).</summary>
+        public string Tarball(string name = "sysroot.tar")
+        {
+            string path = _dir.Combine(name);
+            TarFile.CreateFromDirectory(Folder, path, includeBaseDirectory: false);
+            return path;
+        }
+
+        public BuildOciContainer Task(Action<BuildOciContainer>? change)
+        {
+            Engine = new FakeBuildEngine();
+            BuildOciContainer task = TargetDefaults.Task();
+            task.BuildEngine = Engine;
+            task.PublishDirectory = PublishDir;
+            task.BundleDirectory = Bundle;
+            task.ProjectDirectory = _dir.Combine("proj");
+            task.AppName = "Hello";
+            task.AppHost = "Hello";
+            task.SysrootCache = Cache;
+            task.IncludeTimeZoneData = false;
+            task.StateFile = State;
+            change?.Invoke(task);
+            return task;
+        }
+
+        public void Publish(Action<BuildOciContainer>? change = null)
+        {
+            BuildOciContainer task = Task(change);
+            Assert.IsTrue(task.Execute(), string.Join("\n", Engine.Errors.Select(e => $"{e.Code}: {e.Message}")));
+        }
+
+        public string[] Fail(Action<BuildOciContainer>? change = null)
+        {
+            Assert.IsFalse(Task(change).Execute());
+            return Engine.Errors.Select(e => e.Code).ToArray();
+        }
+
+        public string Log => string.Join("\n", Engine.Messages.Select(m => m.Message));
+
+        public JObject Provenance => JObject.Parse(File.ReadAllText(Path.Combine(Bundle, "provenance.json")));
+
+        public string RootfsOf(string path) => Path.Combine(Bundle, "rootfs") + path;
+
+        /// <summary>Everything under the fixture's folder except the cache: what a hostile archive must never change.</summary>
+        public string OutsideCache() => string.Join("\n", Directory.EnumerateFileSystemEntries(Root, "*", SearchOption.AllDirectories)
+            .Where(p => !p.StartsWith(Cache + "/", StringComparison.Ordinal)).Order(StringComparer.Ordinal));
+
+        public void Dispose() => _dir.Dispose();
+    }
+
+    /// <summary>A tree's paths, types, modes, link targets and contents (not times: the cache's folders are dated when unpacked).</summary>
+    private static string Tree(string root) => string.Join("\n", TreeFingerprint.Of(root).Split('\n').Select(l => l.Contains(" dir ", StringComparison.Ordinal) ? l[..l.LastIndexOf(' ')] : System.Text.RegularExpressions.Regex.Replace(l, " [0-9]+ ([0-9A-F]{64})$", " $1")));
+
+    private static MaterializedSysroot Materialize(Fixture f, string sysroot, string? digest = null, string goArch = "amd64", List<string>? log = null)
+    {
+        var errors = new ParseErrors();
+        SysrootSpec spec = SysrootSpec.Parse(sysroot, digest, f.Cache, f.Root, errors);
+        if (errors.All.Count > 0)
+        {
+            throw errors.All[0];
+        }
+
+        return SysrootStore.Materialize(spec, TargetArchitecture.Find(goArch, out _)!, new InputLedger(), m => log?.Add(m));
+    }
+
+    private static string Code(Action action)
+    {
+        try
+        {
+            action();
+        }
+        catch (OciBundleException e)
+        {
+            return e.Code;
+        }
+
+        Assert.Fail("no error");
+        return "";
+    }
+
+    /// <summary>A tarball made entry by entry, for hostile archives.</summary>
+    private static string HostileTar(Fixture f, string name, params TarEntry[] entries)
+    {
+        string path = Path.Combine(f.Root, name);
+        using (FileStream s = File.Create(path))
+        using (var w = new TarWriter(s, TarEntryFormat.Pax))
+        {
+            foreach (TarEntry e in entries)
+            {
+                w.WriteEntry(e);
+            }
+        }
+
+        return path;
+    }
+
+    private static PaxTarEntry File_(string name, string text, UnixFileMode mode = (UnixFileMode)0b110_100_100)
+    {
+        var e = new PaxTarEntry(TarEntryType.RegularFile, name) { Mode = mode, DataStream = new MemoryStream(System.Text.Encoding.UTF8.GetBytes(text)) };
+        return e;
+    }
+
+    private static PaxTarEntry Link(TarEntryType type, string name, string target) => new(type, name) { LinkName = target };
+
+    [TestMethod]
+    public void ATarballSysrootGivesTheFolderSysrootsBundleWithItsDigestRecorded()
+    {
+        using var f = new Fixture();
+        f.Publish(t => t.Sysroot = f.Folder);
+        string fromFolder = Tree(Path.Combine(f.Bundle, "rootfs"));
+
+        string tar = f.Tarball();
+        f.Publish(t => t.Sysroot = tar);
+        Assert.AreEqual(fromFolder, Tree(Path.Combine(f.Bundle, "rootfs")), "the same rootfs from the folder and from its tarball");
+        JObject sysroot = (JObject)f.Provenance["sysroot"]!;
+        Assert.AreEqual(OciLayoutMaker.DigestOfFile(tar), (string?)sysroot["digest"]);
+        Assert.AreEqual("tarball", (string?)sysroot["form"]);
+        string libc = f.RootfsOf("/usr/lib/x86_64-linux-gnu/libc.so.6");
+        CollectionAssert.AreEqual(File.ReadAllBytes(Path.Combine(f.Folder, "usr/lib/x86_64-linux-gnu/libc.so.6")), File.ReadAllBytes(libc));
+        string source = (string)f.Provenance["files"]!.First(x => (string?)x["path"] == "/usr/lib/x86_64-linux-gnu/libc.so.6")!["source"]!;
+        StringAssert.StartsWith(source, f.Cache + "/", "the library is read from the cache entry, not the tarball's folder");
+    }
+
+    [TestMethod]
+    [DataRow("gzip")]
+    [DataRow("zstd")]
+    public void ACompressedTarballUnpacksToTheSameTree(string compression)
+    {
+        using var f = new Fixture();
+        string tar = f.Tarball();
+        string plainRoot = Materialize(f, tar).Root;
+        string compressed = tar + (compression == "gzip" ? ".gz" : ".zst");
+        using (FileStream input = File.OpenRead(tar))
+        using (FileStream output = File.Create(compressed))
+        using (Stream z = compression == "gzip" ? new GZipStream(output, CompressionLevel.Fastest) : new ZstdSharp.CompressionStream(output))
+        {
+            input.CopyTo(z);
+        }
+
+        MaterializedSysroot m = Materialize(f, compressed);
+        Assert.AreEqual(OciLayoutMaker.DigestOfFile(compressed), m.Digest);
+        Assert.AreNotEqual(plainRoot, m.Root);
+        Assert.AreEqual(Tree(plainRoot), Tree(m.Root));
+    }
+
+    [TestMethod]
+    public void AnOciLayoutAndAnOciArchiveGiveTheTarballsTreeAndTheManifestDigest()
+    {
+        using var f = new Fixture();
+        string tar = f.Tarball();
+        string fromTarball = Tree(Materialize(f, tar).Root);
+        string layout = Path.Combine(f.Root, "layout");
+        string manifest = OciLayoutMaker.Write(layout, new[] { tar }, tag: "12-slim");
+
+        MaterializedSysroot m = Materialize(f, layout + ":12-slim");
+        Assert.AreEqual(manifest, m.Digest);
+        Assert.AreEqual(fromTarball, Tree(m.Root));
+        Assert.AreEqual(manifest, Materialize(f, layout).Digest, "one image needs no tag");
+        Assert.AreEqual("OCIB1304", Code(() => Materialize(f, layout + ":13")));
+
+        string archive = Path.Combine(f.Root, "image.oci.tar");
+        OciLayoutMaker.Archive(layout, archive);
+        MaterializedSysroot a = Materialize(f, archive, digest: manifest);
+        Assert.AreEqual(manifest, a.Digest, "an archive's digest is its image's");
+        Assert.AreEqual("oci-archive", a.Form);
+        Assert.AreEqual(fromTarball, Tree(a.Root));
+    }
+
+    [TestMethod]
+    public void AnImageOfAnotherArchitectureIsOneCodedError()
+    {
+        using var f = new Fixture();
+        string tar = f.Tarball();
+        string layout = Path.Combine(f.Root, "layout");
+        OciLayoutMaker.Write(layout, new[] { tar }, architecture: "amd64");
+        Assert.AreEqual("OCIB1305", Code(() => Materialize(f, layout, goArch: "arm64")), "an index whose platforms lack arm64");
+
+        string bare = Path.Combine(f.Root, "bare");
+        OciLayoutMaker.Write(bare, new[] { tar }, architecture: "amd64", platformInIndex: false);
+        Assert.AreEqual("OCIB2006", Code(() => Materialize(f, bare, goArch: "arm64")), "the config names another architecture");
+    }
+
+    [TestMethod]
+    public void ASysrootOfAnotherMachineSaysWhichMachineItHolds()
+    {
+        using var f = new Fixture();
+        // The app's native library made an arm64 one (e_machine 183): its DT_NEEDED list stays as it was.
+        string shim = Path.Combine(f.PublishDir, "libSystem.Native.so");
+        byte[] elf = File.ReadAllBytes(shim);
+        elf[18] = 183;
+        elf[19] = 0;
+        File.WriteAllBytes(shim, elf);
+        CollectionAssert.AreEqual(new[] { "OCIB2006" }, f.Fail(t =>
+        {
+            t.Sysroot = f.Tarball();
+            t.Arch = "arm64";
+        }));
+        string message = f.Engine.Errors.Single().Message!;
+        StringAssert.Contains(message, "holds no libraries for arm64");
+        StringAssert.Contains(message, "it holds amd64 libraries");
+        StringAssert.Contains(message, "mmdebstrap");
+    }
+
+    [TestMethod]
+    public void AnExtractedSysrootsEmptyPackageDatabaseStillGivesTimeZones()
+    {
+        using var f = new Fixture();
+        // What mmdebstrap --variant=extract writes: the packages' files, an empty dpkg status and info folder.
+        Directory.CreateDirectory(Path.Combine(f.Folder, "var", "lib", "dpkg", "info"));
+        File.WriteAllText(Path.Combine(f.Folder, "var", "lib", "dpkg", "status"), "");
+        Directory.CreateDirectory(Path.Combine(f.Folder, "usr", "share", "zoneinfo", "Europe"));
+        File.WriteAllText(Path.Combine(f.Folder, "usr", "share", "zoneinfo", "Europe", "Berlin"), "TZif2 from tzdata");
+        string tar = f.Tarball();
+        f.Publish(t => { t.Sysroot = tar; t.IncludeTimeZoneData = true; });
+        Assert.AreEqual("TZif2 from tzdata", File.ReadAllText(f.RootfsOf("/usr/share/zoneinfo/Europe/Berlin")));
+        StringAssert.Contains(f.Log, "no dpkg database");
+    }
+
+    [TestMethod]
+    public void LayersApplyInOrderWithWhiteoutsAndOpaqueFolders()
+    {
+        using var f = new Fixture();
+        string one = HostileTar(f, "one.tar", File_("etc/a", "a"), File_("etc/b", "b"), File_("opt/x/old", "old"), File_("keep", "1"));
+        string two = HostileTar(f, "two.tar", File_("etc/.wh.a", ""), File_("opt/x/new", "new"), File_("opt/x/.wh..wh..opq", ""), File_("keep", "2"));
+        string layout = Path.Combine(f.Root, "layers");
+        OciLayoutMaker.Write(layout, new[] { one, two });
+        string root = Materialize(f, layout).Root;
+        Assert.IsFalse(File.Exists(Path.Combine(root, "etc/a")), "whited out");
+        Assert.IsTrue(File.Exists(Path.Combine(root, "etc/b")));
+        Assert.IsFalse(File.Exists(Path.Combine(root, "opt/x/old")), "hidden by the opaque folder");
+        Assert.AreEqual("new", File.ReadAllText(Path.Combine(root, "opt/x/new")), "written by the same layer as the opaque marker");
+        Assert.AreEqual("2", File.ReadAllText(Path.Combine(root, "keep")));
+        Assert.IsFalse(Directory.EnumerateFileSystemEntries(root, ".wh.*", SearchOption.AllDirectories).Any());
+    }
+
+    [TestMethod]
+    public void PinningTakesTheRightDigestAndNamesBothForAWrongOne()
+    {
+        using var f = new Fixture();
+        string tar = f.Tarball();
+        string digest = OciLayoutMaker.DigestOfFile(tar);
+        f.Publish(t => { t.Sysroot = tar; t.SysrootDigest = digest; });
+
+        string wrong = "sha256:" + new string('0', 64);
+        CollectionAssert.AreEqual(new[] { "OCIB1303" }, f.Fail(t => { t.Sysroot = tar; t.SysrootDigest = wrong; }));
+        StringAssert.Contains(f.Engine.Errors.Single().Message!, wrong);
+        StringAssert.Contains(f.Engine.Errors.Single().Message!, digest);
+        CollectionAssert.AreEqual(new[] { "OCIB1300" }, f.Fail(t => { t.Sysroot = tar; t.SysrootDigest = "sha256:abc"; }));
+        CollectionAssert.AreEqual(new[] { "OCIB1301" }, f.Fail(t => { t.Sysroot = f.Folder; t.SysrootDigest = digest; }));
+        CollectionAssert.AreEqual(new[] { "OCIB1302" }, f.Fail(t => { t.Sysroot = tar; t.SysrootCache = "relative/cache"; }));
+        CollectionAssert.AreEqual(new[] { "OCIB1100" }, f.Fail(t => t.Sysroot = tar + ".missing"));
+    }
+
+    [TestMethod]
+    public void AnUnchangedTarballIsNotReadAgainAndAChangedOneRebuilds()
+    {
+        using var f = new Fixture();
+        string tar = f.Tarball();
+        f.Publish(t => t.Sysroot = tar);
+        f.Publish(t => t.Sysroot = tar);
+        StringAssert.Contains(f.Log, "Nothing changed");
+        Assert.IsFalse(f.Log.Contains("Sysroot ", StringComparison.Ordinal), "the no-op publish neither hashed nor opened the sysroot: " + f.Log);
+
+        // A new tarball at the same path (a new libm): a new digest, a new cache entry, the bundle rebuilt from it.
+        File.Copy("/lib/x86_64-linux-gnu/libc.so.6", Path.Combine(f.Folder, "usr/lib/x86_64-linux-gnu/libm.so.6"), overwrite: true);
+        File.Delete(tar);
+        f.Tarball();
+        f.Publish(t => t.Sysroot = tar);
+        StringAssert.Contains(f.Log, "an input changed");
+        Assert.AreEqual(OciLayoutMaker.DigestOfFile(tar), (string?)f.Provenance["sysroot"]!["digest"]);
+        Assert.AreEqual(2, Directory.GetDirectories(f.Cache).Count(d => !Path.GetFileName(d).StartsWith('.')));
+    }
+
+    [TestMethod]
+    public void AnArchiveHashedOnceIsKnownByItsIdentityUntilItIsWrittenAgain()
+    {
+        using var f = new Fixture();
+        string tar = f.Tarball();
+        var log = new List<string>();
+        string digest = Materialize(f, tar, log: log).Digest!;
+        Assert.IsTrue(log.Any(l => l.Contains("hashed in", StringComparison.Ordinal)), string.Join("\n", log));
+        log.Clear();
+        Assert.AreEqual(digest, Materialize(f, tar, log: log).Digest);
+        Assert.IsTrue(log.Any(l => l.Contains("known by its identity", StringComparison.Ordinal)), string.Join("\n", log));
+
+        // Rewritten in place with other bytes and its old mtime, as a careless tool would: hashed again, a new digest.
+        DateTime mtime = File.GetLastWriteTimeUtc(tar);
+        using (FileStream s = new(tar, FileMode.Open, FileAccess.Write))
+        {
+            s.Seek(-1, SeekOrigin.End);
+            s.WriteByte(1); // inside the end-of-archive zeros: still a valid tar
+        }
+
+        File.SetLastWriteTimeUtc(tar, mtime);
+        log.Clear();
+        string again = Materialize(f, tar, log: log).Digest!;
+        Assert.AreNotEqual(digest, again);
+        Assert.AreEqual(OciLayoutMaker.DigestOfFile(tar), again);
+        Assert.IsTrue(log.Any(l => l.Contains("hashed in", StringComparison.Ordinal)), string.Join("\n", log));
+    }
+
+    [TestMethod]
+    public void TheImageDependsOnTheSysrootNotOnWhereItIsCachedAndNamesItsDigest()
+    {
+        using var f = new Fixture();
+        string tar = f.Tarball();
+        string image = Path.Combine(f.Root, "proj", "bin", "oci-image");
+        string ManifestOf(string cache)
+        {
+            f.Publish(t => { t.Sysroot = tar; t.SysrootCache = cache; t.ImageDirectory = image; t.ImageTag = "latest"; t.ImageRepository = "proj"; });
+            return (string)JObject.Parse(File.ReadAllText(Path.Combine(image, "index.json")))["manifests"]![0]!["digest"]!;
+        }
+
+        string first = ManifestOf(f.Cache);
+        string second = ManifestOf(Path.Combine(f.Root, "another-home", ".ocibundle", "sysroots"));
+        Assert.AreEqual(first, second, "another machine's cache folder gives the same image");
+        JObject manifest = JObject.Parse(File.ReadAllText(Path.Combine(image, "blobs", "sha256", second[7..])));
+        Assert.AreEqual(OciLayoutMaker.DigestOfFile(tar), (string?)manifest["annotations"]!["io.ocibundle.sysroot.digest"]);
+        JObject config = JObject.Parse(File.ReadAllText(Path.Combine(image, "blobs", "sha256", ((string)manifest["config"]!["digest"]!)[7..])));
+        Assert.AreEqual(OciLayoutMaker.DigestOfFile(tar), (string?)config["config"]!["Labels"]!["io.ocibundle.sysroot.digest"]);
+    }
+
+    [TestMethod]
+    public void ADamagedCacheEntryIsUnpackedAgain()
+    {
+        using var f = new Fixture();
+        string tar = f.Tarball();
+        string root = Materialize(f, tar).Root;
+        string libc = Path.Combine(root, "usr/lib/x86_64-linux-gnu/libc.so.6");
+        File.WriteAllText(libc, "tampered");
+        var log = new List<string>();
+        Assert.AreEqual(root, Materialize(f, tar, log: log).Root);
+        CollectionAssert.AreEqual(File.ReadAllBytes("/lib/x86_64-linux-gnu/libc.so.6"), File.ReadAllBytes(libc));
+        Assert.IsTrue(log.Any(l => l.Contains("unpacking it again", StringComparison.Ordinal)), string.Join("\n", log));
+    }
+
+    [TestMethod]
+    public void TwoPublishesUnpackingTheSameSysrootAtOnceShareOneEntry()
+    {
+        using var f = new Fixture();
+        string tar = f.Tarball();
+        MaterializedSysroot[] results = new MaterializedSysroot[4];
+        Parallel.For(0, results.Length, i => results[i] = Materialize(f, tar));
+        Assert.AreEqual(1, results.Select(r => r.Root).Distinct().Count());
+        CollectionAssert.AreEqual(new[] { Path.GetFileName(Path.GetDirectoryName(results[0].Root)!) }, Directory.GetDirectories(f.Cache).Select(Path.GetFileName).Where(n => n != ".identities").ToArray(), "no staging folder left");
+        Assert.IsTrue(File.Exists(Path.Combine(results[0].Root, "usr/lib/x86_64-linux-gnu/libc.so.6")));
+    }
+
+    [TestMethod]
+    public void HostileTarballsAreRefusedAndWriteNothingOutsideTheCache()
+    {
+        using var f = new Fixture();
+        string before = f.OutsideCache();
+        string secret = Path.Combine(f.Outside, "secret");
+        var cases = new (string Code, TarEntry[] Entries)[]
+        {
+            ("OCIB1310", new TarEntry[] { File_("usr/../../outside/pwned", "x") }),
+            ("OCIB1310", new TarEntry[] { File_("../pwned", "x") }),
+            ("OCIB1312", new TarEntry[] { Link(TarEntryType.SymbolicLink, "escape", f.Outside), File_("escape/pwned", "x") }),
+            ("OCIB1312", new TarEntry[] { Link(TarEntryType.SymbolicLink, "up", "../../../../../../.."), File_("up/tmp/pwned", "x") }),
+            ("OCIB1312", new TarEntry[] { new PaxTarEntry(TarEntryType.Directory, "d"), Link(TarEntryType.SymbolicLink, "d/l", "/"), new PaxTarEntry(TarEntryType.Directory, "d/l/tmp") }),
+            ("OCIB1310", new TarEntry[] { Link(TarEntryType.HardLink, "hl", "../outside/secret") }),
+            ("OCIB1311", new TarEntry[] { Link(TarEntryType.HardLink, "hl", "/etc/passwd") }),
+            ("OCIB1311", new TarEntry[] { Link(TarEntryType.SymbolicLink, "s", "/etc/passwd"), Link(TarEntryType.HardLink, "hl", "s") }),
+            ("OCIB1311", new TarEntry[] { Link(TarEntryType.SymbolicLink, "d", f.Outside), Link(TarEntryType.HardLink, "hl", "d/secret") }),
+            ("OCIB1315", new TarEntry[] { File_(new string('a', 300), "x") }),
+        };
+        File.WriteAllText(secret, "secret");
+        before = f.OutsideCache();
+        int i = 0;
+        foreach ((string code, TarEntry[] entries) in cases)
+        {
+            string tar = HostileTar(f, $"hostile-{i++}.tar", entries);
+            before += "\n" + tar;
+            before = string.Join("\n", before.Split('\n').Order(StringComparer.Ordinal));
+            Assert.AreEqual(code, Code(() => Materialize(f, tar)), string.Join(", ", entries.Select(e => e.Name)));
+            Assert.AreEqual(before, f.OutsideCache(), "nothing written outside the cache");
+            Assert.AreEqual("secret", File.ReadAllText(secret));
+            Assert.AreEqual(0, Directory.GetDirectories(f.Cache).Length, "a refused archive leaves no entry and no staging folder");
+        }
+
+        Assert.IsFalse(Directory.EnumerateFileSystemEntries("/tmp", "pwned").Any());
+    }
+
+    [TestMethod]
+    public void DeviceNodesAreSkippedSetuidBitsDroppedAndAbsoluteNamesKeptInside()
+    {
+        using var f = new Fixture();
+        string tar = HostileTar(f, "odd.tar",
+            new PaxTarEntry(TarEntryType.Directory, "./dev") { Mode = (UnixFileMode)0b111_101_101 },
+            new PaxTarEntry(TarEntryType.CharacterDevice, "./dev/null") { DeviceMajor = 1, DeviceMinor = 3 },
+            new PaxTarEntry(TarEntryType.BlockDevice, "./dev/sda") { DeviceMajor = 8, DeviceMinor = 0 },
+            new PaxTarEntry(TarEntryType.Fifo, "./dev/initctl"),
+            File_("./usr/bin/su", "#!/bin/sh\n", (UnixFileMode)0b110_111_101_101),
+            File_("/etc/absolute", "inside"),
+            Link(TarEntryType.SymbolicLink, "./etc/mtab", "/proc/self/mounts"),
+            File_("./usr/lib/libx.so.1", "x"),
+            Link(TarEntryType.HardLink, "./usr/lib/libx-again.so.1", "./usr/lib/libx.so.1"),
+            new PaxTarEntry(TarEntryType.Directory, "./ro") { Mode = (UnixFileMode)0b101_101_101 },
+            File_("./ro/inside", "ok"));
+        var log = new List<string>();
+        string root = Materialize(f, tar, log: log).Root;
+        Assert.AreEqual(0, Directory.GetFileSystemEntries(Path.Combine(root, "dev")).Length, "device nodes and FIFOs skipped");
+        StringAssert.Contains(string.Join("\n", log), "3 device nodes and FIFOs skipped");
+        Assert.AreEqual((UnixFileMode)0b111_101_101, File.GetUnixFileMode(Path.Combine(root, "usr/bin/su")), "no setuid or setgid");
+        Assert.AreEqual("inside", File.ReadAllText(Path.Combine(root, "etc/absolute")));
+        Assert.AreEqual("/proc/self/mounts", new FileInfo(Path.Combine(root, "etc/mtab")).LinkTarget, "a symlink is kept as written (the closure follows it inside the sysroot)");
+        Assert.AreEqual(Interop.NativeMethods.LStat(Path.Combine(root, "usr/lib/libx.so.1"))!.Value.Inode, Interop.NativeMethods.LStat(Path.Combine(root, "usr/lib/libx-again.so.1"))!.Value.Inode);
+        Assert.AreEqual("ok", File.ReadAllText(Path.Combine(root, "ro/inside")));
+    }
+
+    [TestMethod]
+    public void DamagedArchivesAreCodedErrors()
+    {
+        using var f = new Fixture();
+        string tar = f.Tarball();
+        string truncated = Path.Combine(f.Root, "truncated.tar.gz");
+        using (FileStream input = File.OpenRead(tar))
+        using (FileStream output = File.Create(truncated))
+        using (var z = new GZipStream(output, CompressionLevel.Fastest))
+        {
+            input.CopyTo(z);
+        }
+
+        byte[] bytes = File.ReadAllBytes(truncated);
+        File.WriteAllBytes(truncated, bytes[..(bytes.Length / 2)]);
+        Assert.AreEqual("OCIB1313", Code(() => Materialize(f, truncated)));
+
+        string layout = Path.Combine(f.Root, "layout");
+        OciLayoutMaker.Write(layout, new[] { tar });
+        string layer = Directory.GetFiles(Path.Combine(layout, "blobs", "sha256")).OrderByDescending(p => new FileInfo(p).Length).First();
+        byte[] blob = File.ReadAllBytes(layer);
+        blob[^20] ^= 0xff; // in the gzip trailer's neighbourhood: the blob no longer has its name's digest
+        File.WriteAllBytes(layer, blob);
+        string code = Code(() => Materialize(f, layout));
+        Assert.IsTrue(code is "OCIB1314" or "OCIB1313", code);
+        Assert.AreEqual(0, Directory.GetDirectories(f.Cache).Length);
+    }
+}

@@ -1,0 +1,61 @@
+using System.Formats.Tar;
+using System.IO.Compression;
+using System.Security.Cryptography;
+using System.Text;
+
+namespace OciBundle.Testing;
+
+/// <summary>Writes OCI image layouts and archives from layer tarballs, as skopeo or umoci would: for tests of the sysroot forms.</summary>
+public static class OciLayoutMaker
+{
+    /// <summary>
+    /// A layout at <paramref name="dir"/> with one image of the given layers (each gzip-compressed into a blob), tagged
+    /// <paramref name="tag"/>, for <paramref name="architecture"/>; returns the manifest's digest.
+    /// </summary>
+    public static string Write(string dir, IReadOnlyList<string> layerTarballs, string architecture = "amd64", string tag = "latest", bool platformInIndex = true)
+    {
+        string blobs = Path.Combine(dir, "blobs", "sha256");
+        Directory.CreateDirectory(blobs);
+        File.WriteAllText(Path.Combine(dir, "oci-layout"), "{\"imageLayoutVersion\":\"1.0.0\"}");
+        var layers = new List<(string Digest, long Size, string DiffId)>();
+        foreach (string tarball in layerTarballs)
+        {
+            string diffId = Digest(File.ReadAllBytes(tarball));
+            var gz = new MemoryStream();
+            using (var z = new GZipStream(gz, CompressionLevel.Fastest, leaveOpen: true))
+            using (FileStream input = File.OpenRead(tarball))
+            {
+                input.CopyTo(z);
+            }
+
+            (string d, long s) = Blob(blobs, gz.ToArray());
+            layers.Add((d, s, diffId));
+        }
+
+        string config = $"{{\"architecture\":\"{architecture}\",\"os\":\"linux\",\"config\":{{}},\"rootfs\":{{\"type\":\"layers\",\"diff_ids\":[{string.Join(",", layers.Select(l => $"\"{l.DiffId}\""))}]}}}}";
+        (string configDigest, long configSize) = Blob(blobs, Encoding.UTF8.GetBytes(config));
+        string manifest = $"{{\"schemaVersion\":2,\"mediaType\":\"application/vnd.oci.image.manifest.v1+json\",\"config\":{{\"mediaType\":\"application/vnd.oci.image.config.v1+json\",\"digest\":\"{configDigest}\",\"size\":{configSize}}},\"layers\":[{string.Join(",", layers.Select(l => $"{{\"mediaType\":\"application/vnd.oci.image.layer.v1.tar+gzip\",\"digest\":\"{l.Digest}\",\"size\":{l.Size}}}"))}]}}";
+        (string manifestDigest, long manifestSize) = Blob(blobs, Encoding.UTF8.GetBytes(manifest));
+        string platform = platformInIndex ? $",\"platform\":{{\"architecture\":\"{architecture}\",\"os\":\"linux\"}}" : "";
+        File.WriteAllText(Path.Combine(dir, "index.json"), $"{{\"schemaVersion\":2,\"manifests\":[{{\"mediaType\":\"application/vnd.oci.image.manifest.v1+json\",\"digest\":\"{manifestDigest}\",\"size\":{manifestSize}{platform},\"annotations\":{{\"org.opencontainers.image.ref.name\":\"{tag}\"}}}}]}}");
+        return manifestDigest;
+    }
+
+    /// <summary>An OCI archive: the layout folder as a tar, as <c>skopeo copy ... oci-archive:</c> writes it.</summary>
+    public static void Archive(string layoutDir, string archivePath) => TarFile.CreateFromDirectory(layoutDir, archivePath, includeBaseDirectory: false);
+
+    public static string Digest(byte[] bytes) => "sha256:" + Convert.ToHexString(SHA256.HashData(bytes)).ToLowerInvariant();
+
+    public static string DigestOfFile(string path)
+    {
+        using FileStream s = File.OpenRead(path);
+        return "sha256:" + Convert.ToHexString(SHA256.HashData(s)).ToLowerInvariant();
+    }
+
+    private static (string Digest, long Size) Blob(string blobs, byte[] bytes)
+    {
+        string digest = Digest(bytes);
+        File.WriteAllBytes(Path.Combine(blobs, digest[7..]), bytes);
+        return (digest, bytes.Length);
+    }
+}
