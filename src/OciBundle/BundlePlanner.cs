@@ -226,6 +226,7 @@ internal sealed class BundlePlanner
             NuGetPackageRoot = content.NuGetPackageRoot,
             Inputs = _inputs,
             Epoch = _request.Output.Epoch,
+            SysrootDigest = _materialized.Digest,
         });
         _plan.AddContent(Sbom.SpdxSbom.ContainerPath, document, FileMode644, "the SBOM of this root file system (SPDX 2.3, OciBundleSbom; it lists every other file)");
         return (document, bySource);

@@ -120,6 +120,8 @@ public sealed class SysrootTests
         Assert.AreEqual(0, inspect.ExitCode, inspect.All);
         Assert.AreEqual(digest, (string?)JObject.Parse(inspect.Output)["Labels"]!["io.ocibundle.sysroot.digest"], "skopeo shows which sysroot the libraries came from");
         string imageDigest = (string)JObject.Parse(inspect.Output)["Digest"]!;
+        JObject os = (JObject)SbomTests.Read(project.BundleDir)["packages"]!.Single(p => (string?)p["primaryPackagePurpose"] == "OPERATING_SYSTEM");
+        StringAssert.Contains((string?)os["sourceInfo"], digest, "the SBOM names the sysroot the libraries came from");
         string rootfs = TreeFingerprint.Of(Path.Combine(project.BundleDir, "rootfs"));
 
         // A wrong pin is one coded error naming both digests, and the bundle stays as it was.

@@ -300,6 +300,7 @@ internal static class SpdxSbom
                     Version = os.VersionId ?? NoAssertion,
                     Purpose = "OPERATING_SYSTEM",
                     Comment = "the distribution of the sysroot, from its os-release" + (os.PrettyName is null ? "" : ": " + os.PrettyName),
+                    SourceInfo = s.SysrootDigest is null ? null : "the sysroot " + s.SysrootDigest + " (OciBundleSysrootDigest pins it)",
                 });
             }
 
