@@ -22,7 +22,7 @@ public sealed class RegistryPushTests
     private const string Password = "s3cret-Pa55word";
 
     /// <summary>A layout of four blobs (config, three layers), the runtime layer over the small chunk size the tests push with.</summary>
-    private static ImageResult WriteLayout(TempDirectory dir, string image, string app = "app v1", string architecture = "amd64")
+    internal static ImageResult WriteLayout(TempDirectory dir, string image, string app = "app v1", string architecture = "amd64")
     {
         string src = dir.Combine("src");
         Directory.CreateDirectory(src);

@@ -173,7 +173,7 @@ internal static class ImagePusher
                 throw await client.Fail(post, $"POST upload of {blob.Digest}").ConfigureAwait(false);
             }
 
-            location = Absolute(client, post.Headers.Location);
+            location = client.UploadLocation(post.Headers.Location, $"POST upload of {blob.Digest}");
         }
 
         if (blob.Size <= chunkSize)
@@ -205,7 +205,7 @@ internal static class ImagePusher
                 throw await client.Fail(patch, $"PATCH blob {blob.Digest} at {first}").ConfigureAwait(false);
             }
 
-            location = Absolute(client, patch.Headers.Location);
+            location = client.UploadLocation(patch.Headers.Location, $"PATCH blob {blob.Digest} at {first}");
             if (clock.Elapsed - said > TimeSpan.FromSeconds(2))
             {
                 said = clock.Elapsed;
@@ -240,8 +240,6 @@ internal static class ImagePusher
             throw new OciBundleException(Strings.RegistryDigestMismatch, client.Registry, repository, reference, stored, manifest.Digest);
         }
     }
-
-    private static Uri Absolute(RegistryClient client, Uri location) => location.IsAbsoluteUri ? location : new Uri(client.BaseUri, location);
 
     private static Uri WithDigest(Uri location, string digest) =>
         new(location + (string.IsNullOrEmpty(location.Query) ? "?" : "&") + "digest=" + Uri.EscapeDataString(digest));

@@ -138,8 +138,59 @@ internal sealed class RegistryClient : IDisposable
         return response;
     }
 
+    /// <summary>
+    /// Whether <paramref name="uri"/> is the registry's own endpoint (scheme, host and port), the only place its
+    /// credentials and tokens go, as docker's authorizer has it: an upload continuing at blob storage goes without.
+    /// </summary>
+    public bool IsRegistry(Uri? uri) =>
+        uri is { IsAbsoluteUri: true }
+        && uri.Scheme.Equals(BaseUri.Scheme, StringComparison.OrdinalIgnoreCase)
+        && uri.IdnHost.Equals(BaseUri.IdnHost, StringComparison.OrdinalIgnoreCase)
+        && uri.Port == BaseUri.Port;
+
+    /// <summary>
+    /// Where an upload goes on (the <c>Location</c> of a POST or PATCH), made absolute: an http(s) address, never a
+    /// downgrade from the registry's TLS to plain http; another host (blob storage) gets no credentials (<see cref="IsRegistry"/>).
+    /// </summary>
+    public Uri UploadLocation(Uri location, string answer)
+    {
+        Uri target = location.IsAbsoluteUri ? location : new Uri(BaseUri, location);
+        string? why = target.Scheme is not ("http" or "https") ? $"is a {target.Scheme}: address, not http or https"
+            : BaseUri.Scheme == "https" && target.Scheme == "http" ? "is plain http while the registry speaks TLS (a downgrade: the image would travel in the clear)"
+            : null;
+        if (why is not null)
+        {
+            throw new OciBundleException(Strings.RegistryLocationRefused, Registry, Repository, Shown(target), answer, why);
+        }
+
+        if (!IsRegistry(target))
+        {
+            _log($"{answer}: the upload goes on at {target.GetLeftPart(UriPartial.Authority)}, which gets no credentials");
+        }
+
+        return target;
+    }
+
+    /// <summary>An address for a message: no user info, query (a presigned URL's signature) or fragment.</summary>
+    private static string Shown(Uri uri)
+    {
+        try
+        {
+            return new UriBuilder(uri) { UserName = "", Password = "", Query = "", Fragment = "" }.Uri.GetLeftPart(UriPartial.Path);
+        }
+        catch (UriFormatException)
+        {
+            return uri.Scheme + ":";
+        }
+    }
+
     private void Authorize(HttpRequestMessage request, string scope)
     {
+        if (!IsRegistry(request.RequestUri))
+        {
+            return; // credentials and tokens never leave for another scheme, host or port
+        }
+
         if (_tokens.TryGetValue(scope, out var token) && token.Expires > DateTimeOffset.UtcNow)
         {
             request.Headers.Authorization = new AuthenticationHeaderValue("Bearer", token.Token);
@@ -179,6 +230,17 @@ internal sealed class RegistryClient : IDisposable
         if (!p.TryGetValue("realm", out string? realm) || !Uri.TryCreate(realm, UriKind.Absolute, out Uri? realmUri) || realmUri.Scheme is not ("http" or "https"))
         {
             throw new OciBundleException(Strings.TokenServerFailed, realm ?? "(none)", Registry, scope, "the challenge names no http(s) realm", _credentials?.Source ?? "none: anonymous");
+        }
+
+        if (realmUri.Scheme == "http" && BaseUri.Scheme == "https")
+        {
+            // The token request carries the password (or refresh token): never in the clear from a TLS registry.
+            throw new OciBundleException(Strings.TokenServerFailed, Shown(realmUri), Registry, scope, "the realm is plain http while the registry speaks TLS, so the push sends it nothing (the credentials would cross the network in the clear); the registry's token service must be https", _credentials?.Source ?? "none: anonymous");
+        }
+
+        if (realmUri.Scheme == "http" && _credentials is not null && !realmUri.IdnHost.Equals(BaseUri.IdnHost, StringComparison.OrdinalIgnoreCase))
+        {
+            throw new OciBundleException(Strings.TokenServerFailed, Shown(realmUri), Registry, scope, "the realm is plain http on another host than the registry, so the push sends it no credentials; use an https token service (or one on the registry's own host)", _credentials.Source);
         }
 
         if (_tokens.TryGetValue(scope, out var old) && reason == "insufficient_scope" && old.Expires > DateTimeOffset.UtcNow)

@@ -1,0 +1,190 @@
+using System.Collections.Concurrent;
+using System.Net;
+using System.Text;
+using Microsoft.VisualStudio.TestTools.UnitTesting;
+using OciBundle.Diagnostics;
+using OciBundle.Registry;
+using OciBundle.Request;
+using OciBundle.Testing;
+
+namespace OciBundle.Tests;
+
+/// <summary>Issue 14's adversarial trial: a hostile or broken registry, token server, helper or config gets coded errors and no secrets.</summary>
+[TestClass]
+public sealed class RegistryHostileTests
+{
+    private const string User = "alice";
+    private const string Password = "S3CRETPW";
+
+    /// <summary>A registry in a handler: <paramref name="answer"/> gets every request; all are recorded with their Authorization.</summary>
+    internal sealed class FakeRegistry : HttpMessageHandler
+    {
+        private readonly Func<HttpRequestMessage, CancellationToken, Task<HttpResponseMessage>> _answer;
+
+        public FakeRegistry(Func<HttpRequestMessage, CancellationToken, Task<HttpResponseMessage>> answer) => _answer = answer;
+
+        public FakeRegistry(Func<HttpRequestMessage, HttpResponseMessage> answer) => _answer = (r, _) => Task.FromResult(answer(r));
+
+        public ConcurrentQueue<(string Method, Uri Uri, string? Authorization)> Seen { get; } = new();
+
+        protected override async Task<HttpResponseMessage> SendAsync(HttpRequestMessage request, CancellationToken cancellationToken)
+        {
+            Seen.Enqueue((request.Method.Method, request.RequestUri!, request.Headers.Authorization?.ToString()));
+            if (request.Content is not null)
+            {
+                await request.Content.ReadAsByteArrayAsync(cancellationToken).ConfigureAwait(false);
+            }
+
+            HttpResponseMessage response = await _answer(request, cancellationToken).ConfigureAwait(false);
+            response.RequestMessage = request;
+            return response;
+        }
+    }
+
+    internal static HttpResponseMessage Answer(HttpStatusCode status, string body = "", params (string Name, string Value)[] headers)
+    {
+        var response = new HttpResponseMessage(status) { Content = new StringContent(body, Encoding.UTF8, "application/json") };
+        foreach ((string name, string value) in headers)
+        {
+            response.Headers.TryAddWithoutValidation(name, value);
+        }
+
+        return response;
+    }
+
+    private static Func<string, string?> Credentials(string? home = null) => key => key switch
+    {
+        CredentialLookup.UsernameVariable => User,
+        CredentialLookup.PasswordVariable => Password,
+        "HOME" => home ?? "/nonexistent",
+        _ => null,
+    };
+
+    private static PushSpec Spec(string image, string registry, bool insecure) =>
+        PushSpec.Parse(new PushOptions { ImageDirectory = image, Registry = registry, Repository = "team/app", Tags = new List<string> { "latest" }, InsecureRegistries = insecure ? new List<string> { registry } : new List<string>() }, _ => null);
+
+    private static OciBundleException Fails(Action push)
+    {
+        try
+        {
+            push();
+        }
+        catch (OciBundleException e)
+        {
+            return e;
+        }
+
+        throw new AssertFailedException("the push succeeded");
+    }
+
+    /// <summary>A Basic registry at <paramref name="origin"/> whose uploads go on at <paramref name="location"/>; <paramref name="elsewhere"/> answers requests to other origins.</summary>
+    private static FakeRegistry BasicRegistry(string origin, string location, Func<HttpRequestMessage, HttpResponseMessage>? elsewhere = null) => new(r =>
+    {
+        string path = r.RequestUri!.AbsolutePath;
+        if (!r.RequestUri.GetLeftPart(UriPartial.Authority).Equals(origin, StringComparison.OrdinalIgnoreCase))
+        {
+            return elsewhere?.Invoke(r) ?? Answer(HttpStatusCode.InternalServerError);
+        }
+
+        if (r.Headers.Authorization is null)
+        {
+            return Answer(HttpStatusCode.Unauthorized, "{\"errors\":[{\"code\":\"UNAUTHORIZED\",\"message\":\"auth\"}]}", ("WWW-Authenticate", "Basic realm=\"r\""));
+        }
+
+        return r.Method.Method switch
+        {
+            "HEAD" => Answer(HttpStatusCode.NotFound),
+            "POST" => Answer(HttpStatusCode.Accepted, "", ("Location", location)),
+            "PUT" when path.Contains("/manifests/", StringComparison.Ordinal) => Answer(HttpStatusCode.Created),
+            "PUT" or "PATCH" => Answer(r.Method == HttpMethod.Put ? HttpStatusCode.Created : HttpStatusCode.Accepted, "", ("Location", path)),
+            _ => Answer(HttpStatusCode.NotFound),
+        };
+    });
+
+    [TestMethod]
+    [DataRow("https://registry.test", "http://registry.test:5801/v2/team/app/blobs/uploads/abc", false, DisplayName = "https registry, http Location on another port")]
+    [DataRow("https://registry.test", "http://registry.test/v2/team/app/blobs/uploads/abc", false, DisplayName = "https registry, http Location on its host")]
+    [DataRow("https://registry.test", "file:///etc/passwd", false, DisplayName = "file: Location")]
+    [DataRow("http://127.0.0.1:5800", "ftp://127.0.0.1:5801/upload", true, DisplayName = "ftp: Location from an insecure registry")]
+    public void AnUploadLocationThatIsNotHttpOrDowngradesTlsIsRefusedAndGetsNothing(string origin, string location, bool insecure)
+    {
+        using var dir = new TempDirectory();
+        string image = dir.Combine("img");
+        RegistryPushTests.WriteLayout(dir, image);
+        var registry = BasicRegistry(origin, location);
+        OciBundleException e = Fails(() => ImagePusher.Push(Spec(image, new Uri(origin).Authority, insecure), Credentials(), _ => { }, _ => { }, handler: registry));
+        Assert.AreEqual("OCIB1424", e.Code, e.Message);
+        StringAssert.Contains(e.Message, new Uri(origin).Authority);
+        StringAssert.Contains(e.Message, "team/app");
+        Assert.IsFalse(registry.Seen.Any(s => !s.Uri.GetLeftPart(UriPartial.Authority).Equals(origin, StringComparison.OrdinalIgnoreCase)), "nothing is sent to the Location");
+        Assert.IsFalse(e.Message.Contains(Password, StringComparison.Ordinal));
+    }
+
+    [TestMethod]
+    [DataRow("https://registry.test", "https://storage.test/bucket/upload?X-Amz-Signature=abc", false, DisplayName = "https blob storage from a TLS registry")]
+    [DataRow("http://127.0.0.1:5800", "http://127.0.0.1:5801/v2/team/app/blobs/uploads/abc", true, DisplayName = "another port of an insecure registry")]
+    public void AnUploadContinuingOnAnotherOriginGetsNoCredentials(string origin, string location, bool insecure)
+    {
+        using var dir = new TempDirectory();
+        string image = dir.Combine("img");
+        RegistryPushTests.WriteLayout(dir, image);
+        var registry = BasicRegistry(origin, location, r => r.Method == HttpMethod.Put ? Answer(HttpStatusCode.Created) : Answer(HttpStatusCode.Accepted, "", ("Location", r.RequestUri!.ToString())));
+        PushResult pushed = ImagePusher.Push(Spec(image, new Uri(origin).Authority, insecure), Credentials(), _ => { }, _ => { }, handler: registry, chunkSize: 1 << 20);
+        Assert.IsFalse(pushed.UpToDate);
+        var elsewhere = registry.Seen.Where(s => !s.Uri.GetLeftPart(UriPartial.Authority).Equals(origin, StringComparison.OrdinalIgnoreCase)).ToList();
+        Assert.IsTrue(elsewhere.Count > 0, "the uploads went to the Location");
+        Assert.IsTrue(elsewhere.All(s => s.Authorization is null), "no credentials to another origin: " + string.Join(", ", elsewhere.Select(s => s.Authorization)));
+        Assert.IsTrue(registry.Seen.Any(s => s.Uri.AbsolutePath.Contains("/manifests/", StringComparison.Ordinal) && s.Method == "PUT" && s.Authorization is not null), "the registry itself still gets them");
+    }
+
+    /// <summary>A Bearer registry whose challenge names <paramref name="realm"/>; the realm answers a token.</summary>
+    private static FakeRegistry BearerRegistry(string origin, string realm) => new(r =>
+    {
+        if (r.RequestUri!.AbsolutePath.StartsWith("/token", StringComparison.Ordinal))
+        {
+            return Answer(HttpStatusCode.OK, "{\"token\":\"TOKEN-SECRET-123\",\"expires_in\":300}");
+        }
+
+        if (r.Headers.Authorization?.ToString() != "Bearer TOKEN-SECRET-123")
+        {
+            return Answer(HttpStatusCode.Unauthorized, "", ("WWW-Authenticate", $"Bearer realm=\"{realm}\",service=\"s\""));
+        }
+
+        return r.Method.Method switch
+        {
+            "HEAD" => Answer(HttpStatusCode.NotFound),
+            "POST" => Answer(HttpStatusCode.Accepted, "", ("Location", "/v2/team/app/blobs/uploads/u")),
+            "PATCH" => Answer(HttpStatusCode.Accepted, "", ("Location", "/v2/team/app/blobs/uploads/u")),
+            _ => Answer(HttpStatusCode.Created),
+        };
+    });
+
+    [TestMethod]
+    [DataRow("https://registry.test", "http://registry.test/token", false, DisplayName = "http realm of a TLS registry")]
+    [DataRow("https://registry.test", "http://127.0.0.1:5801/token", false, DisplayName = "http realm elsewhere of a TLS registry")]
+    [DataRow("http://registry.lan:5000", "http://auth.lan/token", true, DisplayName = "http realm on another host of an insecure registry")]
+    public void APlainHttpRealmGetsNoCredentialsUnlessTheRegistryIsInsecureOnItsHost(string origin, string realm, bool insecure)
+    {
+        using var dir = new TempDirectory();
+        string image = dir.Combine("img");
+        RegistryPushTests.WriteLayout(dir, image);
+        var registry = BearerRegistry(origin, realm);
+        OciBundleException e = Fails(() => ImagePusher.Push(Spec(image, new Uri(origin).Authority, insecure), Credentials(), _ => { }, _ => { }, handler: registry));
+        Assert.AreEqual("OCIB1422", e.Code, e.Message);
+        StringAssert.Contains(e.Message, realm);
+        Assert.IsFalse(registry.Seen.Any(s => s.Uri.AbsolutePath.StartsWith("/token", StringComparison.Ordinal)), "nothing goes to the realm");
+        Assert.IsFalse(registry.Seen.Any(s => s.Authorization?.StartsWith("Basic", StringComparison.Ordinal) == true));
+    }
+
+    [TestMethod]
+    public void AnInsecureRegistrysHttpRealmOnItsOwnHostStillWorks()
+    {
+        using var dir = new TempDirectory();
+        string image = dir.Combine("img");
+        RegistryPushTests.WriteLayout(dir, image);
+        var registry = BearerRegistry("http://127.0.0.1:5800", "http://127.0.0.1:5801/token");
+        PushResult pushed = ImagePusher.Push(Spec(image, "127.0.0.1:5800", insecure: true), Credentials(), _ => { }, _ => { }, handler: registry, chunkSize: 1 << 20);
+        Assert.IsFalse(pushed.UpToDate);
+        Assert.IsTrue(registry.Seen.Any(s => s.Uri.Port == 5801 && s.Authorization?.StartsWith("Basic", StringComparison.Ordinal) == true));
+    }
+}
