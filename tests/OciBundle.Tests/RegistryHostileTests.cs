@@ -187,4 +187,76 @@ public sealed class RegistryHostileTests
         Assert.IsFalse(pushed.UpToDate);
         Assert.IsTrue(registry.Seen.Any(s => s.Uri.Port == 5801 && s.Authorization?.StartsWith("Basic", StringComparison.Ordinal) == true));
     }
+
+    /// <summary>$DOCKER_CONFIG with <c>credsStore: ocitest</c> and docker-credential-ocitest running <paramref name="script"/>.</summary>
+    private static Func<string, string?> Helper(TempDirectory dir, string script)
+    {
+        string config = dir.Combine("docker");
+        string bin = dir.Combine("bin");
+        Directory.CreateDirectory(config);
+        Directory.CreateDirectory(bin);
+        File.WriteAllText(Path.Combine(config, "config.json"), "{\"credsStore\": \"ocitest\"}");
+        string helper = Path.Combine(bin, "docker-credential-ocitest");
+        File.WriteAllText(helper, "#!/bin/sh\n" + script + "\n");
+        File.SetUnixFileMode(helper, (UnixFileMode)0b111_101_101);
+        return key => key switch { "DOCKER_CONFIG" => config, "PATH" => bin + ":/usr/bin:/bin", _ => null };
+    }
+
+    private static OciBundleException FindFails(Func<string, string?> environment, string registry = "registry.test", CancellationToken cancel = default) =>
+        Fails(() => CredentialLookup.Find(registry, environment, _ => { }, out _, cancel, TimeSpan.FromSeconds(1)));
+
+    [TestMethod]
+    [DataRow("exec sleep 20", DisplayName = "a helper that never answers")]
+    [DataRow("sleep 5 &\necho '{\"Username\":\"a\",\"Secret\":\"b\"}'", DisplayName = "a helper whose child keeps its output open")]
+    public void AHelperThatHangsIsStoppedAtTheDeadline(string script)
+    {
+        using var dir = new TempDirectory();
+        var clock = System.Diagnostics.Stopwatch.StartNew();
+        OciBundleException e = FindFails(Helper(dir, script));
+        Assert.AreEqual("OCIB1420", e.Code, e.Message);
+        StringAssert.Contains(e.Message, "within 1 seconds");
+        Assert.IsTrue(clock.Elapsed < TimeSpan.FromSeconds(4), $"stopped at the deadline, not after {clock.Elapsed}");
+    }
+
+    [TestMethod]
+    public void AHelperIsStoppedWhenTheBuildIsCanceled()
+    {
+        using var dir = new TempDirectory();
+        using var cancel = new CancellationTokenSource(TimeSpan.FromMilliseconds(300));
+        var clock = System.Diagnostics.Stopwatch.StartNew();
+        Assert.Throws<OperationCanceledException>(() => CredentialLookup.Find("registry.test", Helper(dir, "exec sleep 20"), _ => { }, out _, cancel.Token, TimeSpan.FromSeconds(30)));
+        Assert.IsTrue(clock.Elapsed < TimeSpan.FromSeconds(4), clock.Elapsed.ToString());
+    }
+
+    [TestMethod]
+    public void AHelperThatExitsWithoutReadingItsInputIsACodedError()
+    {
+        using var dir = new TempDirectory();
+
+        // A server name longer than a pipe holds: the write waits for the helper, which closes its stdin and exits (a broken pipe).
+        OciBundleException e = FindFails(Helper(dir, "exec 0<&-\nsleep 0.2\nexit 0"), registry: new string('r', 200_000));
+        Assert.AreEqual("OCIB1420", e.Code, e.Message);
+    }
+
+    [TestMethod]
+    [DataRow("echo '{\"Username\": {\"x\": 1}, \"Secret\": \"s\"}'", DisplayName = "an object for Username")]
+    [DataRow("echo '{\"Username\": \"u\", \"Secret\": [1]}'", DisplayName = "an array for Secret")]
+    [DataRow("echo '[1, 2]'", DisplayName = "an array")]
+    public void AHelpersAnswerOfAnotherShapeIsACodedError(string script)
+    {
+        using var dir = new TempDirectory();
+        OciBundleException e = FindFails(Helper(dir, script));
+        Assert.AreEqual("OCIB1420", e.Code, e.Message);
+        StringAssert.Contains(e.Message, "registry.test");
+    }
+
+    [TestMethod]
+    public void AFailingHelpersOwnWordsAreNotQuoted()
+    {
+        using var dir = new TempDirectory();
+        OciBundleException e = FindFails(Helper(dir, "echo 'token TOPSECRET expired' >&2\nexit 7"));
+        Assert.AreEqual("OCIB1420", e.Code, e.Message);
+        StringAssert.Contains(e.Message, "code 7");
+        Assert.IsFalse(e.Message.Contains("TOPSECRET", StringComparison.Ordinal), e.Message);
+    }
 }

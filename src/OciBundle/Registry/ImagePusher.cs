@@ -40,7 +40,7 @@ internal static class ImagePusher
     {
         var clock = Stopwatch.StartNew();
         ImageLayout layout = ImageLayout.Read(spec.ImageDirectory);
-        RegistryCredentials? credentials = CredentialLookup.Find(spec.Registry, environment, log, out string looked);
+        RegistryCredentials? credentials = CredentialLookup.Find(spec.Registry, environment, log, out string looked, cancel);
         log(credentials is null ? $"no credentials for {spec.Registry} ({looked}): anonymous" : $"{spec.Registry}: {credentials}");
         using var client = new RegistryClient(spec.Registry, spec.Repository, spec.PlainHttp, credentials, looked, log, handler);
         string scope = RegistryClient.PushScope(spec.Repository);

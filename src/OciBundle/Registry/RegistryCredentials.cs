@@ -49,8 +49,11 @@ internal static class CredentialLookup
     /// <summary>The .NET SDK's names for the same, accepted too.</summary>
     private static readonly (string User, string Password)[] Variables = { (UsernameVariable, PasswordVariable), ("DOTNET_CONTAINER_REGISTRY_UNAME", "DOTNET_CONTAINER_REGISTRY_PWORD") };
 
+    /// <summary>How long a credential helper has to answer.</summary>
+    public static readonly TimeSpan HelperTimeout = TimeSpan.FromSeconds(60);
+
     /// <summary>Credentials for <paramref name="registry"/>, or null with <paramref name="looked"/> saying where none were found.</summary>
-    public static RegistryCredentials? Find(string registry, Func<string, string?> environment, Action<string> log, out string looked)
+    public static RegistryCredentials? Find(string registry, Func<string, string?> environment, Action<string> log, out string looked, CancellationToken cancel = default, TimeSpan? helperTimeout = null)
     {
         foreach ((string user, string password) in Variables)
         {
@@ -84,13 +87,13 @@ internal static class CredentialLookup
         if (config["credHelpers"] is JObject helpers && Lookup(helpers, registry) is JValue { Value: string helper } && helper.Length > 0)
         {
             log($"credentials for {registry}: docker-credential-{helper} (credHelpers in {configPath})");
-            return RunHelper(helper, $"credHelpers in {configPath}", key, registry, environment);
+            return RunHelper(helper, $"credHelpers in {configPath}", key, registry, environment, helperTimeout ?? HelperTimeout, cancel);
         }
 
         if (config["credsStore"] is JValue { Value: string store } && store.Length > 0)
         {
             log($"credentials for {registry}: docker-credential-{store} (credsStore in {configPath})");
-            if (RunHelper(store, $"credsStore in {configPath}", key, registry, environment) is { } stored)
+            if (RunHelper(store, $"credsStore in {configPath}", key, registry, environment, helperTimeout ?? HelperTimeout, cancel) is { } stored)
             {
                 return stored;
             }
@@ -160,7 +163,7 @@ internal static class CredentialLookup
     }
 
     /// <summary>docker's credential helper protocol: <c>docker-credential-NAME get</c>, the server on stdin, JSON on stdout.</summary>
-    private static RegistryCredentials? RunHelper(string helper, string namedBy, string serverUrl, string registry, Func<string, string?> environment)
+    private static RegistryCredentials? RunHelper(string helper, string namedBy, string serverUrl, string registry, Func<string, string?> environment, TimeSpan timeout, CancellationToken cancel)
     {
         string program = "docker-credential-" + helper;
         if (helper.Contains('/', StringComparison.Ordinal) || (environment("PATH") ?? "").Split(':', StringSplitOptions.RemoveEmptyEntries).Select(d => Path.Combine(d, program)).FirstOrDefault(File.Exists) is not { } path)
@@ -178,25 +181,41 @@ internal static class CredentialLookup
         string output;
         string error;
         int exit;
+        Process process;
         try
         {
-            using Process process = Process.Start(psi)!;
-            process.StandardInput.Write(serverUrl);
-            process.StandardInput.Close();
-            Task<string> stderr = process.StandardError.ReadToEndAsync();
-            output = process.StandardOutput.ReadToEnd();
-            if (!process.WaitForExit(60_000))
-            {
-                process.Kill(entireProcessTree: true);
-                throw new OciBundleException(Strings.CredentialHelperFailed, helper, namedBy, registry, "it did not answer within 60 seconds");
-            }
-
-            error = stderr.GetAwaiter().GetResult();
-            exit = process.ExitCode;
+            process = Process.Start(psi)!;
         }
         catch (System.ComponentModel.Win32Exception)
         {
             throw new OciBundleException(Strings.CredentialHelperFailed, helper, namedBy, registry, $"{program} is not on PATH");
+        }
+
+        using (process)
+        {
+            // Both outputs read as they come and the input written alongside, all under one deadline: a helper that
+            // hangs, or leaves a child holding its output open, is stopped, and so is one the build cancels.
+            Task<string> stdout = process.StandardOutput.ReadToEndAsync(CancellationToken.None);
+            Task<string> stderr = process.StandardError.ReadToEndAsync(CancellationToken.None);
+            Task stdin = WriteInput(process, serverUrl);
+            try
+            {
+                Task.WhenAll(stdout, stderr, stdin, process.WaitForExitAsync(CancellationToken.None)).WaitAsync(timeout, cancel).GetAwaiter().GetResult();
+            }
+            catch (TimeoutException)
+            {
+                Kill(process);
+                throw new OciBundleException(Strings.CredentialHelperFailed, helper, namedBy, registry, $"it did not answer within {timeout.TotalSeconds:F0} seconds (it, or a process it started, kept its output open), so it was stopped");
+            }
+            catch (OperationCanceledException)
+            {
+                Kill(process);
+                throw;
+            }
+
+            output = stdout.Result;
+            error = stderr.Result;
+            exit = process.ExitCode;
         }
 
         // What the helper says on failure is its own message, never its output: that could hold a secret.
@@ -208,30 +227,61 @@ internal static class CredentialLookup
                 return null; // docker's rule: a store without an entry means anonymous
             }
 
-            throw new OciBundleException(Strings.CredentialHelperFailed, helper, namedBy, registry, $"exit code {exit}: {FirstLine(error)}");
+            throw new OciBundleException(Strings.CredentialHelperFailed, helper, namedBy, registry, $"it exited with code {exit} (what it printed is not repeated, as it could hold a secret: run {program} get, with the registry on stdin, to see it)");
         }
 
+        JObject? answer;
         try
         {
-            JObject answer = JObject.Parse(output);
-            string user = (string?)answer["Username"] ?? "";
-            string secret = (string?)answer["Secret"] ?? "";
-            if (secret.Length == 0)
-            {
-                return null;
-            }
-
-            return new RegistryCredentials(user, secret, program, isIdentityToken: user == "<token>");
+            answer = JToken.Parse(output) as JObject;
         }
         catch (JsonException)
         {
-            throw new OciBundleException(Strings.CredentialHelperFailed, helper, namedBy, registry, "its answer is not the JSON {\"Username\": ..., \"Secret\": ...} of the credential helper protocol");
+            answer = null;
+        }
+
+        if (answer is null || answer["Username"] is { Type: not (JTokenType.String or JTokenType.Null) } || answer["Secret"] is { Type: not (JTokenType.String or JTokenType.Null) })
+        {
+            throw new OciBundleException(Strings.CredentialHelperFailed, helper, namedBy, registry, "its answer is not the JSON {\"Username\": \"...\", \"Secret\": \"...\"} of the credential helper protocol (strings)");
+        }
+
+        string user = (string?)answer["Username"] ?? "";
+        string secret = (string?)answer["Secret"] ?? "";
+        if (secret.Length == 0)
+        {
+            return null;
+        }
+
+        return new RegistryCredentials(user, secret, program, isIdentityToken: user == "<token>");
+    }
+
+    /// <summary>The server on the helper's stdin; a helper that exits without reading it (a broken pipe) is judged by its answer.</summary>
+    private static async Task WriteInput(Process process, string serverUrl)
+    {
+        try
+        {
+            await process.StandardInput.WriteAsync(serverUrl).ConfigureAwait(false);
+            await process.StandardInput.FlushAsync().ConfigureAwait(false);
+            process.StandardInput.Close();
+        }
+        catch (IOException)
+        {
+            // It did not read the server: its exit code and output say the rest.
+        }
+        catch (ObjectDisposedException)
+        {
         }
     }
 
-    private static string FirstLine(string text)
+    private static void Kill(Process process)
     {
-        string line = text.Trim().Split('\n')[0].Trim();
-        return line.Length == 0 ? "no message" : line.Length > 200 ? line[..200] : line;
+        try
+        {
+            process.Kill(entireProcessTree: true);
+        }
+        catch (Exception e) when (e is InvalidOperationException or System.ComponentModel.Win32Exception or NotSupportedException)
+        {
+            // Gone already.
+        }
     }
 }
