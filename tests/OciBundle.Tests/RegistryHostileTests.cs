@@ -259,4 +259,208 @@ public sealed class RegistryHostileTests
         StringAssert.Contains(e.Message, "code 7");
         Assert.IsFalse(e.Message.Contains("TOPSECRET", StringComparison.Ordinal), e.Message);
     }
+
+    /// <summary>A body that sends <paramref name="prefix"/>, then stalls (until canceled), never ends (spaces), or drops the connection.</summary>
+    private sealed class HostileBody : Stream
+    {
+        private readonly byte[] _prefix;
+        private readonly string _then;
+        private int _at;
+
+        public HostileBody(string prefix, string then)
+        {
+            _prefix = Encoding.UTF8.GetBytes(prefix);
+            _then = then;
+        }
+
+        public long Served { get; private set; }
+
+        public override bool CanRead => true;
+        public override bool CanSeek => false;
+        public override bool CanWrite => false;
+        public override long Length => throw new NotSupportedException();
+        public override long Position { get => throw new NotSupportedException(); set => throw new NotSupportedException(); }
+
+        public override int Read(byte[] buffer, int offset, int count) => ReadAsync(buffer, offset, count).GetAwaiter().GetResult();
+
+        public override async ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken cancellationToken = default)
+        {
+            if (_at < _prefix.Length)
+            {
+                int n = Math.Min(buffer.Length, _prefix.Length - _at);
+                _prefix.AsMemory(_at, n).CopyTo(buffer);
+                _at += n;
+                Served += n;
+                return n;
+            }
+
+            switch (_then)
+            {
+                case "stall":
+                    await Task.Delay(Timeout.Infinite, cancellationToken).ConfigureAwait(false);
+                    return 0;
+                case "endless":
+                    buffer.Span.Fill((byte)' ');
+                    Served += buffer.Length;
+                    return buffer.Length;
+                default:
+                    throw new IOException("The response ended prematurely (connection reset)");
+            }
+        }
+
+        public override Task<int> ReadAsync(byte[] buffer, int offset, int count, CancellationToken cancellationToken) => ReadAsync(buffer.AsMemory(offset, count), cancellationToken).AsTask();
+
+        public override void Flush()
+        {
+        }
+
+        public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
+        public override void SetLength(long value) => throw new NotSupportedException();
+        public override void Write(byte[] buffer, int offset, int count) => throw new NotSupportedException();
+    }
+
+    private static HttpResponseMessage Streamed(HttpStatusCode status, Stream body, params (string Name, string Value)[] headers)
+    {
+        var response = new HttpResponseMessage(status) { Content = new StreamContent(body) };
+        foreach ((string name, string value) in headers)
+        {
+            response.Headers.TryAddWithoutValidation(name, value);
+        }
+
+        return response;
+    }
+
+    private static RegistryClient Client(HttpMessageHandler handler, bool credentials = true) =>
+        new("registry.test", "team/app", plainHttp: false, credentials ? new RegistryCredentials(User, Password, "the test") : null, "nowhere", _ => { }, handler)
+        {
+            HeaderTimeout = TimeSpan.FromMilliseconds(500),
+            BodyTimeout = TimeSpan.FromMilliseconds(500),
+            Backoff = _ => TimeSpan.FromMilliseconds(10),
+        };
+
+    private static async Task<OciBundleException> Push(RegistryClient client, CancellationToken cancel = default)
+    {
+        try
+        {
+            using HttpResponseMessage response = await client.SendAsync(() => new HttpRequestMessage(HttpMethod.Head, client.Url("team/app/manifests/latest")), RegistryClient.PushScope("team/app"), cancel);
+            return await client.Fail(response, "HEAD manifest latest", cancel);
+        }
+        catch (OciBundleException e)
+        {
+            return e;
+        }
+    }
+
+    [TestMethod]
+    public async Task ARegistryThatNeverAnswersTimesOutOnceNotForever()
+    {
+        var registry = new FakeRegistry(async (_, cancel) =>
+        {
+            await Task.Delay(Timeout.Infinite, cancel);
+            return Answer(HttpStatusCode.OK);
+        });
+        using RegistryClient client = Client(registry);
+        var clock = System.Diagnostics.Stopwatch.StartNew();
+        OciBundleException e = await Push(client);
+        Assert.AreEqual("OCIB1418", e.Code, e.Message);
+        StringAssert.Contains(e.Message, "no answer within");
+        Assert.AreEqual(1, registry.Seen.Count, "a request that timed out is not sent again");
+        Assert.IsTrue(clock.Elapsed < TimeSpan.FromSeconds(5), clock.Elapsed.ToString());
+    }
+
+    [TestMethod]
+    public async Task AnErrorBodyThatStallsIsGivenUpAndCancellationStopsIt()
+    {
+        var registry = new FakeRegistry(_ => Streamed(HttpStatusCode.BadRequest, new HostileBody("{\"err", "stall")));
+        using RegistryClient client = Client(registry);
+        var clock = System.Diagnostics.Stopwatch.StartNew();
+        OciBundleException e = await Push(client);
+        Assert.AreEqual("OCIB1419", e.Code, e.Message);
+        StringAssert.Contains(e.Message, "400");
+        Assert.IsTrue(clock.Elapsed < TimeSpan.FromSeconds(5), clock.Elapsed.ToString());
+
+        using RegistryClient patient = new("registry.test", "team/app", false, null, "nowhere", _ => { }, registry) { BodyTimeout = TimeSpan.FromMinutes(10) };
+        using var cancel = new CancellationTokenSource(TimeSpan.FromMilliseconds(300));
+        clock.Restart();
+        await Assert.ThrowsAsync<OperationCanceledException>(() => Push(patient, cancel.Token));
+        Assert.IsTrue(clock.Elapsed < TimeSpan.FromSeconds(5), "canceled, not waited for: " + clock.Elapsed);
+    }
+
+    [TestMethod]
+    public async Task AHugeErrorBodyIsReadOnlyUpToTheCap()
+    {
+        var body = new HostileBody("{\"errors\": [", "endless");
+        var registry = new FakeRegistry(_ => Streamed(HttpStatusCode.BadRequest, body));
+        using RegistryClient client = Client(registry);
+        OciBundleException e = await Push(client);
+        Assert.AreEqual("OCIB1419", e.Code, e.Message);
+        Assert.IsTrue(body.Served <= RegistryClient.MaxAnswerBytes + (1 << 17), $"read {body.Served} bytes");
+    }
+
+    [TestMethod]
+    [DataRow("{\"errors\": [{\"code\": {\"x\": 1}, \"message\": 5}]}", DisplayName = "an object for the code")]
+    [DataRow("{\"errors\": [1, \"DENIED\"]}", DisplayName = "errors that are not objects")]
+    [DataRow("[{\"code\": \"DENIED\"}]", DisplayName = "an array")]
+    [DataRow("{\"errors\": {\"code\": \"DENIED\"}}", DisplayName = "an object for errors")]
+    public async Task AnErrorBodyOfAnotherShapeIsACodedError(string body)
+    {
+        var registry = new FakeRegistry(_ => Answer(HttpStatusCode.BadRequest, body));
+        using RegistryClient client = Client(registry);
+        OciBundleException e = await Push(client);
+        Assert.AreEqual("OCIB1419", e.Code, e.Message);
+        StringAssert.Contains(e.Message, "registry.test");
+        StringAssert.Contains(e.Message, "team/app");
+    }
+
+    /// <summary>A Bearer registry whose token server (on its host) answers with <paramref name="token"/>.</summary>
+    private static FakeRegistry TokenRegistry(Func<CancellationToken, Task<HttpResponseMessage>> token) => new((r, cancel) =>
+        r.RequestUri!.AbsolutePath.StartsWith("/token", StringComparison.Ordinal) ? token(cancel)
+        : Task.FromResult(Answer(HttpStatusCode.Unauthorized, "", ("WWW-Authenticate", "Bearer realm=\"https://registry.test/token\",service=\"s\""))));
+
+    [TestMethod]
+    public async Task ATokenServerThatDropsStallsOrAnswersGarbageIsOCIB1422()
+    {
+        var answers = new Dictionary<string, Func<CancellationToken, Task<HttpResponseMessage>>>
+        {
+            ["drops mid-body"] = _ => Task.FromResult(Streamed(HttpStatusCode.OK, new HostileBody("{\"tok", "drop"))),
+            ["stalls mid-body"] = _ => Task.FromResult(Streamed(HttpStatusCode.OK, new HostileBody("{\"tok", "stall"))),
+            ["never answers"] = async cancel =>
+            {
+                await Task.Delay(Timeout.Infinite, cancel);
+                return Answer(HttpStatusCode.OK);
+            },
+            ["an object for the token"] = _ => Task.FromResult(Answer(HttpStatusCode.OK, "{\"token\": {\"a\": 1}, \"expires_in\": \"soon\"}")),
+            ["an array"] = _ => Task.FromResult(Answer(HttpStatusCode.OK, "[\"token\"]")),
+            ["a number for the token, an infinite lifetime"] = _ => Task.FromResult(Answer(HttpStatusCode.OK, "{\"token\": 5, \"expires_in\": 1e400}")),
+        };
+        foreach ((string what, var answer) in answers)
+        {
+            using RegistryClient client = Client(TokenRegistry(answer));
+            var clock = System.Diagnostics.Stopwatch.StartNew();
+            OciBundleException e = await Push(client);
+            Assert.AreEqual("OCIB1422", e.Code, what + ": " + e.Message);
+            StringAssert.Contains(e.Message, "https://registry.test/token", what);
+            Assert.IsTrue(clock.Elapsed < TimeSpan.FromSeconds(5), what + ": " + clock.Elapsed);
+        }
+    }
+
+    [TestMethod]
+    public async Task ATokenWithAnOddLifetimeIsStillUsed()
+    {
+        int registryAsked = 0;
+        var registry = new FakeRegistry(r =>
+        {
+            if (r.RequestUri!.AbsolutePath.StartsWith("/token", StringComparison.Ordinal))
+            {
+                return Answer(HttpStatusCode.OK, "{\"token\": \"T\", \"expires_in\": \"soon\"}");
+            }
+
+            registryAsked++;
+            return r.Headers.Authorization?.ToString() == "Bearer T" ? Answer(HttpStatusCode.NotFound) : Answer(HttpStatusCode.Unauthorized, "", ("WWW-Authenticate", "Bearer realm=\"https://registry.test/token\""));
+        });
+        using RegistryClient client = Client(registry);
+        using HttpResponseMessage response = await client.SendAsync(() => new HttpRequestMessage(HttpMethod.Head, client.Url("team/app/manifests/latest")), RegistryClient.PushScope("team/app"), default);
+        Assert.AreEqual(HttpStatusCode.NotFound, response.StatusCode);
+        Assert.AreEqual(2, registryAsked);
+    }
 }

@@ -50,7 +50,7 @@ internal sealed class RegistryClient : IDisposable
             MaxConnectionsPerServer = 8,
         })
         {
-            Timeout = TimeSpan.FromMinutes(10),
+            Timeout = Timeout.InfiniteTimeSpan, // each request has its own deadline (HeaderTimeout, BodyTimeout)
         };
         _http.DefaultRequestHeaders.UserAgent.Add(new ProductInfoHeaderValue("OciBundle.Sdk", typeof(RegistryClient).Assembly.GetName().Version?.ToString(3) ?? "1.0.0"));
     }
@@ -63,6 +63,15 @@ internal sealed class RegistryClient : IDisposable
 
     /// <summary>Requests sent so far, token requests and retries included.</summary>
     public int Requests => _requests;
+
+    /// <summary>The most of an error or token answer read: a larger one is cut there.</summary>
+    public const int MaxAnswerBytes = 1 << 20;
+
+    /// <summary>How long a request waits for the answer's headers, plus a second per 64 KiB it uploads (tests make it short).</summary>
+    public TimeSpan HeaderTimeout { get; init; } = TimeSpan.FromSeconds(100);
+
+    /// <summary>How long reading an error or token answer may take (tests make it short).</summary>
+    public TimeSpan BodyTimeout { get; init; } = TimeSpan.FromSeconds(60);
 
     /// <summary>How long to wait before attempt n+1 (tests make it short).</summary>
     public Func<int, TimeSpan> Backoff { get; init; } = attempt => TimeSpan.FromMilliseconds(500 * (1 << attempt));
@@ -92,6 +101,11 @@ internal sealed class RegistryClient : IDisposable
             {
                 throw new OciBundleException(Strings.RegistryTlsFailed, Registry, Describe(e));
             }
+            catch (TimeoutException e)
+            {
+                // Not retried: a registry that did not answer in HeaderTimeout is not expected to on the next try.
+                throw new OciBundleException(Strings.RegistryUnreachable, e, Registry, Repository, $"{request.Method} {request.RequestUri?.AbsolutePath}: {e.Message}");
+            }
             catch (Exception e) when (e is HttpRequestException or IOException || (e is TaskCanceledException && !cancel.IsCancellationRequested))
             {
                 if (!retry || attempt + 1 >= Attempts)
@@ -109,7 +123,7 @@ internal sealed class RegistryClient : IDisposable
                 // A 401: answer the challenge and send again; twice, so a token that expired (or that a skewed clock
                 // made expired) is replaced once more before the refusal stands.
                 answered++;
-                string? reason = (await ReadErrors(response).ConfigureAwait(false)).FirstOrDefault().Code;
+                string? reason = (await ReadErrors(response, cancel).ConfigureAwait(false)).FirstOrDefault().Code;
                 bool sentBasic = request.Headers.Authorization?.Scheme == "Basic";
                 response.Dispose();
                 await Authenticate(challenge, scope, reason, sentBasic, cancel).ConfigureAwait(false);
@@ -130,12 +144,57 @@ internal sealed class RegistryClient : IDisposable
         }
     }
 
+    /// <summary>One request, its headers awaited for <see cref="HeaderTimeout"/> (a <see cref="TimeoutException"/> after), the build's cancellation honoured.</summary>
     private async Task<HttpResponseMessage> Send(HttpRequestMessage request, CancellationToken cancel)
     {
         Interlocked.Increment(ref _requests);
-        HttpResponseMessage response = await _http.SendAsync(request, HttpCompletionOption.ResponseHeadersRead, cancel).ConfigureAwait(false);
+        TimeSpan limit = HeaderTimeout + TimeSpan.FromSeconds((request.Content?.Headers.ContentLength ?? 0) / 65536.0);
+        using var deadline = CancellationTokenSource.CreateLinkedTokenSource(cancel);
+        deadline.CancelAfter(limit);
+        HttpResponseMessage response;
+        try
+        {
+            response = await _http.SendAsync(request, HttpCompletionOption.ResponseHeadersRead, deadline.Token).ConfigureAwait(false);
+        }
+        catch (OperationCanceledException) when (!cancel.IsCancellationRequested)
+        {
+            throw new TimeoutException(string.Create(CultureInfo.InvariantCulture, $"no answer within {limit.TotalSeconds:F0} s"));
+        }
+
         _log($"{request.Method} {request.RequestUri?.PathAndQuery} -> {(int)response.StatusCode}");
         return response;
+    }
+
+    /// <summary>
+    /// An error or token answer's body: at most <see cref="MaxAnswerBytes"/> (the rest is not read), within
+    /// <see cref="BodyTimeout"/> (a <see cref="TimeoutException"/> after); the build's cancellation honoured.
+    /// </summary>
+    public async Task<string> ReadAnswer(HttpResponseMessage response, CancellationToken cancel)
+    {
+        using var deadline = CancellationTokenSource.CreateLinkedTokenSource(cancel);
+        deadline.CancelAfter(BodyTimeout);
+        try
+        {
+            using Stream stream = await response.Content.ReadAsStreamAsync(deadline.Token).ConfigureAwait(false);
+            byte[] buffer = new byte[MaxAnswerBytes];
+            int length = 0;
+            while (length < buffer.Length)
+            {
+                int n = await stream.ReadAsync(buffer.AsMemory(length), deadline.Token).ConfigureAwait(false);
+                if (n == 0)
+                {
+                    break;
+                }
+
+                length += n;
+            }
+
+            return System.Text.Encoding.UTF8.GetString(buffer, 0, length);
+        }
+        catch (OperationCanceledException) when (!cancel.IsCancellationRequested)
+        {
+            throw new TimeoutException(string.Create(CultureInfo.InvariantCulture, $"its answer did not arrive within {BodyTimeout.TotalSeconds:F0} s"));
+        }
     }
 
     /// <summary>
@@ -291,9 +350,9 @@ internal sealed class RegistryClient : IDisposable
         {
             response = await Send(request, cancel).ConfigureAwait(false);
         }
-        catch (HttpRequestException e)
+        catch (Exception e) when (e is HttpRequestException or IOException or TimeoutException)
         {
-            throw new OciBundleException(Strings.TokenServerFailed, realmUri.GetLeftPart(UriPartial.Path), Registry, scope, Describe(e), _credentials?.Source ?? "none: anonymous");
+            throw new OciBundleException(Strings.TokenServerFailed, Shown(realmUri), Registry, scope, Describe(e), _credentials?.Source ?? "none: anonymous");
         }
 
         using (response)
@@ -305,16 +364,27 @@ internal sealed class RegistryClient : IDisposable
                     : new OciBundleException(Strings.RegistryCredentialsRefused, Registry, Repository, _credentials.Source);
             }
 
-            string body = await response.Content.ReadAsStringAsync(cancel).ConfigureAwait(false);
+            string body;
+            try
+            {
+                body = await ReadAnswer(response, cancel).ConfigureAwait(false);
+            }
+            catch (Exception e) when (e is HttpRequestException or IOException or TimeoutException)
+            {
+                throw new OciBundleException(Strings.TokenServerFailed, Shown(realmUri), Registry, scope, "its answer broke off: " + Describe(e), _credentials?.Source ?? "none: anonymous");
+            }
+
             string? token = null;
-            int expiresIn = 60;
+            double expiresIn = 60;
             if (response.IsSuccessStatusCode)
             {
                 try
                 {
-                    JObject answer = JObject.Parse(body);
-                    token = (string?)answer["token"] ?? (string?)answer["access_token"];
-                    expiresIn = (int?)answer["expires_in"] ?? 60;
+                    if (JToken.Parse(body) is JObject answer)
+                    {
+                        token = Text(answer["token"]) ?? Text(answer["access_token"]);
+                        expiresIn = answer["expires_in"] is JValue { Value: long l } ? l : answer["expires_in"] is JValue { Value: double d } && double.IsFinite(d) ? d : 60;
+                    }
                 }
                 catch (JsonException)
                 {
@@ -323,11 +393,11 @@ internal sealed class RegistryClient : IDisposable
 
             if (string.IsNullOrEmpty(token))
             {
-                throw new OciBundleException(Strings.TokenServerFailed, realmUri.GetLeftPart(UriPartial.Path), Registry, scope, response.IsSuccessStatusCode ? "its answer holds no token" : $"{(int)response.StatusCode} {response.ReasonPhrase}", _credentials?.Source ?? "none: anonymous");
+                throw new OciBundleException(Strings.TokenServerFailed, Shown(realmUri), Registry, scope, response.IsSuccessStatusCode ? "its answer holds no token" : $"{(int)response.StatusCode} {response.ReasonPhrase}", _credentials?.Source ?? "none: anonymous");
             }
 
             // Renewed a little before it runs out; a token that expires anyway gets a 401, answered once per request.
-            _tokens[scope] = (token, DateTimeOffset.UtcNow.AddSeconds(Math.Max(expiresIn - 10, 5)));
+            _tokens[scope] = (token, DateTimeOffset.UtcNow.AddSeconds(Math.Clamp(expiresIn - 10, 5, 86400)));
         }
     }
 
@@ -381,18 +451,23 @@ internal sealed class RegistryClient : IDisposable
         return result;
     }
 
-    /// <summary>The distribution API's error codes and messages in a response body.</summary>
-    public static async Task<List<(string Code, string Message)>> ReadErrors(HttpResponseMessage response)
+    /// <summary>A JSON string's value; null for anything else.</summary>
+    private static string? Text(JToken? token) => token is JValue { Value: string s } ? s : null;
+
+    /// <summary>The distribution API's error codes and messages in a response body; none when it has none, is of another shape, too slow or cut off.</summary>
+    public async Task<List<(string Code, string Message)>> ReadErrors(HttpResponseMessage response, CancellationToken cancel = default)
     {
         try
         {
-            string body = await response.Content.ReadAsStringAsync().ConfigureAwait(false);
-            if (body.Length > 0 && JObject.Parse(body)["errors"] is JArray errors)
+            string body = await ReadAnswer(response, cancel).ConfigureAwait(false);
+            if (body.Length > 0 && JToken.Parse(body) is JObject o && o["errors"] is JArray errors)
             {
-                return errors.Select(e => ((string?)e["code"] ?? "", (string?)e["message"] ?? "")).ToList();
+                return errors.OfType<JObject>()
+                    .Select(e => (Text(e["code"]) ?? "", Text(e["message"]) is { } m ? (m.Length > 300 ? m[..300] + "..." : m) : ""))
+                    .ToList();
             }
         }
-        catch (Exception e) when (e is JsonException or HttpRequestException or IOException)
+        catch (Exception e) when (e is JsonException or HttpRequestException or IOException or TimeoutException)
         {
         }
 
@@ -400,9 +475,9 @@ internal sealed class RegistryClient : IDisposable
     }
 
     /// <summary>The coded error for an answer that is not the one expected.</summary>
-    public async Task<OciBundleException> Fail(HttpResponseMessage response, string what)
+    public async Task<OciBundleException> Fail(HttpResponseMessage response, string what, CancellationToken cancel = default)
     {
-        List<(string Code, string Message)> errors = await ReadErrors(response).ConfigureAwait(false);
+        List<(string Code, string Message)> errors = await ReadErrors(response, cancel).ConfigureAwait(false);
         string codes = string.Join(", ", errors.Select(e => e.Message.Length > 0 ? $"{e.Code}: {e.Message}" : e.Code));
         string detail = $"{what}: {(int)response.StatusCode} {response.ReasonPhrase}" + (codes.Length > 0 ? $", {codes}" : "");
         bool Has(params string[] names) => errors.Any(e => names.Contains(e.Code, StringComparer.Ordinal));
