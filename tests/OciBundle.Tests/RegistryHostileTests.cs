@@ -463,4 +463,74 @@ public sealed class RegistryHostileTests
         Assert.AreEqual(HttpStatusCode.NotFound, response.StatusCode);
         Assert.AreEqual(2, registryAsked);
     }
+
+    private static OciBundleException ConfigFails(string config) =>
+        Fails(() => CredentialLookup.Find("registry.test", key => key == "DOCKER_CONFIG" ? config : null, _ => { }, out _));
+
+    [TestMethod]
+    public void AConfigThatIsAFifoOrLeadsToADeviceIsNotRead()
+    {
+        using var dir = new TempDirectory();
+        string config = dir.Combine("docker");
+        Directory.CreateDirectory(config);
+        string path = Path.Combine(config, "config.json");
+
+        File.CreateSymbolicLink(path, "/dev/zero");
+        OciBundleException zero = ConfigFails(config);
+        Assert.AreEqual("OCIB1421", zero.Code, zero.Message);
+        StringAssert.Contains(zero.Message, "/dev/zero");
+
+        File.Delete(path);
+        using (var mkfifo = System.Diagnostics.Process.Start("mkfifo", path))
+        {
+            mkfifo.WaitForExit();
+        }
+
+        var clock = System.Diagnostics.Stopwatch.StartNew();
+        Task<OciBundleException> fifo = Task.Run(() => ConfigFails(config));
+        Assert.IsTrue(fifo.Wait(TimeSpan.FromSeconds(10)), "a FIFO is never opened");
+        Assert.AreEqual("OCIB1421", fifo.Result.Code, fifo.Result.Message);
+        StringAssert.Contains(fifo.Result.Message, "not a regular file");
+
+        File.Delete(path);
+        File.WriteAllText(path, "[1]");
+        Assert.AreEqual("OCIB1421", ConfigFails(config).Code);
+        File.WriteAllText(path, new string(' ', 5 << 20) + "{}");
+        StringAssert.Contains(ConfigFails(config).Message, "bytes");
+    }
+
+    [TestMethod]
+    [DataRow("{\"identitytoken\": \"t\", \"username\": {\"a\": 1}}", DisplayName = "an object for the username of a token")]
+    [DataRow("{\"username\": 5, \"password\": \"p\"}", DisplayName = "a number for the username")]
+    [DataRow("{\"auth\": [\"dXNlcjpwYXNz\"]}", DisplayName = "an array for auth")]
+    public void AnAuthsEntryOfAnotherShapeIsACodedError(string entry)
+    {
+        using var dir = new TempDirectory();
+        string config = dir.Combine("docker");
+        Directory.CreateDirectory(config);
+        File.WriteAllText(Path.Combine(config, "config.json"), "{\"auths\": {\"registry.test\": " + entry + "}}");
+        OciBundleException e = ConfigFails(config);
+        Assert.AreEqual("OCIB1421", e.Code, e.Message);
+        StringAssert.Contains(e.Message, "registry.test");
+    }
+
+    [TestMethod]
+    [DataRow("{\"manifests\": [{\"digest\": {\"a\": 1}}]}", DisplayName = "an object for the digest")]
+    [DataRow("{\"manifests\": [5]}", DisplayName = "a number for the descriptor")]
+    public void AGarbledLayoutIsOCIB1405(string index)
+    {
+        using var dir = new TempDirectory();
+        string image = dir.Combine("img");
+        Directory.CreateDirectory(image);
+        File.WriteAllText(Path.Combine(image, "index.json"), index);
+        Assert.AreEqual("OCIB1405", Fails(() => ImageLayout.Read(image)).Code);
+    }
+
+    [TestMethod]
+    public void ThePushsUnexpectedErrorSaysPushNotBundle()
+    {
+        StringAssert.Contains(Strings.PushUnexpectedError.Template, "push");
+        Assert.IsFalse(Strings.PushUnexpectedError.Template.Contains("bundle", StringComparison.OrdinalIgnoreCase));
+        StringAssert.Contains(File.ReadAllText(Path.Combine(TestEnvironment.RepoRoot, "src", "OciBundle.Tasks", "PushOciImage.cs")), "Strings.PushUnexpectedError");
+    }
 }

@@ -49,6 +49,9 @@ internal static class CredentialLookup
     /// <summary>The .NET SDK's names for the same, accepted too.</summary>
     private static readonly (string User, string Password)[] Variables = { (UsernameVariable, PasswordVariable), ("DOTNET_CONTAINER_REGISTRY_UNAME", "DOTNET_CONTAINER_REGISTRY_PWORD") };
 
+    /// <summary>The largest config.json read (docker's are a few KiB).</summary>
+    private const int MaxConfigBytes = 4 << 20;
+
     /// <summary>How long a credential helper has to answer.</summary>
     public static readonly TimeSpan HelperTimeout = TimeSpan.FromSeconds(60);
 
@@ -76,11 +79,27 @@ internal static class CredentialLookup
         JObject config;
         try
         {
-            config = JObject.Parse(File.ReadAllText(configPath));
+            // A regular file of sane size, checked before it is opened: a FIFO would block the open, /dev/zero never end.
+            string real = File.ResolveLinkTarget(configPath, returnFinalTarget: true)?.FullName ?? configPath;
+            if (Interop.NativeMethods.LStat(real) is not { } st || (st.Mode & Interop.NativeMethods.S_IFMT) != Interop.NativeMethods.S_IFREG)
+            {
+                throw new OciBundleException(Strings.DockerConfigUnreadable, configPath, real == configPath ? "it is not a regular file (a FIFO, a device or a folder)" : $"it leads to {real}, which is not a regular file (a FIFO, a device or a folder)");
+            }
+
+            if (st.Size > MaxConfigBytes)
+            {
+                throw new OciBundleException(Strings.DockerConfigUnreadable, configPath, $"it is {st.Size} bytes, more than the {MaxConfigBytes} a docker configuration can need");
+            }
+
+            using var stream = new FileStream(real, FileMode.Open, FileAccess.Read, FileShare.Read);
+            using var reader = new StreamReader(stream, Encoding.UTF8);
+            char[] text = new char[(int)Math.Min(st.Size, MaxConfigBytes) + 1];
+            int length = reader.ReadBlock(text, 0, text.Length);
+            config = JToken.Parse(new string(text, 0, Math.Min(length, MaxConfigBytes))) as JObject ?? throw new JsonReaderException("not an object");
         }
         catch (Exception e) when (e is JsonException or IOException or UnauthorizedAccessException)
         {
-            throw new OciBundleException(Strings.DockerConfigUnreadable, configPath, e is JsonException ? "it is not valid JSON" : e.Message);
+            throw new OciBundleException(Strings.DockerConfigUnreadable, configPath, e is JsonException ? "it is not a JSON object" : e.Message);
         }
 
         string key = ImageName.CredentialKey(registry);
@@ -102,9 +121,14 @@ internal static class CredentialLookup
         if (config["auths"] is JObject auths && Lookup(auths, registry) is JObject entry)
         {
             string source = $"{configPath} (auths)";
+            if (new[] { "auth", "username", "password", "identitytoken" }.FirstOrDefault(f => entry[f] is { Type: not (JTokenType.String or JTokenType.Null) }) is { } odd)
+            {
+                throw new OciBundleException(Strings.DockerConfigUnreadable, configPath, $"the \"{odd}\" of {registry} in \"auths\" is not a string");
+            }
+
             if (entry["identitytoken"] is JValue { Value: string identity } && identity.Length > 0)
             {
-                return new RegistryCredentials((string?)entry["username"] ?? "<token>", identity, source, isIdentityToken: true);
+                return new RegistryCredentials(entry["username"] is JValue { Value: string named } ? named : "<token>", identity, source, isIdentityToken: true);
             }
 
             if (entry["auth"] is JValue { Value: string auth } && auth.Length > 0)
