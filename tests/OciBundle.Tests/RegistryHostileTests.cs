@@ -533,4 +533,18 @@ public sealed class RegistryHostileTests
         Assert.IsFalse(Strings.PushUnexpectedError.Template.Contains("bundle", StringComparison.OrdinalIgnoreCase));
         StringAssert.Contains(File.ReadAllText(Path.Combine(TestEnvironment.RepoRoot, "src", "OciBundle.Tasks", "PushOciImage.cs")), "Strings.PushUnexpectedError");
     }
+
+    [TestMethod]
+    public async Task AttemptsAreCountedOnlyWhenTheRequestWasRetried()
+    {
+        using RegistryClient once = Client(new FakeRegistry(_ => Answer(HttpStatusCode.BadRequest, "{}")));
+        OciBundleException refused = await Push(once);
+        Assert.AreEqual("OCIB1419", refused.Code);
+        Assert.IsFalse(refused.Message.Contains("attempts", StringComparison.Ordinal), refused.Message);
+
+        using RegistryClient retried = Client(new FakeRegistry(_ => Answer(HttpStatusCode.ServiceUnavailable, "{}")));
+        OciBundleException failing = await Push(retried);
+        Assert.AreEqual("OCIB1419", failing.Code);
+        StringAssert.Contains(failing.Message, "after 4 attempts");
+    }
 }

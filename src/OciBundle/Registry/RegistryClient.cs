@@ -19,6 +19,9 @@ internal sealed class RegistryClient : IDisposable
 {
     private const int Attempts = 4;
 
+    /// <summary>How many times the request of a response was sent, for "after N attempts".</summary>
+    private static readonly HttpRequestOptionsKey<int> AttemptsKey = new("OciBundle.Attempts");
+
     private readonly HttpClient _http;
     private readonly RegistryCredentials? _credentials;
     private readonly string _lookedFor;
@@ -140,6 +143,7 @@ internal sealed class RegistryClient : IDisposable
                 continue;
             }
 
+            request.Options.Set(AttemptsKey, attempt + 1);
             return response;
         }
     }
@@ -282,7 +286,7 @@ internal sealed class RegistryClient : IDisposable
 
         if (!challenge.Scheme.Equals("Bearer", StringComparison.OrdinalIgnoreCase))
         {
-            throw new OciBundleException(Strings.RegistryFailed, Registry, Repository, "401", $"it asks for {challenge.Scheme} authentication, which is neither Basic nor Bearer", 1);
+            throw new OciBundleException(Strings.RegistryFailed, Registry, Repository, "401", $"it asks for {challenge.Scheme} authentication, which is neither Basic nor Bearer", "");
         }
 
         Dictionary<string, string> p = ChallengeParameters(challenge.Parameter ?? "");
@@ -490,7 +494,8 @@ internal sealed class RegistryClient : IDisposable
                 ? new OciBundleException(Strings.RegistryDenied, Registry, Repository, detail + " (insufficient_scope)", source)
             : response.StatusCode == HttpStatusCode.Unauthorized ? (_credentials is null ? new OciBundleException(Strings.RegistryNeedsCredentials, Registry, Repository, _lookedFor) : new OciBundleException(Strings.RegistryCredentialsRefused, Registry, Repository, source))
             : Has("NAME_UNKNOWN") || response.StatusCode == HttpStatusCode.NotFound ? new OciBundleException(Strings.RepositoryNotFound, Registry, Repository, detail)
-            : new OciBundleException(Strings.RegistryFailed, Registry, Repository, ((int)response.StatusCode).ToString(CultureInfo.InvariantCulture), detail, Attempts);
+            : new OciBundleException(Strings.RegistryFailed, Registry, Repository, ((int)response.StatusCode).ToString(CultureInfo.InvariantCulture), detail,
+                response.RequestMessage?.Options.TryGetValue(AttemptsKey, out int sent) == true && sent > 1 ? string.Create(CultureInfo.InvariantCulture, $" after {sent} attempts") : "");
     }
 
     private static bool IsTls(HttpRequestException e) =>
