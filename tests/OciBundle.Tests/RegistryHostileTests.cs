@@ -547,4 +547,71 @@ public sealed class RegistryHostileTests
         Assert.AreEqual("OCIB1419", failing.Code);
         StringAssert.Contains(failing.Message, "after 4 attempts");
     }
+
+    [TestMethod]
+    public async Task ARedirectToAnotherPortIsFollowedWithoutTheCredentials()
+    {
+        // Real sockets: the registry (Basic) redirects a blob's HEAD to a catcher on another port, as blob storage would.
+        int port = TestRegistry.FreePort(), other = TestRegistry.FreePort();
+        using var registry = new HttpListener();
+        registry.Prefixes.Add($"http://127.0.0.1:{port}/");
+        using var catcher = new HttpListener();
+        catcher.Prefixes.Add($"http://127.0.0.1:{other}/");
+        registry.Start();
+        catcher.Start();
+        var caught = new ConcurrentQueue<string?>();
+        using var stop = new CancellationTokenSource();
+        async Task Serve(HttpListener listener, Action<HttpListenerContext> answer)
+        {
+            while (!stop.IsCancellationRequested)
+            {
+                HttpListenerContext context;
+                try
+                {
+                    context = await listener.GetContextAsync().WaitAsync(stop.Token);
+                }
+                catch (Exception e) when (e is OperationCanceledException or HttpListenerException or ObjectDisposedException)
+                {
+                    return;
+                }
+
+                answer(context);
+                context.Response.Close();
+            }
+        }
+
+        Task a = Serve(registry, c =>
+        {
+            if (c.Request.Headers["Authorization"] is null)
+            {
+                c.Response.StatusCode = 401;
+                c.Response.AddHeader("WWW-Authenticate", "Basic realm=\"r\"");
+            }
+            else
+            {
+                c.Response.StatusCode = 307;
+                c.Response.RedirectLocation = $"http://127.0.0.1:{other}/blob";
+            }
+        });
+        Task b = Serve(catcher, c =>
+        {
+            caught.Enqueue(c.Request.Headers["Authorization"]);
+            c.Response.StatusCode = 200;
+        });
+        try
+        {
+            using var client = new RegistryClient($"127.0.0.1:{port}", "team/app", plainHttp: true, new RegistryCredentials(User, Password, "the test"), "nowhere", _ => { });
+            using HttpResponseMessage response = await client.SendAsync(() => new HttpRequestMessage(HttpMethod.Head, client.Url("team/app/blobs/sha256:" + new string('0', 64))), RegistryClient.PushScope("team/app"), default);
+            Assert.AreEqual(HttpStatusCode.OK, response.StatusCode);
+            Assert.AreEqual(1, caught.Count, "the redirect was followed");
+            Assert.IsNull(caught.Single(), "without the registry's credentials");
+        }
+        finally
+        {
+            stop.Cancel();
+            registry.Stop();
+            catcher.Stop();
+            await Task.WhenAll(a, b);
+        }
+    }
 }
