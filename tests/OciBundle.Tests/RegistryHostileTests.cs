@@ -614,4 +614,27 @@ public sealed class RegistryHostileTests
             await Task.WhenAll(a, b);
         }
     }
+
+    [TestMethod]
+    public void ARuntimeIdentifierListedTwiceIsOCIB1404()
+    {
+        using var dir = new TempDirectory();
+        var engine = new FakeBuildEngine();
+        var task = new OciBundle.Tasks.WriteOciImageIndex
+        {
+            BuildEngine = engine,
+            Sources = new Microsoft.Build.Framework.ITaskItem[]
+            {
+                new Microsoft.Build.Utilities.TaskItem(dir.Combine("a"), new Dictionary<string, string> { ["RuntimeIdentifier"] = "linux-x64" }),
+                new Microsoft.Build.Utilities.TaskItem(dir.Combine("a"), new Dictionary<string, string> { ["RuntimeIdentifier"] = "linux-x64" }),
+            },
+            Directory = dir.Combine("index"),
+            Tag = "latest",
+            Repository = "app",
+            AppName = "App",
+        };
+        Assert.IsFalse(task.Execute());
+        CollectionAssert.AreEqual(new[] { "OCIB1404" }, engine.Errors.Select(e => e.Code).ToArray(), string.Join("\n", engine.Errors.Select(e => e.Message)));
+        StringAssert.Contains(engine.Errors[0].Message, "linux-x64");
+    }
 }
