@@ -180,20 +180,20 @@ internal sealed class RegistryClient : IDisposable
         try
         {
             using Stream stream = await response.Content.ReadAsStreamAsync(deadline.Token).ConfigureAwait(false);
-            byte[] buffer = new byte[MaxAnswerBytes];
-            int length = 0;
-            while (length < buffer.Length)
+            using var answer = new MemoryStream();
+            byte[] buffer = new byte[16384];
+            while (answer.Length < MaxAnswerBytes)
             {
-                int n = await stream.ReadAsync(buffer.AsMemory(length), deadline.Token).ConfigureAwait(false);
+                int n = await stream.ReadAsync(buffer.AsMemory(0, (int)Math.Min(buffer.Length, MaxAnswerBytes - answer.Length)), deadline.Token).ConfigureAwait(false);
                 if (n == 0)
                 {
                     break;
                 }
 
-                length += n;
+                answer.Write(buffer, 0, n);
             }
 
-            return System.Text.Encoding.UTF8.GetString(buffer, 0, length);
+            return System.Text.Encoding.UTF8.GetString(answer.GetBuffer(), 0, (int)answer.Length);
         }
         catch (OperationCanceledException) when (!cancel.IsCancellationRequested)
         {
