@@ -84,7 +84,7 @@ public sealed class PushOciImage : Microsoft.Build.Utilities.Task, ICancelableTa
         }
         catch (Exception e)
         {
-            LogError(new OciBundleException(Strings.UnexpectedError, e, $"{e.GetType().Name}: {e.Message}"));
+            LogError(new OciBundleException(Strings.PushUnexpectedError, e, $"{e.GetType().Name}: {e.Message}"));
             Log.LogMessage(MessageImportance.Low, e.ToString());
         }
 

@@ -46,6 +46,12 @@ public sealed class WriteOciImageIndex : Microsoft.Build.Utilities.Task
                 protectedFolders.Add(ProjectDirectory);
             }
 
+            foreach (string twice in Sources.Select(s => s.GetMetadata("RuntimeIdentifier")).Where(r => r.Length > 0)
+                .GroupBy(r => r, StringComparer.OrdinalIgnoreCase).Where(g => g.Count() > 1).Select(g => g.Key))
+            {
+                errors.Add(Strings.DuplicateRuntimeIdentifier, twice);
+            }
+
             string? dir = OutputSpec.ParseFolder(Directory, "OciImageIndexDir", Output.OutputKind.Image, "", protectedFolders, errors);
             foreach (OciBundleException e in errors.All)
             {

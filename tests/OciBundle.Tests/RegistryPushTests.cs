@@ -22,7 +22,7 @@ public sealed class RegistryPushTests
     private const string Password = "s3cret-Pa55word";
 
     /// <summary>A layout of four blobs (config, three layers), the runtime layer over the small chunk size the tests push with.</summary>
-    private static ImageResult WriteLayout(TempDirectory dir, string image, string app = "app v1", string architecture = "amd64")
+    internal static ImageResult WriteLayout(TempDirectory dir, string image, string app = "app v1", string architecture = "amd64")
     {
         string src = dir.Combine("src");
         Directory.CreateDirectory(src);
@@ -331,6 +331,9 @@ public sealed class RegistryPushTests
 
     [TestMethod]
     [DataRow("OCIB1400", "registry:http://127.0.0.1:5000")]
+    [DataRow("OCIB1400", "registry:127.0.0.1:0")]
+    [DataRow("OCIB1400", "registry:user:S3CRETPW@registry.example.com")]
+    [DataRow("OCIB1400", "registry:https://user:S3CRETPW@registry.example.com")]
     [DataRow("OCIB1402", "tags:latest;-bad")]
     [DataRow("OCIB1403", "insecure:http://x/")]
     [DataRow("OCIB1401", "repository:Team/App")]
@@ -354,6 +357,7 @@ public sealed class RegistryPushTests
         catch (BundleValidationException e)
         {
             CollectionAssert.AreEqual(new[] { code }, e.Errors.Select(x => x.Code).ToArray());
+            Assert.IsFalse(e.Errors.Any(x => x.Message.Contains("S3CRETPW", StringComparison.Ordinal)), "a password in OciImageRegistry is not echoed: " + e.Errors[0].Message);
         }
     }
 

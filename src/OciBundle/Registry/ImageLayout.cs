@@ -49,7 +49,7 @@ internal sealed record ImageLayout(LayoutManifest Top, IReadOnlyList<LayoutManif
 
             return new ImageLayout(top, children, blobs);
         }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException or JsonException or NullReferenceException or InvalidCastException or FormatException)
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException or JsonException or NullReferenceException or InvalidCastException or FormatException or ArgumentException or InvalidOperationException or OverflowException)
         {
             throw new OciBundleException(Strings.LayoutUnreadable, directory, e is FileNotFoundException or DirectoryNotFoundException ? "it has no index.json" : e.Message);
         }

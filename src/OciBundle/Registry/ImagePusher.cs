@@ -40,7 +40,7 @@ internal static class ImagePusher
     {
         var clock = Stopwatch.StartNew();
         ImageLayout layout = ImageLayout.Read(spec.ImageDirectory);
-        RegistryCredentials? credentials = CredentialLookup.Find(spec.Registry, environment, log, out string looked);
+        RegistryCredentials? credentials = CredentialLookup.Find(spec.Registry, environment, log, out string looked, cancel);
         log(credentials is null ? $"no credentials for {spec.Registry} ({looked}): anonymous" : $"{spec.Registry}: {credentials}");
         using var client = new RegistryClient(spec.Registry, spec.Repository, spec.PlainHttp, credentials, looked, log, handler);
         string scope = RegistryClient.PushScope(spec.Repository);
@@ -120,7 +120,7 @@ internal static class ImagePusher
 
         if (!response.IsSuccessStatusCode)
         {
-            throw await client.Fail(response, $"HEAD manifest {tag}").ConfigureAwait(false);
+            throw await client.Fail(response, $"HEAD manifest {tag}", cancel).ConfigureAwait(false);
         }
 
         return response.Headers.TryGetValues("Docker-Content-Digest", out var values) ? values.FirstOrDefault() : null;
@@ -137,7 +137,7 @@ internal static class ImagePusher
 
             if (head.StatusCode != HttpStatusCode.NotFound)
             {
-                throw await client.Fail(head, $"HEAD blob {blob.Digest}").ConfigureAwait(false);
+                throw await client.Fail(head, $"HEAD blob {blob.Digest}", cancel).ConfigureAwait(false);
             }
         }
 
@@ -148,7 +148,7 @@ internal static class ImagePusher
             {
                 return await Upload(client, spec, blob, holders, scope, chunkSize, progress, cancel).ConfigureAwait(false);
             }
-            catch (OciBundleException e) when (attempt < 2 && e.Diagnostic == Strings.RegistryUnreachable)
+            catch (OciBundleException e) when (attempt < 2 && e.Diagnostic == Strings.RegistryUnreachable && e.InnerException is not TimeoutException)
             {
                 await Task.Delay(client.Backoff(attempt), cancel).ConfigureAwait(false);
             }
@@ -170,10 +170,10 @@ internal static class ImagePusher
 
             if (post.StatusCode != HttpStatusCode.Accepted || post.Headers.Location is null)
             {
-                throw await client.Fail(post, $"POST upload of {blob.Digest}").ConfigureAwait(false);
+                throw await client.Fail(post, $"POST upload of {blob.Digest}", cancel).ConfigureAwait(false);
             }
 
-            location = Absolute(client, post.Headers.Location);
+            location = client.UploadLocation(post.Headers.Location, $"POST upload of {blob.Digest}");
         }
 
         if (blob.Size <= chunkSize)
@@ -181,7 +181,7 @@ internal static class ImagePusher
             using HttpResponseMessage put = await client.SendAsync(() => new HttpRequestMessage(HttpMethod.Put, WithDigest(location, blob.Digest)) { Content = FileContent(blob.Path, 0, blob.Size) }, scope, cancel, retry: false).ConfigureAwait(false);
             if (put.StatusCode != HttpStatusCode.Created)
             {
-                throw await client.Fail(put, $"PUT blob {blob.Digest}").ConfigureAwait(false);
+                throw await client.Fail(put, $"PUT blob {blob.Digest}", cancel).ConfigureAwait(false);
             }
 
             return BlobOutcome.Uploaded;
@@ -202,10 +202,10 @@ internal static class ImagePusher
             }, scope, cancel, retry: false).ConfigureAwait(false);
             if (patch.StatusCode != HttpStatusCode.Accepted || patch.Headers.Location is null)
             {
-                throw await client.Fail(patch, $"PATCH blob {blob.Digest} at {first}").ConfigureAwait(false);
+                throw await client.Fail(patch, $"PATCH blob {blob.Digest} at {first}", cancel).ConfigureAwait(false);
             }
 
-            location = Absolute(client, patch.Headers.Location);
+            location = client.UploadLocation(patch.Headers.Location, $"PATCH blob {blob.Digest} at {first}");
             if (clock.Elapsed - said > TimeSpan.FromSeconds(2))
             {
                 said = clock.Elapsed;
@@ -216,7 +216,7 @@ internal static class ImagePusher
         using HttpResponseMessage done = await client.SendAsync(() => new HttpRequestMessage(HttpMethod.Put, WithDigest(location, blob.Digest)) { Content = new ByteArrayContent(Array.Empty<byte>()) }, scope, cancel, retry: false).ConfigureAwait(false);
         if (done.StatusCode != HttpStatusCode.Created)
         {
-            throw await client.Fail(done, $"PUT blob {blob.Digest}").ConfigureAwait(false);
+            throw await client.Fail(done, $"PUT blob {blob.Digest}", cancel).ConfigureAwait(false);
         }
 
         return BlobOutcome.Uploaded;
@@ -232,7 +232,7 @@ internal static class ImagePusher
         }, scope, cancel).ConfigureAwait(false);
         if (put.StatusCode != HttpStatusCode.Created)
         {
-            throw await client.Fail(put, $"PUT manifest {reference}").ConfigureAwait(false);
+            throw await client.Fail(put, $"PUT manifest {reference}", cancel).ConfigureAwait(false);
         }
 
         if (put.Headers.TryGetValues("Docker-Content-Digest", out var values) && values.FirstOrDefault() is { } stored && stored != manifest.Digest)
@@ -240,8 +240,6 @@ internal static class ImagePusher
             throw new OciBundleException(Strings.RegistryDigestMismatch, client.Registry, repository, reference, stored, manifest.Digest);
         }
     }
-
-    private static Uri Absolute(RegistryClient client, Uri location) => location.IsAbsoluteUri ? location : new Uri(client.BaseUri, location);
 
     private static Uri WithDigest(Uri location, string digest) =>
         new(location + (string.IsNullOrEmpty(location.Query) ? "?" : "&") + "digest=" + Uri.EscapeDataString(digest));

@@ -19,6 +19,9 @@ internal sealed class RegistryClient : IDisposable
 {
     private const int Attempts = 4;
 
+    /// <summary>How many times the request of a response was sent, for "after N attempts".</summary>
+    private static readonly HttpRequestOptionsKey<int> AttemptsKey = new("OciBundle.Attempts");
+
     private readonly HttpClient _http;
     private readonly RegistryCredentials? _credentials;
     private readonly string _lookedFor;
@@ -50,7 +53,7 @@ internal sealed class RegistryClient : IDisposable
             MaxConnectionsPerServer = 8,
         })
         {
-            Timeout = TimeSpan.FromMinutes(10),
+            Timeout = Timeout.InfiniteTimeSpan, // each request has its own deadline (HeaderTimeout, BodyTimeout)
         };
         _http.DefaultRequestHeaders.UserAgent.Add(new ProductInfoHeaderValue("OciBundle.Sdk", typeof(RegistryClient).Assembly.GetName().Version?.ToString(3) ?? "1.0.0"));
     }
@@ -63,6 +66,15 @@ internal sealed class RegistryClient : IDisposable
 
     /// <summary>Requests sent so far, token requests and retries included.</summary>
     public int Requests => _requests;
+
+    /// <summary>The most of an error or token answer read: a larger one is cut there.</summary>
+    public const int MaxAnswerBytes = 1 << 20;
+
+    /// <summary>How long a request waits for the answer's headers, plus a second per 64 KiB it uploads (tests make it short).</summary>
+    public TimeSpan HeaderTimeout { get; init; } = TimeSpan.FromSeconds(100);
+
+    /// <summary>How long reading an error or token answer may take (tests make it short).</summary>
+    public TimeSpan BodyTimeout { get; init; } = TimeSpan.FromSeconds(60);
 
     /// <summary>How long to wait before attempt n+1 (tests make it short).</summary>
     public Func<int, TimeSpan> Backoff { get; init; } = attempt => TimeSpan.FromMilliseconds(500 * (1 << attempt));
@@ -92,6 +104,11 @@ internal sealed class RegistryClient : IDisposable
             {
                 throw new OciBundleException(Strings.RegistryTlsFailed, Registry, Describe(e));
             }
+            catch (TimeoutException e)
+            {
+                // Not retried: a registry that did not answer in HeaderTimeout is not expected to on the next try.
+                throw new OciBundleException(Strings.RegistryUnreachable, e, Registry, Repository, $"{request.Method} {request.RequestUri?.AbsolutePath}: {e.Message}");
+            }
             catch (Exception e) when (e is HttpRequestException or IOException || (e is TaskCanceledException && !cancel.IsCancellationRequested))
             {
                 if (!retry || attempt + 1 >= Attempts)
@@ -109,7 +126,7 @@ internal sealed class RegistryClient : IDisposable
                 // A 401: answer the challenge and send again; twice, so a token that expired (or that a skewed clock
                 // made expired) is replaced once more before the refusal stands.
                 answered++;
-                string? reason = (await ReadErrors(response).ConfigureAwait(false)).FirstOrDefault().Code;
+                string? reason = (await ReadErrors(response, cancel).ConfigureAwait(false)).FirstOrDefault().Code;
                 bool sentBasic = request.Headers.Authorization?.Scheme == "Basic";
                 response.Dispose();
                 await Authenticate(challenge, scope, reason, sentBasic, cancel).ConfigureAwait(false);
@@ -126,20 +143,117 @@ internal sealed class RegistryClient : IDisposable
                 continue;
             }
 
+            request.Options.Set(AttemptsKey, attempt + 1);
             return response;
         }
     }
 
+    /// <summary>One request, its headers awaited for <see cref="HeaderTimeout"/> (a <see cref="TimeoutException"/> after), the build's cancellation honoured.</summary>
     private async Task<HttpResponseMessage> Send(HttpRequestMessage request, CancellationToken cancel)
     {
         Interlocked.Increment(ref _requests);
-        HttpResponseMessage response = await _http.SendAsync(request, HttpCompletionOption.ResponseHeadersRead, cancel).ConfigureAwait(false);
+        TimeSpan limit = HeaderTimeout + TimeSpan.FromSeconds((request.Content?.Headers.ContentLength ?? 0) / 65536.0);
+        using var deadline = CancellationTokenSource.CreateLinkedTokenSource(cancel);
+        deadline.CancelAfter(limit);
+        HttpResponseMessage response;
+        try
+        {
+            response = await _http.SendAsync(request, HttpCompletionOption.ResponseHeadersRead, deadline.Token).ConfigureAwait(false);
+        }
+        catch (OperationCanceledException) when (!cancel.IsCancellationRequested)
+        {
+            throw new TimeoutException(string.Create(CultureInfo.InvariantCulture, $"no answer within {limit.TotalSeconds:F0} s"));
+        }
+
         _log($"{request.Method} {request.RequestUri?.PathAndQuery} -> {(int)response.StatusCode}");
         return response;
     }
 
+    /// <summary>
+    /// An error or token answer's body: at most <see cref="MaxAnswerBytes"/> (the rest is not read), within
+    /// <see cref="BodyTimeout"/> (a <see cref="TimeoutException"/> after); the build's cancellation honoured.
+    /// </summary>
+    public async Task<string> ReadAnswer(HttpResponseMessage response, CancellationToken cancel)
+    {
+        using var deadline = CancellationTokenSource.CreateLinkedTokenSource(cancel);
+        deadline.CancelAfter(BodyTimeout);
+        try
+        {
+            using Stream stream = await response.Content.ReadAsStreamAsync(deadline.Token).ConfigureAwait(false);
+            using var answer = new MemoryStream();
+            byte[] buffer = new byte[16384];
+            while (answer.Length < MaxAnswerBytes)
+            {
+                int n = await stream.ReadAsync(buffer.AsMemory(0, (int)Math.Min(buffer.Length, MaxAnswerBytes - answer.Length)), deadline.Token).ConfigureAwait(false);
+                if (n == 0)
+                {
+                    break;
+                }
+
+                answer.Write(buffer, 0, n);
+            }
+
+            return System.Text.Encoding.UTF8.GetString(answer.GetBuffer(), 0, (int)answer.Length);
+        }
+        catch (OperationCanceledException) when (!cancel.IsCancellationRequested)
+        {
+            throw new TimeoutException(string.Create(CultureInfo.InvariantCulture, $"its answer did not arrive within {BodyTimeout.TotalSeconds:F0} s"));
+        }
+    }
+
+    /// <summary>
+    /// Whether <paramref name="uri"/> is the registry's own endpoint (scheme, host and port), the only place its
+    /// credentials and tokens go, as docker's authorizer has it: an upload continuing at blob storage goes without.
+    /// </summary>
+    public bool IsRegistry(Uri? uri) =>
+        uri is { IsAbsoluteUri: true }
+        && uri.Scheme.Equals(BaseUri.Scheme, StringComparison.OrdinalIgnoreCase)
+        && uri.IdnHost.Equals(BaseUri.IdnHost, StringComparison.OrdinalIgnoreCase)
+        && uri.Port == BaseUri.Port;
+
+    /// <summary>
+    /// Where an upload goes on (the <c>Location</c> of a POST or PATCH), made absolute: an http(s) address, never a
+    /// downgrade from the registry's TLS to plain http; another host (blob storage) gets no credentials (<see cref="IsRegistry"/>).
+    /// </summary>
+    public Uri UploadLocation(Uri location, string answer)
+    {
+        Uri target = location.IsAbsoluteUri ? location : new Uri(BaseUri, location);
+        string? why = target.Scheme is not ("http" or "https") ? $"is a {target.Scheme}: address, not http or https"
+            : BaseUri.Scheme == "https" && target.Scheme == "http" ? "is plain http while the registry speaks TLS (a downgrade: the image would travel in the clear)"
+            : null;
+        if (why is not null)
+        {
+            throw new OciBundleException(Strings.RegistryLocationRefused, Registry, Repository, Shown(target), answer, why);
+        }
+
+        if (!IsRegistry(target))
+        {
+            _log($"{answer}: the upload goes on at {target.GetLeftPart(UriPartial.Authority)}, which gets no credentials");
+        }
+
+        return target;
+    }
+
+    /// <summary>An address for a message: no user info, query (a presigned URL's signature) or fragment.</summary>
+    private static string Shown(Uri uri)
+    {
+        try
+        {
+            return new UriBuilder(uri) { UserName = "", Password = "", Query = "", Fragment = "" }.Uri.GetLeftPart(UriPartial.Path);
+        }
+        catch (UriFormatException)
+        {
+            return uri.Scheme + ":";
+        }
+    }
+
     private void Authorize(HttpRequestMessage request, string scope)
     {
+        if (!IsRegistry(request.RequestUri))
+        {
+            return; // credentials and tokens never leave for another scheme, host or port
+        }
+
         if (_tokens.TryGetValue(scope, out var token) && token.Expires > DateTimeOffset.UtcNow)
         {
             request.Headers.Authorization = new AuthenticationHeaderValue("Bearer", token.Token);
@@ -172,13 +286,24 @@ internal sealed class RegistryClient : IDisposable
 
         if (!challenge.Scheme.Equals("Bearer", StringComparison.OrdinalIgnoreCase))
         {
-            throw new OciBundleException(Strings.RegistryFailed, Registry, Repository, "401", $"it asks for {challenge.Scheme} authentication, which is neither Basic nor Bearer", 1);
+            throw new OciBundleException(Strings.RegistryFailed, Registry, Repository, "401", $"it asks for {challenge.Scheme} authentication, which is neither Basic nor Bearer", "");
         }
 
         Dictionary<string, string> p = ChallengeParameters(challenge.Parameter ?? "");
         if (!p.TryGetValue("realm", out string? realm) || !Uri.TryCreate(realm, UriKind.Absolute, out Uri? realmUri) || realmUri.Scheme is not ("http" or "https"))
         {
             throw new OciBundleException(Strings.TokenServerFailed, realm ?? "(none)", Registry, scope, "the challenge names no http(s) realm", _credentials?.Source ?? "none: anonymous");
+        }
+
+        if (realmUri.Scheme == "http" && BaseUri.Scheme == "https")
+        {
+            // The token request carries the password (or refresh token): never in the clear from a TLS registry.
+            throw new OciBundleException(Strings.TokenServerFailed, Shown(realmUri), Registry, scope, "the realm is plain http while the registry speaks TLS, so the push sends it nothing (the credentials would cross the network in the clear); the registry's token service must be https", _credentials?.Source ?? "none: anonymous");
+        }
+
+        if (realmUri.Scheme == "http" && _credentials is not null && !realmUri.IdnHost.Equals(BaseUri.IdnHost, StringComparison.OrdinalIgnoreCase))
+        {
+            throw new OciBundleException(Strings.TokenServerFailed, Shown(realmUri), Registry, scope, "the realm is plain http on another host than the registry, so the push sends it no credentials; use an https token service (or one on the registry's own host)", _credentials.Source);
         }
 
         if (_tokens.TryGetValue(scope, out var old) && reason == "insufficient_scope" && old.Expires > DateTimeOffset.UtcNow)
@@ -229,9 +354,9 @@ internal sealed class RegistryClient : IDisposable
         {
             response = await Send(request, cancel).ConfigureAwait(false);
         }
-        catch (HttpRequestException e)
+        catch (Exception e) when (e is HttpRequestException or IOException or TimeoutException)
         {
-            throw new OciBundleException(Strings.TokenServerFailed, realmUri.GetLeftPart(UriPartial.Path), Registry, scope, Describe(e), _credentials?.Source ?? "none: anonymous");
+            throw new OciBundleException(Strings.TokenServerFailed, Shown(realmUri), Registry, scope, Describe(e), _credentials?.Source ?? "none: anonymous");
         }
 
         using (response)
@@ -243,16 +368,27 @@ internal sealed class RegistryClient : IDisposable
                     : new OciBundleException(Strings.RegistryCredentialsRefused, Registry, Repository, _credentials.Source);
             }
 
-            string body = await response.Content.ReadAsStringAsync(cancel).ConfigureAwait(false);
+            string body;
+            try
+            {
+                body = await ReadAnswer(response, cancel).ConfigureAwait(false);
+            }
+            catch (Exception e) when (e is HttpRequestException or IOException or TimeoutException)
+            {
+                throw new OciBundleException(Strings.TokenServerFailed, Shown(realmUri), Registry, scope, "its answer broke off: " + Describe(e), _credentials?.Source ?? "none: anonymous");
+            }
+
             string? token = null;
-            int expiresIn = 60;
+            double expiresIn = 60;
             if (response.IsSuccessStatusCode)
             {
                 try
                 {
-                    JObject answer = JObject.Parse(body);
-                    token = (string?)answer["token"] ?? (string?)answer["access_token"];
-                    expiresIn = (int?)answer["expires_in"] ?? 60;
+                    if (JToken.Parse(body) is JObject answer)
+                    {
+                        token = Text(answer["token"]) ?? Text(answer["access_token"]);
+                        expiresIn = answer["expires_in"] is JValue { Value: long l } ? l : answer["expires_in"] is JValue { Value: double d } && double.IsFinite(d) ? d : 60;
+                    }
                 }
                 catch (JsonException)
                 {
@@ -261,11 +397,11 @@ internal sealed class RegistryClient : IDisposable
 
             if (string.IsNullOrEmpty(token))
             {
-                throw new OciBundleException(Strings.TokenServerFailed, realmUri.GetLeftPart(UriPartial.Path), Registry, scope, response.IsSuccessStatusCode ? "its answer holds no token" : $"{(int)response.StatusCode} {response.ReasonPhrase}", _credentials?.Source ?? "none: anonymous");
+                throw new OciBundleException(Strings.TokenServerFailed, Shown(realmUri), Registry, scope, response.IsSuccessStatusCode ? "its answer holds no token" : $"{(int)response.StatusCode} {response.ReasonPhrase}", _credentials?.Source ?? "none: anonymous");
             }
 
             // Renewed a little before it runs out; a token that expires anyway gets a 401, answered once per request.
-            _tokens[scope] = (token, DateTimeOffset.UtcNow.AddSeconds(Math.Max(expiresIn - 10, 5)));
+            _tokens[scope] = (token, DateTimeOffset.UtcNow.AddSeconds(Math.Clamp(expiresIn - 10, 5, 86400)));
         }
     }
 
@@ -319,18 +455,23 @@ internal sealed class RegistryClient : IDisposable
         return result;
     }
 
-    /// <summary>The distribution API's error codes and messages in a response body.</summary>
-    public static async Task<List<(string Code, string Message)>> ReadErrors(HttpResponseMessage response)
+    /// <summary>A JSON string's value; null for anything else.</summary>
+    private static string? Text(JToken? token) => token is JValue { Value: string s } ? s : null;
+
+    /// <summary>The distribution API's error codes and messages in a response body; none when it has none, is of another shape, too slow or cut off.</summary>
+    public async Task<List<(string Code, string Message)>> ReadErrors(HttpResponseMessage response, CancellationToken cancel = default)
     {
         try
         {
-            string body = await response.Content.ReadAsStringAsync().ConfigureAwait(false);
-            if (body.Length > 0 && JObject.Parse(body)["errors"] is JArray errors)
+            string body = await ReadAnswer(response, cancel).ConfigureAwait(false);
+            if (body.Length > 0 && JToken.Parse(body) is JObject o && o["errors"] is JArray errors)
             {
-                return errors.Select(e => ((string?)e["code"] ?? "", (string?)e["message"] ?? "")).ToList();
+                return errors.OfType<JObject>()
+                    .Select(e => (Text(e["code"]) ?? "", Text(e["message"]) is { } m ? (m.Length > 300 ? m[..300] + "..." : m) : ""))
+                    .ToList();
             }
         }
-        catch (Exception e) when (e is JsonException or HttpRequestException or IOException)
+        catch (Exception e) when (e is JsonException or HttpRequestException or IOException or TimeoutException)
         {
         }
 
@@ -338,9 +479,9 @@ internal sealed class RegistryClient : IDisposable
     }
 
     /// <summary>The coded error for an answer that is not the one expected.</summary>
-    public async Task<OciBundleException> Fail(HttpResponseMessage response, string what)
+    public async Task<OciBundleException> Fail(HttpResponseMessage response, string what, CancellationToken cancel = default)
     {
-        List<(string Code, string Message)> errors = await ReadErrors(response).ConfigureAwait(false);
+        List<(string Code, string Message)> errors = await ReadErrors(response, cancel).ConfigureAwait(false);
         string codes = string.Join(", ", errors.Select(e => e.Message.Length > 0 ? $"{e.Code}: {e.Message}" : e.Code));
         string detail = $"{what}: {(int)response.StatusCode} {response.ReasonPhrase}" + (codes.Length > 0 ? $", {codes}" : "");
         bool Has(params string[] names) => errors.Any(e => names.Contains(e.Code, StringComparer.Ordinal));
@@ -353,7 +494,8 @@ internal sealed class RegistryClient : IDisposable
                 ? new OciBundleException(Strings.RegistryDenied, Registry, Repository, detail + " (insufficient_scope)", source)
             : response.StatusCode == HttpStatusCode.Unauthorized ? (_credentials is null ? new OciBundleException(Strings.RegistryNeedsCredentials, Registry, Repository, _lookedFor) : new OciBundleException(Strings.RegistryCredentialsRefused, Registry, Repository, source))
             : Has("NAME_UNKNOWN") || response.StatusCode == HttpStatusCode.NotFound ? new OciBundleException(Strings.RepositoryNotFound, Registry, Repository, detail)
-            : new OciBundleException(Strings.RegistryFailed, Registry, Repository, ((int)response.StatusCode).ToString(CultureInfo.InvariantCulture), detail, Attempts);
+            : new OciBundleException(Strings.RegistryFailed, Registry, Repository, ((int)response.StatusCode).ToString(CultureInfo.InvariantCulture), detail,
+                response.RequestMessage?.Options.TryGetValue(AttemptsKey, out int sent) == true && sent > 1 ? string.Create(CultureInfo.InvariantCulture, $" after {sent} attempts") : "");
     }
 
     private static bool IsTls(HttpRequestException e) =>

@@ -33,14 +33,16 @@ internal static partial class ImageName
             return null;
         }
 
-        string why = text.Contains("://", StringComparison.Ordinal) ? "it has a scheme (plain HTTP is chosen with OciImageInsecureRegistries, not http://)"
+        int at = text.LastIndexOf('@');
+        string why = at >= 0 ? "it holds user information (credentials come from docker login, a credential helper or OCIBUNDLE_REGISTRY_USERNAME/OCIBUNDLE_REGISTRY_PASSWORD, never from the registry's name)"
+            : text.Contains("://", StringComparison.Ordinal) ? "it has a scheme (plain HTTP is chosen with OciImageInsecureRegistries, not http://)"
             : text.Contains('/', StringComparison.Ordinal) ? "it has a path (the path belongs in OciImageRepository)"
             : !RegistryPattern().IsMatch(text) ? "it is not a host name or address with an optional port"
-            : text.LastIndexOf(':') is int colon && colon > text.LastIndexOf(']') && !ushort.TryParse(text[(colon + 1)..], out ushort port) ? "its port is not 1 to 65535"
+            : text.LastIndexOf(':') is int colon && colon > text.LastIndexOf(']') && (!ushort.TryParse(text[(colon + 1)..], out ushort port) || port == 0) ? "its port is not 1 to 65535"
             : "";
         if (why.Length > 0)
         {
-            errors.Add(Strings.InvalidRegistry, value, why);
+            errors.Add(Strings.InvalidRegistry, at >= 0 ? "***@" + text[(at + 1)..] : value, why); // never echo a password
             return null;
         }
 
