@@ -214,7 +214,9 @@ public sealed class RegistryPushTests
         // The registry dies once the first blob is in.
         var cut = new CuttingHandler(registry);
         OciBundleException e = Fails(() => ImagePusher.Push(Spec(registry, image), Env(), _ => { }, _ => { }, handler: cut));
-        Assert.AreEqual("OCIB1418", e.Code, e.Message);
+        // Unreachable (OCIB1418), or, when the kill lands inside a request of another blob, a dropped connection that
+        // keeps failing through the retries (OCIB1419): which one is a race between the kill and the parallel uploads.
+        CollectionAssert.Contains(new[] { "OCIB1418", "OCIB1419" }, e.Code, e.Message);
         StringAssert.Contains(e.Message, registry.Host);
         StringAssert.Contains(e.Message, "team/app");
 
