@@ -136,12 +136,12 @@ public sealed class RegistryPushTests
         }
 
         // Unchanged: one HEAD per tag, nothing written.
-        int before = registry.Requests().Count;
+        int before = registry.SettledRequests().Count;
         int writes = registry.BlobWrites();
         PushResult again = ImagePusher.Push(Spec(registry, image), Env(), _ => { }, _ => { }, chunkSize: 64 * 1024);
         Assert.IsTrue(again.UpToDate);
         Assert.AreEqual(writes, registry.BlobWrites(), "no upload");
-        Assert.AreEqual(2, registry.Requests().Count - before, "one HEAD of the manifest per tag");
+        Assert.AreEqual(2, registry.SettledRequests().Count - before, "one HEAD of the manifest per tag");
 
         // An app change: only the app layer and the config go up; the others are found with HEAD.
         ImageResult changed = WriteLayout(dir, dir.Combine("img2"), "app v2");

@@ -162,6 +162,28 @@ public sealed class TestRegistry : IDisposable
     }
 
     /// <summary>Uploads the registry took: POSTs, PATCHes and PUTs of blobs (not manifests).</summary>
+    /// <summary>
+    /// The requests once the registry's log has caught up: it writes each line after answering, so a count taken right
+    /// after a client's last answer (skopeo's, say) can miss the newest lines. Waits until two reads 250 ms apart agree.
+    /// </summary>
+    public List<(string Method, string Path, int Status)> SettledRequests()
+    {
+        List<(string Method, string Path, int Status)> last = Requests();
+        for (int i = 0; i < 40; i++)
+        {
+            Thread.Sleep(250);
+            List<(string Method, string Path, int Status)> now = Requests();
+            if (now.Count == last.Count)
+            {
+                return now;
+            }
+
+            last = now;
+        }
+
+        return last;
+    }
+
     public int BlobWrites() => Requests().Count(r => r.Method is "POST" or "PATCH" || (r.Method == "PUT" && r.Path.Contains("/blobs/uploads/", StringComparison.Ordinal)));
 
     public void Dispose()
