@@ -92,8 +92,8 @@ public sealed class RegistryTests
         }
 
         // Nothing changed: one HEAD per tag, no upload.
-        int writes = registry.BlobWrites();
         int requests = registry.SettledRequests().Count;
+        int writes = registry.BlobWrites();
         ProcessResult again = project.Publish(args);
         StringAssert.Contains(again.Output, "up to date: 2 requests, nothing uploaded");
         Assert.AreEqual(writes, registry.BlobWrites());
