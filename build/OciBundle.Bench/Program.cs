@@ -11,7 +11,15 @@ using OciBundle.Rootfs;
 CultureInfo.DefaultThreadCurrentCulture = CultureInfo.InvariantCulture;
 if (args[0] == "--peak-memory")
 {
-    Build(args[1], args[2], args[3], state: null);
+    if (args.Length > 4)
+    {
+        Build(args[1], args[2], null, state: null, image: args[4]); // the image alone
+    }
+    else
+    {
+        Build(args[1], args[2], args[3], state: null);
+    }
+
     Console.WriteLine(File.ReadAllLines("/proc/self/status").First(l => l.StartsWith("VmHWM:")).Split(' ', StringSplitOptions.RemoveEmptyEntries)[1]);
     return 0;
 }
@@ -126,6 +134,84 @@ Reset(bigBundle);
 Reset(Path.Combine(work, "big-cp"));
 Reset(big);
 
+// 6. The image. Its baselines compress the same rootfs (the bundle's, just written) into a file.
+Reset(bundle);
+Build(publish, app, bundle, null);
+string rootfs = Path.Combine(bundle, "rootfs");
+string layout = Path.Combine(work, "image");
+string tgz = Path.Combine(work, "rootfs.tar.gz");
+BundleResult full = Build(publish, app, null, null, image: layout); // warm
+(double imageFull, double gzip) = Compare(runs,
+    () => { Reset(layout); return Time(() => Build(publish, app, null, null, image: layout)); },
+    () => Time(() => Run("sh", "-c", $"tar -C '{rootfs}' -cf - . | gzip -6 > '{tgz}'")));
+long ourBytes = full.Image!.Layers.Sum(l => l.Size);
+rows.Add(("full image write vs tar | gzip -6 of the same rootfs", Ms(imageFull), Ms(gzip) + " (gzip -6)", Ratio(imageFull, gzip), "<= 0.35x", imageFull <= 0.35 * gzip));
+if (Which("pigz") is not null)
+{
+    (double imageFull2, double pigz) = Compare(runs,
+        () => { Reset(layout); return Time(() => Build(publish, app, null, null, image: layout)); },
+        () => Time(() => Run("sh", "-c", $"tar -C '{rootfs}' -cf - . | pigz -6 > '{tgz}'")));
+    long pigzBytes = new FileInfo(tgz).Length;
+    rows.Add(($"full image write vs tar | pigz -6 ({Environment.ProcessorCount} cores)", Ms(imageFull2), Ms(pigz) + " (pigz -6)", Ratio(imageFull2, pigz), "<= 0.7x", imageFull2 <= 0.7 * pigz));
+    rows.Add(("compressed size: the image's layers vs tar | pigz -6", Size(ourBytes), Size(pigzBytes), Ratio(ourBytes, pigzBytes), "report (same level, 6)", null));
+}
+else
+{
+    rows.Add(("full image write vs tar | pigz -6", Ms(imageFull), "pigz not installed", "-", "<= 0.7x", null));
+}
+
+File.Delete(tgz);
+
+// An app change with the previous layout and state: only the app layer is written again.
+string imageState = Path.Combine(work, "image-state.json");
+Reset(layout);
+Build(publish, app, null, imageState, image: layout);
+double imageIncremental = Median(runs, i => { File.SetLastWriteTimeUtc(dll, DateTime.UtcNow.AddSeconds(100 + i)); return Time(() => Build(publish, app, null, imageState, image: layout)); });
+rows.Add(("image after an app change vs a full image write", Ms(imageIncremental), Ms(imageFull) + " (full)", Ratio(imageIncremental, imageFull), "<= 0.1x", imageIncremental <= 0.1 * imageFull));
+
+// The same digests from a clean build, from a build that reused layers, and on one core (taskset).
+string reusedDigest = Build(publish, app, null, imageState, image: layout).Image!.ManifestDigest;
+Reset(layout);
+string cleanDigest = Build(publish, app, null, null, image: layout).Image!.ManifestDigest;
+string? oneCoreDigest = null;
+if (Which("taskset") is not null)
+{
+    Reset(layout);
+    PeakMemory(self, publish, app, layout, image: true, taskset: "0");
+    oneCoreDigest = JObject.Parse(File.ReadAllText(Path.Combine(layout, "index.json")))["manifests"]![0]!["digest"]!.ToString();
+}
+
+bool same = reusedDigest == cleanDigest && (oneCoreDigest is null || oneCoreDigest == cleanDigest);
+rows.Add(("manifest digest: clean build, after layer reuse, 1 core (taskset)", cleanDigest[..19], $"{reusedDigest[..19]}, {(oneCoreDigest ?? "no taskset")[..Math.Min(19, (oneCoreDigest ?? "no taskset").Length)]}", "-", "all equal", same));
+
+// Both outputs in one publish vs the image alone and the bundle alone.
+string both = Path.Combine(work, "both-bundle");
+(double together, double imageAlone) = Compare(runs,
+    () => { Reset(both); Reset(layout); return Time(() => Build(publish, app, both, null, image: layout)); },
+    () => { Reset(layout); return Time(() => Build(publish, app, null, null, image: layout)); });
+rows.Add(("bundle + image in one publish vs the image alone", Ms(together), Ms(imageAlone) + " (image)", Ratio(together, imageAlone), "<= 1.2x", together <= 1.2 * imageAlone));
+Reset(both);
+
+// zstd layers (OciImageLayerCompression=zstd) next to gzip ones.
+string zlayout = Path.Combine(work, "image-zstd");
+(double zstdFull, double gzipFull) = Compare(runs,
+    () => { Reset(zlayout); return Time(() => Build(publish, app, null, null, image: zlayout, compression: "zstd")); },
+    () => { Reset(layout); return Time(() => Build(publish, app, null, null, image: layout)); });
+long zstdBytes = Build(publish, app, null, null, image: zlayout + "2", compression: "zstd").Image!.Layers.Sum(l => l.Size);
+Reset(zlayout);
+Reset(zlayout + "2");
+rows.Add(("zstd image write vs gzip image write (time; size)", $"{Ms(zstdFull)}; {Size(zstdBytes)}", $"{Ms(gzipFull)}; {Size(ourBytes)}", $"{Ratio(zstdFull, gzipFull)}; {Ratio(zstdBytes, ourBytes)}", "report", null));
+
+// Memory: the image of the app with 1 GiB more in large files vs the app's: layers stream, so the bytes must not show.
+Reset(heavy);
+Run("cp", "-a", publish, heavy);
+Synthesize(Path.Combine(heavy, "blobs"), quick ? 256L << 20 : 1L << 30, 16, largeOnly: true);
+long imagePeakSmall = PeakMemory(self, publish, app, Path.Combine(work, "mem-image-small"), image: true);
+long imagePeakHeavy = PeakMemory(self, heavy, app, Path.Combine(work, "mem-image-heavy"), image: true);
+rows.Add(($"peak RSS, image: {Size(Dir(heavy))} vs {Size(Dir(publish))} app", $"{imagePeakHeavy / 1024} MiB", $"{imagePeakSmall / 1024} MiB", Ratio(imagePeakHeavy, imagePeakSmall), "flat (<= 1.2x)", imagePeakHeavy <= 1.2 * imagePeakSmall));
+Reset(heavy);
+Reset(layout);
+
 Console.WriteLine();
 Console.WriteLine($"OciBundle.Sdk benchmark: {app}, {elfFiles.Length} ELF files, median of {runs} runs, warm cache, {Environment.ProcessorCount} cores");
 Console.WriteLine();
@@ -136,7 +222,7 @@ foreach (var r in rows)
     Console.WriteLine($"| {r.Measure} | {r.Ours} | {r.Baseline} | {r.Ratio} | {r.Target} | {(r.Met switch { true => "yes", false => "NO", null => "-" })} |");
 }
 
-// 6. What is in the rootfs, by kind.
+// 7. What is in the rootfs, by kind.
 Console.WriteLine();
 Console.WriteLine("| rootfs part | files | size |");
 Console.WriteLine("|---|---|---|");
@@ -156,27 +242,40 @@ static string Part(string path, string reason, string? source) =>
     : source is not null && OciBundle.Elf.ElfFile.HasElfMagic(source) ? "native libraries (ELF closure, ICU, OpenSSL)"
     : "data files (tzdata, CA certificates, passwd)";
 
-static void Build(string publish, string app, string bundle, string? state, bool? sbom = null)
+static BundleResult Build(string publish, string app, string? bundle, string? state, bool? sbom = null, string? image = null, string? compression = null)
 {
     Directory.CreateDirectory(Cache, (UnixFileMode)0b111_000_000);
     // What the SDK's targets pass by default, read from the targets themselves (the one place defaults live).
     string targets = File.ReadAllText(Path.Combine(AppContext.BaseDirectory, "OciBundle.Sdk.targets"));
     string Default(string name) => System.Text.RegularExpressions.Regex.Match(targets, $@"<{name} Condition=""'\$\({name}\)' == ''(?: and [^""]*)?"">(?<v>[^<]*)</{name}>").Groups["v"].Value;
     List<string> Words(string name) => Default(name).Split(';').ToList();
-    BundleBuilder.Build(
+    return BundleBuilder.Build(
         new BundleOptions
         {
-            PublishDirectory = publish, BundleDirectory = bundle, AppName = app, AppHost = app, WriteBundle = true,
+            PublishDirectory = publish, BundleDirectory = bundle ?? "", AppName = app, AppHost = app, WriteBundle = bundle is not null,
+            ImageDirectory = image, ImageRepository = app.ToLowerInvariant(), RuntimeFiles = RuntimePackFiles(publish, app),
             OS = Default("OciBundleOS"), WorkingDirectory = Default("OciBundleWorkingDirectory"), User = Default("OciBundleUser"),
             SpecVersion = Default("OciBundleSpecVersion"), Network = Default("OciBundleNetwork"), Sysroot = Default("OciBundleSysroot"),
             IncludeTimeZoneData = bool.Parse(Default("OciBundleIncludeTimeZoneData")), NoNewPrivileges = bool.Parse(Default("OciBundleNoNewPrivileges")),
             ReadOnly = bool.Parse(Default("OciBundleReadOnly")), Sbom = sbom ?? bool.Parse(Default("OciBundleSbom")), Capabilities = Words("OciBundleCapabilities"), RootCapabilities = Words("OciBundleRootCapabilities"),
             Seccomp = Default("OciBundleSeccomp"), MaskedPaths = Words("OciBundleMaskedPaths"), ReadonlyPaths = Words("OciBundleReadonlyPaths"),
-            SourceDateEpoch = "315532800", ImageTag = Default("OciImageTag"), CacheDirectory = Cache,
+            SourceDateEpoch = "315532800", ImageTag = Default("OciImageTag"), ImageLayerCompression = compression ?? Default("OciImageLayerCompression"), CacheDirectory = Cache,
         },
         _ => { },
         _ => { },
         state);
+}
+
+// What the targets pass as RuntimeFiles (@(RuntimePackAsset)): the runtime pack's files, which deps.json lists.
+static List<string> RuntimePackFiles(string publish, string app)
+{
+    string deps = Path.Combine(publish, app + ".deps.json");
+    if (!File.Exists(deps)) return new List<string>();
+    var targets = (JObject)JObject.Parse(File.ReadAllText(deps))["targets"]!;
+    return targets.Properties().SelectMany(t => ((JObject)t.Value).Properties())
+        .Where(l => l.Name.StartsWith("runtimepack.", StringComparison.Ordinal))
+        .SelectMany(l => new[] { "runtime", "native" }.SelectMany(k => (l.Value[k] as JObject)?.Properties().Select(p => Path.GetFileName(p.Name)) ?? Enumerable.Empty<string>()))
+        .Distinct().ToList();
 }
 
 static void Closure(string publish, string[] elfFiles)
@@ -195,19 +294,27 @@ static void Closure(string publish, string[] elfFiles)
     builder.Complete();
 }
 
-static long PeakMemory(string self, string publish, string app, string bundle)
+static long PeakMemory(string self, string publish, string app, string bundle, bool image = false, string? taskset = null)
 {
-    var psi = new ProcessStartInfo(self) { RedirectStandardOutput = true };
+    var psi = new ProcessStartInfo(taskset is null ? self : "taskset") { RedirectStandardOutput = true };
+    if (taskset is not null)
+    {
+        psi.ArgumentList.Add("-c");
+        psi.ArgumentList.Add(taskset);
+        psi.ArgumentList.Add(self);
+    }
+
     if (Path.GetFileNameWithoutExtension(self) == "dotnet")
     {
         psi.ArgumentList.Add(typeof(BundleOptions).Assembly.Location.Replace("OciBundle.dll", "OciBundle.Bench.dll"));
     }
 
     foreach (string a in new[] { "--peak-memory", publish, app, bundle }) psi.ArgumentList.Add(a);
+    if (image) psi.ArgumentList.Add(bundle);
     using var p = Process.Start(psi)!;
     string output = p.StandardOutput.ReadToEnd();
     p.WaitForExit();
-    Reset(bundle);
+    if (taskset is null) Reset(bundle);
     return long.Parse(output.Trim().Split('\n').Last());
 }
 

@@ -120,6 +120,9 @@ public sealed class BuildOciContainer : Microsoft.Build.Utilities.Task, ICancela
     public string? ImageTag { get; set; }
     public string? ImageArchive { get; set; }
 
+    /// <summary><c>OciImageLayerCompression</c>: <c>gzip</c> or <c>zstd</c>.</summary>
+    public string? ImageLayerCompression { get; set; }
+
     /// <summary>The runtime pack's files (<c>@(RuntimePackAsset)</c>, metadata <c>DestinationSubPath</c>): the image's runtime layer.</summary>
     public ITaskItem[] RuntimeFiles { get; set; } = Array.Empty<ITaskItem>();
 
@@ -190,14 +193,17 @@ public sealed class BuildOciContainer : Microsoft.Build.Utilities.Task, ICancela
 
             if (result.Image is { } image)
             {
-                foreach ((string name, string digest, long size) in image.Layers)
+                foreach (Image.LayerResult layer in image.Details)
                 {
-                    Log.LogMessage(MessageImportance.Low, $"layer {digest} ({FormatBytes(size)} compressed): {name}");
+                    string how = layer.Reused ? "unchanged since the last publish, reused as it was" : "written";
+                    Log.LogMessage(MessageImportance.Low, $"layer {layer.Digest} ({FormatBytes(layer.Size)} compressed, {how}): {layer.Name}");
                 }
 
+                int reused = image.Details.Count(l => l.Reused);
+                string reuse = reused > 0 && !result.UpToDate ? $", {reused} reused" : "";
                 Log.LogMessage(
                     MessageImportance.High,
-                    $"{AppName} -> {result.ImageDirectory}{Path.DirectorySeparatorChar} (OCI image {ImageTag}: {image.Layers.Count} layers, manifest {image.ManifestDigest}{state}); push it with: skopeo copy {ShellWords.Quote($"oci:{result.ImageDirectory}:{ImageTag}")} docker://<registry>/<name>:{ImageTag}");
+                    $"{AppName} -> {result.ImageDirectory}{Path.DirectorySeparatorChar} (OCI image {ImageTag}: {image.Layers.Count} layers{reuse}, manifest {image.ManifestDigest}{state}); push it with: skopeo copy {ShellWords.Quote($"oci:{result.ImageDirectory}:{ImageTag}")} docker://<registry>/<name>:{ImageTag}");
             }
         }
         catch (BundleValidationException e)
@@ -292,6 +298,7 @@ public sealed class BuildOciContainer : Microsoft.Build.Utilities.Task, ICancela
         Rlimits = Rlimits.Select(r => new RlimitOption { Type = r.ItemSpec, Soft = r.GetMetadata("Soft"), Hard = r.GetMetadata("Hard") }).ToList(),
         ImageDirectory = string.IsNullOrWhiteSpace(ImageDirectory) ? null : ImageDirectory,
         ImageTag = ImageTag,
+        ImageLayerCompression = ImageLayerCompression,
         ImageArchive = ImageArchive,
         RuntimeFiles = RuntimeFiles.Select(f => f.GetMetadata("DestinationSubPath") is { Length: > 0 } sub ? sub : Path.GetFileName(f.ItemSpec)).ToList(),
         ImageLabels = ImageLabels.Where(l => l.GetMetadata("Value").Length > 0).GroupBy(l => l.ItemSpec).ToDictionary(g => g.Key, g => g.Last().GetMetadata("Value")),

@@ -114,6 +114,9 @@ internal static class BundleBuilder
                     : null,
                 Warn = warn,
                 Cancel = cancel,
+                Compression = spec.Compression,
+                SourceIdentity = e => e.SourcePath is { } source ? state.Inputs.GetValueOrDefault("path " + source) : null,
+                Reusable = ReusableLayers(previous, spec.Directory),
                 PreviousEntries = previous?.Image is { } last && last.Directory == spec.Directory ? last.Entries.Keys.ToHashSet(StringComparer.Ordinal) : null,
             });
             state.Image = new BuildState.OutputRecord { Directory = spec.Directory, Entries = OutputSnapshot.Take(spec.Directory) };
@@ -131,14 +134,14 @@ internal static class BundleBuilder
             TotalBytes = files.Sum(f => f.Size),
             Args = layout.Args.ToList(),
             ManifestDigest = image?.ManifestDigest,
-            Layers = image?.Layers.Select(l => new BuildState.LayerRecord { Name = l.Name, Digest = l.Digest, Size = l.Size }).ToList() ?? new(),
+            Layers = image?.Details.Select(l => new BuildState.LayerRecord { Name = l.Name, Digest = l.Digest, Size = l.Size, DiffId = l.DiffId, Fingerprint = l.Fingerprint ?? "" }).ToList() ?? new(),
         };
         if (statePath is not null)
         {
             state.Save(statePath);
         }
 
-        return Result(request, state.Summary, upToDate: false, planTime, clock.Elapsed - planTime, statistics);
+        return Result(request, state.Summary, upToDate: false, planTime, clock.Elapsed - planTime, statistics, image);
     }
 
     /// <summary>
@@ -179,6 +182,30 @@ internal static class BundleBuilder
         return null;
     }
 
+    /// <summary>
+    /// The previous publish's layers in this same layout folder, by what they were made from, with the identity their
+    /// blob had when written: an unchanged layer is linked, not read and compressed again.
+    /// </summary>
+    private static Dictionary<string, ReusableLayer>? ReusableLayers(BuildState? previous, string directory)
+    {
+        if (previous?.Image is not { } image || image.Directory != directory)
+        {
+            return null;
+        }
+
+        var reusable = new Dictionary<string, ReusableLayer>(StringComparer.Ordinal);
+        foreach (BuildState.LayerRecord layer in previous.Summary.Layers)
+        {
+            string blob = "blobs/sha256/" + layer.Digest.Replace("sha256:", "", StringComparison.Ordinal);
+            if (layer.Fingerprint.Length > 0 && layer.DiffId.Length > 0 && image.Entries.TryGetValue(blob, out string? identity))
+            {
+                reusable[layer.Fingerprint] = new ReusableLayer(layer.Digest, layer.DiffId, layer.Size, Path.Combine(directory, blob), identity);
+            }
+        }
+
+        return reusable;
+    }
+
     /// <summary>The label and annotation that name the sysroot's digest (see README, "Sysroots"): the user's own labels win.</summary>
     internal const string SysrootDigestAnnotation = "io.ocibundle.sysroot.digest";
 
@@ -210,9 +237,12 @@ internal static class BundleBuilder
         + $"machine {System.Runtime.InteropServices.RuntimeInformation.OSArchitecture}, ids {CurrentIds.Uid}:{CurrentIds.Gid}, "
         + $"sudo {Environment.GetEnvironmentVariable("SUDO_UID")}:{Environment.GetEnvironmentVariable("SUDO_GID")}";
 
-    private static BundleResult Result(BundleRequest request, BuildState.SummaryRecord summary, bool upToDate, TimeSpan planTime, TimeSpan writeTime, WriteStatistics statistics)
+    private static BundleResult Result(BundleRequest request, BuildState.SummaryRecord summary, bool upToDate, TimeSpan planTime, TimeSpan writeTime, WriteStatistics statistics, ImageResult? written = null)
     {
-        ImageResult? image = summary.ManifestDigest is null ? null : new ImageResult(summary.ManifestDigest, summary.Layers.Select(l => (l.Name, l.Digest, l.Size)).ToList());
+        ImageResult? image = written ?? (summary.ManifestDigest is null ? null : new ImageResult(summary.ManifestDigest, summary.Layers.Select(l => (l.Name, l.Digest, l.Size)).ToList())
+        {
+            Details = summary.Layers.Select(l => new LayerResult(l.Name, l.Digest, l.Size, l.DiffId, l.Fingerprint, Reused: false)).ToList(),
+        });
         return new BundleResult(request.Output.BundleDirectory ?? "", request.Isolation.Hostname, summary.FileCount, summary.TotalBytes, summary.Args, upToDate, planTime, writeTime, statistics, request.Output.Image?.Directory, image)
         {
             HttpPorts = request.Process.ListeningPorts,

@@ -150,6 +150,9 @@ internal sealed class BundleOptions
     /// <summary>The image's tag (<c>OciImageTag</c>), the <c>org.opencontainers.image.ref.name</c> annotation.</summary>
     public string? ImageTag { get; set; }
 
+    /// <summary>How image layers are compressed (<c>OciImageLayerCompression</c>): <c>gzip</c> or <c>zstd</c>.</summary>
+    public string? ImageLayerCompression { get; set; }
+
     /// <summary>Also write the layout as one oci-archive tar here (<c>OciImageArchive</c>).</summary>
     public string? ImageArchive { get; set; }
 

@@ -76,6 +76,47 @@ public sealed class ImageTests
     }
 
     [TestMethod]
+    public void ZstdLayersRunUnderContainerdAndPodmanAndAnAppChangeReusesTheOtherLayers()
+    {
+        Runc.RequireRoot();
+        TestEnvironment.Require(TestEnvironment.Which("containerd") is not null && TestEnvironment.Which("ctr") is not null && TestEnvironment.Which("podman") is not null, "containerd, ctr and podman (Debian packages containerd, podman)");
+        using TestProject project = TestProject.WithSdkElement("Zstded", "<OciImageLayerCompression>zstd</OciImageLayerCompression>", "", program: "Console.WriteLine(\"zstd v1\");");
+        string archive = Path.Combine(project.Directory, "zstded.oci.tar");
+        ProcessResult publish = project.Publish("-p:PublishOciImage=true", $"-p:OciImageArchive={archive}");
+        string image = ImageDir(project);
+        StringAssert.Contains(publish.Output, "(OCI image latest: 3 layers, manifest sha256:");
+        Assert.IsTrue(Blob(image, ManifestDigest(image))["layers"]!.All(l => (string)l["mediaType"]! == "application/vnd.oci.image.layer.v1.tar+zstd"));
+
+        using (var containerd = new RegistryTests.Containerd())
+        {
+            ProcessResult import = containerd.Ctr("images", "import", archive);
+            Assert.AreEqual(0, import.ExitCode, import.All);
+            ProcessResult run = containerd.Ctr("run", "--rm", "localhost/zstded:latest", "zstd-" + Guid.NewGuid().ToString("N")[..8]);
+            Assert.AreEqual("zstd v1\n", run.Output, run.All);
+        }
+
+        try
+        {
+            ProcessResult podman = TestEnvironment.RunCapture("podman", "run", "--rm", "--ulimit", "nofile=1024:1024", "--ulimit", "nproc=4096:4096", $"oci-archive:{archive}");
+            Assert.AreEqual(0, podman.ExitCode, podman.All);
+            StringAssert.EndsWith(podman.Output, "zstd v1\n");
+        }
+        finally
+        {
+            TestEnvironment.RunCapture("podman", "rmi", "--force", "localhost/zstded:latest");
+        }
+
+        // An app change: the system and runtime layers are the blobs already there, linked, not compressed again.
+        var before = Blob(image, ManifestDigest(image))["layers"]!.Select(l => (string)l["digest"]!).ToList();
+        project.WriteProgram("Console.WriteLine(\"zstd v2\");");
+        ProcessResult changed = project.Publish("-p:PublishOciImage=true", $"-p:OciImageArchive={archive}");
+        StringAssert.Contains(changed.Output, "(OCI image latest: 3 layers, 2 reused, manifest sha256:");
+        var after = Blob(image, ManifestDigest(image))["layers"]!.Select(l => (string)l["digest"]!).ToList();
+        CollectionAssert.AreEqual(before.Take(2).ToList(), after.Take(2).ToList());
+        Assert.AreNotEqual(before[2], after[2]);
+    }
+
+    [TestMethod]
     public void ABadImageTagIsACodedError()
     {
         using TestProject project = TestProject.WithSdkElement("BadTag");

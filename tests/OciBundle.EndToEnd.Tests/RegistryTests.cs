@@ -222,7 +222,7 @@ public sealed class RegistryTests
     }
 
     /// <summary>A containerd of the test's own (root, state, socket in a temporary folder), stopped by its pid.</summary>
-    private sealed class Containerd : IDisposable
+    internal sealed class Containerd : IDisposable
     {
         private readonly TempDirectory _dir = new();
         private readonly System.Diagnostics.Process _process;

@@ -42,6 +42,7 @@ internal static class TargetDefaults
         ReadonlyPaths = Of("OciBundleReadonlyPaths").Split(';').ToList(),
         SourceDateEpoch = Of("_OciBundleSourceDateEpoch"),
         ImageTag = Of("OciImageTag"),
+        ImageLayerCompression = Of("OciImageLayerCompression"),
         ImageRepository = RepositoryOf(appName),
         WriteBundle = true,
     };
@@ -82,6 +83,7 @@ internal static class TargetDefaults
         ReadonlyPaths = Of("OciBundleReadonlyPaths"),
         SourceDateEpoch = Of("_OciBundleSourceDateEpoch"),
         ImageTag = Of("OciImageTag"),
+        ImageLayerCompression = Of("OciImageLayerCompression"),
         WriteBundle = true,
     };
 
@@ -105,6 +107,7 @@ internal static class TargetDefaults
         task.ReadonlyPaths ??= d.ReadonlyPaths;
         task.SourceDateEpoch ??= d.SourceDateEpoch;
         task.ImageTag ??= d.ImageTag;
+        task.ImageLayerCompression ??= d.ImageLayerCompression;
         task.ImageRepository ??= RepositoryOf(task.AppName);
         task.IncludeTimeZoneData = d.IncludeTimeZoneData;
         task.NoNewPrivileges = d.NoNewPrivileges;

@@ -53,10 +53,35 @@ internal sealed record ImageRequest
 
     /// <summary>Stops the write before the swap, leaving the previous layout.</summary>
     public CancellationToken Cancel { get; init; }
+
+    /// <summary>How layers are compressed (<c>OciImageLayerCompression</c>).</summary>
+    public LayerCompression Compression { get; init; } = LayerCompression.Gzip;
+
+    /// <summary>How many chunks of a layer are compressed at once. The bytes written never depend on it.</summary>
+    public int Parallelism { get; init; } = System.Environment.ProcessorCount;
+
+    /// <summary>
+    /// The identity of a file's source as the plan recorded it (<see cref="State.InputLedger"/>), to know a layer
+    /// unchanged without reading it; null when unknown (then the layer is written).
+    /// </summary>
+    public Func<RootfsEntry, string?>? SourceIdentity { get; init; }
+
+    /// <summary>Layers of the previous publish of this layout, by fingerprint, that may be reused as they are.</summary>
+    public IReadOnlyDictionary<string, ReusableLayer>? Reusable { get; init; }
 }
 
+/// <summary>A layer blob of the previous layout and the identity it had when written: reused only if it still has it.</summary>
+internal sealed record ReusableLayer(string Digest, string DiffId, long Size, string BlobPath, string BlobIdentity);
+
+/// <summary>One layer written (or reused): its digests, size, and the fingerprint of what it was made from (null: none).</summary>
+internal sealed record LayerResult(string Name, string Digest, long Size, string DiffId, string? Fingerprint, bool Reused);
+
 /// <summary>The digests of what was written, for the summary line and for tests.</summary>
-internal sealed record ImageResult(string ManifestDigest, IReadOnlyList<(string Name, string Digest, long Size)> Layers);
+internal sealed record ImageResult(string ManifestDigest, IReadOnlyList<(string Name, string Digest, long Size)> Layers)
+{
+    /// <summary>Every layer in full, with whether it was reused.</summary>
+    public IReadOnlyList<LayerResult> Details { get; init; } = Array.Empty<LayerResult>();
+}
 
 /// <summary>
 /// Writes an OCI image layout (image-spec v1.1: <c>oci-layout</c>, <c>index.json</c>, <c>blobs/sha256/</c>) from the
@@ -71,6 +96,9 @@ internal static class ImageLayoutWriter
     public const string IndexMediaType = "application/vnd.oci.image.index.v1+json";
     public const string ConfigMediaType = "application/vnd.oci.image.config.v1+json";
     public const string LayerMediaType = "application/vnd.oci.image.layer.v1.tar+gzip";
+    public const string ZstdLayerMediaType = "application/vnd.oci.image.layer.v1.tar+zstd";
+
+    public static string MediaTypeOf(LayerCompression compression) => compression == LayerCompression.Zstd ? ZstdLayerMediaType : LayerMediaType;
 
     public static ImageResult Write(RootfsPlan plan, ImageRequest request)
     {
@@ -81,13 +109,7 @@ internal static class ImageLayoutWriter
             string blobs = Path.Combine(staged.StagingPath, "blobs", "sha256");
             System.IO.Directory.CreateDirectory(blobs);
 
-            var written = new List<(string Name, string Digest, long Size, string DiffId)>();
-            foreach ((string name, List<RootfsEntry> entries) in layers)
-            {
-                request.Cancel.ThrowIfCancellationRequested();
-                (string digest, long size, string diffId) = WriteLayer(entries, blobs, request.Epoch);
-                written.Add((name, digest, size, diffId));
-            }
+            IReadOnlyList<LayerResult> written = WriteLayers(layers, blobs, request);
 
             string created = DateTimeOffset.FromUnixTimeSeconds(request.Epoch).ToString("yyyy-MM-dd'T'HH:mm:ss'Z'", CultureInfo.InvariantCulture);
             var config = new JObject
@@ -106,7 +128,7 @@ internal static class ImageLayoutWriter
                 ["schemaVersion"] = 2,
                 ["mediaType"] = ManifestMediaType,
                 ["config"] = Descriptor(ConfigMediaType, configDigest, configSize),
-                ["layers"] = new JArray(written.Select(l => Descriptor(LayerMediaType, l.Digest, l.Size))),
+                ["layers"] = new JArray(written.Select(l => Descriptor(MediaTypeOf(request.Compression), l.Digest, l.Size))),
                 ["annotations"] = ManifestAnnotations(request, created),
             };
             (string manifestDigest, long manifestSize) = WriteBlob(blobs, Serialize(manifest));
@@ -138,7 +160,7 @@ internal static class ImageLayoutWriter
                 WriteArchive(request.Directory, request.ArchivePath!, request.Epoch);
             }
 
-            return new ImageResult(manifestDigest, written.Select(l => (l.Name, l.Digest, l.Size)).ToList());
+            return new ImageResult(manifestDigest, written.Select(l => (l.Name, l.Digest, l.Size)).ToList()) { Details = written };
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
@@ -229,9 +251,131 @@ internal static class ImageLayoutWriter
     private static JObject Descriptor(string mediaType, string digest, long size) =>
         new() { ["mediaType"] = mediaType, ["digest"] = digest, ["size"] = size };
 
-    /// <summary>Writes one layer: tar (hashed for the diff_id) into gzip (hashed for the digest) into a blob.</summary>
-    private static (string Digest, long Size, string DiffId) WriteLayer(List<RootfsEntry> entries, string blobs, long epoch)
+    /// <summary>
+    /// Every layer, side by side: each one unchanged since the last publish (same fingerprint, its blob as written)
+    /// is linked from the previous layout without reading a file; the others are written, each by a thread of its
+    /// own that reads and tars while the thread pool compresses.
+    /// </summary>
+    private static IReadOnlyList<LayerResult> WriteLayers(List<(string Name, List<RootfsEntry> Entries)> layers, string blobs, ImageRequest request)
     {
+        var results = new LayerResult?[layers.Count];
+        var threads = new List<(Thread Thread, int Index)>();
+        var errors = new System.Collections.Concurrent.ConcurrentQueue<Exception>();
+        for (int i = 0; i < layers.Count; i++)
+        {
+            (string name, List<RootfsEntry> entries) = layers[i];
+            string? fingerprint = Fingerprint(entries, request);
+            if (fingerprint is not null && request.Reusable?.GetValueOrDefault(fingerprint) is { } old && TryReuse(old, blobs))
+            {
+                results[i] = new LayerResult(name, old.Digest, old.Size, old.DiffId, fingerprint, Reused: true);
+                continue;
+            }
+
+            int index = i;
+            var thread = new Thread(() =>
+            {
+                try
+                {
+                    request.Cancel.ThrowIfCancellationRequested();
+                    (string digest, long size, string diffId) = WriteLayer(entries, blobs, request);
+                    results[index] = new LayerResult(name, digest, size, diffId, fingerprint, Reused: false);
+                }
+                catch (Exception e)
+                {
+                    errors.Enqueue(e);
+                }
+            })
+            { IsBackground = true, Name = "OciBundle layer: " + name };
+            thread.Start();
+            threads.Add((thread, i));
+        }
+
+        foreach ((Thread thread, _) in threads)
+        {
+            thread.Join();
+        }
+
+        if (!errors.IsEmpty)
+        {
+            // The first that is not a cancellation says most; rethrown as it was (an IOException stays one).
+            Exception first = errors.FirstOrDefault(e => e is not OperationCanceledException) ?? errors.First();
+            System.Runtime.ExceptionServices.ExceptionDispatchInfo.Capture(first).Throw();
+        }
+
+        return results.Select(r => r!).ToList();
+    }
+
+    /// <summary>
+    /// What a layer's bytes are made of, without reading a file: each entry's path, kind, mode, owner, link and
+    /// size; each file's source identity (inode, size, mtime and ctime) or its bytes' digest; and how it is packed
+    /// (the format, compression, chunk size, timestamp, this engine and its runtime). Null when a source's identity
+    /// is unknown: then the layer is always written.
+    /// </summary>
+    internal static string? Fingerprint(List<RootfsEntry> entries, ImageRequest request)
+    {
+        if (request.SourceIdentity is null)
+        {
+            return null;
+        }
+
+        using var hash = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
+        void Add(string text) => hash.AppendData(Encoding.UTF8.GetBytes(text));
+        Add($"ocibundle-layer 1\n{request.Compression} {ChunkedCompressor.ChunkSize} {ChunkedCompressor.ZstdLevel}\n{request.Epoch}\n"
+            + $"{typeof(ImageLayoutWriter).Assembly.ManifestModule.ModuleVersionId} {System.Runtime.InteropServices.RuntimeInformation.FrameworkDescription} {typeof(object).Assembly.Location}\n");
+        foreach (RootfsEntry e in entries)
+        {
+            string content = "";
+            if (e.Kind == RootfsEntryKind.File)
+            {
+                if (e.Content is not null)
+                {
+                    content = "bytes " + Convert.ToHexString(SHA256.HashData(e.Content));
+                }
+                else if (request.SourceIdentity(e) is { } identity)
+                {
+                    content = $"source {e.SourcePath}\0{e.SourceInode}\0{identity}";
+                }
+                else
+                {
+                    return null;
+                }
+            }
+
+            Add($"{e.Path}\0{e.Kind}\0{(int)e.Mode}\0{e.OwnerId}\0{e.LinkTarget}\0{e.Size}\0{content}\n");
+        }
+
+        return "sha256:" + Convert.ToHexString(hash.GetHashAndReset()).ToLowerInvariant();
+    }
+
+    /// <summary>Links the previous layout's blob into the new one, if it is still the file that was written (else false: write it).</summary>
+    private static bool TryReuse(ReusableLayer old, string blobs)
+    {
+        if (NativeMethods.Identity(old.BlobPath) != old.BlobIdentity)
+        {
+            return false; // changed, replaced or removed since: never trusted
+        }
+
+        string target = Path.Combine(blobs, old.Digest["sha256:".Length..]);
+        if (File.Exists(target))
+        {
+            return true;
+        }
+
+        // A hard link: nothing read, nothing copied. Where the file system has none, a copy by the kernel.
+        if (NativeMethods.link(old.BlobPath, target) != 0)
+        {
+            string temp = target + ".copy-" + Guid.NewGuid().ToString("N");
+            File.Copy(old.BlobPath, temp);
+            File.Move(temp, target);
+        }
+
+        return true;
+    }
+
+    /// <summary>Writes one layer: tar (hashed for the diff_id) into chunked compression (hashed for the digest) into a blob.</summary>
+    private static (string Digest, long Size, string DiffId) WriteLayer(List<RootfsEntry> entries, string blobs, ImageRequest request)
+    {
+        long epoch = request.Epoch;
         string temp = Path.Combine(blobs, ".layer-" + Guid.NewGuid().ToString("N"));
         var compressedHash = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
         var tarHash = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
@@ -239,17 +383,20 @@ internal static class ImageLayoutWriter
         using (var file = new FileStream(temp, FileMode.CreateNew, FileAccess.Write, FileShare.None, 1 << 16))
         {
             var compressed = new HashingStream(file, compressedHash);
-            using (var gzip = new GZipStream(compressed, CompressionLevel.Optimal, leaveOpen: true))
+            using (var compressor = new ChunkedCompressor(compressed, request.Compression, request.Parallelism))
             {
-                var tarStream = new HashingStream(gzip, tarHash);
+                var tarStream = new HashingStream(compressor, tarHash);
                 using (var tar = new TarWriter(tarStream, TarEntryFormat.Gnu, leaveOpen: true))
                 {
                     DateTimeOffset time = DateTimeOffset.FromUnixTimeSeconds(epoch);
                     foreach (RootfsEntry e in entries)
                     {
+                        request.Cancel.ThrowIfCancellationRequested();
                         WriteEntry(tar, e, time);
                     }
                 }
+
+                compressor.Finish();
             }
 
             size = compressed.Length;
@@ -257,14 +404,7 @@ internal static class ImageLayoutWriter
 
         string digest = "sha256:" + Convert.ToHexString(compressedHash.GetHashAndReset()).ToLowerInvariant();
         string target = Path.Combine(blobs, digest[7..]);
-        if (File.Exists(target))
-        {
-            File.Delete(temp); // two identical layers: one blob
-        }
-        else
-        {
-            File.Move(temp, target);
-        }
+        File.Move(temp, target, overwrite: true); // two identical layers (written side by side): one blob
 
         return (digest, size, "sha256:" + Convert.ToHexString(tarHash.GetHashAndReset()).ToLowerInvariant());
     }

@@ -79,7 +79,8 @@ internal sealed partial record ImageSpec(
     IReadOnlyList<string> Ports,
     string? Registry,
     string Repository,
-    IReadOnlyList<string> DefaultArgs)
+    IReadOnlyList<string> DefaultArgs,
+    Image.LayerCompression Compression = Image.LayerCompression.Gzip)
 {
     /// <summary>The <c>io.containerd.image.name</c> annotation: <c>registry/repository:tag</c>, <c>localhost/...</c> when it goes to no registry.</summary>
     public string FullName => $"{Registry ?? ImageName.LocalRegistry}/{Repository}:{Tag}";
@@ -93,6 +94,17 @@ internal sealed partial record ImageSpec(
         if (tag.Length > 0 && !ImageName.IsTag(tag))
         {
             errors.Add(Strings.InvalidImageTag, o.ImageTag);
+        }
+
+        Image.LayerCompression compression = Image.LayerCompression.Gzip;
+        string compressionText = errors.Required(o.ImageLayerCompression, "OciImageLayerCompression").Trim();
+        if (compressionText.Equals("zstd", StringComparison.OrdinalIgnoreCase))
+        {
+            compression = Image.LayerCompression.Zstd;
+        }
+        else if (compressionText.Length > 0 && !compressionText.Equals("gzip", StringComparison.OrdinalIgnoreCase))
+        {
+            errors.Add(Strings.InvalidLayerCompression, o.ImageLayerCompression);
         }
 
         var ports = new List<string>();
@@ -141,6 +153,6 @@ internal sealed partial record ImageSpec(
 
         string? registry = ImageName.ParseRegistry(o.ImageRegistry, errors);
         string repository = ImageName.ParseRepository(o.ImageRepository, errors) ?? "";
-        return dir is null ? null : new ImageSpec(dir, archive, tag, new Map(o.ImageLabels), new Seq<string>(ports), registry, repository, new Seq<string>(o.ImageDefaultArgs));
+        return dir is null ? null : new ImageSpec(dir, archive, tag, new Map(o.ImageLabels), new Seq<string>(ports), registry, repository, new Seq<string>(o.ImageDefaultArgs), compression);
     }
 }

@@ -12,7 +12,7 @@ namespace OciBundle.State;
 internal sealed class BuildState
 {
     /// <summary>The version of this file's format; another version is ignored (a full publish).</summary>
-    public const int CurrentFormat = 2;
+    public const int CurrentFormat = 3;
 
     public int Format { get; set; } = CurrentFormat;
 
@@ -61,6 +61,12 @@ internal sealed class BuildState
         public string Name { get; set; } = "";
         public string Digest { get; set; } = "";
         public long Size { get; set; }
+
+        /// <summary>The uncompressed tar's digest (the config's diff_id).</summary>
+        public string DiffId { get; set; } = "";
+
+        /// <summary>What the layer was made from (<c>ImageLayoutWriter.Fingerprint</c>); empty when unknown.</summary>
+        public string Fingerprint { get; set; } = "";
     }
 
     /// <summary>The state of the last publish, or null when there is none (or it cannot be read: then everything is written).</summary>
@@ -94,7 +100,7 @@ internal sealed class BuildState
                     case "files": state.Summary.FileCount = int.Parse(f[1], System.Globalization.CultureInfo.InvariantCulture); state.Summary.TotalBytes = long.Parse(f[2], System.Globalization.CultureInfo.InvariantCulture); break;
                     case "arg": state.Summary.Args.Add(f[1]); break;
                     case "manifest": state.Summary.ManifestDigest = f[1]; break;
-                    case "layer": state.Summary.Layers.Add(new LayerRecord { Name = f[1], Digest = f[2], Size = long.Parse(f[3], System.Globalization.CultureInfo.InvariantCulture) }); break;
+                    case "layer": state.Summary.Layers.Add(new LayerRecord { Name = f[1], Digest = f[2], Size = long.Parse(f[3], System.Globalization.CultureInfo.InvariantCulture), DiffId = f[4], Fingerprint = f[5] }); break;
                 }
             }
 
@@ -166,7 +172,7 @@ internal sealed class BuildState
 
             foreach (LayerRecord layer in Summary.Layers)
             {
-                Line("layer", layer.Name, layer.Digest, layer.Size);
+                Line("layer", layer.Name, layer.Digest, layer.Size, layer.DiffId, layer.Fingerprint);
             }
         }
 
