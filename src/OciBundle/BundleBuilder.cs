@@ -196,8 +196,14 @@ internal static class BundleBuilder
         var reusable = new Dictionary<string, ReusableLayer>(StringComparer.Ordinal);
         foreach (BuildState.LayerRecord layer in previous.Summary.Layers)
         {
-            string blob = "blobs/sha256/" + layer.Digest.Replace("sha256:", "", StringComparison.Ordinal);
-            if (layer.Fingerprint.Length > 0 && layer.DiffId.Length > 0 && image.Entries.TryGetValue(blob, out string? identity))
+            // Only a digest as this product writes it names a blob: never a path out of the layout, whatever obj/ holds.
+            if (!ImageLayoutWriter.IsSha256Digest(layer.Digest) || !ImageLayoutWriter.IsSha256Digest(layer.DiffId))
+            {
+                continue;
+            }
+
+            string blob = "blobs/sha256/" + layer.Digest["sha256:".Length..];
+            if (layer.Fingerprint.Length > 0 && image.Entries.TryGetValue(blob, out string? identity))
             {
                 reusable[layer.Fingerprint] = new ReusableLayer(layer.Digest, layer.DiffId, layer.Size, Path.Combine(directory, blob), identity);
             }

@@ -110,6 +110,39 @@ public sealed class LayerReuseTests
     }
 
     [TestMethod]
+    public void AStateFileNamingAFileOutsideTheLayoutNeverBringsItIn()
+    {
+        // obj/ is the project's, but a forged state must still not make a root build link a host file into the image.
+        using var f = new SafetyTests.Fixture();
+        string image = ImageOf(f);
+        f.Publish(t => t.ImageDirectory = image);
+        string[] layers = Layers(image);
+        string secret = Path.Combine(f.Root, "secret");
+        File.WriteAllText(secret, "do not ship");
+        string escape = "sha256:../../../../../secret";
+        string[] lines = File.ReadAllLines(f.State);
+        for (int i = 0; i < lines.Length; i++)
+        {
+            if (lines[i].StartsWith("layer\tsystem", StringComparison.Ordinal))
+            {
+                lines[i] = lines[i].Replace(layers[0], escape, StringComparison.Ordinal);
+            }
+            else if (lines[i].StartsWith("ientry\tblobs/sha256/" + layers[0][7..], StringComparison.Ordinal))
+            {
+                lines[i] = "ientry\tblobs/sha256/../../../../../secret\t" + Interop.NativeMethods.Identity(secret);
+            }
+        }
+
+        File.WriteAllLines(f.State, lines);
+        File.AppendAllText(Path.Combine(f.PublishDir, "Hello"), "# v2\n");
+        PublishImage(f);
+
+        Assert.AreEqual(layers[0], Layers(image)[0]);
+        Assert.IsFalse(Directory.EnumerateFiles(image, "*", SearchOption.AllDirectories).Any(p => File.ReadAllBytes(p).AsSpan().IndexOf("do not ship"u8) >= 0), "the host file is in no blob");
+        Assert.AreEqual(1u, NativeMethods.LStat(secret)!.Value.Nlink, "and was never linked");
+    }
+
+    [TestMethod]
     public void ZstdLayersAreDeclaredAsZstdAndAChangeOfCompressionWritesEveryLayer()
     {
         using var f = new SafetyTests.Fixture();

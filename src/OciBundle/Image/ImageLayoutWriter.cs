@@ -98,6 +98,10 @@ internal static class ImageLayoutWriter
     public const string LayerMediaType = "application/vnd.oci.image.layer.v1.tar+gzip";
     public const string ZstdLayerMediaType = "application/vnd.oci.image.layer.v1.tar+zstd";
 
+    /// <summary>Whether a text is a digest as this product writes one (<c>sha256:</c> and 64 lowercase hex digits): only such a text names a blob.</summary>
+    public static bool IsSha256Digest(string digest) =>
+        digest.Length == 71 && digest.StartsWith("sha256:", StringComparison.Ordinal) && digest.AsSpan(7).IndexOfAnyExcept("0123456789abcdef") < 0;
+
     public static string MediaTypeOf(LayerCompression compression) => compression == LayerCompression.Zstd ? ZstdLayerMediaType : LayerMediaType;
 
     public static ImageResult Write(RootfsPlan plan, ImageRequest request)
