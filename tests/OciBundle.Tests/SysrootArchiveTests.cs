@@ -446,6 +446,76 @@ public sealed class SysrootArchiveTests
     }
 
     [TestMethod]
+    public void AFolderRemovedAndMadeALinkIsNeverTrustedAgainSoNothingIsWrittenChangedOrDeletedThroughIt()
+    {
+        using var f = new Fixture();
+        string secret = Path.Combine(f.Outside, "secret");
+        File.WriteAllText(secret, "secret");
+        Directory.CreateDirectory(Path.Combine(f.Outside, "v"));
+        File.SetUnixFileMode(Path.Combine(f.Outside, "v"), (UnixFileMode)0b111_101_101);
+        File.WriteAllText(Path.Combine(f.Outside, "v", "precious"), "precious");
+        string before = f.OutsideCache();
+        var dir = (string name, UnixFileMode mode) => new PaxTarEntry(TarEntryType.Directory, name) { Mode = mode };
+        const UnixFileMode Open = (UnixFileMode)0b111_101_101;
+        int i = 0;
+        string Layout(params string[] layers)
+        {
+            string path = Path.Combine(f.Root, $"layout-{i++}");
+            OciLayoutMaker.Write(path, layers);
+            return path;
+        }
+
+        string Check(string sysroot)
+        {
+            string code = "";
+            try
+            {
+                Materialize(f, sysroot);
+            }
+            catch (OciBundleException e)
+            {
+                code = e.Code;
+            }
+
+            string now = string.Join("\n", f.OutsideCache().Split('\n').Where(p => !p.StartsWith(Path.Combine(f.Root, "layout-"), StringComparison.Ordinal) && !p.Contains("/hostile-", StringComparison.Ordinal)));
+            Assert.AreEqual(before, now, $"{sysroot}: nothing written or deleted outside the cache");
+            Assert.AreEqual("secret", File.ReadAllText(secret));
+            Assert.AreEqual("precious", File.ReadAllText(Path.Combine(f.Outside, "v", "precious")), $"{sysroot}: nothing deleted outside the cache");
+            Assert.AreEqual(Open, File.GetUnixFileMode(Path.Combine(f.Outside, "v")), $"{sysroot}: no folder outside the cache changed its mode");
+            return code;
+        }
+
+        // A whiteout removes a folder the unpacker had checked; a link then takes its name: writing below it is refused.
+        Assert.AreEqual("OCIB1312", Check(Layout(HostileTar(f, "hostile-a.tar", dir("d", Open), File_(".wh.d", ""), Link(TarEntryType.SymbolicLink, "d", f.Outside), File_("d/pwned", "x")))));
+        Assert.AreEqual("OCIB1312", Check(Layout(
+            HostileTar(f, "hostile-b1.tar", dir("d", Open), File_("d/x", "x")),
+            HostileTar(f, "hostile-b2.tar", File_(".wh.d", ""), Link(TarEntryType.SymbolicLink, "d", f.Outside), File_("d/.wh.secret", "")))), "a whiteout through the link");
+        // An opaque folder whose parent the same layer made a link: nothing of the link's target is hidden (removed).
+        Check(Layout(HostileTar(f, "hostile-c.tar", dir("a", Open), dir("a/v", Open), File_("a/v/.wh..wh..opq", ""), Link(TarEntryType.SymbolicLink, "a", f.Outside))));
+        // A folder's mode is set at the end: never through a parent that became a link since (a plain tarball can do this).
+        Check(HostileTar(f, "hostile-d.tar", dir("a", Open), dir("a/v", (UnixFileMode)0b111_111_111), Link(TarEntryType.SymbolicLink, "a", f.Outside)));
+        Assert.IsFalse(Directory.EnumerateFileSystemEntries("/tmp", "pwned").Any());
+    }
+
+    [TestMethod]
+    public void AWhiteoutMustNameAFileOfItsFolder()
+    {
+        using var f = new Fixture();
+        string Layout(string name, params TarEntry[] entries)
+        {
+            string path = Path.Combine(f.Root, name);
+            OciLayoutMaker.Write(path, new[] { HostileTar(f, name + ".tar", entries) });
+            return path;
+        }
+
+        var usr = new PaxTarEntry(TarEntryType.Directory, "usr") { Mode = (UnixFileMode)0b111_101_101 };
+        Assert.AreEqual("OCIB1315", Code(() => Materialize(f, Layout("root", usr, File_("usr/f", "x"), File_(".wh.", "")))), "'.wh.' names nothing");
+        Assert.AreEqual("OCIB1315", Code(() => Materialize(f, Layout("dot", usr, File_("usr/f", "x"), File_("usr/.wh..", "")))), "'.wh..' names its own folder");
+        Assert.AreEqual("OCIB1310", Code(() => Materialize(f, Layout("dotdot", usr, File_("usr/f", "x"), File_(".wh...", "")))), "'.wh...' names the folder above");
+        Assert.AreEqual(0, Directory.GetDirectories(f.Cache).Length, "no entry, no staging folder");
+    }
+
+    [TestMethod]
     public void DeviceNodesAreSkippedSetuidBitsDroppedAndAbsoluteNamesKeptInside()
     {
         using var f = new Fixture();
