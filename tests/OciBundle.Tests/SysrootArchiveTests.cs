@@ -516,6 +516,48 @@ public sealed class SysrootArchiveTests
     }
 
     [TestMethod]
+    public void ABlobThatIsALinkOrADeviceIsACodedErrorNotAHang()
+    {
+        using var f = new Fixture();
+        string tar = HostileTar(f, "layer.tar", File_("etc/hello", "hi"));
+        string Within(Action action)
+        {
+            var run = System.Threading.Tasks.Task.Run(() => Code(action));
+            Assert.IsTrue(run.Wait(TimeSpan.FromSeconds(30)), "answered within 30 s, not reading /dev/zero forever");
+            return run.Result;
+        }
+
+        string LayoutWith(string name, Func<string, string> blobToReplace, string target)
+        {
+            string layout = Path.Combine(f.Root, name);
+            string manifest = OciLayoutMaker.Write(layout, new[] { tar });
+            string blob = blobToReplace(manifest);
+            File.Delete(blob);
+            File.CreateSymbolicLink(blob, target);
+            return layout;
+        }
+
+        string Manifest(string layout, string digest) => Path.Combine(layout, "blobs", "sha256", digest[7..]);
+        string Layer(string layout, string digest) => Path.Combine(layout, "blobs", "sha256", ((string)JObject.Parse(File.ReadAllText(Manifest(layout, digest)))["layers"]![0]!["digest"]!)[7..]);
+
+        // In a layout folder of the user's own: a blob must be a regular file (a link to one is followed).
+        string zeroLayer = Path.Combine(f.Root, "zero-layer");
+        LayoutWith("zero-layer", d => Layer(zeroLayer, d), "/dev/zero");
+        Assert.AreEqual("OCIB1313", Within(() => Materialize(f, zeroLayer)), "a layer blob that is /dev/zero");
+        string zeroManifest = Path.Combine(f.Root, "zero-manifest");
+        LayoutWith("zero-manifest", d => Manifest(zeroManifest, d), "/dev/zero");
+        Assert.AreEqual("OCIB1313", Within(() => Materialize(f, zeroManifest)), "a manifest that is /dev/zero");
+
+        // In an OCI archive, a blob is never a link: a link the archive made is not followed out of it.
+        string archived = Path.Combine(f.Root, "archived");
+        LayoutWith("archived", d => Layer(archived, d), "/dev/zero");
+        string archive = Path.Combine(f.Root, "linked.oci.tar");
+        OciLayoutMaker.Archive(archived, archive);
+        Assert.AreEqual("OCIB1315", Within(() => Materialize(f, archive)), "an archive whose layer blob is a link to /dev/zero");
+        Assert.AreEqual(0, Directory.GetDirectories(f.Cache).Length, "no entry, no staging folder");
+    }
+
+    [TestMethod]
     public void DeviceNodesAreSkippedSetuidBitsDroppedAndAbsoluteNamesKeptInside()
     {
         using var f = new Fixture();

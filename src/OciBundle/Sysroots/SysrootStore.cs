@@ -78,7 +78,7 @@ internal static class SysrootStore
                 Directory.CreateDirectory(layout);
                 using (var stream = new FileStream(file, FileMode.Open, FileAccess.Read, FileShare.Read, 1 << 16))
                 {
-                    new TarUnpacker(layout, spec.Path).Unpack(stream, layer: false);
+                    new TarUnpacker(layout, spec.Path) { FilesOnly = true }.Unpack(stream, layer: false);
                 }
 
                 OciImage image = OciImage.Open(layout, null, arch.GoArch, spec.Path);
@@ -133,7 +133,7 @@ internal static class SysrootStore
         var unpacker = new TarUnpacker(rootfs, source);
         foreach ((string digest, string path) in image.Layers)
         {
-            using var file = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read, 1);
+            using FileStream file = OciImage.OpenBlob(path, source);
             using var hashing = new HashingStream(file);
             using Stream tar = TarUnpacker.Decompressed(hashing, path);
             unpacker.Unpack(tar, layer: true);

@@ -32,6 +32,12 @@ internal sealed class TarUnpacker
         _source = source;
     }
 
+    /// <summary>
+    /// Only folders, files and hard links between them, as in an OCI archive (skopeo writes no others): a symlink there
+    /// would make a blob or index.json read from outside the archive.
+    /// </summary>
+    public bool FilesOnly { get; init; }
+
     /// <summary>Device nodes, FIFOs and sockets left out, counted for the log.</summary>
     public int SkippedSpecialFiles { get; private set; }
 
@@ -169,6 +175,11 @@ internal sealed class TarUnpacker
                 break;
             default:
                 throw new OciBundleException(Strings.SysrootUnsupportedEntry, _source, entry.Name, $"tar entry type {entry.EntryType}");
+        }
+
+        if (FilesOnly && entry.EntryType is not (TarEntryType.Directory or TarEntryType.RegularFile or TarEntryType.V7RegularFile or TarEntryType.HardLink))
+        {
+            throw new OciBundleException(Strings.SysrootUnsupportedEntry, _source, entry.Name, $"a {entry.EntryType} in an OCI archive, whose blobs, index.json and oci-layout are files");
         }
 
         CheckParents(name, entry.Name);
