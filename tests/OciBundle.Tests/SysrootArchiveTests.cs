@@ -230,6 +230,36 @@ public sealed class SysrootArchiveTests
     }
 
     [TestMethod]
+    public void AnOciArchiveWithManyBlobsBeforeItsOciLayoutIsStillAnArchive()
+    {
+        using var f = new Fixture();
+        // 70 layers: skopeo writes blobs/ first and oci-layout last, so oci-layout is the 76th entry.
+        string[] layers = Enumerable.Range(0, 70).Select(n => HostileTar(f, $"layer-{n}.tar", File_($"etc/f{n}", n.ToString()))).ToArray();
+        string layout = Path.Combine(f.Root, "many");
+        string manifest = OciLayoutMaker.Write(layout, layers);
+        string archive = Path.Combine(f.Root, "many.oci.tar");
+        using (FileStream s = File.Create(archive))
+        using (var w = new TarWriter(s, TarEntryFormat.Pax))
+        {
+            w.WriteEntry(new PaxTarEntry(TarEntryType.Directory, "blobs/"));
+            w.WriteEntry(new PaxTarEntry(TarEntryType.Directory, "blobs/sha256/"));
+            foreach (string blob in Directory.GetFiles(Path.Combine(layout, "blobs", "sha256")).Order(StringComparer.Ordinal))
+            {
+                w.WriteEntry(blob, "blobs/sha256/" + Path.GetFileName(blob));
+            }
+
+            w.WriteEntry(Path.Combine(layout, "index.json"), "index.json");
+            w.WriteEntry(Path.Combine(layout, "oci-layout"), "oci-layout");
+        }
+
+        MaterializedSysroot m = Materialize(f, archive, digest: manifest);
+        Assert.AreEqual("oci-archive", m.Form);
+        Assert.AreEqual(manifest, m.Digest);
+        Assert.AreEqual("69", File.ReadAllText(Path.Combine(m.Root, "etc/f69")));
+        Assert.IsFalse(Directory.Exists(Path.Combine(m.Root, "blobs")), "the layout is not taken for a root file system");
+    }
+
+    [TestMethod]
     public void AnImageOfAnotherArchitectureIsOneCodedError()
     {
         using var f = new Fixture();

@@ -147,7 +147,11 @@ internal static class SysrootStore
         log($"Sysroot {source}: applied {image.Layers.Count} layers, {unpacker.Entries} entries ({unpacker.SkippedSpecialFiles} device nodes and FIFOs skipped).");
     }
 
-    /// <summary>An uncompressed tar whose top holds <c>oci-layout</c>: its headers are read (the data is skipped by seeking).</summary>
+    /// <summary>
+    /// An uncompressed tar whose top holds <c>oci-layout</c>: its headers are read (the data is skipped by seeking) while
+    /// they are those of a layout, however many blobs come first (skopeo writes blobs/ first, oci-layout last); the first
+    /// other name (./etc of a root file system) ends the search.
+    /// </summary>
     private static bool IsOciArchive(string file)
     {
         if (TarUnpacker.IsCompressed(file))
@@ -159,12 +163,18 @@ internal static class SysrootStore
         {
             using var stream = new FileStream(file, FileMode.Open, FileAccess.Read, FileShare.Read, 1 << 12);
             using var reader = new TarReader(stream);
-            int seen = 0;
-            while (seen++ < 64 && reader.GetNextEntry(copyData: false) is { } entry)
+            while (reader.GetNextEntry(copyData: false) is { } entry)
             {
-                if (entry.Name.TrimStart('.', '/') == "oci-layout")
+                string name = entry.Name.StartsWith("./", StringComparison.Ordinal) ? entry.Name[2..] : entry.Name.TrimStart('/');
+                if (name == "oci-layout")
                 {
                     return true;
+                }
+
+                if (entry.EntryType is not (TarEntryType.GlobalExtendedAttributes or TarEntryType.ExtendedAttributes)
+                    && name is not ("" or "." or "index.json" or "blobs" or "blobs/") && !name.StartsWith("blobs/", StringComparison.Ordinal))
+                {
+                    return false;
                 }
             }
         }
