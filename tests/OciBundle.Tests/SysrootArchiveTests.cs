@@ -428,6 +428,53 @@ public sealed class SysrootArchiveTests
     }
 
     [TestMethod]
+    public void AnEntryUnderAnotherDigestsNameIsNotTakenForIt()
+    {
+        using var f = new Fixture();
+        string other = HostileTar(f, "other.tar", File_("etc/which", "other"));
+        string pinned = HostileTar(f, "pinned.tar", File_("etc/which", "pinned"));
+        string otherRoot = Materialize(f, other).Root;
+        string digest = OciLayoutMaker.DigestOfFile(pinned);
+        // Another sysroot's entry, well formed and as unpacked, moved (or copied by a careless hand) to the pinned one's name.
+        Directory.Move(Path.GetDirectoryName(otherRoot)!, Path.Combine(f.Cache, digest[7..]));
+        var log = new List<string>();
+        MaterializedSysroot m = Materialize(f, pinned, digest: digest, log: log);
+        Assert.AreEqual(digest, m.Digest);
+        Assert.AreEqual("tarball", m.Form);
+        Assert.AreEqual("pinned", File.ReadAllText(Path.Combine(m.Root, "etc/which")), string.Join("\n", log));
+    }
+
+    [TestMethod]
+    public void NamesWithTabsOrNewlinesDoNotMakeTheEntryUnpackedAgainEachTime()
+    {
+        using var f = new Fixture();
+        // GNU headers hold such short names as they are (.NET reads no newline back from a pax record).
+        string tar = Path.Combine(f.Root, "odd-names.tar");
+        using (FileStream s = File.Create(tar))
+        using (var w = new TarWriter(s, TarEntryFormat.Gnu))
+        {
+            foreach ((string name, string text) in new[] { ("etc/a\tb", "tab"), ("etc/c\nd", "newline"), ("etc/e\\tf", "backslash"), ("etc/g\rh", "return") })
+            {
+                w.WriteEntry(new GnuTarEntry(TarEntryType.RegularFile, name) { Mode = (UnixFileMode)0b110_100_100, DataStream = new MemoryStream(System.Text.Encoding.UTF8.GetBytes(text)) });
+            }
+        }
+
+        string root = Materialize(f, tar).Root;
+        var log = new List<string>();
+        Assert.AreEqual(root, Materialize(f, tar, log: log).Root);
+        Assert.IsFalse(log.Any(l => l.Contains("unpacking it again", StringComparison.Ordinal) || l.Contains("does not match", StringComparison.Ordinal)), string.Join("\n", log));
+        Assert.AreEqual("tab", File.ReadAllText(Path.Combine(root, "etc/a\tb")));
+        Assert.AreEqual("backslash", File.ReadAllText(Path.Combine(root, "etc/e\\tf")));
+
+        // And such an entry is still checked: a change to one of those files makes it unpacked again.
+        File.WriteAllText(Path.Combine(root, "etc/c\nd"), "changed");
+        log.Clear();
+        Materialize(f, tar, log: log);
+        Assert.IsTrue(log.Any(l => l.Contains("unpacking it again", StringComparison.Ordinal)), string.Join("\n", log));
+        Assert.AreEqual("newline", File.ReadAllText(Path.Combine(root, "etc/c\nd")));
+    }
+
+    [TestMethod]
     public void TwoPublishesUnpackingTheSameSysrootAtOnceShareOneEntry()
     {
         using var f = new Fixture();

@@ -26,7 +26,7 @@ internal sealed record MaterializedSysroot(string Root, string? Digest, string S
 internal static class SysrootStore
 {
     private const string MarkerName = "ocibundle-sysroot.txt";
-    private const string MarkerHeader = "ocibundle-sysroot 1";
+    private const string MarkerHeader = "ocibundle-sysroot 2";
     private static readonly TimeSpan LockTimeout = TimeSpan.FromMinutes(10);
 
     public static MaterializedSysroot Materialize(SysrootSpec spec, TargetArchitecture arch, InputLedger inputs, Action<string> log)
@@ -254,13 +254,13 @@ internal static class SysrootStore
             throw new OciBundleException(Strings.SysrootCacheFailed, cache, e.Message);
         }
 
-        if (Verified(entry, log) is { } hit)
+        if (Verified(entry, key, log) is { } hit)
         {
             return hit;
         }
 
         using SafeFileHandle held = Lock(cache, Hex(key));
-        if (Verified(entry, log) is { } filled)
+        if (Verified(entry, key, log) is { } filled)
         {
             return filled; // another publish unpacked it while this one waited
         }
@@ -285,7 +285,7 @@ internal static class SysrootStore
             var clock = Stopwatch.StartNew();
             (string digest, string architecture) = fill(stage);
             SortedDictionary<string, string> snapshot = OutputSnapshot.Take(Path.Combine(stage, "rootfs"));
-            WriteMarker(Path.Combine(stage, MarkerName), digest, architecture, source, snapshot);
+            WriteMarker(Path.Combine(stage, MarkerName), key, digest, architecture, source, snapshot);
             Directory.Move(stage, entry);
             log($"Sysroot {source}: unpacked into {entry} ({snapshot.Count} paths) in {clock.ElapsedMilliseconds} ms.");
             return new Marker(digest, architecture, snapshot);
@@ -302,7 +302,8 @@ internal static class SysrootStore
         }
     }
 
-    private static Marker? Verified(string entry, Action<string> log)
+    /// <summary>The entry's marker, when it names <paramref name="key"/> (an entry moved or copied to another digest's name is not that digest's) and every path is as unpacked.</summary>
+    private static Marker? Verified(string entry, string key, Action<string> log)
     {
         string markerPath = Path.Combine(entry, MarkerName);
         if (!File.Exists(markerPath))
@@ -310,7 +311,7 @@ internal static class SysrootStore
             return null;
         }
 
-        string digest = "", architecture = "";
+        string digest = "", architecture = "", keyed = "";
         var entries = new Dictionary<string, string>(StringComparer.Ordinal);
         try
         {
@@ -331,14 +332,21 @@ internal static class SysrootStore
                 string[] f = line.Split('\t');
                 switch (f[0])
                 {
+                    case "key": keyed = f[1]; break;
                     case "digest": digest = f[1]; break;
                     case "architecture": architecture = f[1]; break;
-                    case "entry": entries[f[1]] = f[2]; break;
+                    case "entry": entries[Unescape(f[1])] = f[2]; break;
                 }
             }
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException or IndexOutOfRangeException)
         {
+            return null;
+        }
+
+        if (keyed != key)
+        {
+            log($"Sysroot cache entry {entry} was unpacked from {(keyed.Length == 0 ? "an unknown archive" : keyed)}, not {key}.");
             return null;
         }
 
@@ -353,24 +361,48 @@ internal static class SysrootStore
         return new Marker(digest, architecture, entries);
     }
 
-    private static void WriteMarker(string path, string digest, string architecture, string source, IReadOnlyDictionary<string, string> snapshot)
+    private static void WriteMarker(string path, string key, string digest, string architecture, string source, IReadOnlyDictionary<string, string> snapshot)
     {
         var text = new StringBuilder();
         text.Append(MarkerHeader).Append('\n');
+        text.Append("key\t").Append(key).Append('\n');
         text.Append("digest\t").Append(digest).Append('\n');
         text.Append("architecture\t").Append(architecture).Append('\n');
-        text.Append("source\t").Append(source.Replace('\t', ' ').Replace('\n', ' ')).Append('\n');
+        text.Append("source\t").Append(source.Replace('\t', ' ').Replace('\n', ' ').Replace('\r', ' ')).Append('\n');
         foreach ((string p, string identity) in snapshot)
         {
-            if (p.Contains('\t') || p.Contains('\n'))
-            {
-                continue; // never in a root file system worth using; its absence makes the entry fail its check, safely
-            }
-
-            text.Append("entry\t").Append(p).Append('\t').Append(identity).Append('\n');
+            text.Append("entry\t").Append(Escape(p)).Append('\t').Append(identity).Append('\n');
         }
 
         File.WriteAllText(path, text.ToString(), new UTF8Encoding(false));
+    }
+
+    /// <summary>A path on one marker line: backslash, tab, newline and carriage return written as \\, \t, \n and \r (a name may hold any of them).</summary>
+    private static string Escape(string path) =>
+        path.IndexOfAny(['\\', '\t', '\n', '\r']) < 0 ? path : path.Replace("\\", "\\\\").Replace("\t", "\\t").Replace("\n", "\\n").Replace("\r", "\\r");
+
+    private static string Unescape(string text)
+    {
+        if (!text.Contains('\\'))
+        {
+            return text;
+        }
+
+        var result = new StringBuilder(text.Length);
+        for (int i = 0; i < text.Length; i++)
+        {
+            if (text[i] == '\\' && i + 1 < text.Length)
+            {
+                i++;
+                result.Append(text[i] switch { 't' => '\t', 'n' => '\n', 'r' => '\r', _ => text[i] });
+            }
+            else
+            {
+                result.Append(text[i]);
+            }
+        }
+
+        return result.ToString();
     }
 
     private static void RemoveTree(string path)
