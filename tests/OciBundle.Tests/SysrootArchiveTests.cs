@@ -475,6 +475,33 @@ public sealed class SysrootArchiveTests
     }
 
     [TestMethod]
+    public void ACacheOtherUsersCanWriteIsRefusedForTheyCouldPlantASysrootThere()
+    {
+        using var f = new Fixture();
+        string tar = f.Tarball();
+        // World-writable, even with the sticky bit (/tmp-like): another user could make the entry of a digest first.
+        File.SetUnixFileMode(f.Cache, (UnixFileMode)0b1_111_111_111);
+        CollectionAssert.AreEqual(new[] { "OCIB1317" }, f.Fail(t => t.Sysroot = tar));
+        StringAssert.Contains(f.Engine.Errors.Single().Message!, "OciBundleSysrootCache");
+        Assert.AreEqual(0, Directory.GetDirectories(f.Cache).Length, "nothing unpacked there");
+        File.SetUnixFileMode(f.Cache, (UnixFileMode)0b111_101_101);
+        string root = Materialize(f, tar).Root;
+
+        // An entry made world-writable after the fact (a planted one would be so, or another user's).
+        File.SetUnixFileMode(Path.GetDirectoryName(root)!, (UnixFileMode)0b111_111_111);
+        Assert.AreEqual("OCIB1317", Code(() => Materialize(f, tar)));
+        File.SetUnixFileMode(Path.GetDirectoryName(root)!, (UnixFileMode)0b111_101_101);
+        Assert.AreEqual(root, Materialize(f, tar).Root);
+
+        if (Interop.NativeMethods.getuid() == 0)
+        {
+            // Owned by another user (root may build in a folder of its own or root's, not in one a user could fill).
+            Assert.AreEqual(0, Interop.NativeMethods.lchown(f.Cache, 12345, 12345));
+            Assert.AreEqual("OCIB1317", Code(() => Materialize(f, tar)));
+        }
+    }
+
+    [TestMethod]
     public void TwoPublishesUnpackingTheSameSysrootAtOnceShareOneEntry()
     {
         using var f = new Fixture();

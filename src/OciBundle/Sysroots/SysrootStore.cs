@@ -254,12 +254,15 @@ internal static class SysrootStore
             throw new OciBundleException(Strings.SysrootCacheFailed, cache, e.Message);
         }
 
+        CheckPrivate(cache, cache, follow: true);
+        CheckPrivate(cache, entry, follow: false);
         if (Verified(entry, key, log) is { } hit)
         {
             return hit;
         }
 
         using SafeFileHandle held = Lock(cache, Hex(key));
+        CheckPrivate(cache, entry, follow: false);
         if (Verified(entry, key, log) is { } filled)
         {
             return filled; // another publish unpacked it while this one waited
@@ -299,6 +302,30 @@ internal static class SysrootStore
         {
             RemoveTree(stage);
             throw;
+        }
+    }
+
+    /// <summary>
+    /// The cache, and an entry in it, must be the building user's alone (or root's): not writable by every user (a sticky
+    /// /tmp-like folder included), not owned by another user, for whoever could write there could plant a root file
+    /// system under a digest's name with a marker of their own. A folder writable by the owner's group is allowed (most
+    /// distributions give each user a group of their own, and umask 002).
+    /// </summary>
+    private static void CheckPrivate(string cache, string path, bool follow)
+    {
+        if ((follow ? NativeMethods.RealPath(path) ?? path : path) is not { } real || NativeMethods.LStat(real) is not { } s)
+        {
+            return; // an entry not made yet
+        }
+
+        uint me = NativeMethods.getuid();
+        string? why = (s.Mode & NativeMethods.S_IFMT) != NativeMethods.S_IFDIR ? (path == cache ? null : $"has an entry {path} that is not a folder")
+            : s.Uid != me && s.Uid != 0 ? $"{(path == cache ? "is" : $"has an entry {path}")} owned by the user {s.Uid}, not by the user {me} who builds"
+            : (s.Mode & 0b10) != 0 ? $"{(path == cache ? "is" : $"has an entry {path} that is")} writable by every user (mode {Convert.ToString(s.Mode & 0xFFF, 8)})"
+            : null;
+        if (why is not null)
+        {
+            throw new OciBundleException(Strings.SysrootCacheNotPrivate, cache, why);
         }
     }
 
