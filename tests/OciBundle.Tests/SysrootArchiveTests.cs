@@ -230,6 +230,36 @@ public sealed class SysrootArchiveTests
     }
 
     [TestMethod]
+    public void AnOciArchiveWithManyBlobsBeforeItsOciLayoutIsStillAnArchive()
+    {
+        using var f = new Fixture();
+        // 70 layers: skopeo writes blobs/ first and oci-layout last, so oci-layout is the 76th entry.
+        string[] layers = Enumerable.Range(0, 70).Select(n => HostileTar(f, $"layer-{n}.tar", File_($"etc/f{n}", n.ToString()))).ToArray();
+        string layout = Path.Combine(f.Root, "many");
+        string manifest = OciLayoutMaker.Write(layout, layers);
+        string archive = Path.Combine(f.Root, "many.oci.tar");
+        using (FileStream s = File.Create(archive))
+        using (var w = new TarWriter(s, TarEntryFormat.Pax))
+        {
+            w.WriteEntry(new PaxTarEntry(TarEntryType.Directory, "blobs/"));
+            w.WriteEntry(new PaxTarEntry(TarEntryType.Directory, "blobs/sha256/"));
+            foreach (string blob in Directory.GetFiles(Path.Combine(layout, "blobs", "sha256")).Order(StringComparer.Ordinal))
+            {
+                w.WriteEntry(blob, "blobs/sha256/" + Path.GetFileName(blob));
+            }
+
+            w.WriteEntry(Path.Combine(layout, "index.json"), "index.json");
+            w.WriteEntry(Path.Combine(layout, "oci-layout"), "oci-layout");
+        }
+
+        MaterializedSysroot m = Materialize(f, archive, digest: manifest);
+        Assert.AreEqual("oci-archive", m.Form);
+        Assert.AreEqual(manifest, m.Digest);
+        Assert.AreEqual("69", File.ReadAllText(Path.Combine(m.Root, "etc/f69")));
+        Assert.IsFalse(Directory.Exists(Path.Combine(m.Root, "blobs")), "the layout is not taken for a root file system");
+    }
+
+    [TestMethod]
     public void AnImageOfAnotherArchitectureIsOneCodedError()
     {
         using var f = new Fixture();
@@ -398,6 +428,80 @@ public sealed class SysrootArchiveTests
     }
 
     [TestMethod]
+    public void AnEntryUnderAnotherDigestsNameIsNotTakenForIt()
+    {
+        using var f = new Fixture();
+        string other = HostileTar(f, "other.tar", File_("etc/which", "other"));
+        string pinned = HostileTar(f, "pinned.tar", File_("etc/which", "pinned"));
+        string otherRoot = Materialize(f, other).Root;
+        string digest = OciLayoutMaker.DigestOfFile(pinned);
+        // Another sysroot's entry, well formed and as unpacked, moved (or copied by a careless hand) to the pinned one's name.
+        Directory.Move(Path.GetDirectoryName(otherRoot)!, Path.Combine(f.Cache, digest[7..]));
+        var log = new List<string>();
+        MaterializedSysroot m = Materialize(f, pinned, digest: digest, log: log);
+        Assert.AreEqual(digest, m.Digest);
+        Assert.AreEqual("tarball", m.Form);
+        Assert.AreEqual("pinned", File.ReadAllText(Path.Combine(m.Root, "etc/which")), string.Join("\n", log));
+    }
+
+    [TestMethod]
+    public void NamesWithTabsOrNewlinesDoNotMakeTheEntryUnpackedAgainEachTime()
+    {
+        using var f = new Fixture();
+        // GNU headers hold such short names as they are (.NET reads no newline back from a pax record).
+        string tar = Path.Combine(f.Root, "odd-names.tar");
+        using (FileStream s = File.Create(tar))
+        using (var w = new TarWriter(s, TarEntryFormat.Gnu))
+        {
+            foreach ((string name, string text) in new[] { ("etc/a\tb", "tab"), ("etc/c\nd", "newline"), ("etc/e\\tf", "backslash"), ("etc/g\rh", "return") })
+            {
+                w.WriteEntry(new GnuTarEntry(TarEntryType.RegularFile, name) { Mode = (UnixFileMode)0b110_100_100, DataStream = new MemoryStream(System.Text.Encoding.UTF8.GetBytes(text)) });
+            }
+        }
+
+        string root = Materialize(f, tar).Root;
+        var log = new List<string>();
+        Assert.AreEqual(root, Materialize(f, tar, log: log).Root);
+        Assert.IsFalse(log.Any(l => l.Contains("unpacking it again", StringComparison.Ordinal) || l.Contains("does not match", StringComparison.Ordinal)), string.Join("\n", log));
+        Assert.AreEqual("tab", File.ReadAllText(Path.Combine(root, "etc/a\tb")));
+        Assert.AreEqual("backslash", File.ReadAllText(Path.Combine(root, "etc/e\\tf")));
+
+        // And such an entry is still checked: a change to one of those files makes it unpacked again.
+        File.WriteAllText(Path.Combine(root, "etc/c\nd"), "changed");
+        log.Clear();
+        Materialize(f, tar, log: log);
+        Assert.IsTrue(log.Any(l => l.Contains("unpacking it again", StringComparison.Ordinal)), string.Join("\n", log));
+        Assert.AreEqual("newline", File.ReadAllText(Path.Combine(root, "etc/c\nd")));
+    }
+
+    [TestMethod]
+    public void ACacheOtherUsersCanWriteIsRefusedForTheyCouldPlantASysrootThere()
+    {
+        using var f = new Fixture();
+        string tar = f.Tarball();
+        // World-writable, even with the sticky bit (/tmp-like): another user could make the entry of a digest first.
+        File.SetUnixFileMode(f.Cache, (UnixFileMode)0b1_111_111_111);
+        CollectionAssert.AreEqual(new[] { "OCIB1317" }, f.Fail(t => t.Sysroot = tar));
+        StringAssert.Contains(f.Engine.Errors.Single().Message!, "OciBundleSysrootCache");
+        Assert.AreEqual(0, Directory.GetDirectories(f.Cache).Length, "nothing unpacked there");
+        File.SetUnixFileMode(f.Cache, (UnixFileMode)0b111_101_101);
+        string root = Materialize(f, tar).Root;
+
+        // An entry made world-writable after the fact (a planted one would be so, or another user's).
+        File.SetUnixFileMode(Path.GetDirectoryName(root)!, (UnixFileMode)0b111_111_111);
+        Assert.AreEqual("OCIB1317", Code(() => Materialize(f, tar)));
+        File.SetUnixFileMode(Path.GetDirectoryName(root)!, (UnixFileMode)0b111_101_101);
+        Assert.AreEqual(root, Materialize(f, tar).Root);
+
+        if (Interop.NativeMethods.getuid() == 0)
+        {
+            // Owned by another user (root may build in a folder of its own or root's, not in one a user could fill).
+            Assert.AreEqual(0, Interop.NativeMethods.lchown(f.Cache, 12345, 12345));
+            Assert.AreEqual("OCIB1317", Code(() => Materialize(f, tar)));
+        }
+    }
+
+    [TestMethod]
     public void TwoPublishesUnpackingTheSameSysrootAtOnceShareOneEntry()
     {
         using var f = new Fixture();
@@ -443,6 +547,118 @@ public sealed class SysrootArchiveTests
         }
 
         Assert.IsFalse(Directory.EnumerateFileSystemEntries("/tmp", "pwned").Any());
+    }
+
+    [TestMethod]
+    public void AFolderRemovedAndMadeALinkIsNeverTrustedAgainSoNothingIsWrittenChangedOrDeletedThroughIt()
+    {
+        using var f = new Fixture();
+        string secret = Path.Combine(f.Outside, "secret");
+        File.WriteAllText(secret, "secret");
+        Directory.CreateDirectory(Path.Combine(f.Outside, "v"));
+        File.SetUnixFileMode(Path.Combine(f.Outside, "v"), (UnixFileMode)0b111_101_101);
+        File.WriteAllText(Path.Combine(f.Outside, "v", "precious"), "precious");
+        string before = f.OutsideCache();
+        var dir = (string name, UnixFileMode mode) => new PaxTarEntry(TarEntryType.Directory, name) { Mode = mode };
+        const UnixFileMode Open = (UnixFileMode)0b111_101_101;
+        int i = 0;
+        string Layout(params string[] layers)
+        {
+            string path = Path.Combine(f.Root, $"layout-{i++}");
+            OciLayoutMaker.Write(path, layers);
+            return path;
+        }
+
+        string Check(string sysroot)
+        {
+            string code = "";
+            try
+            {
+                Materialize(f, sysroot);
+            }
+            catch (OciBundleException e)
+            {
+                code = e.Code;
+            }
+
+            string now = string.Join("\n", f.OutsideCache().Split('\n').Where(p => !p.StartsWith(Path.Combine(f.Root, "layout-"), StringComparison.Ordinal) && !p.Contains("/hostile-", StringComparison.Ordinal)));
+            Assert.AreEqual(before, now, $"{sysroot}: nothing written or deleted outside the cache");
+            Assert.AreEqual("secret", File.ReadAllText(secret));
+            Assert.AreEqual("precious", File.ReadAllText(Path.Combine(f.Outside, "v", "precious")), $"{sysroot}: nothing deleted outside the cache");
+            Assert.AreEqual(Open, File.GetUnixFileMode(Path.Combine(f.Outside, "v")), $"{sysroot}: no folder outside the cache changed its mode");
+            return code;
+        }
+
+        // A whiteout removes a folder the unpacker had checked; a link then takes its name: writing below it is refused.
+        Assert.AreEqual("OCIB1312", Check(Layout(HostileTar(f, "hostile-a.tar", dir("d", Open), File_(".wh.d", ""), Link(TarEntryType.SymbolicLink, "d", f.Outside), File_("d/pwned", "x")))));
+        Assert.AreEqual("OCIB1312", Check(Layout(
+            HostileTar(f, "hostile-b1.tar", dir("d", Open), File_("d/x", "x")),
+            HostileTar(f, "hostile-b2.tar", File_(".wh.d", ""), Link(TarEntryType.SymbolicLink, "d", f.Outside), File_("d/.wh.secret", "")))), "a whiteout through the link");
+        // An opaque folder whose parent the same layer made a link: nothing of the link's target is hidden (removed).
+        Check(Layout(HostileTar(f, "hostile-c.tar", dir("a", Open), dir("a/v", Open), File_("a/v/.wh..wh..opq", ""), Link(TarEntryType.SymbolicLink, "a", f.Outside))));
+        // A folder's mode is set at the end: never through a parent that became a link since (a plain tarball can do this).
+        Check(HostileTar(f, "hostile-d.tar", dir("a", Open), dir("a/v", (UnixFileMode)0b111_111_111), Link(TarEntryType.SymbolicLink, "a", f.Outside)));
+        Assert.IsFalse(Directory.EnumerateFileSystemEntries("/tmp", "pwned").Any());
+    }
+
+    [TestMethod]
+    public void AWhiteoutMustNameAFileOfItsFolder()
+    {
+        using var f = new Fixture();
+        string Layout(string name, params TarEntry[] entries)
+        {
+            string path = Path.Combine(f.Root, name);
+            OciLayoutMaker.Write(path, new[] { HostileTar(f, name + ".tar", entries) });
+            return path;
+        }
+
+        var usr = new PaxTarEntry(TarEntryType.Directory, "usr") { Mode = (UnixFileMode)0b111_101_101 };
+        Assert.AreEqual("OCIB1315", Code(() => Materialize(f, Layout("root", usr, File_("usr/f", "x"), File_(".wh.", "")))), "'.wh.' names nothing");
+        Assert.AreEqual("OCIB1315", Code(() => Materialize(f, Layout("dot", usr, File_("usr/f", "x"), File_("usr/.wh..", "")))), "'.wh..' names its own folder");
+        Assert.AreEqual("OCIB1310", Code(() => Materialize(f, Layout("dotdot", usr, File_("usr/f", "x"), File_(".wh...", "")))), "'.wh...' names the folder above");
+        Assert.AreEqual(0, Directory.GetDirectories(f.Cache).Length, "no entry, no staging folder");
+    }
+
+    [TestMethod]
+    public void ABlobThatIsALinkOrADeviceIsACodedErrorNotAHang()
+    {
+        using var f = new Fixture();
+        string tar = HostileTar(f, "layer.tar", File_("etc/hello", "hi"));
+        string Within(Action action)
+        {
+            var run = System.Threading.Tasks.Task.Run(() => Code(action));
+            Assert.IsTrue(run.Wait(TimeSpan.FromSeconds(30)), "answered within 30 s, not reading /dev/zero forever");
+            return run.Result;
+        }
+
+        string LayoutWith(string name, Func<string, string> blobToReplace, string target)
+        {
+            string layout = Path.Combine(f.Root, name);
+            string manifest = OciLayoutMaker.Write(layout, new[] { tar });
+            string blob = blobToReplace(manifest);
+            File.Delete(blob);
+            File.CreateSymbolicLink(blob, target);
+            return layout;
+        }
+
+        string Manifest(string layout, string digest) => Path.Combine(layout, "blobs", "sha256", digest[7..]);
+        string Layer(string layout, string digest) => Path.Combine(layout, "blobs", "sha256", ((string)JObject.Parse(File.ReadAllText(Manifest(layout, digest)))["layers"]![0]!["digest"]!)[7..]);
+
+        // In a layout folder of the user's own: a blob must be a regular file (a link to one is followed).
+        string zeroLayer = Path.Combine(f.Root, "zero-layer");
+        LayoutWith("zero-layer", d => Layer(zeroLayer, d), "/dev/zero");
+        Assert.AreEqual("OCIB1313", Within(() => Materialize(f, zeroLayer)), "a layer blob that is /dev/zero");
+        string zeroManifest = Path.Combine(f.Root, "zero-manifest");
+        LayoutWith("zero-manifest", d => Manifest(zeroManifest, d), "/dev/zero");
+        Assert.AreEqual("OCIB1313", Within(() => Materialize(f, zeroManifest)), "a manifest that is /dev/zero");
+
+        // In an OCI archive, a blob is never a link: a link the archive made is not followed out of it.
+        string archived = Path.Combine(f.Root, "archived");
+        LayoutWith("archived", d => Layer(archived, d), "/dev/zero");
+        string archive = Path.Combine(f.Root, "linked.oci.tar");
+        OciLayoutMaker.Archive(archived, archive);
+        Assert.AreEqual("OCIB1315", Within(() => Materialize(f, archive)), "an archive whose layer blob is a link to /dev/zero");
+        Assert.AreEqual(0, Directory.GetDirectories(f.Cache).Length, "no entry, no staging folder");
     }
 
     [TestMethod]

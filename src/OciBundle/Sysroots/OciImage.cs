@@ -1,6 +1,9 @@
+using System.Runtime.InteropServices;
 using System.Security.Cryptography;
+using Microsoft.Win32.SafeHandles;
 using Newtonsoft.Json.Linq;
 using OciBundle.Diagnostics;
+using OciBundle.Interop;
 
 namespace OciBundle.Sysroots;
 
@@ -139,18 +142,42 @@ internal sealed class OciImage
         return Path.Combine(layout, "blobs", "sha256", digest[7..]);
     }
 
+    /// <summary>
+    /// A blob or index opened for reading, which must be a regular file (a link to one is followed): a device, a FIFO
+    /// or a folder at a blob's name would never end (/dev/zero) or block (a FIFO), so it is refused before a byte is read.
+    /// </summary>
+    public static FileStream OpenBlob(string path, string source)
+    {
+        int fd = NativeMethods.Open(path, NativeMethods.O_RDONLY | NativeMethods.O_CLOEXEC | NativeMethods.O_NONBLOCK, 0);
+        if (fd < 0)
+        {
+            int errno = Marshal.GetLastPInvokeError();
+            throw Unreadable(source, errno == NativeMethods.ENOENT ? $"{path} is missing" : $"{path} cannot be opened: {Marshal.GetPInvokeErrorMessage(errno)}");
+        }
+
+        var handle = new SafeFileHandle(fd, ownsHandle: true);
+        if (NativeMethods.FStat(fd) is not { } s || (s.Mode & NativeMethods.S_IFMT) != NativeMethods.S_IFREG)
+        {
+            handle.Dispose();
+            throw Unreadable(source, $"{path} is not a regular file");
+        }
+
+        return new FileStream(handle, FileAccess.Read, 1);
+    }
+
     private static JObject ReadJson(string path, string? digest, string source)
     {
         byte[] bytes;
         try
         {
-            var info = new FileInfo(path);
-            if (!info.Exists || info.Length > MaxDocumentBytes)
+            using FileStream stream = OpenBlob(path, source);
+            if (stream.Length > MaxDocumentBytes)
             {
-                throw Unreadable(source, info.Exists ? $"{path} is larger than a manifest can be" : $"{path} is missing");
+                throw Unreadable(source, $"{path} is larger than a manifest can be");
             }
 
-            bytes = File.ReadAllBytes(path);
+            bytes = new byte[stream.Length];
+            stream.ReadExactly(bytes);
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {

@@ -26,7 +26,7 @@ internal sealed record MaterializedSysroot(string Root, string? Digest, string S
 internal static class SysrootStore
 {
     private const string MarkerName = "ocibundle-sysroot.txt";
-    private const string MarkerHeader = "ocibundle-sysroot 1";
+    private const string MarkerHeader = "ocibundle-sysroot 2";
     private static readonly TimeSpan LockTimeout = TimeSpan.FromMinutes(10);
 
     public static MaterializedSysroot Materialize(SysrootSpec spec, TargetArchitecture arch, InputLedger inputs, Action<string> log)
@@ -78,7 +78,7 @@ internal static class SysrootStore
                 Directory.CreateDirectory(layout);
                 using (var stream = new FileStream(file, FileMode.Open, FileAccess.Read, FileShare.Read, 1 << 16))
                 {
-                    new TarUnpacker(layout, spec.Path).Unpack(stream, layer: false);
+                    new TarUnpacker(layout, spec.Path) { FilesOnly = true }.Unpack(stream, layer: false);
                 }
 
                 OciImage image = OciImage.Open(layout, null, arch.GoArch, spec.Path);
@@ -133,7 +133,7 @@ internal static class SysrootStore
         var unpacker = new TarUnpacker(rootfs, source);
         foreach ((string digest, string path) in image.Layers)
         {
-            using var file = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read, 1);
+            using FileStream file = OciImage.OpenBlob(path, source);
             using var hashing = new HashingStream(file);
             using Stream tar = TarUnpacker.Decompressed(hashing, path);
             unpacker.Unpack(tar, layer: true);
@@ -147,7 +147,11 @@ internal static class SysrootStore
         log($"Sysroot {source}: applied {image.Layers.Count} layers, {unpacker.Entries} entries ({unpacker.SkippedSpecialFiles} device nodes and FIFOs skipped).");
     }
 
-    /// <summary>An uncompressed tar whose top holds <c>oci-layout</c>: its headers are read (the data is skipped by seeking).</summary>
+    /// <summary>
+    /// An uncompressed tar whose top holds <c>oci-layout</c>: its headers are read (the data is skipped by seeking) while
+    /// they are those of a layout, however many blobs come first (skopeo writes blobs/ first, oci-layout last); the first
+    /// other name (./etc of a root file system) ends the search.
+    /// </summary>
     private static bool IsOciArchive(string file)
     {
         if (TarUnpacker.IsCompressed(file))
@@ -159,12 +163,18 @@ internal static class SysrootStore
         {
             using var stream = new FileStream(file, FileMode.Open, FileAccess.Read, FileShare.Read, 1 << 12);
             using var reader = new TarReader(stream);
-            int seen = 0;
-            while (seen++ < 64 && reader.GetNextEntry(copyData: false) is { } entry)
+            while (reader.GetNextEntry(copyData: false) is { } entry)
             {
-                if (entry.Name.TrimStart('.', '/') == "oci-layout")
+                string name = entry.Name.StartsWith("./", StringComparison.Ordinal) ? entry.Name[2..] : entry.Name.TrimStart('/');
+                if (name == "oci-layout")
                 {
                     return true;
+                }
+
+                if (entry.EntryType is not (TarEntryType.GlobalExtendedAttributes or TarEntryType.ExtendedAttributes)
+                    && name is not ("" or "." or "index.json" or "blobs" or "blobs/") && !name.StartsWith("blobs/", StringComparison.Ordinal))
+                {
+                    return false;
                 }
             }
         }
@@ -244,13 +254,16 @@ internal static class SysrootStore
             throw new OciBundleException(Strings.SysrootCacheFailed, cache, e.Message);
         }
 
-        if (Verified(entry, log) is { } hit)
+        CheckPrivate(cache, cache, follow: true);
+        CheckPrivate(cache, entry, follow: false);
+        if (Verified(entry, key, log) is { } hit)
         {
             return hit;
         }
 
         using SafeFileHandle held = Lock(cache, Hex(key));
-        if (Verified(entry, log) is { } filled)
+        CheckPrivate(cache, entry, follow: false);
+        if (Verified(entry, key, log) is { } filled)
         {
             return filled; // another publish unpacked it while this one waited
         }
@@ -275,7 +288,7 @@ internal static class SysrootStore
             var clock = Stopwatch.StartNew();
             (string digest, string architecture) = fill(stage);
             SortedDictionary<string, string> snapshot = OutputSnapshot.Take(Path.Combine(stage, "rootfs"));
-            WriteMarker(Path.Combine(stage, MarkerName), digest, architecture, source, snapshot);
+            WriteMarker(Path.Combine(stage, MarkerName), key, digest, architecture, source, snapshot);
             Directory.Move(stage, entry);
             log($"Sysroot {source}: unpacked into {entry} ({snapshot.Count} paths) in {clock.ElapsedMilliseconds} ms.");
             return new Marker(digest, architecture, snapshot);
@@ -292,7 +305,32 @@ internal static class SysrootStore
         }
     }
 
-    private static Marker? Verified(string entry, Action<string> log)
+    /// <summary>
+    /// The cache, and an entry in it, must be the building user's alone (or root's): not writable by every user (a sticky
+    /// /tmp-like folder included), not owned by another user, for whoever could write there could plant a root file
+    /// system under a digest's name with a marker of their own. A folder writable by the owner's group is allowed (most
+    /// distributions give each user a group of their own, and umask 002).
+    /// </summary>
+    private static void CheckPrivate(string cache, string path, bool follow)
+    {
+        if ((follow ? NativeMethods.RealPath(path) ?? path : path) is not { } real || NativeMethods.LStat(real) is not { } s)
+        {
+            return; // an entry not made yet
+        }
+
+        uint me = NativeMethods.getuid();
+        string? why = (s.Mode & NativeMethods.S_IFMT) != NativeMethods.S_IFDIR ? (path == cache ? null : $"has an entry {path} that is not a folder")
+            : s.Uid != me && s.Uid != 0 ? $"{(path == cache ? "is" : $"has an entry {path}")} owned by the user {s.Uid}, not by the user {me} who builds"
+            : (s.Mode & 0b10) != 0 ? $"{(path == cache ? "is" : $"has an entry {path} that is")} writable by every user (mode {Convert.ToString(s.Mode & 0xFFF, 8)})"
+            : null;
+        if (why is not null)
+        {
+            throw new OciBundleException(Strings.SysrootCacheNotPrivate, cache, why);
+        }
+    }
+
+    /// <summary>The entry's marker, when it names <paramref name="key"/> (an entry moved or copied to another digest's name is not that digest's) and every path is as unpacked.</summary>
+    private static Marker? Verified(string entry, string key, Action<string> log)
     {
         string markerPath = Path.Combine(entry, MarkerName);
         if (!File.Exists(markerPath))
@@ -300,7 +338,7 @@ internal static class SysrootStore
             return null;
         }
 
-        string digest = "", architecture = "";
+        string digest = "", architecture = "", keyed = "";
         var entries = new Dictionary<string, string>(StringComparer.Ordinal);
         try
         {
@@ -321,14 +359,21 @@ internal static class SysrootStore
                 string[] f = line.Split('\t');
                 switch (f[0])
                 {
+                    case "key": keyed = f[1]; break;
                     case "digest": digest = f[1]; break;
                     case "architecture": architecture = f[1]; break;
-                    case "entry": entries[f[1]] = f[2]; break;
+                    case "entry": entries[Unescape(f[1])] = f[2]; break;
                 }
             }
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException or IndexOutOfRangeException)
         {
+            return null;
+        }
+
+        if (keyed != key)
+        {
+            log($"Sysroot cache entry {entry} was unpacked from {(keyed.Length == 0 ? "an unknown archive" : keyed)}, not {key}.");
             return null;
         }
 
@@ -343,24 +388,48 @@ internal static class SysrootStore
         return new Marker(digest, architecture, entries);
     }
 
-    private static void WriteMarker(string path, string digest, string architecture, string source, IReadOnlyDictionary<string, string> snapshot)
+    private static void WriteMarker(string path, string key, string digest, string architecture, string source, IReadOnlyDictionary<string, string> snapshot)
     {
         var text = new StringBuilder();
         text.Append(MarkerHeader).Append('\n');
+        text.Append("key\t").Append(key).Append('\n');
         text.Append("digest\t").Append(digest).Append('\n');
         text.Append("architecture\t").Append(architecture).Append('\n');
-        text.Append("source\t").Append(source.Replace('\t', ' ').Replace('\n', ' ')).Append('\n');
+        text.Append("source\t").Append(source.Replace('\t', ' ').Replace('\n', ' ').Replace('\r', ' ')).Append('\n');
         foreach ((string p, string identity) in snapshot)
         {
-            if (p.Contains('\t') || p.Contains('\n'))
-            {
-                continue; // never in a root file system worth using; its absence makes the entry fail its check, safely
-            }
-
-            text.Append("entry\t").Append(p).Append('\t').Append(identity).Append('\n');
+            text.Append("entry\t").Append(Escape(p)).Append('\t').Append(identity).Append('\n');
         }
 
         File.WriteAllText(path, text.ToString(), new UTF8Encoding(false));
+    }
+
+    /// <summary>A path on one marker line: backslash, tab, newline and carriage return written as \\, \t, \n and \r (a name may hold any of them).</summary>
+    private static string Escape(string path) =>
+        path.IndexOfAny(['\\', '\t', '\n', '\r']) < 0 ? path : path.Replace("\\", "\\\\").Replace("\t", "\\t").Replace("\n", "\\n").Replace("\r", "\\r");
+
+    private static string Unescape(string text)
+    {
+        if (!text.Contains('\\'))
+        {
+            return text;
+        }
+
+        var result = new StringBuilder(text.Length);
+        for (int i = 0; i < text.Length; i++)
+        {
+            if (text[i] == '\\' && i + 1 < text.Length)
+            {
+                i++;
+                result.Append(text[i] switch { 't' => '\t', 'n' => '\n', 'r' => '\r', _ => text[i] });
+            }
+            else
+            {
+                result.Append(text[i]);
+            }
+        }
+
+        return result.ToString();
     }
 
     private static void RemoveTree(string path)

@@ -22,7 +22,7 @@ internal sealed class TarUnpacker
     private readonly string _root;
     private readonly string _source;
     private readonly HashSet<string> _checkedDirectories = new(StringComparer.Ordinal);
-    private readonly List<(string Path, UnixFileMode Mode)> _directoryModes = new();
+    private readonly List<(string Relative, UnixFileMode Mode)> _directoryModes = new();
 
     /// <param name="root">The folder to unpack into; it exists and is empty or holds earlier layers.</param>
     /// <param name="source">How the errors name the sysroot (OciBundleSysroot's value).</param>
@@ -31,6 +31,12 @@ internal sealed class TarUnpacker
         _root = root;
         _source = source;
     }
+
+    /// <summary>
+    /// Only folders, files and hard links between them, as in an OCI archive (skopeo writes no others): a symlink there
+    /// would make a blob or index.json read from outside the archive.
+    /// </summary>
+    public bool FilesOnly { get; init; }
 
     /// <summary>Device nodes, FIFOs and sockets left out, counted for the log.</summary>
     public int SkippedSpecialFiles { get; private set; }
@@ -86,8 +92,9 @@ internal sealed class TarUnpacker
         // An opaque folder hides everything earlier layers put in it: applied after the layer, keeping what the layer itself wrote.
         foreach (string dir in opaque)
         {
+            // Looked up afresh, folder by folder: the layer may have made the folder or a parent a link since its marker.
             string host = Host(dir);
-            if (NativeMethods.LStat(host) is { } s && (s.Mode & NativeMethods.S_IFMT) == NativeMethods.S_IFDIR)
+            if (IsRealDirectory(dir))
             {
                 foreach (string child in Directory.EnumerateFileSystemEntries(host).ToList())
                 {
@@ -104,11 +111,12 @@ internal sealed class TarUnpacker
     /// <summary>Gives every folder the mode its entry asked for (kept owner-writable until then, so later entries can go in).</summary>
     public void Finish()
     {
-        foreach ((string path, UnixFileMode mode) in _directoryModes)
+        foreach ((string relative, UnixFileMode mode) in _directoryModes)
         {
-            if (NativeMethods.LStat(path) is { } s && (s.Mode & NativeMethods.S_IFMT) == NativeMethods.S_IFDIR)
+            // Afresh, folder by folder: a later entry may have made a parent a link (a, a/v, then a -> /etc: never chmod /etc/v).
+            if (IsRealDirectory(relative))
             {
-                File.SetUnixFileMode(path, mode);
+                File.SetUnixFileMode(Host(relative), mode);
             }
         }
     }
@@ -132,7 +140,18 @@ internal sealed class TarUnpacker
             }
             else
             {
-                string hidden = Host(parent.Length == 0 ? leaf[4..] : parent + "/" + leaf[4..]);
+                string hiddenName = leaf[4..];
+                if (hiddenName == "..")
+                {
+                    throw new OciBundleException(Strings.SysrootEntryOutsideRoot, _source, entry.Name);
+                }
+
+                if (hiddenName is "" or ".")
+                {
+                    throw new OciBundleException(Strings.SysrootUnsupportedEntry, _source, entry.Name, "a whiteout that names no file of its folder");
+                }
+
+                string hidden = Host(parent.Length == 0 ? hiddenName : parent + "/" + hiddenName);
                 if (NativeMethods.LStat(hidden) is not null)
                 {
                     Remove(hidden);
@@ -158,6 +177,11 @@ internal sealed class TarUnpacker
                 throw new OciBundleException(Strings.SysrootUnsupportedEntry, _source, entry.Name, $"tar entry type {entry.EntryType}");
         }
 
+        if (FilesOnly && entry.EntryType is not (TarEntryType.Directory or TarEntryType.RegularFile or TarEntryType.V7RegularFile or TarEntryType.HardLink))
+        {
+            throw new OciBundleException(Strings.SysrootUnsupportedEntry, _source, entry.Name, $"a {entry.EntryType} in an OCI archive, whose blobs, index.json and oci-layout are files");
+        }
+
         CheckParents(name, entry.Name);
         EnsureDirectory(parent, entry.Name);
         string host = Host(name);
@@ -181,18 +205,13 @@ internal sealed class TarUnpacker
             // Owner-writable and searchable, whatever the archive says (a 0555 folder could not be filled or removed); no setgid.
             UnixFileMode mode = (UnixFileMode)((int)entry.Mode & 0b1_111_111_111) | UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute;
             File.SetUnixFileMode(host, mode);
-            _directoryModes.Add((host, mode));
+            _directoryModes.Add((name, mode));
             return;
         }
 
         if (existing is not null)
         {
             Remove(host);
-            if (existingIsDir)
-            {
-                // What was checked below it is gone with it.
-                _checkedDirectories.RemoveWhere(d => d == name || d.StartsWith(name + "/", StringComparison.Ordinal));
-            }
         }
 
         switch (entry.EntryType)
@@ -302,6 +321,10 @@ internal sealed class TarUnpacker
         return true;
     }
 
+    /// <summary>Whether the relative path is a folder reached through real folders only (each looked up now, none followed).</summary>
+    private bool IsRealDirectory(string relative) =>
+        UnderRealDirectories(relative) && NativeMethods.LStat(Host(relative)) is { } s && (s.Mode & NativeMethods.S_IFMT) == NativeMethods.S_IFDIR;
+
     private static bool IsPlainPath(string relative) => relative.Split('/').All(p => p is not ("" or "." or ".."));
 
     private string Host(string relative) => relative.Length == 0 ? _root : _root + "/" + relative;
@@ -333,7 +356,7 @@ internal sealed class TarUnpacker
     /// <summary>Makes the missing parents (an archive may name a file before its folder, or never name the folder).</summary>
     private void EnsureDirectory(string relative, string entryName)
     {
-        if (relative.Length == 0 || _checkedDirectories.Contains(relative) && Directory.Exists(Host(relative)))
+        if (relative.Length == 0 || _checkedDirectories.Contains(relative) && NativeMethods.LStat(Host(relative)) is { } d && (d.Mode & NativeMethods.S_IFMT) == NativeMethods.S_IFDIR)
         {
             return;
         }
@@ -365,9 +388,15 @@ internal sealed class TarUnpacker
         }
     }
 
-    /// <summary>Removes a path of the unpacked tree, never following a link (a folder's links are removed, not what they name).</summary>
-    private static void Remove(string host)
+    /// <summary>
+    /// Removes a path of the unpacked tree, never following a link (a folder's links are removed, not what they name),
+    /// and forgets that it or anything below it was checked to be a real folder: a link may take its name next.
+    /// </summary>
+    private void Remove(string host)
     {
+        string relative = host.Length > _root.Length ? host[(_root.Length + 1)..] : "";
+        _checkedDirectories.RemoveWhere(d => relative.Length == 0 || d == relative || d.StartsWith(relative + "/", StringComparison.Ordinal));
+
         if (NativeMethods.LStat(host) is { } s && (s.Mode & NativeMethods.S_IFMT) == NativeMethods.S_IFDIR)
         {
             MakeWritable(host);
