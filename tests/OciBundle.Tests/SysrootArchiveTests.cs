@@ -327,6 +327,23 @@ public sealed class SysrootArchiveTests
     }
 
     [TestMethod]
+    public void AnOpaqueFolderHidesEarlierLayersAtEveryDepthAndKeepsAllTheLayerWrote()
+    {
+        // The image spec: an opaque folder's children from lower layers are all hidden, also below a folder the layer
+        // names again; what the layer writes below it stays, also under a folder it never names by an entry.
+        using var f = new Fixture();
+        string one = HostileTar(f, "one.tar", File_("x/sub/old", "old"), File_("x/keep", "lower"), File_("x/other/lower", "lower"), File_("y/z", "untouched"));
+        var sub = new PaxTarEntry(TarEntryType.Directory, "x/sub") { Mode = (UnixFileMode)0b111_101_101 };
+        string two = HostileTar(f, "two.tar", File_("x/.wh..wh..opq", ""), sub, File_("x/sub/new", "new"), File_("x/other/new", "new"));
+        string layout = Path.Combine(f.Root, "opaque");
+        OciLayoutMaker.Write(layout, new[] { one, two });
+        string root = Materialize(f, layout).Root;
+
+        string[] files = Directory.EnumerateFiles(root, "*", SearchOption.AllDirectories).Select(p => Path.GetRelativePath(root, p)).Order(StringComparer.Ordinal).ToArray();
+        CollectionAssert.AreEqual(new[] { "x/other/new", "x/sub/new", "y/z" }, files, string.Join(" ", files));
+    }
+
+    [TestMethod]
     public void PinningTakesTheRightDigestAndNamesBothForAWrongOne()
     {
         using var f = new Fixture();

@@ -89,21 +89,43 @@ internal sealed class TarUnpacker
             throw new OciBundleException(Strings.SysrootUnreadable, _source, e.Message);
         }
 
-        // An opaque folder hides everything earlier layers put in it: applied after the layer, keeping what the layer itself wrote.
-        foreach (string dir in opaque)
+        // An opaque folder hides everything earlier layers put in it, at every depth: applied after the layer, keeping
+        // what the layer itself wrote and the folders above it (named by an entry or not), and nothing else of theirs.
+        if (opaque.Count > 0)
         {
-            // Looked up afresh, folder by folder: the layer may have made the folder or a parent a link since its marker.
-            string host = Host(dir);
-            if (IsRealDirectory(dir))
+            var touched = new HashSet<string>(StringComparer.Ordinal);
+            foreach (string written in writtenThisLayer)
             {
-                foreach (string child in Directory.EnumerateFileSystemEntries(host).ToList())
+                for (string p = written; p.Length > 0 && touched.Add(p); p = p.Contains('/') ? p[..p.LastIndexOf('/')] : "")
                 {
-                    string relative = dir.Length == 0 ? Path.GetFileName(child) : dir + "/" + Path.GetFileName(child);
-                    if (!writtenThisLayer.Contains(relative))
-                    {
-                        Remove(child);
-                    }
                 }
+            }
+
+            foreach (string dir in opaque)
+            {
+                Prune(dir, touched);
+            }
+        }
+    }
+
+    /// <summary>Removes below <paramref name="dir"/> everything the current layer did not write, looked up afresh folder by folder (never through a link).</summary>
+    private void Prune(string dir, HashSet<string> touched)
+    {
+        if (!IsRealDirectory(dir))
+        {
+            return; // the layer may have made the folder or a parent a link since its marker
+        }
+
+        foreach (string child in Directory.EnumerateFileSystemEntries(Host(dir)).ToList())
+        {
+            string relative = dir.Length == 0 ? Path.GetFileName(child) : dir + "/" + Path.GetFileName(child);
+            if (!touched.Contains(relative))
+            {
+                Remove(child);
+            }
+            else
+            {
+                Prune(relative, touched);
             }
         }
     }
