@@ -503,6 +503,7 @@ public sealed class SysrootArchiveTests
         Assert.AreEqual(0, Directory.GetDirectories(f.Cache).Length, "nothing unpacked there");
         File.SetUnixFileMode(f.Cache, (UnixFileMode)0b111_101_101);
         string root = Materialize(f, tar).Root;
+        Assert.AreEqual((UnixFileMode)0b111_000_000, File.GetUnixFileMode(Path.GetDirectoryName(root)!), "a new entry is the builder's alone: its files' own modes, 0666 or not, reach no other user");
 
         // An entry made world-writable after the fact (a planted one would be so, or another user's).
         File.SetUnixFileMode(Path.GetDirectoryName(root)!, (UnixFileMode)0b111_111_111);

@@ -251,7 +251,7 @@ internal static class SysrootStore
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
-            throw new OciBundleException(Strings.SysrootCacheFailed, cache, e.Message);
+            throw new OciBundleException(Strings.SysrootCacheFailed, cache, e.Message.TrimEnd('.'));
         }
 
         CheckPrivate(cache, cache, follow: true);
@@ -284,7 +284,9 @@ internal static class SysrootStore
                 RemoveTree(aside);
             }
 
-            Directory.CreateDirectory(stage);
+            // The builder's alone: a file the archive made world-writable cannot be changed by another user between
+            // the entry's check and the copy into a bundle, for nobody else can reach it.
+            Directory.CreateDirectory(stage, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
             var clock = Stopwatch.StartNew();
             (string digest, string architecture) = fill(stage);
             SortedDictionary<string, string> snapshot = OutputSnapshot.Take(Path.Combine(stage, "rootfs"));
@@ -296,7 +298,7 @@ internal static class SysrootStore
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
             RemoveTree(stage);
-            throw new OciBundleException(Strings.SysrootCacheFailed, cache, e.Message);
+            throw new OciBundleException(Strings.SysrootCacheFailed, cache, e.Message.TrimEnd('.'));
         }
         catch
         {

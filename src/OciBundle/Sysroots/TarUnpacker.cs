@@ -280,7 +280,7 @@ internal sealed class TarUnpacker
         catch (IOException e) when (e is not EndOfStreamException && e.GetType() == typeof(IOException) && e.HResult != 0 && (e.HResult & 0xFFFF) is 28 or 122 or 30)
         {
             // ENOSPC, EDQUOT, EROFS: the cache's fault, not the archive's.
-            throw new OciBundleException(Strings.SysrootCacheFailed, _root, e.Message);
+            throw new OciBundleException(Strings.SysrootCacheFailed, _root, e.Message.TrimEnd('.'));
         }
     }
 
