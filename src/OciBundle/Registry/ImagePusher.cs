@@ -33,16 +33,21 @@ internal static class ImagePusher
 
     private const int Parallel = 3;
 
-    public static PushResult Push(PushSpec spec, Func<string, string?> environment, Action<string> log, Action<string> progress, CancellationToken cancel = default, HttpMessageHandler? handler = null, int chunkSize = DefaultChunkSize) =>
-        PushAsync(spec, environment, log, progress, cancel, handler, chunkSize).GetAwaiter().GetResult();
+    /// <summary>
+    /// Pushes <paramref name="spec"/>. Tests pass a <c>handler</c>, a small <c>chunkSize</c> (the blob size above which
+    /// uploads go in PATCH chunks) or a short <c>backoff</c> (the wait before attempt n+1 when the registry gives no
+    /// Retry-After; null: the client's own).
+    /// </summary>
+    public static PushResult Push(PushSpec spec, Func<string, string?> environment, Action<string> log, Action<string> progress, CancellationToken cancel = default, HttpMessageHandler? handler = null, int chunkSize = DefaultChunkSize, Func<int, TimeSpan>? backoff = null) =>
+        PushAsync(spec, environment, log, progress, cancel, handler, chunkSize, backoff).GetAwaiter().GetResult();
 
-    public static async Task<PushResult> PushAsync(PushSpec spec, Func<string, string?> environment, Action<string> log, Action<string> progress, CancellationToken cancel, HttpMessageHandler? handler, int chunkSize)
+    public static async Task<PushResult> PushAsync(PushSpec spec, Func<string, string?> environment, Action<string> log, Action<string> progress, CancellationToken cancel, HttpMessageHandler? handler, int chunkSize, Func<int, TimeSpan>? backoff = null)
     {
         var clock = Stopwatch.StartNew();
         ImageLayout layout = ImageLayout.Read(spec.ImageDirectory);
         RegistryCredentials? credentials = CredentialLookup.Find(spec.Registry, environment, log, out string looked, cancel);
         log(credentials is null ? $"no credentials for {spec.Registry} ({looked}): anonymous" : $"{spec.Registry}: {credentials}");
-        using var client = new RegistryClient(spec.Registry, spec.Repository, spec.PlainHttp, credentials, looked, log, handler);
+        using var client = new RegistryClient(spec.Registry, spec.Repository, spec.PlainHttp, credentials, looked, log, handler) { Backoff = backoff ?? RegistryClient.DefaultBackoff };
         string scope = RegistryClient.PushScope(spec.Repository);
         string reference = $"{spec.Registry}/{spec.Repository}:{string.Join(",", spec.Tags)}";
 

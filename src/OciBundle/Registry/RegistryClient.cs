@@ -77,7 +77,10 @@ internal sealed class RegistryClient : IDisposable
     public TimeSpan BodyTimeout { get; init; } = TimeSpan.FromSeconds(60);
 
     /// <summary>How long to wait before attempt n+1 (tests make it short).</summary>
-    public Func<int, TimeSpan> Backoff { get; init; } = attempt => TimeSpan.FromMilliseconds(500 * (1 << attempt));
+    public Func<int, TimeSpan> Backoff { get; init; } = DefaultBackoff;
+
+    /// <summary>0.5 s, 1 s, 2 s, ...</summary>
+    public static TimeSpan DefaultBackoff(int attempt) => TimeSpan.FromMilliseconds(500 * (1 << attempt));
 
     public static string PushScope(string repository) => $"repository:{repository}:pull,push";
 
