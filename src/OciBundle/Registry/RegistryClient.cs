@@ -137,9 +137,9 @@ internal sealed class RegistryClient : IDisposable
                 continue;
             }
 
-            if (retry && ((int)response.StatusCode == 429 || (int)response.StatusCode >= 500) && attempt + 1 < Attempts)
+            if (retry && IsRetryable(response) && attempt + 1 < Attempts)
             {
-                TimeSpan wait = response.Headers.RetryAfter?.Delta is { } delta && delta < TimeSpan.FromSeconds(30) ? delta : Backoff(attempt);
+                TimeSpan wait = RetryWait(response, attempt);
                 _log($"{request.Method} {request.RequestUri?.AbsolutePath}: {(int)response.StatusCode}; retrying in {wait.TotalSeconds:F1} s");
                 response.Dispose();
                 await Task.Delay(wait, cancel).ConfigureAwait(false);
@@ -149,6 +149,27 @@ internal sealed class RegistryClient : IDisposable
             request.Options.Set(AttemptsKey, attempt + 1);
             return response;
         }
+    }
+
+    /// <summary>A 429 or a 5xx: the registry may answer otherwise when asked again.</summary>
+    public static bool IsRetryable(HttpResponseMessage response) => (int)response.StatusCode == 429 || (int)response.StatusCode >= 500;
+
+    /// <summary>The longest Retry-After waited for: a build does not sit out a registry's maintenance window.</summary>
+    public static readonly TimeSpan MaxRetryAfter = TimeSpan.FromSeconds(30);
+
+    /// <summary>
+    /// How long to wait before asking again after <paramref name="response"/>: its Retry-After (seconds, or an HTTP
+    /// date) when that is under <see cref="MaxRetryAfter"/>, else <see cref="Backoff"/> of <paramref name="attempt"/>.
+    /// </summary>
+    public TimeSpan RetryWait(HttpResponseMessage response, int attempt)
+    {
+        TimeSpan? asked = response.Headers.RetryAfter switch
+        {
+            { Delta: { } delta } => delta,
+            { Date: { } date } => date - DateTimeOffset.UtcNow,
+            _ => null,
+        };
+        return asked is { } wait && wait < MaxRetryAfter ? (wait < TimeSpan.Zero ? TimeSpan.Zero : wait) : Backoff(attempt);
     }
 
     /// <summary>One request, its headers awaited for <see cref="HeaderTimeout"/> (a <see cref="TimeoutException"/> after), the build's cancellation honoured.</summary>
@@ -481,9 +502,13 @@ internal sealed class RegistryClient : IDisposable
         return new List<(string, string)>();
     }
 
-    /// <summary>The coded error for an answer that is not the one expected.</summary>
-    public async Task<OciBundleException> Fail(HttpResponseMessage response, string what, CancellationToken cancel = default)
+    /// <summary>
+    /// The coded error for an answer that is not the one expected; <c>attempts</c> says how many times the caller tried
+    /// (a blob's upload, started afresh), null: as many as <see cref="SendAsync"/> sent the request.
+    /// </summary>
+    public async Task<OciBundleException> Fail(HttpResponseMessage response, string what, CancellationToken cancel = default, int? attempts = null)
     {
+        int sent = attempts ?? (response.RequestMessage?.Options.TryGetValue(AttemptsKey, out int counted) == true ? counted : 1);
         List<(string Code, string Message)> errors = await ReadErrors(response, cancel).ConfigureAwait(false);
         string codes = string.Join(", ", errors.Select(e => e.Message.Length > 0 ? $"{e.Code}: {e.Message}" : e.Code));
         string detail = $"{what}: {(int)response.StatusCode} {response.ReasonPhrase}" + (codes.Length > 0 ? $", {codes}" : "");
@@ -498,7 +523,7 @@ internal sealed class RegistryClient : IDisposable
             : response.StatusCode == HttpStatusCode.Unauthorized ? (_credentials is null ? new OciBundleException(Strings.RegistryNeedsCredentials, Registry, Repository, _lookedFor) : new OciBundleException(Strings.RegistryCredentialsRefused, Registry, Repository, source))
             : Has("NAME_UNKNOWN") || response.StatusCode == HttpStatusCode.NotFound ? new OciBundleException(Strings.RepositoryNotFound, Registry, Repository, detail)
             : new OciBundleException(Strings.RegistryFailed, Registry, Repository, ((int)response.StatusCode).ToString(CultureInfo.InvariantCulture), detail,
-                response.RequestMessage?.Options.TryGetValue(AttemptsKey, out int sent) == true && sent > 1 ? string.Create(CultureInfo.InvariantCulture, $" after {sent} attempts") : "");
+                sent > 1 ? string.Create(CultureInfo.InvariantCulture, $" after {sent} attempts") : "");
     }
 
     private static bool IsTls(HttpRequestException e) =>
