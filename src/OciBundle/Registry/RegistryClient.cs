@@ -301,7 +301,7 @@ internal sealed class RegistryClient : IDisposable
             // Refused only when this very request carried them: a request sent in parallel before Basic was known retries with them.
             if (sentBasic)
             {
-                throw new OciBundleException(Strings.RegistryCredentialsRefused, Registry, Repository, _credentials.Source);
+                throw new OciBundleException(Strings.RegistryCredentialsRefused, Registry, Repository, _credentials.Source, "401 Unauthorized");
             }
 
             _basic = true;
@@ -389,7 +389,7 @@ internal sealed class RegistryClient : IDisposable
             {
                 throw _credentials is null
                     ? new OciBundleException(Strings.RegistryNeedsCredentials, Registry, Repository, _lookedFor)
-                    : new OciBundleException(Strings.RegistryCredentialsRefused, Registry, Repository, _credentials.Source);
+                    : new OciBundleException(Strings.RegistryCredentialsRefused, Registry, Repository, _credentials.Source, $"its token server {Shown(realmUri)} answered {(int)response.StatusCode} {response.ReasonPhrase}");
             }
 
             string body;
@@ -400,6 +400,12 @@ internal sealed class RegistryClient : IDisposable
             catch (Exception e) when (e is HttpRequestException or IOException or TimeoutException)
             {
                 throw new OciBundleException(Strings.TokenServerFailed, Shown(realmUri), Registry, scope, "its answer broke off: " + Describe(e), _credentials?.Source ?? "none: anonymous");
+            }
+
+            if (_credentials is { IsIdentityToken: true } && response.StatusCode == HttpStatusCode.BadRequest && OAuthError(body) is { } refusal && refusal is "invalid_grant" or "invalid_client" or "unauthorized_client")
+            {
+                // RFC 6749 5.2: the refresh token (revoked, expired, for another client) is what was refused.
+                throw new OciBundleException(Strings.RegistryCredentialsRefused, Registry, Repository, _credentials.Source, $"its token server {Shown(realmUri)} refused the identity token: {refusal}");
             }
 
             string? token = null;
@@ -479,6 +485,19 @@ internal sealed class RegistryClient : IDisposable
         return result;
     }
 
+    /// <summary>The <c>error</c> of an OAuth2 error answer (<c>{"error": "invalid_grant"}</c>); null for any other body.</summary>
+    private static string? OAuthError(string body)
+    {
+        try
+        {
+            return JToken.Parse(body) is JObject o ? Text(o["error"]) : null;
+        }
+        catch (JsonException)
+        {
+            return null;
+        }
+    }
+
     /// <summary>A JSON string's value; null for anything else.</summary>
     private static string? Text(JToken? token) => token is JValue { Value: string s } ? s : null;
 
@@ -520,7 +539,7 @@ internal sealed class RegistryClient : IDisposable
             : Has("DENIED") || response.StatusCode == HttpStatusCode.Forbidden ? new OciBundleException(Strings.RegistryDenied, Registry, Repository, detail, source)
             : response.StatusCode == HttpStatusCode.Unauthorized && _credentials is not null && response.Headers.WwwAuthenticate.Any(c => c.Parameter?.Contains("insufficient_scope", StringComparison.Ordinal) == true)
                 ? new OciBundleException(Strings.RegistryDenied, Registry, Repository, detail + " (insufficient_scope)", source)
-            : response.StatusCode == HttpStatusCode.Unauthorized ? (_credentials is null ? new OciBundleException(Strings.RegistryNeedsCredentials, Registry, Repository, _lookedFor) : new OciBundleException(Strings.RegistryCredentialsRefused, Registry, Repository, source))
+            : response.StatusCode == HttpStatusCode.Unauthorized ? (_credentials is null ? new OciBundleException(Strings.RegistryNeedsCredentials, Registry, Repository, _lookedFor) : new OciBundleException(Strings.RegistryCredentialsRefused, Registry, Repository, source, "401 Unauthorized"))
             : Has("NAME_UNKNOWN") || response.StatusCode == HttpStatusCode.NotFound ? new OciBundleException(Strings.RepositoryNotFound, Registry, Repository, detail)
             : new OciBundleException(Strings.RegistryFailed, Registry, Repository, ((int)response.StatusCode).ToString(CultureInfo.InvariantCulture), detail,
                 sent > 1 ? string.Create(CultureInfo.InvariantCulture, $" after {sent} attempts") : "");
