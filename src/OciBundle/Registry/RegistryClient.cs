@@ -501,16 +501,21 @@ internal sealed class RegistryClient : IDisposable
     /// <summary>A JSON string's value; null for anything else.</summary>
     private static string? Text(JToken? token) => token is JValue { Value: string s } ? s : null;
 
-    /// <summary>The distribution API's error codes and messages in a response body; none when it has none, is of another shape, too slow or cut off.</summary>
-    public async Task<List<(string Code, string Message)>> ReadErrors(HttpResponseMessage response, CancellationToken cancel = default)
+    /// <summary>
+    /// The distribution API's error codes, messages and details in a response body (a detail that is a string, or an
+    /// object's <c>digest</c>, as distribution names a missing blob); none when it has none, is of another shape, too
+    /// slow or cut off.
+    /// </summary>
+    public async Task<List<(string Code, string Message, string Detail)>> ReadErrors(HttpResponseMessage response, CancellationToken cancel = default)
     {
+        static string Cut(string? text) => text is null ? "" : text.Length > 300 ? text[..300] + "..." : text;
         try
         {
             string body = await ReadAnswer(response, cancel).ConfigureAwait(false);
             if (body.Length > 0 && JToken.Parse(body) is JObject o && o["errors"] is JArray errors)
             {
                 return errors.OfType<JObject>()
-                    .Select(e => (Text(e["code"]) ?? "", Text(e["message"]) is { } m ? (m.Length > 300 ? m[..300] + "..." : m) : ""))
+                    .Select(e => (Text(e["code"]) ?? "", Cut(Text(e["message"])), Cut(Text(e["detail"]) ?? (e["detail"] is JObject d ? Text(d["digest"]) : null))))
                     .ToList();
             }
         }
@@ -518,7 +523,7 @@ internal sealed class RegistryClient : IDisposable
         {
         }
 
-        return new List<(string, string)>();
+        return new List<(string, string, string)>();
     }
 
     /// <summary>
@@ -528,13 +533,14 @@ internal sealed class RegistryClient : IDisposable
     public async Task<OciBundleException> Fail(HttpResponseMessage response, string what, CancellationToken cancel = default, int? attempts = null)
     {
         int sent = attempts ?? (response.RequestMessage?.Options.TryGetValue(AttemptsKey, out int counted) == true ? counted : 1);
-        List<(string Code, string Message)> errors = await ReadErrors(response, cancel).ConfigureAwait(false);
-        string codes = string.Join(", ", errors.Select(e => e.Message.Length > 0 ? $"{e.Code}: {e.Message}" : e.Code));
+        List<(string Code, string Message, string Detail)> errors = await ReadErrors(response, cancel).ConfigureAwait(false);
+        string codes = string.Join(", ", errors.Select(e => e.Message.Length > 0 ? $"{e.Code}: {e.Message}" : e.Code).Distinct(StringComparer.Ordinal));
+        var blobs = errors.SelectMany(e => System.Text.RegularExpressions.Regex.Matches(e.Detail + " " + e.Message, "sha256:[0-9a-f]{64}")).Select(m => m.Value).Distinct(StringComparer.Ordinal).ToList();
         string detail = $"{what}: {(int)response.StatusCode} {response.ReasonPhrase}" + (codes.Length > 0 ? $", {codes}" : "");
         bool Has(params string[] names) => errors.Any(e => names.Contains(e.Code, StringComparer.Ordinal));
         string source = _credentials?.Source ?? "none: anonymous";
         return Has("NAME_INVALID") ? new OciBundleException(Strings.RegistryNameInvalid, Registry, Repository, detail)
-            : Has("BLOB_UNKNOWN", "MANIFEST_BLOB_UNKNOWN", "BLOB_UPLOAD_UNKNOWN") ? new OciBundleException(Strings.RegistryBlobUnknown, Registry, Repository, errors.Select(e => e.Message).FirstOrDefault(m => m.Contains("sha256:", StringComparison.Ordinal)) ?? detail)
+            : Has("BLOB_UNKNOWN", "MANIFEST_BLOB_UNKNOWN", "BLOB_UPLOAD_UNKNOWN") ? new OciBundleException(Strings.RegistryBlobUnknown, Registry, Repository, blobs.Count > 0 ? string.Join(" and ", blobs) : detail)
             : Has("MANIFEST_INVALID", "MANIFEST_UNVERIFIED", "TAG_INVALID", "UNSUPPORTED", "SIZE_INVALID", "DIGEST_INVALID") ? new OciBundleException(Strings.RegistryManifestInvalid, Registry, Repository, detail)
             : Has("DENIED") || response.StatusCode == HttpStatusCode.Forbidden ? new OciBundleException(Strings.RegistryDenied, Registry, Repository, detail, source)
             : response.StatusCode == HttpStatusCode.Unauthorized && _credentials is not null && response.Headers.WwwAuthenticate.Any(c => c.Parameter?.Contains("insufficient_scope", StringComparison.Ordinal) == true)
