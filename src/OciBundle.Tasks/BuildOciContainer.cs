@@ -138,6 +138,9 @@ public sealed class BuildOciContainer : Microsoft.Build.Utilities.Task, ICancela
     /// <summary><c>OciImageRepository</c>.</summary>
     public string? ImageRepository { get; set; }
 
+    /// <summary><c>OciImageTags</c> (';'- or ','-separated), checked here when OciImageRegistry is set: the push that uses them comes after the write.</summary>
+    public string? ImageTags { get; set; }
+
     /// <summary><c>OciImageDefaultArgs</c> items, in order: the image's <c>Cmd</c> (<c>Value</c> metadata verbatim, as for args).</summary>
     public ITaskItem[] ImageDefaultArgs { get; set; } = Array.Empty<ITaskItem>();
 
@@ -305,6 +308,7 @@ public sealed class BuildOciContainer : Microsoft.Build.Utilities.Task, ICancela
         ImagePorts = ImagePorts.Select(p => p.ItemSpec).ToList(),
         ImageRegistry = ImageRegistry,
         ImageRepository = ImageRepository,
+        ImageTags = (ImageTags ?? "").Split(new[] { ';', ',' }, StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries).ToList(),
         ImageDefaultArgs = ImageDefaultArgs.Select(ArgValue).ToList(),
     };
 

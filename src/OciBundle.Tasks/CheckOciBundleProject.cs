@@ -24,6 +24,9 @@ public sealed class CheckOciBundleProject : Microsoft.Build.Utilities.Task
     /// <summary>The RuntimeIdentifier of this machine's architecture, to name in OCIB1220.</summary>
     public string? DefaultRuntimeIdentifier { get; set; }
 
+    /// <summary><c>OciImageRuntimeIdentifiers</c> of the outer publish: each RID once (OCIB1404), checked before any per-RID publish runs.</summary>
+    public string? ImageRuntimeIdentifiers { get; set; }
+
     public override bool Execute()
     {
         string[] frameworks = Split(TargetFrameworks);
@@ -35,6 +38,11 @@ public sealed class CheckOciBundleProject : Microsoft.Build.Utilities.Task
             return false;
         }
 
+
+        foreach (string twice in Split(ImageRuntimeIdentifiers).GroupBy(r => r, StringComparer.OrdinalIgnoreCase).Where(g => g.Count() > 1).Select(g => g.Key))
+        {
+            Report(Strings.DuplicateRuntimeIdentifier, twice);
+        }
 
         if (RuntimeIdentifierUnreachable)
         {

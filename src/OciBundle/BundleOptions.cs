@@ -171,6 +171,9 @@ internal sealed class BundleOptions
     /// <summary><c>OciImageRepository</c>: the image's name in a registry (the targets default it to the project name, lowercased).</summary>
     public string? ImageRepository { get; set; }
 
+    /// <summary><c>OciImageTags</c>, split: the tags the push gives the image, checked with the rest so a bad one stops the publish before anything is written.</summary>
+    public IList<string> ImageTags { get; set; } = new List<string>();
+
     /// <summary><c>OciImageDefaultArgs</c> items: the image's <c>Cmd</c>.</summary>
     public IList<string> ImageDefaultArgs { get; set; } = new List<string>();
 }

@@ -160,6 +160,36 @@ public sealed class RegistryTests
         Assert.IsFalse(File.ReadAllText(tokenBinlog + ".txt").Contains(Password, StringComparison.Ordinal), "the password in the environment stays out of the binlog");
     }
 
+    [TestMethod]
+    public void ARuntimeIdentifierListedTwiceInOciImageRuntimeIdentifiersStopsBeforeAnyPublish()
+    {
+        using TestProject project = Project();
+        ProcessResult publish = project.Publish(expectSuccess: false, "-p:PublishOciImage=true", "-p:OciImageRuntimeIdentifiers=linux-x64%3Blinux-x64");
+        var errors = publish.Output.Split('\n').Where(l => l.Contains(": error ", StringComparison.Ordinal)).Distinct().ToList();
+        Assert.IsTrue(errors.Count > 0 && errors.All(l => l.Contains("error OCIB1404: OciImageRuntimeIdentifiers lists linux-x64 more than once", StringComparison.Ordinal)), publish.Output);
+        Assert.IsFalse(publish.Output.Contains("(OCI image", StringComparison.Ordinal), "no inner publish wrote a layout, and no index was written: " + publish.Output);
+        Assert.IsFalse(Directory.Exists(Path.Combine(project.Directory, "bin")), "nothing was built or published before the error");
+    }
+
+    [TestMethod]
+    public void ABadOciImageTagsValueStopsThePublishBeforeTheImageOrTheBundleIsWritten()
+    {
+        using TestProject project = Project();
+        string[] write = { "-p:PublishOciImage=true", "-p:PublishOciBundle=true" };
+        project.Publish(write);
+        string bundle = TreeFingerprint.Of(project.BundleDir);
+        string image = TreeFingerprint.Of(ImageDir(project));
+
+        // A changed app: a publish that got past the checks would write both anew before pushing.
+        project.WriteProgram(Program("v2"));
+        ProcessResult bad = project.Publish(expectSuccess: false, write.Concat(new[] { "-p:OciImageRegistry=127.0.0.1:9", "-p:OciImageTags=1.0%3B-bad" }).ToArray());
+        StringAssert.Contains(bad.Output, "error OCIB1402: OciImageTags names '-bad', which is not a tag", bad.Output);
+        Assert.IsFalse(bad.Output.Contains("(OCI image", StringComparison.Ordinal) || bad.Output.Contains("(OCI bundle", StringComparison.Ordinal), "nothing was written: " + bad.Output);
+        Assert.IsFalse(bad.Output.Contains("Pushed -> 127.0.0.1:9", StringComparison.Ordinal) || bad.Output.Contains("OCIB1418", StringComparison.Ordinal), "no push was tried: " + bad.Output);
+        Assert.AreEqual(bundle, TreeFingerprint.Of(project.BundleDir), "the bundle is as it was");
+        Assert.AreEqual(image, TreeFingerprint.Of(ImageDir(project)), "the image layout is as it was");
+    }
+
     /// <summary>An arm64 sysroot: the Debian packages an invariant-globalization app needs, unpacked (apt-get download + dpkg-deb -x).</summary>
     private static string Arm64Sysroot(TempDirectory dir)
     {

@@ -33,6 +33,29 @@ public sealed class BuildOciContainerTaskTests
     }
 
     [TestMethod]
+    public void ABadPushTagIsFoundWithTheOtherOptionsBeforeAnythingIsWritten()
+    {
+        using var dir = new TempDirectory();
+        Directory.CreateDirectory(dir.Combine("publish"));
+        var engine = new FakeBuildEngine();
+        var task = TargetDefaults.Apply(new BuildOciContainer
+        {
+            BuildEngine = engine,
+            PublishDirectory = dir.Combine("publish"),
+            BundleDirectory = dir.Combine("bundle"),
+            ImageDirectory = dir.Combine("image"),
+            AppName = "Hello",
+            ImageRegistry = "127.0.0.1:5000",
+            ImageTags = "1.0;-bad",
+        });
+
+        Assert.IsFalse(task.Execute());
+        CollectionAssert.AreEqual(new[] { "OCIB1402" }, engine.Errors.Select(e => e.Code).ToList(), string.Join("\n", engine.Errors.Select(e => e.Message)));
+        StringAssert.Contains(engine.Errors[0].Message, "OciImageTags names '-bad'");
+        Assert.IsFalse(Directory.Exists(dir.Combine("bundle")) || Directory.Exists(dir.Combine("image")), "nothing written");
+    }
+
+    [TestMethod]
     public void UnexpectedFailuresBecomeACodedErrorWithoutAStackTrace()
     {
         using var dir = new TempDirectory();
@@ -74,6 +97,16 @@ public sealed class BuildOciContainerTaskTests
         StringAssert.Contains(state, "input\tlist " + dir.Combine("publish") + "\t", "the publish folder's listing is an input");
         Assert.IsFalse(Directory.Exists(dir.Combine("bundle")));
         Assert.IsTrue(File.Exists(dir.Combine("image", "index.json")));
+    }
+
+    [TestMethod]
+    public void ARuntimeIdentifierListedTwiceInOciImageRuntimeIdentifiersIsOCIB1404BeforeAnyPublish()
+    {
+        var engine = new FakeBuildEngine();
+        Assert.IsFalse(new CheckOciBundleProject { BuildEngine = engine, RuntimeIdentifier = "linux-x64", OutputType = "Exe", ImageRuntimeIdentifiers = "linux-x64; linux-arm64;LINUX-X64" }.Execute());
+        CollectionAssert.AreEqual(new[] { "OCIB1404" }, engine.Errors.Select(e => e.Code).ToArray());
+        StringAssert.Contains(engine.Errors[0].Message, "OciImageRuntimeIdentifiers lists linux-x64 more than once");
+        Assert.IsTrue(new CheckOciBundleProject { BuildEngine = new FakeBuildEngine(), RuntimeIdentifier = "linux-x64", OutputType = "Exe", ImageRuntimeIdentifiers = "linux-x64;linux-arm64" }.Execute());
     }
 
     [TestMethod]

@@ -615,6 +615,69 @@ public sealed class RegistryHostileTests
         }
     }
 
+    /// <summary>The digest a tag names in a plain-HTTP registry, or null.</summary>
+    private static string? TagDigest(TestRegistry registry, string tag)
+    {
+        using var http = new HttpClient();
+        var request = new HttpRequestMessage(HttpMethod.Head, $"http://{registry.Host}/v2/team/app/manifests/{tag}");
+        request.Headers.Accept.ParseAdd(OciBundle.Image.ImageLayoutWriter.ManifestMediaType);
+        using HttpResponseMessage response = http.Send(request);
+        return response.IsSuccessStatusCode ? response.Headers.GetValues("Docker-Content-Digest").Single() : null;
+    }
+
+    [TestMethod]
+    [DataRow("OCIB1413", "name-unknown", "OciImageRepository", DisplayName = "OCIB1413: uploads refused with NAME_UNKNOWN (a registry that wants the repository created first)")]
+    [DataRow("OCIB1414", "name-invalid", "OciImageRepository", DisplayName = "OCIB1414: uploads refused with NAME_INVALID (a registry with stricter names)")]
+    [DataRow("OCIB1415", "blobs-dropped", "publish again", DisplayName = "OCIB1415: blob uploads answered 201 and never stored, so the manifest names blobs the registry lacks")]
+    [DataRow("OCIB1416", "manifest-mangled", "OCI manifests", DisplayName = "OCIB1416: a proxy that relabels the OCI manifest as docker's, which the registry refuses")]
+    public void ARegistryThatRefusesTheRepositoryABlobOrTheManifestGivesItsCodeAndMovesNoTag(string code, string misbehaviour, string fix)
+    {
+        using var dir = new TempDirectory();
+        using var registry = new TestRegistry();
+        string v1 = dir.Combine("v1");
+        OciBundle.Image.ImageResult first = RegistryPushTests.WriteLayout(dir, v1);
+        PushSpec Spec(string host, string image) =>
+            PushSpec.Parse(new PushOptions { ImageDirectory = image, Registry = host, Repository = "team/app", Tags = { "latest", "1.0" }, InsecureRegistries = { host } }, _ => null);
+        ImagePusher.Push(Spec(registry.Host, v1), _ => null, _ => { }, _ => { });
+        string v2 = dir.Combine("v2");
+        OciBundle.Image.ImageResult second = RegistryPushTests.WriteLayout(dir, v2, "app v2");
+        var v1Blobs = Directory.GetFiles(Path.Combine(v1, "blobs", "sha256")).Select(f => "sha256:" + Path.GetFileName(f)).ToHashSet();
+        var newBlobs = Directory.GetFiles(Path.Combine(v2, "blobs", "sha256")).Select(f => "sha256:" + Path.GetFileName(f)).Where(d => !v1Blobs.Contains(d) && d != second.ManifestDigest).ToList();
+
+        using var proxy = new RegistryProxy(registry.Host, r =>
+        {
+            bool upload = r.Path.Contains("/blobs/uploads/", StringComparison.Ordinal);
+            switch (misbehaviour)
+            {
+                case "name-unknown" when upload && r.Method == "POST":
+                    return ProxyAnswer.Error(404, "NAME_UNKNOWN", "repository name not known to registry");
+                case "name-invalid" when upload && r.Method == "POST":
+                    return ProxyAnswer.Error(400, "NAME_INVALID", "invalid repository name");
+                case "blobs-dropped" when upload && r.Method == "PUT":
+                    return new ProxyAnswer(201, "", ("Docker-Content-Digest", Uri.UnescapeDataString(r.PathAndQuery.Split("digest=")[1])), ("Location", "/v2/team/app/blobs/" + Uri.UnescapeDataString(r.PathAndQuery.Split("digest=")[1])));
+                case "manifest-mangled" when r.Method == "PUT" && r.Path.Contains("/manifests/", StringComparison.Ordinal):
+                    r.ContentType = "application/vnd.docker.distribution.manifest.v2+json";
+                    return null;
+                default:
+                    return null;
+            }
+        });
+
+        OciBundleException e = Fails(() => ImagePusher.Push(Spec(proxy.Host, v2), _ => null, _ => { }, _ => { }));
+        Assert.AreEqual(code, e.Code, e.Message);
+        StringAssert.Contains(e.Message, proxy.Host);
+        StringAssert.Contains(e.Message, "team/app");
+        StringAssert.Contains(e.Message, fix, "the message says what to do");
+        if (code == "OCIB1415")
+        {
+            Assert.IsTrue(newBlobs.Any(d => e.Message.Contains(d, StringComparison.Ordinal)), $"names a blob the registry lacks ({string.Join(", ", newBlobs)}): {e.Message}");
+        }
+
+        Assert.AreEqual(first.ManifestDigest, TagDigest(registry, "latest"), "latest still names the image it named");
+        Assert.AreEqual(first.ManifestDigest, TagDigest(registry, "1.0"), "so does 1.0");
+        Assert.IsNull(TagDigest(registry, second.ManifestDigest), "the new manifest is not in the registry by digest either");
+    }
+
     [TestMethod]
     public void ARuntimeIdentifierListedTwiceIsOCIB1404()
     {

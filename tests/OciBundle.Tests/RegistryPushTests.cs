@@ -332,6 +332,48 @@ public sealed class RegistryPushTests
     }
 
     [TestMethod]
+    public void AnIdentityTokenInConfigJsonIsExchangedWithTheRefreshTokenGrantAndARefusedOneIsOCIB1410()
+    {
+        using var dir = new TempDirectory();
+        string refresh = "refresh-" + Guid.NewGuid().ToString("N");
+        using var tokens = new TestTokenServer(User, Password) { RefreshToken = refresh };
+        using var registry = new TestRegistry(token: tokens);
+        string image = dir.Combine("img");
+        ImageResult layout = WriteLayout(dir, image);
+        string config = dir.Combine("docker");
+        Directory.CreateDirectory(config);
+        string configFile = Path.Combine(config, "config.json");
+
+        // As az acr login (and docker login against an OAuth2 registry) write it: a placeholder user with no password, and the refresh token.
+        string Entry(string token) => new JObject
+        {
+            ["auths"] = new JObject { [registry.Host] = new JObject { ["auth"] = Convert.ToBase64String(Encoding.UTF8.GetBytes("00000000-0000-0000-0000-000000000000:")), ["identitytoken"] = token } },
+        }.ToString();
+        File.WriteAllText(configFile, Entry(refresh));
+        var logged = new List<string>();
+        PushResult pushed = ImagePusher.Push(Spec(registry, image), Env(("DOCKER_CONFIG", config)), logged.Add, logged.Add);
+        Assert.AreEqual(layout.ManifestDigest, pushed.ManifestDigest);
+        Assert.IsTrue(ImagePusher.Push(Spec(registry, image), Env(("DOCKER_CONFIG", config)), logged.Add, logged.Add).UpToDate, "the registry holds the image under every tag, taken on the tokens the refresh token bought");
+
+        Assert.IsTrue(tokens.OAuthForms.Count >= 1, "the token came from an OAuth2 POST");
+        Assert.AreEqual(tokens.OAuthForms.Count, tokens.Issued, "every token was bought with the refresh token: no GET with Basic");
+        Dictionary<string, string> form = tokens.OAuthForms[0];
+        Assert.AreEqual("refresh_token", form["grant_type"]);
+        Assert.AreEqual(refresh, form["refresh_token"]);
+        Assert.AreEqual(tokens.Service, form["service"]);
+        CollectionAssert.Contains(form["scope"].Split(' '), "repository:team/app:pull,push");
+        Assert.IsTrue(form.TryGetValue("client_id", out string? clientId) && clientId.Length > 0, "OAuth2 wants a client_id");
+
+        // A refresh token the server no longer knows (revoked, expired): invalid_grant (RFC 6749), which is the credentials refused.
+        File.WriteAllText(configFile, Entry("revoked-" + refresh));
+        OciBundleException refused = Fails(() => ImagePusher.Push(Spec(registry, image, "team/other"), Env(("DOCKER_CONFIG", config)), logged.Add, logged.Add));
+        Assert.AreEqual("OCIB1410", refused.Code, refused.Message);
+        StringAssert.Contains(refused.Message, configFile);
+        StringAssert.Contains(refused.Message, "docker login");
+        Assert.IsFalse((string.Join("\n", logged) + refused.Message).Contains(refresh, StringComparison.Ordinal), "no refresh token in the log or the message");
+    }
+
+    [TestMethod]
     [DataRow("OCIB1400", "registry:http://127.0.0.1:5000")]
     [DataRow("OCIB1400", "registry:127.0.0.1:0")]
     [DataRow("OCIB1400", "registry:user:S3CRETPW@registry.example.com")]

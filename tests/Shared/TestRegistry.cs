@@ -234,8 +234,8 @@ public static class TestCertificates
 }
 
 /// <summary>
-/// A token server for distribution's <c>auth: token:</c>: checks Basic credentials (or lets anyone pull, with no
-/// push, when <see cref="AnonymousPull"/>), and signs JWTs (RS256, x5c header) that the registry verifies with
+/// A token server for distribution's <c>auth: token:</c>: checks Basic credentials on a GET, or an OAuth2 refresh
+/// token (<see cref="RefreshToken"/>) on a POST (anyone may pull, with no push), and signs JWTs (RS256, x5c header) that the registry verifies with
 /// <see cref="CertificatePath"/>. Counts the tokens it issues; <see cref="ExpiredTokens"/> makes the next ones
 /// already expired (a client must fetch a new one).
 /// </summary>
@@ -277,6 +277,12 @@ public sealed class TestTokenServer : IDisposable
     /// <summary>A repository the user may pull from but not push to.</summary>
     public string? PullOnlyRepository { get; set; }
 
+    /// <summary>The OAuth2 refresh token (docker's identitytoken) the server takes in a POST with grant_type=refresh_token; null: none.</summary>
+    public string? RefreshToken { get; set; }
+
+    /// <summary>The forms of the OAuth2 POSTs it got, as sent.</summary>
+    public List<Dictionary<string, string>> OAuthForms { get; } = new();
+
     /// <summary>How many of the next tokens are issued already expired.</summary>
     public int ExpiredTokens { get; set; }
 
@@ -307,17 +313,48 @@ public sealed class TestTokenServer : IDisposable
     private void Answer(HttpListenerContext context)
     {
         string? auth = context.Request.Headers["Authorization"];
-        bool authenticated = auth is not null && auth.StartsWith("Basic ", StringComparison.Ordinal)
-            && Encoding.UTF8.GetString(Convert.FromBase64String(auth[6..])) == $"{_user}:{_password}";
-        if (auth is not null && !authenticated)
+        bool authenticated;
+        string[] scopes;
+        bool oauth = context.Request.HttpMethod == "POST";
+        if (oauth)
         {
-            context.Response.StatusCode = 401;
-            context.Response.Close();
-            return;
+            // OAuth2 (distribution's token spec, "oauth"): a form with grant_type=refresh_token; a refresh token that is not ours is invalid_grant (RFC 6749 5.2).
+            using var reader = new StreamReader(context.Request.InputStream, Encoding.UTF8);
+            var form = System.Web.HttpUtility.ParseQueryString(reader.ReadToEnd());
+            lock (OAuthForms)
+            {
+                OAuthForms.Add(form.AllKeys.Where(k => k is not null).ToDictionary(k => k!, k => form[k]!));
+            }
+
+            if (form["grant_type"] != "refresh_token" || RefreshToken is null || form["refresh_token"] != RefreshToken || auth is not null)
+            {
+                byte[] refused = Encoding.UTF8.GetBytes("{\"error\":\"invalid_grant\",\"error_description\":\"refresh token not known\"}");
+                context.Response.StatusCode = 400;
+                context.Response.ContentType = "application/json";
+                context.Response.OutputStream.Write(refused);
+                context.Response.Close();
+                return;
+            }
+
+            authenticated = true;
+            scopes = (form["scope"] ?? "").Split(' ', StringSplitOptions.RemoveEmptyEntries);
+        }
+        else
+        {
+            authenticated = auth is not null && auth.StartsWith("Basic ", StringComparison.Ordinal)
+                && Encoding.UTF8.GetString(Convert.FromBase64String(auth[6..])) == $"{_user}:{_password}";
+            if (auth is not null && !authenticated)
+            {
+                context.Response.StatusCode = 401;
+                context.Response.Close();
+                return;
+            }
+
+            scopes = (context.Request.QueryString.GetValues("scope") ?? Array.Empty<string>()).SelectMany(s => s.Split(' ')).ToArray();
         }
 
         var access = new JArray();
-        foreach (string scope in (context.Request.QueryString.GetValues("scope") ?? Array.Empty<string>()).SelectMany(s => s.Split(' ')))
+        foreach (string scope in scopes)
         {
             string[] parts = scope.Split(':');
             if (parts.Length == 3 && parts[0] == "repository")
@@ -349,7 +386,8 @@ public sealed class TestTokenServer : IDisposable
         string signingInput = B64(Encoding.UTF8.GetBytes(header.ToString(Newtonsoft.Json.Formatting.None))) + "." + B64(Encoding.UTF8.GetBytes(claims.ToString(Newtonsoft.Json.Formatting.None)));
         string jwt = signingInput + "." + B64(_key.SignData(Encoding.ASCII.GetBytes(signingInput), HashAlgorithmName.SHA256, RSASignaturePadding.Pkcs1));
         Interlocked.Increment(ref _issued);
-        byte[] body = Encoding.UTF8.GetBytes(new JObject { ["token"] = jwt, ["expires_in"] = 300 }.ToString());
+        // OAuth2 answers access_token (and may hand out a new refresh token); the GET flow answers token.
+        byte[] body = Encoding.UTF8.GetBytes((oauth ? new JObject { ["access_token"] = jwt, ["expires_in"] = 300, ["refresh_token"] = RefreshToken, ["scope"] = string.Join(" ", scopes) } : new JObject { ["token"] = jwt, ["expires_in"] = 300 }).ToString());
         context.Response.ContentType = "application/json";
         context.Response.OutputStream.Write(body);
         context.Response.Close();

@@ -33,16 +33,21 @@ internal static class ImagePusher
 
     private const int Parallel = 3;
 
-    public static PushResult Push(PushSpec spec, Func<string, string?> environment, Action<string> log, Action<string> progress, CancellationToken cancel = default, HttpMessageHandler? handler = null, int chunkSize = DefaultChunkSize) =>
-        PushAsync(spec, environment, log, progress, cancel, handler, chunkSize).GetAwaiter().GetResult();
+    /// <summary>
+    /// Pushes <paramref name="spec"/>. Tests pass a <c>handler</c>, a small <c>chunkSize</c> (the blob size above which
+    /// uploads go in PATCH chunks) or a short <c>backoff</c> (the wait before attempt n+1 when the registry gives no
+    /// Retry-After; null: the client's own).
+    /// </summary>
+    public static PushResult Push(PushSpec spec, Func<string, string?> environment, Action<string> log, Action<string> progress, CancellationToken cancel = default, HttpMessageHandler? handler = null, int chunkSize = DefaultChunkSize, Func<int, TimeSpan>? backoff = null) =>
+        PushAsync(spec, environment, log, progress, cancel, handler, chunkSize, backoff).GetAwaiter().GetResult();
 
-    public static async Task<PushResult> PushAsync(PushSpec spec, Func<string, string?> environment, Action<string> log, Action<string> progress, CancellationToken cancel, HttpMessageHandler? handler, int chunkSize)
+    public static async Task<PushResult> PushAsync(PushSpec spec, Func<string, string?> environment, Action<string> log, Action<string> progress, CancellationToken cancel, HttpMessageHandler? handler, int chunkSize, Func<int, TimeSpan>? backoff = null)
     {
         var clock = Stopwatch.StartNew();
         ImageLayout layout = ImageLayout.Read(spec.ImageDirectory);
         RegistryCredentials? credentials = CredentialLookup.Find(spec.Registry, environment, log, out string looked, cancel);
         log(credentials is null ? $"no credentials for {spec.Registry} ({looked}): anonymous" : $"{spec.Registry}: {credentials}");
-        using var client = new RegistryClient(spec.Registry, spec.Repository, spec.PlainHttp, credentials, looked, log, handler);
+        using var client = new RegistryClient(spec.Registry, spec.Repository, spec.PlainHttp, credentials, looked, log, handler) { Backoff = backoff ?? RegistryClient.DefaultBackoff };
         string scope = RegistryClient.PushScope(spec.Repository);
         string reference = $"{spec.Registry}/{spec.Repository}:{string.Join(",", spec.Tags)}";
 
@@ -141,21 +146,48 @@ internal static class ImagePusher
             }
         }
 
-        // A few tries of the whole blob: an upload session cut off midway cannot be trusted to resume.
+        // A few tries of the whole blob: an upload session cut off midway, or refused with a 429 or 5xx at a PUT or
+        // PATCH (which carry the bytes, so are not sent twice into one session), cannot be trusted to resume.
         for (int attempt = 0; ; attempt++)
         {
             try
             {
-                return await Upload(client, spec, blob, holders, scope, chunkSize, progress, cancel).ConfigureAwait(false);
+                return await Upload(client, spec, blob, holders, scope, chunkSize, progress, attempt, cancel).ConfigureAwait(false);
             }
-            catch (OciBundleException e) when (attempt < 2 && e.Diagnostic == Strings.RegistryUnreachable && e.InnerException is not TimeoutException)
+            catch (OciBundleException e) when (attempt + 1 < BlobAttempts && e.Diagnostic == Strings.RegistryUnreachable && e.InnerException is not TimeoutException)
             {
                 await Task.Delay(client.Backoff(attempt), cancel).ConfigureAwait(false);
+            }
+            catch (UploadRefused refused)
+            {
+                await Task.Delay(refused.Wait, cancel).ConfigureAwait(false);
             }
         }
     }
 
-    private static async Task<BlobOutcome> Upload(RegistryClient client, PushSpec spec, LayoutBlob blob, IReadOnlyList<string> holders, string scope, int chunkSize, Action<string> progress, CancellationToken cancel)
+    /// <summary>How many upload sessions a blob gets.</summary>
+    private const int BlobAttempts = 3;
+
+    /// <summary>A PUT or PATCH of a blob answered 429 or 5xx with attempts left: the blob's upload starts again after <see cref="Wait"/>.</summary>
+    private sealed class UploadRefused : Exception
+    {
+        public UploadRefused(TimeSpan wait) => Wait = wait;
+
+        public TimeSpan Wait { get; }
+    }
+
+    /// <summary>The coded error for an upload's PUT or PATCH that was refused; <see cref="UploadRefused"/> when it may be tried again.</summary>
+    private static async Task<Exception> UploadFailed(RegistryClient client, HttpResponseMessage response, string what, int attempt, CancellationToken cancel)
+    {
+        if (RegistryClient.IsRetryable(response) && attempt + 1 < BlobAttempts)
+        {
+            return new UploadRefused(client.RetryWait(response, attempt));
+        }
+
+        return await client.Fail(response, what, cancel, attempts: attempt + 1).ConfigureAwait(false);
+    }
+
+    private static async Task<BlobOutcome> Upload(RegistryClient client, PushSpec spec, LayoutBlob blob, IReadOnlyList<string> holders, string scope, int chunkSize, Action<string> progress, int attempt, CancellationToken cancel)
     {
         Uri? location = null;
         string from = holders.FirstOrDefault() ?? "";
@@ -181,7 +213,7 @@ internal static class ImagePusher
             using HttpResponseMessage put = await client.SendAsync(() => new HttpRequestMessage(HttpMethod.Put, WithDigest(location, blob.Digest)) { Content = FileContent(blob.Path, 0, blob.Size) }, scope, cancel, retry: false).ConfigureAwait(false);
             if (put.StatusCode != HttpStatusCode.Created)
             {
-                throw await client.Fail(put, $"PUT blob {blob.Digest}", cancel).ConfigureAwait(false);
+                throw await UploadFailed(client, put, $"PUT blob {blob.Digest}", attempt, cancel).ConfigureAwait(false);
             }
 
             return BlobOutcome.Uploaded;
@@ -202,7 +234,7 @@ internal static class ImagePusher
             }, scope, cancel, retry: false).ConfigureAwait(false);
             if (patch.StatusCode != HttpStatusCode.Accepted || patch.Headers.Location is null)
             {
-                throw await client.Fail(patch, $"PATCH blob {blob.Digest} at {first}", cancel).ConfigureAwait(false);
+                throw await UploadFailed(client, patch, $"PATCH blob {blob.Digest} at {first}", attempt, cancel).ConfigureAwait(false);
             }
 
             location = client.UploadLocation(patch.Headers.Location, $"PATCH blob {blob.Digest} at {first}");
@@ -216,7 +248,7 @@ internal static class ImagePusher
         using HttpResponseMessage done = await client.SendAsync(() => new HttpRequestMessage(HttpMethod.Put, WithDigest(location, blob.Digest)) { Content = new ByteArrayContent(Array.Empty<byte>()) }, scope, cancel, retry: false).ConfigureAwait(false);
         if (done.StatusCode != HttpStatusCode.Created)
         {
-            throw await client.Fail(done, $"PUT blob {blob.Digest}", cancel).ConfigureAwait(false);
+            throw await UploadFailed(client, done, $"PUT blob {blob.Digest}", attempt, cancel).ConfigureAwait(false);
         }
 
         return BlobOutcome.Uploaded;

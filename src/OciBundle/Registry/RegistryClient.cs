@@ -77,7 +77,10 @@ internal sealed class RegistryClient : IDisposable
     public TimeSpan BodyTimeout { get; init; } = TimeSpan.FromSeconds(60);
 
     /// <summary>How long to wait before attempt n+1 (tests make it short).</summary>
-    public Func<int, TimeSpan> Backoff { get; init; } = attempt => TimeSpan.FromMilliseconds(500 * (1 << attempt));
+    public Func<int, TimeSpan> Backoff { get; init; } = DefaultBackoff;
+
+    /// <summary>0.5 s, 1 s, 2 s, ...</summary>
+    public static TimeSpan DefaultBackoff(int attempt) => TimeSpan.FromMilliseconds(500 * (1 << attempt));
 
     public static string PushScope(string repository) => $"repository:{repository}:pull,push";
 
@@ -134,9 +137,9 @@ internal sealed class RegistryClient : IDisposable
                 continue;
             }
 
-            if (retry && ((int)response.StatusCode == 429 || (int)response.StatusCode >= 500) && attempt + 1 < Attempts)
+            if (retry && IsRetryable(response) && attempt + 1 < Attempts)
             {
-                TimeSpan wait = response.Headers.RetryAfter?.Delta is { } delta && delta < TimeSpan.FromSeconds(30) ? delta : Backoff(attempt);
+                TimeSpan wait = RetryWait(response, attempt);
                 _log($"{request.Method} {request.RequestUri?.AbsolutePath}: {(int)response.StatusCode}; retrying in {wait.TotalSeconds:F1} s");
                 response.Dispose();
                 await Task.Delay(wait, cancel).ConfigureAwait(false);
@@ -146,6 +149,27 @@ internal sealed class RegistryClient : IDisposable
             request.Options.Set(AttemptsKey, attempt + 1);
             return response;
         }
+    }
+
+    /// <summary>A 429 or a 5xx: the registry may answer otherwise when asked again.</summary>
+    public static bool IsRetryable(HttpResponseMessage response) => (int)response.StatusCode == 429 || (int)response.StatusCode >= 500;
+
+    /// <summary>The longest Retry-After waited for: a build does not sit out a registry's maintenance window.</summary>
+    public static readonly TimeSpan MaxRetryAfter = TimeSpan.FromSeconds(30);
+
+    /// <summary>
+    /// How long to wait before asking again after <paramref name="response"/>: its Retry-After (seconds, or an HTTP
+    /// date) when that is under <see cref="MaxRetryAfter"/>, else <see cref="Backoff"/> of <paramref name="attempt"/>.
+    /// </summary>
+    public TimeSpan RetryWait(HttpResponseMessage response, int attempt)
+    {
+        TimeSpan? asked = response.Headers.RetryAfter switch
+        {
+            { Delta: { } delta } => delta,
+            { Date: { } date } => date - DateTimeOffset.UtcNow,
+            _ => null,
+        };
+        return asked is { } wait && wait < MaxRetryAfter ? (wait < TimeSpan.Zero ? TimeSpan.Zero : wait) : Backoff(attempt);
     }
 
     /// <summary>One request, its headers awaited for <see cref="HeaderTimeout"/> (a <see cref="TimeoutException"/> after), the build's cancellation honoured.</summary>
@@ -277,7 +301,7 @@ internal sealed class RegistryClient : IDisposable
             // Refused only when this very request carried them: a request sent in parallel before Basic was known retries with them.
             if (sentBasic)
             {
-                throw new OciBundleException(Strings.RegistryCredentialsRefused, Registry, Repository, _credentials.Source);
+                throw new OciBundleException(Strings.RegistryCredentialsRefused, Registry, Repository, _credentials.Source, "401 Unauthorized");
             }
 
             _basic = true;
@@ -365,7 +389,7 @@ internal sealed class RegistryClient : IDisposable
             {
                 throw _credentials is null
                     ? new OciBundleException(Strings.RegistryNeedsCredentials, Registry, Repository, _lookedFor)
-                    : new OciBundleException(Strings.RegistryCredentialsRefused, Registry, Repository, _credentials.Source);
+                    : new OciBundleException(Strings.RegistryCredentialsRefused, Registry, Repository, _credentials.Source, $"its token server {Shown(realmUri)} answered {(int)response.StatusCode} {response.ReasonPhrase}");
             }
 
             string body;
@@ -376,6 +400,12 @@ internal sealed class RegistryClient : IDisposable
             catch (Exception e) when (e is HttpRequestException or IOException or TimeoutException)
             {
                 throw new OciBundleException(Strings.TokenServerFailed, Shown(realmUri), Registry, scope, "its answer broke off: " + Describe(e), _credentials?.Source ?? "none: anonymous");
+            }
+
+            if (_credentials is { IsIdentityToken: true } && response.StatusCode == HttpStatusCode.BadRequest && OAuthError(body) is { } refusal && refusal is "invalid_grant" or "invalid_client" or "unauthorized_client")
+            {
+                // RFC 6749 5.2: the refresh token (revoked, expired, for another client) is what was refused.
+                throw new OciBundleException(Strings.RegistryCredentialsRefused, Registry, Repository, _credentials.Source, $"its token server {Shown(realmUri)} refused the identity token: {refusal}");
             }
 
             string? token = null;
@@ -455,19 +485,37 @@ internal sealed class RegistryClient : IDisposable
         return result;
     }
 
+    /// <summary>The <c>error</c> of an OAuth2 error answer (<c>{"error": "invalid_grant"}</c>); null for any other body.</summary>
+    private static string? OAuthError(string body)
+    {
+        try
+        {
+            return JToken.Parse(body) is JObject o ? Text(o["error"]) : null;
+        }
+        catch (JsonException)
+        {
+            return null;
+        }
+    }
+
     /// <summary>A JSON string's value; null for anything else.</summary>
     private static string? Text(JToken? token) => token is JValue { Value: string s } ? s : null;
 
-    /// <summary>The distribution API's error codes and messages in a response body; none when it has none, is of another shape, too slow or cut off.</summary>
-    public async Task<List<(string Code, string Message)>> ReadErrors(HttpResponseMessage response, CancellationToken cancel = default)
+    /// <summary>
+    /// The distribution API's error codes, messages and details in a response body (a detail that is a string, or an
+    /// object's <c>digest</c>, as distribution names a missing blob); none when it has none, is of another shape, too
+    /// slow or cut off.
+    /// </summary>
+    public async Task<List<(string Code, string Message, string Detail)>> ReadErrors(HttpResponseMessage response, CancellationToken cancel = default)
     {
+        static string Cut(string? text) => text is null ? "" : text.Length > 300 ? text[..300] + "..." : text;
         try
         {
             string body = await ReadAnswer(response, cancel).ConfigureAwait(false);
             if (body.Length > 0 && JToken.Parse(body) is JObject o && o["errors"] is JArray errors)
             {
                 return errors.OfType<JObject>()
-                    .Select(e => (Text(e["code"]) ?? "", Text(e["message"]) is { } m ? (m.Length > 300 ? m[..300] + "..." : m) : ""))
+                    .Select(e => (Text(e["code"]) ?? "", Cut(Text(e["message"])), Cut(Text(e["detail"]) ?? (e["detail"] is JObject d ? Text(d["digest"]) : null))))
                     .ToList();
             }
         }
@@ -475,27 +523,32 @@ internal sealed class RegistryClient : IDisposable
         {
         }
 
-        return new List<(string, string)>();
+        return new List<(string, string, string)>();
     }
 
-    /// <summary>The coded error for an answer that is not the one expected.</summary>
-    public async Task<OciBundleException> Fail(HttpResponseMessage response, string what, CancellationToken cancel = default)
+    /// <summary>
+    /// The coded error for an answer that is not the one expected; <c>attempts</c> says how many times the caller tried
+    /// (a blob's upload, started afresh), null: as many as <see cref="SendAsync"/> sent the request.
+    /// </summary>
+    public async Task<OciBundleException> Fail(HttpResponseMessage response, string what, CancellationToken cancel = default, int? attempts = null)
     {
-        List<(string Code, string Message)> errors = await ReadErrors(response, cancel).ConfigureAwait(false);
-        string codes = string.Join(", ", errors.Select(e => e.Message.Length > 0 ? $"{e.Code}: {e.Message}" : e.Code));
+        int sent = attempts ?? (response.RequestMessage?.Options.TryGetValue(AttemptsKey, out int counted) == true ? counted : 1);
+        List<(string Code, string Message, string Detail)> errors = await ReadErrors(response, cancel).ConfigureAwait(false);
+        string codes = string.Join(", ", errors.Select(e => e.Message.Length > 0 ? $"{e.Code}: {e.Message}" : e.Code).Distinct(StringComparer.Ordinal));
+        var blobs = errors.SelectMany(e => System.Text.RegularExpressions.Regex.Matches(e.Detail + " " + e.Message, "sha256:[0-9a-f]{64}")).Select(m => m.Value).Distinct(StringComparer.Ordinal).ToList();
         string detail = $"{what}: {(int)response.StatusCode} {response.ReasonPhrase}" + (codes.Length > 0 ? $", {codes}" : "");
         bool Has(params string[] names) => errors.Any(e => names.Contains(e.Code, StringComparer.Ordinal));
         string source = _credentials?.Source ?? "none: anonymous";
         return Has("NAME_INVALID") ? new OciBundleException(Strings.RegistryNameInvalid, Registry, Repository, detail)
-            : Has("BLOB_UNKNOWN", "MANIFEST_BLOB_UNKNOWN", "BLOB_UPLOAD_UNKNOWN") ? new OciBundleException(Strings.RegistryBlobUnknown, Registry, Repository, errors.Select(e => e.Message).FirstOrDefault(m => m.Contains("sha256:", StringComparison.Ordinal)) ?? detail)
+            : Has("BLOB_UNKNOWN", "MANIFEST_BLOB_UNKNOWN", "BLOB_UPLOAD_UNKNOWN") ? new OciBundleException(Strings.RegistryBlobUnknown, Registry, Repository, blobs.Count > 0 ? string.Join(" and ", blobs) : detail)
             : Has("MANIFEST_INVALID", "MANIFEST_UNVERIFIED", "TAG_INVALID", "UNSUPPORTED", "SIZE_INVALID", "DIGEST_INVALID") ? new OciBundleException(Strings.RegistryManifestInvalid, Registry, Repository, detail)
             : Has("DENIED") || response.StatusCode == HttpStatusCode.Forbidden ? new OciBundleException(Strings.RegistryDenied, Registry, Repository, detail, source)
             : response.StatusCode == HttpStatusCode.Unauthorized && _credentials is not null && response.Headers.WwwAuthenticate.Any(c => c.Parameter?.Contains("insufficient_scope", StringComparison.Ordinal) == true)
                 ? new OciBundleException(Strings.RegistryDenied, Registry, Repository, detail + " (insufficient_scope)", source)
-            : response.StatusCode == HttpStatusCode.Unauthorized ? (_credentials is null ? new OciBundleException(Strings.RegistryNeedsCredentials, Registry, Repository, _lookedFor) : new OciBundleException(Strings.RegistryCredentialsRefused, Registry, Repository, source))
+            : response.StatusCode == HttpStatusCode.Unauthorized ? (_credentials is null ? new OciBundleException(Strings.RegistryNeedsCredentials, Registry, Repository, _lookedFor) : new OciBundleException(Strings.RegistryCredentialsRefused, Registry, Repository, source, "401 Unauthorized"))
             : Has("NAME_UNKNOWN") || response.StatusCode == HttpStatusCode.NotFound ? new OciBundleException(Strings.RepositoryNotFound, Registry, Repository, detail)
             : new OciBundleException(Strings.RegistryFailed, Registry, Repository, ((int)response.StatusCode).ToString(CultureInfo.InvariantCulture), detail,
-                response.RequestMessage?.Options.TryGetValue(AttemptsKey, out int sent) == true && sent > 1 ? string.Create(CultureInfo.InvariantCulture, $" after {sent} attempts") : "");
+                sent > 1 ? string.Create(CultureInfo.InvariantCulture, $" after {sent} attempts") : "");
     }
 
     private static bool IsTls(HttpRequestException e) =>

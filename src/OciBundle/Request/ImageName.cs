@@ -24,6 +24,25 @@ internal static partial class ImageName
 
     public static bool IsTag(string tag) => TagPattern().IsMatch(tag);
 
+    /// <summary><c>OciImageTags</c>: each a tag (OCIB1402 for one that is not), each once, in order; empty entries skipped.</summary>
+    public static List<string> ParsePushTags(IEnumerable<string> values, ParseErrors errors)
+    {
+        var tags = new List<string>();
+        foreach (string tag in values.Select(t => t.Trim()).Where(t => t.Length > 0))
+        {
+            if (!IsTag(tag))
+            {
+                errors.Add(Strings.InvalidPushTag, tag);
+            }
+            else if (!tags.Contains(tag, StringComparer.Ordinal))
+            {
+                tags.Add(tag);
+            }
+        }
+
+        return tags;
+    }
+
     /// <summary><c>OciImageRegistry</c>: empty for none; else <c>host[:port]</c>, no scheme, no path.</summary>
     public static string? ParseRegistry(string? value, ParseErrors errors)
     {

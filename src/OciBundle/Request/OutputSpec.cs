@@ -153,6 +153,12 @@ internal sealed partial record ImageSpec(
 
         string? registry = ImageName.ParseRegistry(o.ImageRegistry, errors);
         string repository = ImageName.ParseRepository(o.ImageRepository, errors) ?? "";
+        if (registry is not null)
+        {
+            // The push reads them again; a bad one is the publish's mistake, found before the bundle or the layout is touched.
+            ImageName.ParsePushTags(o.ImageTags, errors);
+        }
+
         return dir is null ? null : new ImageSpec(dir, archive, tag, new Map(o.ImageLabels), new Seq<string>(ports), registry, repository, new Seq<string>(o.ImageDefaultArgs), compression);
     }
 }

@@ -46,18 +46,7 @@ internal sealed record PushSpec(
         }
 
         string? repository = ImageName.ParseRepository(o.Repository, errors);
-        var tags = new List<string>();
-        foreach (string tag in o.Tags.Select(t => t.Trim()).Where(t => t.Length > 0))
-        {
-            if (!ImageName.IsTag(tag))
-            {
-                errors.Add(Strings.InvalidPushTag, tag);
-            }
-            else if (!tags.Contains(tag, StringComparer.Ordinal))
-            {
-                tags.Add(tag);
-            }
-        }
+        List<string> tags = ImageName.ParsePushTags(o.Tags, errors);
 
         if (tags.Count == 0 && errors.All.Count == 0)
         {
