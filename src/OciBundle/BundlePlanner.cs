@@ -92,7 +92,7 @@ internal sealed class BundlePlanner
         _closure.Complete();
 
         string entryExecutable = Sysroot.Join(appDir, content.AppHost ?? content.AppName);
-        var packages = new Lazy<PackageDatabase?>(() => PackageDatabase.Read(_sysroot));
+        var packages = new Lazy<PackageDatabase?>(() => PackageDatabase.Read(_sysroot, Sbom.DigestCache.Open(content.CacheDirectory, _log)));
         DotnetRuntimeRules.Apply(_closure, new DotnetRuleOptions(process.InvariantGlobalization, content.IncludeGssapi, content.IncludeTimeZoneData, entryExecutable), runtimeConfig, packages, _log);
         _closure.Complete();
 
@@ -177,6 +177,11 @@ internal sealed class BundlePlanner
         if (content.Sbom)
         {
             (sbom, digests) = PlanSbom(packages.Value);
+        }
+
+        if (packages.IsValueCreated)
+        {
+            packages.Value?.Save(); // the owners asked about, for the next plan on this machine
         }
 
         return new BundleLayout(_plan.Seal(), config, args, env, _closure.Omitted, _inputs) { Sbom = sbom, SourceDigests = digests, Sysroot = _materialized };

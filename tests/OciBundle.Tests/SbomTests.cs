@@ -210,6 +210,48 @@ public sealed class SbomTests
     }
 
     [TestMethod]
+    public void PackageOwnersAreRememberedForListsUnchangedAndReadAgainWhenOneChanges()
+    {
+        using Fixture f = Debian(out string nuget);
+        string cache = Path.Combine(f.Root, "cache");
+        string list = Path.Combine(f.Sysroot, "var", "lib", "dpkg", "info", "libc6:amd64.list");
+        string? OwnerOfLibc() => (string?)Sbom(f)["relationships"]!
+            .Where(r => (string?)r["relationshipType"] == "CONTAINS" && (string?)r["relatedSpdxElement"] == Sbom(f)["files"]!.Single(x => (string?)x["fileName"] == "/usr/lib/x86_64-linux-gnu/libc.so.6")["SPDXID"]!.ToString())
+            .Select(r => (string?)r["spdxElementId"]).SingleOrDefault();
+        void CleanPublish()
+        {
+            Directory.Delete(f.Bundle, recursive: true);
+            File.Delete(f.State);
+            f.Publish(t => { t.NuGetPackageRoot = nuget; t.CacheDirectory = cache; });
+        }
+
+        f.Publish(t => { t.NuGetPackageRoot = nuget; t.CacheDirectory = cache; });
+        string libc6 = OwnerOfLibc()!;
+        StringAssert.Contains(libc6, "libc6");
+        Assert.IsTrue(File.Exists(Path.Combine(f.Bundle, "rootfs", "var", "lib", "dpkg", "status.d", "libc6")));
+        string entry = Directory.GetFiles(Path.Combine(cache, "digests")).Single(e => File.ReadAllText(e).StartsWith("ocibundle-dpkg-owners 1\n", StringComparison.Ordinal));
+        StringAssert.Contains(File.ReadAllText(entry), "/usr/lib/x86_64-linux-gnu/libc.so.6\tlibc6:amd64\n", "the answer asked, with the merged-usr path");
+
+        // Shown to be used by a clean build: an answer altered by hand (libc owned by nobody) is believed...
+        File.WriteAllText(entry, File.ReadAllText(entry).Replace("/usr/lib/x86_64-linux-gnu/libc.so.6\tlibc6:amd64\n", "/usr/lib/x86_64-linux-gnu/libc.so.6\t\n", StringComparison.Ordinal));
+        CleanPublish();
+        Assert.AreNotEqual(libc6, OwnerOfLibc(), "the remembered answer, not the list, was used");
+        Assert.IsFalse(File.Exists(Path.Combine(f.Bundle, "rootfs", "var", "lib", "dpkg", "status.d", "libc6")));
+
+        // ...but never once a list changed (a package upgrade rewrites it): then the lists are read again.
+        File.AppendAllText(list, "/usr/share/doc/libc6\n");
+        CleanPublish();
+        Assert.AreEqual(libc6, OwnerOfLibc());
+        Assert.IsTrue(File.Exists(Path.Combine(f.Bundle, "rootfs", "var", "lib", "dpkg", "status.d", "libc6")));
+
+        // And not at all when others can write the cache.
+        File.WriteAllText(entry, File.ReadAllText(entry).Replace("/usr/lib/x86_64-linux-gnu/libc.so.6\tlibc6:amd64\n", "/usr/lib/x86_64-linux-gnu/libc.so.6\t\n", StringComparison.Ordinal));
+        File.SetUnixFileMode(Path.Combine(cache, "digests"), (UnixFileMode)0b111_111_111);
+        CleanPublish();
+        Assert.AreEqual(libc6, OwnerOfLibc());
+    }
+
+    [TestMethod]
     public void TheDigestCacheSpansCleanBuildsButNeverOutlivesAChangeAndIsIgnoredWhenOthersCanWriteIt()
     {
         using Fixture f = Debian(out string nuget);

@@ -13,6 +13,9 @@ namespace OciBundle.Closure;
 /// <remarks>
 /// Inputs of the up-to-date check: the folder (dpkg replaces a list by renaming a new one in, which changes the
 /// folder) and the list of each package the plan uses (<see cref="OwnerOf"/>), not all of the hundreds.
+/// A build machine's own database is hundreds of lists and a hundred thousand paths, most of a full plan's time to
+/// read; so the answers a plan asked for are remembered in the per-user cache (<see cref="Sbom.DigestCache"/>) under
+/// the identity of every list, and the lists are read again only when one changed or a path was never asked.
 /// </remarks>
 internal sealed class PackageDatabase
 {
@@ -27,15 +30,23 @@ internal sealed class PackageDatabase
     /// <summary>The file of installed packages, their versions and origins.</summary>
     public const string StatusFile = "/var/lib/dpkg/status";
 
-    private readonly Dictionary<string, string> _owners;
     private readonly Sysroot _sysroot;
     private readonly HashSet<string> _recorded = new(StringComparer.Ordinal);
+    private readonly Func<Dictionary<string, string>> _readLists;
+    private readonly IReadOnlyDictionary<string, string>? _remembered;
+    private readonly Dictionary<string, string> _asked = new(StringComparer.Ordinal);
+    private readonly (Sbom.DigestCache Cache, string Folder, string Key)? _store;
+    private readonly object _gate = new();
+    private Dictionary<string, string>? _owners;
+    private bool _learned;
     private Dictionary<string, DpkgPackage>? _installed;
 
-    private PackageDatabase(Sysroot sysroot, Dictionary<string, string> owners)
+    private PackageDatabase(Sysroot sysroot, Func<Dictionary<string, string>> readLists, IReadOnlyDictionary<string, string>? remembered, (Sbom.DigestCache, string, string)? store)
     {
         _sysroot = sysroot;
-        _owners = owners;
+        _readLists = readLists;
+        _remembered = remembered;
+        _store = store;
     }
 
     /// <summary>
@@ -64,7 +75,7 @@ internal sealed class PackageDatabase
     /// The database; null when the sysroot has none (not Debian-based, or a folder made by hand), where the caller
     /// decides what a missing owner means. A path two packages list (a shared folder) belongs to the first by name.
     /// </summary>
-    public static PackageDatabase? Read(Sysroot sysroot)
+    public static PackageDatabase? Read(Sysroot sysroot, Sbom.DigestCache? cache = null)
     {
         // Read as inside the sysroot: a sysroot whose var/lib/dpkg links to /var/lib/dpkg is read at its own, never the host's.
         ResolvedPath? infoFolder = sysroot.Resolve(InfoDirectory);
@@ -87,7 +98,11 @@ internal sealed class PackageDatabase
             .Select(d => "/" + d + "/")
             .ToArray();
         sysroot.Inputs?.Listing(info);
-        var owners = new Dictionary<string, string>(StringComparer.Ordinal);
+
+        // The lists dpkg made, each known by its identity (a stat each): what the remembered answers were read from.
+        var lists = new List<(string Package, string Path)>();
+        using var key = System.Security.Cryptography.IncrementalHash.CreateHash(System.Security.Cryptography.HashAlgorithmName.SHA256);
+        key.AppendData(System.Text.Encoding.UTF8.GetBytes($"dpkg-owners 1\n{string.Join(' ', merged)}\n"));
         foreach (string list in Directory.EnumerateFiles(info, "*.list").Order(StringComparer.Ordinal))
         {
             string package = Path.GetFileName(list)[..^".list".Length];
@@ -102,16 +117,53 @@ internal sealed class PackageDatabase
                 continue;
             }
 
-            foreach (string line in File.ReadLines(list))
-            {
-                if (line.Length > 1)
-                {
-                    owners.TryAdd(Canonical(line, merged), package);
-                }
-            }
+            lists.Add((package, list));
+            key.AppendData(System.Text.Encoding.UTF8.GetBytes($"{package}\t{NativeMethods.Identity(st)}\n"));
         }
 
-        return new PackageDatabase(sysroot, owners) { HasStatus = sysroot.RegularFile(StatusFile) is not null };
+        Dictionary<string, string> ReadLists()
+        {
+            var owners = new Dictionary<string, string>(StringComparer.Ordinal);
+            foreach ((string package, string list) in lists)
+            {
+                foreach (string line in File.ReadLines(list))
+                {
+                    if (line.Length > 1)
+                    {
+                        owners.TryAdd(Canonical(line, merged), package);
+                    }
+                }
+            }
+
+            return owners;
+        }
+
+        string identity = "sha256:" + Convert.ToHexString(key.GetHashAndReset()).ToLowerInvariant();
+        IReadOnlyDictionary<string, string>? remembered = cache?.ReadOwners(info, identity);
+        return new PackageDatabase(sysroot, ReadLists, remembered, cache is null ? null : (cache, info, identity))
+        {
+            HasStatus = sysroot.RegularFile(StatusFile) is not null,
+        };
+    }
+
+    /// <summary>Remembers the answers given (with those remembered before) for the next plan; nothing when nothing new was asked.</summary>
+    public void Save()
+    {
+        lock (_gate)
+        {
+            if (_store is not { } store || (!_learned && _remembered is not null))
+            {
+                return;
+            }
+
+            var all = new Dictionary<string, string>(_remembered ?? new Dictionary<string, string>(), StringComparer.Ordinal);
+            foreach ((string path, string owner) in _asked)
+            {
+                all[path] = owner;
+            }
+
+            store.Cache.WriteOwners(store.Folder, store.Key, all);
+        }
     }
 
     /// <summary>Whether the database has its status file, where installed packages' versions are (lists alone name only owners).</summary>
@@ -131,16 +183,28 @@ internal sealed class PackageDatabase
     /// <summary>The package (<c>libc6:amd64</c>, <c>tzdata</c>) that lists <paramref name="path"/>, a real path of the sysroot; its list becomes an input.</summary>
     public string? OwnerOf(string path)
     {
-        if (!_owners.TryGetValue(path, out string? package))
+        string? package;
+        lock (_gate)
         {
-            return null;
+            if (_remembered is not null && _remembered.TryGetValue(path, out string? known))
+            {
+                package = known.Length == 0 ? null : known;
+            }
+            else
+            {
+                _owners ??= _readLists();
+                package = _owners.GetValueOrDefault(path);
+                _learned = true;
+            }
+
+            _asked[path] = package ?? "";
+            if (package is null || !_recorded.Add(package))
+            {
+                return package;
+            }
         }
 
-        if (_recorded.Add(package))
-        {
-            _sysroot.Inputs?.Path(_sysroot.HostPath($"{InfoDirectory}/{package}.list"));
-        }
-
+        _sysroot.Inputs?.Path(_sysroot.HostPath($"{InfoDirectory}/{package}.list"));
         return package;
     }
 

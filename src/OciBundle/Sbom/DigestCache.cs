@@ -90,22 +90,83 @@ internal sealed class DigestCache
     /// <summary>Writes a folder's entries (the remembered ones still valid plus the new), by rename; failures are ignored.</summary>
     public void Write(string sourceFolder, IReadOnlyDictionary<string, (string Identity, FileDigest Digest)> entries)
     {
-        string path = EntryPath(sourceFolder);
+        var text = new StringBuilder().Append(Version).Append('\n').Append(sourceFolder).Append('\n');
+        foreach ((string name, (string identity, FileDigest digest)) in entries.OrderBy(e => e.Key, StringComparer.Ordinal))
+        {
+            if (!name.Contains('\t') && !name.Contains('\n') && !identity.Contains('\t') && !identity.Contains('\n'))
+            {
+                text.Append(name).Append('\t').Append(identity).Append('\t').Append(digest).Append('\n');
+            }
+        }
+
+        WriteFile(EntryPath(sourceFolder), text.ToString());
+    }
+
+    private const string OwnersVersion = "ocibundle-dpkg-owners 1";
+
+    /// <summary>
+    /// The package owning each path a plan asked about, remembered for a dpkg info folder whose lists had exactly the
+    /// identities <paramref name="key"/> hashes (""  for a path no package lists); null when there is none for them.
+    /// </summary>
+    public IReadOnlyDictionary<string, string>? ReadOwners(string infoFolder, string key)
+    {
+        string path = EntryPath("dpkg " + infoFolder);
+        try
+        {
+            if (!File.Exists(path))
+            {
+                return null;
+            }
+
+            var result = new Dictionary<string, string>(StringComparer.Ordinal);
+            using var reader = new StreamReader(path, Encoding.UTF8);
+            if (reader.ReadLine() != OwnersVersion || reader.ReadLine() != infoFolder || reader.ReadLine() != key)
+            {
+                return null; // another format, another folder with the same hash, or a list changed since
+            }
+
+            while (reader.ReadLine() is { } line)
+            {
+                int tab = line.IndexOf('\t');
+                if (tab <= 0 || line[0] != '/')
+                {
+                    return null;
+                }
+
+                result[line[..tab]] = line[(tab + 1)..];
+            }
+
+            return result;
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            return null;
+        }
+    }
+
+    /// <summary>Writes the owners of the paths asked about, by rename; failures are ignored (the lists are read next time).</summary>
+    public void WriteOwners(string infoFolder, string key, IReadOnlyDictionary<string, string> owners)
+    {
+        var text = new StringBuilder().Append(OwnersVersion).Append('\n').Append(infoFolder).Append('\n').Append(key).Append('\n');
+        foreach ((string path, string owner) in owners.OrderBy(o => o.Key, StringComparer.Ordinal))
+        {
+            if (path.StartsWith('/') && !path.Contains('\t') && !path.Contains('\n') && !owner.Contains('\t') && !owner.Contains('\n'))
+            {
+                text.Append(path).Append('\t').Append(owner).Append('\n');
+            }
+        }
+
+        WriteFile(EntryPath("dpkg " + infoFolder), text.ToString());
+    }
+
+    private static void WriteFile(string path, string text)
+    {
         string temp = $"{path}.tmp-{Guid.NewGuid():N}";
         try
         {
-            var text = new StringBuilder().Append(Version).Append('\n').Append(sourceFolder).Append('\n');
-            foreach ((string name, (string identity, FileDigest digest)) in entries.OrderBy(e => e.Key, StringComparer.Ordinal))
-            {
-                if (!name.Contains('\t') && !name.Contains('\n') && !identity.Contains('\t') && !identity.Contains('\n'))
-                {
-                    text.Append(name).Append('\t').Append(identity).Append('\t').Append(digest).Append('\n');
-                }
-            }
-
             using (var stream = new FileStream(temp, FileMode.CreateNew, FileAccess.Write, FileShare.None))
             {
-                stream.Write(Encoding.UTF8.GetBytes(text.ToString()));
+                stream.Write(Encoding.UTF8.GetBytes(text));
             }
 
             File.Move(temp, path, overwrite: true);
