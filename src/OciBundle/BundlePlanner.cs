@@ -98,7 +98,7 @@ internal sealed class BundlePlanner
 
         if (content.Sbom)
         {
-            PackageMetadata.Add(_closure, _plan, packages.Value, FromSysroot, _log);
+            PackageMetadata.Add(_closure, _plan, packages.Value, e => OriginOf(e) == FileOrigin.Sysroot, _log);
             _closure.Complete();
         }
 
@@ -222,7 +222,7 @@ internal sealed class BundlePlanner
             AppLibraries = libraries,
             Frameworks = _frameworks,
             Host = _host,
-            UserFiles = content.Files.Select(f => f.TargetPath).ToList(),
+            Origin = OriginOf,
             CompiledRuntimePacks = content.RuntimePacks,
             Packages = packages,
             Os = ReadOsRelease(),
@@ -238,16 +238,18 @@ internal sealed class BundlePlanner
     }
 
     /// <summary>
-    /// Whether a planned file came from the sysroot (the closure, the data rules, OciBundleArg programs): not generated,
-    /// not the app's, not a shared framework's and not an OciBundleFile item, the origins the SBOM names otherwise.
+    /// Where a planned file came from: the one answer the dpkg metadata and the SBOM both use. An OciBundleFile item
+    /// wins over the folder it lands in; the app is its working directory; a framework-dependent app's .NET
+    /// installation is the container's dotnet root; the rest was taken from the sysroot.
     /// </summary>
-    private bool FromSysroot(RootfsEntry entry)
+    private FileOrigin OriginOf(RootfsEntry entry)
     {
         string app = _request.Process.WorkingDirectory.TrimEnd('/') + "/";
-        return entry.Content is null
-            && !entry.Path.StartsWith(app, StringComparison.Ordinal)
-            && !(_frameworks.Count > 0 && entry.Path.StartsWith(ContainerDotnetRoot + "/", StringComparison.Ordinal))
-            && !_request.Content.Files.Any(f => ContainerPath.IsSameOrInside(entry.Path, f.TargetPath));
+        return entry.Content is not null ? FileOrigin.Generated
+            : _request.Content.Files.Any(f => ContainerPath.IsSameOrInside(entry.Path, f.TargetPath)) ? FileOrigin.UserFile
+            : entry.Path.StartsWith(app, StringComparison.Ordinal) ? FileOrigin.App
+            : _frameworks.Count > 0 && entry.Path.StartsWith(ContainerDotnetRoot + "/", StringComparison.Ordinal) ? FileOrigin.DotnetInstallation
+            : FileOrigin.Sysroot;
     }
 
     /// <summary>The sysroot's os-release (<c>/etc/os-release</c>, else <c>/usr/lib/os-release</c>), links followed inside the sysroot.</summary>

@@ -7,6 +7,28 @@ internal enum RootfsEntryKind
     Symlink,
 }
 
+/// <summary>
+/// Where a planned file came from, decided once by the planner (<c>BundlePlanner.OriginOf</c>) for every stage that
+/// asks: which files get dpkg metadata, and whom the SBOM credits.
+/// </summary>
+internal enum FileOrigin
+{
+    /// <summary>Written by the product itself (passwd, group, the SBOM).</summary>
+    Generated,
+
+    /// <summary>The app's publish output, under the working directory.</summary>
+    App,
+
+    /// <summary>An <c>OciBundleFile</c> item: the user's own file, part of the app.</summary>
+    UserFile,
+
+    /// <summary>The .NET installation of a framework-dependent app: its shared frameworks and host.</summary>
+    DotnetInstallation,
+
+    /// <summary>The sysroot: the closure's libraries, data files, <c>OciBundleArg</c> programs.</summary>
+    Sysroot,
+}
+
 /// <summary>One path of the bundle's root file system and why it is there.</summary>
 internal sealed class RootfsEntry
 {
