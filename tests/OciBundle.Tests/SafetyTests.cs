@@ -27,22 +27,34 @@ public sealed class SafetyTests
 
         public Fixture()
         {
-            TestEnvironment.Require(File.Exists(Shim) && File.Exists("/lib/x86_64-linux-gnu/libc.so.6"), "an x86-64 Debian-style host (its libc and .NET's libSystem.Native.so make the fixture)");
-            Directory.CreateDirectory(PublishDir);
-            File.Copy(Shim, Path.Combine(PublishDir, "libSystem.Native.so"));
-            File.WriteAllText(Path.Combine(PublishDir, "Hello"), "#!/bin/sh\necho hello\n");
-            File.SetUnixFileMode(Path.Combine(PublishDir, "Hello"), (UnixFileMode)0b111_101_101);
+            MakeApp(PublishDir);
             File.WriteAllText(Path.Combine(PublishDir, "Hello.deps.json"), "{}\n");
-            string lib = Path.Combine(Sysroot, "usr", "lib", "x86_64-linux-gnu");
+            MakeSysroot(Sysroot);
+        }
+
+        /// <summary>The small app: a shell script named Hello and .NET's libSystem.Native.so (an ELF file that needs libc).</summary>
+        public static void MakeApp(string publishDir)
+        {
+            TestEnvironment.Require(File.Exists(Shim) && File.Exists("/lib/x86_64-linux-gnu/libc.so.6"), "an x86-64 Debian-style host (its libc and .NET's libSystem.Native.so make the fixture)");
+            Directory.CreateDirectory(publishDir);
+            File.Copy(Shim, Path.Combine(publishDir, "libSystem.Native.so"));
+            File.WriteAllText(Path.Combine(publishDir, "Hello"), "#!/bin/sh\necho hello\n");
+            File.SetUnixFileMode(Path.Combine(publishDir, "Hello"), (UnixFileMode)0b111_101_101);
+        }
+
+        /// <summary>A merged-/usr sysroot, as Debian 12 has it, with the host's libc and its companions.</summary>
+        public static void MakeSysroot(string sysroot)
+        {
+            string lib = Path.Combine(sysroot, "usr", "lib", "x86_64-linux-gnu");
             Directory.CreateDirectory(lib);
             foreach (string name in new[] { "libc.so.6", "ld-linux-x86-64.so.2", "libm.so.6", "librt.so.1", "libdl.so.2", "libpthread.so.0" }.Where(n => File.Exists("/lib/x86_64-linux-gnu/" + n)))
             {
                 File.Copy(Path.Combine("/lib/x86_64-linux-gnu", name), Path.Combine(lib, name));
             }
 
-            File.CreateSymbolicLink(Path.Combine(Sysroot, "lib"), "usr/lib"); // merged /usr, as Debian 12 has it
-            Directory.CreateDirectory(Path.Combine(Sysroot, "lib64"));
-            File.CreateSymbolicLink(Path.Combine(Sysroot, "lib64", "ld-linux-x86-64.so.2"), "../usr/lib/x86_64-linux-gnu/ld-linux-x86-64.so.2");
+            File.CreateSymbolicLink(Path.Combine(sysroot, "lib"), "usr/lib");
+            Directory.CreateDirectory(Path.Combine(sysroot, "lib64"));
+            File.CreateSymbolicLink(Path.Combine(sysroot, "lib64", "ld-linux-x86-64.so.2"), "../usr/lib/x86_64-linux-gnu/ld-linux-x86-64.so.2");
         }
 
         public string Root => _dir.Path;

@@ -20,7 +20,6 @@ namespace OciBundle.Tests;
 [TestClass]
 public sealed class SysrootArchiveTests
 {
-    private static string Shim => Path.Combine(Path.GetDirectoryName(typeof(object).Assembly.Location)!, "libSystem.Native.so");
 
     private static readonly TargetArchitecture Amd64 = TargetArchitecture.Find("amd64", out _)!;
 
@@ -31,21 +30,8 @@ public sealed class SysrootArchiveTests
 
         public Fixture()
         {
-            TestEnvironment.Require(File.Exists(Shim) && File.Exists("/lib/x86_64-linux-gnu/libc.so.6"), "an x86-64 Debian-style host (its libc and .NET's libSystem.Native.so make the fixture)");
-            Directory.CreateDirectory(PublishDir);
-            File.Copy(Shim, Path.Combine(PublishDir, "libSystem.Native.so"));
-            File.WriteAllText(Path.Combine(PublishDir, "Hello"), "#!/bin/sh\necho hello\n");
-            File.SetUnixFileMode(Path.Combine(PublishDir, "Hello"), (UnixFileMode)0b111_101_101);
-            string lib = Path.Combine(Folder, "usr", "lib", "x86_64-linux-gnu");
-            Directory.CreateDirectory(lib);
-            foreach (string name in new[] { "libc.so.6", "ld-linux-x86-64.so.2", "libm.so.6", "librt.so.1", "libdl.so.2", "libpthread.so.0" }.Where(n => File.Exists("/lib/x86_64-linux-gnu/" + n)))
-            {
-                File.Copy(Path.Combine("/lib/x86_64-linux-gnu", name), Path.Combine(lib, name));
-            }
-
-            File.CreateSymbolicLink(Path.Combine(Folder, "lib"), "usr/lib");
-            Directory.CreateDirectory(Path.Combine(Folder, "lib64"));
-            File.CreateSymbolicLink(Path.Combine(Folder, "lib64", "ld-linux-x86-64.so.2"), "../usr/lib/x86_64-linux-gnu/ld-linux-x86-64.so.2");
+            SafetyTests.Fixture.MakeApp(PublishDir);
+            SafetyTests.Fixture.MakeSysroot(Folder);
             Directory.CreateDirectory(Outside);
             Directory.CreateDirectory(Cache);
         }
