@@ -142,6 +142,60 @@ public sealed class LayerReuseTests
         Assert.AreEqual(1u, NativeMethods.LStat(secret)!.Value.Nlink, "and was never linked");
     }
 
+    /// <summary>Puts <paramref name="replace"/> where the system layer's blob was and records its identity in the state, as a forger would.</summary>
+    private static (string Secret, string System) ForgeSystemBlob(SafetyTests.Fixture f, string image, Action<string, string> replace)
+    {
+        f.Publish(t => t.ImageDirectory = image);
+        string system = Layers(image)[0];
+        string secret = Path.Combine(f.Root, "secret");
+        File.WriteAllText(secret, "do not ship");
+        File.SetUnixFileMode(secret, UnixFileMode.UserRead | UnixFileMode.UserWrite);
+        string blob = Blob(image, system);
+        File.Delete(blob);
+        replace(secret, blob);
+        string[] lines = File.ReadAllLines(f.State);
+        for (int i = 0; i < lines.Length; i++)
+        {
+            if (lines[i].StartsWith("ientry\tblobs/sha256/" + system[7..] + "\t", StringComparison.Ordinal))
+            {
+                lines[i] = "ientry\tblobs/sha256/" + system[7..] + "\t" + NativeMethods.Identity(blob);
+            }
+        }
+
+        File.WriteAllLines(f.State, lines);
+        File.AppendAllText(Path.Combine(f.PublishDir, "Hello"), "# v2\n");
+        return (secret, system);
+    }
+
+    private static void AssertNotBroughtIn(SafetyTests.Fixture f, string image, string secret, string system)
+    {
+        Assert.AreEqual(system, Layers(image)[0]);
+        Assert.AreEqual(system, Sha256(Blob(image, system)), "the layer was written again");
+        Assert.IsFalse(Directory.EnumerateFileSystemEntries(image, "*", SearchOption.AllDirectories).Any(p => File.ResolveLinkTarget(p, returnFinalTarget: false) is not null), "no symlink in the layout");
+        Assert.AreEqual(1u, NativeMethods.LStat(secret)!.Value.Nlink, "the host file was never linked");
+        Assert.AreEqual(UnixFileMode.UserRead | UnixFileMode.UserWrite, File.GetUnixFileMode(secret), "nor its mode changed");
+    }
+
+    [TestMethod]
+    public void AForgedStateWhoseBlobIsASymlinkToAHostFileNeverBringsItIn()
+    {
+        using var f = new SafetyTests.Fixture();
+        string image = ImageOf(f);
+        (string secret, string system) = ForgeSystemBlob(f, image, (secret, blob) => File.CreateSymbolicLink(blob, secret));
+        PublishImage(f);
+        AssertNotBroughtIn(f, image, secret, system);
+    }
+
+    [TestMethod]
+    public void AForgedStateWhoseBlobIsAHardLinkOfAHostFileNeverBringsItIn()
+    {
+        using var f = new SafetyTests.Fixture();
+        string image = ImageOf(f);
+        (string secret, string system) = ForgeSystemBlob(f, image, (secret, blob) => Assert.AreEqual(0, NativeMethods.link(secret, blob)));
+        PublishImage(f);
+        AssertNotBroughtIn(f, image, secret, system);
+    }
+
     [TestMethod]
     public void ZstdLayersAreDeclaredAsZstdAndAChangeOfCompressionWritesEveryLayer()
     {

@@ -354,7 +354,13 @@ internal static class ImageLayoutWriter
     /// <summary>Links the previous layout's blob into the new one, if it is still the file that was written (else false: write it).</summary>
     private static bool TryReuse(ReusableLayer old, string blobs)
     {
-        if (NativeMethods.Identity(old.BlobPath) != old.BlobIdentity)
+        // Only a regular file with no other name, in the layout's own blobs/sha256 (no symlink on the way): the
+        // state is in obj/, and a forged one must never link a host file (a symlink to it, a hard link of it) into
+        // the layout, where FixTimes would chmod it and the archive and the push would read it.
+        string sha256 = Path.GetDirectoryName(old.BlobPath)!;
+        if (!IsRealDirectory(sha256) || !IsRealDirectory(Path.GetDirectoryName(sha256)!)
+            || NativeMethods.LStat(old.BlobPath) is not { } s || (s.Mode & NativeMethods.S_IFMT) != NativeMethods.S_IFREG || s.Nlink != 1
+            || NativeMethods.Identity(s) != old.BlobIdentity)
         {
             return false; // changed, replaced or removed since: never trusted
         }
@@ -366,7 +372,17 @@ internal static class ImageLayoutWriter
         }
 
         // A hard link: nothing read, nothing copied. Where the file system has none, a copy by the kernel.
-        if (NativeMethods.link(old.BlobPath, target) != 0)
+        if (NativeMethods.link(old.BlobPath, target) == 0)
+        {
+            // link(2) takes whatever the name is now: it must still be the file checked above.
+            if (NativeMethods.LStat(target) is not { } linked || linked.Inode != s.Inode || linked.DevMajor != s.DevMajor || linked.DevMinor != s.DevMinor
+                || (linked.Mode & NativeMethods.S_IFMT) != NativeMethods.S_IFREG)
+            {
+                File.Delete(target);
+                return false;
+            }
+        }
+        else
         {
             string temp = target + ".copy-" + Guid.NewGuid().ToString("N");
             File.Copy(old.BlobPath, temp);
@@ -375,6 +391,9 @@ internal static class ImageLayoutWriter
 
         return true;
     }
+
+    private static bool IsRealDirectory(string path) =>
+        NativeMethods.LStat(path) is { } d && (d.Mode & NativeMethods.S_IFMT) == NativeMethods.S_IFDIR;
 
     /// <summary>Writes one layer: tar (hashed for the diff_id) into chunked compression (hashed for the digest) into a blob.</summary>
     private static (string Digest, long Size, string DiffId) WriteLayer(List<RootfsEntry> entries, string blobs, ImageRequest request)
