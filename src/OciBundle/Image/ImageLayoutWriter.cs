@@ -384,8 +384,14 @@ internal static class ImageLayoutWriter
         }
         else
         {
+            // Opened without following a link, and only if it is still the inode checked above.
             string temp = target + ".copy-" + Guid.NewGuid().ToString("N");
-            File.Copy(old.BlobPath, temp);
+            using (var source = new FileStream(new Microsoft.Win32.SafeHandles.SafeFileHandle(FileCopier.OpenSource(old.BlobPath, s.Inode), ownsHandle: true), FileAccess.Read, 1 << 16))
+            using (var copy = new FileStream(temp, FileMode.CreateNew, FileAccess.Write, FileShare.None, 1 << 16))
+            {
+                source.CopyTo(copy);
+            }
+
             File.Move(temp, target);
         }
 
