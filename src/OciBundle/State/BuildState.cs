@@ -32,10 +32,26 @@ internal sealed class BuildState
     public string? ArchiveIdentity { get; set; }
 
     /// <summary>For each rootfs file copied from the host: its source and planned mode (the source's identity is in <see cref="Inputs"/>).</summary>
-    public Dictionary<string, string> Sources { get; set; } = new(StringComparer.Ordinal);
+    /// <remarks>Read from the file only when asked (a publish that found nothing changed never needs it).</remarks>
+    public Dictionary<string, string> Sources
+    {
+        get => _sources ??= ReadDeferred().Sources;
+        set => _sources = value;
+    }
 
     /// <summary>The SBOM's digest of each source file, after the source's identity when it was hashed ("identity\tsha1 sha256").</summary>
-    public Dictionary<string, string> Digests { get; set; } = new(StringComparer.Ordinal);
+    /// <remarks>Read from the file only when asked, as <see cref="Sources"/>.</remarks>
+    public Dictionary<string, string> Digests
+    {
+        get => _digests ??= ReadDeferred().Digests;
+        set => _digests = value;
+    }
+
+    private Dictionary<string, string>? _sources;
+    private Dictionary<string, string>? _digests;
+
+    /// <summary>The file this state was loaded from, for the parts <see cref="Load"/> left for later.</summary>
+    private string? _deferredFrom;
 
     /// <summary>What the summary line says.</summary>
     public SummaryRecord Summary { get; set; } = new();
@@ -70,7 +86,15 @@ internal sealed class BuildState
     }
 
     /// <summary>The state of the last publish, or null when there is none (or it cannot be read: then everything is written).</summary>
-    public static BuildState? Load(string? path)
+    /// <remarks>
+    /// The sources and digests (half the lines) are left in the file until asked for. A no-op publish runs inside
+    /// MSBuild's process, whose first garbage collection after evaluation costs a hundred milliseconds: what this
+    /// allocates decides whether that collection falls in the publish, so lines are parsed as bytes, and only the
+    /// fields kept become strings.
+    /// </remarks>
+    public static BuildState? Load(string? path) => Parse(path, deferred: true);
+
+    private static BuildState? Parse(string? path, bool deferred)
     {
         if (path is null || !File.Exists(path))
         {
@@ -79,28 +103,45 @@ internal sealed class BuildState
 
         try
         {
-            // Tab-separated lines, read without a serializer: the file is read on every publish, and a no-op
-            // publish has a budget of milliseconds.
-            var state = new BuildState { Format = 0 };
-            foreach (string line in File.ReadLines(path))
+            var state = new BuildState { Format = 0, _deferredFrom = deferred ? path : null };
+            if (!deferred)
             {
-                string[] f = line.Split('\t').Select(Unescape).ToArray();
-                switch (f[0])
+                state._sources = new(StringComparer.Ordinal);
+                state._digests = new(StringComparer.Ordinal);
+            }
+
+            var fields = new string[6];
+            foreach (ReadOnlyMemory<byte> lineMemory in Lines(path))
+            {
+                ReadOnlySpan<byte> line = lineMemory.Span;
+                int tab = line.IndexOf((byte)'\t');
+                ReadOnlySpan<byte> tag = tab < 0 ? line : line[..tab];
+                if (deferred && (tag.SequenceEqual("source"u8) || tag.SequenceEqual("digest"u8)))
                 {
-                    case "ocibundle-state": state.Format = int.Parse(f[1], System.Globalization.CultureInfo.InvariantCulture); break;
-                    case "key": state.Key = f[1]; break;
-                    case "input": state.Inputs[f[1]] = f[2]; break;
-                    case "source": state.Sources[f[1]] = f[2]; break;
-                    case "digest": state.Digests[f[1]] = f[2] + "\t" + f[3]; break;
-                    case "bundle": state.Bundle = new OutputRecord { Directory = f[1] }; break;
-                    case "bentry": state.Bundle!.Entries[f[1]] = f[2]; break;
-                    case "image": state.Image = new OutputRecord { Directory = f[1] }; break;
-                    case "ientry": state.Image!.Entries[f[1]] = f[2]; break;
-                    case "archive": state.ArchivePath = f[1]; state.ArchiveIdentity = f[2]; break;
-                    case "files": state.Summary.FileCount = int.Parse(f[1], System.Globalization.CultureInfo.InvariantCulture); state.Summary.TotalBytes = long.Parse(f[2], System.Globalization.CultureInfo.InvariantCulture); break;
-                    case "arg": state.Summary.Args.Add(f[1]); break;
-                    case "manifest": state.Summary.ManifestDigest = f[1]; break;
-                    case "layer": state.Summary.Layers.Add(new LayerRecord { Name = f[1], Digest = f[2], Size = long.Parse(f[3], System.Globalization.CultureInfo.InvariantCulture), DiffId = f[4], Fingerprint = f[5] }); break;
+                    continue;
+                }
+
+                if (Fields(line, fields) < 0)
+                {
+                    throw new FormatException("a line with more fields than any record has");
+                }
+
+                switch (fields[0])
+                {
+                    case "ocibundle-state": state.Format = int.Parse(fields[1], System.Globalization.CultureInfo.InvariantCulture); break;
+                    case "key": state.Key = fields[1]; break;
+                    case "input": state.Inputs[fields[1]] = fields[2]; break;
+                    case "source": state._sources![fields[1]] = fields[2]; break;
+                    case "digest": state._digests![fields[1]] = fields[2] + "\t" + fields[3]; break;
+                    case "bundle": state.Bundle = new OutputRecord { Directory = fields[1] }; break;
+                    case "bentry": state.Bundle!.Entries[fields[1]] = fields[2]; break;
+                    case "image": state.Image = new OutputRecord { Directory = fields[1] }; break;
+                    case "ientry": state.Image!.Entries[fields[1]] = fields[2]; break;
+                    case "archive": state.ArchivePath = fields[1]; state.ArchiveIdentity = fields[2]; break;
+                    case "files": state.Summary.FileCount = int.Parse(fields[1], System.Globalization.CultureInfo.InvariantCulture); state.Summary.TotalBytes = long.Parse(fields[2], System.Globalization.CultureInfo.InvariantCulture); break;
+                    case "arg": state.Summary.Args.Add(fields[1]); break;
+                    case "manifest": state.Summary.ManifestDigest = fields[1]; break;
+                    case "layer": state.Summary.Layers.Add(new LayerRecord { Name = fields[1], Digest = fields[2], Size = long.Parse(fields[3], System.Globalization.CultureInfo.InvariantCulture), DiffId = fields[4], Fingerprint = fields[5] }); break;
                 }
             }
 
@@ -109,6 +150,90 @@ internal sealed class BuildState
         catch (Exception e) when (e is IOException or UnauthorizedAccessException or FormatException or IndexOutOfRangeException or NullReferenceException or OverflowException)
         {
             return null;
+        }
+    }
+
+    /// <summary>The sources and digests <see cref="Load"/> left in the file; none when the file is no longer the one loaded (then files are copied and hashed again).</summary>
+    private (Dictionary<string, string> Sources, Dictionary<string, string> Digests) ReadDeferred()
+    {
+        if (_deferredFrom is { } path && Parse(path, deferred: false) is { } full && full.Key == Key)
+        {
+            _sources ??= full._sources!;
+            _digests ??= full._digests!;
+        }
+
+        _deferredFrom = null;
+        _sources ??= new(StringComparer.Ordinal);
+        _digests ??= new(StringComparer.Ordinal);
+        return (_sources, _digests);
+    }
+
+    /// <summary>The file's lines, without their newline, read through one 64 KiB buffer (a line longer than that gets a buffer of its own).</summary>
+    private static IEnumerable<ReadOnlyMemory<byte>> Lines(string path)
+    {
+        using var stream = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read, bufferSize: 1);
+        byte[] buffer = new byte[1 << 16];
+        int start = 0, end = 0;
+        while (true)
+        {
+            int newline = buffer.AsSpan(start, end - start).IndexOf((byte)'\n');
+            if (newline >= 0)
+            {
+                yield return buffer.AsMemory(start, newline);
+                start += newline + 1;
+                continue;
+            }
+
+            // No whole line left: move the rest to the front (growing the buffer for a long line) and read more.
+            int rest = end - start;
+            if (rest == buffer.Length)
+            {
+                Array.Resize(ref buffer, buffer.Length * 2);
+            }
+            else
+            {
+                Buffer.BlockCopy(buffer, start, buffer, 0, rest);
+            }
+
+            start = 0;
+            end = rest;
+            int read = stream.Read(buffer, end, buffer.Length - end);
+            if (read == 0)
+            {
+                if (end > 0)
+                {
+                    yield return buffer.AsMemory(0, end);
+                }
+
+                yield break;
+            }
+
+            end += read;
+        }
+    }
+
+    /// <summary>Splits a line at its tabs into <paramref name="fields"/> (unescaped); the count, or -1 when it has more than fit.</summary>
+    private static int Fields(ReadOnlySpan<byte> line, string[] fields)
+    {
+        Array.Fill(fields, "");
+        int count = 0;
+        while (true)
+        {
+            if (count == fields.Length)
+            {
+                return -1;
+            }
+
+            int tab = line.IndexOf((byte)'\t');
+            ReadOnlySpan<byte> field = tab < 0 ? line : line[..tab];
+            string text = Encoding.UTF8.GetString(field);
+            fields[count++] = field.IndexOf((byte)'\\') < 0 ? text : Unescape(text);
+            if (tab < 0)
+            {
+                return count;
+            }
+
+            line = line[(tab + 1)..];
         }
     }
 
