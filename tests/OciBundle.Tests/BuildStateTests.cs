@@ -58,8 +58,9 @@ public sealed class BuildStateTests
         Sample("sha256:first").Save(path);
         BuildState loaded = BuildState.Load(path)!;
 
-        // Another publish of the project replaces the state before this one asks for its sources and digests.
-        BuildState other = Sample("sha256:second");
+        // Another publish of the project, with the same options, replaces the state before this one asks for its
+        // sources and digests.
+        BuildState other = Sample("sha256:first");
         other.Sources["/app/Hello"] = "/elsewhere/Hello\t493";
         other.Save(path);
 
@@ -82,5 +83,20 @@ public sealed class BuildStateTests
         Assert.IsNull(BuildState.Load(path), "a damaged state is none: everything is written");
         File.WriteAllText(path, "ocibundle-state\t3\nkey\tk\tone\ttoo\tmany\tfields\tin\tall\n");
         Assert.IsNull(BuildState.Load(path));
+    }
+
+    [TestMethod]
+    public void AFifoOrADeviceInPlaceOfTheStateIsNoStateAndNeverBlocks()
+    {
+        using var dir = new TempDirectory();
+        string fifo = dir.Combine("state.json");
+        Assert.AreEqual(0, TestEnvironment.RunCapture("mkfifo", fifo).ExitCode);
+        var load = System.Threading.Tasks.Task.Run(() => BuildState.Load(fifo));
+        Assert.IsTrue(load.Wait(TimeSpan.FromSeconds(10)), "answered, not blocked on the FIFO");
+        Assert.IsNull(load.Result);
+
+        string link = dir.Combine("zero.json");
+        File.CreateSymbolicLink(link, "/dev/zero");
+        Assert.IsNull(BuildState.Load(link));
     }
 }

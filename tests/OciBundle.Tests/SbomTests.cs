@@ -244,6 +244,11 @@ public sealed class SbomTests
         Assert.AreEqual(libc6, OwnerOfLibc());
         Assert.IsTrue(File.Exists(Path.Combine(f.Bundle, "rootfs", "var", "lib", "dpkg", "status.d", "libc6")));
 
+        // Nor an answer naming a package whose list is not there (a name that would become a path).
+        File.WriteAllText(entry, File.ReadAllText(entry).Replace("/usr/lib/x86_64-linux-gnu/libc.so.6\tlibc6:amd64\n", "/usr/lib/x86_64-linux-gnu/libc.so.6\t../../../etc/x\n", StringComparison.Ordinal));
+        CleanPublish();
+        Assert.AreEqual(libc6, OwnerOfLibc());
+
         // And not at all when others can write the cache.
         File.WriteAllText(entry, File.ReadAllText(entry).Replace("/usr/lib/x86_64-linux-gnu/libc.so.6\tlibc6:amd64\n", "/usr/lib/x86_64-linux-gnu/libc.so.6\t\n", StringComparison.Ordinal));
         File.SetUnixFileMode(Path.Combine(cache, "digests"), (UnixFileMode)0b111_111_111);

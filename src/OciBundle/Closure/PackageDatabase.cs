@@ -139,7 +139,14 @@ internal sealed class PackageDatabase
         }
 
         string identity = "sha256:" + Convert.ToHexString(key.GetHashAndReset()).ToLowerInvariant();
+        // Only answers naming a package whose list was hashed into the key (or none): never a name that becomes a path.
+        var listed = lists.Select(l => l.Package).ToHashSet(StringComparer.Ordinal);
         IReadOnlyDictionary<string, string>? remembered = cache?.ReadOwners(info, identity);
+        if (remembered is not null && remembered.Values.Any(owner => owner.Length > 0 && !listed.Contains(owner)))
+        {
+            remembered = null;
+        }
+
         return new PackageDatabase(sysroot, ReadLists, remembered, cache is null ? null : (cache, info, identity))
         {
             HasStatus = sysroot.RegularFile(StatusFile) is not null,

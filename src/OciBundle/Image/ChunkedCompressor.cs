@@ -41,12 +41,37 @@ internal sealed class ChunkedCompressor : Stream
     private int _filled;
     private bool _finished;
 
-    public ChunkedCompressor(Stream inner, LayerCompression compression, int parallelism)
+    private readonly SemaphoreSlim? _cores;
+
+    /// <param name="inner">Where the compressed stream goes.</param>
+    /// <param name="compression">gzip members or zstd frames.</param>
+    /// <param name="parallelism">How many chunks of this stream may be compressed or waiting at once.</param>
+    /// <param name="cores">Shared by the streams written side by side: how many chunks compress at once in all.</param>
+    public ChunkedCompressor(Stream inner, LayerCompression compression, int parallelism, SemaphoreSlim? cores = null)
     {
         _inner = inner;
         _compression = compression;
         _parallelism = Math.Max(1, parallelism);
+        _cores = cores;
     }
+
+    private static readonly System.Collections.Concurrent.ConcurrentDictionary<LayerCompression, string> Probes = new();
+
+    /// <summary>
+    /// The digest of a fixed chunk compressed by this process's compressor: what the zlib or zstd build in use makes
+    /// of it. In a layer's fingerprint, so a layer written by another build (a distribution's zlib upgraded under the
+    /// runtime) is not reused next to fresh ones that would come out different.
+    /// </summary>
+    public static string Probe(LayerCompression compression) => Probes.GetOrAdd(compression, c =>
+    {
+        byte[] sample = new byte[1 << 16];
+        for (int i = 0; i < sample.Length; i++)
+        {
+            sample[i] = (byte)("OciBundle.Sdk probe "[i % 20] ^ (i >> 9));
+        }
+
+        return Convert.ToHexString(System.Security.Cryptography.SHA256.HashData(Compress(sample, c)))[..16];
+    });
 
     public override bool CanRead => false;
     public override bool CanSeek => false;
@@ -166,12 +191,25 @@ internal sealed class ChunkedCompressor : Stream
         byte[] chunk = _buffer;
         int length = _filled;
         LayerCompression compression = _compression;
-        _pending.Enqueue(Task.Run(() =>
+        SemaphoreSlim? cores = _cores;
+        _pending.Enqueue(Task.Run(async () =>
         {
-            byte[] output = _outputs.TryTake(out byte[]? recycled) ? recycled : new byte[Bound(ChunkSize)];
-            int written = Compress(chunk.AsSpan(0, length), compression, output);
-            _inputs.Add(chunk);
-            return (output, written);
+            if (cores is not null)
+            {
+                await cores.WaitAsync().ConfigureAwait(false);
+            }
+
+            try
+            {
+                byte[] output = _outputs.TryTake(out byte[]? recycled) ? recycled : new byte[Bound(ChunkSize)];
+                int written = Compress(chunk.AsSpan(0, length), compression, output);
+                _inputs.Add(chunk);
+                return (output, written);
+            }
+            finally
+            {
+                cores?.Release();
+            }
         }));
         _buffer = _inputs.TryTake(out byte[]? free) ? free : new byte[ChunkSize];
         _filled = 0;

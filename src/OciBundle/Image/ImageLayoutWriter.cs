@@ -263,8 +263,10 @@ internal static class ImageLayoutWriter
     private static IReadOnlyList<LayerResult> WriteLayers(List<(string Name, List<RootfsEntry> Entries)> layers, string blobs, ImageRequest request)
     {
         var results = new LayerResult?[layers.Count];
+        // One limit for every layer's chunks: the cores, never layers times cores; and at most 16 chunks queued per layer.
+        using var cores = new SemaphoreSlim(Math.Max(1, request.Parallelism));
         var threads = new List<(Thread Thread, int Index)>();
-        var errors = new System.Collections.Concurrent.ConcurrentQueue<Exception>();
+        var errors = new System.Collections.Concurrent.ConcurrentQueue<(int Layer, Exception Error)>();
         for (int i = 0; i < layers.Count; i++)
         {
             (string name, List<RootfsEntry> entries) = layers[i];
@@ -281,12 +283,12 @@ internal static class ImageLayoutWriter
                 try
                 {
                     request.Cancel.ThrowIfCancellationRequested();
-                    (string digest, long size, string diffId) = WriteLayer(entries, blobs, request);
+                    (string digest, long size, string diffId) = WriteLayer(entries, blobs, request, cores);
                     results[index] = new LayerResult(name, digest, size, diffId, fingerprint, Reused: false);
                 }
                 catch (Exception e)
                 {
-                    errors.Enqueue(e);
+                    errors.Enqueue((index, e));
                 }
             })
             { IsBackground = true, Name = "OciBundle layer: " + name };
@@ -302,7 +304,8 @@ internal static class ImageLayoutWriter
         if (!errors.IsEmpty)
         {
             // The first that is not a cancellation says most; rethrown as it was (an IOException stays one).
-            Exception first = errors.FirstOrDefault(e => e is not OperationCanceledException) ?? errors.First();
+            // The first layer's (not the first thread's: the same failure reads the same every time) that is not a cancellation.
+            Exception first = errors.OrderBy(e => e.Layer).Select(e => e.Error).FirstOrDefault(e => e is not OperationCanceledException) ?? errors.OrderBy(e => e.Layer).First().Error;
             System.Runtime.ExceptionServices.ExceptionDispatchInfo.Capture(first).Throw();
         }
 
@@ -324,7 +327,7 @@ internal static class ImageLayoutWriter
 
         using var hash = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
         void Add(string text) => hash.AppendData(Encoding.UTF8.GetBytes(text));
-        Add($"ocibundle-layer 1\n{request.Compression} {ChunkedCompressor.ChunkSize} {ChunkedCompressor.ZstdLevel}\n{request.Epoch}\n"
+        Add($"ocibundle-layer 1\n{request.Compression} {ChunkedCompressor.ChunkSize} {ChunkedCompressor.ZstdLevel} {ChunkedCompressor.Probe(request.Compression)}\n{request.Epoch}\n"
             + $"{typeof(ImageLayoutWriter).Assembly.ManifestModule.ModuleVersionId} {System.Runtime.InteropServices.RuntimeInformation.FrameworkDescription} {typeof(object).Assembly.Location}\n");
         foreach (RootfsEntry e in entries)
         {
@@ -354,13 +357,14 @@ internal static class ImageLayoutWriter
     /// <summary>Links the previous layout's blob into the new one, if it is still the file that was written (else false: write it).</summary>
     private static bool TryReuse(ReusableLayer old, string blobs)
     {
-        // Only a regular file with no other name, in the layout's own blobs/sha256 (no symlink on the way): the
-        // state is in obj/, and a forged one must never link a host file (a symlink to it, a hard link of it) into
-        // the layout, where FixTimes would chmod it and the archive and the push would read it.
+        // Only a regular file with no other name, in the layout's own blobs/sha256 (no symlink on the way), of the
+        // size recorded: the state is in obj/, and a forged one must never link a host file (a symlink to it, a hard
+        // link of it) into the layout, where FixTimes would chmod it and the archive and the push would read it.
+        // (The diff_id recorded with it is trusted as obj/ is: it cannot be checked without reading the layer.)
         string sha256 = Path.GetDirectoryName(old.BlobPath)!;
         if (!IsRealDirectory(sha256) || !IsRealDirectory(Path.GetDirectoryName(sha256)!)
             || NativeMethods.LStat(old.BlobPath) is not { } s || (s.Mode & NativeMethods.S_IFMT) != NativeMethods.S_IFREG || s.Nlink != 1
-            || NativeMethods.Identity(s) != old.BlobIdentity)
+            || (long)s.Size != old.Size || NativeMethods.Identity(s) != old.BlobIdentity)
         {
             return false; // changed, replaced or removed since: never trusted
         }
@@ -371,38 +375,59 @@ internal static class ImageLayoutWriter
             return true;
         }
 
-        // A hard link: nothing read, nothing copied. Where the file system has none, a copy by the kernel.
+        // A hard link: nothing read, nothing copied.
         if (NativeMethods.link(old.BlobPath, target) == 0)
         {
             // link(2) takes whatever the name is now: it must still be the file checked above.
+            // (Its link count and ctime changed with the link: the device, inode and size say which file it is.)
             if (NativeMethods.LStat(target) is not { } linked || linked.Inode != s.Inode || linked.DevMajor != s.DevMajor || linked.DevMinor != s.DevMinor
-                || (linked.Mode & NativeMethods.S_IFMT) != NativeMethods.S_IFREG)
+                || linked.Size != s.Size || (linked.Mode & NativeMethods.S_IFMT) != NativeMethods.S_IFREG)
             {
                 File.Delete(target);
                 return false;
             }
+
+            return true;
         }
-        else
+
+        // Where the file system has no hard links (or refuses this one: protected_hardlinks), a copy; anything
+        // else, or any doubt during the copy, and the layer is simply written again.
+        int errno = System.Runtime.InteropServices.Marshal.GetLastPInvokeError();
+        if (errno is not (NativeMethods.EXDEV or NativeMethods.EPERM or NativeMethods.EMLINK or NativeMethods.EOPNOTSUPP))
         {
-            // Opened without following a link, and only if it is still the inode checked above.
-            string temp = target + ".copy-" + Guid.NewGuid().ToString("N");
-            using (var source = new FileStream(new Microsoft.Win32.SafeHandles.SafeFileHandle(FileCopier.OpenSource(old.BlobPath, s.Inode), ownsHandle: true), FileAccess.Read, 1 << 16))
+            return false;
+        }
+
+        string temp = target + ".copy-" + Guid.NewGuid().ToString("N");
+        try
+        {
+            // Opened without following a link, and only if it is still the very file checked above (device, inode, size, times).
+            using var source = new FileStream(new Microsoft.Win32.SafeHandles.SafeFileHandle(FileCopier.OpenSource(old.BlobPath, s.Inode), ownsHandle: true), FileAccess.Read, 1 << 16);
+            if (NativeMethods.FStat((int)source.SafeFileHandle.DangerousGetHandle()) is not { } opened || NativeMethods.Identity(opened) != NativeMethods.Identity(s))
+            {
+                return false;
+            }
+
             using (var copy = new FileStream(temp, FileMode.CreateNew, FileAccess.Write, FileShare.None, 1 << 16))
             {
                 source.CopyTo(copy);
             }
 
-            File.Move(temp, target);
+            File.Move(temp, target, overwrite: true);
+            return true;
         }
-
-        return true;
+        catch (IOException)
+        {
+            File.Delete(temp);
+            return false;
+        }
     }
 
     private static bool IsRealDirectory(string path) =>
         NativeMethods.LStat(path) is { } d && (d.Mode & NativeMethods.S_IFMT) == NativeMethods.S_IFDIR;
 
     /// <summary>Writes one layer: tar (hashed for the diff_id) into chunked compression (hashed for the digest) into a blob.</summary>
-    private static (string Digest, long Size, string DiffId) WriteLayer(List<RootfsEntry> entries, string blobs, ImageRequest request)
+    private static (string Digest, long Size, string DiffId) WriteLayer(List<RootfsEntry> entries, string blobs, ImageRequest request, SemaphoreSlim cores)
     {
         long epoch = request.Epoch;
         string temp = Path.Combine(blobs, ".layer-" + Guid.NewGuid().ToString("N"));
@@ -412,7 +437,7 @@ internal static class ImageLayoutWriter
         using (var file = new FileStream(temp, FileMode.CreateNew, FileAccess.Write, FileShare.None, 1 << 16))
         {
             var compressed = new HashingStream(file, compressedHash);
-            using (var compressor = new ChunkedCompressor(compressed, request.Compression, request.Parallelism))
+            using (var compressor = new ChunkedCompressor(compressed, request.Compression, Math.Clamp(request.Parallelism, 1, 16), cores))
             {
                 var tarStream = new HashingStream(compressor, tarHash);
                 using (var tar = new TarWriter(tarStream, TarEntryFormat.Gnu, leaveOpen: true))

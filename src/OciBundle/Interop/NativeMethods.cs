@@ -39,7 +39,7 @@ internal static partial class NativeMethods
     public static unsafe partial int statx(int dirfd, string path, int flags, uint mask, Statx* buffer);
 
     public const int O_RDONLY = 0, O_WRONLY = 1, O_CREAT = 0x40, O_EXCL = 0x80, O_CLOEXEC = 0x80000;
-    public const int EINTR = 4, EXDEV = 18, EINVAL = 22, ENOSYS = 38, EOPNOTSUPP = 95;
+    public const int EPERM = 1, EINTR = 4, EXDEV = 18, EINVAL = 22, EMLINK = 31, ENOSYS = 38, EOPNOTSUPP = 95;
     public const ulong FICLONE = 0x40049409;
 
     [LibraryImport("libc", EntryPoint = "open", SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]

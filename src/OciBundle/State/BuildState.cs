@@ -50,8 +50,13 @@ internal sealed class BuildState
     private Dictionary<string, string>? _sources;
     private Dictionary<string, string>? _digests;
 
-    /// <summary>The file this state was loaded from, for the parts <see cref="Load"/> left for later.</summary>
+    /// <summary>The file this state was loaded from, for the parts <see cref="Load"/> left for later, and its identity then.</summary>
     private string? _deferredFrom;
+
+    private string? _loadedIdentity;
+
+    /// <summary>A state is a few hundred KiB; one much larger is not ours.</summary>
+    private const long MaxBytes = 256L << 20;
 
     /// <summary>What the summary line says.</summary>
     public SummaryRecord Summary { get; set; } = new();
@@ -96,14 +101,15 @@ internal sealed class BuildState
 
     private static BuildState? Parse(string? path, bool deferred)
     {
-        if (path is null || !File.Exists(path))
+        // A regular file of a sane size, or none: a FIFO or a link to a device in obj/ must not hang or exhaust the publish.
+        if (path is null || Interop.NativeMethods.LStat(path) is not { } st || (st.Mode & Interop.NativeMethods.S_IFMT) != Interop.NativeMethods.S_IFREG || (long)st.Size > MaxBytes)
         {
             return null;
         }
 
         try
         {
-            var state = new BuildState { Format = 0, _deferredFrom = deferred ? path : null };
+            var state = new BuildState { Format = 0, _deferredFrom = deferred ? path : null, _loadedIdentity = Interop.NativeMethods.Identity(st) };
             if (!deferred)
             {
                 state._sources = new(StringComparer.Ordinal);
@@ -156,7 +162,8 @@ internal sealed class BuildState
     /// <summary>The sources and digests <see cref="Load"/> left in the file; none when the file is no longer the one loaded (then files are copied and hashed again).</summary>
     private (Dictionary<string, string> Sources, Dictionary<string, string> Digests) ReadDeferred()
     {
-        if (_deferredFrom is { } path && Parse(path, deferred: false) is { } full && full.Key == Key)
+        // The very file loaded (by identity), not one another publish of the same options wrote since.
+        if (_deferredFrom is { } path && Parse(path, deferred: false) is { } full && full.Key == Key && full._loadedIdentity == _loadedIdentity)
         {
             _sources ??= full._sources!;
             _digests ??= full._digests!;
@@ -188,6 +195,11 @@ internal sealed class BuildState
             int rest = end - start;
             if (rest == buffer.Length)
             {
+                if (buffer.Length >= MaxBytes)
+                {
+                    throw new FormatException("a line longer than any state has");
+                }
+
                 Array.Resize(ref buffer, buffer.Length * 2);
             }
             else
