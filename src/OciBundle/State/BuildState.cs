@@ -239,7 +239,7 @@ internal sealed class BuildState
             int tab = line.IndexOf((byte)'\t');
             ReadOnlySpan<byte> field = tab < 0 ? line : line[..tab];
             string text = Encoding.UTF8.GetString(field);
-            fields[count++] = field.IndexOf((byte)'\\') < 0 ? text : Unescape(text);
+            fields[count++] = field.IndexOf((byte)'\\') < 0 ? text : TabSeparated.Unescape(text);
             if (tab < 0)
             {
                 return count;
@@ -260,7 +260,7 @@ internal sealed class BuildState
         using (var stream = new FileStream(temp, FileMode.CreateNew, FileAccess.Write, FileShare.None, 1 << 16))
         using (var w = new StreamWriter(stream, new UTF8Encoding(false)) { NewLine = "\n" })
         {
-            void Line(params object[] fields) => w.WriteLine(string.Join('\t', fields.Select(x => Escape(Convert.ToString(x, System.Globalization.CultureInfo.InvariantCulture) ?? ""))));
+            void Line(params object[] fields) => w.WriteLine(string.Join('\t', fields.Select(x => TabSeparated.Escape(Convert.ToString(x, System.Globalization.CultureInfo.InvariantCulture) ?? ""))));
             Line("ocibundle-state", Format);
             Line("key", Key);
             foreach ((string k, string v) in Inputs)
@@ -314,33 +314,6 @@ internal sealed class BuildState
         }
 
         File.Move(temp, full, overwrite: true);
-    }
-
-    private static string Escape(string value) =>
-        value.Replace("\\", "\\\\", StringComparison.Ordinal).Replace("\t", "\\t", StringComparison.Ordinal).Replace("\n", "\\n", StringComparison.Ordinal).Replace("\r", "\\r", StringComparison.Ordinal);
-
-    private static string Unescape(string value)
-    {
-        if (!value.Contains('\\'))
-        {
-            return value;
-        }
-
-        var b = new StringBuilder(value.Length);
-        for (int i = 0; i < value.Length; i++)
-        {
-            if (value[i] == '\\' && i + 1 < value.Length)
-            {
-                i++;
-                b.Append(value[i] switch { 't' => '\t', 'n' => '\n', 'r' => '\r', _ => value[i] });
-            }
-            else
-            {
-                b.Append(value[i]);
-            }
-        }
-
-        return b.ToString();
     }
 
     /// <summary>

@@ -364,7 +364,7 @@ internal static class SysrootStore
                     case "key": keyed = f[1]; break;
                     case "digest": digest = f[1]; break;
                     case "architecture": architecture = f[1]; break;
-                    case "entry": entries[Unescape(f[1])] = f[2]; break;
+                    case "entry": entries[TabSeparated.Unescape(f[1])] = f[2]; break;
                 }
             }
         }
@@ -400,40 +400,13 @@ internal static class SysrootStore
         text.Append("source\t").Append(source.Replace('\t', ' ').Replace('\n', ' ').Replace('\r', ' ')).Append('\n');
         foreach ((string p, string identity) in snapshot)
         {
-            text.Append("entry\t").Append(Escape(p)).Append('\t').Append(identity).Append('\n');
+            text.Append("entry\t").Append(TabSeparated.Escape(p)).Append('\t').Append(identity).Append('\n');
         }
 
         File.WriteAllText(path, text.ToString(), new UTF8Encoding(false));
     }
 
     /// <summary>A path on one marker line: backslash, tab, newline and carriage return written as \\, \t, \n and \r (a name may hold any of them).</summary>
-    private static string Escape(string path) =>
-        path.IndexOfAny(['\\', '\t', '\n', '\r']) < 0 ? path : path.Replace("\\", "\\\\").Replace("\t", "\\t").Replace("\n", "\\n").Replace("\r", "\\r");
-
-    private static string Unescape(string text)
-    {
-        if (!text.Contains('\\'))
-        {
-            return text;
-        }
-
-        var result = new StringBuilder(text.Length);
-        for (int i = 0; i < text.Length; i++)
-        {
-            if (text[i] == '\\' && i + 1 < text.Length)
-            {
-                i++;
-                result.Append(text[i] switch { 't' => '\t', 'n' => '\n', 'r' => '\r', _ => text[i] });
-            }
-            else
-            {
-                result.Append(text[i]);
-            }
-        }
-
-        return result.ToString();
-    }
-
     private static void RemoveTree(string path)
     {
         try
