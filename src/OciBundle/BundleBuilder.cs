@@ -37,6 +37,10 @@ internal static class BundleBuilder
             throw new StoppedByWarningsException();
         }
 
+        // One publish of a project at a time, from reading its state to saving the new one: a second started meanwhile
+        // waits, then finds what the first wrote (up to date, or out of date from there), never an older state.
+        using Microsoft.Win32.SafeHandles.SafeFileHandle? projectLock = statePath is null ? null : LockProject(statePath);
+
         var clock = System.Diagnostics.Stopwatch.StartNew();
         // The typed request, not the raw options: what the parsers computed from the host (the arch, the hostname,
         // the host ids, whether a bind source is a file) is part of it.
@@ -180,6 +184,20 @@ internal static class BundleBuilder
         }
 
         return null;
+    }
+
+    private static Microsoft.Win32.SafeHandles.SafeFileHandle LockProject(string statePath)
+    {
+        var timeout = TimeSpan.FromMinutes(5);
+        try
+        {
+            return StagedDirectory.LockFile(statePath, timeout)
+                ?? throw new OciBundleException(Strings.BundleLocked, Path.GetDirectoryName(Path.GetFullPath(statePath))!, StagedDirectory.LockFilePath(statePath), (int)timeout.TotalSeconds, "another publish of this project");
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            throw new OciBundleException(Strings.BundleWriteFailed, statePath, e.Message);
+        }
     }
 
     /// <summary>

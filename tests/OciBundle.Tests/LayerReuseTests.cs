@@ -197,6 +197,32 @@ public sealed class LayerReuseTests
     }
 
     [TestMethod]
+    public void TwoPublishesOfOneProjectAtOnceRunOneAfterTheOtherAndLeaveNothingAside()
+    {
+        // The second used to read the state before the first saved its own, and so kept the first's new blobs aside
+        // as files it had not written (OCIB3007, a .oci-image.kept-* folder).
+        using var f = new SafetyTests.Fixture();
+        string image = ImageOf(f);
+        f.Publish(t => t.ImageDirectory = image);
+        File.WriteAllText(Path.Combine(f.PublishDir, "Hello"), "#!/bin/sh\necho hello, changed\n");
+        BuildOciContainer[] tasks = { f.Task(t => t.ImageDirectory = image), f.Task(t => t.ImageDirectory = image) };
+        bool[] results = tasks.AsParallel().WithDegreeOfParallelism(2).Select(t => t.Execute()).ToArray();
+
+        foreach (BuildOciContainer task in tasks)
+        {
+            var engine = (FakeBuildEngine)task.BuildEngine;
+            Assert.AreEqual(0, engine.Warnings.Count, string.Join("\n", engine.Warnings.Select(w => $"{w.Code}: {w.Message}")));
+        }
+
+        CollectionAssert.AreEqual(new[] { true, true }, results);
+        Assert.AreEqual(0, Directory.GetFileSystemEntries(Path.GetDirectoryName(image)!, ".oci-image.*").Count(p => !p.EndsWith(".lock", StringComparison.Ordinal)), "nothing kept aside");
+        foreach (string digest in Layers(image))
+        {
+            Assert.AreEqual(digest, Sha256(Blob(image, digest)));
+        }
+    }
+
+    [TestMethod]
     public void ZstdLayersAreDeclaredAsZstdAndAChangeOfCompressionWritesEveryLayer()
     {
         using var f = new SafetyTests.Fixture();

@@ -141,6 +141,21 @@ internal sealed class StagedDirectory : IDisposable
     }
 
     /// <summary>
+    /// Holds the lock of <paramref name="path"/> (<c>.name.lock</c> beside it, the same lock as an output's) until
+    /// disposed: the project's state, so two publishes of one project run one after the other, the second seeing
+    /// what the first wrote. Null when another publish held it for longer than <paramref name="timeout"/>.
+    /// </summary>
+    public static SafeFileHandle? LockFile(string path, TimeSpan timeout)
+    {
+        string full = Path.GetFullPath(path);
+        Directory.CreateDirectory(Path.GetDirectoryName(full)!);
+        return Lock(full, timeout);
+    }
+
+    /// <summary>The lock file <see cref="LockFile"/> takes for <paramref name="path"/>.</summary>
+    public static string LockFilePath(string path) => LockPathOf(Path.GetFullPath(path));
+
+    /// <summary>
     /// Takes the lock file beside <paramref name="destination"/> (flock, released by the kernel if the process dies),
     /// waiting up to <paramref name="timeout"/>; null when another holds it that long. The file is opened without
     /// following a symlink and must be a plain file of the caller's: a planted link never makes a root build create
