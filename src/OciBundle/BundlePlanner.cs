@@ -35,6 +35,9 @@ internal sealed class BundlePlanner
     private readonly Sysroots.MaterializedSysroot _materialized;
     private readonly IReadOnlyDictionary<string, string>? _knownDigests;
     private readonly CancellationToken _cancel;
+
+    /// <summary>The per-user cache (digests, dpkg owners), opened and judged once per plan; null when there is none or it is not to be trusted.</summary>
+    private readonly Lazy<Sbom.DigestCache?> _cache;
     private readonly List<Sbom.BundledFramework> _frameworks = new();
     private (string Version, IReadOnlyList<string> Paths)? _host;
     private ClosureBuilder _closure = null!;
@@ -45,6 +48,7 @@ internal sealed class BundlePlanner
         _log = log;
         _knownDigests = knownDigests;
         _cancel = cancel;
+        _cache = new Lazy<Sbom.DigestCache?>(() => Sbom.DigestCache.Open(request.Content.CacheDirectory, log));
         // An archive or image is unpacked (or found in the cache) here, before the closure, never on a no-op publish.
         _materialized = Sysroots.SysrootStore.Materialize(request.Content.Sysroot, request.Content.Arch, _inputs, log);
         _sysroot = new Sysroot(_materialized.Root) { Inputs = _inputs };
@@ -92,7 +96,7 @@ internal sealed class BundlePlanner
         _closure.Complete();
 
         string entryExecutable = Sysroot.Join(appDir, content.AppHost ?? content.AppName);
-        var packages = new Lazy<PackageDatabase?>(() => PackageDatabase.Read(_sysroot, Sbom.DigestCache.Open(content.CacheDirectory, _log)));
+        var packages = new Lazy<PackageDatabase?>(() => PackageDatabase.Read(_sysroot, _cache.Value));
         DotnetRuntimeRules.Apply(_closure, new DotnetRuleOptions(process.InvariantGlobalization, content.IncludeGssapi, content.IncludeTimeZoneData, entryExecutable), runtimeConfig, packages, _log);
         _closure.Complete();
 
@@ -196,7 +200,7 @@ internal sealed class BundlePlanner
         ContentSpec content = _request.Content;
         List<RootfsEntry> entries = _plan.Entries.ToList();
         (IReadOnlyDictionary<string, Sbom.FileDigest> byPath, IReadOnlyDictionary<string, string> bySource) =
-            Sbom.FileDigests.Compute(entries, _inputs.Entries, _knownDigests, Sbom.DigestCache.Open(content.CacheDirectory, _log), _cancel);
+            Sbom.FileDigests.Compute(entries, _inputs.Entries, _knownDigests, _cache.Value, _cancel);
 
         string depsPath = content.DepsFile;
         _inputs.Path(depsPath);
