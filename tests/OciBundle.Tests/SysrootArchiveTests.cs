@@ -715,8 +715,7 @@ public sealed class SysrootArchiveTests
         byte[] blob = File.ReadAllBytes(layer);
         blob[^20] ^= 0xff; // in the gzip trailer's neighbourhood: the blob no longer has its name's digest
         File.WriteAllBytes(layer, blob);
-        string code = Code(() => Materialize(f, layout));
-        Assert.IsTrue(code is "OCIB1314" or "OCIB1313", code);
+        Assert.AreEqual("OCIB1314", Code(() => Materialize(f, layout)), "the blob's digest is checked before what the decompressor made of it is believed");
         Assert.AreEqual(0, Directory.GetDirectories(f.Cache).Length);
     }
 }

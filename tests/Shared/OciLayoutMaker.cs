@@ -9,10 +9,14 @@ namespace OciBundle.Testing;
 public static class OciLayoutMaker
 {
     /// <summary>
-    /// A layout at <paramref name="dir"/> with one image of the given layers (each gzip-compressed into a blob), tagged
-    /// <paramref name="tag"/>, for <paramref name="architecture"/>; returns the manifest's digest.
+    /// A layout at <paramref name="dir"/> with one image of the given layers (each gzip-compressed into a blob, or
+    /// through <paramref name="compressor"/>, which must leave the stream it is given open, with
+    /// <paramref name="layerMediaType"/>), tagged <paramref name="tag"/>, for <paramref name="architecture"/>; returns
+    /// the manifest's digest. <paramref name="diffIds"/> turns the layers' true diff_ids into the ones the config lists
+    /// (for images whose config lies).
     /// </summary>
-    public static string Write(string dir, IReadOnlyList<string> layerTarballs, string architecture = "amd64", string tag = "latest", bool platformInIndex = true)
+    public static string Write(string dir, IReadOnlyList<string> layerTarballs, string architecture = "amd64", string tag = "latest", bool platformInIndex = true,
+        Func<Stream, Stream>? compressor = null, string layerMediaType = "application/vnd.oci.image.layer.v1.tar+gzip", Func<IReadOnlyList<string>, IEnumerable<string>>? diffIds = null)
     {
         string blobs = Path.Combine(dir, "blobs", "sha256");
         Directory.CreateDirectory(blobs);
@@ -21,20 +25,21 @@ public static class OciLayoutMaker
         foreach (string tarball in layerTarballs)
         {
             string diffId = Digest(File.ReadAllBytes(tarball));
-            var gz = new MemoryStream();
-            using (var z = new GZipStream(gz, CompressionLevel.Fastest, leaveOpen: true))
+            var compressed = new MemoryStream();
+            using (Stream z = compressor?.Invoke(compressed) ?? new GZipStream(compressed, CompressionLevel.Fastest, leaveOpen: true))
             using (FileStream input = File.OpenRead(tarball))
             {
                 input.CopyTo(z);
             }
 
-            (string d, long s) = Blob(blobs, gz.ToArray());
+            (string d, long s) = Blob(blobs, compressed.ToArray());
             layers.Add((d, s, diffId));
         }
 
-        string config = $"{{\"architecture\":\"{architecture}\",\"os\":\"linux\",\"config\":{{}},\"rootfs\":{{\"type\":\"layers\",\"diff_ids\":[{string.Join(",", layers.Select(l => $"\"{l.DiffId}\""))}]}}}}";
+        IEnumerable<string> listed = diffIds?.Invoke(layers.Select(l => l.DiffId).ToList()) ?? layers.Select(l => l.DiffId);
+        string config = $"{{\"architecture\":\"{architecture}\",\"os\":\"linux\",\"config\":{{}},\"rootfs\":{{\"type\":\"layers\",\"diff_ids\":[{string.Join(",", listed.Select(d => $"\"{d}\""))}]}}}}";
         (string configDigest, long configSize) = Blob(blobs, Encoding.UTF8.GetBytes(config));
-        string manifest = $"{{\"schemaVersion\":2,\"mediaType\":\"application/vnd.oci.image.manifest.v1+json\",\"config\":{{\"mediaType\":\"application/vnd.oci.image.config.v1+json\",\"digest\":\"{configDigest}\",\"size\":{configSize}}},\"layers\":[{string.Join(",", layers.Select(l => $"{{\"mediaType\":\"application/vnd.oci.image.layer.v1.tar+gzip\",\"digest\":\"{l.Digest}\",\"size\":{l.Size}}}"))}]}}";
+        string manifest = $"{{\"schemaVersion\":2,\"mediaType\":\"application/vnd.oci.image.manifest.v1+json\",\"config\":{{\"mediaType\":\"application/vnd.oci.image.config.v1+json\",\"digest\":\"{configDigest}\",\"size\":{configSize}}},\"layers\":[{string.Join(",", layers.Select(l => $"{{\"mediaType\":\"{layerMediaType}\",\"digest\":\"{l.Digest}\",\"size\":{l.Size}}}"))}]}}";
         (string manifestDigest, long manifestSize) = Blob(blobs, Encoding.UTF8.GetBytes(manifest));
         string platform = platformInIndex ? $",\"platform\":{{\"architecture\":\"{architecture}\",\"os\":\"linux\"}}" : "";
         File.WriteAllText(Path.Combine(dir, "index.json"), $"{{\"schemaVersion\":2,\"manifests\":[{{\"mediaType\":\"application/vnd.oci.image.manifest.v1+json\",\"digest\":\"{manifestDigest}\",\"size\":{manifestSize}{platform},\"annotations\":{{\"org.opencontainers.image.ref.name\":\"{tag}\"}}}}]}}");

@@ -16,12 +16,13 @@ internal sealed class OciImage
 {
     private const int MaxDocumentBytes = 4 << 20;
 
-    private OciImage(string layout, string digest, string architecture, IReadOnlyList<(string Digest, string Path)> layers, IReadOnlyList<string> documents)
+    private OciImage(string layout, string digest, string architecture, IReadOnlyList<(string Digest, string Path)> layers, IReadOnlyList<string> diffIds, IReadOnlyList<string> documents)
     {
         Layout = layout;
         Digest = digest;
         Architecture = architecture;
         Layers = layers;
+        DiffIds = diffIds;
         Documents = documents;
     }
 
@@ -35,6 +36,12 @@ internal sealed class OciImage
 
     /// <summary>The layer blobs, base first.</summary>
     public IReadOnlyList<(string Digest, string Path)> Layers { get; }
+
+    /// <summary>
+    /// The config's <c>rootfs.diff_ids</c>, as written: the digest of each layer's uncompressed tar, base first (checked
+    /// against the layers as they are unpacked; a config of another shape gives an empty list, which no layer matches).
+    /// </summary>
+    public IReadOnlyList<string> DiffIds { get; }
 
     /// <summary>The files read to choose the image (index.json, nested indexes, the manifest, the config): inputs of the plan.</summary>
     public IReadOnlyList<string> Documents { get; }
@@ -95,7 +102,8 @@ internal sealed class OciImage
                 throw Unreadable(source, $"the layer blob {missing.Item2} is missing (a layout copied in part, or a foreign layer)");
             }
 
-            return new OciImage(layout, digest, (string?)config["architecture"] ?? "", layerBlobs, documents);
+            var diffIds = ((config["rootfs"] as JObject)?["diff_ids"] as JArray ?? new JArray()).Select(d => d is JValue { Type: JTokenType.String } v ? (string)v! : "").ToList();
+            return new OciImage(layout, digest, (string?)config["architecture"] ?? "", layerBlobs, diffIds, documents);
         }
 
         throw Unreadable(source, "image indexes nested deeper than 4");

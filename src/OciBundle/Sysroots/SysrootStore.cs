@@ -26,7 +26,8 @@ internal sealed record MaterializedSysroot(string Root, string? Digest, string S
 internal static class SysrootStore
 {
     private const string MarkerName = "ocibundle-sysroot.txt";
-    private const string MarkerHeader = "ocibundle-sysroot 2";
+    // 3: layers checked against the config's diff_ids; an entry unpacked before that check is unpacked again, once.
+    private const string MarkerHeader = "ocibundle-sysroot 3";
     private static readonly TimeSpan LockTimeout = TimeSpan.FromMinutes(10);
 
     public static MaterializedSysroot Materialize(SysrootSpec spec, TargetArchitecture arch, InputLedger inputs, Action<string> log)
@@ -51,7 +52,7 @@ internal static class SysrootStore
             CheckArchitecture(source, arch, image.Architecture);
             Marker marker = Ensure(cache, image.Digest, source, log, stage =>
             {
-                ApplyLayers(image, Path.Combine(stage, "rootfs"), source, log);
+                ImageLayers.Apply(image, Path.Combine(stage, "rootfs"), source, log);
                 return (image.Digest, image.Architecture);
             });
             log($"Sysroot {source}: image {image.Digest} ({marker.Architecture}), from {Path.Combine(cache, Hex(image.Digest))} in {clock.ElapsedMilliseconds} ms.");
@@ -83,7 +84,7 @@ internal static class SysrootStore
 
                 OciImage image = OciImage.Open(layout, null, arch.GoArch, spec.Path);
                 CheckArchitecture(spec.Path, arch, image.Architecture);
-                ApplyLayers(image, rootfs, spec.Path, log);
+                ImageLayers.Apply(image, rootfs, spec.Path, log);
                 TarUnpacker.MakeWritable(layout);
                 Directory.Delete(layout, recursive: true);
                 return (image.Digest, image.Architecture);
@@ -125,26 +126,6 @@ internal static class SysrootStore
         {
             throw new OciBundleException(Strings.SysrootLacksArchitecture, source, arch.GoArch, $"its image config says {imageArchitecture}");
         }
-    }
-
-    private static void ApplyLayers(OciImage image, string rootfs, string source, Action<string> log)
-    {
-        Directory.CreateDirectory(rootfs);
-        var unpacker = new TarUnpacker(rootfs, source);
-        foreach ((string digest, string path) in image.Layers)
-        {
-            using FileStream file = OciImage.OpenBlob(path, source);
-            using var hashing = new HashingStream(file);
-            using Stream tar = TarUnpacker.Decompressed(hashing, path);
-            unpacker.Unpack(tar, layer: true);
-            if (hashing.DigestOfAll() != digest) // before the decompressor is closed, which closes the file
-            {
-                throw new OciBundleException(Strings.SysrootBlobCorrupt, source, path, digest);
-            }
-        }
-
-        unpacker.Finish();
-        log($"Sysroot {source}: applied {image.Layers.Count} layers, {unpacker.Entries} entries ({unpacker.SkippedSpecialFiles} device nodes and FIFOs skipped).");
     }
 
     /// <summary>
