@@ -15,6 +15,9 @@ public sealed class ProxiedRequest
 
     public string? ContentType { get; set; }
 
+    /// <summary>The request's Authorization header as it arrived (null: none), to check what reached a host.</summary>
+    public string? Authorization { get; init; }
+
     public byte[] Body { get; set; } = Array.Empty<byte>();
 
     public string Path => PathAndQuery.Split('?')[0];
@@ -48,19 +51,35 @@ public sealed class RegistryProxy : IDisposable
 
     /// <param name="upstream">host:port of the registry behind (plain HTTP).</param>
     /// <param name="rule">An answer to give instead of the registry's, or null to pass the request on.</param>
-    public RegistryProxy(string upstream, Func<ProxiedRequest, ProxyAnswer?> rule)
+    /// <param name="address">The loopback address to listen on (127.0.0.2 is another host than 127.0.0.1 to a client).</param>
+    public RegistryProxy(string upstream, Func<ProxiedRequest, ProxyAnswer?> rule, string address = "127.0.0.1")
     {
         _upstreamHost = upstream;
         _rule = rule;
         int port = TestRegistry.FreePort();
-        Host = $"127.0.0.1:{port}";
-        _listener.Prefixes.Add($"http://127.0.0.1:{port}/");
+        Host = $"{address}:{port}";
+        _listener.Prefixes.Add($"http://{address}:{port}/");
         _listener.Start();
         _serving = Task.Run(Serve);
     }
 
     /// <summary>host:port the client pushes to.</summary>
     public string Host { get; }
+
+    /// <summary>The Host sent to the registry, which builds its Location headers from it; null: this proxy's (they lead back through it).</summary>
+    public string? Advertise { get; init; }
+
+    /// <summary>Rewrites the Location of each answer the registry gave (the request, the Location): to make it relative, say.</summary>
+    public Func<ProxiedRequest, string, string>? RewriteLocation { get; init; }
+
+    /// <summary>An Authorization header sent to the registry for requests that came without one (a storage host's own access).</summary>
+    public string? UpstreamAuthorization { get; init; }
+
+    /// <summary>Called once the registry answered a forwarded request with this status, before the client gets the answer.</summary>
+    public Action<ProxiedRequest, int>? Answered { get; init; }
+
+    /// <summary>Called when half of a forwarded request's body has gone to the registry (and been given 200 ms to arrive); the rest follows after.</summary>
+    public Action<ProxiedRequest>? Halfway { get; init; }
 
     /// <summary>Every request: when it came (since the proxy started), method, path and query, and the status it got.</summary>
     public ConcurrentQueue<(TimeSpan At, string Method, string PathAndQuery, int Status)> Seen { get; } = new();
@@ -97,6 +116,7 @@ public sealed class RegistryProxy : IDisposable
                 Method = context.Request.HttpMethod,
                 PathAndQuery = context.Request.RawUrl ?? "/",
                 ContentType = context.Request.ContentType,
+                Authorization = context.Request.Headers["Authorization"],
                 Body = body.ToArray(),
             };
             ProxyAnswer? answer;
@@ -163,10 +183,15 @@ public sealed class RegistryProxy : IDisposable
         }
 
         // The registry builds its Location headers from Host: they lead back through the proxy.
-        message.Headers.Host = Host;
+        message.Headers.Host = Advertise ?? Host;
+        if (request.Authorization is null && UpstreamAuthorization is not null)
+        {
+            message.Headers.TryAddWithoutValidation("Authorization", UpstreamAuthorization);
+        }
+
         if (request.Body.Length > 0 || request.Method is "PUT" or "POST" or "PATCH")
         {
-            message.Content = new ByteArrayContent(request.Body);
+            message.Content = Halfway is null || request.Body.Length < 2 ? new ByteArrayContent(request.Body) : new SplitContent(request, Halfway);
             if (request.ContentType is not null)
             {
                 message.Content.Headers.TryAddWithoutValidation("Content-Type", request.ContentType);
@@ -179,13 +204,15 @@ public sealed class RegistryProxy : IDisposable
         }
 
         using HttpResponseMessage answer = await _upstream.SendAsync(message, HttpCompletionOption.ResponseContentRead).ConfigureAwait(false);
+        Answered?.Invoke(request, (int)answer.StatusCode);
         HttpListenerResponse response = context.Response;
         response.StatusCode = (int)answer.StatusCode;
         foreach ((string name, IEnumerable<string> values) in answer.Headers.Concat(answer.Content.Headers))
         {
             if (!HopHeaders.Contains(name))
             {
-                response.AddHeader(name, string.Join(", ", values));
+                string value = string.Join(", ", values);
+                response.AddHeader(name, RewriteLocation is not null && name.Equals("Location", StringComparison.OrdinalIgnoreCase) ? RewriteLocation(request, value) : value);
             }
         }
 
@@ -203,6 +230,26 @@ public sealed class RegistryProxy : IDisposable
 
         response.Close();
         return (int)answer.StatusCode;
+    }
+
+    /// <summary>A request body sent in two halves, <see cref="Halfway"/> called between them.</summary>
+    private sealed class SplitContent(ProxiedRequest request, Action<ProxiedRequest> halfway) : HttpContent
+    {
+        protected override async Task SerializeToStreamAsync(Stream stream, System.Net.TransportContext? context)
+        {
+            int half = request.Body.Length / 2;
+            await stream.WriteAsync(request.Body.AsMemory(0, half)).ConfigureAwait(false);
+            await stream.FlushAsync().ConfigureAwait(false);
+            await Task.Delay(200).ConfigureAwait(false);
+            halfway(request);
+            await stream.WriteAsync(request.Body.AsMemory(half)).ConfigureAwait(false);
+        }
+
+        protected override bool TryComputeLength(out long length)
+        {
+            length = request.Body.Length;
+            return true;
+        }
     }
 
     public void Dispose()

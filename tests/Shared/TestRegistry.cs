@@ -77,6 +77,9 @@ public sealed class TestRegistry : IDisposable
 
     public string LogPath => _dir.Combine("registry.log");
 
+    /// <summary>The registry's storage folder (distribution's filesystem driver: docker/registry/v2/...), which outlives a <see cref="Stop"/>.</summary>
+    public string Storage => _dir.Combine("storage");
+
     public void Start()
     {
         var psi = new ProcessStartInfo(Program!) { UseShellExecute = false, RedirectStandardOutput = true, RedirectStandardError = true };

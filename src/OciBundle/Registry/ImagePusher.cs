@@ -205,7 +205,7 @@ internal static class ImagePusher
                 throw await client.Fail(post, $"POST upload of {blob.Digest}", cancel).ConfigureAwait(false);
             }
 
-            location = client.UploadLocation(post.Headers.Location, $"POST upload of {blob.Digest}");
+            location = client.UploadLocation(post, $"POST upload of {blob.Digest}");
         }
 
         if (blob.Size <= chunkSize)
@@ -237,7 +237,7 @@ internal static class ImagePusher
                 throw await UploadFailed(client, patch, $"PATCH blob {blob.Digest} at {first}", attempt, cancel).ConfigureAwait(false);
             }
 
-            location = client.UploadLocation(patch.Headers.Location, $"PATCH blob {blob.Digest} at {first}");
+            location = client.UploadLocation(patch, $"PATCH blob {blob.Digest} at {first}");
             if (clock.Elapsed - said > TimeSpan.FromSeconds(2))
             {
                 said = clock.Elapsed;

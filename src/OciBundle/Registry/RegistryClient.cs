@@ -49,7 +49,7 @@ internal sealed class RegistryClient : IDisposable
         {
             ConnectTimeout = TimeSpan.FromSeconds(15),
             PooledConnectionLifetime = TimeSpan.FromMinutes(5),
-            AllowAutoRedirect = true,
+            AllowAutoRedirect = false, // followed in SendAsync (RegistryRedirect), which makes the body again for each hop
             MaxConnectionsPerServer = 8,
         })
         {
@@ -87,17 +87,24 @@ internal sealed class RegistryClient : IDisposable
     public Uri Url(string relative) => new(BaseUri, relative);
 
     /// <summary>
-    /// Sends a request made by <paramref name="make"/> (called again for each attempt, so a body can be re-read),
-    /// authenticating for <paramref name="scope"/> as the registry asks. Retries 429, 5xx and dropped connections;
-    /// returns any other answer for the caller to judge (<see cref="Fail"/>).
+    /// Sends a request made by <paramref name="make"/> (called again for each attempt and each redirect, so a body is
+    /// made afresh, never read twice), authenticating for <paramref name="scope"/> as the registry asks. Follows
+    /// redirects as <see cref="RegistryRedirect"/> says; retries 429, 5xx and dropped connections (from the first
+    /// address again); returns any other answer for the caller to judge (<see cref="Fail"/>).
     /// </summary>
     public async Task<HttpResponseMessage> SendAsync(Func<HttpRequestMessage> make, string scope, CancellationToken cancel, bool retry = true)
     {
-        int answered = 0;
+        int answered = 0, redirects = 0;
+        Uri? redirected = null;
         for (int attempt = 0; ; attempt++)
         {
             HttpResponseMessage response;
             HttpRequestMessage request = make();
+            if (redirected is not null)
+            {
+                request.RequestUri = redirected;
+            }
+
             try
             {
                 Authorize(request, scope);
@@ -120,7 +127,20 @@ internal sealed class RegistryClient : IDisposable
                 }
 
                 _log($"{request.Method} {request.RequestUri?.AbsolutePath}: {Describe(e)}; retrying");
+                (redirected, redirects) = (null, 0);
                 await Task.Delay(Backoff(attempt), cancel).ConfigureAwait(false);
+                continue;
+            }
+
+            if (RegistryRedirect.IsRedirect(response.StatusCode))
+            {
+                using (response)
+                {
+                    redirected = RegistryRedirect.Target(this, request, response, ++redirects);
+                }
+
+                _log($"{request.Method} {RegistryRedirect.Shown(request.RequestUri)}: {(int)response.StatusCode}, sent again to {RegistryRedirect.Shown(redirected)}{(IsRegistry(redirected) ? "" : ", which gets no credentials")}");
+                attempt--;
                 continue;
             }
 
@@ -141,6 +161,7 @@ internal sealed class RegistryClient : IDisposable
             {
                 TimeSpan wait = RetryWait(response, attempt);
                 _log($"{request.Method} {request.RequestUri?.AbsolutePath}: {(int)response.StatusCode}; retrying in {wait.TotalSeconds:F1} s");
+                (redirected, redirects) = (null, 0);
                 response.Dispose();
                 await Task.Delay(wait, cancel).ConfigureAwait(false);
                 continue;
@@ -236,12 +257,15 @@ internal sealed class RegistryClient : IDisposable
         && uri.Port == BaseUri.Port;
 
     /// <summary>
-    /// Where an upload goes on (the <c>Location</c> of a POST or PATCH), made absolute: an http(s) address, never a
-    /// downgrade from the registry's TLS to plain http; another host (blob storage) gets no credentials (<see cref="IsRegistry"/>).
+    /// Where an upload goes on (the <c>Location</c> of a POST or PATCH), made absolute against the URL that answered
+    /// (RFC 9110 10.2.2: an upload host's relative Location names a place on that host, not on the registry): an
+    /// http(s) address, never a downgrade from the registry's TLS to plain http; another host (blob storage) gets no
+    /// credentials (<see cref="IsRegistry"/>).
     /// </summary>
-    public Uri UploadLocation(Uri location, string answer)
+    public Uri UploadLocation(HttpResponseMessage response, string answer)
     {
-        Uri target = location.IsAbsoluteUri ? location : new Uri(BaseUri, location);
+        Uri location = response.Headers.Location!;
+        Uri target = location.IsAbsoluteUri ? location : new Uri(response.RequestMessage?.RequestUri ?? BaseUri, location);
         string? why = target.Scheme is not ("http" or "https") ? $"is a {target.Scheme}: address, not http or https"
             : BaseUri.Scheme == "https" && target.Scheme == "http" ? "is plain http while the registry speaks TLS (a downgrade: the image would travel in the clear)"
             : null;
