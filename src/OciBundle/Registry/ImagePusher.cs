@@ -71,7 +71,7 @@ internal static class ImagePusher
         long bytes = 0;
         await System.Threading.Tasks.Parallel.ForEachAsync(layout.Blobs, new ParallelOptions { MaxDegreeOfParallelism = Parallel, CancellationToken = cancel }, async (blob, token) =>
         {
-            switch (await PushBlob(client, spec, blob, record.HoldersOf(spec.Registry, blob.Digest, spec.Repository), scope, chunkSize, progress, token).ConfigureAwait(false))
+            switch (await PushBlob(client, spec, blob, record.HoldersOf(spec.Registry, blob.Digest, spec.Repository), scope, chunkSize, progress, log, token).ConfigureAwait(false))
             {
                 case BlobOutcome.Present:
                     Interlocked.Increment(ref present);
@@ -131,7 +131,7 @@ internal static class ImagePusher
         return response.Headers.TryGetValues("Docker-Content-Digest", out var values) ? values.FirstOrDefault() : null;
     }
 
-    private static async Task<BlobOutcome> PushBlob(RegistryClient client, PushSpec spec, LayoutBlob blob, IReadOnlyList<string> holders, string scope, int chunkSize, Action<string> progress, CancellationToken cancel)
+    private static async Task<BlobOutcome> PushBlob(RegistryClient client, PushSpec spec, LayoutBlob blob, IReadOnlyList<string> holders, string scope, int chunkSize, Action<string> progress, Action<string> log, CancellationToken cancel)
     {
         using (HttpResponseMessage head = await client.SendAsync(() => new HttpRequestMessage(HttpMethod.Head, client.Url($"{spec.Repository}/blobs/{blob.Digest}")), scope, cancel).ConfigureAwait(false))
         {
@@ -140,7 +140,14 @@ internal static class ImagePusher
                 return BlobOutcome.Present;
             }
 
-            if (head.StatusCode != HttpStatusCode.NotFound)
+            if ((int)head.StatusCode >= 500)
+            {
+                // Still a 5xx after the retries: distribution answers 500 for a blob whose write a crash cut off (its
+                // link written, empty), and so may others; an upload overwrites it, so the blob goes up as if absent
+                // and the push fails only if that upload does.
+                log($"HEAD blob {blob.Digest}: {(int)head.StatusCode} {head.ReasonPhrase} after the retries; uploading it as if absent (an upload overwrites what a cut-off write left)");
+            }
+            else if (head.StatusCode != HttpStatusCode.NotFound)
             {
                 throw await client.Fail(head, $"HEAD blob {blob.Digest}", cancel).ConfigureAwait(false);
             }
