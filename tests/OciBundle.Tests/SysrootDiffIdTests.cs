@@ -39,7 +39,8 @@ public sealed class SysrootDiffIdTests
             {
                 foreach ((string file, string text) in files)
                 {
-                    w.WriteEntry(new PaxTarEntry(TarEntryType.RegularFile, file) { Mode = (UnixFileMode)0b110_100_100, DataStream = new MemoryStream(System.Text.Encoding.UTF8.GetBytes(text)) });
+                    // Dated, so the same files give the same bytes on every run (a damaged blob is damaged the same way each time).
+                    w.WriteEntry(new PaxTarEntry(TarEntryType.RegularFile, file) { Mode = (UnixFileMode)0b110_100_100, ModificationTime = new DateTimeOffset(2024, 1, 1, 0, 0, 0, TimeSpan.Zero), DataStream = new MemoryStream(System.Text.Encoding.UTF8.GetBytes(text)) });
                 }
             }
 
@@ -243,6 +244,32 @@ public sealed class SysrootDiffIdTests
         File.WriteAllBytes(zst, bytes);
         OciBundleException e = f.Fails(zst);
         Assert.AreEqual("OCIB1313", e.Code, e.Message);
+        CollectionAssert.AreEqual(Array.Empty<string>(), f.CacheEntries());
+    }
+
+    [TestMethod]
+    public void ATarHeaderWhoseNumberOverflowsIsOCIB1313NotARawException()
+    {
+        using var f = new Fixture();
+        string tar = Path.Combine(f.Root, "overflow.tar");
+        using (FileStream s = File.Create(tar))
+        using (var w = new TarWriter(s, TarEntryFormat.Ustar))
+        {
+            w.WriteEntry(new UstarTarEntry(TarEntryType.RegularFile, "etc/x") { DataStream = new MemoryStream("x"u8.ToArray()) });
+        }
+
+        // The uid field in base-256 (its first byte's high bit) with more digits than an int holds, and the header's checksum made right.
+        byte[] bytes = File.ReadAllBytes(tar);
+        bytes[108] = 0x80;
+        bytes.AsSpan(109, 7).Fill(0xff);
+        bytes.AsSpan(148, 8).Fill((byte)' ');
+        int sum = bytes.AsSpan(0, 512).ToArray().Sum(b => (int)b);
+        System.Text.Encoding.ASCII.GetBytes(Convert.ToString(sum, 8).PadLeft(6, '0') + "\0 ").CopyTo(bytes, 148);
+        File.WriteAllBytes(tar, bytes);
+        Assert.AreEqual("OCIB1313", f.Fails(tar).Code);
+        string layout = Path.Combine(f.Root, "layout");
+        OciLayoutMaker.Write(layout, new[] { tar });
+        Assert.AreEqual("OCIB1313", f.Fails(layout).Code, "in a layer whose digests are right");
         CollectionAssert.AreEqual(Array.Empty<string>(), f.CacheEntries());
     }
 

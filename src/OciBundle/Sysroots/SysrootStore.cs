@@ -159,7 +159,7 @@ internal static class SysrootStore
                 }
             }
         }
-        catch (Exception e) when (e is InvalidDataException or FormatException or EndOfStreamException or IOException or ArgumentException)
+        catch (Exception e) when (e is InvalidDataException or FormatException or EndOfStreamException or IOException or ArgumentException or OverflowException)
         {
             return false; // not a tar: the unpacker says so with its own error
         }

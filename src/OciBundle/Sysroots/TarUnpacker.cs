@@ -84,7 +84,7 @@ internal sealed class TarUnpacker
                 Apply(entry, layer, writtenThisLayer, opaque);
             }
         }
-        catch (Exception e) when (e is InvalidDataException or FormatException or EndOfStreamException or ArgumentException or InvalidOperationException or NotSupportedException or IOException or ZstdSharp.ZstdException)
+        catch (Exception e) when (e is InvalidDataException or FormatException or EndOfStreamException or ArgumentException or InvalidOperationException or NotSupportedException or IOException or OverflowException or ZstdSharp.ZstdException)
         {
             throw new OciBundleException(Strings.SysrootUnreadable, _source, e.Message);
         }
