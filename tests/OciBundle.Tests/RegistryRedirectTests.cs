@@ -217,4 +217,59 @@ public sealed class RegistryRedirectTests
         Assert.IsTrue(fake.Seen.All(s => s.Uri.Host == "registry.test" && s.Uri.Scheme == "https" && s.Uri.AbsolutePath != "/v2/team/app/blobs/uploads/u2"), "nothing went to the redirect's target: " + string.Join(", ", fake.Seen.Select(s => s.Uri)));
         Assert.IsFalse(fake.Seen.Any(s => s.Method == "PUT" && s.Uri.AbsolutePath.Contains("/manifests/", StringComparison.Ordinal)), "no tag moved");
     }
+
+    [TestMethod]
+    public void ATokenRealmsRedirectIsFollowedWithoutTheCredentialsAndARefreshTokensPostIsNot()
+    {
+        using var dir = new TempDirectory();
+        string image = dir.Combine("img");
+        RegistryPushTests.WriteLayout(dir, image);
+        var fake = new FakeRegistry(r =>
+        {
+            string path = r.RequestUri!.AbsolutePath;
+            if (r.RequestUri.Host == "auth.test")
+            {
+                return Answer(HttpStatusCode.OK, "{\"token\":\"TOKEN-AFTER-REDIRECT\",\"expires_in\":300}");
+            }
+
+            if (path == "/token")
+            {
+                return Answer(HttpStatusCode.TemporaryRedirect, "", ("Location", "https://auth.test/token2" + r.RequestUri.Query));
+            }
+
+            if (r.Headers.Authorization?.ToString() != "Bearer TOKEN-AFTER-REDIRECT")
+            {
+                return Answer(HttpStatusCode.Unauthorized, "", ("WWW-Authenticate", "Bearer realm=\"https://registry.test/token\",service=\"s\""));
+            }
+
+            return r.Method.Method switch
+            {
+                "HEAD" => Answer(HttpStatusCode.NotFound),
+                "POST" or "PATCH" => Answer(HttpStatusCode.Accepted, "", ("Location", "/v2/team/app/blobs/uploads/u")),
+                _ => Answer(HttpStatusCode.Created),
+            };
+        });
+        var spec = PushSpec.Parse(new PushOptions { ImageDirectory = image, Registry = "registry.test", Repository = "team/app", Tags = { "latest" } }, _ => null);
+        Func<string, string?> credentials = key => key switch { CredentialLookup.UsernameVariable => User, CredentialLookup.PasswordVariable => Password, "HOME" => "/nonexistent", _ => null };
+        PushResult pushed = ImagePusher.Push(spec, credentials, _ => { }, _ => { }, handler: fake, chunkSize: 1 << 20, backoff: Quick);
+        Assert.IsFalse(pushed.UpToDate);
+        var atAuth = fake.Seen.Where(s => s.Uri.Host == "auth.test").ToList();
+        Assert.IsTrue(atAuth.Count > 0, "the token came from where the realm redirected");
+        Assert.IsTrue(atAuth.All(s => s.Authorization is null && s.Method == "GET"), "without the credentials");
+        Assert.IsTrue(fake.Seen.Any(s => s.Uri.AbsolutePath == "/token" && s.Authorization is not null), "the realm itself got them");
+
+        // An identity token goes in a POST's body: a redirect of that POST is not followed, and is a coded error.
+        string config = dir.Combine("docker");
+        Directory.CreateDirectory(config);
+        File.WriteAllText(Path.Combine(config, "config.json"), "{\"auths\":{\"registry.test\":{\"auth\":\"" + Convert.ToBase64String(Encoding.UTF8.GetBytes("00000000-0000-0000-0000-000000000000:")) + "\",\"identitytoken\":\"REFRESH-SECRET\"}}}");
+        var oauth = new FakeRegistry(r => r.RequestUri!.AbsolutePath == "/token"
+            ? Answer(HttpStatusCode.TemporaryRedirect, "", ("Location", "https://auth.test/token2"))
+            : r.RequestUri.Host == "auth.test" ? Answer(HttpStatusCode.OK, "{\"access_token\":\"T\"}")
+            : Answer(HttpStatusCode.Unauthorized, "", ("WWW-Authenticate", "Bearer realm=\"https://registry.test/token\",service=\"s\"")));
+        OciBundleException e = Fails(() => ImagePusher.Push(spec, key => key == "DOCKER_CONFIG" ? config : null, _ => { }, _ => { }, handler: oauth, chunkSize: 1 << 20, backoff: Quick));
+        Assert.AreEqual("OCIB1422", e.Code, e.Message);
+        StringAssert.Contains(e.Message, "307");
+        Assert.IsFalse(oauth.Seen.Any(s => s.Uri.Host == "auth.test"), "the refresh token went nowhere else");
+        Assert.IsFalse(e.Message.Contains("REFRESH-SECRET", StringComparison.Ordinal));
+    }
 }

@@ -401,6 +401,17 @@ internal sealed class RegistryClient : IDisposable
         try
         {
             response = await Send(request, cancel).ConfigureAwait(false);
+            for (int hops = 1; RegistryRedirect.IsRedirect(response.StatusCode) && request.Method == HttpMethod.Get; hops++)
+            {
+                // A token GET goes on where the realm redirects it, without the credentials (as HTTP clients do);
+                // the refresh token's POST is never redirected: it carries the secret in its body.
+                using (response)
+                {
+                    request = new HttpRequestMessage(HttpMethod.Get, RegistryRedirect.Target(this, request, response, hops));
+                }
+
+                response = await Send(request, cancel).ConfigureAwait(false);
+            }
         }
         catch (Exception e) when (e is HttpRequestException or IOException or TimeoutException)
         {
