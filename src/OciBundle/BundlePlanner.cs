@@ -217,6 +217,7 @@ internal sealed class BundlePlanner
             }
         }
 
+        Sbom.NuGetPackageFiles? packageFiles = content.NuGetPackageRoot is { } root ? new Sbom.NuGetPackageFiles(root, _cache.Value, _inputs, _log) : null;
         byte[] document = Sbom.SpdxSbom.Write(new Sbom.SbomSources
         {
             Files = entries,
@@ -233,10 +234,12 @@ internal sealed class BundlePlanner
             RidArch = content.Arch.RidArch,
             Sysroot = _sysroot,
             NuGetPackageRoot = content.NuGetPackageRoot,
+            PackageFiles = packageFiles,
             Inputs = _inputs,
             Epoch = _request.Output.Epoch,
             SysrootDigest = _materialized.Digest,
         });
+        packageFiles?.Save(); // the .nupkg digests, for the next plan on this machine
         _plan.AddContent(Sbom.SpdxSbom.ContainerPath, document, FileMode644, "the SBOM of this root file system (SPDX 2.3, OciBundleSbom; it lists every other file)");
         return (document, bySource);
     }

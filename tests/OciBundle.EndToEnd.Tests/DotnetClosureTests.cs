@@ -99,6 +99,8 @@ public sealed class DotnetClosureTests
         string packs = Path.Combine(SdkFeed.Packages, "microsoft.netcore.app.runtime.nativeaot.linux-x64");
         CollectionAssert.Contains(Directory.GetDirectories(packs).Select(Path.GetFileName).ToArray(), (string?)aotPack["versionInfo"]);
         Assert.AreEqual("MIT", (string?)aotPack["licenseDeclared"], "from the pack's nuspec");
+        string aotNupkg = Path.Combine(packs, (string)aotPack["versionInfo"]!, $"microsoft.netcore.app.runtime.nativeaot.linux-x64.{aotPack["versionInfo"]}.nupkg");
+        Assert.AreEqual(TestEnvironment.RunCapture("sha512sum", aotNupkg).Output.Split(' ')[0], (string?)aotPack["checksums"]?[0]?["checksumValue"], "the SHA-512 of the pack's .nupkg");
         JObject aotSbom = SbomTests.Read(project.BundleDir);
         Assert.AreEqual("1.0.0", (string?)aotSbom["packages"]!.Single(p => (string?)p["SPDXID"] == "SPDXRef-App")["versionInfo"], "the build's deps.json names the app");
         Assert.IsFalse(aotSbom["packages"]!.Any(p => (string?)p["name"] == "Microsoft.NETCore.App.Runtime.linux-x64"), "not the JIT runtime, which the executable does not carry");

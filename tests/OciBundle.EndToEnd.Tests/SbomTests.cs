@@ -155,6 +155,19 @@ public sealed class SbomTests
         Assert.AreEqual("MIT", (string)Package(sbom, "Microsoft.Data.Sqlite")["licenseDeclared"]!, "from the package's nuspec");
         string runtimePack = deps["libraries"]!.OfType<JProperty>().Single(l => l.Name.StartsWith("runtimepack.Microsoft.NETCore.App.Runtime.linux-x64/", StringComparison.Ordinal)).Name.Split('/')[1];
         Assert.AreEqual($"pkg:nuget/Microsoft.NETCore.App.Runtime.linux-x64@{runtimePack}", Purl(Package(sbom, "Microsoft.NETCore.App.Runtime.linux-x64")), "the runtime of a self-contained app");
+
+        // Each package's checksum, the runtime pack's included, is what sha512sum prints for its signed .nupkg in the package folder.
+        foreach (string[] p in packages.Append(new[] { "Microsoft.NETCore.App.Runtime.linux-x64", runtimePack }))
+        {
+            string nupkg = Path.Combine(SdkFeed.Packages, p[0].ToLowerInvariant(), p[1].ToLowerInvariant(), $"{p[0].ToLowerInvariant()}.{p[1].ToLowerInvariant()}.nupkg");
+            ProcessResult sum = TestEnvironment.RunCapture("sha512sum", nupkg);
+            Assert.AreEqual(0, sum.ExitCode, sum.All);
+            JObject package = Package(sbom, p[0]);
+            Assert.AreEqual(sum.Output.Split(' ')[0], (string?)package["checksums"]?.Single(c => (string?)c["algorithm"] == "SHA512")["checksumValue"], $"{p[0]}: sha512sum {nupkg}");
+            Assert.AreEqual(Path.GetFileName(nupkg), (string?)package["packageFileName"], p[0]);
+        }
+
+        Assert.AreEqual("", SchemaValidator.ValidateSpdx(Path.Combine(project.BundleDir, "sbom.spdx.json")));
         string sqliteNative = sbom["files"]!.Single(f => (string?)f["fileName"] == "/app/libe_sqlite3.so")["SPDXID"]!.ToString();
         string owner = sbom["relationships"]!.Single(r => (string?)r["relatedSpdxElement"] == sqliteNative)["spdxElementId"]!.ToString();
         Assert.AreEqual("SQLitePCLRaw.lib.e_sqlite3", (string?)sbom["packages"]!.Single(p => (string?)p["SPDXID"] == owner)["name"]);

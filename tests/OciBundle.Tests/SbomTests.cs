@@ -124,12 +124,14 @@ public sealed class SbomTests
         Assert.AreEqual("debian", (string?)os["name"]);
         Assert.AreEqual("12", (string?)os["versionInfo"]);
 
-        // The NuGet package from deps.json: version, purl, NuGet's SHA-512, the nuspec's license expression, its file.
+        // The NuGet package from deps.json: version, purl, the nuspec's license expression, its file; no .nupkg in the
+        // package folder, so no checksum (deps.json's hash is NuGet's contentHash, not a file's), which an annotation keeps.
         JObject acme = Package(sbom, "Acme.Json");
         Assert.AreEqual("1.2.3", (string?)acme["versionInfo"]);
         Assert.AreEqual("pkg:nuget/Acme.Json@1.2.3", (string?)acme["externalRefs"]![0]!["referenceLocator"]);
         Assert.AreEqual("MIT OR Apache-2.0", (string?)acme["licenseDeclared"]);
-        Assert.AreEqual(Convert.ToHexString(SHA512.HashData("the nupkg"u8)).ToLowerInvariant(), (string?)acme["checksums"]![0]!["checksumValue"]);
+        Assert.IsNull(acme["checksums"], "no package file, no checksum");
+        StringAssert.Contains((string?)acme["annotations"]![0]!["comment"], "NuGet contentHash: sha512-" + Convert.ToBase64String(SHA512.HashData("the nupkg"u8)) + " ");
         Assert.AreEqual((string)acme["SPDXID"]!, containers["/app/Acme.Json.dll"]);
 
         // The app (the project of deps.json, with its version) holds the rest of the publish output; generated files are said to be.
@@ -455,5 +457,152 @@ public sealed class SbomTests
         f.Publish(t => { t.NuGetPackageRoot = nuget; t.Sbom = false; });
         Assert.IsFalse(File.Exists(Path.Combine(f.Bundle, "sbom.spdx.json")));
         Assert.IsFalse(Directory.Exists(Path.Combine(f.Bundle, "rootfs", "usr", "share", "sbom")));
+    }
+
+    /// <summary>
+    /// The fixture with two packages in a NuGet folder of its own: Newtonsoft.Json, this build's own signed package from
+    /// the machine's NuGet folder (its .nupkg, .nupkg.sha512 and .nupkg.metadata copied), with deps.json's contentHash
+    /// as the SDK writes it; and a runtime pack (deps.json has no hash and no path for one, as the SDK writes it) whose
+    /// .nupkg is a file of the test's.
+    /// </summary>
+    private static Fixture WithRealPackage(out string nugetRoot, out string nupkg, out string runtimePack)
+    {
+        string version = System.Text.RegularExpressions.Regex.Match(File.ReadAllText(Path.Combine(TestEnvironment.RepoRoot, "Directory.Packages.props")), "\"Newtonsoft.Json\" Version=\"([^\"]+)\"").Groups[1].Value;
+        string machine = Environment.GetEnvironmentVariable("NUGET_PACKAGES") is { Length: > 0 } n ? n : Path.Combine(Environment.GetFolderPath(Environment.SpecialFolder.UserProfile), ".nuget", "packages");
+        string source = Path.Combine(machine, "newtonsoft.json", version);
+        TestEnvironment.Require(File.Exists(Path.Combine(source, $"newtonsoft.json.{version}.nupkg")), $"the signed Newtonsoft.Json {version} package this build restores, in {source}");
+        Fixture f = Debian(out nugetRoot);
+        string folder = Path.Combine(nugetRoot, "newtonsoft.json", version);
+        Directory.CreateDirectory(folder);
+        foreach (string name in new[] { $"newtonsoft.json.{version}.nupkg", $"newtonsoft.json.{version}.nupkg.sha512", ".nupkg.metadata" })
+        {
+            File.Copy(Path.Combine(source, name), Path.Combine(folder, name));
+        }
+
+        nupkg = Path.Combine(folder, $"newtonsoft.json.{version}.nupkg");
+        string contentHash = (string)JObject.Parse(File.ReadAllText(Path.Combine(folder, ".nupkg.metadata")))["contentHash"]!;
+        runtimePack = Path.Combine(nugetRoot, "microsoft.netcore.app.runtime.linux-x64", "10.0.0", "microsoft.netcore.app.runtime.linux-x64.10.0.0.nupkg");
+        Directory.CreateDirectory(Path.GetDirectoryName(runtimePack)!);
+        File.WriteAllBytes(runtimePack, RandomNumberGenerator.GetBytes(3 << 20));
+        File.WriteAllText(Path.Combine(f.PublishDir, "Hello.deps.json"), $$"""
+            {
+              "runtimeTarget": { "name": ".NETCoreApp,Version=v10.0/linux-x64", "signature": "" },
+              "targets": {
+                ".NETCoreApp,Version=v10.0/linux-x64": {
+                  "Hello/2.5.0": { "dependencies": { "Newtonsoft.Json": "{{version}}" }, "runtime": { "Hello.dll": {} } },
+                  "Newtonsoft.Json/{{version}}": { "runtime": { "lib/net6.0/Newtonsoft.Json.dll": { "assemblyVersion": "13.0.0.0" } } },
+                  "runtimepack.Microsoft.NETCore.App.Runtime.linux-x64/10.0.0": { "runtime": { "System.Private.CoreLib.dll": {} } }
+                }
+              },
+              "libraries": {
+                "Hello/2.5.0": { "type": "project", "serviceable": false, "sha512": "" },
+                "Newtonsoft.Json/{{version}}": { "type": "package", "serviceable": true, "sha512": "sha512-{{contentHash}}", "path": "newtonsoft.json/{{version}}", "hashPath": "newtonsoft.json.{{version}}.nupkg.sha512" },
+                "runtimepack.Microsoft.NETCore.App.Runtime.linux-x64/10.0.0": { "type": "runtimepack", "serviceable": false, "sha512": "" }
+              }
+            }
+            """);
+        return f;
+    }
+
+    private static string Sha512Sum(string path)
+    {
+        ProcessResult sum = TestEnvironment.RunCapture("sha512sum", path);
+        Assert.AreEqual(0, sum.ExitCode, sum.All);
+        return sum.Output.Split(' ')[0];
+    }
+
+    [TestMethod]
+    public void APackagesChecksumIsTheSha512OfItsSignedNupkgAsSha512sumPrintsItAndNuGetsContentHashAnAnnotation()
+    {
+        using Fixture f = WithRealPackage(out string nuget, out string nupkg, out string runtimePack);
+        f.Publish(t => t.NuGetPackageRoot = nuget);
+        JObject sbom = Sbom(f);
+        Assert.AreEqual("", SchemaValidator.ValidateSpdx(Path.Combine(f.Bundle, "sbom.spdx.json")));
+
+        // What each of NuGet's hashes is, on the real signed package: .nupkg.sha512 is the file's; contentHash is not.
+        string fileHash = Sha512Sum(nupkg);
+        Assert.AreEqual(fileHash, Convert.ToHexString(Convert.FromBase64String(File.ReadAllText(nupkg + ".sha512"))).ToLowerInvariant(), ".nupkg.sha512 is the SHA-512 of the file");
+        string contentHash = (string)JObject.Parse(File.ReadAllText(Path.Combine(Path.GetDirectoryName(nupkg)!, ".nupkg.metadata")))["contentHash"]!;
+        Assert.AreNotEqual(fileHash, Convert.ToHexString(Convert.FromBase64String(contentHash)).ToLowerInvariant(), "a signed package's contentHash is another hash (of the package without its signature)");
+
+        JObject newtonsoft = Package(sbom, "Newtonsoft.Json");
+        Assert.AreEqual("SHA512", (string?)newtonsoft["checksums"]!.Single()["algorithm"]);
+        Assert.AreEqual(fileHash, (string?)newtonsoft["checksums"]!.Single()["checksumValue"], "the checksum is sha512sum of the .nupkg");
+        Assert.AreEqual(Path.GetFileName(nupkg), (string?)newtonsoft["packageFileName"], "and names the file it is of");
+        JObject annotation = (JObject)newtonsoft["annotations"]!.Single();
+        Assert.AreEqual("OTHER", (string?)annotation["annotationType"]);
+        StringAssert.StartsWith((string?)annotation["annotator"], "Tool: OciBundle.Sdk-");
+        Assert.AreEqual((string?)sbom["creationInfo"]!["created"], (string?)annotation["annotationDate"], "dated as the document: the same inputs give the same bytes");
+        StringAssert.Contains((string?)annotation["comment"], $"NuGet contentHash: sha512-{contentHash} ");
+
+        // The runtime pack: deps.json gives it no hash and no path; its .nupkg where NuGet puts it is found and hashed.
+        JObject pack = Package(sbom, "Microsoft.NETCore.App.Runtime.linux-x64");
+        Assert.AreEqual(Sha512Sum(runtimePack), (string?)pack["checksums"]!.Single()["checksumValue"]);
+        Assert.AreEqual("microsoft.netcore.app.runtime.linux-x64.10.0.0.nupkg", (string?)pack["packageFileName"]);
+        Assert.IsNull(pack["annotations"], "no contentHash in deps.json, none claimed");
+
+        // A package whose .nupkg is not there (a folder cleaned, restored elsewhere) gets no checksum at all.
+        File.Delete(runtimePack);
+        f.Publish(t => t.NuGetPackageRoot = nuget);
+        Assert.IsNull(Package(Sbom(f), "Microsoft.NETCore.App.Runtime.linux-x64")["checksums"], "the deleted .nupkg was an input: the publish saw it go");
+        Assert.IsNull(Package(Sbom(f), "Microsoft.NETCore.App.Runtime.linux-x64")["packageFileName"]);
+    }
+
+    [TestMethod]
+    public void ANupkgIsHashedOnceAndKnownByItsIdentityUntilItIsWrittenAgain()
+    {
+        using Fixture f = WithRealPackage(out string nuget, out string nupkg, out string runtimePack);
+        string cache = Path.Combine(f.Root, "cache");
+        string Listed(string name) => (string)Package(Sbom(f), name)["checksums"]!.Single()["checksumValue"]!;
+        string Log() => string.Join("\n", f.Engine.Messages.Select(m => m.Message));
+        void CleanPublish()
+        {
+            Directory.Delete(f.Bundle, recursive: true);
+            File.Delete(f.State);
+            f.Publish(t => { t.NuGetPackageRoot = nuget; t.CacheDirectory = cache; });
+        }
+
+        f.Publish(t => { t.NuGetPackageRoot = nuget; t.CacheDirectory = cache; });
+        StringAssert.Contains(Log(), $"SBOM: hashed {runtimePack} (3.0 MB, SHA-512) in ");
+        StringAssert.Contains(Log(), $"SBOM: hashed {nupkg} ");
+        string entry = Directory.GetFiles(Path.Combine(cache, "digests")).Single(e => File.ReadAllText(e).StartsWith("ocibundle-nupkg-sha512 1\n", StringComparison.Ordinal));
+
+        // A clean build reads neither again; shown by an entry altered by hand (same identity, false digest), which is believed.
+        string forged = new('a', 128);
+        File.WriteAllText(entry, File.ReadAllText(entry).Replace(Sha512Sum(runtimePack), forged, StringComparison.Ordinal));
+        CleanPublish();
+        Assert.IsFalse(Log().Contains("SBOM: hashed", StringComparison.Ordinal), Log());
+        Assert.AreEqual(forged, Listed("Microsoft.NETCore.App.Runtime.linux-x64"), "the cache spared the clean build hashing the runtime pack");
+        Assert.AreEqual(Sha512Sum(nupkg), Listed("Newtonsoft.Json"));
+
+        // Never for a file written since, even in place with its old mtime (the ctime tells).
+        DateTime mtime = File.GetLastWriteTimeUtc(runtimePack);
+        using (var stream = new FileStream(runtimePack, FileMode.Open, FileAccess.Write))
+        {
+            stream.Write("changed"u8);
+        }
+
+        File.SetLastWriteTimeUtc(runtimePack, mtime);
+        CleanPublish();
+        Assert.AreEqual(Sha512Sum(runtimePack), Listed("Microsoft.NETCore.App.Runtime.linux-x64"));
+        StringAssert.Contains(Log(), $"SBOM: hashed {runtimePack} ");
+    }
+
+    [TestMethod]
+    public void ANupkgThatIsNotARegularFileOfTheFolderGetsNoChecksumAndNeverBlocks()
+    {
+        using Fixture f = WithRealPackage(out string nuget, out string nupkg, out string runtimePack);
+
+        // The runtime pack's .nupkg a FIFO (reading it would block), Newtonsoft's a link to a file outside the folder.
+        File.Delete(runtimePack);
+        Assert.AreEqual(0, TestEnvironment.RunCapture("mkfifo", runtimePack).ExitCode);
+        string outside = Path.Combine(f.Root, "outside.nupkg");
+        File.Move(nupkg, outside);
+        File.CreateSymbolicLink(nupkg, outside);
+        var publish = System.Threading.Tasks.Task.Run(() => f.Publish(t => t.NuGetPackageRoot = nuget));
+        Assert.IsTrue(publish.Wait(TimeSpan.FromSeconds(60)), "the publish does not wait on a FIFO");
+        Assert.IsNull(Package(Sbom(f), "Microsoft.NETCore.App.Runtime.linux-x64")["checksums"]);
+        Assert.IsNull(Package(Sbom(f), "Newtonsoft.Json")["checksums"], "a file outside the package folder is not the package's");
+        Assert.IsNotNull(Package(Sbom(f), "Newtonsoft.Json")["annotations"], "its contentHash is still kept");
     }
 }

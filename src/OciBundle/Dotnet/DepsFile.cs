@@ -7,10 +7,14 @@ namespace OciBundle.Dotnet;
 /// <param name="Name">The package id or project name, as deps.json spells it (<c>Microsoft.Data.Sqlite</c>).</param>
 /// <param name="Version">Its version (<c>8.0.0</c>).</param>
 /// <param name="Type"><c>package</c>, <c>runtimepack</c> (its name without the <c>runtimepack.</c> prefix), <c>project</c>, or <c>reference</c>.</param>
-/// <param name="Sha512">The package's SHA-512 as NuGet recorded it, lower-case hex; null when none.</param>
+/// <param name="ContentHash">
+/// NuGet's <c>contentHash</c> of the package, as deps.json writes it (<c>sha512-</c> and base64): the SHA-512 of the
+/// package without its signature file (the same as <c>.nupkg.metadata</c>'s), so not the hash of the signed
+/// <c>.nupkg</c> file for a signed package; null when none.
+/// </param>
 /// <param name="PackagePath">Where the package lives under the NuGet package folder (<c>microsoft.data.sqlite/8.0.0</c>); null for projects.</param>
 /// <param name="Files">The publish output's files it contributed, relative to the app folder (<c>Microsoft.Data.Sqlite.dll</c>, <c>de/X.resources.dll</c>).</param>
-internal sealed record DepsLibrary(string Name, string Version, string Type, string? Sha512, string? PackagePath, IReadOnlyList<string> Files);
+internal sealed record DepsLibrary(string Name, string Version, string Type, string? ContentHash, string? PackagePath, IReadOnlyList<string> Files);
 
 /// <summary>
 /// The libraries of an app's <c>*.deps.json</c>, which says which package each published file came from and the
@@ -101,7 +105,7 @@ internal static class DepsFile
 
             string? packagePath = info?["path"] is JValue { Type: JTokenType.String } p ? (string)p! : null;
             string? sha512 = info?["sha512"] is JValue { Type: JTokenType.String } h ? (string)h! : null;
-            result.Add(new DepsLibrary(name, version, type, Sha512Hex(sha512), packagePath, files.Distinct(StringComparer.Ordinal).ToList()));
+            result.Add(new DepsLibrary(name, version, type, ContentHash(sha512), packagePath, files.Distinct(StringComparer.Ordinal).ToList()));
         }
 
         return result;
@@ -109,8 +113,8 @@ internal static class DepsFile
 
     private static string FileName(string assetPath) => assetPath[(assetPath.LastIndexOf('/') + 1)..];
 
-    /// <summary>NuGet writes <c>sha512-&lt;base64&gt;</c>; SPDX wants hex.</summary>
-    private static string? Sha512Hex(string? text)
+    /// <summary><c>sha512-&lt;base64&gt;</c> of 64 bytes, written again in canonical base64 (nothing else of the text passes); null for anything else.</summary>
+    private static string? ContentHash(string? text)
     {
         if (text is null || !text.StartsWith("sha512-", StringComparison.Ordinal))
         {
@@ -119,7 +123,7 @@ internal static class DepsFile
 
         Span<byte> bytes = stackalloc byte[64];
         return Convert.TryFromBase64String(text["sha512-".Length..], bytes, out int written) && written == 64
-            ? Convert.ToHexString(bytes).ToLowerInvariant()
+            ? "sha512-" + Convert.ToBase64String(bytes)
             : null;
     }
 }

@@ -159,6 +159,57 @@ internal sealed class DigestCache
         WriteFile(EntryPath("dpkg " + infoFolder), text.ToString());
     }
 
+    private const string PackagesVersion = "ocibundle-nupkg-sha512 1";
+
+    /// <summary>The SHA-512 of the .nupkg files of a NuGet package folder hashed before, by path inside it, with the identity each was computed for.</summary>
+    public Dictionary<string, (string Identity, string Sha512)> ReadPackageHashes(string packageRoot)
+    {
+        var result = new Dictionary<string, (string, string)>(StringComparer.Ordinal);
+        string path = EntryPath("nupkg " + packageRoot);
+        try
+        {
+            if (!File.Exists(path))
+            {
+                return result;
+            }
+
+            string[] lines = File.ReadAllLines(path);
+            if (lines.Length < 2 || lines[0] != PackagesVersion || lines[1] != packageRoot)
+            {
+                return result;
+            }
+
+            foreach (string line in lines.Skip(2))
+            {
+                string[] f = line.Split('\t');
+                if (f.Length == 3 && f[0].Length > 0 && f[2].Length == 128 && f[2].All(char.IsAsciiHexDigitLower))
+                {
+                    result[f[0]] = (f[1], f[2]);
+                }
+            }
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+        }
+
+        return result;
+    }
+
+    /// <summary>Writes a package folder's .nupkg hashes (those still known plus the new), by rename; failures are ignored.</summary>
+    public void WritePackageHashes(string packageRoot, IReadOnlyDictionary<string, (string Identity, string Sha512)> entries)
+    {
+        var text = new StringBuilder().Append(PackagesVersion).Append('\n').Append(packageRoot).Append('\n');
+        foreach ((string name, (string identity, string sha512)) in entries.OrderBy(e => e.Key, StringComparer.Ordinal))
+        {
+            if (!name.Contains('\t') && !name.Contains('\n') && !identity.Contains('\t') && !identity.Contains('\n'))
+            {
+                text.Append(name).Append('\t').Append(identity).Append('\t').Append(sha512).Append('\n');
+            }
+        }
+
+        WriteFile(EntryPath("nupkg " + packageRoot), text.ToString());
+    }
+
     private static void WriteFile(string path, string text)
     {
         string temp = $"{path}.tmp-{Guid.NewGuid():N}";

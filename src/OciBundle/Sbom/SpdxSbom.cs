@@ -51,6 +51,9 @@ internal sealed record SbomSources
     /// <summary>The NuGet package folder, for the packages' declared licenses; null when unknown.</summary>
     public string? NuGetPackageRoot { get; init; }
 
+    /// <summary>The package folder's .nupkg files, for the packages' checksums; null when the folder is unknown.</summary>
+    public NuGetPackageFiles? PackageFiles { get; init; }
+
     /// <summary>Recorded as inputs: the copyright files and nuspecs read.</summary>
     public State.InputLedger? Inputs { get; init; }
 
@@ -91,7 +94,13 @@ internal static class SpdxSbom
         public string? Supplier { get; init; }
         public string License { get; init; } = NoAssertion;
         public string? SourceInfo { get; init; }
-        public string? Sha512 { get; init; }
+
+        /// <summary>The .nupkg file the checksum is of, and its SHA-512: only ever the hash of that very file.</summary>
+        public (string FileName, string Sha512)? PackageFile { get; init; }
+
+        /// <summary>NuGet's contentHash (the package without its signature), kept in an annotation: it is no checksum of a file SPDX knows.</summary>
+        public string? ContentHash { get; init; }
+
         public string? Comment { get; init; }
         public bool AppDependency { get; init; }
         public List<string> FileIds { get; } = new();
@@ -130,7 +139,8 @@ internal static class SpdxSbom
                 Purpose = library.Type == "runtimepack" ? "FRAMEWORK" : "LIBRARY",
                 Purl = $"pkg:nuget/{Encode(library.Name)}@{Encode(library.Version)}",
                 License = Nuspec(s, packagePath, library.Name),
-                Sha512 = library.Sha512,
+                PackageFile = s.PackageFiles?.Find(library.Name, library.Version, library.PackagePath),
+                ContentHash = library.ContentHash,
                 Comment = library.Type == "runtimepack" ? "the .NET runtime of a self-contained app (its runtime pack), from deps.json"
                     : s.CompiledRuntimePacks.Count > 0 ? "a NuGet package compiled into the app (Native AOT), from the build's deps.json"
                     : "a NuGet package of the app, from deps.json",
@@ -153,6 +163,7 @@ internal static class SpdxSbom
                 Purpose = "FRAMEWORK",
                 Purl = $"pkg:nuget/{Encode(id)}@{Encode(version)}",
                 License = Nuspec(s, $"{id.ToLowerInvariant()}/{version.ToLowerInvariant()}", id),
+                PackageFile = s.PackageFiles?.Find(id, version, null),
                 Comment = "the .NET runtime compiled into the app's executable (Native AOT)",
                 AppDependency = true,
             });
@@ -271,7 +282,8 @@ internal static class SpdxSbom
 
             json.WritePropertyName("creationInfo");
             json.WriteStartObject();
-            Field("created", DateTimeOffset.FromUnixTimeSeconds(s.Epoch).UtcDateTime.ToString("yyyy-MM-dd'T'HH:mm:ss'Z'", CultureInfo.InvariantCulture));
+            string created = DateTimeOffset.FromUnixTimeSeconds(s.Epoch).UtcDateTime.ToString("yyyy-MM-dd'T'HH:mm:ss'Z'", CultureInfo.InvariantCulture);
+            Field("created", created);
             json.WritePropertyName("creators");
             json.WriteStartArray();
             json.WriteValue("Tool: OciBundle.Sdk-" + ToolVersion());
@@ -289,8 +301,8 @@ internal static class SpdxSbom
                 Comment = "the OCI bundle and image of " + s.AppName + ", made by OciBundle.Sdk without a base image"
                     + (s.SysrootDigest is null ? "" : "; native libraries and data from the sysroot " + s.SysrootDigest),
             };
-            WritePackage(json, bundle);
-            WritePackage(json, app);
+            WritePackage(json, bundle, created);
+            WritePackage(json, app, created);
             if (s.Os is { } os)
             {
                 WritePackage(json, new Component
@@ -301,12 +313,12 @@ internal static class SpdxSbom
                     Purpose = "OPERATING_SYSTEM",
                     Comment = "the distribution of the sysroot, from its os-release" + (os.PrettyName is null ? "" : ": " + os.PrettyName),
                     SourceInfo = s.SysrootDigest is null ? null : "the sysroot " + s.SysrootDigest + " (OciBundleSysrootDigest pins it)",
-                });
+                }, created);
             }
 
             foreach (Component c in components)
             {
-                WritePackage(json, c);
+                WritePackage(json, c, created);
             }
 
             json.WriteEndArray();
@@ -434,7 +446,7 @@ internal static class SpdxSbom
         return DeclaredLicense.FromNuspec(nuspec);
     }
 
-    private static void WritePackage(JsonTextWriter json, Component c)
+    private static void WritePackage(JsonTextWriter json, Component c, string created)
     {
         json.WriteStartObject();
         json.WritePropertyName("SPDXID");
@@ -453,11 +465,17 @@ internal static class SpdxSbom
             json.WriteValue(c.Supplier);
         }
 
+        if (c.PackageFile is { } file)
+        {
+            json.WritePropertyName("packageFileName");
+            json.WriteValue(file.FileName);
+        }
+
         json.WritePropertyName("downloadLocation");
         json.WriteValue(NoAssertion);
         json.WritePropertyName("filesAnalyzed");
         json.WriteValue(false);
-        if (c.Sha512 is not null)
+        if (c.PackageFile is { } hashed)
         {
             json.WritePropertyName("checksums");
             json.WriteStartArray();
@@ -465,7 +483,7 @@ internal static class SpdxSbom
             json.WritePropertyName("algorithm");
             json.WriteValue("SHA512");
             json.WritePropertyName("checksumValue");
-            json.WriteValue(c.Sha512);
+            json.WriteValue(hashed.Sha512);
             json.WriteEndObject();
             json.WriteEndArray();
         }
@@ -507,6 +525,23 @@ internal static class SpdxSbom
         {
             json.WritePropertyName("primaryPackagePurpose");
             json.WriteValue(c.Purpose);
+        }
+
+        if (c.ContentHash is not null)
+        {
+            json.WritePropertyName("annotations");
+            json.WriteStartArray();
+            json.WriteStartObject();
+            json.WritePropertyName("annotationDate");
+            json.WriteValue(created);
+            json.WritePropertyName("annotationType");
+            json.WriteValue("OTHER");
+            json.WritePropertyName("annotator");
+            json.WriteValue("Tool: OciBundle.Sdk-" + ToolVersion());
+            json.WritePropertyName("comment");
+            json.WriteValue($"NuGet contentHash: {c.ContentHash} (from deps.json, as NuGet's .nupkg.metadata records it: the SHA-512 of the package without its signature file, so not the checksum of the signed .nupkg; that is in checksums when the package file was in the NuGet package folder)");
+            json.WriteEndObject();
+            json.WriteEndArray();
         }
 
         json.WriteEndObject();
