@@ -400,18 +400,7 @@ internal sealed class RegistryClient : IDisposable
         HttpResponseMessage response;
         try
         {
-            response = await Send(request, cancel).ConfigureAwait(false);
-            for (int hops = 1; RegistryRedirect.IsRedirect(response.StatusCode) && request.Method == HttpMethod.Get; hops++)
-            {
-                // A token GET goes on where the realm redirects it, without the credentials (as HTTP clients do);
-                // the refresh token's POST is never redirected: it carries the secret in its body.
-                using (response)
-                {
-                    request = new HttpRequestMessage(HttpMethod.Get, RegistryRedirect.Target(this, request, response, hops));
-                }
-
-                response = await Send(request, cancel).ConfigureAwait(false);
-            }
+            response = await SendToken(request, cancel).ConfigureAwait(false);
         }
         catch (Exception e) when (e is HttpRequestException or IOException or TimeoutException)
         {
@@ -468,6 +457,26 @@ internal sealed class RegistryClient : IDisposable
             // Renewed a little before it runs out; a token that expires anyway gets a 401, answered once per request.
             _tokens[scope] = (token, DateTimeOffset.UtcNow.AddSeconds(Math.Clamp(expiresIn - 10, 5, 86400)));
         }
+    }
+
+    /// <summary>
+    /// A token request, and for a GET the redirects of its realm, followed without the credentials (as HTTP clients
+    /// do); the refresh token's POST is never redirected: it carries the secret in its body.
+    /// </summary>
+    private async Task<HttpResponseMessage> SendToken(HttpRequestMessage request, CancellationToken cancel)
+    {
+        HttpResponseMessage response = await Send(request, cancel).ConfigureAwait(false);
+        for (int hops = 1; RegistryRedirect.IsRedirect(response.StatusCode) && request.Method == HttpMethod.Get; hops++)
+        {
+            using (response)
+            {
+                request = new HttpRequestMessage(HttpMethod.Get, RegistryRedirect.Target(this, request, response, hops));
+            }
+
+            response = await Send(request, cancel).ConfigureAwait(false);
+        }
+
+        return response;
     }
 
     /// <summary>The key=value pairs of a challenge: <c>realm="https://auth",service="registry",scope="repository:a:pull"</c>.</summary>
