@@ -24,6 +24,13 @@ internal sealed class Sysroot
 
     public bool IsHostRoot => Root == "/";
 
+    /// <summary>
+    /// A folder the user named (or the build machine's <c>/</c>), not an archive unpacked into the cache: only files
+    /// every user of the machine may read are taken from it (<see cref="HostFileAccess"/>), and each copy checks that
+    /// again on the inode it opens.
+    /// </summary>
+    public bool PublicFilesOnly { get; init; }
+
     /// <summary>Where a sysroot path lives on the build machine.</summary>
     public string HostPath(string path) => IsHostRoot ? path : Root + path;
 

@@ -222,6 +222,37 @@ internal static class Strings
 
     /// <summary>OCIB1317</summary>
     public static readonly Diagnostic SysrootCacheNotPrivate = new(nameof(SysrootCacheNotPrivate));
+
+    /// <summary>OCIB1318</summary>
+    public static readonly Diagnostic SysrootFileNotPublic = new(nameof(SysrootFileNotPublic));
+
+    /// <summary>OCIB1319</summary>
+    public static readonly Diagnostic SysrootDataFileLeftOut = new(nameof(SysrootDataFileLeftOut));
+
+    /// <summary>OCIB1500</summary>
+    public static readonly Diagnostic PathHiddenByMount = new(nameof(PathHiddenByMount));
+
+    /// <summary>OCIB1501</summary>
+    public static readonly Diagnostic UnderAppHome = new(nameof(UnderAppHome));
+
+    /// <summary>OCIB1502</summary>
+    public static readonly Diagnostic PlannedUnderReplaceableFolder = new(nameof(PlannedUnderReplaceableFolder));
+
+    /// <summary>OCIB1503</summary>
+    public static readonly Diagnostic InvalidTmpfsOption = new(nameof(InvalidTmpfsOption));
+
+    /// <summary>OCIB1504</summary>
+    public static readonly Diagnostic InvalidMountField = new(nameof(InvalidMountField));
+
+    /// <summary>OCIB1505</summary>
+    public static readonly Diagnostic UnmappedMountId = new(nameof(UnmappedMountId));
+
+    /// <summary>OCIB1506</summary>
+    public static readonly Diagnostic RlimitBelowFloor = new(nameof(RlimitBelowFloor));
+
+    /// <summary>OCIB1507</summary>
+    public static readonly Diagnostic EntryPointUnusable = new(nameof(EntryPointUnusable));
+
     /// <summary>OCIB1400</summary>
     public static readonly Diagnostic InvalidRegistry = new(nameof(InvalidRegistry));
 
@@ -379,5 +410,5 @@ internal static class Strings
 
     /// <summary>All of them, in code order.</summary>
     public static IReadOnlyList<Diagnostic> All { get; } = new[] {
-        NonLinuxRuntimeIdentifier, NotExecutable, UnsupportedOS, UnknownArch, ArchNormalized, ArchDisagreesWithRuntimeIdentifier, RequiredValueMissing, InvalidSourceDateEpoch, EmptyArgs, ArgPathNotFound, ArgIsFolder, ArgNotWorldReadable, ArgNotProgram, MountDestinationNotAbsolute, MountDestinationHasDotDot, MountTypeMissing, BindMountSourceNotAbsolute, MountDestinationReserved, InvalidEnvironmentVariableName, InvalidEnvironmentVariableValue, ValueTooLong, ArgsAndEnvironmentTooLong, InvalidUser, UnknownUserName, RootlessUserNotMapped, ReservedId, InvalidHostname, UnknownSpecVersion, WorkingDirectoryNotAbsolute, WorkingDirectoryReserved, BundleDirectoryUnsafe, BundleDirectoryInsidePublishDirectory, PublishDirectoryNotFound, OutputDirectoryNotOurs, OutputPathNotAFolder, ArchiveNotOurs, TargetPathOutsideRootfs, FileSourceNotFound, SysrootNotFound, InvalidNetwork, InvalidHostId, RootlessHostIdsUnknown, MultipleTargets, NetFrameworkMSBuild, InvalidImageTag, InvalidImagePort, InvalidLayerCompression, InvalidCapability, ContradictoryCapabilities, InvalidSeccomp, InvalidSeccompProfile, InvalidHardeningPath, UnknownRlimit, InvalidRlimitValue, DuplicateRlimit, InvalidBoolean, InvalidHttpPorts, PrivilegedPortWithoutCapability, RuntimeIdentifierUnreachable, InvalidSysrootDigest, SysrootDigestNeedsArchive, InvalidSysrootCache, SysrootDigestMismatch, SysrootTagNotFound, SysrootPlatformNotFound, SysrootEntryOutsideRoot, SysrootHardLinkOutsideRoot, SysrootEntryThroughSymlink, SysrootUnreadable, SysrootBlobCorrupt, SysrootUnsupportedEntry, SysrootCacheFailed, SysrootCacheNotPrivate, InvalidRegistry, InvalidRepository, InvalidPushTag, InvalidInsecureRegistry, DuplicateRuntimeIdentifier, LayoutUnreadable, RegistryCredentialsRefused, RegistryNeedsCredentials, RegistryDenied, RepositoryNotFound, RegistryNameInvalid, RegistryBlobUnknown, RegistryManifestInvalid, RegistryTlsFailed, RegistryUnreachable, RegistryFailed, CredentialHelperFailed, DockerConfigUnreadable, TokenServerFailed, RegistryDigestMismatch, RegistryLocationRefused, PushUnexpectedError, LibraryNotFound, WrongMachine, CorruptElf, PathConflict, IcuNotFound, OpenSslNotFound, GssapiNotFound, FrameworkNotFound, RuntimeConfigUnreadable, EntryPointNotFound, LibraryNotElf, SysrootLacksArchitecture, SymlinkOutsideInputs, SpecialFile, BundleWriteFailed, BundleLocked, PublishItemOutsideProject, NonUtf8FileName, LeftoverNotRemoved, CleanKeptForeignOutput, CleanFailed, RunsAsRoot, ExtraCapabilities, NewPrivilegesAllowed, SeccompUnconfined, HostNetworkShared, HostSystemBindMount, HardeningPathsCleared, KernelFileSystemMount, UnexpectedError, RuncNotFound };
+        NonLinuxRuntimeIdentifier, NotExecutable, UnsupportedOS, UnknownArch, ArchNormalized, ArchDisagreesWithRuntimeIdentifier, RequiredValueMissing, InvalidSourceDateEpoch, EmptyArgs, ArgPathNotFound, ArgIsFolder, ArgNotWorldReadable, ArgNotProgram, MountDestinationNotAbsolute, MountDestinationHasDotDot, MountTypeMissing, BindMountSourceNotAbsolute, MountDestinationReserved, InvalidEnvironmentVariableName, InvalidEnvironmentVariableValue, ValueTooLong, ArgsAndEnvironmentTooLong, InvalidUser, UnknownUserName, RootlessUserNotMapped, ReservedId, InvalidHostname, UnknownSpecVersion, WorkingDirectoryNotAbsolute, WorkingDirectoryReserved, BundleDirectoryUnsafe, BundleDirectoryInsidePublishDirectory, PublishDirectoryNotFound, OutputDirectoryNotOurs, OutputPathNotAFolder, ArchiveNotOurs, TargetPathOutsideRootfs, FileSourceNotFound, SysrootNotFound, InvalidNetwork, InvalidHostId, RootlessHostIdsUnknown, MultipleTargets, NetFrameworkMSBuild, InvalidImageTag, InvalidImagePort, InvalidLayerCompression, InvalidCapability, ContradictoryCapabilities, InvalidSeccomp, InvalidSeccompProfile, InvalidHardeningPath, UnknownRlimit, InvalidRlimitValue, DuplicateRlimit, InvalidBoolean, InvalidHttpPorts, PrivilegedPortWithoutCapability, RuntimeIdentifierUnreachable, InvalidSysrootDigest, SysrootDigestNeedsArchive, InvalidSysrootCache, SysrootDigestMismatch, SysrootTagNotFound, SysrootPlatformNotFound, SysrootEntryOutsideRoot, SysrootHardLinkOutsideRoot, SysrootEntryThroughSymlink, SysrootUnreadable, SysrootBlobCorrupt, SysrootUnsupportedEntry, SysrootCacheFailed, SysrootCacheNotPrivate, SysrootFileNotPublic, SysrootDataFileLeftOut, PathHiddenByMount, UnderAppHome, PlannedUnderReplaceableFolder, InvalidTmpfsOption, InvalidMountField, UnmappedMountId, RlimitBelowFloor, EntryPointUnusable, InvalidRegistry, InvalidRepository, InvalidPushTag, InvalidInsecureRegistry, DuplicateRuntimeIdentifier, LayoutUnreadable, RegistryCredentialsRefused, RegistryNeedsCredentials, RegistryDenied, RepositoryNotFound, RegistryNameInvalid, RegistryBlobUnknown, RegistryManifestInvalid, RegistryTlsFailed, RegistryUnreachable, RegistryFailed, CredentialHelperFailed, DockerConfigUnreadable, TokenServerFailed, RegistryDigestMismatch, RegistryLocationRefused, PushUnexpectedError, LibraryNotFound, WrongMachine, CorruptElf, PathConflict, IcuNotFound, OpenSslNotFound, GssapiNotFound, FrameworkNotFound, RuntimeConfigUnreadable, EntryPointNotFound, LibraryNotElf, SysrootLacksArchitecture, SymlinkOutsideInputs, SpecialFile, BundleWriteFailed, BundleLocked, PublishItemOutsideProject, NonUtf8FileName, LeftoverNotRemoved, CleanKeptForeignOutput, CleanFailed, RunsAsRoot, ExtraCapabilities, NewPrivilegesAllowed, SeccompUnconfined, HostNetworkShared, HostSystemBindMount, HardeningPathsCleared, KernelFileSystemMount, UnexpectedError, RuncNotFound };
 }
