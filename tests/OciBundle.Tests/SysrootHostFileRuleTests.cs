@@ -86,6 +86,31 @@ public sealed class SysrootHostFileRuleTests
     }
 
     [TestMethod]
+    public void WhatIsReadToBeWrittenIntoTheBundleFollowsTheRuleToo()
+    {
+        using var f = new SafetyTests.Fixture();
+        string dpkg = Path.Combine(f.Sysroot, "var", "lib", "dpkg");
+        Directory.CreateDirectory(Path.Combine(dpkg, "info"));
+        string status = Path.Combine(dpkg, "status");
+        File.WriteAllText(status, "Package: libc6\nStatus: install ok installed\nArchitecture: amd64\nVersion: 2.36-9+deb12u14\nDescription: a private note of the build machine\n");
+        File.WriteAllText(Path.Combine(dpkg, "info", "libc6:amd64.list"), "/.\n/lib\n/lib/x86_64-linux-gnu\n/lib/x86_64-linux-gnu/libc.so.6\n");
+        Directory.CreateDirectory(Path.Combine(f.Sysroot, "etc"));
+        File.WriteAllText(Path.Combine(f.Sysroot, "etc", "os-release"), "ID=debian\nVERSION_ID=\"12\"\n");
+
+        f.Publish();
+        Assert.IsTrue(File.Exists(Rootfs(f, "/var/lib/dpkg/status.d/libc6")), "readable by everyone: its stanza is written");
+
+        // Made private: the status file is not read (no stanza of it written), the os-release not copied, with a warning.
+        File.SetUnixFileMode(status, Private640);
+        File.SetUnixFileMode(Path.Combine(f.Sysroot, "etc", "os-release"), Private640);
+        f.Publish();
+        Assert.IsFalse(Directory.Exists(Rootfs(f, "/var/lib/dpkg")), "no stanza of a file not everyone may read");
+        Assert.IsFalse(File.Exists(Rootfs(f, "/etc/os-release")));
+        StringAssert.Contains(f.Engine.Warnings.Single(w => w.Code == "OCIB1319").Message, "/etc/os-release");
+        Assert.IsFalse(File.ReadAllText(Path.Combine(f.Bundle, "sbom.spdx.json")).Contains("\"debian\"", StringComparison.Ordinal), "nor read for the SBOM");
+    }
+
+    [TestMethod]
     public void AnArchiveSysrootKeepsItsOwnModesForItsFilesAreNotTheBuildMachines()
     {
         var sysroot = new Sysroot("/tmp") { PublicFilesOnly = false };

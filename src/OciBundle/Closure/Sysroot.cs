@@ -106,8 +106,11 @@ internal sealed class Sysroot
             return null;
         }
 
+        // What the product reads of a sysroot folder to write into the bundle (dpkg status stanzas, license texts) follows
+        // the host-file rule as what it copies does: a file not every user may read is as good as absent.
         string host = HostPath(found.RealPath);
-        return Interop.NativeMethods.LStat(host) is { } s && (s.Mode & Interop.NativeMethods.S_IFMT) == Interop.NativeMethods.S_IFREG ? host : null;
+        return Interop.NativeMethods.LStat(host) is { } s && (s.Mode & Interop.NativeMethods.S_IFMT) == Interop.NativeMethods.S_IFREG
+            && (!PublicFilesOnly || HostFileAccess.Problem(host, Root, s) is null) ? host : null;
     }
 
     /// <summary>
