@@ -22,13 +22,14 @@ public static class BundleInvariant
             allowed.Add(uid);
         }
 
-        // One find for the whole tree: uid, mode in octal, type, path (NUL-separated, names may hold anything).
-        ProcessResult find = TestEnvironment.RunCapture("find", bundleDir, "-printf", "%U %m %y %p\\0");
+        // One find for the whole tree: uid, mode in octal, type, path (a bundle's names hold no newline).
+        ProcessResult find = TestEnvironment.RunCapture("find", bundleDir, "-printf", "%U %m %y %p\\n");
         Assert.AreEqual(0, find.ExitCode, find.All);
         var entries = new Dictionary<string, (uint Uid, int Mode, char Type)>(StringComparer.Ordinal);
-        foreach (string line in find.Output.Split('\0', StringSplitOptions.RemoveEmptyEntries))
+        foreach (string line in find.Output.Split('\n', StringSplitOptions.RemoveEmptyEntries))
         {
             string[] parts = line.Split(' ', 4);
+            Assert.AreEqual(4, parts.Length, $"find printed '{line}'");
             entries[parts[3]] = (uint.Parse(parts[0]), Convert.ToInt32(parts[1], 8), parts[2][0]);
         }
 

@@ -401,7 +401,7 @@ internal sealed class ClosureBuilder : IClosure
         string hostDir = _sysroot.HostPath(realDir);
         if (_sysroot.PublicFilesOnly && HostFileAccess.FolderProblem(hostDir, _sysroot.Root) is { } closed)
         {
-            // A folder others may not search (or list) hides what is in it: none of it is public.
+            // A folder others may not search hides what is in it: none of it is public.
             if (!optional)
             {
                 throw new OciBundleException(Strings.SysrootFileNotPublic, realDir, _sysroot.Root, reason, closed);
