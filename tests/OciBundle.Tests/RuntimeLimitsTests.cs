@@ -257,6 +257,19 @@ public sealed class RuntimeLimitsTests
     }
 
     [TestMethod]
+    public void TheAppUsersHomeIsUid1654sOnTheHostOnlyWhenTheRootIsWritable()
+    {
+        TestEnvironment.Require(TestEnvironment.IsRoot, "root (to give a folder to uid 1654)");
+        using var f = new SafetyTests.Fixture();
+        string home = Path.Combine(f.Bundle, "rootfs", "home", "app");
+        f.Publish();
+        Assert.AreEqual(0u, Interop.NativeMethods.LStat(home)!.Value.Uid, "read-only root: the app writes nothing there, so no host account with uid 1654 may either");
+        f.Publish(t => t.ReadOnly = false);
+        Assert.AreEqual(1654u, Interop.NativeMethods.LStat(home)!.Value.Uid, "writable root: the app's own home");
+        Assert.AreEqual(0, Directory.EnumerateFileSystemEntries(home).Count(), "and nothing of the bundle in it");
+    }
+
+    [TestMethod]
     public void AMountPointInsideAnEarlierMountIsLeftToTheRuntime()
     {
         BundleOptions options = Options(o =>
