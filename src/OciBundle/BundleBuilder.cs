@@ -70,12 +70,21 @@ internal static class BundleBuilder
         BundleLayout layout = BundlePlanner.Plan(request, log, previous?.Digests, cancel);
         TimeSpan planTime = clock.Elapsed;
         cancel.ThrowIfCancellationRequested();
+        foreach (OciBundleException warning in layout.Warnings)
+        {
+            warn(warning);
+        }
+
+        if (layout.Warnings.Count > 0 && warningsFailed?.Invoke() == true)
+        {
+            throw new StoppedByWarningsException();
+        }
 
         WriteStatistics statistics = new();
         if (request.Output.BundleDirectory is { } bundleDirectory)
         {
             (uint, uint)? owner = request.Isolation.Rootless is { } rootless ? (rootless.HostUid, rootless.HostGid) : null;
-            var writer = new BundleWriter(bundleDirectory, request.Output.Epoch, previous, owner: owner, warn: warn);
+            var writer = new BundleWriter(bundleDirectory, request.Output.Epoch, previous, owner: owner, warn: warn) { ContainerOwners = !request.Isolation.ReadOnly };
             var topLevel = new Dictionary<string, byte[]>
             {
                 ["config.json"] = layout.Config,

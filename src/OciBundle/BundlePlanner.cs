@@ -35,6 +35,7 @@ internal sealed class BundlePlanner
     private readonly Sysroots.MaterializedSysroot _materialized;
     private readonly IReadOnlyDictionary<string, string>? _knownDigests;
     private readonly CancellationToken _cancel;
+    private readonly MountShadow _shadow;
 
     /// <summary>The per-user cache (digests, dpkg owners), opened and judged once per plan; null when there is none or it is not to be trusted.</summary>
     private readonly Lazy<Sbom.DigestCache?> _cache;
@@ -48,10 +49,11 @@ internal sealed class BundlePlanner
         _log = log;
         _knownDigests = knownDigests;
         _cancel = cancel;
+        _shadow = MountShadow.Of(request.Isolation);
         _cache = new Lazy<Sbom.DigestCache?>(() => Sbom.DigestCache.Open(request.Content.CacheDirectory, log));
         // An archive or image is unpacked (or found in the cache) here, before the closure, never on a no-op publish.
         _materialized = Sysroots.SysrootStore.Materialize(request.Content.Sysroot, request.Content.Arch, _inputs, log);
-        _sysroot = new Sysroot(_materialized.Root) { Inputs = _inputs };
+        _sysroot = new Sysroot(_materialized.Root) { Inputs = _inputs, PublicFilesOnly = _materialized.Form == "folder" };
     }
 
     /// <summary>Plans the bundle.</summary>
@@ -145,6 +147,7 @@ internal sealed class BundlePlanner
         }
 
         IsolationSpec isolation = _request.Isolation;
+        EntryPointCheck.Check(_plan, args, env, process, _shadow);
         if (process.Capabilities.Violation() is { } violation)
         {
             throw new OciBundleException(Strings.ContradictoryCapabilities, violation);
@@ -188,7 +191,8 @@ internal sealed class BundlePlanner
             packages.Value?.Save(); // the owners asked about, for the next plan on this machine
         }
 
-        return new BundleLayout(_plan.Seal(), config, args, env, _closure.Omitted, _inputs) { Sbom = sbom, SourceDigests = digests, Sysroot = _materialized };
+        ReplaceableFolders.Check(_plan);
+        return new BundleLayout(_plan.Seal(), config, args, env, _closure.Omitted, _inputs) { Sbom = sbom, SourceDigests = digests, Sysroot = _materialized, Warnings = _closure.Warnings };
     }
 
     /// <summary>
@@ -264,7 +268,9 @@ internal sealed class BundlePlanner
     {
         foreach (string path in new[] { "/etc/os-release", "/usr/lib/os-release" })
         {
-            if (_sysroot.Resolve(path) is { IsDirectory: false } found)
+            // Only as the plan took it from the sysroot: one left out by the host-file rule is not read either.
+            if (_sysroot.Resolve(path) is { IsDirectory: false } found && _plan.TryGet(found.RealPath, out RootfsEntry planned)
+                && planned.SourcePath == _sysroot.HostPath(found.RealPath))
             {
                 string host = _sysroot.HostPath(found.RealPath);
                 var info = new FileInfo(host);
@@ -434,24 +440,11 @@ internal sealed class BundlePlanner
             }
 
             NativeMethods.Statx file = NativeMethods.LStat(host) ?? throw new OciBundleException(Strings.ArgPathNotFound, arg, _sysroot.Root);
-            string mode = Convert.ToString(file.Mode & 0xFFF, 8).PadLeft(4, '0');
-            if ((file.Mode & 0b100) == 0)
-            {
-                throw new OciBundleException(Strings.ArgNotWorldReadable, arg, host, mode);
-            }
 
             // Readable by everyone only if everyone can also reach it: a 0644 file in a 0700 folder is a secret too.
-            for (string dir = Path.GetDirectoryName(host)!; dir.Length >= _sysroot.Root.Length; dir = Path.GetDirectoryName(dir) ?? "")
+            if (HostFileAccess.Problem(host, _sysroot.Root, file) is { } problem)
             {
-                if (NativeMethods.LStat(dir) is { } d && (d.Mode & 0b001) == 0)
-                {
-                    throw new OciBundleException(Strings.ArgNotWorldReadable, arg, host, $"{mode}, in {dir}, mode {Convert.ToString(d.Mode & 0xFFF, 8).PadLeft(4, '0')}");
-                }
-
-                if (dir == "/" || dir == _sysroot.Root)
-                {
-                    break;
-                }
+                throw new OciBundleException(Strings.ArgNotWorldReadable, arg, host, problem);
             }
 
             // A program: executable, or at least ELF or a script. A world-readable data file (a token in a 0644
@@ -464,7 +457,28 @@ internal sealed class BundlePlanner
             _closure.AddSysrootPath(path, $"named by OciBundleArg {arg}");
         }
 
+        AddInterpreter(args[0]);
         return args;
+    }
+
+    /// <summary>
+    /// The interpreter a <c>#!</c> program OciBundleArg names runs with (<c>/bin/sh</c> of a script), brought in from the
+    /// sysroot with its closure as the program was: the kernel executes it in its place.
+    /// </summary>
+    private void AddInterpreter(string program)
+    {
+        if (_request.Process.Args.Count == 0 || !program.StartsWith('/') || !_plan.TryGet(Sysroot.Normalize(program), out RootfsEntry entry)
+            || entry.Kind != RootfsEntryKind.File || EntryPointCheck.Interpreter(entry) is not { } interpreter || !interpreter.StartsWith('/'))
+        {
+            return;
+        }
+
+        string path = Sysroot.Normalize(interpreter);
+        if (!_plan.TryGet(path, out _) && _closure.Resolver.Probe(path) is not { InPlan: true } && _shadow.Hider(path) is null
+            && _sysroot.Resolve(path) is { IsDirectory: false })
+        {
+            _closure.AddSysrootPath(path, $"interpreter (#!) of OciBundleArg {program}");
+        }
     }
 
     private static bool StartsWithShebang(string path)
@@ -509,7 +523,9 @@ internal sealed class BundlePlanner
 
         // The user's mount points too, so the runtime never has to create them inside rootfs (a run would change
         // the bundle, and the next publish would have to repair it): a folder, or an empty file for a file bind.
-        foreach (MountSpec mount in _request.Isolation.Mounts.Where(m => !_plan.TryGet(m.Destination, out _)))
+        // Not those inside an earlier mount: runc makes them in that mount, and rootfs's would be hidden under it.
+        foreach (MountSpec mount in _request.Isolation.Mounts.Where(m => !_plan.TryGet(m.Destination, out _)
+            && _shadow.Hider(m.Destination, strict: true, count: _shadow.IndexOfUserMount(m.Destination)) is null))
         {
             bool underLink = false;
             for (string parent = RootfsPlan.Parent(mount.Destination); !underLink; parent = RootfsPlan.Parent(parent))
@@ -572,6 +588,9 @@ internal sealed record BundleLayout(RootfsPlan Plan, byte[] Config, IReadOnlyLis
 
     /// <summary>The SBOM (<c>sbom.spdx.json</c>), also planned into rootfs; null with <c>OciBundleSbom=false</c>.</summary>
     public byte[]? Sbom { get; init; }
+
+    /// <summary>Coded warnings of the plan (optional data files left out of a sysroot folder: OCIB1319).</summary>
+    public IReadOnlyList<OciBundleException> Warnings { get; init; } = Array.Empty<OciBundleException>();
 
     /// <summary>The SBOM's file digests by source ("identity\tdigest"), for the next publish to reuse.</summary>
     public IReadOnlyDictionary<string, string> SourceDigests { get; init; } = new Dictionary<string, string>();

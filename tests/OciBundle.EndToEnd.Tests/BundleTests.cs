@@ -25,6 +25,7 @@ public sealed class BundleTests
         ProcessResult run = Runc.RunAsRoot(project.BundleDir);
         Assert.AreEqual("Hello from an OCI bundle!\nargs: \n", run.Output, run.All);
         Assert.AreEqual(3, run.ExitCode, "the app's exit code comes through runc");
+        BundleInvariant.AssertNoHostUserCanReplaceIt(project.BundleDir);
 
         // (Its schema validity is SchemaTests': that one needs ../shared, this one only runc.)
         string config = Path.Combine(project.BundleDir, "config.json");

@@ -135,6 +135,7 @@ public sealed class DotnetClosureTests
         CollectionAssert.AreEqual(new[] { "Microsoft.NETCore.App" }, frameworks.Select(Path.GetFileName).ToArray(), "only the framework the app names");
         Assert.AreEqual(1, Directory.GetDirectories(frameworks[0]).Length, "only the version the host would pick");
         StringAssert.Contains(File.ReadAllText(Path.Combine(project.BundleDir, "config.json")), "\"DOTNET_ROOT=/usr/share/dotnet\"");
+        BundleInvariant.AssertNoHostUserCanReplaceIt(project.BundleDir);
     }
 
     [TestMethod]

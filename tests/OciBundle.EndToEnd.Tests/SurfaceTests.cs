@@ -47,6 +47,7 @@ public sealed class SurfaceTests
 
         ProcessResult run = Runc.RunRootless(project.BundleDir);
         Assert.AreEqual(0, run.ExitCode, run.All);
+        BundleInvariant.AssertNoHostUserCanReplaceIt(project.BundleDir, rootlessHostUid: uid);
         Assert.AreEqual(
             "uid: 0\nnonewprivs: 1\nhostname: rootless\ncwd: /app\ngreeting: hello world\nargs: two words | x\nmounted: (none)\nfile: (none)\nwrite /app: read-only\nwrite /tmp: ok\n",
             run.Output);

@@ -78,6 +78,7 @@ public sealed class BuildOciContainerTaskTests
         Directory.CreateDirectory(dir.Combine("publish"));
         File.Copy(shim, dir.Combine("publish", "libSystem.Native.so"));
         File.WriteAllText(dir.Combine("publish", "Hello"), "#!/bin/sh\n");
+        File.SetUnixFileMode(dir.Combine("publish", "Hello"), (UnixFileMode)0b111_101_101); // an app host runc can execute
         var engine = new FakeBuildEngine();
         var task = TargetDefaults.Apply(new BuildOciContainer
         {

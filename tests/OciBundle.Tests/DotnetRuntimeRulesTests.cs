@@ -22,6 +22,7 @@ public sealed class DotnetRuntimeRulesTests
         }
 
         File.WriteAllText(Path.Combine(publish, "Hello"), "#!/bin/sh\n");
+        File.SetUnixFileMode(Path.Combine(publish, "Hello"), (UnixFileMode)0b111_101_101); // an app host runc can execute
         File.WriteAllText(Path.Combine(publish, "Hello.runtimeconfig.json"), runtimeConfig);
         BundleOptions options = TargetDefaults.Options(publish, dir.Combine("bundle"), "Hello", "Hello");
         change?.Invoke(options);

@@ -115,6 +115,9 @@ internal sealed class ClosureBuilder : IClosure
     /// <summary>Files left out (optional runtime parts whose dependencies the sysroot lacks), with why.</summary>
     public List<string> Omitted { get; } = new();
 
+    /// <summary>Coded warnings of the walk: optional data files of a sysroot folder left out by the host-file rule (OCIB1319).</summary>
+    public List<OciBundleException> Warnings { get; } = new();
+
     /// <summary>
     /// Registers a file already in the plan (the app's own) for the walk, if it is ELF.
     /// An ELF file of another class or machine than the bundle's is an error.
@@ -146,7 +149,16 @@ internal sealed class ClosureBuilder : IClosure
     /// Brings a path of the sysroot into the bundle at the same path: the symlinks on the way, then the file
     /// (walked if ELF) or the directory tree. Returns the real path, or null when it does not exist.
     /// </summary>
-    public string? AddSysrootPath(string path, string reason, Func<string, bool>? exclude = null)
+    public string? AddSysrootPath(string path, string reason, Func<string, bool>? exclude = null) => AddSysrootPath(path, reason, exclude, optional: false);
+
+    /// <summary>
+    /// Like <see cref="AddSysrootPath(string, string, Func{string, bool}?)"/>, for data the product takes on its own
+    /// (certificates, time zones, os-release): a file of a sysroot folder that not everyone may read is left out with
+    /// warning OCIB1319, where a needed one is an error (OCIB1318). Null when it does not exist or was left out.
+    /// </summary>
+    public string? AddSysrootData(string path, string reason, Func<string, bool>? exclude = null) => AddSysrootPath(path, reason, exclude, optional: true);
+
+    private string? AddSysrootPath(string path, string reason, Func<string, bool>? exclude, bool optional)
     {
         ResolvedPath? resolved = _sysroot.Resolve(path);
         if (resolved is null)
@@ -154,10 +166,15 @@ internal sealed class ClosureBuilder : IClosure
             return null;
         }
 
+        if (!resolved.IsDirectory && !IsPublic(resolved.RealPath, reason, optional))
+        {
+            return null; // left out, and so are the links to it
+        }
+
         AddLinks(resolved.Links, resolved.RealPath);
         if (resolved.IsDirectory)
         {
-            AddSysrootTree(resolved.RealPath, reason, exclude);
+            AddSysrootTree(resolved.RealPath, reason, exclude, optional);
         }
         else
         {
@@ -165,6 +182,34 @@ internal sealed class ClosureBuilder : IClosure
         }
 
         return resolved.RealPath;
+    }
+
+    /// <summary>
+    /// The host-file rule for a sysroot folder (<see cref="Sysroot.PublicFilesOnly"/>): true when anyone on the build
+    /// machine may read the file (or the rule does not apply); false for an optional file left out (with its warning);
+    /// an error for a needed one.
+    /// </summary>
+    private bool IsPublic(string realPath, string reason, bool optional)
+    {
+        string host = _sysroot.HostPath(realPath);
+        if (!_sysroot.PublicFilesOnly || NativeMethods.LStat(host) is not { } st || HostFileAccess.Problem(host, _sysroot.Root, st) is not { } problem)
+        {
+            return true;
+        }
+
+        if (!optional)
+        {
+            throw new OciBundleException(Strings.SysrootFileNotPublic, realPath, _sysroot.Root, reason, problem);
+        }
+
+        if (Warnings.All(w => !w.Message.Contains($"'{realPath}'", StringComparison.Ordinal)))
+        {
+            Warnings.Add(new OciBundleException(Strings.SysrootDataFileLeftOut, realPath, _sysroot.Root, reason, problem));
+            Omitted.Add($"{realPath} left out: not every user of the build machine may read it ({problem}).");
+            _log(Omitted[^1]);
+        }
+
+        return false;
     }
 
     /// <summary>Reproduces the symlinks met on the way to a path (for a directory whose content is chosen file by file).</summary>
@@ -337,7 +382,8 @@ internal sealed class ClosureBuilder : IClosure
 
         string host = _sysroot.HostPath(realPath);
         NativeMethods.Statx st = NativeMethods.LStat(host) ?? throw new OciBundleException(Strings.FileSourceNotFound, host);
-        _plan.AddFile(realPath, host, (UnixFileMode)(st.Mode & 0xFFF), (long)st.Size, reason, st.Inode);
+        IsPublic(realPath, reason, optional: false);
+        _plan.AddFile(realPath, host, (UnixFileMode)(st.Mode & 0xFFF), (long)st.Size, reason, st.Inode, _sysroot.PublicFilesOnly);
         if (!_nodes.ContainsKey(realPath) && ReadElf(host) is { } elf)
         {
             if (elf.Identity == _arch.Identity && elf.Type is ElfType.Executable or ElfType.SharedObject && !elf.IsDebugOnly)
@@ -350,10 +396,22 @@ internal sealed class ClosureBuilder : IClosure
     }
 
     /// <summary>Copies a directory of the sysroot as it is: files, subdirectories and symlinks (kept as links, never followed).</summary>
-    private void AddSysrootTree(string realDir, string reason, Func<string, bool>? exclude)
+    private void AddSysrootTree(string realDir, string reason, Func<string, bool>? exclude, bool optional)
     {
-        _plan.AddDirectory(realDir, reason);
         string hostDir = _sysroot.HostPath(realDir);
+        if (_sysroot.PublicFilesOnly && HostFileAccess.FolderProblem(hostDir, _sysroot.Root) is { } closed)
+        {
+            // A folder others may not search hides what is in it: none of it is public.
+            if (!optional)
+            {
+                throw new OciBundleException(Strings.SysrootFileNotPublic, realDir, _sysroot.Root, reason, closed);
+            }
+
+            LeaveOutFolder(realDir, reason, closed);
+            return;
+        }
+
+        _plan.AddDirectory(realDir, reason);
         _sysroot.Inputs?.Listing(hostDir);
         foreach (FileSystemInfo child in new DirectoryInfo(hostDir).EnumerateFileSystemInfos())
         {
@@ -377,14 +435,22 @@ internal sealed class ClosureBuilder : IClosure
             }
             else if (child is DirectoryInfo)
             {
-                AddSysrootTree(path, reason, exclude);
+                AddSysrootTree(path, reason, exclude, optional);
             }
-            else if (NativeMethods.LStat(child.FullName) is { } st && (st.Mode & NativeMethods.S_IFMT) == NativeMethods.S_IFREG)
+            else if (NativeMethods.LStat(child.FullName) is { } st && (st.Mode & NativeMethods.S_IFMT) == NativeMethods.S_IFREG && IsPublic(path, reason, optional))
             {
                 // Only regular files: .NET reports fifos and sockets as files, and opening a fifo would block.
-                _plan.AddFile(path, child.FullName, (UnixFileMode)(st.Mode & 0xFFF), (long)st.Size, reason, st.Inode);
+                _plan.AddFile(path, child.FullName, (UnixFileMode)(st.Mode & 0xFFF), (long)st.Size, reason, st.Inode, _sysroot.PublicFilesOnly);
             }
         }
+    }
+
+    /// <summary>An optional folder others may not search: left out whole, with one warning.</summary>
+    private void LeaveOutFolder(string realDir, string reason, string problem)
+    {
+        Warnings.Add(new OciBundleException(Strings.SysrootDataFileLeftOut, realDir, _sysroot.Root, reason, problem));
+        Omitted.Add($"{realDir} left out, with all it holds: not every user of the build machine may reach it ({problem}).");
+        _log(Omitted[^1]);
     }
 
     private static ElfFile? ReadElf(string hostPath)

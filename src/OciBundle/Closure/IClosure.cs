@@ -19,6 +19,12 @@ internal interface IClosure
     /// <summary>Brings a sysroot path (file or tree) in at the same path; null when it does not exist.</summary>
     string? AddSysrootPath(string path, string reason, Func<string, bool>? exclude = null);
 
+    /// <summary>
+    /// Brings in data the product takes on its own (certificates, time zones, os-release): from a sysroot folder, a file
+    /// not every user may read is left out with a warning (OCIB1319) instead. Null when it does not exist or was left out.
+    /// </summary>
+    string? AddSysrootData(string path, string reason, Func<string, bool>? exclude = null);
+
     /// <summary>Reproduces the symlinks on the way to a sysroot path.</summary>
     void AddSysrootLinks(ResolvedPath resolved);
 

@@ -24,6 +24,13 @@ internal sealed class Sysroot
 
     public bool IsHostRoot => Root == "/";
 
+    /// <summary>
+    /// A folder the user named (or the build machine's <c>/</c>), not an archive unpacked into the cache: only files
+    /// every user of the machine may read are taken from it (<see cref="HostFileAccess"/>), and each copy checks that
+    /// again on the inode it opens.
+    /// </summary>
+    public bool PublicFilesOnly { get; init; }
+
     /// <summary>Where a sysroot path lives on the build machine.</summary>
     public string HostPath(string path) => IsHostRoot ? path : Root + path;
 
@@ -99,8 +106,11 @@ internal sealed class Sysroot
             return null;
         }
 
+        // What the product reads of a sysroot folder to write into the bundle (dpkg status stanzas, license texts) follows
+        // the host-file rule as what it copies does: a file not every user may read is as good as absent.
         string host = HostPath(found.RealPath);
-        return Interop.NativeMethods.LStat(host) is { } s && (s.Mode & Interop.NativeMethods.S_IFMT) == Interop.NativeMethods.S_IFREG ? host : null;
+        return Interop.NativeMethods.LStat(host) is { } s && (s.Mode & Interop.NativeMethods.S_IFMT) == Interop.NativeMethods.S_IFREG
+            && (!PublicFilesOnly || HostFileAccess.Problem(host, Root, s) is null) ? host : null;
     }
 
     /// <summary>

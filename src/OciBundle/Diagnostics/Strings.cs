@@ -228,6 +228,37 @@ internal static class Strings
 
     /// <summary>OCIB1323</summary>
     public static readonly Diagnostic SysrootDiffIdCount = new(nameof(SysrootDiffIdCount));
+
+    /// <summary>OCIB1318</summary>
+    public static readonly Diagnostic SysrootFileNotPublic = new(nameof(SysrootFileNotPublic));
+
+    /// <summary>OCIB1319</summary>
+    public static readonly Diagnostic SysrootDataFileLeftOut = new(nameof(SysrootDataFileLeftOut));
+
+    /// <summary>OCIB1500</summary>
+    public static readonly Diagnostic PathHiddenByMount = new(nameof(PathHiddenByMount));
+
+    /// <summary>OCIB1501</summary>
+    public static readonly Diagnostic UnderAppHome = new(nameof(UnderAppHome));
+
+    /// <summary>OCIB1502</summary>
+    public static readonly Diagnostic PlannedUnderReplaceableFolder = new(nameof(PlannedUnderReplaceableFolder));
+
+    /// <summary>OCIB1503</summary>
+    public static readonly Diagnostic InvalidTmpfsOption = new(nameof(InvalidTmpfsOption));
+
+    /// <summary>OCIB1504</summary>
+    public static readonly Diagnostic InvalidMountField = new(nameof(InvalidMountField));
+
+    /// <summary>OCIB1505</summary>
+    public static readonly Diagnostic UnmappedMountId = new(nameof(UnmappedMountId));
+
+    /// <summary>OCIB1506</summary>
+    public static readonly Diagnostic RlimitBelowFloor = new(nameof(RlimitBelowFloor));
+
+    /// <summary>OCIB1507</summary>
+    public static readonly Diagnostic EntryPointUnusable = new(nameof(EntryPointUnusable));
+
     /// <summary>OCIB1400</summary>
     public static readonly Diagnostic InvalidRegistry = new(nameof(InvalidRegistry));
 
@@ -386,7 +417,11 @@ internal static class Strings
     /// <summary>OCIB4001</summary>
     public static readonly Diagnostic RuncNotFound = new(nameof(RuncNotFound));
 
-    /// <summary>All of them, in code order.</summary>
-    public static IReadOnlyList<Diagnostic> All { get; } = new[] {
-        NonLinuxRuntimeIdentifier, NotExecutable, UnsupportedOS, UnknownArch, ArchNormalized, ArchDisagreesWithRuntimeIdentifier, RequiredValueMissing, InvalidSourceDateEpoch, EmptyArgs, ArgPathNotFound, ArgIsFolder, ArgNotWorldReadable, ArgNotProgram, MountDestinationNotAbsolute, MountDestinationHasDotDot, MountTypeMissing, BindMountSourceNotAbsolute, MountDestinationReserved, InvalidEnvironmentVariableName, InvalidEnvironmentVariableValue, ValueTooLong, ArgsAndEnvironmentTooLong, InvalidUser, UnknownUserName, RootlessUserNotMapped, ReservedId, InvalidHostname, UnknownSpecVersion, WorkingDirectoryNotAbsolute, WorkingDirectoryReserved, BundleDirectoryUnsafe, BundleDirectoryInsidePublishDirectory, PublishDirectoryNotFound, OutputDirectoryNotOurs, OutputPathNotAFolder, ArchiveNotOurs, TargetPathOutsideRootfs, FileSourceNotFound, SysrootNotFound, InvalidNetwork, InvalidHostId, RootlessHostIdsUnknown, MultipleTargets, NetFrameworkMSBuild, InvalidImageTag, InvalidImagePort, InvalidLayerCompression, InvalidCapability, ContradictoryCapabilities, InvalidSeccomp, InvalidSeccompProfile, InvalidHardeningPath, UnknownRlimit, InvalidRlimitValue, DuplicateRlimit, InvalidBoolean, InvalidHttpPorts, PrivilegedPortWithoutCapability, RuntimeIdentifierUnreachable, InvalidSysrootDigest, SysrootDigestNeedsArchive, InvalidSysrootCache, SysrootDigestMismatch, SysrootTagNotFound, SysrootPlatformNotFound, SysrootEntryOutsideRoot, SysrootHardLinkOutsideRoot, SysrootEntryThroughSymlink, SysrootUnreadable, SysrootBlobCorrupt, SysrootUnsupportedEntry, SysrootCacheFailed, SysrootCacheNotPrivate, SysrootDiffIdMismatch, SysrootDiffIdCount, InvalidRegistry, InvalidRepository, InvalidPushTag, InvalidInsecureRegistry, DuplicateRuntimeIdentifier, LayoutUnreadable, RegistryCredentialsRefused, RegistryNeedsCredentials, RegistryDenied, RepositoryNotFound, RegistryNameInvalid, RegistryBlobUnknown, RegistryManifestInvalid, RegistryTlsFailed, RegistryUnreachable, RegistryFailed, CredentialHelperFailed, DockerConfigUnreadable, TokenServerFailed, RegistryDigestMismatch, RegistryLocationRefused, RegistryRedirected, PushUnexpectedError, LibraryNotFound, WrongMachine, CorruptElf, PathConflict, IcuNotFound, OpenSslNotFound, GssapiNotFound, FrameworkNotFound, RuntimeConfigUnreadable, EntryPointNotFound, LibraryNotElf, SysrootLacksArchitecture, SymlinkOutsideInputs, SpecialFile, BundleWriteFailed, BundleLocked, PublishItemOutsideProject, NonUtf8FileName, LeftoverNotRemoved, CleanKeptForeignOutput, CleanFailed, RunsAsRoot, ExtraCapabilities, NewPrivilegesAllowed, SeccompUnconfined, HostNetworkShared, HostSystemBindMount, HardeningPathsCleared, KernelFileSystemMount, UnexpectedError, RuncNotFound };
+    /// <summary>All of them, in code order: every field above (declared before this one, so already set).</summary>
+    public static IReadOnlyList<Diagnostic> All { get; } = typeof(Strings)
+        .GetFields(System.Reflection.BindingFlags.Public | System.Reflection.BindingFlags.Static)
+        .Where(f => f.FieldType == typeof(Diagnostic))
+        .Select(f => (Diagnostic)f.GetValue(null)!)
+        .OrderBy(d => d.Code, StringComparer.Ordinal)
+        .ToArray();
 }

@@ -92,7 +92,7 @@ internal static class DotnetRuntimeRules
                 return true;
             }
 
-            if (closure.AddSysrootPath(Zoneinfo, "time zone database for TimeZoneInfo (OciBundleIncludeTimeZoneData)", Exclude) is null)
+            if (closure.AddSysrootData(Zoneinfo, "time zone database for TimeZoneInfo (OciBundleIncludeTimeZoneData)", Exclude) is null)
             {
                 log("Time zone data left out: the sysroot has no /usr/share/zoneinfo.");
             }
@@ -144,8 +144,8 @@ internal static class DotnetRuntimeRules
     private static void AddCertificates(IClosure closure)
     {
         const string reason = "CA certificates for TLS and X509Store (the sysroot's CA bundle, built by update-ca-certificates)";
-        closure.AddSysrootPath("/etc/ssl/certs/ca-certificates.crt", reason);
-        closure.AddSysrootPath("/usr/lib/ssl/cert.pem", reason);
+        closure.AddSysrootData("/etc/ssl/certs/ca-certificates.crt", reason);
+        closure.AddSysrootData("/usr/lib/ssl/cert.pem", reason);
     }
 }
 

@@ -492,7 +492,7 @@ internal static class ImageLayoutWriter
         {
             using Stream data = e.Content is not null
                 ? new MemoryStream(e.Content, writable: false)
-                : new FileStream(new Microsoft.Win32.SafeHandles.SafeFileHandle(FileCopier.OpenSource(e.SourcePath!, e.SourceInode), ownsHandle: true), FileAccess.Read, 1 << 16);
+                : new FileStream(new Microsoft.Win32.SafeHandles.SafeFileHandle(FileCopier.OpenSource(e.SourcePath!, e.SourceInode, e.PublicSource), ownsHandle: true), FileAccess.Read, 1 << 16);
             entry.DataStream = data;
             tar.WriteEntry(entry);
         }

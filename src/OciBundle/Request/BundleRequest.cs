@@ -21,6 +21,7 @@ internal sealed record BundleRequest(
         ProcessSpec process = ProcessSpec.Parse(options, errors);
         ContentSpec content = ContentSpec.Parse(options, process.WorkingDirectory, errors, warnings);
         IsolationSpec isolation = IsolationSpec.Parse(options, process, content, errors);
+        MountShadow.CheckRequest(process, content, isolation, errors);
         OutputSpec output = content.PublishDirectory.Length > 0 && Directory.Exists(content.PublishDirectory)
             ? OutputSpec.Parse(options, content.PublishDirectory, errors)
             : new OutputSpec(null, null, 0);

@@ -208,15 +208,21 @@ internal sealed record RlimitSpec(string Type, ulong Soft, ulong Hard)
                 continue;
             }
 
-            if (type == "RLIMIT_NOFILE" && hard == Unlimited)
+            if (type == "RLIMIT_NOFILE" && hard > RlimitBounds.NrOpen)
             {
-                errors.Add(Strings.InvalidRlimitValue, type, "'unlimited' is above fs.nr_open, the most open files the kernel allows, so runc could not set it and the container would not start");
+                errors.Add(Strings.InvalidRlimitValue, type, $"Hard {RlimitBounds.Show(hard.Value)} is above {RlimitBounds.NrOpen} ({RlimitBounds.NrOpenSource}), the most open files the kernel lets a process have, so setrlimit refuses it, even to root, and the container would not start");
                 continue;
             }
 
             if (soft > hard)
             {
                 errors.Add(Strings.InvalidRlimitValue, type, $"Soft ({item.Soft}) is above Hard ({item.Hard}), which setrlimit refuses");
+                continue;
+            }
+
+            if (RlimitBounds.FloorOf(type) is { } floor && soft < floor.Floor)
+            {
+                errors.Add(Strings.RlimitBelowFloor, type, soft, floor.Floor, floor.Why);
                 continue;
             }
 

@@ -44,7 +44,7 @@ internal sealed record IsolationSpec(
             network == "host",
             o.ReadOnly,
             o.Rootless ? RootlessSpec.Parse(o.HostUid, o.HostGid, errors) : RootlessSpec.ParseIdsOnly(o.HostUid, o.HostGid, errors),
-            new Seq<MountSpec>(o.Mounts.Select(m => MountSpec.Parse(m, process.WorkingDirectory, errors)).OfType<MountSpec>()),
+            new Seq<MountSpec>(o.Mounts.Select(m => MountSpec.Parse(m, process.WorkingDirectory, o.Rootless, errors)).OfType<MountSpec>()),
             SeccompSpec.Parse(o.Seccomp, content.Arch.GoArch, process.Capabilities.Bounding, version, errors),
             masked.Paths,
             masked.Cleared,
@@ -56,6 +56,9 @@ internal sealed record IsolationSpec(
 /// <summary>The container hostname: the user's (RFC 1123), or the project name made one.</summary>
 internal static partial class HostnameSpec
 {
+    /// <summary>HOST_NAME_MAX: the longest name sethostname(2) takes.</summary>
+    public const int MaxLength = 64;
+
     [GeneratedRegex("^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$", RegexOptions.CultureInvariant | RegexOptions.IgnoreCase)]
     private static partial Regex Label();
 
@@ -67,7 +70,8 @@ internal static partial class HostnameSpec
             return FromName(appName); // computed: only the engine knows how to make a hostname of a name
         }
 
-        if (name.Length > 253 || !name.Split('.').All(Label().IsMatch))
+        // Linux's HOST_NAME_MAX: sethostname(2) refuses a longer name with EINVAL, and runc fails to start the container.
+        if (name.Length > MaxLength || !name.Split('.').All(Label().IsMatch))
         {
             errors.Add(Strings.InvalidHostname, value);
         }
@@ -140,7 +144,7 @@ internal sealed record RootlessSpec(uint HostUid, uint HostGid)
             return fallback;
         }
 
-        if (id == UserSpec.ReservedId)
+        if (!UserSpec.InRange(id))
         {
             errors.Add(Strings.ReservedId, $"{property} '{text}'");
         }
@@ -179,7 +183,7 @@ internal sealed record MountSpec(string Destination, string Type, string Source,
     /// <summary>A bind mount of a host file (not a folder): its mount point in rootfs is an empty file.</summary>
     public bool IsFileBind => IsBind && Source.StartsWith('/') && NativeMethods.LStat(Source) is { } st && (st.Mode & NativeMethods.S_IFMT) == NativeMethods.S_IFREG;
 
-    public static MountSpec? Parse(MountOption m, string workingDirectory, ParseErrors errors)
+    public static MountSpec? Parse(MountOption m, string workingDirectory, bool rootless, ParseErrors errors)
     {
         string dest = m.Destination.Trim();
         if (!dest.StartsWith('/'))
@@ -206,6 +210,14 @@ internal sealed record MountSpec(string Destination, string Type, string Source,
             return null;
         }
 
+        // Below the app user's home, the mount point is a name that user could change on the host: a symlink put there
+        // sends the mount elsewhere (runc resolves the destination inside rootfs), over /app say. At the home itself it is not.
+        if (normalized != Accounts.App.Home && ContainerPath.IsSameOrInside(normalized, Accounts.App.Home))
+        {
+            errors.Add(Strings.UnderAppHome, $"OciBundleMount '{m.Destination}' (its mount point)");
+            return null;
+        }
+
         var options = m.Options.Select(x => x.Trim()).Where(x => x.Length > 0).ToList();
         bool isBind = options.Contains("bind") || options.Contains("rbind");
         string? type = string.IsNullOrWhiteSpace(m.Type) ? (isBind ? "bind" : null) : m.Type.Trim();
@@ -225,6 +237,11 @@ internal sealed record MountSpec(string Destination, string Type, string Source,
         if (isBind && (source is null || !source.StartsWith('/')))
         {
             errors.Add(Strings.BindMountSourceNotAbsolute, m.Destination, m.Source);
+            return null;
+        }
+
+        if (!MountRules.Check(m.Destination, normalized, type, source, isBind, options, rootless, errors))
+        {
             return null;
         }
 

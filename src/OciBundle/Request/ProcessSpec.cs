@@ -133,24 +133,34 @@ internal sealed partial record ProcessSpec(
         }
 
         string normalized = Closure.Sysroot.Normalize(cwd);
-        if (normalized is "/" or "/etc" or "/tmp" or "/usr" or "/bin" or "/lib" or "/lib32" or "/lib64" or "/libx32" or "/sbin" or "/home" or "/root" or "/var" or "/run" or "/boot"
-            || new[] { "/proc", "/sys", "/dev" }.Any(d => ContainerPath.IsSameOrInside(normalized, d)))
+        if (IsSystemFolder(normalized))
         {
             errors.Add(Strings.WorkingDirectoryReserved, value);
         }
 
         return normalized;
     }
+
+    /// <summary>A working directory that is a system folder of the container (OCIB1071): the runtime's mounts, or a folder the system fills.</summary>
+    public static bool IsSystemFolder(string normalized) =>
+        normalized is "/" or "/etc" or "/tmp" or "/usr" or "/bin" or "/lib" or "/lib32" or "/lib64" or "/libx32" or "/sbin" or "/home" or "/root" or "/var" or "/run" or "/boot"
+        || new[] { "/proc", "/sys", "/dev" }.Any(d => ContainerPath.IsSameOrInside(normalized, d));
 }
 
 /// <summary>The process's user: <c>uid[:gid]</c>, or a name of the generated <c>/etc/passwd</c>.</summary>
 internal sealed partial record UserSpec(uint Uid, uint Gid)
 {
-    /// <summary>uid_t -1: "no id" to every Linux call; runc refuses it.</summary>
-    public const uint ReservedId = uint.MaxValue;
+    /// <summary>
+    /// The largest id runc accepts for a process (libcontainer/user: "uids and gids must be in range 0-2147483647", for
+    /// 32-bit systems); the same range is kept for every id a bundle names (the rootless mapping, a tmpfs's uid=).
+    /// </summary>
+    public const uint MaxId = int.MaxValue;
 
-    [GeneratedRegex(@"^(\d{1,10})(?::(\d{1,10}))?$", RegexOptions.CultureInvariant)]
+    [GeneratedRegex(@"^(\d{1,20})(?::(\d{1,20}))?$", RegexOptions.CultureInvariant)]
     private static partial Regex NumericUser();
+
+    /// <summary>An id runc accepts: 0 to <see cref="MaxId"/>.</summary>
+    public static bool InRange(ulong id) => id <= MaxId;
 
     public static UserSpec Parse(string? value, bool rootless, ParseErrors errors)
     {
@@ -164,10 +174,17 @@ internal sealed partial record UserSpec(uint Uid, uint Gid)
         Match numeric = NumericUser().Match(user);
         if (numeric.Success)
         {
-            if (uint.TryParse(numeric.Groups[1].Value, NumberStyles.None, CultureInfo.InvariantCulture, out uint uid)
-                && (!numeric.Groups[2].Success || uint.TryParse(numeric.Groups[2].Value, NumberStyles.None, CultureInfo.InvariantCulture, out _)))
+            if (ulong.TryParse(numeric.Groups[1].Value, NumberStyles.None, CultureInfo.InvariantCulture, out ulong uid)
+                && (!numeric.Groups[2].Success || ulong.TryParse(numeric.Groups[2].Value, NumberStyles.None, CultureInfo.InvariantCulture, out _)))
             {
-                parsed = new UserSpec(uid, numeric.Groups[2].Success ? uint.Parse(numeric.Groups[2].Value, CultureInfo.InvariantCulture) : uid);
+                ulong gid = numeric.Groups[2].Success ? ulong.Parse(numeric.Groups[2].Value, CultureInfo.InvariantCulture) : uid;
+                if (!InRange(uid) || !InRange(gid))
+                {
+                    errors.Add(Strings.ReservedId, $"OciBundleUser '{value}'");
+                    return new UserSpec(0, 0);
+                }
+
+                parsed = new UserSpec((uint)uid, (uint)gid);
             }
         }
         else if (user.IndexOfAny(new[] { ' ', '\t' }) < 0 && user.Split(':') is { Length: <= 2 } names && names.All(n => n.Length > 0))
@@ -189,11 +206,7 @@ internal sealed partial record UserSpec(uint Uid, uint Gid)
             return new UserSpec(0, 0);
         }
 
-        if (parsed.Uid == ReservedId || parsed.Gid == ReservedId)
-        {
-            errors.Add(Strings.ReservedId, $"OciBundleUser '{value}'");
-        }
-        else if (rootless && (parsed.Uid != 0 || parsed.Gid != 0))
+        if (rootless && (parsed.Uid != 0 || parsed.Gid != 0))
         {
             errors.Add(Strings.RootlessUserNotMapped, value);
         }

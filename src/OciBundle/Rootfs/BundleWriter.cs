@@ -52,6 +52,14 @@ internal sealed class BundleWriter
         _previous = previous?.Bundle?.Directory == _destination ? previous : null;
     }
 
+    /// <summary>
+    /// Give a folder the container-side owner the plan names (the app user's home), as root can. Only for a writable
+    /// root: on a read-only one the app can write nothing there, and a folder of uid 1654 in rootfs would be one a host
+    /// account with that uid could fill (certificates the app's user store trusts, files under the names the app
+    /// reads). The image keeps the plan's owners: engines unpack it where no host user reaches.
+    /// </summary>
+    public bool ContainerOwners { get; init; } = true;
+
     /// <summary>Counters of the last <see cref="Write"/>.</summary>
     public WriteStatistics Statistics { get; } = new();
 
@@ -142,7 +150,7 @@ internal sealed class BundleWriter
             {
                 Chown(path, owner);
             }
-            else if (dir.OwnerId is int id && isRoot)
+            else if (dir.OwnerId is int id && isRoot && ContainerOwners)
             {
                 Chown(path, ((uint)id, (uint)id));
             }
@@ -187,7 +195,7 @@ internal sealed class BundleWriter
         }
         else
         {
-            _copier.Copy(file.SourcePath!, target, file.Mode, _epoch, file.SourceInode);
+            _copier.Copy(file.SourcePath!, target, file.Mode, _epoch, file.SourceInode, file.PublicSource);
             Statistics.AddWritten(file.Size);
         }
     }

@@ -18,9 +18,9 @@ internal sealed class FileCopier
 {
     private volatile bool _cloneUnsupported;
 
-    public unsafe void Copy(string source, string target, UnixFileMode mode, long epoch, ulong expectedInode = 0)
+    public unsafe void Copy(string source, string target, UnixFileMode mode, long epoch, ulong expectedInode = 0, bool mustBePublic = false)
     {
-        int src = OpenSource(source, expectedInode);
+        int src = OpenSource(source, expectedInode, mustBePublic);
         try
         {
             // Created owner-writable whatever the planned mode, so the copy can be written; fchmod sets the real mode.
@@ -63,9 +63,11 @@ internal sealed class FileCopier
 
     /// <summary>
     /// Opens a planned source without following a final symlink and without blocking on a fifo, and checks it is the
-    /// regular file the plan saw (same inode): what was swapped since planning is refused, never copied.
+    /// regular file the plan saw (same inode): what was swapped since planning is refused, never copied. With
+    /// <paramref name="mustBePublic"/> (a file of a sysroot folder), the inode opened must also still be readable by
+    /// every user: a file made private since planning is refused too.
     /// </summary>
-    public static int OpenSource(string source, ulong expectedInode)
+    public static int OpenSource(string source, ulong expectedInode, bool mustBePublic = false)
     {
         int fd = NativeMethods.Open(source, NativeMethods.O_RDONLY | NativeMethods.O_NOFOLLOW | NativeMethods.O_NONBLOCK | NativeMethods.O_CLOEXEC, 0);
         if (fd < 0)
@@ -77,6 +79,12 @@ internal sealed class FileCopier
         {
             NativeMethods.Close(fd);
             throw new IOException($"{source} was replaced while the bundle was being written (it is no longer the file that was planned); publish again");
+        }
+
+        if (mustBePublic && !Closure.HostFileAccess.IsPublic(st.Mode))
+        {
+            NativeMethods.Close(fd);
+            throw new IOException($"{source} is no longer readable by every user of the build machine (mode {Convert.ToString(st.Mode & 0xFFF, 8)}), so it is not copied from the sysroot folder");
         }
 
         return fd;

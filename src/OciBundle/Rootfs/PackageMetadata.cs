@@ -30,7 +30,7 @@ internal static class PackageMetadata
         Sysroot sysroot = closure.Sysroot;
         foreach (string release in new[] { "/etc/os-release", "/usr/lib/os-release", "/etc/debian_version" })
         {
-            closure.AddSysrootPath(release, "the distribution, as scanners recognise it (OciBundleSbom)");
+            closure.AddSysrootData(release, "the distribution, as scanners recognise it (OciBundleSbom)");
         }
 
         if (packages is { HasStatus: false })

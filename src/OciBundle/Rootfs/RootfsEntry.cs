@@ -60,6 +60,12 @@ internal sealed class RootfsEntry
     /// </summary>
     public ulong SourceInode { get; init; }
 
+    /// <summary>
+    /// The source must be readable by every user of the build machine when it is read (a file of a sysroot folder): the
+    /// copy checks the mode of the descriptor it opened, so a file made private after planning is refused, not copied.
+    /// </summary>
+    public bool PublicSource { get; init; }
+
     /// <summary>For files the product writes itself (passwd, group): their bytes.</summary>
     public byte[]? Content { get; init; }
 

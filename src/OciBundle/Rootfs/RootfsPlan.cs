@@ -81,8 +81,8 @@ internal sealed class RootfsPlan
         return entry;
     }
 
-    public RootfsEntry AddFile(string path, string sourcePath, UnixFileMode mode, long size, string reason, ulong inode = 0) =>
-        Add(new RootfsEntry(path, RootfsEntryKind.File, FileMode(mode), reason) { SourcePath = sourcePath, Size = size, SourceInode = inode });
+    public RootfsEntry AddFile(string path, string sourcePath, UnixFileMode mode, long size, string reason, ulong inode = 0, bool publicSource = false) =>
+        Add(new RootfsEntry(path, RootfsEntryKind.File, FileMode(mode), reason) { SourcePath = sourcePath, Size = size, SourceInode = inode, PublicSource = publicSource });
 
     public RootfsEntry AddContent(string path, byte[] content, UnixFileMode mode, string reason) =>
         Add(new RootfsEntry(path, RootfsEntryKind.File, FileMode(mode), reason) { Content = content, Size = content.Length });

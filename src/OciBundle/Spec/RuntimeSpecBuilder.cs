@@ -114,22 +114,29 @@ internal static class RuntimeSpecBuilder
             ["process"] = process,
             ["root"] = new JObject { ["path"] = "rootfs", ["readonly"] = input.ReadOnly },
             ["hostname"] = input.Hostname,
-            ["mounts"] = new JArray(SystemMounts(input).Concat(input.Mounts.Select(ToJson))),
+            ["mounts"] = new JArray(SystemMounts(input.Rootless is not null, input.ReadOnly, input.Mounts).Concat(input.Mounts.Select(ToJson))),
             ["linux"] = linux,
         };
     }
 
+    /// <summary>
+    /// The destination and type of each mount config.json makes before the user's (the system mounts of
+    /// <see cref="SystemMounts"/>), in order: what hides a path of rootfs when the container runs.
+    /// </summary>
+    public static IReadOnlyList<(string Destination, string Type)> SystemMountPoints(bool rootless, bool readOnly, IReadOnlyList<Request.MountSpec> mounts) =>
+        SystemMounts(rootless, readOnly, mounts).Select(m => ((string)m["destination"]!, (string)m["type"]!)).ToList();
+
     /// <summary>The seed's seven system mounts (and a tmpfs /tmp for a read-only root); rootless as <c>runc spec --rootless</c> adapts them.</summary>
-    private static IEnumerable<JObject> SystemMounts(Input input)
+    private static IEnumerable<JObject> SystemMounts(bool rootless, bool readOnly, IReadOnlyList<Request.MountSpec> mounts)
     {
         yield return Mount("/proc", "proc", "proc");
         yield return Mount("/dev", "tmpfs", "tmpfs", "nosuid", "strictatime", "mode=755", "size=65536k");
-        yield return input.Rootless is not null
+        yield return rootless
             ? Mount("/dev/pts", "devpts", "devpts", "nosuid", "noexec", "newinstance", "ptmxmode=0666", "mode=0620")
             : Mount("/dev/pts", "devpts", "devpts", "nosuid", "noexec", "newinstance", "ptmxmode=0666", "mode=0620", "gid=5");
         yield return Mount("/dev/shm", "tmpfs", "shm", "nosuid", "noexec", "nodev", "mode=1777", "size=65536k");
         yield return Mount("/dev/mqueue", "mqueue", "mqueue", "nosuid", "noexec", "nodev");
-        if (input.Rootless is not null)
+        if (rootless)
         {
             // A user namespace may not mount a new sysfs or cgroupfs; bind the host's /sys read-only instead.
             yield return Mount("/sys", "none", "/sys", "rbind", "nosuid", "noexec", "nodev", "ro");
@@ -140,7 +147,7 @@ internal static class RuntimeSpecBuilder
             yield return Mount("/sys/fs/cgroup", "cgroup", "cgroup", "nosuid", "noexec", "nodev", "relatime", "ro");
         }
 
-        if (input.ReadOnly && !input.Mounts.Any(m => m.Destination == "/tmp"))
+        if (readOnly && !mounts.Any(m => m.Destination == "/tmp"))
         {
             yield return Mount("/tmp", "tmpfs", "tmpfs", "nosuid", "nodev", "mode=1777");
         }

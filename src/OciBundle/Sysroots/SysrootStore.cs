@@ -159,9 +159,9 @@ internal static class SysrootStore
                 }
             }
         }
-        catch (Exception e) when (e is InvalidDataException or FormatException or EndOfStreamException or IOException or ArgumentException or OverflowException)
+        catch (Exception e) when (e is InvalidDataException or FormatException or EndOfStreamException or IOException or ArgumentException or OverflowException or NotSupportedException)
         {
-            return false; // not a tar: the unpacker says so with its own error
+            return false; // not a tar, or an entry .NET does not read (sparse): the unpacker says so with its own error
         }
 
         return false;

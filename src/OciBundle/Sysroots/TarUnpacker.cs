@@ -75,16 +75,24 @@ internal sealed class TarUnpacker
     {
         var writtenThisLayer = new HashSet<string>(StringComparer.Ordinal);
         var opaque = new List<string>();
+        string? last = null;
         try
         {
             using var reader = new TarReader(tar, leaveOpen: true);
             while (reader.GetNextEntry(copyData: false) is { } entry)
             {
                 Entries++;
+                last = entry.Name;
                 Apply(entry, layer, writtenThisLayer, opaque);
             }
         }
-        catch (Exception e) when (e is InvalidDataException or FormatException or EndOfStreamException or ArgumentException or InvalidOperationException or NotSupportedException or IOException or OverflowException or ZstdSharp.ZstdException)
+        catch (NotSupportedException)
+        {
+            // .NET's reader refuses a GNU sparse entry ('S') or a multi-volume one ('M') before handing it out, so the
+            // entry is named by the one before it.
+            throw new OciBundleException(Strings.SysrootUnsupportedEntry, _source, last is null ? "(the first entry)" : $"(the entry after '{last}')", "a sparse file (GNU tar --sparse) or a multi-volume entry");
+        }
+        catch (Exception e) when (e is InvalidDataException or FormatException or EndOfStreamException or ArgumentException or InvalidOperationException or IOException or OverflowException or ZstdSharp.ZstdException)
         {
             throw new OciBundleException(Strings.SysrootUnreadable, _source, e.Message);
         }
@@ -181,6 +189,13 @@ internal sealed class TarUnpacker
             }
 
             return;
+        }
+
+        // A POSIX sparse file (GNU tar --sparse --format=posix) reads as a regular file whose data is the map and the
+        // pieces, not the file: unpacked as it reads, it would be a different file under the same name.
+        if (entry is PaxTarEntry pax && pax.ExtendedAttributes.Keys.Any(k => k.StartsWith("GNU.sparse.", StringComparison.Ordinal)))
+        {
+            throw new OciBundleException(Strings.SysrootUnsupportedEntry, _source, entry.Name, "a sparse file (GNU tar --sparse, POSIX format)");
         }
 
         switch (entry.EntryType)
