@@ -50,6 +50,7 @@ internal sealed class ClosureBuilder : IClosure
     private readonly Queue<ElfNode> _queue = new();
     private readonly Dictionary<string, ElfNode> _nodes = new(StringComparer.Ordinal);
     private readonly List<(string Library, string NeededBy)> _missing = new();
+    private readonly HashSet<string> _interpreters = new(StringComparer.Ordinal);
 
     public ClosureBuilder(Sysroot sysroot, TargetArchitecture arch, RootfsPlan plan, LibraryResolver resolver, Action<string> log)
     {
@@ -69,6 +70,9 @@ internal sealed class ClosureBuilder : IClosure
     public IReadOnlyDictionary<string, ElfNode> Nodes => _nodes;
 
     public IEnumerable<ElfNode> Files => _nodes.Values;
+
+    /// <summary>The real rootfs paths of every interpreter (<c>PT_INTERP</c>) found: the kernel executes them, so they are programs.</summary>
+    public IReadOnlyCollection<string> Interpreters => _interpreters;
 
     /// <summary>
     /// The major versions N of <c>prefix.N</c> the loader could find, highest first: the names in the sysroot's
@@ -202,6 +206,7 @@ internal sealed class ClosureBuilder : IClosure
                 else
                 {
                     found.Add((interp, location, $"interpreter (PT_INTERP) of {node.RootfsPath}"));
+                    _interpreters.Add(location.RealPath);
                 }
             }
 
