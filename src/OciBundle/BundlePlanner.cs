@@ -120,7 +120,7 @@ internal sealed class BundlePlanner
         }
 
         AddSystemFiles();
-        PlanModes(Sysroot.Join(appDir, content.AppHost ?? content.AppName));
+        PlanModes(content.AppHost is null ? null : Sysroot.Join(appDir, content.AppHost));
 
         var env = new List<KeyValuePair<string, string>>
         {
@@ -496,17 +496,17 @@ internal sealed class BundlePlanner
 
     /// <summary>
     /// Every file's mode by what it is (<see cref="FileModes"/>), now that the closure has read every ELF file: the
-    /// programs among them, their interpreters, the app host (<paramref name="entryExecutable"/>) and what
-    /// OciBundleArg names are 0755, the rest 0644, whatever the build machine's umask and caches made of them.
+    /// programs among them, their interpreters, the app host (<paramref name="appHost"/>) and what OciBundleArg
+    /// names are 0755, the rest 0644, whatever the build machine's umask and caches made of them.
     /// </summary>
-    private void PlanModes(string entryExecutable)
+    private void PlanModes(string? appHost)
     {
         var programs = new HashSet<string>(_closure.Nodes.Values.Where(n => n.Elf.IsProgram).Select(n => n.RootfsPath), StringComparer.Ordinal);
         programs.UnionWith(_closure.Interpreters);
         programs.UnionWith(_argPrograms);
-        if (_request.Content.AppHost is not null)
+        if (appHost is not null)
         {
-            programs.Add(entryExecutable);
+            programs.Add(appHost);
         }
 
         int count = FileModes.Apply(_plan, programs);
