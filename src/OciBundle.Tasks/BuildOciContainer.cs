@@ -36,7 +36,7 @@ public sealed class BuildOciContainer : Microsoft.Build.Utilities.Task, ICancela
     /// <summary><c>OciBundleEnvironmentVariable</c> items: Include = name; Value metadata.</summary>
     public ITaskItem[] EnvironmentVariables { get; set; } = Array.Empty<ITaskItem>();
 
-    /// <summary><c>OciBundleFile</c> items: Include = host path; TargetPath metadata.</summary>
+    /// <summary><c>OciBundleFile</c> items: Include = host path; TargetPath and Mode metadata.</summary>
     public ITaskItem[] Files { get; set; } = Array.Empty<ITaskItem>();
 
     public bool ReadOnly { get; set; }
@@ -59,6 +59,9 @@ public sealed class BuildOciContainer : Microsoft.Build.Utilities.Task, ICancela
 
     /// <summary><c>SOURCE_DATE_EPOCH</c>: seconds since 1970 for every timestamp (the targets give 1980-01-01 when it is unset).</summary>
     public string? SourceDateEpoch { get; set; }
+
+    /// <summary>The git commit of the project (SourceRoot's RevisionId), when SOURCE_DATE_EPOCH is unset: its time is the image's created.</summary>
+    public string? SourceCommit { get; set; }
 
     /// <summary>
     /// Where the engine remembers what the last publish was made from and wrote (in obj/): a publish with nothing
@@ -275,7 +278,7 @@ public sealed class BuildOciContainer : Microsoft.Build.Utilities.Task, ICancela
         HostGid = HostGid,
         SpecVersion = SpecVersion,
         Network = Network,
-        Files = Files.Select(f => new FileOption { Source = f.GetMetadata("FullPath"), TargetPath = f.GetMetadata("TargetPath") }).ToList(),
+        Files = Files.Select(f => new FileOption { Source = f.GetMetadata("FullPath"), TargetPath = f.GetMetadata("TargetPath"), Mode = f.GetMetadata("Mode") }).ToList(),
         Sysroot = Sysroot,
         SysrootDigest = SysrootDigest,
         SysrootCache = SysrootCache,
@@ -283,6 +286,7 @@ public sealed class BuildOciContainer : Microsoft.Build.Utilities.Task, ICancela
         IncludeGssapi = IncludeGssapi,
         DotnetRoot = DotnetRoot,
         SourceDateEpoch = SourceDateEpoch,
+        SourceCommit = SourceCommit,
         WriteBundle = WriteBundle,
         Capabilities = Capabilities?.Split(new[] { ';', ',', ' ' }, StringSplitOptions.RemoveEmptyEntries).ToList(),
         NoNewPrivileges = NoNewPrivileges,

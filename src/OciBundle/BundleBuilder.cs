@@ -88,13 +88,14 @@ internal static class BundleBuilder
             var topLevel = new Dictionary<string, byte[]>
             {
                 ["config.json"] = layout.Config,
-                [ProvenanceReport.FileName] = ProvenanceReport.Write(layout.Plan, layout.Omitted, layout.Sysroot),
+                [ProvenanceReport.FileName] = ProvenanceReport.Write(layout.Plan, layout.Omitted, layout.Sysroot, layout.Paths),
             };
             if (layout.Sbom is { } sbom)
             {
                 topLevel[Sbom.SpdxSbom.FileName] = sbom;
             }
 
+            log($"{ProvenanceReport.FileName} names host paths by roots that differ between machines: {layout.Paths?.Describe()}.");
             writer.Write(layout.Plan, topLevel, cancel, layout.Inputs.Entries);
             statistics = writer.Statistics;
         }
@@ -122,6 +123,7 @@ internal static class BundleBuilder
                 ExposedPorts = spec.Ports,
                 RuntimeFiles = request.Content.RuntimeFiles.ToHashSet(StringComparer.Ordinal),
                 Epoch = request.Output.Epoch,
+                Created = layout.Created,
                 Sbom = layout.Sbom is { } sbomBytes
                     ? (Sbom.SpdxSbom.ContainerPath, "sha256:" + Convert.ToHexString(System.Security.Cryptography.SHA256.HashData(sbomBytes)).ToLowerInvariant())
                     : null,

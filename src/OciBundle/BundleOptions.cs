@@ -113,6 +113,12 @@ internal sealed class BundleOptions
     /// <summary>Seconds since 1970 for every timestamp in the bundle (<c>SOURCE_DATE_EPOCH</c>, or the targets' 1980-01-01).</summary>
     public string? SourceDateEpoch { get; set; }
 
+    /// <summary>
+    /// The git commit the project is built from (the .NET SDK's SourceRoot <c>RevisionId</c>), given when
+    /// <c>SOURCE_DATE_EPOCH</c> is not set: its time is the image's and the SBOM's <c>created</c>.
+    /// </summary>
+    public string? SourceCommit { get; set; }
+
     /// <summary><c>OciBundleCapabilities</c>: names, or <c>none</c>.</summary>
     public IList<string>? Capabilities { get; set; }
 
@@ -200,4 +206,7 @@ internal sealed class FileOption
 {
     public string Source { get; set; } = "";
     public string TargetPath { get; set; } = "";
+
+    /// <summary>The item's <c>Mode</c> metadata (<c>0644</c>, <c>0755</c>): every file of the item gets it; empty for the product's rule.</summary>
+    public string? Mode { get; set; }
 }

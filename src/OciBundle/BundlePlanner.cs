@@ -36,10 +36,14 @@ internal sealed class BundlePlanner
     private readonly IReadOnlyDictionary<string, string>? _knownDigests;
     private readonly CancellationToken _cancel;
     private readonly MountShadow _shadow;
+    private readonly PortablePaths _paths;
 
     /// <summary>The per-user cache (digests, dpkg owners), opened and judged once per plan; null when there is none or it is not to be trusted.</summary>
     private readonly Lazy<Sbom.DigestCache?> _cache;
     private readonly List<Sbom.BundledFramework> _frameworks = new();
+
+    /// <summary>The real rootfs paths of the programs OciBundleArg names: executed, so 0755 whatever they are.</summary>
+    private readonly HashSet<string> _argPrograms = new(StringComparer.Ordinal);
     private (string Version, IReadOnlyList<string> Paths)? _host;
     private ClosureBuilder _closure = null!;
 
@@ -54,6 +58,13 @@ internal sealed class BundlePlanner
         // An archive or image is unpacked (or found in the cache) here, before the closure, never on a no-op publish.
         _materialized = Sysroots.SysrootStore.Materialize(request.Content.Sysroot, request.Content.Arch, _inputs, log);
         _sysroot = new Sysroot(_materialized.Root) { Inputs = _inputs, PublicFilesOnly = _materialized.Form == "folder" };
+        ContentSpec content = request.Content;
+        _paths = new PortablePaths(content.ProjectDirectory, new[]
+        {
+            ("$(NuGetPackageRoot)", content.NuGetPackageRoot),
+            ("$(OciBundleSysrootCache)", content.Sysroot.CacheDirectory),
+            ("$(NetCoreRoot)", content.DotnetRoot),
+        });
     }
 
     /// <summary>Plans the bundle.</summary>
@@ -67,6 +78,8 @@ internal sealed class BundlePlanner
     private BundleLayout Plan()
     {
         ContentSpec content = _request.Content;
+        OutputSpec output = _request.Output;
+        long created = output.Commit is { } commit ? CommitTime.Read(content.ProjectDirectory ?? content.PublishDirectory, commit, _log) ?? output.Epoch : output.Epoch;
         ProcessSpec process = _request.Process;
         var resolver = LibraryResolver.ForSysroot(_sysroot, content.Arch, _plan);
         _closure = new ClosureBuilder(_sysroot, content.Arch, _plan, resolver, _log);
@@ -86,7 +99,7 @@ internal sealed class BundlePlanner
         foreach (FileSpec file in content.Files)
         {
             resolver.Claim(file.TargetPath);
-            HostTree.Add(_plan, file.Source, file.TargetPath, $"OciBundleFile {file.Source}", _inputs);
+            HostTree.Add(_plan, file.Source, file.TargetPath, $"OciBundleFile {_paths.Of(file.Source)}", _inputs, file.Mode);
         }
 
         foreach (RootfsEntry entry in _plan.Entries.Where(e => e.Kind == RootfsEntryKind.File && e.SourcePath is not null).ToList())
@@ -109,6 +122,7 @@ internal sealed class BundlePlanner
         }
 
         AddSystemFiles();
+        PlanModes(content.AppHost is null ? null : Sysroot.Join(appDir, content.AppHost));
 
         var env = new List<KeyValuePair<string, string>>
         {
@@ -183,7 +197,7 @@ internal sealed class BundlePlanner
         IReadOnlyDictionary<string, string> digests = new Dictionary<string, string>();
         if (content.Sbom)
         {
-            (sbom, digests) = PlanSbom(packages.Value);
+            (sbom, digests) = PlanSbom(packages.Value, created);
         }
 
         if (packages.IsValueCreated)
@@ -192,14 +206,14 @@ internal sealed class BundlePlanner
         }
 
         ReplaceableFolders.Check(_plan);
-        return new BundleLayout(_plan.Seal(), config, args, env, _closure.Omitted, _inputs) { Sbom = sbom, SourceDigests = digests, Sysroot = _materialized, Warnings = _closure.Warnings };
+        return new BundleLayout(_plan.Seal(), config, args, env, _closure.Omitted, _inputs) { Sbom = sbom, SourceDigests = digests, Sysroot = _materialized, Warnings = _closure.Warnings, Paths = _paths, Created = created };
     }
 
     /// <summary>
     /// The SBOM of everything planned so far (so it is the last file planned, and lists every other file), added to
     /// rootfs at <see cref="Sbom.SpdxSbom.ContainerPath"/>; and the digests computed, for the next publish.
     /// </summary>
-    private (byte[] Sbom, IReadOnlyDictionary<string, string> Digests) PlanSbom(PackageDatabase? packages)
+    private (byte[] Sbom, IReadOnlyDictionary<string, string> Digests) PlanSbom(PackageDatabase? packages, long created)
     {
         ContentSpec content = _request.Content;
         List<RootfsEntry> entries = _plan.Entries.ToList();
@@ -240,7 +254,7 @@ internal sealed class BundlePlanner
             NuGetPackageRoot = content.NuGetPackageRoot,
             PackageFiles = packageFiles,
             Inputs = _inputs,
-            Epoch = _request.Output.Epoch,
+            Epoch = created,
             SysrootDigest = _materialized.Digest,
         });
         packageFiles?.Save(); // the .nupkg digests, for the next plan on this machine
@@ -416,7 +430,20 @@ internal sealed class BundlePlanner
         foreach (string arg in process.Args.Where(a => a.StartsWith('/')).Distinct(StringComparer.Ordinal))
         {
             string path = Sysroot.Normalize(arg);
-            if (_plan.TryGet(path, out _) || _closure.Resolver.Probe(path) is { InPlan: true })
+            bool planned = _plan.TryGet(path, out RootfsEntry entry);
+            if (planned && entry.Kind == RootfsEntryKind.File)
+            {
+                _argPrograms.Add(path);
+                continue;
+            }
+
+            if (_closure.Resolver.Probe(path) is { InPlan: true } inPlan)
+            {
+                _argPrograms.Add(inPlan.RealPath);
+                continue;
+            }
+
+            if (planned)
             {
                 continue;
             }
@@ -454,7 +481,10 @@ internal sealed class BundlePlanner
                 throw new OciBundleException(Strings.ArgNotProgram, arg, host);
             }
 
-            _closure.AddSysrootPath(path, $"named by OciBundleArg {arg}");
+            if (_closure.AddSysrootPath(path, $"named by OciBundleArg {arg}") is { } real)
+            {
+                _argPrograms.Add(real);
+            }
         }
 
         AddInterpreter(args[0]);
@@ -479,6 +509,25 @@ internal sealed class BundlePlanner
         {
             _closure.AddSysrootPath(path, $"interpreter (#!) of OciBundleArg {program}");
         }
+    }
+
+    /// <summary>
+    /// Every file's mode by what it is (<see cref="FileModes"/>), now that the closure has read every ELF file: the
+    /// programs among them, their interpreters, the app host (<paramref name="appHost"/>) and what OciBundleArg
+    /// names are 0755, the rest 0644, whatever the build machine's umask and caches made of them.
+    /// </summary>
+    private void PlanModes(string? appHost)
+    {
+        var programs = new HashSet<string>(_closure.Nodes.Values.Where(n => n.Elf.IsProgram).Select(n => n.RootfsPath), StringComparer.Ordinal);
+        programs.UnionWith(_closure.Interpreters);
+        programs.UnionWith(_argPrograms);
+        if (appHost is not null)
+        {
+            programs.Add(appHost);
+        }
+
+        int count = FileModes.Apply(_plan, programs);
+        _log($"Modes: {count} programs 0755, every other file 0644, folders 0755 (the build machine's modes and umask do not count).");
     }
 
     private static bool StartsWithShebang(string path)
@@ -594,4 +643,10 @@ internal sealed record BundleLayout(RootfsPlan Plan, byte[] Config, IReadOnlyLis
 
     /// <summary>The SBOM's file digests by source ("identity\tdigest"), for the next publish to reuse.</summary>
     public IReadOnlyDictionary<string, string> SourceDigests { get; init; } = new Dictionary<string, string>();
+
+    /// <summary>How provenance.json names host paths (relative to the project, <c>$(NuGetPackageRoot)/...</c>).</summary>
+    public PortablePaths? Paths { get; init; }
+
+    /// <summary>The image's and the SBOM's <c>created</c>: the commit's time, or <c>SOURCE_DATE_EPOCH</c> (1980-01-01 by default).</summary>
+    public long Created { get; init; }
 }

@@ -60,19 +60,23 @@ public sealed class SysrootTests
 
     /// <summary>
     /// Every native file (not under /app) of the bundle is the sysroot's file at the same path, byte for byte, read
-    /// from the cache; every source is in the cache or the publish output: nothing of the host's own root.
+    /// from the cache; every source is in the cache or the publish output: nothing of the host's own root. provenance.json
+    /// names them as any machine would: <c>$(OciBundleSysrootCache)/...</c> and relative to the project.
     /// </summary>
-    private static void AssertHermetic(string bundle, string tarball, string cache, string publishDir)
+    private static void AssertHermetic(string bundle, string tarball, string cache, string projectDir, string publishDir)
     {
         Dictionary<string, string> sysroot = TarFiles(tarball);
+        const string Cache = "$(OciBundleSysrootCache)/";
+        string publish = Path.GetRelativePath(projectDir, publishDir) + "/";
         int native = 0;
         foreach (JToken file in Provenance(bundle)["files"]!.Where(f => (string?)f["type"] == "file" && f["source"] is not null))
         {
             string path = (string)file["path"]!, source = (string)file["source"]!;
-            Assert.IsTrue(source.StartsWith(cache + "/", StringComparison.Ordinal) || source.StartsWith(publishDir + "/", StringComparison.Ordinal), $"{path} comes from {source}, outside the sysroot cache and the publish output");
-            if (source.StartsWith(cache + "/", StringComparison.Ordinal))
+            Assert.IsTrue(source.StartsWith(Cache, StringComparison.Ordinal) || source.StartsWith(publish, StringComparison.Ordinal), $"{path} comes from {source}, outside the sysroot cache and the publish output");
+            if (source.StartsWith(Cache, StringComparison.Ordinal))
             {
                 native++;
+                Assert.IsTrue(File.Exists(Path.Combine(cache, source[Cache.Length..])), $"{source} is in {cache}");
                 using FileStream inBundle = File.OpenRead(Path.Combine(bundle, "rootfs") + path);
                 string real = source[(source.IndexOf("/rootfs/", StringComparison.Ordinal) + 7)..];
                 Assert.IsTrue(sysroot.TryGetValue(real, out string? expected), $"{real} is not a file of {tarball}");
@@ -110,7 +114,7 @@ public sealed class SysrootTests
             Assert.AreEqual(outside[key], inside[key], $"{key}: the app prints inside what it prints on the host");
         }
 
-        AssertHermetic(project.BundleDir, tarball, cache, project.PublishDir);
+        AssertHermetic(project.BundleDir, tarball, cache, project.Directory, project.PublishDir);
         JObject recorded = (JObject)Provenance(project.BundleDir)["sysroot"]!;
         Assert.AreEqual(digest, (string?)recorded["digest"]);
         Assert.AreEqual(tarball, (string?)recorded["source"]);
@@ -183,7 +187,7 @@ public sealed class SysrootTests
         Assert.AreEqual(outside["date"], inside["date"]);
         Assert.AreEqual(outside["tz"], inside["tz"]);
         Assert.IsFalse(Directory.EnumerateFiles(Path.Combine(project.BundleDir, "rootfs"), "libicuuc.so.72*", SearchOption.AllDirectories).Any(), "nothing of the host's ICU");
-        AssertHermetic(project.BundleDir, tarball, cache, project.PublishDir);
+        AssertHermetic(project.BundleDir, tarball, cache, project.Directory, project.PublishDir);
     }
 
     [TestMethod]
@@ -222,7 +226,7 @@ public sealed class SysrootTests
         StringAssert.StartsWith(inside["icu"], "libicuuc.so.72");
         Assert.AreEqual("Freitag, 1. März 2024", inside["date"]);
         Assert.AreEqual("14:00", inside["tz"]);
-        AssertHermetic(bundle, tarball, cache, Path.Combine(project.Directory, "bin", "Release", "net10.0", "linux-arm64", "publish"));
+        AssertHermetic(bundle, tarball, cache, project.Directory, Path.Combine(project.Directory, "bin", "Release", "net10.0", "linux-arm64", "publish"));
     }
 }
 

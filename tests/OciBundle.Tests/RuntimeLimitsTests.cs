@@ -223,18 +223,23 @@ public sealed class RuntimeLimitsTests
     [TestMethod]
     public void AProgramOnlyItsOwnerMayRunIsRefusedForTheAppUserAndAScriptGetsItsInterpreter()
     {
+        // The build machine's modes do not count (a script with an execute bit is 0755 in the bundle); a Mode the item
+        // gives does, and 0744 lets only root run it.
         using var dir = new TempDirectory();
         Directory.CreateDirectory(dir.Combine("publish"));
         File.WriteAllText(dir.Combine("publish", "Hello"), "#!/bin/sh\necho hi\n");
         File.SetUnixFileMode(dir.Combine("publish", "Hello"), (UnixFileMode)0b111_100_100);
+        File.WriteAllText(dir.Combine("run.sh"), "#!/bin/sh\necho hi\n");
         BundleOptions options = TargetDefaults.Options(dir.Combine("publish"), dir.Combine("bundle"), "Hello", "Hello");
+        options.Files = new List<FileOption> { new() { Source = dir.Combine("run.sh"), TargetPath = "/opt/tool/run.sh", Mode = "0744" } };
+        BundlePlanner.Plan(BundleRequest.Parse(options), _ => { }); // the app host: 0755 whatever its source's bits
+        options.Args = new List<string> { "/opt/tool/run.sh" };
         var e = Assert.ThrowsExactly<OciBundleException>(() => BundlePlanner.Plan(BundleRequest.Parse(options), _ => { }));
         Assert.AreEqual("OCIB1507", e.Code);
         StringAssert.Contains(e.Message, "may not be executed by uid 1654 (mode 0744)");
 
         // Root may (it owns the file); a script named by OciBundleArg brings its interpreter, /bin/sh of the sysroot.
         options.User = "0";
-        options.Args = new List<string> { "/app/Hello" };
         BundleLayout layout = BundlePlanner.Plan(BundleRequest.Parse(options), _ => { });
         Assert.IsTrue(layout.Plan.TryGet("/bin/sh", out _) || layout.Plan.TryGet("/usr/bin/sh", out _), "the interpreter is in the bundle");
     }

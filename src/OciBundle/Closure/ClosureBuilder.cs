@@ -50,6 +50,7 @@ internal sealed class ClosureBuilder : IClosure
     private readonly Queue<ElfNode> _queue = new();
     private readonly Dictionary<string, ElfNode> _nodes = new(StringComparer.Ordinal);
     private readonly List<(string Library, string NeededBy)> _missing = new();
+    private readonly HashSet<string> _interpreters = new(StringComparer.Ordinal);
 
     public ClosureBuilder(Sysroot sysroot, TargetArchitecture arch, RootfsPlan plan, LibraryResolver resolver, Action<string> log)
     {
@@ -69,6 +70,9 @@ internal sealed class ClosureBuilder : IClosure
     public IReadOnlyDictionary<string, ElfNode> Nodes => _nodes;
 
     public IEnumerable<ElfNode> Files => _nodes.Values;
+
+    /// <summary>The real rootfs paths of every interpreter (<c>PT_INTERP</c>) found: the kernel executes them, so they are programs.</summary>
+    public IReadOnlyCollection<string> Interpreters => _interpreters;
 
     /// <summary>
     /// The major versions N of <c>prefix.N</c> the loader could find, highest first: the names in the sysroot's
@@ -247,6 +251,7 @@ internal sealed class ClosureBuilder : IClosure
                 else
                 {
                     found.Add((interp, location, $"interpreter (PT_INTERP) of {node.RootfsPath}"));
+                    _interpreters.Add(location.RealPath);
                 }
             }
 
@@ -383,7 +388,7 @@ internal sealed class ClosureBuilder : IClosure
         string host = _sysroot.HostPath(realPath);
         NativeMethods.Statx st = NativeMethods.LStat(host) ?? throw new OciBundleException(Strings.FileSourceNotFound, host);
         IsPublic(realPath, reason, optional: false);
-        _plan.AddFile(realPath, host, (UnixFileMode)(st.Mode & 0xFFF), (long)st.Size, reason, st.Inode, _sysroot.PublicFilesOnly);
+        _plan.AddFile(realPath, host, (UnixFileMode)(st.Mode & 0xFFF), (long)st.Size, reason, st.Inode, publicSource: _sysroot.PublicFilesOnly);
         if (!_nodes.ContainsKey(realPath) && ReadElf(host) is { } elf)
         {
             if (elf.Identity == _arch.Identity && elf.Type is ElfType.Executable or ElfType.SharedObject && !elf.IsDebugOnly)
@@ -440,7 +445,7 @@ internal sealed class ClosureBuilder : IClosure
             else if (NativeMethods.LStat(child.FullName) is { } st && (st.Mode & NativeMethods.S_IFMT) == NativeMethods.S_IFREG && IsPublic(path, reason, optional))
             {
                 // Only regular files: .NET reports fifos and sockets as files, and opening a fifo would block.
-                _plan.AddFile(path, child.FullName, (UnixFileMode)(st.Mode & 0xFFF), (long)st.Size, reason, st.Inode, _sysroot.PublicFilesOnly);
+                _plan.AddFile(path, child.FullName, (UnixFileMode)(st.Mode & 0xFFF), (long)st.Size, reason, st.Inode, publicSource: _sysroot.PublicFilesOnly);
             }
         }
     }

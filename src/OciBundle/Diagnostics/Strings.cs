@@ -328,6 +328,9 @@ internal static class Strings
     /// <summary>OCIB1469</summary>
     public static readonly Diagnostic PushUnexpectedError = new(nameof(PushUnexpectedError));
 
+    /// <summary>OCIB1530</summary>
+    public static readonly Diagnostic InvalidFileMode = new(nameof(InvalidFileMode));
+
     /// <summary>OCIB2001</summary>
     public static readonly Diagnostic LibraryNotFound = new(nameof(LibraryNotFound));
 

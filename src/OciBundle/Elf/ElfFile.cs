@@ -17,7 +17,8 @@ namespace OciBundle.Elf;
 internal sealed class ElfFile
 {
     private const int PT_LOAD = 1, PT_DYNAMIC = 2, PT_INTERP = 3;
-    private const long DT_NULL = 0, DT_NEEDED = 1, DT_STRTAB = 5, DT_STRSZ = 10, DT_SONAME = 14, DT_RPATH = 15, DT_RUNPATH = 29;
+    private const long DT_NULL = 0, DT_NEEDED = 1, DT_STRTAB = 5, DT_STRSZ = 10, DT_SONAME = 14, DT_RPATH = 15, DT_RUNPATH = 29, DT_FLAGS_1 = 0x6ffffffb;
+    private const ulong DF_1_PIE = 0x08000000;
 
     // Upper bounds that no real file reaches; a header claiming more is corrupt and must not make us allocate it.
     private const int MaxProgramHeaders = 4096;
@@ -43,6 +44,15 @@ internal sealed class ElfFile
     /// the loader: never run, never loaded, so it has no closure.
     /// </summary>
     public bool IsDebugOnly { get; private set; }
+
+    /// <summary><c>DF_1_PIE</c> in <c>DT_FLAGS_1</c>: a position-independent executable, a static-pie one (no interpreter) included.</summary>
+    public bool IsPie { get; private set; }
+
+    /// <summary>
+    /// A program the kernel runs: <c>ET_EXEC</c>, or <c>ET_DYN</c> with an interpreter or the PIE flag (a PIE program,
+    /// <c>libc.so.6</c>, which runs too); not a plain shared library, and never a separate debug-symbol file.
+    /// </summary>
+    public bool IsProgram => !IsDebugOnly && (Type == ElfType.Executable || (Type == ElfType.SharedObject && (!string.IsNullOrEmpty(Interpreter) || IsPie)));
 
     public ElfIdentity Identity => new(Class, IsLittleEndian, Machine);
 
@@ -259,6 +269,7 @@ internal sealed class ElfFile
                     case DT_SONAME: soname = val; break;
                     case DT_STRTAB: strtab = val; break;
                     case DT_STRSZ: strsz = val; break;
+                    case DT_FLAGS_1: file.IsPie = (val & DF_1_PIE) != 0; break;
                 }
             }
 

@@ -38,7 +38,11 @@ internal sealed record ImageRequest
     /// <summary>Paths in the app folder that come from the .NET runtime pack (a self-contained app's runtime).</summary>
     public required IReadOnlySet<string> RuntimeFiles { get; init; }
 
+    /// <summary>Every timestamp in the layers and the layout (<c>SOURCE_DATE_EPOCH</c>, 1980-01-01 by default).</summary>
     public required long Epoch { get; init; }
+
+    /// <summary>The image's <c>created</c> (config, history, manifest annotation): the commit's time; null for <see cref="Epoch"/>.</summary>
+    public long? Created { get; init; }
 
     /// <summary>The SBOM's path in rootfs and its digest, named in the manifest's annotations; null without an SBOM.</summary>
     public (string Path, string Digest)? Sbom { get; init; }
@@ -115,7 +119,7 @@ internal static class ImageLayoutWriter
 
             IReadOnlyList<LayerResult> written = WriteLayers(layers, blobs, request);
 
-            string created = DateTimeOffset.FromUnixTimeSeconds(request.Epoch).ToString("yyyy-MM-dd'T'HH:mm:ss'Z'", CultureInfo.InvariantCulture);
+            string created = DateTimeOffset.FromUnixTimeSeconds(request.Created ?? request.Epoch).ToString("yyyy-MM-dd'T'HH:mm:ss'Z'", CultureInfo.InvariantCulture);
             var config = new JObject
             {
                 ["created"] = created,

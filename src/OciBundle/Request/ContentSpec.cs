@@ -19,7 +19,8 @@ internal sealed record ContentSpec(
     string? NuGetPackageRoot,
     IReadOnlyList<KeyValuePair<string, string>> RuntimePacks,
     string DepsFile,
-    string? CacheDirectory)
+    string? CacheDirectory,
+    string? ProjectDirectory = null)
 {
     public static ContentSpec Parse(BundleOptions o, string workingDirectory, ParseErrors errors, List<OciBundleException> warnings)
     {
@@ -57,7 +58,8 @@ internal sealed record ContentSpec(
             string.IsNullOrWhiteSpace(o.NuGetPackageRoot) ? null : Path.TrimEndingDirectorySeparator(Path.GetFullPath(o.NuGetPackageRoot)),
             new Seq<KeyValuePair<string, string>>(o.RuntimePacks.Where(p => p.Key.Length > 0 && p.Value.Length > 0)),
             string.IsNullOrWhiteSpace(o.DepsFile) ? Path.Combine(publish, o.AppName + ".deps.json") : Path.GetFullPath(o.DepsFile),
-            string.IsNullOrWhiteSpace(o.CacheDirectory) ? null : Path.GetFullPath(o.CacheDirectory));
+            string.IsNullOrWhiteSpace(o.CacheDirectory) ? null : Path.GetFullPath(o.CacheDirectory),
+            string.IsNullOrWhiteSpace(o.ProjectDirectory) ? null : Path.TrimEndingDirectorySeparator(Path.GetFullPath(o.ProjectDirectory)));
     }
 
     /// <summary>
@@ -99,8 +101,8 @@ internal sealed record ContentSpec(
     }
 }
 
-/// <summary>One <c>OciBundleFile</c>: an existing host file or folder, and a container path inside rootfs.</summary>
-internal sealed record FileSpec(string Source, string TargetPath)
+/// <summary>One <c>OciBundleFile</c>: an existing host file or folder, a container path inside rootfs, and the mode its files get (null: the product's rule).</summary>
+internal sealed record FileSpec(string Source, string TargetPath, UnixFileMode? Mode = null)
 {
     public static FileSpec? Parse(FileOption f, string workingDirectory, ParseErrors errors)
     {
@@ -117,7 +119,14 @@ internal sealed record FileSpec(string Source, string TargetPath)
             return null;
         }
 
+        UnixFileMode? mode = null;
+        if (!string.IsNullOrWhiteSpace(f.Mode) && (mode = Rootfs.FileModes.ParseGiven(f.Mode)) is null)
+        {
+            errors.Add(Strings.InvalidFileMode, f.Source, f.Mode);
+            return null;
+        }
+
         string absolute = target.StartsWith('/') ? target : Sysroot.Join(workingDirectory, target);
-        return new FileSpec(Path.GetFullPath(f.Source), Sysroot.Normalize(absolute));
+        return new FileSpec(Path.GetFullPath(f.Source), Sysroot.Normalize(absolute), mode);
     }
 }

@@ -5,11 +5,16 @@ using OciBundle.Output;
 
 namespace OciBundle.Request;
 
-/// <summary>Where the outputs go, checked before anything is deleted: the bundle, the image layout and its archive.</summary>
+/// <summary>
+/// Where the outputs go, checked before anything is deleted: the bundle, the image layout and its archive. Every
+/// file's timestamp is <see cref="Epoch"/>; the documents' <c>created</c> (image, SBOM) is the time of
+/// <see cref="Commit"/> when there is one (<c>SOURCE_DATE_EPOCH</c> unset, the project in git), else the same.
+/// </summary>
 internal sealed record OutputSpec(
     string? BundleDirectory,
     ImageSpec? Image,
-    long Epoch)
+    long Epoch,
+    string? Commit = null)
 {
     public static OutputSpec Parse(BundleOptions o, string publishDirectory, ParseErrors errors)
     {
@@ -29,7 +34,7 @@ internal sealed record OutputSpec(
             errors.Add(Strings.InvalidSourceDateEpoch, o.SourceDateEpoch);
         }
 
-        return new OutputSpec(bundle, image, epoch);
+        return new OutputSpec(bundle, image, epoch, CommitTime.Parse(o.SourceCommit));
     }
 
     /// <summary>

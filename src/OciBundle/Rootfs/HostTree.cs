@@ -5,15 +5,19 @@ using OciBundle.Interop;
 namespace OciBundle.Rootfs;
 
 /// <summary>
-/// Adds a file or folder of the build machine to the plan at a rootfs path, as it is: modes kept (setuid and
-/// setgid stripped by the plan), symlinks kept as symlinks when they point inside the folder, refused when they
-/// point outside it (copying what they point at would put arbitrary host files in the bundle), and device nodes,
-/// fifos and sockets refused.
+/// Adds a file or folder of the build machine to the plan at a rootfs path: folders 0755 and files by the product's
+/// rule (<see cref="FileModes"/>), never the build machine's modes; symlinks kept as symlinks when they point inside
+/// the folder, refused when they point outside it (copying what they point at would put arbitrary host files in the
+/// bundle), and device nodes, fifos and sockets refused.
 /// </summary>
 internal static class HostTree
 {
-    /// <summary>Adds <paramref name="hostPath"/> at <paramref name="rootfsPath"/>; <paramref name="inputs"/> records the folders listed and files met, for the next publish's up-to-date check.</summary>
-    public static void Add(RootfsPlan plan, string hostPath, string rootfsPath, string reason, InputLedger? inputs = null)
+    /// <summary>
+    /// Adds <paramref name="hostPath"/> at <paramref name="rootfsPath"/>; <paramref name="inputs"/> records the folders
+    /// listed and files met, for the next publish's up-to-date check. <paramref name="fileMode"/>, an item's
+    /// <c>Mode</c>, is the mode of every file added, whatever the rule says.
+    /// </summary>
+    public static void Add(RootfsPlan plan, string hostPath, string rootfsPath, string reason, InputLedger? inputs = null, UnixFileMode? fileMode = null)
     {
         string root = Path.TrimEndingDirectorySeparator(Path.GetFullPath(hostPath));
         NativeMethods.Statx? top = NativeMethods.LStat(root);
@@ -39,18 +43,18 @@ internal static class HostTree
 
         if (type == NativeMethods.S_IFDIR)
         {
-            plan.AddDirectory(rootfsPath, reason, Mode(top.Value));
+            plan.AddDirectory(rootfsPath, reason);
             inputs?.Path(root);
-            AddChildren(plan, root, root, rootfsPath, reason, inputs);
+            AddChildren(plan, root, root, rootfsPath, reason, inputs, fileMode);
         }
         else
         {
             inputs?.Path(root);
-            AddOne(plan, root, root, rootfsPath, top.Value, reason);
+            AddOne(plan, root, root, rootfsPath, top.Value, reason, fileMode);
         }
     }
 
-    private static void AddChildren(RootfsPlan plan, string treeRoot, string hostDir, string rootfsDir, string reason, InputLedger? inputs)
+    private static void AddChildren(RootfsPlan plan, string treeRoot, string hostDir, string rootfsDir, string reason, InputLedger? inputs, UnixFileMode? fileMode)
     {
         inputs?.Listing(hostDir);
         foreach (string child in Directory.EnumerateFileSystemEntries(hostDir))
@@ -67,22 +71,22 @@ internal static class HostTree
             inputs?.Path(child);
             if ((stat.Value.Mode & NativeMethods.S_IFMT) == NativeMethods.S_IFDIR)
             {
-                plan.AddDirectory(target, reason, Mode(stat.Value));
-                AddChildren(plan, treeRoot, child, target, reason, inputs);
+                plan.AddDirectory(target, reason);
+                AddChildren(plan, treeRoot, child, target, reason, inputs, fileMode);
             }
             else
             {
-                AddOne(plan, treeRoot, child, target, stat.Value, reason);
+                AddOne(plan, treeRoot, child, target, stat.Value, reason, fileMode);
             }
         }
     }
 
-    private static void AddOne(RootfsPlan plan, string treeRoot, string hostPath, string rootfsPath, NativeMethods.Statx stat, string reason)
+    private static void AddOne(RootfsPlan plan, string treeRoot, string hostPath, string rootfsPath, NativeMethods.Statx stat, string reason, UnixFileMode? fileMode)
     {
         switch (stat.Mode & NativeMethods.S_IFMT)
         {
             case NativeMethods.S_IFREG:
-                plan.AddFile(rootfsPath, hostPath, Mode(stat), (long)stat.Size, reason, stat.Inode);
+                plan.AddFile(rootfsPath, hostPath, Mode(stat), (long)stat.Size, reason, stat.Inode, fileMode);
                 break;
             case NativeMethods.S_IFLNK:
                 string linkTarget = new FileInfo(hostPath).LinkTarget!;

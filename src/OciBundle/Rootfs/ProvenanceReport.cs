@@ -16,8 +16,10 @@ internal static class ProvenanceReport
     /// <param name="plan">What rootfs holds.</param>
     /// <param name="omitted">What the closure left out, and why.</param>
     /// <param name="sysroot">Where the native files came from: recorded as <c>sysroot</c> (its digest when it was an archive or image).</param>
-    public static byte[] Write(RootfsPlan plan, IReadOnlyList<string> omitted, Sysroots.MaterializedSysroot? sysroot = null)
+    /// <param name="paths">How host paths are written (relative to the project, <c>$(NuGetPackageRoot)/...</c>): the same bytes from any checkout and any user. Null: as they are.</param>
+    public static byte[] Write(RootfsPlan plan, IReadOnlyList<string> omitted, Sysroots.MaterializedSysroot? sysroot = null, PortablePaths? paths = null)
     {
+        string Portable(string path) => paths?.Of(path) ?? path;
         var builder = new StringBuilder();
         using (var writer = new StringWriter(builder, CultureInfo.InvariantCulture) { NewLine = "\n" })
         using (var json = new JsonTextWriter(writer) { Formatting = Formatting.Indented, Indentation = 2 })
@@ -35,11 +37,11 @@ internal static class ProvenanceReport
                 json.WritePropertyName("sysroot");
                 json.WriteStartObject();
                 json.WritePropertyName("source");
-                json.WriteValue(sysroot.Source);
+                json.WriteValue(Portable(sysroot.Source));
                 json.WritePropertyName("form");
                 json.WriteValue(sysroot.Form);
                 json.WritePropertyName("root");
-                json.WriteValue(sysroot.Root);
+                json.WriteValue(Portable(sysroot.Root));
                 if (sysroot.Digest is not null)
                 {
                     json.WritePropertyName("digest");
@@ -83,7 +85,7 @@ internal static class ProvenanceReport
                 if (e.SourcePath is not null)
                 {
                     json.WritePropertyName("source");
-                    json.WriteValue(e.SourcePath);
+                    json.WriteValue(Portable(e.SourcePath));
                 }
 
                 if (e.OwnerId is int owner)

@@ -45,8 +45,14 @@ internal sealed class RootfsEntry
 
     public RootfsEntryKind Kind { get; }
 
-    /// <summary>Permission bits (never setuid/setgid: the plan strips them).</summary>
+    /// <summary>
+    /// Permission bits, the product's: a file 0644 or 0755 (<see cref="FileModes"/>), a folder 0755 but for the special
+    /// ones (<c>/tmp</c>, <c>/root</c>, tmpfs mount points), or what an item's <c>Mode</c> gave. Never setuid/setgid.
+    /// </summary>
     public UnixFileMode Mode { get; }
+
+    /// <summary>The mode was given by the user (an <c>OciBundleFile</c>'s <c>Mode</c>): no rule changes it.</summary>
+    public bool ModeGiven { get; init; }
 
     /// <summary>Why the path is in the bundle: the rule, or the file that needed it.</summary>
     public string Reason { get; }
@@ -77,6 +83,18 @@ internal sealed class RootfsEntry
 
     /// <summary>Owner inside the container when it is not root (the app user's home).</summary>
     public int? OwnerId { get; init; }
+
+    /// <summary>This entry with another mode, everything else the same.</summary>
+    public RootfsEntry WithMode(UnixFileMode mode) => new(Path, Kind, mode, Reason)
+    {
+        ModeGiven = ModeGiven,
+        SourcePath = SourcePath,
+        SourceInode = SourceInode,
+        Content = Content,
+        LinkTarget = LinkTarget,
+        Size = Size,
+        OwnerId = OwnerId,
+    };
 
     public override string ToString() => $"{Kind} {Path}";
 }

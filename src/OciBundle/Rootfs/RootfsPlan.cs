@@ -16,7 +16,11 @@ internal sealed class RootfsPlan
     // world-writable, since there nobody can replace another's files.
     private const UnixFileMode OthersWrite = UnixFileMode.GroupWrite | UnixFileMode.OtherWrite;
 
-    private static UnixFileMode FileMode(UnixFileMode mode) => mode & ~SpecialBits & ~OthersWrite;
+    /// <summary>
+    /// A file's mode until the planner decides by what it is (<see cref="FileModes.Apply"/>): 0755 when the source has
+    /// an execute bit, else 0644. Never the source's own bits beyond that (umask, the user who filled a cache).
+    /// </summary>
+    private static UnixFileMode FileMode(UnixFileMode mode) => FileModes.Of((mode & FileModes.AnyExecute) != 0);
 
     private static UnixFileMode FolderMode(UnixFileMode mode) => (mode & UnixFileMode.StickyBit) != 0 ? mode & ~SpecialBits : mode & ~SpecialBits & ~OthersWrite;
 
@@ -81,8 +85,19 @@ internal sealed class RootfsPlan
         return entry;
     }
 
-    public RootfsEntry AddFile(string path, string sourcePath, UnixFileMode mode, long size, string reason, ulong inode = 0, bool publicSource = false) =>
-        Add(new RootfsEntry(path, RootfsEntryKind.File, FileMode(mode), reason) { SourcePath = sourcePath, Size = size, SourceInode = inode, PublicSource = publicSource });
+    /// <summary>Plans a file copied from <paramref name="sourcePath"/>, whose mode there is <paramref name="mode"/>; <paramref name="givenMode"/>, an item's <c>Mode</c>, wins over every rule.</summary>
+    public RootfsEntry AddFile(string path, string sourcePath, UnixFileMode mode, long size, string reason, ulong inode = 0, UnixFileMode? givenMode = null, bool publicSource = false) =>
+        Add(new RootfsEntry(path, RootfsEntryKind.File, givenMode ?? FileMode(mode), reason) { SourcePath = sourcePath, Size = size, SourceInode = inode, ModeGiven = givenMode is not null, PublicSource = publicSource });
+
+    /// <summary>Sets the mode of a planned file (the planner's decision by content: <see cref="FileModes.Apply"/>).</summary>
+    public void SetFileMode(string path, UnixFileMode mode)
+    {
+        ThrowIfSealed();
+        if (_entries.TryGetValue(path, out RootfsEntry? entry) && entry.Kind == RootfsEntryKind.File && entry.Mode != mode)
+        {
+            _entries[path] = entry.WithMode(mode);
+        }
+    }
 
     public RootfsEntry AddContent(string path, byte[] content, UnixFileMode mode, string reason) =>
         Add(new RootfsEntry(path, RootfsEntryKind.File, FileMode(mode), reason) { Content = content, Size = content.Length });

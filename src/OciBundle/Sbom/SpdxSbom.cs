@@ -57,7 +57,7 @@ internal sealed record SbomSources
     /// <summary>Recorded as inputs: the copyright files and nuspecs read.</summary>
     public State.InputLedger? Inputs { get; init; }
 
-    /// <summary><c>SOURCE_DATE_EPOCH</c>: the document's creation time.</summary>
+    /// <summary>The document's creation time: <c>SOURCE_DATE_EPOCH</c>, else the time of the commit built, else 1980-01-01.</summary>
     public required long Epoch { get; init; }
 
     /// <summary>The digest of the sysroot the libraries came from, when known (a pinned sysroot).</summary>
