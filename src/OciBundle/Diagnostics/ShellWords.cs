@@ -1,4 +1,4 @@
-namespace OciBundle;
+namespace OciBundle.Diagnostics;
 
 /// <summary>Commands the build prints for the user to paste: every word quoted so a POSIX shell reads it back unchanged.</summary>
 public static class ShellWords

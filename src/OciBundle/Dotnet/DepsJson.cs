@@ -17,7 +17,7 @@ internal sealed record DepsLibrary(string Name, string Version, string Type, str
 /// very versions the app was built and is run with. This is what the .NET host reads and what scanners (Trivy,
 /// Syft, Grype) read for NuGet packages; the SBOM reads it for the same.
 /// </summary>
-internal static class DepsFile
+internal static class DepsJson
 {
     /// <summary>The libraries of the runtime target, in the file's order; an unreadable file is an <see cref="InvalidDataException"/>.</summary>
     public static IReadOnlyList<DepsLibrary> Read(string path)

@@ -1,13 +1,7 @@
 using System.IO.Compression;
+using OciBundle.Model;
 
-namespace OciBundle.Image;
-
-/// <summary>How image layers are compressed (<c>OciImageLayerCompression</c>).</summary>
-internal enum LayerCompression
-{
-    Gzip,
-    Zstd,
-}
+namespace OciBundle.Images;
 
 /// <summary>
 /// A write-only stream that cuts what it is given into chunks of <see cref="ChunkSize"/> bytes, compresses each on

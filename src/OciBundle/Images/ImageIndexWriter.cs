@@ -4,10 +4,9 @@ using Newtonsoft.Json;
 using Newtonsoft.Json.Linq;
 using OciBundle.Diagnostics;
 using OciBundle.Interop;
-using OciBundle.Output;
-using OciBundle.Rootfs;
+using OciBundle.Outputs;
 
-namespace OciBundle.Image;
+namespace OciBundle.Images;
 
 /// <summary>What a multi-architecture layout is made of: the per-RID layouts the inner publishes wrote, and its name.</summary>
 internal sealed record ImageIndexRequest

@@ -6,11 +6,12 @@ using System.Text;
 using Newtonsoft.Json;
 using Newtonsoft.Json.Linq;
 using OciBundle.Diagnostics;
-using OciBundle.Output;
+using OciBundle.Outputs;
 using OciBundle.Rootfs;
 using OciBundle.Interop;
+using OciBundle.Model;
 
-namespace OciBundle.Image;
+namespace OciBundle.Images;
 
 /// <summary>What an image is made of besides the root file system: the process, the labels, where it goes. No defaults: all from the request.</summary>
 internal sealed record ImageRequest
@@ -191,7 +192,7 @@ internal static class ImageLayoutWriter
             }
 
             bool underApp = entry.Path.StartsWith(app, StringComparison.Ordinal);
-            bool underDotnet = entry.Path.StartsWith(ContainerPaths.DotnetRoot + "/", StringComparison.Ordinal);
+            bool underDotnet = entry.Path.StartsWith(WellKnownPaths.DotnetRoot + "/", StringComparison.Ordinal);
             if (entry.Kind == RootfsEntryKind.Directory && (underApp || underDotnet || entry.Path + "/" == app))
             {
                 continue; // placed with the files below it

@@ -1,7 +1,4 @@
-using OciBundle.Rootfs;
-using OciBundle.Interop;
-
-namespace OciBundle;
+namespace OciBundle.Interop;
 
 /// <summary>The ids of the user running the build: what a rootless bundle maps container root to by default.</summary>
 internal static class CurrentIds

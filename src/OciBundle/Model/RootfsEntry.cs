@@ -1,4 +1,4 @@
-namespace OciBundle.Rootfs;
+namespace OciBundle.Model;
 
 internal enum RootfsEntryKind
 {

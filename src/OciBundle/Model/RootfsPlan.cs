@@ -1,6 +1,6 @@
 using OciBundle.Diagnostics;
 
-namespace OciBundle.Rootfs;
+namespace OciBundle.Model;
 
 /// <summary>
 /// Everything that will be in rootfs, decided before a byte is written: paths, kinds, modes, sources and reasons.

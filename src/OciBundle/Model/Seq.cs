@@ -1,6 +1,6 @@
 using System.Collections;
 
-namespace OciBundle.Request;
+namespace OciBundle.Model;
 
 /// <summary>
 /// An immutable list that prints its items, so a request record's generated <c>ToString</c> spells out every value:

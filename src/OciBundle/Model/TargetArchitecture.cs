@@ -1,6 +1,6 @@
 using OciBundle.Elf;
 
-namespace OciBundle.Closure;
+namespace OciBundle.Model;
 
 /// <summary>
 /// One architecture a bundle can be built for: its GOARCH name (what OCI and Go call it), the ELF identity every

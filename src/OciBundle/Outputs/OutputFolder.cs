@@ -2,10 +2,10 @@ using System.Formats.Tar;
 using Newtonsoft.Json;
 using Newtonsoft.Json.Linq;
 using OciBundle.Diagnostics;
-using OciBundle.Rootfs;
+using OciBundle.Model;
 using OciBundle.Interop;
 
-namespace OciBundle.Output;
+namespace OciBundle.Outputs;
 
 /// <summary>What an output folder holds: a runtime bundle or an image layout.</summary>
 internal enum OutputKind
@@ -60,7 +60,7 @@ internal static class OutputFolder
     /// <summary>What each kind of output holds at its top: a folder with anything else in it is not (only) ours.</summary>
     private static readonly Dictionary<OutputKind, string[]> TopLevel = new()
     {
-        [OutputKind.Bundle] = new[] { MarkerName, "config.json", ProvenanceReport.FileName, Sbom.SpdxSbom.FileName, "rootfs" },
+        [OutputKind.Bundle] = new[] { MarkerName, "config.json", WellKnownPaths.ProvenanceFile, WellKnownPaths.SbomFile, "rootfs" },
         [OutputKind.Image] = new[] { MarkerName, "blobs", "index.json", "oci-layout" },
     };
 
@@ -82,14 +82,14 @@ internal static class OutputFolder
             }
 
             string parent = RootfsPlan.Parent(path);
-            if (SystemFolders.Contains(path) || parent is "/var" or "/home" || SystemTrees.Any(t => IsSameOrInside(path, t)))
+            if (SystemFolders.Contains(path) || parent is "/var" or "/home" || SystemTrees.Any(t => ContainerPath.IsSameOrInside(path, t)))
             {
                 return path == dir ? "it is a system folder" : $"it is the system folder {path}";
             }
 
             foreach (string folder in (home is null ? folders : folders.Append(home)).SelectMany(f => new[] { f, Resolved(f) }).Distinct(StringComparer.Ordinal))
             {
-                if (IsSameOrInside(folder, path))
+                if (ContainerPath.IsSameOrInside(folder, path))
                 {
                     return folder == home ? $"it is or contains the home folder {home}" : $"it is or contains {folder}";
                 }
@@ -243,7 +243,7 @@ internal static class OutputFolder
             if (!exists || (Directory.Exists(full) && !Directory.EnumerateFileSystemEntries(full).Any()))
             {
                 // No output (a first publish killed before it finished, say): its staging folder and lock may still be there.
-                return Rootfs.StagedDirectory.ForgetIfIdle(full, folderKind);
+                return StagedDirectory.ForgetIfIdle(full, folderKind);
             }
 
             if (CheckReplaceable(full, folderKind == OutputKind.Bundle ? "OciBundleDir" : "OciImageDir", folderKind) is { } notOurs)
@@ -251,7 +251,7 @@ internal static class OutputFolder
                 throw notOurs;
             }
 
-            if (Rootfs.StagedDirectory.RemoveOutput(full, folderKind) is { } kept)
+            if (StagedDirectory.RemoveOutput(full, folderKind) is { } kept)
             {
                 throw new IOException(kept);
             }
@@ -272,10 +272,6 @@ internal static class OutputFolder
         File.Delete(full);
         return full;
     }
-
-    /// <summary>True when <paramref name="path"/> is <paramref name="dir"/> or below it.</summary>
-    public static bool IsSameOrInside(string path, string dir) =>
-        path == dir || path.StartsWith(dir.EndsWith('/') ? dir : dir + "/", StringComparison.Ordinal);
 
     /// <summary>The path belongs to the user running the build (root trusts only what root owns).</summary>
     private static bool OwnedByCaller(string path) => NativeMethods.LStat(path) is { } st && st.Uid == NativeMethods.getuid();
@@ -336,12 +332,12 @@ internal static class OutputFolder
         {
             if (kind == OutputKind.Bundle)
             {
-                if (!names.SequenceEqual(new[] { "config.json", ProvenanceReport.FileName, "rootfs" }))
+                if (!names.SequenceEqual(new[] { "config.json", WellKnownPaths.ProvenanceFile, "rootfs" }))
                 {
                     return false;
                 }
 
-                using var reader = new JsonTextReader(File.OpenText(Path.Combine(dir, ProvenanceReport.FileName)));
+                using var reader = new JsonTextReader(File.OpenText(Path.Combine(dir, WellKnownPaths.ProvenanceFile)));
                 return JToken.ReadFrom(reader) is JObject p && (int?)p["schemaVersion"] == 1 && p["fileCount"] is not null && p["files"] is JArray;
             }
 

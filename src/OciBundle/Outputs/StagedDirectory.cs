@@ -3,9 +3,8 @@ using System.Runtime.InteropServices;
 using Microsoft.Win32.SafeHandles;
 using OciBundle.Diagnostics;
 using OciBundle.Interop;
-using OciBundle.Output;
 
-namespace OciBundle.Rootfs;
+namespace OciBundle.Outputs;
 
 /// <summary>
 /// A folder replaced as a whole, atomically: a lock file beside it serialises writers (a second one waits), leftovers

@@ -2,7 +2,7 @@ using System.Runtime.InteropServices;
 using System.Text;
 using OciBundle.Interop;
 
-namespace OciBundle.Rootfs;
+namespace OciBundle.Outputs;
 
 /// <summary>
 /// Removes an old output tree the way <c>rm --one-file-system</c> would if it could not be fooled: every folder is

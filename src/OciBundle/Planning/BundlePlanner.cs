@@ -5,11 +5,13 @@ using OciBundle.Dotnet;
 using OciBundle.Elf;
 using OciBundle.Rootfs;
 using OciBundle.Request;
-using OciBundle.Spec;
+using OciBundle.RuntimeSpec;
 using OciBundle.State;
 using OciBundle.Interop;
+using OciBundle.Model;
+using OciBundle.Sysroots;
 
-namespace OciBundle;
+namespace OciBundle.Planning;
 
 /// <summary>
 /// Decides the whole bundle from a validated request: the app under the working directory, the shared frameworks
@@ -18,7 +20,7 @@ namespace OciBundle;
 /// </summary>
 internal sealed class BundlePlanner
 {
-    private const string ContainerDotnetRoot = ContainerPaths.DotnetRoot;
+    private const string ContainerDotnetRoot = WellKnownPaths.DotnetRoot;
 
     /// <summary>ARG_MAX where the stack limit is the default 8 MiB: what execve takes of args and environment together.</summary>
     private const long MaxArgAndEnvironmentBytes = 2 * 1024 * 1024;
@@ -31,14 +33,14 @@ internal sealed class BundlePlanner
     private readonly Action<string> _log;
     private readonly RootfsPlan _plan = new();
     private readonly InputLedger _inputs = new();
-    private readonly Sysroot _sysroot;
+    private readonly SysrootView _sysroot;
     private readonly Sysroots.MaterializedSysroot _materialized;
     private readonly IReadOnlyDictionary<string, string>? _knownDigests;
     private readonly CancellationToken _cancel;
 
     /// <summary>The per-user cache (digests, dpkg owners), opened and judged once per plan; null when there is none or it is not to be trusted.</summary>
-    private readonly Lazy<Sbom.DigestCache?> _cache;
-    private readonly List<Sbom.BundledFramework> _frameworks = new();
+    private readonly Lazy<Storage.DigestCache?> _cache;
+    private readonly List<Spdx.BundledFramework> _frameworks = new();
     private (string Version, IReadOnlyList<string> Paths)? _host;
     private ClosureBuilder _closure = null!;
 
@@ -48,10 +50,10 @@ internal sealed class BundlePlanner
         _log = log;
         _knownDigests = knownDigests;
         _cancel = cancel;
-        _cache = new Lazy<Sbom.DigestCache?>(() => Sbom.DigestCache.Open(request.Content.CacheDirectory, log));
+        _cache = new Lazy<Storage.DigestCache?>(() => Storage.DigestCache.Open(request.Content.CacheDirectory, log));
         // An archive or image is unpacked (or found in the cache) here, before the closure, never on a no-op publish.
         _materialized = Sysroots.SysrootStore.Materialize(request.Content.Sysroot, request.Content.Arch, _inputs, log);
-        _sysroot = new Sysroot(_materialized.Root) { Inputs = _inputs };
+        _sysroot = new SysrootView(_materialized.Root) { Inputs = _inputs };
     }
 
     /// <summary>Plans the bundle.</summary>
@@ -95,7 +97,7 @@ internal sealed class BundlePlanner
         IReadOnlyList<string> args = ComputeArgs(frameworkDependent);
         _closure.Complete();
 
-        string entryExecutable = Sysroot.Join(appDir, content.AppHost ?? content.AppName);
+        string entryExecutable = ContainerPath.Join(appDir, content.AppHost ?? content.AppName);
         var packages = new Lazy<PackageDatabase?>(() => PackageDatabase.Read(_sysroot, _cache.Value));
         DotnetRuntimeRules.Apply(_closure, new DotnetRuleOptions(process.InvariantGlobalization, content.IncludeGssapi, content.IncludeTimeZoneData, entryExecutable), runtimeConfig, packages, _log);
         _closure.Complete();
@@ -193,14 +195,14 @@ internal sealed class BundlePlanner
 
     /// <summary>
     /// The SBOM of everything planned so far (so it is the last file planned, and lists every other file), added to
-    /// rootfs at <see cref="Sbom.SpdxSbom.ContainerPath"/>; and the digests computed, for the next publish.
+    /// rootfs at <see cref="WellKnownPaths.SbomInContainer"/>; and the digests computed, for the next publish.
     /// </summary>
     private (byte[] Sbom, IReadOnlyDictionary<string, string> Digests) PlanSbom(PackageDatabase? packages)
     {
         ContentSpec content = _request.Content;
         List<RootfsEntry> entries = _plan.Entries.ToList();
-        (IReadOnlyDictionary<string, Sbom.FileDigest> byPath, IReadOnlyDictionary<string, string> bySource) =
-            Sbom.FileDigests.Compute(entries, _inputs.Entries, _knownDigests, _cache.Value, _cancel);
+        (IReadOnlyDictionary<string, Storage.FileDigest> byPath, IReadOnlyDictionary<string, string> bySource) =
+            Spdx.FileDigests.Compute(entries, _inputs.Entries, _knownDigests, _cache.Value, _cancel);
 
         string depsPath = content.DepsFile;
         _inputs.Path(depsPath);
@@ -209,7 +211,7 @@ internal sealed class BundlePlanner
         {
             try
             {
-                libraries = DepsFile.Read(depsPath);
+                libraries = DepsJson.Read(depsPath);
             }
             catch (Exception e) when (e is IOException or InvalidDataException)
             {
@@ -217,7 +219,7 @@ internal sealed class BundlePlanner
             }
         }
 
-        byte[] document = Sbom.SpdxSbom.Write(new Sbom.SbomSources
+        byte[] document = Spdx.SpdxSbom.Write(new Spdx.SbomSources
         {
             Files = entries,
             Digests = byPath,
@@ -237,7 +239,7 @@ internal sealed class BundlePlanner
             Epoch = _request.Output.Epoch,
             SysrootDigest = _materialized.Digest,
         });
-        _plan.AddContent(Sbom.SpdxSbom.ContainerPath, document, FileMode644, "the SBOM of this root file system (SPDX 2.3, OciBundleSbom; it lists every other file)");
+        _plan.AddContent(WellKnownPaths.SbomInContainer, document, FileMode644, "the SBOM of this root file system (SPDX 2.3, OciBundleSbom; it lists every other file)");
         return (document, bySource);
     }
 
@@ -257,7 +259,7 @@ internal sealed class BundlePlanner
     }
 
     /// <summary>The sysroot's os-release (<c>/etc/os-release</c>, else <c>/usr/lib/os-release</c>), links followed inside the sysroot.</summary>
-    private Sbom.OsRelease? ReadOsRelease()
+    private Spdx.OsRelease? ReadOsRelease()
     {
         foreach (string path in new[] { "/etc/os-release", "/usr/lib/os-release" })
         {
@@ -267,7 +269,7 @@ internal sealed class BundlePlanner
                 var info = new FileInfo(host);
                 if (info.Exists && info.Length < 64 * 1024)
                 {
-                    return Sbom.OsRelease.Parse(File.ReadAllText(host));
+                    return Spdx.OsRelease.Parse(File.ReadAllText(host));
                 }
             }
         }
@@ -326,7 +328,7 @@ internal sealed class BundlePlanner
 
             string source = Path.Combine(frameworkDir, version);
             HostTree.Add(_plan, source, $"{ContainerDotnetRoot}/shared/{fw.Name}/{version}", $"shared framework {fw.Name} {version} (named by {neededBy})", _inputs);
-            _frameworks.Add(new Sbom.BundledFramework(fw.Name, version, $"{ContainerDotnetRoot}/shared/{fw.Name}/{version}"));
+            _frameworks.Add(new Spdx.BundledFramework(fw.Name, version, $"{ContainerDotnetRoot}/shared/{fw.Name}/{version}"));
 
             string nested = Path.Combine(source, fw.Name + ".runtimeconfig.json");
             if (File.Exists(nested))
@@ -381,18 +383,18 @@ internal sealed class BundlePlanner
         }
         else
         {
-            string? appHost = content.AppHost is null ? null : Sysroot.Join(appDir, content.AppHost);
+            string? appHost = content.AppHost is null ? null : ContainerPath.Join(appDir, content.AppHost);
             if (appHost is not null && _plan.TryGet(appHost, out _))
             {
                 args = new List<string> { appHost };
             }
-            else if (_plan.TryGet(Sysroot.Join(appDir, content.AppName + ".dll"), out _) && frameworkDependent)
+            else if (_plan.TryGet(ContainerPath.Join(appDir, content.AppName + ".dll"), out _) && frameworkDependent)
             {
-                args = new List<string> { $"{ContainerDotnetRoot}/dotnet", Sysroot.Join(appDir, content.AppName + ".dll") };
+                args = new List<string> { $"{ContainerDotnetRoot}/dotnet", ContainerPath.Join(appDir, content.AppName + ".dll") };
             }
-            else if (_plan.TryGet(Sysroot.Join(appDir, content.AppName), out _))
+            else if (_plan.TryGet(ContainerPath.Join(appDir, content.AppName), out _))
             {
-                args = new List<string> { Sysroot.Join(appDir, content.AppName) };
+                args = new List<string> { ContainerPath.Join(appDir, content.AppName) };
             }
             else
             {
@@ -406,7 +408,7 @@ internal sealed class BundlePlanner
         // are strings for the app, whatever they look like.
         foreach (string arg in process.Args.Where(a => a.StartsWith('/')).Distinct(StringComparer.Ordinal))
         {
-            string path = Sysroot.Normalize(arg);
+            string path = ContainerPath.Normalize(arg);
             if (_plan.TryGet(path, out _) || _closure.Resolver.Probe(path) is { InPlan: true })
             {
                 continue;

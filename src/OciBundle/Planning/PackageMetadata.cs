@@ -1,7 +1,9 @@
 using System.Text;
 using OciBundle.Closure;
+using OciBundle.Model;
+using OciBundle.Sysroots;
 
-namespace OciBundle.Rootfs;
+namespace OciBundle.Planning;
 
 /// <summary>
 /// What vulnerability scanners read to know what is in a root file system, from the sysroot: the distribution's
@@ -27,7 +29,7 @@ internal static class PackageMetadata
     /// <param name="log">Detail messages.</param>
     public static IReadOnlyList<string>? Add(IClosure closure, RootfsPlan plan, PackageDatabase? packages, Func<RootfsEntry, bool> fromSysroot, Action<string> log)
     {
-        Sysroot sysroot = closure.Sysroot;
+        SysrootView sysroot = closure.Sysroot;
         foreach (string release in new[] { "/etc/os-release", "/usr/lib/os-release", "/etc/debian_version" })
         {
             closure.AddSysrootPath(release, "the distribution, as scanners recognise it (OciBundleSbom)");

@@ -1,8 +1,9 @@
 using System.Globalization;
 using System.Text;
 using Newtonsoft.Json;
+using OciBundle.Model;
 
-namespace OciBundle.Rootfs;
+namespace OciBundle.Planning;
 
 /// <summary>
 /// <c>provenance.json</c>, beside config.json: every path in rootfs with its type, mode, size, source and the
@@ -11,8 +12,6 @@ namespace OciBundle.Rootfs;
 /// </summary>
 internal static class ProvenanceReport
 {
-    public const string FileName = "provenance.json";
-
     /// <param name="plan">What rootfs holds.</param>
     /// <param name="omitted">What the closure left out, and why.</param>
     /// <param name="sysroot">Where the native files came from: recorded as <c>sysroot</c> (its digest when it was an archive or image).</param>

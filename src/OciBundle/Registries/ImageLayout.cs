@@ -2,7 +2,7 @@ using Newtonsoft.Json;
 using Newtonsoft.Json.Linq;
 using OciBundle.Diagnostics;
 
-namespace OciBundle.Registry;
+namespace OciBundle.Registries;
 
 /// <summary>A blob of the layout: its digest, size, media type and file.</summary>
 internal sealed record LayoutBlob(string Digest, long Size, string MediaType, string Path);

@@ -5,7 +5,7 @@ using System.Net.Http.Headers;
 using OciBundle.Diagnostics;
 using OciBundle.Request;
 
-namespace OciBundle.Registry;
+namespace OciBundle.Registries;
 
 /// <summary>What a push did, for the summary line and for tests.</summary>
 internal sealed record PushResult(

@@ -1,7 +1,7 @@
 using Newtonsoft.Json;
 using Newtonsoft.Json.Linq;
 
-namespace OciBundle.Registry;
+namespace OciBundle.Registries;
 
 /// <summary>
 /// Which repositories of which registry this project pushed which blobs to (in obj/): a push to another repository

@@ -7,7 +7,7 @@ using Newtonsoft.Json;
 using Newtonsoft.Json.Linq;
 using OciBundle.Diagnostics;
 
-namespace OciBundle.Registry;
+namespace OciBundle.Registries;
 
 /// <summary>
 /// One repository of one registry over the OCI distribution API: the auth handshake (anonymous, Basic, Bearer

@@ -5,7 +5,7 @@ using Newtonsoft.Json.Linq;
 using OciBundle.Diagnostics;
 using OciBundle.Request;
 
-namespace OciBundle.Registry;
+namespace OciBundle.Registries;
 
 /// <summary>
 /// A user name and secret (or an identity token) for one registry, and where they came from. The secret never

@@ -1,4 +1,4 @@
-namespace OciBundle;
+namespace OciBundle.Request;
 
 /// <summary>
 /// Everything one bundle is built from, as plain values: the MSBuild task copies the project's properties and items

@@ -1,4 +1,4 @@
-using OciBundle.Closure;
+using OciBundle.Model;
 using OciBundle.Diagnostics;
 
 namespace OciBundle.Request;
@@ -46,7 +46,7 @@ internal sealed record ContentSpec(
             publish,
             o.AppName,
             string.IsNullOrEmpty(o.AppHost) ? null : o.AppHost,
-            new Seq<string>(o.RuntimeFiles.Select(f => Closure.Sysroot.Normalize(workingDirectory + "/" + f.Replace('\\', '/')))),
+            new Seq<string>(o.RuntimeFiles.Select(f => ContainerPath.Normalize(workingDirectory + "/" + f.Replace('\\', '/')))),
             new Seq<FileSpec>(o.Files.Select(f => FileSpec.Parse(f, workingDirectory, errors)).OfType<FileSpec>()),
             ParseArch(o.Arch, o.RuntimeIdentifier, errors, warnings),
             sysroot,
@@ -117,7 +117,7 @@ internal sealed record FileSpec(string Source, string TargetPath)
             return null;
         }
 
-        string absolute = target.StartsWith('/') ? target : Sysroot.Join(workingDirectory, target);
-        return new FileSpec(Path.GetFullPath(f.Source), Sysroot.Normalize(absolute));
+        string absolute = target.StartsWith('/') ? target : ContainerPath.Join(workingDirectory, target);
+        return new FileSpec(Path.GetFullPath(f.Source), ContainerPath.Normalize(absolute));
     }
 }

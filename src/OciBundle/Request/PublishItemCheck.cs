@@ -1,8 +1,8 @@
 using OciBundle.Diagnostics;
-using OciBundle.Rootfs;
 using OciBundle.Interop;
+using OciBundle.Model;
 
-namespace OciBundle;
+namespace OciBundle.Request;
 
 /// <summary>
 /// Publish copies its items' contents, following symlinks: a link in the project to <c>/etc/shadow</c> would arrive
@@ -31,10 +31,10 @@ internal static class PublishItemCheck
         foreach (string item in itemPaths.Distinct(StringComparer.Ordinal))
         {
             string full = Path.GetFullPath(item, project);
-            if (Output.OutputFolder.IsSameOrInside(full, project))
+            if (ContainerPath.IsSameOrInside(full, project))
             {
                 // The project's own files: wherever their links lead, it must be inside the project.
-                if (NativeMethods.RealPath(full) is { } real && !Output.OutputFolder.IsSameOrInside(real, realProject))
+                if (NativeMethods.RealPath(full) is { } real && !ContainerPath.IsSameOrInside(real, realProject))
                 {
                     errors.Add(new OciBundleException(Strings.PublishItemOutsideProject, full, real, "the project folder"));
                 }
@@ -42,7 +42,7 @@ internal static class PublishItemCheck
                 continue;
             }
 
-            if (trusted.Any(t => Output.OutputFolder.IsSameOrInside(full, t)))
+            if (trusted.Any(t => ContainerPath.IsSameOrInside(full, t)))
             {
                 continue;
             }
@@ -54,7 +54,7 @@ internal static class PublishItemCheck
             for (string path = full; path.Length > common.Length; path = Path.GetDirectoryName(path)!)
             {
                 if (NativeMethods.LStat(path) is { } st && (st.Mode & NativeMethods.S_IFMT) == NativeMethods.S_IFLNK
-                    && NativeMethods.RealPath(path) is { } target && (realCommon is null || !Output.OutputFolder.IsSameOrInside(target, realCommon)))
+                    && NativeMethods.RealPath(path) is { } target && (realCommon is null || !ContainerPath.IsSameOrInside(target, realCommon)))
                 {
                     errors.Add(new OciBundleException(Strings.PublishItemOutsideProject, full, target, common));
                     break;

@@ -2,7 +2,7 @@ using System.Text;
 using Newtonsoft.Json;
 using Newtonsoft.Json.Linq;
 
-namespace OciBundle.Spec;
+namespace OciBundle.RuntimeSpec;
 
 /// <summary>
 /// Writes <c>config.json</c> (OCI runtime specification) from a validated request. The key order is fixed and the

@@ -2,7 +2,7 @@ using System.Numerics;
 using Newtonsoft.Json;
 using Newtonsoft.Json.Linq;
 
-namespace OciBundle.Spec;
+namespace OciBundle.SeccompProfiles;
 
 /// <summary>
 /// The <c>linux.seccomp</c> object of config.json: the default allow-list, or a user's profile, resolved for one target
@@ -171,7 +171,7 @@ internal static class SeccompProfile
         }
 
         uint? defaultErrnoRet = ErrnoRet(profile["defaultErrnoRet"], "defaultErrnoRet", defaultAction);
-        List<string> architectures = Strings(profile["architectures"], "architectures").Select((a, i) => OneOf(a, $"architectures[{i}]", KnownArchitectures)).ToList();
+        List<string> architectures = StringList(profile["architectures"], "architectures").Select((a, i) => OneOf(a, $"architectures[{i}]", KnownArchitectures)).ToList();
         JArray archMap = Items(profile["archMap"], "archMap");
         if (architectures.Count > 0 && archMap.Count > 0)
         {
@@ -186,7 +186,7 @@ internal static class SeccompProfile
             JObject entry = Object(archMap[i], $"archMap[{i}]");
             Known(entry, $"archMap[{i}].", "architecture", "subArchitectures");
             string main = OneOf(entry["architecture"], $"archMap[{i}].architecture", KnownArchitectures);
-            List<string> sub = Strings(entry["subArchitectures"], $"archMap[{i}].subArchitectures").Select((a, j) => OneOf(a, $"archMap[{i}].subArchitectures[{j}]", KnownArchitectures)).ToList();
+            List<string> sub = StringList(entry["subArchitectures"], $"archMap[{i}].subArchitectures").Select((a, j) => OneOf(a, $"archMap[{i}].subArchitectures[{j}]", KnownArchitectures)).ToList();
             if (main == target.Main && !found)
             {
                 mapped.AddRange(sub);
@@ -199,7 +199,7 @@ internal static class SeccompProfile
             throw new SeccompProfileException($"The seccomp profile's \"architectures\" ({string.Join(", ", architectures)}) do not include {target.Main}, the target's ({goArch}): the filter would not apply to the app.");
         }
 
-        List<string> flags = Strings(profile["flags"], "flags").Select((f, i) => OneOf(f, $"flags[{i}]", Flags)).ToList();
+        List<string> flags = StringList(profile["flags"], "flags").Select((f, i) => OneOf(f, $"flags[{i}]", Flags)).ToList();
         string? listenerPath = OptionalString(profile["listenerPath"], "listenerPath");
         string? listenerMetadata = OptionalString(profile["listenerMetadata"], "listenerMetadata");
         JArray syscalls = Items(profile["syscalls"], "syscalls");
@@ -265,7 +265,7 @@ internal static class SeccompProfile
     {
         JObject call = Object(token, path);
         Known(call, path + ".", "names", "name", "action", "errnoRet", "args", "comment", "includes", "excludes");
-        List<string> names = Strings(call["names"], path + ".names");
+        List<string> names = StringList(call["names"], path + ".names");
         if (OptionalString(call["name"], path + ".name") is { } name)
         {
             names = names.Count == 0 ? new List<string> { name } : throw new SeccompProfileException($"The seccomp profile's {path} has both \"name\" and \"names\"; use one or the other.");
@@ -319,7 +319,7 @@ internal static class SeccompProfile
             throw Bad(path + ".minKernel", minKernel, "must be a kernel version \"<kernel>.<major>\" such as \"4.8\"");
         }
 
-        return (Strings(filter["caps"], path + ".caps").ToArray(), Strings(filter["arches"], path + ".arches").ToArray(), !string.IsNullOrEmpty(minKernel));
+        return (StringList(filter["caps"], path + ".caps").ToArray(), StringList(filter["arches"], path + ".arches").ToArray(), !string.IsNullOrEmpty(minKernel));
     }
 
     private static uint? ErrnoRet(JToken? token, string path, string action)
@@ -347,7 +347,7 @@ internal static class SeccompProfile
     private static string? OptionalString(JToken? token, string path) =>
         token is null || token.Type == JTokenType.Null ? null : token.Type == JTokenType.String ? (string)token! : throw Bad(path, token, "must be a string");
 
-    private static List<string> Strings(JToken? token, string path) =>
+    private static List<string> StringList(JToken? token, string path) =>
         Items(token, path).Select((t, i) => t.Type == JTokenType.String ? (string)t! : throw Bad($"{path}[{i}]", t, "must be a string")).ToList();
 
     private static JArray Items(JToken? token, string path) =>

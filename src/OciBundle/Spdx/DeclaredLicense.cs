@@ -1,7 +1,7 @@
 using System.Text.RegularExpressions;
 using System.Xml;
 
-namespace OciBundle.Sbom;
+namespace OciBundle.Spdx;
 
 /// <summary>
 /// A package's license where the package states it machine-readably, as an SPDX license expression; otherwise

@@ -1,18 +1,9 @@
 using System.Collections.Concurrent;
 using System.Security.Cryptography;
-using OciBundle.Rootfs;
+using OciBundle.Model;
+using OciBundle.Storage;
 
-namespace OciBundle.Sbom;
-
-/// <summary>The checksums the SBOM gives a file: SHA-1 (which SPDX 2.3 makes mandatory) and SHA-256, lower-case hex.</summary>
-internal readonly record struct FileDigest(string Sha1, string Sha256)
-{
-    /// <summary>The form the build state keeps it in, after the identity of the source it was computed from.</summary>
-    public override string ToString() => Sha1 + " " + Sha256;
-
-    public static FileDigest? Parse(string text) =>
-        text.Split(' ') is [{ Length: 40 } sha1, { Length: 64 } sha256] ? new FileDigest(sha1, sha256) : null;
-}
+namespace OciBundle.Spdx;
 
 /// <summary>
 /// Hashes every file of a plan for the SBOM, on all cores, reading each once for both algorithms. A source whose

@@ -1,4 +1,4 @@
-namespace OciBundle.Sbom;
+namespace OciBundle.Spdx;
 
 /// <summary>The distribution a sysroot is, from its <c>os-release</c> (<c>ID=debian</c>, <c>VERSION_ID="12"</c>), as scanners read it.</summary>
 internal sealed record OsRelease(string Id, string? VersionId, string? PrettyName)

@@ -4,9 +4,11 @@ using System.Text;
 using Newtonsoft.Json;
 using OciBundle.Closure;
 using OciBundle.Dotnet;
-using OciBundle.Rootfs;
+using OciBundle.Model;
+using OciBundle.Sysroots;
+using OciBundle.Storage;
 
-namespace OciBundle.Sbom;
+namespace OciBundle.Spdx;
 
 /// <summary>A shared framework copied into a framework-dependent bundle, and the folder it went to.</summary>
 internal sealed record BundledFramework(string Name, string Version, string Directory);
@@ -46,7 +48,7 @@ internal sealed record SbomSources
     public required string RidArch { get; init; }
 
     /// <summary>The sysroot, for the packages' copyright files.</summary>
-    public required Sysroot Sysroot { get; init; }
+    public required SysrootView Sysroot { get; init; }
 
     /// <summary>The NuGet package folder, for the packages' declared licenses; null when unknown.</summary>
     public string? NuGetPackageRoot { get; init; }
@@ -62,7 +64,7 @@ internal sealed record SbomSources
 }
 
 /// <summary>
-/// The bundle's SBOM, SPDX 2.3 JSON (<c>sbom.spdx.json</c> beside config.json, and <see cref="ContainerPath"/> in
+/// The bundle's SBOM, SPDX 2.3 JSON (<c>sbom.spdx.json</c> beside config.json, and <see cref="WellKnownPaths.SbomInContainer"/> in
 /// rootfs): one package per Debian package that owns a file in rootfs, per .NET shared framework or runtime pack,
 /// per NuGet package of the app's deps.json, the app, and the bundle itself; every regular file with its SHA-1 and
 /// SHA-256 and the package that contains it. Deterministic: ordered by path and name, ids derived from names and
@@ -71,11 +73,6 @@ internal sealed record SbomSources
 /// </summary>
 internal static class SpdxSbom
 {
-    public const string FileName = "sbom.spdx.json";
-
-    /// <summary>Where the SBOM is in rootfs (and so in the image), named by the image's annotations.</summary>
-    public const string ContainerPath = "/usr/share/sbom/" + FileName;
-
     private const string NoAssertion = DeclaredLicense.NoAssertion;
     private const string BundleId = "SPDXRef-Bundle";
     private const string AppId = "SPDXRef-App";
@@ -190,7 +187,7 @@ internal static class SpdxSbom
         var debs = new SortedDictionary<string, Component>(StringComparer.Ordinal);
         var files = new List<(RootfsEntry Entry, string Id, Component? Owner, string? Comment)>();
         string appPrefix = s.AppDirectory.TrimEnd('/') + "/";
-        foreach (RootfsEntry file in s.Files.Where(f => f.Kind == RootfsEntryKind.File && f.Path != ContainerPath).OrderBy(f => f.Path, StringComparer.Ordinal))
+        foreach (RootfsEntry file in s.Files.Where(f => f.Kind == RootfsEntryKind.File && f.Path != WellKnownPaths.SbomInContainer).OrderBy(f => f.Path, StringComparer.Ordinal))
         {
             string fileId = "SPDXRef-File-" + Convert.ToHexString(SHA256.HashData(Encoding.UTF8.GetBytes(file.Path)))[..16].ToLowerInvariant();
             Component? owner = null;

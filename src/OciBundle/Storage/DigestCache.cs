@@ -2,7 +2,7 @@ using System.Security.Cryptography;
 using System.Text;
 using OciBundle.Interop;
 
-namespace OciBundle.Sbom;
+namespace OciBundle.Storage;
 
 /// <summary>
 /// The SBOM's file digests, remembered across projects and clean builds on this machine (<c>OciBundleCacheDir</c>):

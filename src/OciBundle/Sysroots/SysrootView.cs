@@ -1,17 +1,19 @@
-namespace OciBundle.Closure;
+using static OciBundle.Model.ContainerPath;
+
+namespace OciBundle.Sysroots;
 
 /// <summary>
 /// The file system native libraries and data files are taken from (<c>OciBundleSysroot</c>, <c>/</c> by default).
 /// Paths handed in and out are absolute paths inside it; symlinks are followed the way the kernel would follow
 /// them if the sysroot were <c>/</c>, and every link on the way is reported so the bundle can reproduce it.
 /// </summary>
-internal sealed class Sysroot
+internal sealed class SysrootView
 {
     private const int MaxLinkHops = 40; // the kernel's own limit (MAXSYMLINKS)
 
     private readonly Dictionary<string, Node> _nodes = new(StringComparer.Ordinal);
 
-    public Sysroot(string root)
+    public SysrootView(string root)
     {
         string full = Path.GetFullPath(root);
         Root = full.Length > 1 ? full.TrimEnd('/') : full;
@@ -153,43 +155,6 @@ internal sealed class Sysroot
 
         _nodes[path] = node;
         return node;
-    }
-
-    internal static IEnumerable<string> Split(string path) => path.Split('/', StringSplitOptions.RemoveEmptyEntries);
-
-    internal static string Join(string dir, string name) => dir == "/" ? "/" + name : dir + "/" + name;
-
-    internal static string Parent(string path)
-    {
-        int slash = path.LastIndexOf('/');
-        return slash <= 0 ? "/" : path[..slash];
-    }
-
-    /// <summary>Makes a path absolute and lexically clean (no <c>.</c>, <c>..</c> or doubled slashes).</summary>
-    public static string Normalize(string path)
-    {
-        var parts = new List<string>();
-        foreach (string p in Split(path))
-        {
-            if (p == ".")
-            {
-                continue;
-            }
-
-            if (p == "..")
-            {
-                if (parts.Count > 0)
-                {
-                    parts.RemoveAt(parts.Count - 1);
-                }
-
-                continue;
-            }
-
-            parts.Add(p);
-        }
-
-        return "/" + string.Join('/', parts);
     }
 
     private enum NodeKind { Missing, File, Directory, Symlink }
