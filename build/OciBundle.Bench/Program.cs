@@ -8,7 +8,9 @@ using System.Globalization;
 using Newtonsoft.Json.Linq;
 using OciBundle;
 using OciBundle.Closure;
-using OciBundle.Rootfs;
+using OciBundle.Model;
+using OciBundle.Request;
+using OciBundle.Sysroots;
 
 CultureInfo.DefaultThreadCurrentCulture = CultureInfo.InvariantCulture;
 if (args[0] == "--peak-memory")
@@ -323,7 +325,7 @@ static List<string> RuntimePackFiles(string publish, string app)
 static void Closure(string publish, string[] elfFiles)
 {
     var arch = TargetArchitecture.Find("amd64", out _)!;
-    var sysroot = new Sysroot("/");
+    var sysroot = new SysrootView("/");
     var plan = new RootfsPlan();
     var builder = new ClosureBuilder(sysroot, arch, plan, LibraryResolver.ForSysroot(sysroot, arch, plan), _ => { });
     foreach (string f in elfFiles)

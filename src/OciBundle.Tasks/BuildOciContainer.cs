@@ -2,6 +2,7 @@ using System.Globalization;
 using Microsoft.Build.Framework;
 using Microsoft.Build.Utilities;
 using OciBundle.Diagnostics;
+using OciBundle.Request;
 
 namespace OciBundle.Tasks;
 
@@ -199,7 +200,7 @@ public sealed class BuildOciContainer : Microsoft.Build.Utilities.Task, ICancela
 
             if (result.Image is { } image)
             {
-                foreach (Image.LayerResult layer in image.Details)
+                foreach (Images.LayerResult layer in image.Details)
                 {
                     string how = layer.Reused ? "unchanged since the last publish, reused as it was" : "written";
                     Log.LogMessage(MessageImportance.Low, $"layer {layer.Digest} ({FormatBytes(layer.Size)} compressed, {how}): {layer.Name}");

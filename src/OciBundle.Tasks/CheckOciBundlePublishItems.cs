@@ -1,5 +1,6 @@
 using Microsoft.Build.Framework;
 using OciBundle.Diagnostics;
+using OciBundle.Request;
 
 namespace OciBundle.Tasks;
 

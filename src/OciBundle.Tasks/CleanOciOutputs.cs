@@ -1,6 +1,6 @@
 using Microsoft.Build.Framework;
 using OciBundle.Diagnostics;
-using OciBundle.Output;
+using OciBundle.Outputs;
 
 namespace OciBundle.Tasks;
 

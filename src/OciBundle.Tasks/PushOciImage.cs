@@ -2,7 +2,7 @@ using System.Globalization;
 using Microsoft.Build.Framework;
 using Microsoft.Build.Utilities;
 using OciBundle.Diagnostics;
-using OciBundle.Registry;
+using OciBundle.Registries;
 using OciBundle.Request;
 
 namespace OciBundle.Tasks;

@@ -2,7 +2,7 @@ using System.Globalization;
 using Microsoft.Build.Framework;
 using Microsoft.Build.Utilities;
 using OciBundle.Diagnostics;
-using OciBundle.Image;
+using OciBundle.Images;
 using OciBundle.Request;
 
 namespace OciBundle.Tasks;
@@ -52,7 +52,7 @@ public sealed class WriteOciImageIndex : Microsoft.Build.Utilities.Task
                 errors.Add(Strings.DuplicateRuntimeIdentifier, twice);
             }
 
-            string? dir = OutputSpec.ParseFolder(Directory, "OciImageIndexDir", Output.OutputKind.Image, "", protectedFolders, errors);
+            string? dir = OutputSpec.ParseFolder(Directory, "OciImageIndexDir", Outputs.OutputKind.Image, "", protectedFolders, errors);
             foreach (OciBundleException e in errors.All)
             {
                 LogError(e);

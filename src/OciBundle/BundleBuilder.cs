@@ -1,9 +1,12 @@
 using OciBundle.Diagnostics;
-using OciBundle.Image;
+using OciBundle.Images;
 using OciBundle.Request;
 using OciBundle.Rootfs;
 using OciBundle.State;
 using OciBundle.Interop;
+using OciBundle.Model;
+using OciBundle.Outputs;
+using OciBundle.Planning;
 
 namespace OciBundle;
 
@@ -51,12 +54,12 @@ internal static class BundleBuilder
         {
             if (request.Output.BundleDirectory is { } bundle)
             {
-                StagedDirectory.RemoveLeftoversIfIdle(bundle, Output.OutputKind.Bundle, warn);
+                StagedDirectory.RemoveLeftoversIfIdle(bundle, Outputs.OutputKind.Bundle, warn);
             }
 
             if (request.Output.Image is { } idle)
             {
-                StagedDirectory.RemoveLeftoversIfIdle(idle.Directory, Output.OutputKind.Image, warn);
+                StagedDirectory.RemoveLeftoversIfIdle(idle.Directory, Outputs.OutputKind.Image, warn);
             }
 
             log($"Nothing changed since the last publish (checked {previous.Inputs.Count} inputs and {(previous.Bundle?.Entries.Count ?? 0) + (previous.Image?.Entries.Count ?? 0)} outputs in {clock.ElapsedMilliseconds} ms): nothing written.");
@@ -88,14 +91,14 @@ internal static class BundleBuilder
             var topLevel = new Dictionary<string, byte[]>
             {
                 ["config.json"] = layout.Config,
-                [ProvenanceReport.FileName] = ProvenanceReport.Write(layout.Plan, layout.Omitted, layout.Sysroot, layout.Paths),
+                [WellKnownPaths.ProvenanceFile] = ProvenanceReport.Write(layout.Plan, layout.Omitted, layout.Sysroot, layout.Paths),
             };
             if (layout.Sbom is { } sbom)
             {
-                topLevel[Sbom.SpdxSbom.FileName] = sbom;
+                topLevel[WellKnownPaths.SbomFile] = sbom;
             }
 
-            log($"{ProvenanceReport.FileName} names host paths by roots that differ between machines: {layout.Paths?.Describe()}.");
+            log($"{WellKnownPaths.ProvenanceFile} names host paths by roots that differ between machines: {layout.Paths?.Describe()}.");
             writer.Write(layout.Plan, topLevel, cancel, layout.Inputs.Entries);
             statistics = writer.Statistics;
         }
@@ -125,7 +128,7 @@ internal static class BundleBuilder
                 Epoch = request.Output.Epoch,
                 Created = layout.Created,
                 Sbom = layout.Sbom is { } sbomBytes
-                    ? (Sbom.SpdxSbom.ContainerPath, "sha256:" + Convert.ToHexString(System.Security.Cryptography.SHA256.HashData(sbomBytes)).ToLowerInvariant())
+                    ? (WellKnownPaths.SbomInContainer, "sha256:" + Convert.ToHexString(System.Security.Cryptography.SHA256.HashData(sbomBytes)).ToLowerInvariant())
                     : null,
                 Warn = warn,
                 Cancel = cancel,
@@ -313,16 +316,4 @@ internal sealed record BundleResult(
     public string? HttpPorts { get; init; }
 
     public bool HostNetwork { get; init; }
-}
-
-/// <summary>Several mistakes in the options, each with its own code.</summary>
-internal sealed class BundleValidationException : Exception
-{
-    public BundleValidationException(IReadOnlyList<OciBundleException> errors)
-        : base(string.Join(Environment.NewLine, errors.Select(e => $"{e.Code}: {e.Message}")))
-    {
-        Errors = errors;
-    }
-
-    public IReadOnlyList<OciBundleException> Errors { get; }
 }

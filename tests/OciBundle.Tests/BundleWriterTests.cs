@@ -4,6 +4,8 @@ using OciBundle.Rootfs;
 using OciBundle.State;
 using OciBundle.Testing;
 using OciBundle.Interop;
+using OciBundle.Model;
+using OciBundle.Outputs;
 
 namespace OciBundle.Tests;
 
@@ -284,14 +286,14 @@ public sealed class BundleWriterTests
         string shared = dir.Combine("shared");
         Directory.CreateDirectory(shared);
         File.WriteAllText(Path.Combine(shared, "alice-data.txt"), "precious\n");
-        File.WriteAllBytes(Path.Combine(shared, OciBundle.Output.OutputFolder.MarkerName), OciBundle.Output.OutputFolder.Marker(OciBundle.Output.OutputKind.Bundle));
+        File.WriteAllBytes(Path.Combine(shared, OciBundle.Outputs.OutputFolder.MarkerName), OciBundle.Outputs.OutputFolder.Marker(OciBundle.Outputs.OutputKind.Bundle));
         var beside = Assert.ThrowsExactly<OciBundleException>(() => new BundleWriter(shared, TargetDefaults.Epoch).Write(SamplePlan(dir.Combine("src")), Top()));
         Assert.AreEqual("OCIB1083", beside.Code);
         StringAssert.Contains(beside.Message, "alice-data.txt");
 
         TestEnvironment.Require(TestEnvironment.IsRoot, "root (to give the marker to another user)");
         File.Delete(Path.Combine(shared, "alice-data.txt"));
-        Assert.AreEqual(0, TestEnvironment.RunCapture("chown", "1002:1002", Path.Combine(shared, OciBundle.Output.OutputFolder.MarkerName)).ExitCode);
+        Assert.AreEqual(0, TestEnvironment.RunCapture("chown", "1002:1002", Path.Combine(shared, OciBundle.Outputs.OutputFolder.MarkerName)).ExitCode);
         var planted = Assert.ThrowsExactly<OciBundleException>(() => new BundleWriter(shared, TargetDefaults.Epoch).Write(SamplePlan(dir.Combine("src")), Top()));
         Assert.AreEqual("OCIB1083", planted.Code);
         StringAssert.Contains(planted.Message, "belongs to another user");
@@ -400,7 +402,7 @@ public sealed class BundleWriterTests
         string bundle = dir.Combine("out", "bundle");
         new BundleWriter(bundle, TargetDefaults.Epoch).Write(SamplePlan(dir.Combine("src")), Top());
         var warnings = new List<OciBundleException>();
-        using (var staged = new StagedDirectory(bundle, TimeSpan.FromSeconds(5), OciBundle.Output.OutputKind.Bundle, warnings.Add))
+        using (var staged = new StagedDirectory(bundle, TimeSpan.FromSeconds(5), OciBundle.Outputs.OutputKind.Bundle, warnings.Add))
         {
             Directory.CreateDirectory(staged.StagingPath);
             File.WriteAllText(Path.Combine(staged.StagingPath, "config.json"), "{}\n");
@@ -418,9 +420,9 @@ public sealed class BundleWriterTests
     [TestMethod]
     public void TheMarkerReadWithoutAParserIsTheOneWritten()
     {
-        foreach (OciBundle.Output.OutputKind kind in new[] { OciBundle.Output.OutputKind.Bundle, OciBundle.Output.OutputKind.Image })
+        foreach (OciBundle.Outputs.OutputKind kind in new[] { OciBundle.Outputs.OutputKind.Bundle, OciBundle.Outputs.OutputKind.Image })
         {
-            Assert.AreEqual(OciBundle.Output.OutputFolder.MarkerText(kind), System.Text.Encoding.UTF8.GetString(OciBundle.Output.OutputFolder.Marker(kind)));
+            Assert.AreEqual(OciBundle.Outputs.OutputFolder.MarkerText(kind), System.Text.Encoding.UTF8.GetString(OciBundle.Outputs.OutputFolder.Marker(kind)));
         }
     }
 

@@ -1,5 +1,6 @@
 using Microsoft.VisualStudio.TestTools.UnitTesting;
 using Newtonsoft.Json.Linq;
+using OciBundle.Request;
 using OciBundle.Testing;
 
 namespace OciBundle.Tests;

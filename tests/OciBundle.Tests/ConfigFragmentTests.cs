@@ -4,6 +4,7 @@ using Newtonsoft.Json.Linq;
 using OciBundle.Diagnostics;
 using OciBundle.Request;
 using OciBundle.Testing;
+using OciBundle.Planning;
 
 namespace OciBundle.Tests;
 
@@ -121,10 +122,10 @@ public sealed class ConfigFragmentTests
         options.Mounts.Add(new MountOption { Destination = "/cache", Type = "tmpfs", Source = "tmpfs", Options = new List<string> { "nosuid", "size=16m", "mode=1777" } });
         options.Mounts.Add(new MountOption { Destination = "/work", Type = "tmpfs", Source = "tmpfs", Options = new List<string> { "uid=1654", "mode=0700" } });
         options.Mounts.Add(new MountOption { Destination = "/open", Type = "tmpfs", Source = "tmpfs", Options = new List<string> { "mode=0777" } });
-        Rootfs.RootfsPlan plan = BundlePlanner.Plan(BundleRequest.Parse(options), _ => { }).Plan;
-        Assert.IsTrue(plan.TryGet("/cache", out Rootfs.RootfsEntry cache) && cache.Mode == (UnixFileMode)0b1_111_111_111 && cache.OwnerId is null);
-        Assert.IsTrue(plan.TryGet("/work", out Rootfs.RootfsEntry work) && work.Mode == (UnixFileMode)0b111_000_000 && work.OwnerId == 1654);
-        Assert.IsTrue(plan.TryGet("/open", out Rootfs.RootfsEntry open) && open.Mode == Rootfs.RootfsPlan.DirectoryMode, "world-writable without the sticky bit: not in rootfs");
+        Model.RootfsPlan plan = BundlePlanner.Plan(BundleRequest.Parse(options), _ => { }).Plan;
+        Assert.IsTrue(plan.TryGet("/cache", out Model.RootfsEntry cache) && cache.Mode == (UnixFileMode)0b1_111_111_111 && cache.OwnerId is null);
+        Assert.IsTrue(plan.TryGet("/work", out Model.RootfsEntry work) && work.Mode == (UnixFileMode)0b111_000_000 && work.OwnerId == 1654);
+        Assert.IsTrue(plan.TryGet("/open", out Model.RootfsEntry open) && open.Mode == Model.RootfsPlan.DirectoryMode, "world-writable without the sticky bit: not in rootfs");
     }
 
     [TestMethod]

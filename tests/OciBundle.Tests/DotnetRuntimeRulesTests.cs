@@ -1,6 +1,9 @@
 using Microsoft.VisualStudio.TestTools.UnitTesting;
 using OciBundle.Rootfs;
 using OciBundle.Testing;
+using OciBundle.Model;
+using OciBundle.Request;
+using OciBundle.Planning;
 
 namespace OciBundle.Tests;
 

@@ -4,6 +4,8 @@ using Microsoft.Build.Utilities;
 using Microsoft.VisualStudio.TestTools.UnitTesting;
 using Newtonsoft.Json.Linq;
 using OciBundle.Elf;
+using OciBundle.Model;
+using OciBundle.Planning;
 using OciBundle.Rootfs;
 using OciBundle.Testing;
 
@@ -198,9 +200,9 @@ public sealed class FileModeTests
 
         File.WriteAllText(dir.Combine("script"), "#!/bin/sh\n");
         File.WriteAllText(dir.Combine("text"), "#");
-        Assert.IsTrue(FileModes.IsScript(dir.Combine("script")));
-        Assert.IsFalse(FileModes.IsScript(dir.Combine("text")));
-        Assert.IsFalse(FileModes.IsScript(dir.Combine("missing")));
+        Assert.IsTrue(ProgramModes.IsScript(dir.Combine("script")));
+        Assert.IsFalse(ProgramModes.IsScript(dir.Combine("text")));
+        Assert.IsFalse(ProgramModes.IsScript(dir.Combine("missing")));
     }
 
     [TestMethod]

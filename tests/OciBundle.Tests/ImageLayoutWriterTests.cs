@@ -1,8 +1,9 @@
 using Microsoft.VisualStudio.TestTools.UnitTesting;
 using Newtonsoft.Json.Linq;
-using OciBundle.Image;
+using OciBundle.Images;
 using OciBundle.Rootfs;
 using OciBundle.Testing;
+using OciBundle.Model;
 
 namespace OciBundle.Tests;
 

@@ -2,9 +2,10 @@ using System.IO.Compression;
 using System.Security.Cryptography;
 using Microsoft.VisualStudio.TestTools.UnitTesting;
 using Newtonsoft.Json.Linq;
-using OciBundle.Image;
+using OciBundle.Images;
 using OciBundle.Rootfs;
 using OciBundle.Testing;
+using OciBundle.Model;
 
 namespace OciBundle.Tests;
 

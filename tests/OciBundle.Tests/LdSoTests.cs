@@ -1,6 +1,7 @@
 using Microsoft.VisualStudio.TestTools.UnitTesting;
 using OciBundle.Closure;
 using OciBundle.Testing;
+using OciBundle.Sysroots;
 
 namespace OciBundle.Tests;
 
@@ -42,7 +43,7 @@ public sealed class LdSoTests
         File.WriteAllText(root.Combine("etc", "ld.so.conf.d", "a.conf"), "/opt/a # trailing comment\ninclude nested.inc\n");
         File.WriteAllText(root.Combine("etc", "ld.so.conf.d", "nested.inc"), "/opt/nested\n");
 
-        IReadOnlyList<string> dirs = LdSoConf.ReadDirectories(new Sysroot(root.Path));
+        IReadOnlyList<string> dirs = LdSoConf.ReadDirectories(new SysrootView(root.Path));
 
         CollectionAssert.AreEqual(new[] { "/opt/first", "/opt/a", "/opt/nested", "/opt/b", "/opt/last", "/opt/last2" }, dirs.ToArray());
     }

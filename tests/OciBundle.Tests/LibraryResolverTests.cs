@@ -4,6 +4,8 @@ using OciBundle.Diagnostics;
 using OciBundle.Elf;
 using OciBundle.Rootfs;
 using OciBundle.Testing;
+using OciBundle.Model;
+using OciBundle.Sysroots;
 
 namespace OciBundle.Tests;
 
@@ -47,7 +49,7 @@ public sealed class LibraryResolverTests
 
     private static ClosureBuilder Closure(TempDirectory root, RootfsPlan plan)
     {
-        var sysroot = new Sysroot(root.Path);
+        var sysroot = new SysrootView(root.Path);
         return new ClosureBuilder(sysroot, Amd64, plan, LibraryResolver.ForSysroot(sysroot, Amd64, plan), _ => { });
     }
 
@@ -172,7 +174,7 @@ public sealed class LibraryResolverTests
         foreach (string binary in binaries.Where(File.Exists))
         {
             var plan = new RootfsPlan();
-            var sysroot = new Sysroot("/");
+            var sysroot = new SysrootView("/");
             var closure = new ClosureBuilder(sysroot, Amd64, plan, LibraryResolver.ForSysroot(sysroot, Amd64, plan), _ => { });
             closure.AddSysrootPath(binary, "test");
             closure.Complete();

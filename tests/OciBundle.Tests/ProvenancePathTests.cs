@@ -2,6 +2,8 @@ using System.Text;
 using Microsoft.Build.Framework;
 using Microsoft.VisualStudio.TestTools.UnitTesting;
 using Newtonsoft.Json.Linq;
+using OciBundle.Model;
+using OciBundle.Planning;
 using OciBundle.Rootfs;
 using OciBundle.Testing;
 

@@ -1,7 +1,7 @@
 using Microsoft.VisualStudio.TestTools.UnitTesting;
 using OciBundle.Diagnostics;
-using OciBundle.Image;
-using OciBundle.Registry;
+using OciBundle.Images;
+using OciBundle.Registries;
 using OciBundle.Request;
 using OciBundle.Testing;
 

@@ -3,7 +3,7 @@ using System.Net;
 using System.Text;
 using Microsoft.VisualStudio.TestTools.UnitTesting;
 using OciBundle.Diagnostics;
-using OciBundle.Registry;
+using OciBundle.Registries;
 using OciBundle.Request;
 using OciBundle.Testing;
 
@@ -620,7 +620,7 @@ public sealed class RegistryHostileTests
     {
         using var http = new HttpClient();
         var request = new HttpRequestMessage(HttpMethod.Head, $"http://{registry.Host}/v2/team/app/manifests/{tag}");
-        request.Headers.Accept.ParseAdd(OciBundle.Image.ImageLayoutWriter.ManifestMediaType);
+        request.Headers.Accept.ParseAdd(OciBundle.Images.ImageLayoutWriter.ManifestMediaType);
         using HttpResponseMessage response = http.Send(request);
         return response.IsSuccessStatusCode ? response.Headers.GetValues("Docker-Content-Digest").Single() : null;
     }
@@ -635,12 +635,12 @@ public sealed class RegistryHostileTests
         using var dir = new TempDirectory();
         using var registry = new TestRegistry();
         string v1 = dir.Combine("v1");
-        OciBundle.Image.ImageResult first = RegistryPushTests.WriteLayout(dir, v1);
+        OciBundle.Images.ImageResult first = RegistryPushTests.WriteLayout(dir, v1);
         PushSpec Spec(string host, string image) =>
             PushSpec.Parse(new PushOptions { ImageDirectory = image, Registry = host, Repository = "team/app", Tags = { "latest", "1.0" }, InsecureRegistries = { host } }, _ => null);
         ImagePusher.Push(Spec(registry.Host, v1), _ => null, _ => { }, _ => { });
         string v2 = dir.Combine("v2");
-        OciBundle.Image.ImageResult second = RegistryPushTests.WriteLayout(dir, v2, "app v2");
+        OciBundle.Images.ImageResult second = RegistryPushTests.WriteLayout(dir, v2, "app v2");
         var v1Blobs = Directory.GetFiles(Path.Combine(v1, "blobs", "sha256")).Select(f => "sha256:" + Path.GetFileName(f)).ToHashSet();
         var newBlobs = Directory.GetFiles(Path.Combine(v2, "blobs", "sha256")).Select(f => "sha256:" + Path.GetFileName(f)).Where(d => !v1Blobs.Contains(d) && d != second.ManifestDigest).ToList();
 

@@ -1,7 +1,7 @@
 using System.Security.Cryptography;
 using Microsoft.VisualStudio.TestTools.UnitTesting;
 using Newtonsoft.Json.Linq;
-using OciBundle.Image;
+using OciBundle.Images;
 using OciBundle.Testing;
 
 namespace OciBundle.Tests;

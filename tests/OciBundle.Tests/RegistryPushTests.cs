@@ -6,11 +6,12 @@ using System.Text;
 using Microsoft.VisualStudio.TestTools.UnitTesting;
 using Newtonsoft.Json.Linq;
 using OciBundle.Diagnostics;
-using OciBundle.Image;
-using OciBundle.Registry;
+using OciBundle.Images;
+using OciBundle.Registries;
 using OciBundle.Request;
 using OciBundle.Rootfs;
 using OciBundle.Testing;
+using OciBundle.Model;
 
 namespace OciBundle.Tests;
 

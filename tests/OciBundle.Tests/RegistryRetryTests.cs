@@ -2,8 +2,8 @@ using System.Globalization;
 using System.Net;
 using Microsoft.VisualStudio.TestTools.UnitTesting;
 using OciBundle.Diagnostics;
-using OciBundle.Image;
-using OciBundle.Registry;
+using OciBundle.Images;
+using OciBundle.Registries;
 using OciBundle.Request;
 using OciBundle.Testing;
 

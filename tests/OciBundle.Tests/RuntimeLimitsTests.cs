@@ -1,5 +1,7 @@
 using Microsoft.VisualStudio.TestTools.UnitTesting;
 using OciBundle.Diagnostics;
+using OciBundle.Model;
+using OciBundle.Planning;
 using OciBundle.Request;
 using OciBundle.Rootfs;
 using OciBundle.Testing;

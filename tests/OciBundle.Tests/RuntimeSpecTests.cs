@@ -2,8 +2,9 @@ using System.Text;
 using Microsoft.VisualStudio.TestTools.UnitTesting;
 using Newtonsoft.Json.Linq;
 using OciBundle.Request;
-using OciBundle.Spec;
+using OciBundle.RuntimeSpec;
 using OciBundle.Testing;
+using OciBundle.SeccompProfiles;
 
 namespace OciBundle.Tests;
 

@@ -3,10 +3,11 @@ using Microsoft.Build.Utilities;
 using Microsoft.VisualStudio.TestTools.UnitTesting;
 using Newtonsoft.Json.Linq;
 using OciBundle.Diagnostics;
-using OciBundle.Output;
+using OciBundle.Outputs;
 using OciBundle.Tasks;
 using OciBundle.Testing;
 using OciBundle.Interop;
+using OciBundle.Request;
 
 namespace OciBundle.Tests;
 
@@ -205,7 +206,7 @@ public sealed class SafetyTests
         string info = Path.Combine(f.Sysroot, "var", "lib", "dpkg", "info");
         Directory.CreateDirectory(info);
         File.WriteAllText(Path.Combine(info, "libc6:amd64.list"), "/lib/x86_64-linux-gnu/libc.so.6\n/lib64/ld-linux-x86-64.so.2\n");
-        Closure.PackageDatabase db = Closure.PackageDatabase.Read(new Closure.Sysroot(f.Sysroot))!;
+        Closure.PackageDatabase db = Closure.PackageDatabase.Read(new Sysroots.SysrootView(f.Sysroot))!;
         Assert.AreEqual("libc6:amd64", db.OwnerOf("/usr/lib/x86_64-linux-gnu/libc.so.6"), "/lib is a link to usr/lib in this sysroot");
         Assert.AreEqual("libc6:amd64", db.OwnerOf("/lib64/ld-linux-x86-64.so.2"), "/lib64 is a real folder here, so its path stays");
         Assert.IsNull(db.OwnerOf("/usr/lib/x86_64-linux-gnu/libm.so.6"));

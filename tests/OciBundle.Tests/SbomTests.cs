@@ -419,7 +419,7 @@ public sealed class SbomTests
     [DataRow("see LICENSE.txt", false)]
     [DataRow("", false)]
     public void OnlyAnSpdxExpressionByItsGrammarIsTakenFromANuspec(string expression, bool valid) =>
-        Assert.AreEqual(valid, OciBundle.Sbom.DeclaredLicense.IsExpression(expression), expression);
+        Assert.AreEqual(valid, OciBundle.Spdx.DeclaredLicense.IsExpression(expression), expression);
 
     [TestMethod]
     public void ADebianCopyrightFilesChoicesStayChoices()
@@ -445,9 +445,9 @@ public sealed class SbomTests
             License: GPL-1+
              The text.
             """.Replace("            ", "", StringComparison.Ordinal));
-        Assert.AreEqual("(Artistic-1.0-Perl OR GPL-1.0-or-later) AND Apache-2.0", OciBundle.Sbom.DeclaredLicense.FromDebianCopyright(path));
+        Assert.AreEqual("(Artistic-1.0-Perl OR GPL-1.0-or-later) AND Apache-2.0", OciBundle.Spdx.DeclaredLicense.FromDebianCopyright(path));
         File.AppendAllText(path, "\nFiles: doc/*\nLicense: public-domain\n");
-        Assert.AreEqual("NOASSERTION", OciBundle.Sbom.DeclaredLicense.FromDebianCopyright(path), "a license SPDX has no id for: nothing asserted");
+        Assert.AreEqual("NOASSERTION", OciBundle.Spdx.DeclaredLicense.FromDebianCopyright(path), "a license SPDX has no id for: nothing asserted");
     }
 
     [TestMethod]

@@ -1,7 +1,7 @@
 using Microsoft.VisualStudio.TestTools.UnitTesting;
 using Newtonsoft.Json;
 using Newtonsoft.Json.Linq;
-using OciBundle.Spec;
+using OciBundle.SeccompProfiles;
 using OciBundle.Testing;
 
 namespace OciBundle.Tests;

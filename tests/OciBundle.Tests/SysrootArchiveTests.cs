@@ -10,6 +10,7 @@ using OciBundle.State;
 using OciBundle.Sysroots;
 using OciBundle.Tasks;
 using OciBundle.Testing;
+using OciBundle.Model;
 
 namespace OciBundle.Tests;
 

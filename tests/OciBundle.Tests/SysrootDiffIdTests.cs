@@ -3,6 +3,7 @@ using Microsoft.VisualStudio.TestTools.UnitTesting;
 using Newtonsoft.Json.Linq;
 using OciBundle.Closure;
 using OciBundle.Diagnostics;
+using OciBundle.Model;
 using OciBundle.Request;
 using OciBundle.State;
 using OciBundle.Sysroots;

@@ -1,6 +1,7 @@
 using Microsoft.VisualStudio.TestTools.UnitTesting;
 using OciBundle.Closure;
 using OciBundle.Diagnostics;
+using OciBundle.Model;
 using OciBundle.Request;
 using OciBundle.Rootfs;
 using OciBundle.State;
@@ -113,7 +114,7 @@ public sealed class SysrootHostFileRuleTests
     [TestMethod]
     public void AnArchiveSysrootKeepsItsOwnModesForItsFilesAreNotTheBuildMachines()
     {
-        var sysroot = new Sysroot("/tmp") { PublicFilesOnly = false };
+        var sysroot = new SysrootView("/tmp") { PublicFilesOnly = false };
         Assert.IsFalse(sysroot.PublicFilesOnly, "the cache of an unpacked archive: its files came from the archive, not from the build machine");
         Assert.IsNull(HostFileAccess.Problem("/etc/hostname", "/", Interop.NativeMethods.LStat("/etc/hostname")!.Value));
         Assert.AreEqual("0640", HostFileAccess.Problem("/etc/shadow", "/", new Interop.NativeMethods.Statx { Mode = 0x8000 | 0b110_100_000 }));

@@ -1,6 +1,7 @@
 using System.Text.RegularExpressions;
 using OciBundle.Tasks;
 using OciBundle.Testing;
+using OciBundle.Request;
 
 namespace OciBundle.Tests;
 

@@ -2,6 +2,8 @@ using OciBundle.Diagnostics;
 using OciBundle.Elf;
 using OciBundle.Rootfs;
 using OciBundle.Interop;
+using OciBundle.Model;
+using OciBundle.Sysroots;
 
 namespace OciBundle.Closure;
 
@@ -13,7 +15,7 @@ internal sealed class ElfNode
         RequestedPath = requestedPath;
         RootfsPath = rootfsPath;
         HostPath = hostPath;
-        Elf = elf;
+        File = elf;
         Loader = loader;
     }
 
@@ -24,7 +26,7 @@ internal sealed class ElfNode
     public string RootfsPath { get; }
 
     public string HostPath { get; }
-    public ElfFile Elf { get; }
+    public ElfFile File { get; }
     public ElfNode? Loader { get; }
 }
 
@@ -42,7 +44,7 @@ internal sealed class ClosureBuilder : IClosure
         ["libcoreclrtraceptprovider.so"] = "the LTTng tracing provider of the .NET runtime; the runtime runs without it",
     };
 
-    private readonly Sysroot _sysroot;
+    private readonly SysrootView _sysroot;
     private readonly TargetArchitecture _arch;
     private readonly RootfsPlan _plan;
     private readonly LibraryResolver _resolver;
@@ -52,7 +54,7 @@ internal sealed class ClosureBuilder : IClosure
     private readonly List<(string Library, string NeededBy)> _missing = new();
     private readonly HashSet<string> _interpreters = new(StringComparer.Ordinal);
 
-    public ClosureBuilder(Sysroot sysroot, TargetArchitecture arch, RootfsPlan plan, LibraryResolver resolver, Action<string> log)
+    public ClosureBuilder(SysrootView sysroot, TargetArchitecture arch, RootfsPlan plan, LibraryResolver resolver, Action<string> log)
     {
         _sysroot = sysroot;
         _arch = arch;
@@ -64,7 +66,7 @@ internal sealed class ClosureBuilder : IClosure
     public LibraryResolver Resolver => _resolver;
 
     /// <summary>The sysroot the closure is taken from (with the ledger of what was looked at).</summary>
-    public Sysroot Sysroot => _sysroot;
+    public SysrootView Sysroot => _sysroot;
 
     /// <summary>Every ELF file found so far, by its real rootfs path.</summary>
     public IReadOnlyDictionary<string, ElfNode> Nodes => _nodes;
@@ -189,7 +191,7 @@ internal sealed class ClosureBuilder : IClosure
     }
 
     /// <summary>
-    /// The host-file rule for a sysroot folder (<see cref="Sysroot.PublicFilesOnly"/>): true when anyone on the build
+    /// The host-file rule for a sysroot folder (<see cref="SysrootView.PublicFilesOnly"/>): true when anyone on the build
     /// machine may read the file (or the rule does not apply); false for an optional file left out (with its warning);
     /// an error for a needed one.
     /// </summary>
@@ -241,9 +243,9 @@ internal sealed class ClosureBuilder : IClosure
             var found = new List<(string Name, LibraryLocation Location, string Reason)>();
             var missing = new List<string>();
 
-            if (node.Elf.Interpreter is { } interp)
+            if (node.File.Interpreter is { } interp)
             {
-                LibraryLocation? location = _resolver.Probe(Sysroot.Normalize(interp));
+                LibraryLocation? location = _resolver.Probe(ContainerPath.Normalize(interp));
                 if (location is null)
                 {
                     missing.Add(interp);
@@ -255,7 +257,7 @@ internal sealed class ClosureBuilder : IClosure
                 }
             }
 
-            foreach (string name in node.Elf.Needed)
+            foreach (string name in node.File.Needed)
             {
                 LibraryLocation? location = _resolver.Resolve(name, node) ?? LoadedBySoName(name);
                 if (location is null)
@@ -280,7 +282,7 @@ internal sealed class ClosureBuilder : IClosure
 
             foreach (string name in missing)
             {
-                string file = name.Contains('/') ? Sysroot.Normalize(name) : name;
+                string file = name.Contains('/') ? ContainerPath.Normalize(name) : name;
                 if (_resolver.RejectedPlanFiles.FirstOrDefault(r => r.Key == file || Path.GetFileName(r.Key) == file) is { Key: not null } rejected)
                 {
                     throw new OciBundleException(Strings.LibraryNotElf, name, node.RootfsPath, rejected.Key, rejected.Value);
@@ -337,7 +339,7 @@ internal sealed class ClosureBuilder : IClosure
     /// <summary>glibc satisfies a DT_NEEDED name by an already loaded object with that DT_SONAME.</summary>
     private LibraryLocation? LoadedBySoName(string name)
     {
-        ElfNode? loaded = _nodes.Values.FirstOrDefault(n => n.Elf.SoName == name);
+        ElfNode? loaded = _nodes.Values.FirstOrDefault(n => n.File.SoName == name);
         return loaded is null ? null : new LibraryLocation(loaded.RequestedPath, loaded.RootfsPath, loaded.HostPath, Array.Empty<SymlinkHop>(), InPlan: true);
     }
 
@@ -420,7 +422,7 @@ internal sealed class ClosureBuilder : IClosure
         _sysroot.Inputs?.Listing(hostDir);
         foreach (FileSystemInfo child in new DirectoryInfo(hostDir).EnumerateFileSystemInfos())
         {
-            string path = Sysroot.Join(realDir, child.Name);
+            string path = ContainerPath.Join(realDir, child.Name);
             if (exclude?.Invoke(path) == true)
             {
                 continue;

@@ -1,3 +1,5 @@
+using OciBundle.Sysroots;
+
 namespace OciBundle.Closure;
 
 /// <summary>
@@ -11,7 +13,7 @@ internal interface IClosure
     IEnumerable<ElfNode> Files { get; }
 
     /// <summary>The sysroot the closure is taken from.</summary>
-    Sysroot Sysroot { get; }
+    SysrootView Sysroot { get; }
 
     /// <summary>Adds a library the way <c>dlopen(name)</c> by <paramref name="loader"/> would find it; false when there is none.</summary>
     bool AddDlopen(string name, ElfNode? loader, string reason);

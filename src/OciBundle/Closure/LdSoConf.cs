@@ -1,3 +1,6 @@
+using OciBundle.Model;
+using OciBundle.Sysroots;
+
 namespace OciBundle.Closure;
 
 /// <summary>
@@ -10,7 +13,7 @@ internal static class LdSoConf
     private const int MaxIncludeDepth = 16;
 
     /// <summary>The directories named by the sysroot's <c>/etc/ld.so.conf</c>, in order, each once.</summary>
-    public static IReadOnlyList<string> ReadDirectories(Sysroot sysroot, string path = "/etc/ld.so.conf")
+    public static IReadOnlyList<string> ReadDirectories(SysrootView sysroot, string path = "/etc/ld.so.conf")
     {
         var result = new List<string>();
         var seen = new HashSet<string>(StringComparer.Ordinal);
@@ -18,7 +21,7 @@ internal static class LdSoConf
         return result;
     }
 
-    private static void Read(Sysroot sysroot, string path, List<string> result, HashSet<string> seen, HashSet<string> visited, int depth)
+    private static void Read(SysrootView sysroot, string path, List<string> result, HashSet<string> seen, HashSet<string> visited, int depth)
     {
         if (depth > MaxIncludeDepth || !visited.Add(path))
         {
@@ -36,7 +39,7 @@ internal static class LdSoConf
             return;
         }
 
-        string dir = Sysroot.Parent(path);
+        string dir = ContainerPath.Parent(path);
         foreach (string raw in lines)
         {
             int hash = raw.IndexOf('#');
@@ -50,7 +53,7 @@ internal static class LdSoConf
             {
                 foreach (string pattern in line[8..].Split((char[]?)null, StringSplitOptions.RemoveEmptyEntries))
                 {
-                    string absolute = pattern.StartsWith('/') ? pattern : Sysroot.Join(dir, pattern);
+                    string absolute = pattern.StartsWith('/') ? pattern : ContainerPath.Join(dir, pattern);
                     foreach (string included in Glob(sysroot, absolute))
                     {
                         Read(sysroot, included, result, seen, visited, depth + 1);
@@ -62,7 +65,7 @@ internal static class LdSoConf
 
             foreach (string entry in line.Split(new[] { ' ', '\t', ',', ':' }, StringSplitOptions.RemoveEmptyEntries))
             {
-                string d = Sysroot.Normalize(entry);
+                string d = ContainerPath.Normalize(entry);
                 if (entry.StartsWith('/') && seen.Add(d))
                 {
                     result.Add(d);
@@ -72,9 +75,9 @@ internal static class LdSoConf
     }
 
     /// <summary>Expands a glob whose wildcards are in the last component only, as every real ld.so.conf does; sorted like glob(3).</summary>
-    private static IEnumerable<string> Glob(Sysroot sysroot, string pattern)
+    private static IEnumerable<string> Glob(SysrootView sysroot, string pattern)
     {
-        string dir = Sysroot.Parent(pattern);
+        string dir = ContainerPath.Parent(pattern);
         string name = pattern[(dir.Length == 1 ? 1 : dir.Length + 1)..];
         string hostDir = sysroot.HostPath(dir);
         sysroot.Inputs?.Listing(hostDir);
@@ -89,7 +92,7 @@ internal static class LdSoConf
         }
 
         return Directory.EnumerateFiles(hostDir, name)
-            .Select(f => Sysroot.Join(dir, Path.GetFileName(f)))
+            .Select(f => ContainerPath.Join(dir, Path.GetFileName(f)))
             .OrderBy(f => f, StringComparer.Ordinal)
             .ToArray();
     }

@@ -1,5 +1,6 @@
 using OciBundle.Elf;
-using OciBundle.Rootfs;
+using OciBundle.Model;
+using OciBundle.Sysroots;
 
 namespace OciBundle.Closure;
 
@@ -18,7 +19,7 @@ namespace OciBundle.Closure;
 /// </summary>
 internal sealed class LibraryResolver
 {
-    private readonly Sysroot _sysroot;
+    private readonly SysrootView _sysroot;
     private readonly TargetArchitecture _arch;
     private readonly RootfsPlan _plan;
     private readonly LdSoCache _cache;
@@ -29,7 +30,7 @@ internal sealed class LibraryResolver
     private readonly List<string> _claimed = new();
     private readonly Dictionary<string, string> _rejected = new(StringComparer.Ordinal);
 
-    public LibraryResolver(Sysroot sysroot, TargetArchitecture arch, RootfsPlan plan, LdSoCache cache, IReadOnlyList<string> confDirectories)
+    public LibraryResolver(SysrootView sysroot, TargetArchitecture arch, RootfsPlan plan, LdSoCache cache, IReadOnlyList<string> confDirectories)
     {
         _sysroot = sysroot;
         _arch = arch;
@@ -38,10 +39,10 @@ internal sealed class LibraryResolver
         _confDirectories = confDirectories;
     }
 
-    public static LibraryResolver ForSysroot(Sysroot sysroot, TargetArchitecture arch, RootfsPlan plan) =>
+    public static LibraryResolver ForSysroot(SysrootView sysroot, TargetArchitecture arch, RootfsPlan plan) =>
         new(sysroot, arch, plan, LoadCache(sysroot), LdSoConf.ReadDirectories(sysroot));
 
-    private static LdSoCache LoadCache(Sysroot sysroot)
+    private static LdSoCache LoadCache(SysrootView sysroot)
     {
         sysroot.Inputs?.Path(sysroot.HostPath("/etc/ld.so.cache"));
         return LdSoCache.Load(sysroot.HostPath("/etc/ld.so.cache"));
@@ -58,23 +59,23 @@ internal sealed class LibraryResolver
         if (name.Contains('/'))
         {
             // A name with a slash is a path: ld.so opens it as it is (relative ones against the cwd, which we cannot know).
-            return name.StartsWith('/') ? Probe(Sysroot.Normalize(name)) : null;
+            return name.StartsWith('/') ? Probe(ContainerPath.Normalize(name)) : null;
         }
 
         if (requester is not null)
         {
-            if (requester.Elf.RunPath.Count == 0)
+            if (requester.File.RunPath.Count == 0)
             {
                 for (ElfNode? n = requester; n is not null; n = n.Loader)
                 {
-                    if (SearchDirectories(name, n.Elf.RPath, n) is { } found)
+                    if (SearchDirectories(name, n.File.RPath, n) is { } found)
                     {
                         return found;
                     }
                 }
             }
 
-            if (SearchDirectories(name, requester.Elf.RunPath, requester) is { } viaRunPath)
+            if (SearchDirectories(name, requester.File.RunPath, requester) is { } viaRunPath)
             {
                 return viaRunPath;
             }
@@ -104,7 +105,7 @@ internal sealed class LibraryResolver
         {
             foreach (string dir in _confDirectories.Concat(_arch.DefaultLibraryDirectories))
             {
-                if ((found = Probe(Sysroot.Join(dir, name))) is not null)
+                if ((found = Probe(ContainerPath.Join(dir, name))) is not null)
                 {
                     break;
                 }
@@ -123,7 +124,7 @@ internal sealed class LibraryResolver
         foreach (string raw in dirs)
         {
             string? dir = Expand(raw, owner);
-            if (dir is not null && Probe(Sysroot.Join(dir, name)) is { } found)
+            if (dir is not null && Probe(ContainerPath.Join(dir, name)) is { } found)
             {
                 return found;
             }
@@ -135,7 +136,7 @@ internal sealed class LibraryResolver
     /// <summary>Expands <c>$ORIGIN</c>, <c>$LIB</c> and <c>$PLATFORM</c> (and their braced forms) as ld.so does.</summary>
     private string? Expand(string dir, ElfNode owner)
     {
-        string origin = Sysroot.Parent(owner.RequestedPath);
+        string origin = ContainerPath.Parent(owner.RequestedPath);
         string lib = _arch.Identity.Class == ElfClass.Elf64 ? "lib64" : "lib";
         string platform = _arch.MultiarchTriplet.Split('-')[0];
         string expanded = dir
@@ -144,7 +145,7 @@ internal sealed class LibraryResolver
             .Replace("${PLATFORM}", platform, StringComparison.Ordinal).Replace("$PLATFORM", platform, StringComparison.Ordinal);
 
         // A relative entry is relative to the process's working directory, which is not knowable at build time.
-        return expanded.StartsWith('/') ? Sysroot.Normalize(expanded) : null;
+        return expanded.StartsWith('/') ? ContainerPath.Normalize(expanded) : null;
     }
 
     /// <summary>Looks at one candidate path: in the plan first, then in the sysroot; null when absent or of the wrong identity.</summary>
@@ -204,7 +205,7 @@ internal sealed class LibraryResolver
                     return Matches(entry.SourcePath) ? new LibraryLocation(path, current, entry.SourcePath, links, InPlan: true) : null;
                 case RootfsEntryKind.Symlink:
                     links.Add(new SymlinkHop(current, entry.LinkTarget!));
-                    current = Sysroot.Normalize(entry.LinkTarget!.StartsWith('/') ? entry.LinkTarget : Sysroot.Join(Sysroot.Parent(current), entry.LinkTarget));
+                    current = ContainerPath.Normalize(entry.LinkTarget!.StartsWith('/') ? entry.LinkTarget : ContainerPath.Join(ContainerPath.Parent(current), entry.LinkTarget));
                     break;
                 default:
                     return null;

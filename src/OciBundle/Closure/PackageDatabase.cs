@@ -1,5 +1,6 @@
 using OciBundle.Diagnostics;
 using OciBundle.Interop;
+using OciBundle.Sysroots;
 
 namespace OciBundle.Closure;
 
@@ -14,7 +15,7 @@ namespace OciBundle.Closure;
 /// Inputs of the up-to-date check: the folder (dpkg replaces a list by renaming a new one in, which changes the
 /// folder) and the list of each package the plan uses (<see cref="OwnerOf"/>), not all of the hundreds.
 /// A build machine's own database is hundreds of lists and a hundred thousand paths, most of a full plan's time to
-/// read; so the answers a plan asked for are remembered in the per-user cache (<see cref="Sbom.DigestCache"/>) under
+/// read; so the answers a plan asked for are remembered in the per-user cache (<see cref="Storage.DigestCache"/>) under
 /// the identity of every list, and the lists are read again only when one changed or a path was never asked.
 /// </remarks>
 internal sealed class PackageDatabase
@@ -30,18 +31,18 @@ internal sealed class PackageDatabase
     /// <summary>The file of installed packages, their versions and origins.</summary>
     public const string StatusFile = "/var/lib/dpkg/status";
 
-    private readonly Sysroot _sysroot;
+    private readonly SysrootView _sysroot;
     private readonly HashSet<string> _recorded = new(StringComparer.Ordinal);
     private readonly Func<Dictionary<string, string>> _readLists;
     private readonly IReadOnlyDictionary<string, string>? _remembered;
     private readonly Dictionary<string, string> _asked = new(StringComparer.Ordinal);
-    private readonly (Sbom.DigestCache Cache, string Folder, string Key)? _store;
+    private readonly (Storage.DigestCache Cache, string Folder, string Key)? _store;
     private readonly object _gate = new();
     private Dictionary<string, string>? _owners;
     private bool _learned;
     private Dictionary<string, DpkgPackage>? _installed;
 
-    private PackageDatabase(Sysroot sysroot, Func<Dictionary<string, string>> readLists, IReadOnlyDictionary<string, string>? remembered, (Sbom.DigestCache, string, string)? store)
+    private PackageDatabase(SysrootView sysroot, Func<Dictionary<string, string>> readLists, IReadOnlyDictionary<string, string>? remembered, (Storage.DigestCache, string, string)? store)
     {
         _sysroot = sysroot;
         _readLists = readLists;
@@ -75,7 +76,7 @@ internal sealed class PackageDatabase
     /// The database; null when the sysroot has none (not Debian-based, or a folder made by hand), where the caller
     /// decides what a missing owner means. A path two packages list (a shared folder) belongs to the first by name.
     /// </summary>
-    public static PackageDatabase? Read(Sysroot sysroot, Sbom.DigestCache? cache = null)
+    public static PackageDatabase? Read(SysrootView sysroot, Storage.DigestCache? cache = null)
     {
         // Read as inside the sysroot: a sysroot whose var/lib/dpkg links to /var/lib/dpkg is read at its own, never the host's.
         ResolvedPath? infoFolder = sysroot.Resolve(InfoDirectory);

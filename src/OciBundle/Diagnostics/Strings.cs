@@ -4,421 +4,147 @@ namespace OciBundle.Diagnostics;
 /// <summary>Every diagnostic OciBundle.Sdk reports; the texts and codes live in Strings.resx.</summary>
 internal static class Strings
 {
-    /// <summary>OCIB1001</summary>
-    public static readonly Diagnostic NonLinuxRuntimeIdentifier = new(nameof(NonLinuxRuntimeIdentifier));
-
-    /// <summary>OCIB1002</summary>
-    public static readonly Diagnostic NotExecutable = new(nameof(NotExecutable));
-
-    /// <summary>OCIB1003</summary>
-    public static readonly Diagnostic UnsupportedOS = new(nameof(UnsupportedOS));
-
-    /// <summary>OCIB1004</summary>
-    public static readonly Diagnostic UnknownArch = new(nameof(UnknownArch));
-
-    /// <summary>OCIB1005</summary>
-    public static readonly Diagnostic ArchNormalized = new(nameof(ArchNormalized));
-
-    /// <summary>OCIB1006</summary>
-    public static readonly Diagnostic ArchDisagreesWithRuntimeIdentifier = new(nameof(ArchDisagreesWithRuntimeIdentifier));
-
-    /// <summary>OCIB1008</summary>
-    public static readonly Diagnostic RequiredValueMissing = new(nameof(RequiredValueMissing));
-
-    /// <summary>OCIB1009</summary>
-    public static readonly Diagnostic InvalidSourceDateEpoch = new(nameof(InvalidSourceDateEpoch));
-
-    /// <summary>OCIB1010</summary>
-    public static readonly Diagnostic EmptyArgs = new(nameof(EmptyArgs));
-
-    /// <summary>OCIB1011</summary>
-    public static readonly Diagnostic ArgPathNotFound = new(nameof(ArgPathNotFound));
-
-    /// <summary>OCIB1012</summary>
-    public static readonly Diagnostic ArgIsFolder = new(nameof(ArgIsFolder));
-
-    /// <summary>OCIB1013</summary>
-    public static readonly Diagnostic ArgNotWorldReadable = new(nameof(ArgNotWorldReadable));
-
-    /// <summary>OCIB1014</summary>
-    public static readonly Diagnostic ArgNotProgram = new(nameof(ArgNotProgram));
-
-    /// <summary>OCIB1020</summary>
-    public static readonly Diagnostic MountDestinationNotAbsolute = new(nameof(MountDestinationNotAbsolute));
-
-    /// <summary>OCIB1021</summary>
-    public static readonly Diagnostic MountDestinationHasDotDot = new(nameof(MountDestinationHasDotDot));
-
-    /// <summary>OCIB1022</summary>
-    public static readonly Diagnostic MountTypeMissing = new(nameof(MountTypeMissing));
-
-    /// <summary>OCIB1023</summary>
-    public static readonly Diagnostic BindMountSourceNotAbsolute = new(nameof(BindMountSourceNotAbsolute));
-
-    /// <summary>OCIB1024</summary>
-    public static readonly Diagnostic MountDestinationReserved = new(nameof(MountDestinationReserved));
-
-    /// <summary>OCIB1030</summary>
-    public static readonly Diagnostic InvalidEnvironmentVariableName = new(nameof(InvalidEnvironmentVariableName));
-
-    /// <summary>OCIB1031</summary>
-    public static readonly Diagnostic InvalidEnvironmentVariableValue = new(nameof(InvalidEnvironmentVariableValue));
-
-    /// <summary>OCIB1032</summary>
-    public static readonly Diagnostic ValueTooLong = new(nameof(ValueTooLong));
-
-    /// <summary>OCIB1033</summary>
-    public static readonly Diagnostic ArgsAndEnvironmentTooLong = new(nameof(ArgsAndEnvironmentTooLong));
-
-    /// <summary>OCIB1040</summary>
-    public static readonly Diagnostic InvalidUser = new(nameof(InvalidUser));
-
-    /// <summary>OCIB1041</summary>
-    public static readonly Diagnostic UnknownUserName = new(nameof(UnknownUserName));
-
-    /// <summary>OCIB1042</summary>
-    public static readonly Diagnostic RootlessUserNotMapped = new(nameof(RootlessUserNotMapped));
-
-    /// <summary>OCIB1043</summary>
-    public static readonly Diagnostic ReservedId = new(nameof(ReservedId));
-
-    /// <summary>OCIB1050</summary>
-    public static readonly Diagnostic InvalidHostname = new(nameof(InvalidHostname));
-
-    /// <summary>OCIB1060</summary>
-    public static readonly Diagnostic UnknownSpecVersion = new(nameof(UnknownSpecVersion));
-
-    /// <summary>OCIB1070</summary>
-    public static readonly Diagnostic WorkingDirectoryNotAbsolute = new(nameof(WorkingDirectoryNotAbsolute));
-
-    /// <summary>OCIB1071</summary>
-    public static readonly Diagnostic WorkingDirectoryReserved = new(nameof(WorkingDirectoryReserved));
-
-    /// <summary>OCIB1080</summary>
-    public static readonly Diagnostic BundleDirectoryUnsafe = new(nameof(BundleDirectoryUnsafe));
-
-    /// <summary>OCIB1081</summary>
-    public static readonly Diagnostic BundleDirectoryInsidePublishDirectory = new(nameof(BundleDirectoryInsidePublishDirectory));
-
-    /// <summary>OCIB1082</summary>
-    public static readonly Diagnostic PublishDirectoryNotFound = new(nameof(PublishDirectoryNotFound));
-
-    /// <summary>OCIB1083</summary>
-    public static readonly Diagnostic OutputDirectoryNotOurs = new(nameof(OutputDirectoryNotOurs));
-
-    /// <summary>OCIB1084</summary>
-    public static readonly Diagnostic OutputPathNotAFolder = new(nameof(OutputPathNotAFolder));
-
-    /// <summary>OCIB1085</summary>
-    public static readonly Diagnostic ArchiveNotOurs = new(nameof(ArchiveNotOurs));
-
-    /// <summary>OCIB1090</summary>
-    public static readonly Diagnostic TargetPathOutsideRootfs = new(nameof(TargetPathOutsideRootfs));
-
-    /// <summary>OCIB1091</summary>
-    public static readonly Diagnostic FileSourceNotFound = new(nameof(FileSourceNotFound));
-
-    /// <summary>OCIB1100</summary>
-    public static readonly Diagnostic SysrootNotFound = new(nameof(SysrootNotFound));
-
-    /// <summary>OCIB1110</summary>
-    public static readonly Diagnostic InvalidNetwork = new(nameof(InvalidNetwork));
-
-    /// <summary>OCIB1120</summary>
-    public static readonly Diagnostic InvalidHostId = new(nameof(InvalidHostId));
-
-    /// <summary>OCIB1121</summary>
-    public static readonly Diagnostic RootlessHostIdsUnknown = new(nameof(RootlessHostIdsUnknown));
-
-    /// <summary>OCIB1130</summary>
-    public static readonly Diagnostic MultipleTargets = new(nameof(MultipleTargets));
-
-    /// <summary>OCIB1140</summary>
-    public static readonly Diagnostic NetFrameworkMSBuild = new(nameof(NetFrameworkMSBuild));
-
-    /// <summary>OCIB1150</summary>
-    public static readonly Diagnostic InvalidImageTag = new(nameof(InvalidImageTag));
-
-    /// <summary>OCIB1151</summary>
-    public static readonly Diagnostic InvalidImagePort = new(nameof(InvalidImagePort));
-
-    /// <summary>OCIB1152</summary>
-    public static readonly Diagnostic InvalidLayerCompression = new(nameof(InvalidLayerCompression));
-
-    /// <summary>OCIB1160</summary>
-    public static readonly Diagnostic InvalidCapability = new(nameof(InvalidCapability));
-
-    /// <summary>OCIB1161</summary>
-    public static readonly Diagnostic ContradictoryCapabilities = new(nameof(ContradictoryCapabilities));
-
-    /// <summary>OCIB1170</summary>
-    public static readonly Diagnostic InvalidSeccomp = new(nameof(InvalidSeccomp));
-
-    /// <summary>OCIB1171</summary>
-    public static readonly Diagnostic InvalidSeccompProfile = new(nameof(InvalidSeccompProfile));
-
-    /// <summary>OCIB1180</summary>
-    public static readonly Diagnostic InvalidHardeningPath = new(nameof(InvalidHardeningPath));
-
-    /// <summary>OCIB1190</summary>
-    public static readonly Diagnostic UnknownRlimit = new(nameof(UnknownRlimit));
-
-    /// <summary>OCIB1191</summary>
-    public static readonly Diagnostic InvalidRlimitValue = new(nameof(InvalidRlimitValue));
-
-    /// <summary>OCIB1192</summary>
-    public static readonly Diagnostic DuplicateRlimit = new(nameof(DuplicateRlimit));
-
-    /// <summary>OCIB1200</summary>
-    public static readonly Diagnostic InvalidBoolean = new(nameof(InvalidBoolean));
-
-    /// <summary>OCIB1210</summary>
-    public static readonly Diagnostic InvalidHttpPorts = new(nameof(InvalidHttpPorts));
-
-    /// <summary>OCIB1211</summary>
-    public static readonly Diagnostic PrivilegedPortWithoutCapability = new(nameof(PrivilegedPortWithoutCapability));
-
-    /// <summary>OCIB1220</summary>
-    public static readonly Diagnostic RuntimeIdentifierUnreachable = new(nameof(RuntimeIdentifierUnreachable));
-
-    /// <summary>OCIB1300</summary>
-    public static readonly Diagnostic InvalidSysrootDigest = new(nameof(InvalidSysrootDigest));
-
-    /// <summary>OCIB1301</summary>
-    public static readonly Diagnostic SysrootDigestNeedsArchive = new(nameof(SysrootDigestNeedsArchive));
-
-    /// <summary>OCIB1302</summary>
-    public static readonly Diagnostic InvalidSysrootCache = new(nameof(InvalidSysrootCache));
-
-    /// <summary>OCIB1303</summary>
-    public static readonly Diagnostic SysrootDigestMismatch = new(nameof(SysrootDigestMismatch));
-
-    /// <summary>OCIB1304</summary>
-    public static readonly Diagnostic SysrootTagNotFound = new(nameof(SysrootTagNotFound));
-
-    /// <summary>OCIB1305</summary>
-    public static readonly Diagnostic SysrootPlatformNotFound = new(nameof(SysrootPlatformNotFound));
-
-    /// <summary>OCIB1310</summary>
-    public static readonly Diagnostic SysrootEntryOutsideRoot = new(nameof(SysrootEntryOutsideRoot));
-
-    /// <summary>OCIB1311</summary>
-    public static readonly Diagnostic SysrootHardLinkOutsideRoot = new(nameof(SysrootHardLinkOutsideRoot));
-
-    /// <summary>OCIB1312</summary>
-    public static readonly Diagnostic SysrootEntryThroughSymlink = new(nameof(SysrootEntryThroughSymlink));
-
-    /// <summary>OCIB1313</summary>
-    public static readonly Diagnostic SysrootUnreadable = new(nameof(SysrootUnreadable));
-
-    /// <summary>OCIB1314</summary>
-    public static readonly Diagnostic SysrootBlobCorrupt = new(nameof(SysrootBlobCorrupt));
-
-    /// <summary>OCIB1315</summary>
-    public static readonly Diagnostic SysrootUnsupportedEntry = new(nameof(SysrootUnsupportedEntry));
-
-    /// <summary>OCIB1316</summary>
-    public static readonly Diagnostic SysrootCacheFailed = new(nameof(SysrootCacheFailed));
-
-    /// <summary>OCIB1317</summary>
-    public static readonly Diagnostic SysrootCacheNotPrivate = new(nameof(SysrootCacheNotPrivate));
-
-    /// <summary>OCIB1322</summary>
-    public static readonly Diagnostic SysrootDiffIdMismatch = new(nameof(SysrootDiffIdMismatch));
-
-    /// <summary>OCIB1323</summary>
-    public static readonly Diagnostic SysrootDiffIdCount = new(nameof(SysrootDiffIdCount));
-
-    /// <summary>OCIB1318</summary>
-    public static readonly Diagnostic SysrootFileNotPublic = new(nameof(SysrootFileNotPublic));
-
-    /// <summary>OCIB1319</summary>
-    public static readonly Diagnostic SysrootDataFileLeftOut = new(nameof(SysrootDataFileLeftOut));
-
-    /// <summary>OCIB1500</summary>
-    public static readonly Diagnostic PathHiddenByMount = new(nameof(PathHiddenByMount));
-
-    /// <summary>OCIB1501</summary>
-    public static readonly Diagnostic UnderAppHome = new(nameof(UnderAppHome));
-
-    /// <summary>OCIB1502</summary>
-    public static readonly Diagnostic PlannedUnderReplaceableFolder = new(nameof(PlannedUnderReplaceableFolder));
-
-    /// <summary>OCIB1503</summary>
-    public static readonly Diagnostic InvalidTmpfsOption = new(nameof(InvalidTmpfsOption));
-
-    /// <summary>OCIB1504</summary>
-    public static readonly Diagnostic InvalidMountField = new(nameof(InvalidMountField));
-
-    /// <summary>OCIB1505</summary>
-    public static readonly Diagnostic UnmappedMountId = new(nameof(UnmappedMountId));
-
-    /// <summary>OCIB1506</summary>
-    public static readonly Diagnostic RlimitBelowFloor = new(nameof(RlimitBelowFloor));
-
-    /// <summary>OCIB1507</summary>
-    public static readonly Diagnostic EntryPointUnusable = new(nameof(EntryPointUnusable));
-
-    /// <summary>OCIB1400</summary>
-    public static readonly Diagnostic InvalidRegistry = new(nameof(InvalidRegistry));
-
-    /// <summary>OCIB1401</summary>
-    public static readonly Diagnostic InvalidRepository = new(nameof(InvalidRepository));
-
-    /// <summary>OCIB1402</summary>
-    public static readonly Diagnostic InvalidPushTag = new(nameof(InvalidPushTag));
-
-    /// <summary>OCIB1403</summary>
-    public static readonly Diagnostic InvalidInsecureRegistry = new(nameof(InvalidInsecureRegistry));
-
-    /// <summary>OCIB1404</summary>
-    public static readonly Diagnostic DuplicateRuntimeIdentifier = new(nameof(DuplicateRuntimeIdentifier));
-
-    /// <summary>OCIB1405</summary>
-    public static readonly Diagnostic LayoutUnreadable = new(nameof(LayoutUnreadable));
-
-    /// <summary>OCIB1410</summary>
-    public static readonly Diagnostic RegistryCredentialsRefused = new(nameof(RegistryCredentialsRefused));
-
-    /// <summary>OCIB1411</summary>
-    public static readonly Diagnostic RegistryNeedsCredentials = new(nameof(RegistryNeedsCredentials));
-
-    /// <summary>OCIB1412</summary>
-    public static readonly Diagnostic RegistryDenied = new(nameof(RegistryDenied));
-
-    /// <summary>OCIB1413</summary>
-    public static readonly Diagnostic RepositoryNotFound = new(nameof(RepositoryNotFound));
-
-    /// <summary>OCIB1414</summary>
-    public static readonly Diagnostic RegistryNameInvalid = new(nameof(RegistryNameInvalid));
-
-    /// <summary>OCIB1415</summary>
-    public static readonly Diagnostic RegistryBlobUnknown = new(nameof(RegistryBlobUnknown));
-
-    /// <summary>OCIB1416</summary>
-    public static readonly Diagnostic RegistryManifestInvalid = new(nameof(RegistryManifestInvalid));
-
-    /// <summary>OCIB1417</summary>
-    public static readonly Diagnostic RegistryTlsFailed = new(nameof(RegistryTlsFailed));
-
-    /// <summary>OCIB1418</summary>
-    public static readonly Diagnostic RegistryUnreachable = new(nameof(RegistryUnreachable));
-
-    /// <summary>OCIB1419</summary>
-    public static readonly Diagnostic RegistryFailed = new(nameof(RegistryFailed));
-
-    /// <summary>OCIB1420</summary>
-    public static readonly Diagnostic CredentialHelperFailed = new(nameof(CredentialHelperFailed));
-
-    /// <summary>OCIB1421</summary>
-    public static readonly Diagnostic DockerConfigUnreadable = new(nameof(DockerConfigUnreadable));
-
-    /// <summary>OCIB1422</summary>
-    public static readonly Diagnostic TokenServerFailed = new(nameof(TokenServerFailed));
-
-    /// <summary>OCIB1423</summary>
-    public static readonly Diagnostic RegistryDigestMismatch = new(nameof(RegistryDigestMismatch));
-
-    /// <summary>OCIB1424</summary>
-    public static readonly Diagnostic RegistryLocationRefused = new(nameof(RegistryLocationRefused));
-
-    /// <summary>OCIB1425</summary>
-    public static readonly Diagnostic RegistryRedirected = new(nameof(RegistryRedirected));
-
-    /// <summary>OCIB1469</summary>
-    public static readonly Diagnostic PushUnexpectedError = new(nameof(PushUnexpectedError));
-
-    /// <summary>OCIB1530</summary>
-    public static readonly Diagnostic InvalidFileMode = new(nameof(InvalidFileMode));
-
-    /// <summary>OCIB2001</summary>
-    public static readonly Diagnostic LibraryNotFound = new(nameof(LibraryNotFound));
-
-    /// <summary>OCIB2002</summary>
-    public static readonly Diagnostic WrongMachine = new(nameof(WrongMachine));
-
-    /// <summary>OCIB2003</summary>
-    public static readonly Diagnostic CorruptElf = new(nameof(CorruptElf));
-
-    /// <summary>OCIB2004</summary>
-    public static readonly Diagnostic PathConflict = new(nameof(PathConflict));
-
-    /// <summary>OCIB2010</summary>
-    public static readonly Diagnostic IcuNotFound = new(nameof(IcuNotFound));
-
-    /// <summary>OCIB2011</summary>
-    public static readonly Diagnostic OpenSslNotFound = new(nameof(OpenSslNotFound));
-
-    /// <summary>OCIB2012</summary>
-    public static readonly Diagnostic GssapiNotFound = new(nameof(GssapiNotFound));
-
-    /// <summary>OCIB2013</summary>
-    public static readonly Diagnostic FrameworkNotFound = new(nameof(FrameworkNotFound));
-
-    /// <summary>OCIB2014</summary>
-    public static readonly Diagnostic RuntimeConfigUnreadable = new(nameof(RuntimeConfigUnreadable));
-
-    /// <summary>OCIB2015</summary>
-    public static readonly Diagnostic EntryPointNotFound = new(nameof(EntryPointNotFound));
-
-    /// <summary>OCIB2005</summary>
-    public static readonly Diagnostic LibraryNotElf = new(nameof(LibraryNotElf));
-
-    /// <summary>OCIB2006</summary>
-    public static readonly Diagnostic SysrootLacksArchitecture = new(nameof(SysrootLacksArchitecture));
-
-    /// <summary>OCIB3001</summary>
-    public static readonly Diagnostic SymlinkOutsideInputs = new(nameof(SymlinkOutsideInputs));
-
-    /// <summary>OCIB3002</summary>
-    public static readonly Diagnostic SpecialFile = new(nameof(SpecialFile));
-
-    /// <summary>OCIB3003</summary>
-    public static readonly Diagnostic BundleWriteFailed = new(nameof(BundleWriteFailed));
-
-    /// <summary>OCIB3004</summary>
-    public static readonly Diagnostic BundleLocked = new(nameof(BundleLocked));
-
-    /// <summary>OCIB3005</summary>
-    public static readonly Diagnostic PublishItemOutsideProject = new(nameof(PublishItemOutsideProject));
-
-    /// <summary>OCIB3006</summary>
-    public static readonly Diagnostic NonUtf8FileName = new(nameof(NonUtf8FileName));
-
-    /// <summary>OCIB3007</summary>
-    public static readonly Diagnostic LeftoverNotRemoved = new(nameof(LeftoverNotRemoved));
+    public static readonly Diagnostic NonLinuxRuntimeIdentifier = new(nameof(NonLinuxRuntimeIdentifier)); // OCIB1001
+    public static readonly Diagnostic NotExecutable = new(nameof(NotExecutable)); // OCIB1002
+    public static readonly Diagnostic UnsupportedOS = new(nameof(UnsupportedOS)); // OCIB1003
+    public static readonly Diagnostic UnknownArch = new(nameof(UnknownArch)); // OCIB1004
+    public static readonly Diagnostic ArchNormalized = new(nameof(ArchNormalized)); // OCIB1005
+    public static readonly Diagnostic ArchDisagreesWithRuntimeIdentifier = new(nameof(ArchDisagreesWithRuntimeIdentifier)); // OCIB1006
+    public static readonly Diagnostic RequiredValueMissing = new(nameof(RequiredValueMissing)); // OCIB1008
+    public static readonly Diagnostic InvalidSourceDateEpoch = new(nameof(InvalidSourceDateEpoch)); // OCIB1009
+    public static readonly Diagnostic EmptyArgs = new(nameof(EmptyArgs)); // OCIB1010
+    public static readonly Diagnostic ArgPathNotFound = new(nameof(ArgPathNotFound)); // OCIB1011
+    public static readonly Diagnostic ArgIsFolder = new(nameof(ArgIsFolder)); // OCIB1012
+    public static readonly Diagnostic ArgNotWorldReadable = new(nameof(ArgNotWorldReadable)); // OCIB1013
+    public static readonly Diagnostic ArgNotProgram = new(nameof(ArgNotProgram)); // OCIB1014
+    public static readonly Diagnostic MountDestinationNotAbsolute = new(nameof(MountDestinationNotAbsolute)); // OCIB1020
+    public static readonly Diagnostic MountDestinationHasDotDot = new(nameof(MountDestinationHasDotDot)); // OCIB1021
+    public static readonly Diagnostic MountTypeMissing = new(nameof(MountTypeMissing)); // OCIB1022
+    public static readonly Diagnostic BindMountSourceNotAbsolute = new(nameof(BindMountSourceNotAbsolute)); // OCIB1023
+    public static readonly Diagnostic MountDestinationReserved = new(nameof(MountDestinationReserved)); // OCIB1024
+    public static readonly Diagnostic InvalidEnvironmentVariableName = new(nameof(InvalidEnvironmentVariableName)); // OCIB1030
+    public static readonly Diagnostic InvalidEnvironmentVariableValue = new(nameof(InvalidEnvironmentVariableValue)); // OCIB1031
+    public static readonly Diagnostic ValueTooLong = new(nameof(ValueTooLong)); // OCIB1032
+    public static readonly Diagnostic ArgsAndEnvironmentTooLong = new(nameof(ArgsAndEnvironmentTooLong)); // OCIB1033
+    public static readonly Diagnostic InvalidUser = new(nameof(InvalidUser)); // OCIB1040
+    public static readonly Diagnostic UnknownUserName = new(nameof(UnknownUserName)); // OCIB1041
+    public static readonly Diagnostic RootlessUserNotMapped = new(nameof(RootlessUserNotMapped)); // OCIB1042
+    public static readonly Diagnostic ReservedId = new(nameof(ReservedId)); // OCIB1043
+    public static readonly Diagnostic InvalidHostname = new(nameof(InvalidHostname)); // OCIB1050
+    public static readonly Diagnostic UnknownSpecVersion = new(nameof(UnknownSpecVersion)); // OCIB1060
+    public static readonly Diagnostic WorkingDirectoryNotAbsolute = new(nameof(WorkingDirectoryNotAbsolute)); // OCIB1070
+    public static readonly Diagnostic WorkingDirectoryReserved = new(nameof(WorkingDirectoryReserved)); // OCIB1071
+    public static readonly Diagnostic BundleDirectoryUnsafe = new(nameof(BundleDirectoryUnsafe)); // OCIB1080
+    public static readonly Diagnostic BundleDirectoryInsidePublishDirectory = new(nameof(BundleDirectoryInsidePublishDirectory)); // OCIB1081
+    public static readonly Diagnostic PublishDirectoryNotFound = new(nameof(PublishDirectoryNotFound)); // OCIB1082
+    public static readonly Diagnostic OutputDirectoryNotOurs = new(nameof(OutputDirectoryNotOurs)); // OCIB1083
+    public static readonly Diagnostic OutputPathNotAFolder = new(nameof(OutputPathNotAFolder)); // OCIB1084
+    public static readonly Diagnostic ArchiveNotOurs = new(nameof(ArchiveNotOurs)); // OCIB1085
+    public static readonly Diagnostic TargetPathOutsideRootfs = new(nameof(TargetPathOutsideRootfs)); // OCIB1090
+    public static readonly Diagnostic FileSourceNotFound = new(nameof(FileSourceNotFound)); // OCIB1091
+    public static readonly Diagnostic SysrootNotFound = new(nameof(SysrootNotFound)); // OCIB1100
+    public static readonly Diagnostic InvalidNetwork = new(nameof(InvalidNetwork)); // OCIB1110
+    public static readonly Diagnostic InvalidHostId = new(nameof(InvalidHostId)); // OCIB1120
+    public static readonly Diagnostic RootlessHostIdsUnknown = new(nameof(RootlessHostIdsUnknown)); // OCIB1121
+    public static readonly Diagnostic MultipleTargets = new(nameof(MultipleTargets)); // OCIB1130
+    public static readonly Diagnostic NetFrameworkMSBuild = new(nameof(NetFrameworkMSBuild)); // OCIB1140
+    public static readonly Diagnostic InvalidImageTag = new(nameof(InvalidImageTag)); // OCIB1150
+    public static readonly Diagnostic InvalidImagePort = new(nameof(InvalidImagePort)); // OCIB1151
+    public static readonly Diagnostic InvalidLayerCompression = new(nameof(InvalidLayerCompression)); // OCIB1152
+    public static readonly Diagnostic InvalidCapability = new(nameof(InvalidCapability)); // OCIB1160
+    public static readonly Diagnostic ContradictoryCapabilities = new(nameof(ContradictoryCapabilities)); // OCIB1161
+    public static readonly Diagnostic InvalidSeccomp = new(nameof(InvalidSeccomp)); // OCIB1170
+    public static readonly Diagnostic InvalidSeccompProfile = new(nameof(InvalidSeccompProfile)); // OCIB1171
+    public static readonly Diagnostic InvalidHardeningPath = new(nameof(InvalidHardeningPath)); // OCIB1180
+    public static readonly Diagnostic UnknownRlimit = new(nameof(UnknownRlimit)); // OCIB1190
+    public static readonly Diagnostic InvalidRlimitValue = new(nameof(InvalidRlimitValue)); // OCIB1191
+    public static readonly Diagnostic DuplicateRlimit = new(nameof(DuplicateRlimit)); // OCIB1192
+    public static readonly Diagnostic InvalidBoolean = new(nameof(InvalidBoolean)); // OCIB1200
+    public static readonly Diagnostic InvalidHttpPorts = new(nameof(InvalidHttpPorts)); // OCIB1210
+    public static readonly Diagnostic PrivilegedPortWithoutCapability = new(nameof(PrivilegedPortWithoutCapability)); // OCIB1211
+    public static readonly Diagnostic RuntimeIdentifierUnreachable = new(nameof(RuntimeIdentifierUnreachable)); // OCIB1220
+    public static readonly Diagnostic InvalidSysrootDigest = new(nameof(InvalidSysrootDigest)); // OCIB1300
+    public static readonly Diagnostic SysrootDigestNeedsArchive = new(nameof(SysrootDigestNeedsArchive)); // OCIB1301
+    public static readonly Diagnostic InvalidSysrootCache = new(nameof(InvalidSysrootCache)); // OCIB1302
+    public static readonly Diagnostic SysrootDigestMismatch = new(nameof(SysrootDigestMismatch)); // OCIB1303
+    public static readonly Diagnostic SysrootTagNotFound = new(nameof(SysrootTagNotFound)); // OCIB1304
+    public static readonly Diagnostic SysrootPlatformNotFound = new(nameof(SysrootPlatformNotFound)); // OCIB1305
+    public static readonly Diagnostic SysrootEntryOutsideRoot = new(nameof(SysrootEntryOutsideRoot)); // OCIB1310
+    public static readonly Diagnostic SysrootHardLinkOutsideRoot = new(nameof(SysrootHardLinkOutsideRoot)); // OCIB1311
+    public static readonly Diagnostic SysrootEntryThroughSymlink = new(nameof(SysrootEntryThroughSymlink)); // OCIB1312
+    public static readonly Diagnostic SysrootUnreadable = new(nameof(SysrootUnreadable)); // OCIB1313
+    public static readonly Diagnostic SysrootBlobCorrupt = new(nameof(SysrootBlobCorrupt)); // OCIB1314
+    public static readonly Diagnostic SysrootUnsupportedEntry = new(nameof(SysrootUnsupportedEntry)); // OCIB1315
+    public static readonly Diagnostic SysrootCacheFailed = new(nameof(SysrootCacheFailed)); // OCIB1316
+    public static readonly Diagnostic SysrootCacheNotPrivate = new(nameof(SysrootCacheNotPrivate)); // OCIB1317
+    public static readonly Diagnostic SysrootDiffIdMismatch = new(nameof(SysrootDiffIdMismatch)); // OCIB1322
+    public static readonly Diagnostic SysrootDiffIdCount = new(nameof(SysrootDiffIdCount)); // OCIB1323
+    public static readonly Diagnostic SysrootFileNotPublic = new(nameof(SysrootFileNotPublic)); // OCIB1318
+    public static readonly Diagnostic SysrootDataFileLeftOut = new(nameof(SysrootDataFileLeftOut)); // OCIB1319
+    public static readonly Diagnostic PathHiddenByMount = new(nameof(PathHiddenByMount)); // OCIB1500
+    public static readonly Diagnostic UnderAppHome = new(nameof(UnderAppHome)); // OCIB1501
+    public static readonly Diagnostic PlannedUnderReplaceableFolder = new(nameof(PlannedUnderReplaceableFolder)); // OCIB1502
+    public static readonly Diagnostic InvalidTmpfsOption = new(nameof(InvalidTmpfsOption)); // OCIB1503
+    public static readonly Diagnostic InvalidMountField = new(nameof(InvalidMountField)); // OCIB1504
+    public static readonly Diagnostic UnmappedMountId = new(nameof(UnmappedMountId)); // OCIB1505
+    public static readonly Diagnostic RlimitBelowFloor = new(nameof(RlimitBelowFloor)); // OCIB1506
+    public static readonly Diagnostic EntryPointUnusable = new(nameof(EntryPointUnusable)); // OCIB1507
+    public static readonly Diagnostic InvalidRegistry = new(nameof(InvalidRegistry)); // OCIB1400
+    public static readonly Diagnostic InvalidRepository = new(nameof(InvalidRepository)); // OCIB1401
+    public static readonly Diagnostic InvalidPushTag = new(nameof(InvalidPushTag)); // OCIB1402
+    public static readonly Diagnostic InvalidInsecureRegistry = new(nameof(InvalidInsecureRegistry)); // OCIB1403
+    public static readonly Diagnostic DuplicateRuntimeIdentifier = new(nameof(DuplicateRuntimeIdentifier)); // OCIB1404
+    public static readonly Diagnostic LayoutUnreadable = new(nameof(LayoutUnreadable)); // OCIB1405
+    public static readonly Diagnostic RegistryCredentialsRefused = new(nameof(RegistryCredentialsRefused)); // OCIB1410
+    public static readonly Diagnostic RegistryNeedsCredentials = new(nameof(RegistryNeedsCredentials)); // OCIB1411
+    public static readonly Diagnostic RegistryDenied = new(nameof(RegistryDenied)); // OCIB1412
+    public static readonly Diagnostic RepositoryNotFound = new(nameof(RepositoryNotFound)); // OCIB1413
+    public static readonly Diagnostic RegistryNameInvalid = new(nameof(RegistryNameInvalid)); // OCIB1414
+    public static readonly Diagnostic RegistryBlobUnknown = new(nameof(RegistryBlobUnknown)); // OCIB1415
+    public static readonly Diagnostic RegistryManifestInvalid = new(nameof(RegistryManifestInvalid)); // OCIB1416
+    public static readonly Diagnostic RegistryTlsFailed = new(nameof(RegistryTlsFailed)); // OCIB1417
+    public static readonly Diagnostic RegistryUnreachable = new(nameof(RegistryUnreachable)); // OCIB1418
+    public static readonly Diagnostic RegistryFailed = new(nameof(RegistryFailed)); // OCIB1419
+    public static readonly Diagnostic CredentialHelperFailed = new(nameof(CredentialHelperFailed)); // OCIB1420
+    public static readonly Diagnostic DockerConfigUnreadable = new(nameof(DockerConfigUnreadable)); // OCIB1421
+    public static readonly Diagnostic TokenServerFailed = new(nameof(TokenServerFailed)); // OCIB1422
+    public static readonly Diagnostic RegistryDigestMismatch = new(nameof(RegistryDigestMismatch)); // OCIB1423
+    public static readonly Diagnostic RegistryLocationRefused = new(nameof(RegistryLocationRefused)); // OCIB1424
+    public static readonly Diagnostic RegistryRedirected = new(nameof(RegistryRedirected)); // OCIB1425
+    public static readonly Diagnostic PushUnexpectedError = new(nameof(PushUnexpectedError)); // OCIB1469
+    public static readonly Diagnostic InvalidFileMode = new(nameof(InvalidFileMode)); // OCIB1530
+    public static readonly Diagnostic LibraryNotFound = new(nameof(LibraryNotFound)); // OCIB2001
+    public static readonly Diagnostic WrongMachine = new(nameof(WrongMachine)); // OCIB2002
+    public static readonly Diagnostic CorruptElf = new(nameof(CorruptElf)); // OCIB2003
+    public static readonly Diagnostic PathConflict = new(nameof(PathConflict)); // OCIB2004
+    public static readonly Diagnostic IcuNotFound = new(nameof(IcuNotFound)); // OCIB2010
+    public static readonly Diagnostic OpenSslNotFound = new(nameof(OpenSslNotFound)); // OCIB2011
+    public static readonly Diagnostic GssapiNotFound = new(nameof(GssapiNotFound)); // OCIB2012
+    public static readonly Diagnostic FrameworkNotFound = new(nameof(FrameworkNotFound)); // OCIB2013
+    public static readonly Diagnostic RuntimeConfigUnreadable = new(nameof(RuntimeConfigUnreadable)); // OCIB2014
+    public static readonly Diagnostic EntryPointNotFound = new(nameof(EntryPointNotFound)); // OCIB2015
+    public static readonly Diagnostic LibraryNotElf = new(nameof(LibraryNotElf)); // OCIB2005
+    public static readonly Diagnostic SysrootLacksArchitecture = new(nameof(SysrootLacksArchitecture)); // OCIB2006
+    public static readonly Diagnostic SymlinkOutsideInputs = new(nameof(SymlinkOutsideInputs)); // OCIB3001
+    public static readonly Diagnostic SpecialFile = new(nameof(SpecialFile)); // OCIB3002
+    public static readonly Diagnostic BundleWriteFailed = new(nameof(BundleWriteFailed)); // OCIB3003
+    public static readonly Diagnostic BundleLocked = new(nameof(BundleLocked)); // OCIB3004
+    public static readonly Diagnostic PublishItemOutsideProject = new(nameof(PublishItemOutsideProject)); // OCIB3005
+    public static readonly Diagnostic NonUtf8FileName = new(nameof(NonUtf8FileName)); // OCIB3006
+    public static readonly Diagnostic LeftoverNotRemoved = new(nameof(LeftoverNotRemoved)); // OCIB3007
     public static readonly Diagnostic CleanKeptForeignOutput = new(nameof(CleanKeptForeignOutput));
     public static readonly Diagnostic CleanFailed = new(nameof(CleanFailed));
 
-    /// <summary>OCIB3010</summary>
-    public static readonly Diagnostic RunsAsRoot = new(nameof(RunsAsRoot));
-
-    /// <summary>OCIB3011</summary>
-    public static readonly Diagnostic ExtraCapabilities = new(nameof(ExtraCapabilities));
-
-    /// <summary>OCIB3012</summary>
-    public static readonly Diagnostic NewPrivilegesAllowed = new(nameof(NewPrivilegesAllowed));
-
-    /// <summary>OCIB3013</summary>
-    public static readonly Diagnostic SeccompUnconfined = new(nameof(SeccompUnconfined));
-
-    /// <summary>OCIB3014</summary>
-    public static readonly Diagnostic HostNetworkShared = new(nameof(HostNetworkShared));
-
-    /// <summary>OCIB3015</summary>
-    public static readonly Diagnostic HostSystemBindMount = new(nameof(HostSystemBindMount));
-
-    /// <summary>OCIB3016</summary>
-    public static readonly Diagnostic HardeningPathsCleared = new(nameof(HardeningPathsCleared));
-
-    /// <summary>OCIB3017</summary>
-    public static readonly Diagnostic KernelFileSystemMount = new(nameof(KernelFileSystemMount));
-
-    /// <summary>OCIB3999</summary>
-    public static readonly Diagnostic UnexpectedError = new(nameof(UnexpectedError));
-
-    /// <summary>OCIB4001</summary>
-    public static readonly Diagnostic RuncNotFound = new(nameof(RuncNotFound));
+    public static readonly Diagnostic RunsAsRoot = new(nameof(RunsAsRoot)); // OCIB3010
+    public static readonly Diagnostic ExtraCapabilities = new(nameof(ExtraCapabilities)); // OCIB3011
+    public static readonly Diagnostic NewPrivilegesAllowed = new(nameof(NewPrivilegesAllowed)); // OCIB3012
+    public static readonly Diagnostic SeccompUnconfined = new(nameof(SeccompUnconfined)); // OCIB3013
+    public static readonly Diagnostic HostNetworkShared = new(nameof(HostNetworkShared)); // OCIB3014
+    public static readonly Diagnostic HostSystemBindMount = new(nameof(HostSystemBindMount)); // OCIB3015
+    public static readonly Diagnostic HardeningPathsCleared = new(nameof(HardeningPathsCleared)); // OCIB3016
+    public static readonly Diagnostic KernelFileSystemMount = new(nameof(KernelFileSystemMount)); // OCIB3017
+    public static readonly Diagnostic UnexpectedError = new(nameof(UnexpectedError)); // OCIB3999
+    public static readonly Diagnostic RuncNotFound = new(nameof(RuncNotFound)); // OCIB4001
 
     /// <summary>All of them, in code order: every field above (declared before this one, so already set).</summary>
     public static IReadOnlyList<Diagnostic> All { get; } = typeof(Strings)

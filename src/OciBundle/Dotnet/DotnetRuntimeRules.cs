@@ -162,7 +162,7 @@ internal sealed record NativeAot(ElfNode Executable, bool Icu, bool OpenSsl, boo
 
     public static NativeAot? Find(IClosure closure, string entryExecutable)
     {
-        foreach (ElfNode node in closure.Files.Where(n => n.RootfsPath == entryExecutable && n.Elf.Interpreter is not null))
+        foreach (ElfNode node in closure.Files.Where(n => n.RootfsPath == entryExecutable && n.File.Interpreter is not null))
         {
             byte[] bytes;
             try

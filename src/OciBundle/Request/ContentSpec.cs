@@ -1,4 +1,4 @@
-using OciBundle.Closure;
+using OciBundle.Model;
 using OciBundle.Diagnostics;
 
 namespace OciBundle.Request;
@@ -47,7 +47,7 @@ internal sealed record ContentSpec(
             publish,
             o.AppName,
             string.IsNullOrEmpty(o.AppHost) ? null : o.AppHost,
-            new Seq<string>(o.RuntimeFiles.Select(f => Closure.Sysroot.Normalize(workingDirectory + "/" + f.Replace('\\', '/')))),
+            new Seq<string>(o.RuntimeFiles.Select(f => ContainerPath.Normalize(workingDirectory + "/" + f.Replace('\\', '/')))),
             new Seq<FileSpec>(o.Files.Select(f => FileSpec.Parse(f, workingDirectory, errors)).OfType<FileSpec>()),
             ParseArch(o.Arch, o.RuntimeIdentifier, errors, warnings),
             sysroot,
@@ -120,13 +120,13 @@ internal sealed record FileSpec(string Source, string TargetPath, UnixFileMode? 
         }
 
         UnixFileMode? mode = null;
-        if (!string.IsNullOrWhiteSpace(f.Mode) && (mode = Rootfs.FileModes.ParseGiven(f.Mode)) is null)
+        if (!string.IsNullOrWhiteSpace(f.Mode) && (mode = FileModes.ParseGiven(f.Mode)) is null)
         {
             errors.Add(Strings.InvalidFileMode, f.Source, f.Mode);
             return null;
         }
 
-        string absolute = target.StartsWith('/') ? target : Sysroot.Join(workingDirectory, target);
-        return new FileSpec(Path.GetFullPath(f.Source), Sysroot.Normalize(absolute), mode);
+        string absolute = target.StartsWith('/') ? target : ContainerPath.Join(workingDirectory, target);
+        return new FileSpec(Path.GetFullPath(f.Source), ContainerPath.Normalize(absolute), mode);
     }
 }

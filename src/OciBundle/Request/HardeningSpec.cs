@@ -3,7 +3,8 @@ using Newtonsoft.Json;
 using Newtonsoft.Json.Linq;
 using OciBundle.Diagnostics;
 using OciBundle.Interop;
-using OciBundle.Spec;
+using OciBundle.SeccompProfiles;
+using OciBundle.Model;
 
 namespace OciBundle.Request;
 
@@ -148,8 +149,8 @@ internal static class HardeningPaths
                 : ContainerPath.HasDotDot(raw) ? "it contains '..'"
                 : raw.Any(char.IsControl) ? "it contains a control character"
                 : raw.Length >= 4096 ? $"it is {raw.Length} characters long, over PATH_MAX"
-                : Closure.Sysroot.Normalize(raw) == "/" ? "it is the container's root"
-                : ContainerPath.IsSameOrInside(workingDirectory, Closure.Sysroot.Normalize(raw)) ? $"it would hide the app in {workingDirectory}"
+                : ContainerPath.Normalize(raw) == "/" ? "it is the container's root"
+                : ContainerPath.IsSameOrInside(workingDirectory, ContainerPath.Normalize(raw)) ? $"it would hide the app in {workingDirectory}"
                 : null;
             if (problem is not null)
             {
@@ -157,7 +158,7 @@ internal static class HardeningPaths
                 continue;
             }
 
-            string normalized = Closure.Sysroot.Normalize(raw);
+            string normalized = ContainerPath.Normalize(raw);
             if (!paths.Contains(normalized, StringComparer.Ordinal))
             {
                 paths.Add(normalized);
@@ -345,7 +346,7 @@ internal static class RiskySettings
         foreach (MountSpec mount in isolation.Mounts.Where(m => m.IsBind))
         {
             // As the host resolves it (/var/run is a link to /run); a path that does not exist yet, as written.
-            string source = NativeMethods.RealPath(mount.Source) ?? Closure.Sysroot.Normalize(mount.Source);
+            string source = NativeMethods.RealPath(mount.Source) ?? ContainerPath.Normalize(mount.Source);
             if (ContainerPath.IsSameOrInside(source, "/var/run"))
             {
                 source = "/run" + source["/var/run".Length..];

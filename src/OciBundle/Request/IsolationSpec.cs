@@ -2,6 +2,7 @@ using System.Globalization;
 using System.Text.RegularExpressions;
 using OciBundle.Diagnostics;
 using OciBundle.Interop;
+using OciBundle.Model;
 
 namespace OciBundle.Request;
 
@@ -198,7 +199,7 @@ internal sealed record MountSpec(string Destination, string Type, string Source,
             return null;
         }
 
-        string normalized = Closure.Sysroot.Normalize(dest);
+        string normalized = ContainerPath.Normalize(dest);
         string? hidden = normalized == "/" ? "the root of the container"
             : ContainerPath.IsSameOrInside(normalized, "/proc") ? "/proc, the runtime's own mount (runc refuses mounts there)"
             : normalized is "/dev" or "/sys" ? $"{normalized}, a mount of the runtime's own"

@@ -1,4 +1,5 @@
 using OciBundle.Diagnostics;
+using OciBundle.Model;
 
 namespace OciBundle.Request;
 
@@ -16,7 +17,7 @@ internal sealed class MountShadow
 
     public static MountShadow Of(IsolationSpec isolation)
     {
-        var mounts = Spec.RuntimeSpecBuilder.SystemMountPoints(isolation.Rootless is not null, isolation.ReadOnly, isolation.Mounts)
+        var mounts = SystemMounts.Of(isolation.Rootless is not null, isolation.ReadOnly, isolation.Mounts)
             .Select(m => (m.Destination, $"the bundle's own {m.Type} mount", false))
             .Concat(isolation.Mounts.Select(m => (m.Destination, $"OciBundleMount '{m.Destination}' ({(m.IsBind ? "a bind of " + m.Source : m.Type)})", true)))
             .ToList();
@@ -95,7 +96,7 @@ internal sealed class MountShadow
 
         foreach (string arg in process.Args.Where(a => a.StartsWith('/')).Distinct(StringComparer.Ordinal))
         {
-            string path = Closure.Sysroot.Normalize(arg);
+            string path = ContainerPath.Normalize(arg);
             if (ContainerPath.IsSameOrInside(path, process.WorkingDirectory))
             {
                 continue; // the app's own file

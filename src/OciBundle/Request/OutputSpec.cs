@@ -1,7 +1,8 @@
 using System.Globalization;
 using System.Text.RegularExpressions;
 using OciBundle.Diagnostics;
-using OciBundle.Output;
+using OciBundle.Outputs;
+using OciBundle.Model;
 
 namespace OciBundle.Request;
 
@@ -85,7 +86,7 @@ internal sealed partial record ImageSpec(
     string? Registry,
     string Repository,
     IReadOnlyList<string> DefaultArgs,
-    Image.LayerCompression Compression = Image.LayerCompression.Gzip)
+    LayerCompression Compression = LayerCompression.Gzip)
 {
     /// <summary>The <c>io.containerd.image.name</c> annotation: <c>registry/repository:tag</c>, <c>localhost/...</c> when it goes to no registry.</summary>
     public string FullName => $"{Registry ?? ImageName.LocalRegistry}/{Repository}:{Tag}";
@@ -101,11 +102,11 @@ internal sealed partial record ImageSpec(
             errors.Add(Strings.InvalidImageTag, o.ImageTag);
         }
 
-        Image.LayerCompression compression = Image.LayerCompression.Gzip;
+        LayerCompression compression = LayerCompression.Gzip;
         string compressionText = errors.Required(o.ImageLayerCompression, "OciImageLayerCompression").Trim();
         if (compressionText.Equals("zstd", StringComparison.OrdinalIgnoreCase))
         {
-            compression = Image.LayerCompression.Zstd;
+            compression = LayerCompression.Zstd;
         }
         else if (compressionText.Length > 0 && !compressionText.Equals("gzip", StringComparison.OrdinalIgnoreCase))
         {

@@ -26,15 +26,6 @@ internal sealed class ParseErrors
     }
 }
 
-/// <summary>Path rules shared by the parsers.</summary>
-internal static class ContainerPath
-{
-    public static bool HasDotDot(string path) => path.Split('/').Contains("..");
-
-    /// <summary>True when <paramref name="path"/> is <paramref name="dir"/> or below it.</summary>
-    public static bool IsSameOrInside(string path, string dir) => Output.OutputFolder.IsSameOrInside(path, dir);
-}
-
 /// <summary>
 /// A boolean property as this product reads it: <c>true</c> or <c>false</c>, in any case, nothing else. MSBuild itself
 /// would also take <c>yes</c>, <c>on</c> or <c>!false</c> for a boolean task parameter (and give an uncoded MSB4030 for

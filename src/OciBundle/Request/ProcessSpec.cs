@@ -2,6 +2,7 @@ using System.Globalization;
 using System.Text;
 using System.Text.RegularExpressions;
 using OciBundle.Diagnostics;
+using OciBundle.Model;
 
 namespace OciBundle.Request;
 
@@ -132,7 +133,7 @@ internal sealed partial record ProcessSpec(
             return "/app";
         }
 
-        string normalized = Closure.Sysroot.Normalize(cwd);
+        string normalized = ContainerPath.Normalize(cwd);
         if (IsSystemFolder(normalized))
         {
             errors.Add(Strings.WorkingDirectoryReserved, value);
@@ -213,17 +214,4 @@ internal sealed partial record UserSpec(uint Uid, uint Gid)
 
         return parsed;
     }
-}
-
-/// <summary>The users and groups of the generated <c>/etc/passwd</c> and <c>/etc/group</c>.</summary>
-internal static class Accounts
-{
-    internal sealed record Account(string Name, uint Id, string Home);
-
-    /// <summary>The non-root user of Microsoft's .NET images: the process's default user, the owner of its home.</summary>
-    public static readonly Account App = new("app", 1654, "/home/app");
-
-    public static readonly IReadOnlyList<Account> All = new[] { new Account("root", 0, "/root"), App };
-
-    public static Account? Find(string name) => All.FirstOrDefault(a => a.Name == name);
 }

@@ -1,4 +1,5 @@
 using OciBundle.Diagnostics;
+using OciBundle.Model;
 
 namespace OciBundle.Request;
 

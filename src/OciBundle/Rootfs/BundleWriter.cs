@@ -1,7 +1,8 @@
 using OciBundle.Diagnostics;
-using OciBundle.Output;
+using OciBundle.Outputs;
 using OciBundle.State;
 using OciBundle.Interop;
+using OciBundle.Model;
 
 namespace OciBundle.Rootfs;
 

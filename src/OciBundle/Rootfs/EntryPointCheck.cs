@@ -1,4 +1,5 @@
 using OciBundle.Diagnostics;
+using OciBundle.Model;
 using OciBundle.Request;
 
 namespace OciBundle.Rootfs;
@@ -39,8 +40,8 @@ internal static class EntryPointCheck
             throw Unusable("is empty", "exec: \"\": executable file not found in $PATH");
         }
 
-        string path = program.StartsWith('/') ? Closure.Sysroot.Normalize(program)
-            : program.Contains('/') ? Closure.Sysroot.Normalize(process.WorkingDirectory + "/" + program)
+        string path = program.StartsWith('/') ? ContainerPath.Normalize(program)
+            : program.Contains('/') ? ContainerPath.Normalize(process.WorkingDirectory + "/" + program)
             : LookPath(plan, program, environment, shadow)
                 ?? throw Unusable($"is not in any folder of the PATH ({environment.LastOrDefault(e => e.Key == "PATH").Value ?? "not set"}) that the bundle holds", $"exec: \"{program}\": executable file not found in $PATH");
 
@@ -54,7 +55,7 @@ internal static class EntryPointCheck
             throw new OciBundleException(Strings.PathHiddenByMount, $"the container's program '{program}' ({from})", mount.Destination, mount.What);
         }
 
-        Resolved found = Walk(plan, path, user);
+        Reached found = Walk(plan, path, user);
         if (found.Problem is { } problem)
         {
             throw Unusable(problem, "exec: permission denied, or no such file or directory");
@@ -79,7 +80,7 @@ internal static class EntryPointCheck
         // OciBundleArg names may be a script.
         if (named && Interpreter(file) is { } interpreter)
         {
-            Resolved shell = interpreter.StartsWith('/') ? Walk(plan, Closure.Sysroot.Normalize(interpreter), user) : default;
+            Reached shell = interpreter.StartsWith('/') ? Walk(plan, ContainerPath.Normalize(interpreter), user) : default;
             if (!user.May(file, Read))
             {
                 throw Unusable($"is a script uid {user.Uid} may not read (mode {Mode(file)})", "the interpreter cannot open it");
@@ -98,7 +99,7 @@ internal static class EntryPointCheck
         string? searchPath = environment.LastOrDefault(e => e.Key == "PATH").Value;
         foreach (string dir in (searchPath ?? "").Split(':').Where(d => d.StartsWith('/')))
         {
-            string candidate = Closure.Sysroot.Normalize(dir + "/" + name);
+            string candidate = ContainerPath.Normalize(dir + "/" + name);
             if (shadow.Hider(candidate) is { User: true })
             {
                 return candidate;
@@ -114,7 +115,7 @@ internal static class EntryPointCheck
     }
 
     /// <summary>The planned entry a path leads to, symlinks followed as the kernel follows them, and the first folder on the way the caller may not search.</summary>
-    private static Resolved Walk(RootfsPlan plan, string path, Caller user)
+    private static Reached Walk(RootfsPlan plan, string path, Caller user)
     {
         var pending = new Stack<string>(Enumerable.Reverse(path.Split('/', StringSplitOptions.RemoveEmptyEntries)));
         string current = "/";
@@ -124,7 +125,7 @@ internal static class EntryPointCheck
         {
             if (!user.May(entry, Search))
             {
-                return new Resolved(null, $"uid {user.Uid} may not enter {current} (mode {Mode(entry)})");
+                return new Reached(null, $"uid {user.Uid} may not enter {current} (mode {Mode(entry)})");
             }
 
             string part = pending.Pop();
@@ -138,7 +139,7 @@ internal static class EntryPointCheck
             {
                 if (++hops > MaxLinkHops)
                 {
-                    return new Resolved(null, "is a loop of symlinks");
+                    return new Reached(null, "is a loop of symlinks");
                 }
 
                 foreach (string p in Enumerable.Reverse(found.LinkTarget!.Split('/', StringSplitOptions.RemoveEmptyEntries)))
@@ -163,7 +164,7 @@ internal static class EntryPointCheck
             (current, entry) = (next, found);
         }
 
-        return new Resolved(entry, null);
+        return new Reached(entry, null);
     }
 
     /// <summary>The interpreter a file's <c>#!</c> line names, or null when it is not a script.</summary>
@@ -201,7 +202,7 @@ internal static class EntryPointCheck
 
     private static string Mode(RootfsEntry entry) => Convert.ToString((int)entry.Mode & 0xFFF, 8).PadLeft(4, '0');
 
-    private readonly record struct Resolved(RootfsEntry? Entry, string? Problem);
+    private readonly record struct Reached(RootfsEntry? Entry, string? Problem);
 
     /// <summary>The process as the kernel checks it: its ids (no supplementary groups: runc adds none) and whether CAP_DAC_OVERRIDE is in effect.</summary>
     private sealed record Caller(uint Uid, uint Gid, bool DacOverride)

@@ -81,7 +81,7 @@ internal sealed class FileCopier
             throw new IOException($"{source} was replaced while the bundle was being written (it is no longer the file that was planned); publish again");
         }
 
-        if (mustBePublic && !Closure.HostFileAccess.IsPublic(st.Mode))
+        if (mustBePublic && !HostFileAccess.IsPublic(st.Mode))
         {
             NativeMethods.Close(fd);
             throw new IOException($"{source} is no longer readable by every user of the build machine (mode {Convert.ToString(st.Mode & 0xFFF, 8)}), so it is not copied from the sysroot folder");

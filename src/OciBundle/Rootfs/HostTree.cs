@@ -1,6 +1,7 @@
 using OciBundle.Diagnostics;
 using OciBundle.State;
 using OciBundle.Interop;
+using OciBundle.Model;
 
 namespace OciBundle.Rootfs;
 
@@ -31,7 +32,7 @@ internal static class HostTree
         if (type == NativeMethods.S_IFLNK)
         {
             // The user named this path: follow a link at the top, as cp does for a named source.
-            root = Path.TrimEndingDirectorySeparator(new FileInfo(root).ResolveLinkTarget(returnFinalTarget: true)?.FullName ?? root);
+            root = Path.TrimEndingDirectorySeparator(File.ResolveLinkTarget(root, returnFinalTarget: true)?.FullName ?? root);
             top = NativeMethods.LStat(root);
             if (top is null)
             {

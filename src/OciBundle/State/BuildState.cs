@@ -321,10 +321,10 @@ internal sealed class BuildState
     /// exactly as it is now (to be taken after the swap and the removal of the previous tree, which change the ctime
     /// of the files the two shared).
     /// </summary>
-    public static BuildState Record(string key, Rootfs.RootfsPlan plan, InputLedger inputs, string? bundleDirectory)
+    public static BuildState Record(string key, Model.RootfsPlan plan, InputLedger inputs, string? bundleDirectory)
     {
         var state = new BuildState { Key = key, Inputs = new Dictionary<string, string>(inputs.Entries, StringComparer.Ordinal) };
-        foreach (Rootfs.RootfsEntry file in plan.Entries.Where(e => e.Kind == Rootfs.RootfsEntryKind.File && e.SourcePath is not null))
+        foreach (Model.RootfsEntry file in plan.Entries.Where(e => e.Kind == Model.RootfsEntryKind.File && e.SourcePath is not null))
         {
             if (!state.Inputs.ContainsKey("path " + file.SourcePath))
             {
@@ -344,7 +344,7 @@ internal sealed class BuildState
     }
 
     /// <summary>What <see cref="Sources"/> records for a file copied from the host: its source and planned mode.</summary>
-    public static string SourceRecord(Rootfs.RootfsEntry file) => $"{file.SourcePath}\t{(int)file.Mode}";
+    public static string SourceRecord(Model.RootfsEntry file) => $"{file.SourcePath}\t{(int)file.Mode}";
 
     /// <summary>A stable key of a canonical text (the request as its records print it, with the host facts).</summary>
     public static string KeyOf(string canonical) =>

@@ -4,7 +4,7 @@ using System.Runtime.InteropServices;
 using System.Security.Cryptography;
 using System.Text;
 using Microsoft.Win32.SafeHandles;
-using OciBundle.Closure;
+using OciBundle.Model;
 using OciBundle.Diagnostics;
 using OciBundle.Interop;
 using OciBundle.Request;
@@ -50,7 +50,7 @@ internal static class SysrootStore
 
             CheckPin(spec, source, image.Digest, null);
             CheckArchitecture(source, arch, image.Architecture);
-            Marker marker = Ensure(cache, image.Digest, source, log, stage =>
+            EntryMarker marker = Ensure(cache, image.Digest, source, log, stage =>
             {
                 ImageLayers.Apply(image, Path.Combine(stage, "rootfs"), source, log);
                 return (image.Digest, image.Architecture);
@@ -70,7 +70,7 @@ internal static class SysrootStore
             throw new OciBundleException(Strings.SysrootDigestMismatch, spec.Path, pin, fileDigest);
         }
 
-        Marker m = Ensure(cache, fileDigest, spec.Path, log, stage =>
+        EntryMarker m = Ensure(cache, fileDigest, spec.Path, log, stage =>
         {
             string rootfs = Path.Combine(stage, "rootfs");
             if (IsOciArchive(file))
@@ -220,10 +220,10 @@ internal static class SysrootStore
     }
 
     /// <summary>What an entry says of itself: the digest it was made from, the image's architecture, every path's identity.</summary>
-    private sealed record Marker(string Digest, string Architecture, IReadOnlyDictionary<string, string> Entries);
+    private sealed record EntryMarker(string Digest, string Architecture, IReadOnlyDictionary<string, string> Entries);
 
     /// <summary>The verified entry for <paramref name="key"/>, unpacked by <paramref name="fill"/> first when it is missing or damaged.</summary>
-    private static Marker Ensure(string cache, string key, string source, Action<string> log, Func<string, (string Digest, string Architecture)> fill)
+    private static EntryMarker Ensure(string cache, string key, string source, Action<string> log, Func<string, (string Digest, string Architecture)> fill)
     {
         string entry = Path.Combine(cache, Hex(key));
         try
@@ -274,7 +274,7 @@ internal static class SysrootStore
             WriteMarker(Path.Combine(stage, MarkerName), key, digest, architecture, source, snapshot);
             Directory.Move(stage, entry);
             log($"Sysroot {source}: unpacked into {entry} ({snapshot.Count} paths) in {clock.ElapsedMilliseconds} ms.");
-            return new Marker(digest, architecture, snapshot);
+            return new EntryMarker(digest, architecture, snapshot);
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
@@ -313,7 +313,7 @@ internal static class SysrootStore
     }
 
     /// <summary>The entry's marker, when it names <paramref name="key"/> (an entry moved or copied to another digest's name is not that digest's) and every path is as unpacked.</summary>
-    private static Marker? Verified(string entry, string key, Action<string> log)
+    private static EntryMarker? Verified(string entry, string key, Action<string> log)
     {
         string markerPath = Path.Combine(entry, MarkerName);
         if (!File.Exists(markerPath))
@@ -368,7 +368,7 @@ internal static class SysrootStore
         }
 
         log($"Sysroot cache entry {entry}: {entries.Count} paths as unpacked (checked in {clock.ElapsedMilliseconds} ms).");
-        return new Marker(digest, architecture, entries);
+        return new EntryMarker(digest, architecture, entries);
     }
 
     private static void WriteMarker(string path, string key, string digest, string architecture, string source, IReadOnlyDictionary<string, string> snapshot)

@@ -49,25 +49,25 @@ internal sealed class TarUnpacker
         var buffered = new BufferedStream(raw, 1 << 16);
         return Sniff(path) switch
         {
-            Compression.Gzip => new GZipStream(buffered, CompressionMode.Decompress),
-            Compression.Zstd => new ZstdSharp.DecompressionStream(buffered),
+            TarCompression.Gzip => new GZipStream(buffered, CompressionMode.Decompress),
+            TarCompression.Zstd => new ZstdSharp.DecompressionStream(buffered),
             _ => buffered,
         };
     }
 
     /// <summary>True when the file's first bytes are gzip's or zstd's.</summary>
-    public static bool IsCompressed(string path) => Sniff(path) != Compression.None;
+    public static bool IsCompressed(string path) => Sniff(path) != TarCompression.None;
 
-    private enum Compression { None, Gzip, Zstd }
+    private enum TarCompression { None, Gzip, Zstd }
 
-    private static Compression Sniff(string path)
+    private static TarCompression Sniff(string path)
     {
         using var f = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read, 1);
         Span<byte> magic = stackalloc byte[4];
         int n = f.ReadAtLeast(magic, 4, throwOnEndOfStream: false);
-        return n >= 2 && magic[0] == 0x1f && magic[1] == 0x8b ? Compression.Gzip
-            : n >= 4 && magic[0] == 0x28 && magic[1] == 0xb5 && magic[2] == 0x2f && magic[3] == 0xfd ? Compression.Zstd
-            : Compression.None;
+        return n >= 2 && magic[0] == 0x1f && magic[1] == 0x8b ? TarCompression.Gzip
+            : n >= 4 && magic[0] == 0x28 && magic[1] == 0xb5 && magic[2] == 0x2f && magic[3] == 0xfd ? TarCompression.Zstd
+            : TarCompression.None;
     }
 
     /// <summary>Unpacks one tar stream; <paramref name="layer"/>: an OCI layer, whose <c>.wh.</c> entries remove what earlier layers wrote.</summary>

@@ -1,0 +1,109 @@
+using System.Collections.Concurrent;
+using System.Security.Cryptography;
+using OciBundle.Model;
+using OciBundle.Storage;
+
+namespace OciBundle.Spdx;
+
+/// <summary>
+/// Hashes every file of a plan for the SBOM, on all cores, reading each once for both algorithms. A source whose
+/// identity (inode, size, ctime, mtime) is what it was when the last publish hashed it is not read again: an app
+/// change re-hashes the app, not the 120 MB of runtime and libraries beside it.
+/// </summary>
+internal static class FileDigests
+{
+    /// <param name="plan">The files to hash: copied ones by their source, generated ones by their bytes.</param>
+    /// <param name="identities">The identity of each source now (<c>path &lt;source&gt;</c>, as the plan's inputs record it).</param>
+    /// <param name="known">What the last publish computed: source path to "identity\tdigest".</param>
+    /// <param name="cache">The machine's digest cache (<c>OciBundleCacheDir</c>), or null.</param>
+    /// <param name="cancel">Ctrl+C.</param>
+    /// <returns>By rootfs path; and the sources' digests with their identities, for the next publish.</returns>
+    public static (IReadOnlyDictionary<string, FileDigest> ByPath, IReadOnlyDictionary<string, string> BySource) Compute(
+        IEnumerable<RootfsEntry> plan, IReadOnlyDictionary<string, string> identities, IReadOnlyDictionary<string, string>? known, DigestCache? cache, CancellationToken cancel)
+    {
+        var byPath = new ConcurrentDictionary<string, FileDigest>(StringComparer.Ordinal);
+        var bySource = new ConcurrentDictionary<string, string>(StringComparer.Ordinal);
+        var files = plan.Where(e => e.Kind == RootfsEntryKind.File).ToList();
+        var folders = new ConcurrentDictionary<string, Lazy<Dictionary<string, (string Identity, FileDigest Digest)>>>(StringComparer.Ordinal);
+        var hashed = new ConcurrentDictionary<string, bool>(StringComparer.Ordinal);
+        Dictionary<string, (string Identity, FileDigest Digest)> Cached(string folder) =>
+            folders.GetOrAdd(folder, f => new Lazy<Dictionary<string, (string, FileDigest)>>(() => cache!.Read(f))).Value;
+        Parallel.ForEach(
+            files,
+            new ParallelOptions { MaxDegreeOfParallelism = Math.Max(2, Environment.ProcessorCount), CancellationToken = cancel },
+            file =>
+            {
+                if (file.Content is not null)
+                {
+                    byPath[file.Path] = new FileDigest(Hex(SHA1.HashData(file.Content)), Hex(SHA256.HashData(file.Content)));
+                    return;
+                }
+
+                string source = file.SourcePath!;
+                string identity = identities.TryGetValue("path " + source, out string? id) ? id : State.InputLedger.PathIdentity(source);
+                if (known is not null && known.TryGetValue(source, out string? recorded) && recorded.Split('\t') is [var was, var text]
+                    && was == identity && FileDigest.Parse(text) is { } reused)
+                {
+                    byPath[file.Path] = reused;
+                    bySource[source] = recorded;
+                    return;
+                }
+
+                string folder = Path.GetDirectoryName(source)!, name = Path.GetFileName(source);
+                if (cache is not null && Cached(folder).TryGetValue(name, out var entry) && entry.Identity == identity)
+                {
+                    byPath[file.Path] = entry.Digest;
+                    bySource[source] = identity + "\t" + entry.Digest;
+                    return;
+                }
+
+                FileDigest digest = Hash(source);
+                byPath[file.Path] = digest;
+                bySource[source] = identity + "\t" + digest;
+                hashed[folder] = true;
+            });
+
+        // Remember what was hashed, beside what the cache held for the folder's other files (other projects use them).
+        foreach (string folder in cache is null ? Enumerable.Empty<string>() : hashed.Keys)
+        {
+            var entries = new Dictionary<string, (string Identity, FileDigest Digest)>(Cached(folder), StringComparer.Ordinal);
+            foreach ((string source, string recorded) in bySource.Where(s => Path.GetDirectoryName(s.Key) == folder))
+            {
+                string[] parts = recorded.Split('\t');
+                if (FileDigest.Parse(parts[1]) is { } digest)
+                {
+                    entries[Path.GetFileName(source)] = (parts[0], digest);
+                }
+            }
+
+            cache!.Write(folder, entries);
+        }
+
+        return (byPath, bySource);
+    }
+
+    private static FileDigest Hash(string path)
+    {
+        using var sha1 = IncrementalHash.CreateHash(HashAlgorithmName.SHA1);
+        using var sha256 = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
+        using var stream = new FileStream(path, new FileStreamOptions { Mode = FileMode.Open, Access = FileAccess.Read, Share = FileShare.ReadWrite, BufferSize = 0, Options = FileOptions.SequentialScan });
+        byte[] buffer = System.Buffers.ArrayPool<byte>.Shared.Rent(1 << 20);
+        try
+        {
+            int read;
+            while ((read = stream.Read(buffer, 0, buffer.Length)) > 0)
+            {
+                sha1.AppendData(buffer, 0, read);
+                sha256.AppendData(buffer, 0, read);
+            }
+        }
+        finally
+        {
+            System.Buffers.ArrayPool<byte>.Shared.Return(buffer);
+        }
+
+        return new FileDigest(Hex(sha1.GetHashAndReset()), Hex(sha256.GetHashAndReset()));
+    }
+
+    private static string Hex(byte[] hash) => Convert.ToHexString(hash).ToLowerInvariant();
+}

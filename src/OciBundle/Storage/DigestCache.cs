@@ -1,0 +1,239 @@
+using System.Security.Cryptography;
+using System.Text;
+using OciBundle.Interop;
+
+namespace OciBundle.Storage;
+
+/// <summary>
+/// The SBOM's file digests, remembered across projects and clean builds on this machine (<c>OciBundleCacheDir</c>):
+/// the runtime pack, the shared frameworks and the sysroot's libraries are the same files for every project and
+/// every publish, so each is hashed once, not on every clean build. An entry counts only for the file's full
+/// identity (device, inode, size, mtime and ctime to the nanosecond, mode, owner): a file written since, even in
+/// place with its old mtime, has a new ctime and is hashed again. One small file per source folder, replaced by
+/// rename; a lost update only costs a hash next time.
+/// </summary>
+/// <remarks>
+/// The folder must be the user's own and writable by nobody else (it is created 0700): digests planted by another
+/// user would put false checksums in the SBOM. Otherwise the cache is not used, and files are hashed as without it.
+/// </remarks>
+internal sealed class DigestCache
+{
+    private const string Version = "ocibundle-digests 1";
+    private readonly string _folder;
+
+    private DigestCache(string folder) => _folder = folder;
+
+    /// <summary>The cache under <paramref name="root"/>, or null when there is none or it is not safe to trust.</summary>
+    public static DigestCache? Open(string? root, Action<string> log)
+    {
+        if (string.IsNullOrWhiteSpace(root))
+        {
+            return null;
+        }
+
+        string folder = Path.Combine(Path.GetFullPath(root), "digests");
+        try
+        {
+            Directory.CreateDirectory(folder, (UnixFileMode)0b111_000_000);
+            for (string dir = folder; dir.Length > 1 && dir != Path.GetDirectoryName(Path.GetFullPath(root)); dir = Path.GetDirectoryName(dir)!)
+            {
+                if (NativeMethods.LStat(dir) is not { } s || (s.Mode & NativeMethods.S_IFMT) != NativeMethods.S_IFDIR || s.Uid != NativeMethods.getuid() || (s.Mode & 0b000_010_010) != 0)
+                {
+                    log($"Not using the digest cache {folder}: {dir} is not a folder of this user that only it can write.");
+                    return null;
+                }
+            }
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            log($"Not using the digest cache {folder}: {e.Message}");
+            return null;
+        }
+
+        return new DigestCache(folder);
+    }
+
+    /// <summary>The remembered digests of the files of one source folder, by file name, with the identity each was computed for.</summary>
+    public Dictionary<string, (string Identity, FileDigest Digest)> Read(string sourceFolder)
+    {
+        var result = new Dictionary<string, (string, FileDigest)>(StringComparer.Ordinal);
+        string path = EntryPath(sourceFolder);
+        try
+        {
+            if (!File.Exists(path))
+            {
+                return result;
+            }
+
+            string[] lines = File.ReadAllLines(path);
+            if (lines.Length < 2 || lines[0] != Version || lines[1] != sourceFolder)
+            {
+                return result; // another format, or (against all odds) another folder with the same hash
+            }
+
+            foreach (string line in lines.Skip(2))
+            {
+                string[] f = line.Split('\t');
+                if (f.Length == 3 && FileDigest.Parse(f[2]) is { } digest && f[0].Length > 0 && !f[0].Contains('/'))
+                {
+                    result[f[0]] = (f[1], digest);
+                }
+            }
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+        }
+
+        return result;
+    }
+
+    /// <summary>Writes a folder's entries (the remembered ones still valid plus the new), by rename; failures are ignored.</summary>
+    public void Write(string sourceFolder, IReadOnlyDictionary<string, (string Identity, FileDigest Digest)> entries)
+    {
+        var text = new StringBuilder().Append(Version).Append('\n').Append(sourceFolder).Append('\n');
+        foreach ((string name, (string identity, FileDigest digest)) in entries.OrderBy(e => e.Key, StringComparer.Ordinal))
+        {
+            if (!name.Contains('\t') && !name.Contains('\n') && !identity.Contains('\t') && !identity.Contains('\n'))
+            {
+                text.Append(name).Append('\t').Append(identity).Append('\t').Append(digest).Append('\n');
+            }
+        }
+
+        WriteFile(EntryPath(sourceFolder), text.ToString());
+    }
+
+    private const string OwnersVersion = "ocibundle-dpkg-owners 1";
+
+    /// <summary>
+    /// The package owning each path a plan asked about, remembered for a dpkg info folder whose lists had exactly the
+    /// identities <paramref name="key"/> hashes (""  for a path no package lists); null when there is none for them.
+    /// </summary>
+    public IReadOnlyDictionary<string, string>? ReadOwners(string infoFolder, string key)
+    {
+        string path = EntryPath("dpkg " + infoFolder);
+        try
+        {
+            if (!File.Exists(path))
+            {
+                return null;
+            }
+
+            var result = new Dictionary<string, string>(StringComparer.Ordinal);
+            using var reader = new StreamReader(path, Encoding.UTF8);
+            if (reader.ReadLine() != OwnersVersion || reader.ReadLine() != infoFolder || reader.ReadLine() != key)
+            {
+                return null; // another format, another folder with the same hash, or a list changed since
+            }
+
+            while (reader.ReadLine() is { } line)
+            {
+                int tab = line.IndexOf('\t');
+                if (tab <= 0 || line[0] != '/')
+                {
+                    return null;
+                }
+
+                result[line[..tab]] = line[(tab + 1)..];
+            }
+
+            return result;
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            return null;
+        }
+    }
+
+    /// <summary>Writes the owners of the paths asked about, by rename; failures are ignored (the lists are read next time).</summary>
+    public void WriteOwners(string infoFolder, string key, IReadOnlyDictionary<string, string> owners)
+    {
+        var text = new StringBuilder().Append(OwnersVersion).Append('\n').Append(infoFolder).Append('\n').Append(key).Append('\n');
+        foreach ((string path, string owner) in owners.OrderBy(o => o.Key, StringComparer.Ordinal))
+        {
+            if (path.StartsWith('/') && !path.Contains('\t') && !path.Contains('\n') && !owner.Contains('\t') && !owner.Contains('\n'))
+            {
+                text.Append(path).Append('\t').Append(owner).Append('\n');
+            }
+        }
+
+        WriteFile(EntryPath("dpkg " + infoFolder), text.ToString());
+    }
+
+    private const string PackagesVersion = "ocibundle-nupkg-sha512 1";
+
+    /// <summary>The SHA-512 of the .nupkg files of a NuGet package folder hashed before, by path inside it, with the identity each was computed for.</summary>
+    public Dictionary<string, (string Identity, string Sha512)> ReadPackageHashes(string packageRoot)
+    {
+        var result = new Dictionary<string, (string, string)>(StringComparer.Ordinal);
+        string path = EntryPath("nupkg " + packageRoot);
+        try
+        {
+            if (!File.Exists(path))
+            {
+                return result;
+            }
+
+            string[] lines = File.ReadAllLines(path);
+            if (lines.Length < 2 || lines[0] != PackagesVersion || lines[1] != packageRoot)
+            {
+                return result;
+            }
+
+            foreach (string line in lines.Skip(2))
+            {
+                string[] f = line.Split('\t');
+                if (f.Length == 3 && f[0].Length > 0 && f[2].Length == 128 && f[2].All(char.IsAsciiHexDigitLower))
+                {
+                    result[f[0]] = (f[1], f[2]);
+                }
+            }
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+        }
+
+        return result;
+    }
+
+    /// <summary>Writes a package folder's .nupkg hashes (those still known plus the new), by rename; failures are ignored.</summary>
+    public void WritePackageHashes(string packageRoot, IReadOnlyDictionary<string, (string Identity, string Sha512)> entries)
+    {
+        var text = new StringBuilder().Append(PackagesVersion).Append('\n').Append(packageRoot).Append('\n');
+        foreach ((string name, (string identity, string sha512)) in entries.OrderBy(e => e.Key, StringComparer.Ordinal))
+        {
+            if (!name.Contains('\t') && !name.Contains('\n') && !identity.Contains('\t') && !identity.Contains('\n'))
+            {
+                text.Append(name).Append('\t').Append(identity).Append('\t').Append(sha512).Append('\n');
+            }
+        }
+
+        WriteFile(EntryPath("nupkg " + packageRoot), text.ToString());
+    }
+
+    private static void WriteFile(string path, string text)
+    {
+        string temp = $"{path}.tmp-{Guid.NewGuid():N}";
+        try
+        {
+            using (var stream = new FileStream(temp, FileMode.CreateNew, FileAccess.Write, FileShare.None))
+            {
+                stream.Write(Encoding.UTF8.GetBytes(text));
+            }
+
+            File.Move(temp, path, overwrite: true);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            try
+            {
+                File.Delete(temp);
+            }
+            catch (IOException)
+            {
+            }
+        }
+    }
+
+    private string EntryPath(string sourceFolder) =>
+        Path.Combine(_folder, Convert.ToHexString(SHA256.HashData(Encoding.UTF8.GetBytes(sourceFolder)))[..32].ToLowerInvariant());
+}
