@@ -192,7 +192,7 @@ public sealed class BuildOciContainer : Microsoft.Build.Utilities.Task, ICancela
                 RunCommand = $"{sudo}runc {root}run --bundle {ShellWords.Quote(result.BundleDirectory)} {ShellWords.Quote(result.ContainerId)}";
                 string web = result.HttpPorts is not { } ports ? ""
                     : result.HostNetwork ? $"; it serves http://localhost:{ports.Split(';')[0]}/"
-                    : $"; it listens on port {ports.Replace(";", ", ", StringComparison.Ordinal)} of its own network namespace (OciBundleNetwork=host serves it on the host's)";
+                    : $"; it listens on port {ports.Replace(";", ", ", StringComparison.Ordinal)} of its own network namespace, which runc publishes nowhere (OciBundleNetwork=host serves it on the host's; podman run -p {ports.Split(';')[0]}:{ports.Split(';')[0]} publishes the image's)";
                 Log.LogMessage(
                     MessageImportance.High,
                     $"{AppName} -> {result.BundleDirectory}{Path.DirectorySeparatorChar} (OCI bundle: {result.FileCount.ToString("N0", CultureInfo.InvariantCulture)} files, {FormatBytes(result.TotalBytes)}{state}); run it with: {RunCommand}{web}");

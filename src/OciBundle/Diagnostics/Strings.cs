@@ -113,6 +113,8 @@ internal static class Strings
     public static readonly Diagnostic RegistryRedirected = new(nameof(RegistryRedirected)); // OCIB1425
     public static readonly Diagnostic PushUnexpectedError = new(nameof(PushUnexpectedError)); // OCIB1469
     public static readonly Diagnostic InvalidFileMode = new(nameof(InvalidFileMode)); // OCIB1530
+    public static readonly Diagnostic ImageLoadUnknownEngine = new(nameof(ImageLoadUnknownEngine)); // OCIB1600
+    public static readonly Diagnostic ImageLoadSeveralArchitectures = new(nameof(ImageLoadSeveralArchitectures)); // OCIB1601
     public static readonly Diagnostic LibraryNotFound = new(nameof(LibraryNotFound)); // OCIB2001
     public static readonly Diagnostic WrongMachine = new(nameof(WrongMachine)); // OCIB2002
     public static readonly Diagnostic CorruptElf = new(nameof(CorruptElf)); // OCIB2003
@@ -145,6 +147,9 @@ internal static class Strings
     public static readonly Diagnostic KernelFileSystemMount = new(nameof(KernelFileSystemMount)); // OCIB3017
     public static readonly Diagnostic UnexpectedError = new(nameof(UnexpectedError)); // OCIB3999
     public static readonly Diagnostic RuncNotFound = new(nameof(RuncNotFound)); // OCIB4001
+    public static readonly Diagnostic ImageLoadEngineMissing = new(nameof(ImageLoadEngineMissing)); // OCIB4002
+    public static readonly Diagnostic ImageLoadEngineNotRunning = new(nameof(ImageLoadEngineNotRunning)); // OCIB4003
+    public static readonly Diagnostic ImageLoadFailed = new(nameof(ImageLoadFailed)); // OCIB4004
 
     /// <summary>All of them, in code order: every field above (declared before this one, so already set).</summary>
     public static IReadOnlyList<Diagnostic> All { get; } = typeof(Strings)
