@@ -7,6 +7,9 @@ namespace OciBundle.EndToEnd.Tests;
 /// Packs OciBundle.Sdk once per test run into a temporary feed, with a version of its own, and gives every test
 /// project a NuGet.config that clears other sources and maps OciBundle.Sdk to that feed alone: no copy of the
 /// package from an earlier build can ever be used, while runtime packs come from the machine's package folder.
+/// The pack builds in folders of its own under <see cref="Root"/> (artifacts output), never in the repository's
+/// src/*/bin and obj: the solution's build, the unit tests and the benchmark use those, and may be at work
+/// at the same moment (dotnet test runs both test assemblies side by side).
 /// </summary>
 [TestClass]
 public static class SdkFeed
@@ -28,7 +31,11 @@ public static class SdkFeed
         Version = "1.0.0-e2e." + DateTime.UtcNow.ToString("yyyyMMddHHmmss");
         ProcessResult pack = TestEnvironment.Run(
             "dotnet",
-            new[] { "pack", Path.Combine(TestEnvironment.RepoRoot, "src", "OciBundle.Tasks", "OciBundle.Tasks.csproj"), "-c", "Release", "-o", Feed, "-p:Version=" + Version, "-nologo" },
+            new[]
+            {
+                "pack", Path.Combine(TestEnvironment.RepoRoot, "src", "OciBundle.Tasks", "OciBundle.Tasks.csproj"), "-c", "Release", "-o", Feed, "-p:Version=" + Version, "-nologo",
+                "-p:UseArtifactsOutput=true", "-p:ArtifactsPath=" + Path.Combine(Root, "artifacts"),
+            },
             null,
             null,
             TimeSpan.FromMinutes(5));
@@ -38,6 +45,7 @@ public static class SdkFeed
     [AssemblyCleanup]
     public static void Cleanup()
     {
+        SharedProjects.DisposeAll();
         foreach (string dir in new[] { Root, Path.Combine(Packages, "ocibundle.sdk", Version.ToLowerInvariant()) })
         {
             try
