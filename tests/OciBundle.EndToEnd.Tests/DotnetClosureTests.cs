@@ -36,8 +36,7 @@ public sealed class DotnetClosureTests
     public void SelfContainedGlobalizedAppBehavesAsOnTheHost()
     {
         Runc.RequireRoot();
-        using TestProject project = TestProject.WithSdkElement("Globalized", items: AppArgDotnet);
-        project.Publish("-p:PublishOciBundle=true");
+        TestProject project = SharedProjects.GlobalizedProbe; // SecurityTests reads its certificates
 
         AssertSameOutputInContainerAsOnHost(project, Path.Combine(project.PublishDir, "Globalized"), "dotnet");
 
