@@ -2,6 +2,8 @@ using System.Globalization;
 using Microsoft.Build.Framework;
 using Microsoft.Build.Utilities;
 using OciBundle.Diagnostics;
+using OciBundle.Images;
+using OciBundle.Model;
 using OciBundle.Request;
 
 namespace OciBundle.Tasks;
@@ -168,13 +170,17 @@ public sealed class BuildOciContainer : Microsoft.Build.Utilities.Task, ICancela
         try
         {
             BundleOptions options = ToOptions();
-            BundleResult result = BundleBuilder.Build(
-                options,
-                message => Log.LogMessage(MessageImportance.Low, message),
-                warning => Log.LogWarning(null, warning.Code, null, null, 0, 0, 0, 0, warning.Message),
-                StateFile,
-                _cancel.Token,
-                warningsFailed: () => Log.HasLoggedErrors);
+            BundleResult result;
+            using (var progress = new StepProgress(Log, $"{AppName}: OCI bundle step"))
+            {
+                result = BundleBuilder.Build(
+                    options,
+                    progress.Detail,
+                    warning => Log.LogWarning(null, warning.Code, null, null, 0, 0, 0, 0, warning.Message),
+                    StateFile,
+                    _cancel.Token,
+                    warningsFailed: () => Log.HasLoggedErrors);
+            }
 
             FileCount = result.FileCount;
             string sudo = options.Rootless ? "" : "sudo ";
@@ -196,21 +202,16 @@ public sealed class BuildOciContainer : Microsoft.Build.Utilities.Task, ICancela
                 Log.LogMessage(
                     MessageImportance.High,
                     $"{AppName} -> {result.BundleDirectory}{Path.DirectorySeparatorChar} (OCI bundle: {result.FileCount.ToString("N0", CultureInfo.InvariantCulture)} files, {FormatBytes(result.TotalBytes)}{state}); run it with: {RunCommand}{web}");
+                string sbom = Path.Combine(result.BundleDirectory, WellKnownPaths.SbomFile);
+                if (File.Exists(sbom))
+                {
+                    Log.LogMessage(MessageImportance.High, $"{AppName} -> {sbom} (SPDX SBOM, {FormatBytes(new FileInfo(sbom).Length)}; also {WellKnownPaths.SbomInContainer} in rootfs{(result.Image is null ? "" : " and the image")})");
+                }
             }
 
             if (result.Image is { } image)
             {
-                foreach (Images.LayerResult layer in image.Details)
-                {
-                    string how = layer.Reused ? "unchanged since the last publish, reused as it was" : "written";
-                    Log.LogMessage(MessageImportance.Low, $"layer {layer.Digest} ({FormatBytes(layer.Size)} compressed, {how}): {layer.Name}");
-                }
-
-                int reused = image.Details.Count(l => l.Reused);
-                string reuse = reused > 0 && !result.UpToDate ? $", {reused} reused" : "";
-                Log.LogMessage(
-                    MessageImportance.High,
-                    $"{AppName} -> {result.ImageDirectory}{Path.DirectorySeparatorChar} (OCI image {ImageTag}: {image.Layers.Count} layers{reuse}, manifest {image.ManifestDigest}{state}); push it with: skopeo copy {ShellWords.Quote($"oci:{result.ImageDirectory}:{ImageTag}")} docker://<registry>/<name>:{ImageTag}");
+                LogImage(result, image, state);
             }
         }
         catch (BundleValidationException e)
@@ -242,6 +243,29 @@ public sealed class BuildOciContainer : Microsoft.Build.Utilities.Task, ICancela
         }
 
         return !Log.HasLoggedErrors;
+    }
+
+    /// <summary>The image's output lines: the layout (its name and compressed size), and the archive when one was asked for.</summary>
+    private void LogImage(BundleResult result, ImageResult image, string state)
+    {
+        foreach (LayerResult layer in image.Details)
+        {
+            string how = layer.Reused ? "unchanged since the last publish, reused as it was" : "written";
+            Log.LogMessage(MessageImportance.Low, $"layer {layer.Digest} ({FormatBytes(layer.Size)} compressed, {how}): {layer.Name}");
+        }
+
+        int reused = image.Details.Count(l => l.Reused);
+        string reuse = reused > 0 && !result.UpToDate ? $", {reused} reused" : "";
+        string compressed = FormatBytes(image.Layers.Sum(l => l.Size));
+        Log.LogMessage(
+            MessageImportance.High,
+            $"{AppName} -> {result.ImageDirectory}{Path.DirectorySeparatorChar} (OCI image {result.ImageName}, {compressed} compressed: {image.Layers.Count} layers{reuse}, manifest {image.ManifestDigest}{state}); push it with: skopeo copy {ShellWords.Quote($"oci:{result.ImageDirectory}:{ImageTag}")} docker://<registry>/<name>:{ImageTag}");
+        if (result.ImageArchive is { } archive && File.Exists(archive))
+        {
+            Log.LogMessage(
+                MessageImportance.High,
+                $"{AppName} -> {archive} (OCI archive of {result.ImageName}, {FormatBytes(new FileInfo(archive).Length)}{state}); run it with: podman run --rm {ShellWords.Quote("oci-archive:" + archive)}");
+        }
     }
 
     /// <summary>An arg item's value: its <c>Value</c> metadata verbatim when it has one (no wildcard or slash rewriting), else the item itself.</summary>

@@ -43,7 +43,12 @@ public sealed class LoadOciImage : Microsoft.Build.Utilities.Task, ICancelableTa
                 return true;
             }
 
-            LoadedImage loaded = ImageLoader.Load(Engine.Trim(), program, ImageDirectory, message => Log.LogMessage(MessageImportance.Low, message), _cancel.Token);
+            LoadedImage loaded;
+            using (var progress = new StepProgress(Log, $"{AppName}: {Engine.Trim()} load"))
+            {
+                loaded = ImageLoader.Load(Engine.Trim(), program, ImageDirectory, progress.Detail, _cancel.Token);
+            }
+
             ImageReference = loaded.Reference;
             string seconds = loaded.Elapsed.TotalSeconds.ToString("F1", CultureInfo.InvariantCulture);
             Log.LogMessage(MessageImportance.High, $"{AppName} -> {loaded.Engine} {loaded.Reference} ({(loaded.AlreadyThere ? "already in" : "loaded into")} {loaded.Engine}'s local store, {seconds} s); run it with: {loaded.Engine} run --rm {loaded.Reference}");

@@ -52,12 +52,17 @@ public sealed class PushOciImage : Microsoft.Build.Utilities.Task, ICancelableTa
                     RecordFile = RecordFile,
                 },
                 Environment.GetEnvironmentVariable);
-            PushResult result = ImagePusher.Push(
-                spec,
-                Environment.GetEnvironmentVariable,
-                message => Log.LogMessage(MessageImportance.Low, message),
-                message => Log.LogMessage(MessageImportance.Normal, message),
-                _cancel.Token);
+            PushResult result;
+            using (var progress = new StepProgress(Log, $"{AppName}: push"))
+            {
+                result = ImagePusher.Push(
+                    spec,
+                    Environment.GetEnvironmentVariable,
+                    progress.Detail,
+                    message => Log.LogMessage(MessageImportance.Normal, message),
+                    _cancel.Token);
+            }
+
             ManifestDigest = result.ManifestDigest;
             string seconds = result.Elapsed.TotalSeconds.ToString("F1", CultureInfo.InvariantCulture);
             string what = result.UpToDate

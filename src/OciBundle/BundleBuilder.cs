@@ -285,6 +285,8 @@ internal static class BundleBuilder
         {
             HttpPorts = request.Process.ListeningPorts,
             HostNetwork = request.Isolation.HostNetwork,
+            ImageName = request.Output.Image?.FullName,
+            ImageArchive = request.Output.Image?.Archive,
         };
     }
 }
@@ -316,4 +318,10 @@ internal sealed record BundleResult(
     public string? HttpPorts { get; init; }
 
     public bool HostNetwork { get; init; }
+
+    /// <summary>The image's name (<c>io.containerd.image.name</c>), for the summary line; null when no image was asked for.</summary>
+    public string? ImageName { get; init; }
+
+    /// <summary>The <c>OciImageArchive</c> written beside the layout, for its own output line; null when none.</summary>
+    public string? ImageArchive { get; init; }
 }

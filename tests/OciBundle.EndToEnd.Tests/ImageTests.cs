@@ -29,12 +29,17 @@ public sealed class ImageTests
 
         ProcessResult publish = project.Publish("-p:PublishOciImage=true", $"-p:OciImageArchive={archive}");
         string image = ImageDir(project);
-        StringAssert.Contains(publish.Output, $"Imaged -> {image}/ (OCI image latest: 3 layers, manifest sha256:");
         Assert.IsFalse(Directory.Exists(project.BundleDir), "only the image was asked for");
 
         // (Its documents' schema validity is SchemaTests': that one needs ../shared, this one skopeo, umoci and runc.)
         string manifestDigest = ManifestDigest(image);
         JObject manifest = Blob(image, manifestDigest);
+
+        // Issue 28: the output lines name the image, its compressed size (what its layers weigh) and the archive, with its size.
+        double compressed = manifest["layers"]!.Sum(l => (long)l["size"]!) / 1048576.0;
+        StringAssert.Contains(publish.Output, $"Imaged -> {image}/ (OCI image localhost/imaged:latest, {compressed.ToString("F1", System.Globalization.CultureInfo.InvariantCulture)} MB compressed: 3 layers, manifest {manifestDigest}");
+        double archived = new FileInfo(archive).Length / 1048576.0;
+        StringAssert.Contains(publish.Output, $"Imaged -> {archive} (OCI archive of localhost/imaged:latest, {archived.ToString("F1", System.Globalization.CultureInfo.InvariantCulture)} MB); run it with: podman run --rm oci-archive:{archive}");
 
         // skopeo reads it, and the archive.
         ProcessResult inspect = TestEnvironment.RunCapture("skopeo", "inspect", $"oci:{image}:latest");
@@ -84,7 +89,7 @@ public sealed class ImageTests
         string archive = Path.Combine(project.Directory, "zstded.oci.tar");
         ProcessResult publish = project.Publish("-p:PublishOciImage=true", $"-p:OciImageArchive={archive}");
         string image = ImageDir(project);
-        StringAssert.Contains(publish.Output, "(OCI image latest: 3 layers, manifest sha256:");
+        StringAssert.Contains(publish.Output, " MB compressed: 3 layers, manifest sha256:");
         Assert.IsTrue(Blob(image, ManifestDigest(image))["layers"]!.All(l => (string)l["mediaType"]! == "application/vnd.oci.image.layer.v1.tar+zstd"));
 
         using (var containerd = new RegistryTests.Containerd())
@@ -110,7 +115,7 @@ public sealed class ImageTests
         var before = Blob(image, ManifestDigest(image))["layers"]!.Select(l => (string)l["digest"]!).ToList();
         project.WriteProgram("Console.WriteLine(\"zstd v2\");");
         ProcessResult changed = project.Publish("-p:PublishOciImage=true", $"-p:OciImageArchive={archive}");
-        StringAssert.Contains(changed.Output, "(OCI image latest: 3 layers, 2 reused, manifest sha256:");
+        StringAssert.Contains(changed.Output, " MB compressed: 3 layers, 2 reused, manifest sha256:");
         var after = Blob(image, ManifestDigest(image))["layers"]!.Select(l => (string)l["digest"]!).ToList();
         CollectionAssert.AreEqual(before.Take(2).ToList(), after.Take(2).ToList());
         Assert.AreNotEqual(before[2], after[2]);

@@ -95,4 +95,36 @@ public sealed class FirstHourTests
         StringAssert.Contains(warning, "podman run -p 8080:8080");
         Assert.IsFalse(warning.Contains("publish ports through the runtime", StringComparison.Ordinal), "advice runc cannot follow: " + warning);
     }
+    [TestMethod]
+    public void AStepOverTwoSecondsReportsItsLastDetailAtNormalVerbosityAndNothingAfterItEnds()
+    {
+        var engine = new FakeBuildEngine();
+        var task = new LoadOciImage { BuildEngine = engine };
+        using (var progress = new StepProgress(task.Log, "App: OCI bundle step"))
+        {
+            progress.Detail("hashed 120 of 700 files");
+            Thread.Sleep(StepProgress.Interval * 1.6);
+        }
+
+        int count = engine.Messages.Count;
+        Assert.IsTrue(engine.Messages.Any(m => m.Importance == Microsoft.Build.Framework.MessageImportance.Low && m.Message == "hashed 120 of 700 files"), "the detail at low importance, as before");
+        var ticks = engine.Messages.Where(m => m.Importance == Microsoft.Build.Framework.MessageImportance.Normal).ToList();
+        Assert.AreEqual(1, ticks.Count, string.Join("\n", engine.Messages.Select(m => m.Message)));
+        StringAssert.Matches(ticks[0].Message, new System.Text.RegularExpressions.Regex("^App: OCI bundle step: [0-9]+ s so far; last: hashed 120 of 700 files$"));
+        Thread.Sleep(StepProgress.Interval * 1.5);
+        Assert.AreEqual(count, engine.Messages.Count, "no tick after the step ended (the task may have returned)");
+    }
+
+    [TestMethod]
+    public void AStepShorterThanTwoSecondsPrintsNoProgress()
+    {
+        var engine = new FakeBuildEngine();
+        using (var progress = new StepProgress(new LoadOciImage { BuildEngine = engine }.Log, "App: push"))
+        {
+            progress.Detail("one quick thing");
+        }
+
+        Thread.Sleep(StepProgress.Interval * 1.5);
+        Assert.IsFalse(engine.Messages.Any(m => m.Importance == Microsoft.Build.Framework.MessageImportance.Normal));
+    }
 }
