@@ -22,7 +22,7 @@ public sealed partial class ReadmeTests
     public void READMEsMarkedBlocksRunAsWritten()
     {
         Runc.RequireRoot();
-        TestEnvironment.Require(TestEnvironment.Which("git") is not null && Directory.Exists(Path.Combine(TestEnvironment.RepoRoot, ".git")), "a git checkout of the repository (its tracked files are copied)");
+        TestEnvironment.Require(TestEnvironment.Which("git") is not null && Path.Exists(Path.Combine(TestEnvironment.RepoRoot, ".git")), "a git checkout of the repository, or a worktree of one (its tracked files are copied)");
         string readme = File.ReadAllText(Path.Combine(TestEnvironment.RepoRoot, "README.md"));
         var blocks = MarkedBlock().Matches(readme).ToList();
         Assert.IsTrue(blocks.Count >= 6, $"README marks its runnable blocks; found {blocks.Count}");
@@ -60,9 +60,8 @@ public sealed partial class ReadmeTests
             ["MSBUILDDISABLENODEREUSE"] = "1",
         };
 
-        // The project the Quick start adds the SDK to: a console app, a console app (README's project has no implicit usings).
-        Directory.CreateDirectory(work.Combine("myapp"));
-        File.WriteAllText(work.Combine("myapp", "Program.cs"), "System.Console.WriteLine($\"hello from myapp, {System.Environment.GetEnvironmentVariable(\"GREETING\")}\");\n");
+        // The project the Quick start adds the SDK to is the template's, made by README's own 'dotnet new console' block
+        // (issue 28: its Program.cs needs the template's ImplicitUsings, which README's project file must keep).
         CleanUp();
         try
         {
@@ -122,10 +121,27 @@ public sealed partial class ReadmeTests
         {
             StringAssert.Contains(run.Output, expected[0] + "\n", $"README says this block prints '{expected[0]}':\n{script}\n{run.All}");
         }
+    }
 
-        if (body.Contains("runc run --bundle bin/Release/net10.0/linux-x64/oci-bundle myapp", StringComparison.Ordinal))
-        {
-            StringAssert.Contains(run.Output, "hello from myapp, hello\n", "the Quick start's app ran with the project's environment");
-        }
+    /// <summary>
+    /// Issue 28: README's quick start names the web template too, with the same one line; that line, as README spells
+    /// it (at the version under test), added to what <c>dotnet new webapi</c> makes, publishes a bundle.
+    /// </summary>
+    [TestMethod]
+    public void READMEsSdkLineAddedToTheWebapiTemplatePublishes()
+    {
+        string readme = File.ReadAllText(Path.Combine(TestEnvironment.RepoRoot, "README.md"));
+        StringAssert.Contains(readme, "dotnet new webapi -o myapp");
+        string line = readme.Split('\n').First(l => l.TrimStart().StartsWith("<Sdk Name=\"OciBundle.Sdk\"", StringComparison.Ordinal)).Trim();
+        using TestProject project = TestProject.FromXml("myweb", "<Project />", "");
+        ProcessResult created = TestProject.DotnetNew(project.Directory, project.Environment, "webapi", "--force", "-n", "myweb", "-o", ".");
+        Assert.AreEqual(0, created.ExitCode, created.All);
+        string csproj = Path.Combine(project.Directory, "myweb.csproj");
+        const string first = "<Project Sdk=\"Microsoft.NET.Sdk.Web\">";
+        StringAssert.StartsWith(File.ReadAllText(csproj).TrimStart('\uFEFF'), first, "README says the web template's project starts so");
+        File.WriteAllText(csproj, File.ReadAllText(csproj).Replace(first, first + "\n  " + line.Replace("Version=\"1.0.0\"", $"Version=\"{SdkFeed.Version}\"", StringComparison.Ordinal), StringComparison.Ordinal));
+        ProcessResult publish = project.Publish("-p:PublishOciBundle=true");
+        StringAssert.Contains(publish.Output, "myweb -> ", publish.Output);
+        Assert.IsTrue(File.Exists(Path.Combine(project.BundleDir, "rootfs", "app", "myweb.dll")), publish.Output);
     }
 }
