@@ -113,6 +113,12 @@ internal static class Strings
     public static readonly Diagnostic RegistryRedirected = new(nameof(RegistryRedirected)); // OCIB1425
     public static readonly Diagnostic PushUnexpectedError = new(nameof(PushUnexpectedError)); // OCIB1469
     public static readonly Diagnostic InvalidFileMode = new(nameof(InvalidFileMode)); // OCIB1530
+    public static readonly Diagnostic ContainerAppCommandInstructionNotRead = new(nameof(ContainerAppCommandInstructionNotRead)); // OCIB1640
+    public static readonly Diagnostic ContainerEntrypointNotRead = new(nameof(ContainerEntrypointNotRead)); // OCIB1641
+    public static readonly Diagnostic ContainerFamilyNotRead = new(nameof(ContainerFamilyNotRead)); // OCIB1642
+    public static readonly Diagnostic ContainerArchiveOutputPathNotRead = new(nameof(ContainerArchiveOutputPathNotRead)); // OCIB1643
+    public static readonly Diagnostic ContainerRuntimeIdentifierNotRead = new(nameof(ContainerRuntimeIdentifierNotRead)); // OCIB1644
+    public static readonly Diagnostic ContainerImageTagAndTags = new(nameof(ContainerImageTagAndTags)); // OCIB1645
     public static readonly Diagnostic LibraryNotFound = new(nameof(LibraryNotFound)); // OCIB2001
     public static readonly Diagnostic WrongMachine = new(nameof(WrongMachine)); // OCIB2002
     public static readonly Diagnostic CorruptElf = new(nameof(CorruptElf)); // OCIB2003
