@@ -29,6 +29,7 @@ public sealed class PublishContainerSettingsTests
             <ContainerImageTags>1.0;stable</ContainerImageTags>
             <ContainerUser>1000</ContainerUser>
             <ContainerWorkingDirectory>/srv/compat</ContainerWorkingDirectory>
+            <ContainerTitle>Compat Title</ContainerTitle>
             """, """
             <ContainerPort Include="8080" Type="tcp" />
             <ContainerPort Include="5353" Type="udp" />
@@ -57,6 +58,7 @@ public sealed class PublishContainerSettingsTests
         CollectionAssert.AreEquivalent(new[] { "8080/tcp", "5353/udp" }, ((JObject)config["ExposedPorts"]!).Properties().Select(p => p.Name).ToArray(), config.ToString());
         CollectionAssert.Contains(config["Env"]!.Select(e => (string)e!).ToArray(), "GREETING=hello from ContainerEnvironmentVariable", config.ToString());
         Assert.AreEqual("PublishContainer", (string)config["Labels"]!["com.example.origin"]!, config.ToString());
+        Assert.AreEqual("Compat Title", (string)config["Labels"]!["org.opencontainers.image.title"]!, "ContainerTitle, over the assembly name: " + config);
         Assert.AreEqual("1000:1000", (string)config["User"]!);
         Assert.AreEqual("/srv/compat", (string)config["WorkingDir"]!);
         Assert.AreEqual("--from-app-command-args", (string)config["Entrypoint"]!.Last()!, "ContainerAppCommandArgs follow the app's command: " + config);

@@ -92,6 +92,13 @@ public sealed class ContainerSettingsTests
         ["ContainerUser"] = "app",
         ["ContainerWorkingDirectory"] = "/srv/app",
         ["ContainerRuntimeIdentifiers"] = "linux-x64;linux-arm64",
+        ["ContainerTitle"] = "Compat Title",
+        ["ContainerVendor"] = "Vendor From Property",
+    };
+
+    private static readonly (string, string)[] PropertyLabels =
+    {
+        ("org.opencontainers.image.title", "Compat Title"), ("org.opencontainers.image.vendor", "Vendor From Property"),
     };
 
     [TestMethod]
@@ -111,7 +118,8 @@ public sealed class ContainerSettingsTests
 
         CollectionAssert.AreEquivalent(new[] { "8080/tcp", "53/udp", "9090" }, e.Identities("OciImagePort"));
         CollectionAssert.AreEqual(new[] { ("GREETING", "hello from Container"), ("MODE", "compat") }, e.Items["OciBundleEnvironmentVariable"]);
-        CollectionAssert.AreEqual(new[] { ("com.example.team", "core"), ("org.opencontainers.image.vendor", "Example") }, e.Items["OciImageLabel"]);
+        // The label properties first, so a ContainerLabel of the same key, after them, wins (the task keeps the last of a key).
+        CollectionAssert.AreEqual(PropertyLabels.Concat(new[] { ("com.example.team", "core"), ("org.opencontainers.image.vendor", "Example") }).ToArray(), e.Items["OciImageLabel"]);
         CollectionAssert.AreEqual(new[] { "/app/My.App", "--serve" }, e.Identities("OciBundleArg"), "the command, then the arguments always given to it");
         Assert.AreEqual(0, e.Items["OciBundleAppArg"].Count);
         CollectionAssert.AreEqual(new[] { "--port", "5000" }, e.Identities("OciImageDefaultArgs"), "Cmd, in order");
@@ -146,7 +154,7 @@ public sealed class ContainerSettingsTests
 
         // Named values: the Oci* item of a name wins, the Container* items of other names are added.
         CollectionAssert.AreEqual(new[] { ("GREETING", "hello from Oci"), ("MODE", "compat") }, e.Items["OciBundleEnvironmentVariable"]);
-        CollectionAssert.AreEqual(new[] { ("com.example.team", "oci-team"), ("org.opencontainers.image.vendor", "Example") }, e.Items["OciImageLabel"]);
+        CollectionAssert.AreEqual(new[] { ("com.example.team", "oci-team") }.Concat(PropertyLabels).Append(("org.opencontainers.image.vendor", "Example")).ToArray(), e.Items["OciImageLabel"]);
         CollectionAssert.AreEquivalent(new[] { "8080", "8080/tcp", "53/udp", "9090" }, e.Identities("OciImagePort"), "a set: 8080 and 8080/tcp are one port in the image (ExposedPortsAreASet)");
         // The command and Cmd as a whole.
         CollectionAssert.AreEqual(new[] { "/bin/sh" }, e.Identities("OciBundleArg"));
