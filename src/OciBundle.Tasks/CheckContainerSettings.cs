@@ -6,7 +6,7 @@ namespace OciBundle.Tasks;
 
 /// <summary>
 /// The .NET SDK's container settings that have no counterpart here: a coded warning for each one the project set
-/// (OCIB1640-OCIB1644), and OCIB1645 for ContainerImageTag and ContainerImageTags both set. The ones with a
+/// (OCIB1640-OCIB1644, OCIB1646, OCIB1647), and OCIB1645 for ContainerImageTag and ContainerImageTags both set. The ones with a
 /// counterpart are mapped by the targets (OciBundle.Sdk.ContainerSettings.targets), not here.
 /// </summary>
 public sealed class CheckContainerSettings : Microsoft.Build.Utilities.Task
@@ -24,6 +24,10 @@ public sealed class CheckContainerSettings : Microsoft.Build.Utilities.Task
     public string? ContainerRuntimeIdentifier { get; set; }
 
     public string? RuntimeIdentifier { get; set; }
+
+    public string? ContainerGenerateLabels { get; set; }
+
+    public string? ContainerImageFormat { get; set; }
 
     public string? ContainerImageTag { get; set; }
 
@@ -43,6 +47,8 @@ public sealed class CheckContainerSettings : Microsoft.Build.Utilities.Task
             ArchiveOutputPath = ContainerArchiveOutputPath ?? "",
             RuntimeIdentifier = ContainerRuntimeIdentifier ?? "",
             PublishRuntimeIdentifier = RuntimeIdentifier ?? "",
+            GenerateLabels = ContainerGenerateLabels ?? "",
+            ImageFormat = ContainerImageFormat ?? "",
             ImageTag = ContainerImageTag ?? "",
             ImageTags = ContainerImageTags ?? "",
             OciTagsGiven = OciImageTagsGiven,

@@ -251,10 +251,12 @@ public sealed class ContainerSettingsTests
             ["ContainerArchiveOutputPath"] = "out/app.tar.gz",
             ["ContainerRuntimeIdentifier"] = "linux-arm64",
             ["RuntimeIdentifier"] = "linux-x64",
+            ["ContainerGenerateLabels"] = "false",
+            ["ContainerImageFormat"] = "Docker",
         }, """<ContainerEntrypoint Include="/app/My.App" /><ContainerEntrypointArgs Include="--old" />""");
 
         Assert.AreEqual(0, result.ExitCode, "warnings only: " + result.All);
-        CollectionAssert.AreEquivalent(new[] { "warning OCIB1640", "warning OCIB1641", "warning OCIB1642", "warning OCIB1643", "warning OCIB1644" }, Codes(result), result.Output);
+        CollectionAssert.AreEquivalent(new[] { "warning OCIB1640", "warning OCIB1641", "warning OCIB1642", "warning OCIB1643", "warning OCIB1644", "warning OCIB1646", "warning OCIB1647" }, Codes(result), result.Output);
         StringAssert.Contains(result.Output, "warning OCIB1640: ContainerAppCommandInstruction is 'DefaultArgs', which OciBundle.Sdk does not read");
         StringAssert.Contains(result.Output, "warning OCIB1641: ContainerEntrypoint ('/app/My.App')");
         StringAssert.Contains(result.Output, "warning OCIB1641: ContainerEntrypointArgs ('--old')");
@@ -262,6 +264,8 @@ public sealed class ContainerSettingsTests
         StringAssert.Contains(result.Output, "warning OCIB1643: ContainerArchiveOutputPath is 'out/app.tar.gz'");
         StringAssert.Contains(result.Output, "Set OciImageArchive");
         StringAssert.Contains(result.Output, "warning OCIB1644: ContainerRuntimeIdentifier is 'linux-arm64' and the publish's RuntimeIdentifier is 'linux-x64'");
+        StringAssert.Contains(result.Output, "warning OCIB1646: ContainerGenerateLabels is 'false'");
+        StringAssert.Contains(result.Output, "warning OCIB1647: ContainerImageFormat is 'Docker'");
     }
 
     [TestMethod]
@@ -273,6 +277,8 @@ public sealed class ContainerSettingsTests
             ["ContainerRuntimeIdentifier"] = "linux-x64",
             ["RuntimeIdentifier"] = "linux-x64",
             ["ContainerImageTags"] = "1.0;latest",
+            ["ContainerGenerateLabels"] = "true",
+            ["ContainerImageFormat"] = "OCI",
         });
         Assert.AreEqual(0, result.ExitCode, result.All);
         Assert.AreEqual(0, Codes(result).Length, result.Output);

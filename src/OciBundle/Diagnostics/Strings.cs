@@ -119,6 +119,8 @@ internal static class Strings
     public static readonly Diagnostic ContainerArchiveOutputPathNotRead = new(nameof(ContainerArchiveOutputPathNotRead)); // OCIB1643
     public static readonly Diagnostic ContainerRuntimeIdentifierNotRead = new(nameof(ContainerRuntimeIdentifierNotRead)); // OCIB1644
     public static readonly Diagnostic ContainerImageTagAndTags = new(nameof(ContainerImageTagAndTags)); // OCIB1645
+    public static readonly Diagnostic ContainerGenerateLabelsNotRead = new(nameof(ContainerGenerateLabelsNotRead)); // OCIB1646
+    public static readonly Diagnostic ContainerImageFormatNotRead = new(nameof(ContainerImageFormatNotRead)); // OCIB1647
     public static readonly Diagnostic LibraryNotFound = new(nameof(LibraryNotFound)); // OCIB2001
     public static readonly Diagnostic WrongMachine = new(nameof(WrongMachine)); // OCIB2002
     public static readonly Diagnostic CorruptElf = new(nameof(CorruptElf)); // OCIB2003

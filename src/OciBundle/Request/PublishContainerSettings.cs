@@ -28,6 +28,10 @@ internal static class PublishContainerSettings
         /// <summary>The publish's own <c>RuntimeIdentifier</c>, which the image is for.</summary>
         public string PublishRuntimeIdentifier { get; init; } = "";
 
+        public string GenerateLabels { get; init; } = "";
+
+        public string ImageFormat { get; init; } = "";
+
         public string ImageTag { get; init; } = "";
 
         public string ImageTags { get; init; } = "";
@@ -68,6 +72,17 @@ internal static class PublishContainerSettings
         if (rid.Length > 0 && !rid.Equals(v.PublishRuntimeIdentifier.Trim(), StringComparison.Ordinal))
         {
             warnings.Add(new OciBundleException(Strings.ContainerRuntimeIdentifierNotRead, rid, v.PublishRuntimeIdentifier.Trim().Length > 0 ? v.PublishRuntimeIdentifier.Trim() : "none"));
+        }
+
+        if (v.GenerateLabels.Trim().Equals("false", StringComparison.OrdinalIgnoreCase))
+        {
+            warnings.Add(new OciBundleException(Strings.ContainerGenerateLabelsNotRead, v.GenerateLabels.Trim()));
+        }
+
+        string format = v.ImageFormat.Trim();
+        if (format.Length > 0 && !format.Equals("OCI", StringComparison.OrdinalIgnoreCase))
+        {
+            warnings.Add(new OciBundleException(Strings.ContainerImageFormatNotRead, format));
         }
 
         var errors = new List<OciBundleException>();
