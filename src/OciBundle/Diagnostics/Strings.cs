@@ -115,6 +115,14 @@ internal static class Strings
     public static readonly Diagnostic InvalidFileMode = new(nameof(InvalidFileMode)); // OCIB1530
     public static readonly Diagnostic ImageLoadUnknownEngine = new(nameof(ImageLoadUnknownEngine)); // OCIB1600
     public static readonly Diagnostic ImageLoadSeveralArchitectures = new(nameof(ImageLoadSeveralArchitectures)); // OCIB1601
+    public static readonly Diagnostic ContainerAppCommandInstructionNotRead = new(nameof(ContainerAppCommandInstructionNotRead)); // OCIB1640
+    public static readonly Diagnostic ContainerEntrypointNotRead = new(nameof(ContainerEntrypointNotRead)); // OCIB1641
+    public static readonly Diagnostic ContainerFamilyNotRead = new(nameof(ContainerFamilyNotRead)); // OCIB1642
+    public static readonly Diagnostic ContainerArchiveOutputPathNotRead = new(nameof(ContainerArchiveOutputPathNotRead)); // OCIB1643
+    public static readonly Diagnostic ContainerRuntimeIdentifierNotRead = new(nameof(ContainerRuntimeIdentifierNotRead)); // OCIB1644
+    public static readonly Diagnostic ContainerImageTagAndTags = new(nameof(ContainerImageTagAndTags)); // OCIB1645
+    public static readonly Diagnostic ContainerGenerateLabelsNotRead = new(nameof(ContainerGenerateLabelsNotRead)); // OCIB1646
+    public static readonly Diagnostic ContainerImageFormatNotRead = new(nameof(ContainerImageFormatNotRead)); // OCIB1647
     public static readonly Diagnostic LibraryNotFound = new(nameof(LibraryNotFound)); // OCIB2001
     public static readonly Diagnostic WrongMachine = new(nameof(WrongMachine)); // OCIB2002
     public static readonly Diagnostic CorruptElf = new(nameof(CorruptElf)); // OCIB2003

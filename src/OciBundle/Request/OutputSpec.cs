@@ -122,7 +122,12 @@ internal sealed partial record ImageSpec(
             }
             else
             {
-                ports.Add(port.Contains('/') ? port : port + "/tcp");
+                // A set, as ExposedPorts is: 8080 and 8080/tcp (an OciImagePort and a ContainerPort) are one port.
+                string exposed = port.Contains('/') ? port : port + "/tcp";
+                if (!ports.Contains(exposed, StringComparer.Ordinal))
+                {
+                    ports.Add(exposed);
+                }
             }
         }
 
