@@ -211,15 +211,41 @@ internal sealed class ImagePuller : IDisposable
                 throw new OciBundleException(Strings.SysrootPullFailed, _source, $"registry {_client.Registry} answered {detail}: a blob the manifest names is missing");
             }
 
-            if (errors.Any(e => e.Code == "NAME_UNKNOWN"))
+            // distribution answers MANIFEST_UNKNOWN for a repository it does not have too: its tag list tells them apart.
+            string? tags = errors.Any(e => e.Code == "NAME_UNKNOWN") ? null : await Tags(cancel).ConfigureAwait(false);
+            if (tags is null)
             {
                 throw new OciBundleException(Strings.SysrootRepositoryNotFound, _source, _client.Registry, _client.Repository, detail);
             }
 
-            throw new OciBundleException(Strings.SysrootRegistryTagNotFound, _source, _client.Registry, _client.Repository, reference, detail);
+            throw new OciBundleException(Strings.SysrootRegistryTagNotFound, _source, _client.Registry, _client.Repository, reference, detail + tags);
         }
 
         throw await _client.Fail(response, what, cancel).ConfigureAwait(false);
+    }
+
+    /// <summary>
+    /// What the repository's tag list says after a manifest's 404: null when the repository is unknown (a 404), else
+    /// the first tags it has (empty when the registry does not list them).
+    /// </summary>
+    private async Task<string?> Tags(CancellationToken cancel)
+    {
+        using HttpResponseMessage response = await _client.SendAsync(() => new HttpRequestMessage(HttpMethod.Get, _client.Url($"{_client.Repository}/tags/list?n=20")), _scope, cancel).ConfigureAwait(false);
+        if (response.StatusCode == HttpStatusCode.NotFound)
+        {
+            return null;
+        }
+
+        try
+        {
+            return response.IsSuccessStatusCode && JToken.Parse(await _client.ReadAnswer(response, cancel).ConfigureAwait(false)) is JObject { } list && list["tags"] is JArray { Count: > 0 } names
+                ? "; it has the tags " + string.Join(", ", names.Take(20).Select(t => t is JValue { Value: string tag } && ImageName.IsTag(tag) ? tag : "?"))
+                : "";
+        }
+        catch (Exception e) when (e is JsonException or HttpRequestException or IOException or TimeoutException)
+        {
+            return "";
+        }
     }
 
     private OciBundleException Unsupported(string what, string why) => new(Strings.SysrootRegistryManifestUnsupported, _source, _client.Registry, what, why);
