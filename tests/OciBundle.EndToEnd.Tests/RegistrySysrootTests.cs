@@ -156,11 +156,11 @@ public sealed class RegistrySysrootTests
         string armBundle = Path.Combine(project.Directory, "bin", "Release", "net10.0", "linux-arm64", "oci-bundle");
         Assert.AreEqual(armManifest, (string?)SysrootTests.Provenance(armBundle)["sysroot"]!["digest"]);
         SysrootTests.AssertHermetic(armBundle, arm64, cache, project.Directory, Path.Combine(project.Directory, "bin", "Release", "net10.0", "linux-arm64", "publish"));
-        if (File.Exists("/proc/sys/fs/binfmt_misc/qemu-aarch64"))
-        {
-            ProcessResult arm = Runc.RunAsRoot(armBundle);
-            Assert.AreEqual(0, arm.ExitCode, arm.All);
-            Assert.AreEqual("Arm64", SysrootTests.Lines(arm.Output)["machine"]);
-        }
+        TestEnvironment.Require(File.Exists("/proc/sys/fs/binfmt_misc/qemu-aarch64"), "qemu-user-static's binfmt handler for aarch64 (/proc/sys/fs/binfmt_misc/qemu-aarch64), to run the arm64 bundle");
+        ProcessResult arm = Runc.RunAsRoot(armBundle);
+        Assert.AreEqual(0, arm.ExitCode, arm.All);
+        Dictionary<string, string> armInside = SysrootTests.Lines(arm.Output);
+        Assert.AreEqual("Arm64", armInside["machine"]);
+        StringAssert.StartsWith(armInside["icu"], "libicuuc.so.72");
     }
 }
