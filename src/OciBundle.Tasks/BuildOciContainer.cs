@@ -56,6 +56,9 @@ public sealed class BuildOciContainer : Microsoft.Build.Utilities.Task, ICancela
     public string? Sysroot { get; set; }
     public string? SysrootDigest { get; set; }
     public string? SysrootCache { get; set; }
+
+    /// <summary><c>OciImageInsecureRegistries</c>: ';'- or ','-separated host[:port], for a sysroot pulled from a registry.</summary>
+    public string? InsecureRegistries { get; set; }
     public bool IncludeTimeZoneData { get; set; }
     public bool IncludeGssapi { get; set; }
     public string? DotnetRoot { get; set; }
@@ -307,6 +310,7 @@ public sealed class BuildOciContainer : Microsoft.Build.Utilities.Task, ICancela
         Sysroot = Sysroot,
         SysrootDigest = SysrootDigest,
         SysrootCache = SysrootCache,
+        InsecureRegistries = (InsecureRegistries ?? "").Split(new[] { ';', ',' }, StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries).ToList(),
         IncludeTimeZoneData = IncludeTimeZoneData,
         IncludeGssapi = IncludeGssapi,
         DotnetRoot = DotnetRoot,

@@ -255,10 +255,15 @@ internal static class BundleBuilder
         }
 
         var merged = new Dictionary<string, string>(StringComparer.Ordinal) { [SysrootDigestAnnotation] = digest };
-        if (sysroot.Form is "oci-layout" or "oci-archive")
+        if (sysroot.Form is "oci-layout" or "oci-archive" or "registry")
         {
             // The image the libraries came from, as the OCI annotation for a base image names it (a manifest digest).
             merged["org.opencontainers.image.base.digest"] = digest;
+        }
+
+        if (sysroot.BaseName is { } name)
+        {
+            merged["org.opencontainers.image.base.name"] = name;
         }
 
         foreach ((string key, string value) in labels)

@@ -14,15 +14,15 @@ namespace OciBundle.EndToEnd.Tests;
 [TestClass]
 public sealed class SysrootTests
 {
-    private const string Bookworm = "libstdc++6,libicu72,libssl3,zlib1g,tzdata,ca-certificates";
+    internal const string Bookworm = "libstdc++6,libicu72,libssl3,zlib1g,tzdata,ca-certificates";
     private const string Trixie = "libstdc++6,libicu76,libssl3t64,zlib1g,tzdata,ca-certificates";
-    private const string AppArg = """<OciBundleAppArg Include="sysroot" />""";
+    internal const string AppArg = """<OciBundleAppArg Include="sysroot" />""";
 
     private static string Rid(string arch) => arch == "amd64" ? "linux-x64" : "linux-arm64";
 
     private static string BundleDir(TestProject p, string rid) => Path.Combine(p.Directory, "bin", "Release", "net10.0", rid, "oci-bundle");
 
-    private static JObject Provenance(string bundle) => JObject.Parse(File.ReadAllText(Path.Combine(bundle, "provenance.json")));
+    internal static JObject Provenance(string bundle) => JObject.Parse(File.ReadAllText(Path.Combine(bundle, "provenance.json")));
 
     private static string Sha256(string path)
     {
@@ -63,7 +63,7 @@ public sealed class SysrootTests
     /// from the cache; every source is in the cache or the publish output: nothing of the host's own root. provenance.json
     /// names them as any machine would: <c>$(OciBundleSysrootCache)/...</c> and relative to the project.
     /// </summary>
-    private static void AssertHermetic(string bundle, string tarball, string cache, string projectDir, string publishDir)
+    internal static void AssertHermetic(string bundle, string tarball, string cache, string projectDir, string publishDir)
     {
         Dictionary<string, string> sysroot = TarFiles(tarball);
         const string Cache = "$(OciBundleSysrootCache)/";
@@ -87,7 +87,7 @@ public sealed class SysrootTests
         Assert.IsTrue(native > 10, $"only {native} files from the sysroot");
     }
 
-    private static Dictionary<string, string> Lines(string output) => output.Split('\n', StringSplitOptions.RemoveEmptyEntries)
+    internal static Dictionary<string, string> Lines(string output) => output.Split('\n', StringSplitOptions.RemoveEmptyEntries)
         .Where(l => l.Contains(": ", StringComparison.Ordinal)).ToDictionary(l => l[..l.IndexOf(": ", StringComparison.Ordinal)], l => l[(l.IndexOf(": ", StringComparison.Ordinal) + 2)..]);
 
     [TestMethod]

@@ -11,6 +11,7 @@ internal sealed class OciBundleException : Exception
     {
         Code = diagnostic.Code;
         Diagnostic = diagnostic;
+        Args = args;
     }
 
     public OciBundleException(Diagnostic diagnostic, Exception inner, params object?[] args)
@@ -18,9 +19,13 @@ internal sealed class OciBundleException : Exception
     {
         Code = diagnostic.Code;
         Diagnostic = diagnostic;
+        Args = args;
     }
 
     public string Code { get; }
 
     public Diagnostic Diagnostic { get; }
+
+    /// <summary>The values the message was made of, for a caller that says the same in its own words (a pull's errors from the push's client).</summary>
+    public IReadOnlyList<object?> Args { get; }
 }

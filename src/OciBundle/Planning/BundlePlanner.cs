@@ -58,7 +58,7 @@ internal sealed class BundlePlanner
         _shadow = MountShadow.Of(request.Isolation);
         _cache = new Lazy<Storage.DigestCache?>(() => Storage.DigestCache.Open(request.Content.CacheDirectory, log));
         // An archive or image is unpacked (or found in the cache) here, before the closure, never on a no-op publish.
-        _materialized = Sysroots.SysrootStore.Materialize(request.Content.Sysroot, request.Content.Arch, _inputs, log);
+        _materialized = Sysroots.SysrootStore.Materialize(request.Content.Sysroot, request.Content.Arch, _inputs, log, cancel);
         _sysroot = new SysrootView(_materialized.Root) { Inputs = _inputs, PublicFilesOnly = _materialized.Form == "folder" };
         ContentSpec content = request.Content;
         _paths = new PortablePaths(content.ProjectDirectory, new[]

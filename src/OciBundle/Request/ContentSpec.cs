@@ -41,7 +41,7 @@ internal sealed record ContentSpec(
             errors.Add(Strings.PublishDirectoryNotFound, o.PublishDirectory);
         }
 
-        SysrootSpec sysroot = SysrootSpec.Parse(o.Sysroot, o.SysrootDigest, o.SysrootCache, o.ProjectDirectory, errors);
+        SysrootSpec sysroot = SysrootSpec.Parse(o.Sysroot, o.SysrootDigest, o.SysrootCache, o.ProjectDirectory, errors, o.InsecureRegistries);
 
         return new ContentSpec(
             publish,

@@ -24,6 +24,12 @@ internal static partial class ImageName
 
     public static bool IsTag(string tag) => TagPattern().IsMatch(tag);
 
+    /// <summary>A registry as the distribution spec writes it (host or bracketed IPv6 address, an optional port of 1 to 65535).</summary>
+    public static bool IsRegistry(string text) => ParseRegistry(text, new ParseErrors()) == text;
+
+    /// <summary>A repository: lowercase path components, at most 255 characters.</summary>
+    public static bool IsRepository(string text) => text.Length <= 255 && RepositoryPattern().IsMatch(text);
+
     /// <summary><c>OciImageTags</c>: each a tag (OCIB1402 for one that is not), each once, in order; empty entries skipped.</summary>
     public static List<string> ParsePushTags(IEnumerable<string> values, ParseErrors errors)
     {

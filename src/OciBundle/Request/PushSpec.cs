@@ -54,8 +54,26 @@ internal sealed record PushSpec(
             errors.Add(Strings.RequiredValueMissing, "OciImageTags");
         }
 
+        List<string> insecure = ParseInsecureRegistries(o.InsecureRegistries, environment, errors);
+
+        if (errors.All.Count > 0)
+        {
+            throw new BundleValidationException(errors.All);
+        }
+
+        bool plainHttp = insecure.Contains(registry!, StringComparer.OrdinalIgnoreCase);
+        return new PushSpec(Path.GetFullPath(o.ImageDirectory), registry!, repository!, new Seq<string>(tags), plainHttp, o.RecordFile is { Length: > 0 } r ? Path.GetFullPath(r) : null);
+    }
+
+    /// <summary>
+    /// The registries reached over plain HTTP: <c>OciImageInsecureRegistries</c>, then the environment's lists
+    /// (<see cref="InsecureRegistriesVariables"/>), each entry host[:port] (OCIB1403 for one that is not); for the push
+    /// and for a sysroot pulled from a registry alike.
+    /// </summary>
+    public static List<string> ParseInsecureRegistries(IEnumerable<string> property, Func<string, string?> environment, ParseErrors errors)
+    {
         var insecure = new List<string>();
-        foreach ((string source, IEnumerable<string> entries) in new[] { ("OciImageInsecureRegistries", (IEnumerable<string>)o.InsecureRegistries) }
+        foreach ((string source, IEnumerable<string> entries) in new[] { ("OciImageInsecureRegistries", property) }
             .Concat(InsecureRegistriesVariables.Select(v => (v, (IEnumerable<string>)(environment(v) ?? "").Split(new[] { ';', ',' }, StringSplitOptions.TrimEntries)))))
         {
             foreach (string entry in entries.Select(e => e.Trim()).Where(e => e.Length > 0))
@@ -72,12 +90,6 @@ internal sealed record PushSpec(
             }
         }
 
-        if (errors.All.Count > 0)
-        {
-            throw new BundleValidationException(errors.All);
-        }
-
-        bool plainHttp = insecure.Contains(registry!, StringComparer.OrdinalIgnoreCase);
-        return new PushSpec(Path.GetFullPath(o.ImageDirectory), registry!, repository!, new Seq<string>(tags), plainHttp, o.RecordFile is { Length: > 0 } r ? Path.GetFullPath(r) : null);
+        return insecure;
     }
 }

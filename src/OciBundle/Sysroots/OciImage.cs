@@ -109,8 +109,8 @@ internal sealed class OciImage
         throw Unreadable(source, "image indexes nested deeper than 4");
     }
 
-    /// <summary>The one descriptor to follow: the only one, or the one for linux and the architecture.</summary>
-    private static JObject Choose(List<JObject> candidates, string goArch, string source)
+    /// <summary>The one descriptor to follow: the only one, or the one for linux and the architecture (<paramref name="missing"/>, or OCIB1305, when there is none).</summary>
+    internal static JObject Choose(List<JObject> candidates, string goArch, string source, Diagnostic? missing = null)
     {
         if (candidates.Count == 0)
         {
@@ -133,7 +133,7 @@ internal sealed class OciImage
         if (match is null)
         {
             string platforms = string.Join(", ", withPlatform.Select(c => $"{c["platform"]!["os"]}/{c["platform"]!["architecture"]}{((string?)c["platform"]!["variant"] is { } v ? "/" + v : "")}").Distinct());
-            throw new OciBundleException(Strings.SysrootPlatformNotFound, source, goArch, platforms);
+            throw new OciBundleException(missing ?? Strings.SysrootPlatformNotFound, source, goArch, platforms);
         }
 
         return match;

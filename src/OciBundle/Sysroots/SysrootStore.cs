@@ -13,7 +13,11 @@ using OciBundle.State;
 namespace OciBundle.Sysroots;
 
 /// <summary>The sysroot a plan takes its native files from: a folder on the host, and the digest it was unpacked from (null for a plain folder).</summary>
-internal sealed record MaterializedSysroot(string Root, string? Digest, string Source, string Form);
+internal sealed record MaterializedSysroot(string Root, string? Digest, string Source, string Form)
+{
+    /// <summary>The image's name in its registry (<c>registry/repository:tag</c>), for a sysroot pulled from one.</summary>
+    public string? BaseName { get; init; }
+}
 
 /// <summary>
 /// Turns <c>OciBundleSysroot</c> into a folder the closure can read. A plain folder is used as it is. An OCI image layout,
@@ -30,11 +34,11 @@ internal static class SysrootStore
     private const string MarkerHeader = "ocibundle-sysroot 3";
     private static readonly TimeSpan LockTimeout = TimeSpan.FromMinutes(10);
 
-    public static MaterializedSysroot Materialize(SysrootSpec spec, TargetArchitecture arch, InputLedger inputs, Action<string> log)
+    public static MaterializedSysroot Materialize(SysrootSpec spec, TargetArchitecture arch, InputLedger inputs, Action<string> log, CancellationToken cancel = default)
     {
-        if (spec.Form == SysrootForm.Folder)
+        if (spec.Form is SysrootForm.Folder or SysrootForm.Registry)
         {
-            return new MaterializedSysroot(spec.Path, null, spec.Path, "folder");
+            return spec.Form == SysrootForm.Folder ? new MaterializedSysroot(spec.Path, null, spec.Path, "folder") : RegistrySysroot.Materialize(spec, arch, log, cancel);
         }
 
         string cache = spec.CacheDirectory!;
@@ -108,9 +112,9 @@ internal static class SysrootStore
         return new MaterializedSysroot(RootOf(cache, fileDigest), m.Digest, spec.Path, m.Digest == fileDigest ? "tarball" : "oci-archive");
     }
 
-    private static string RootOf(string cache, string digest) => Path.Combine(cache, Hex(digest), "rootfs");
+    internal static string RootOf(string cache, string digest) => Path.Combine(cache, Hex(digest), "rootfs");
 
-    private static string Hex(string digest) => digest[7..];
+    internal static string Hex(string digest) => digest[7..];
 
     private static void CheckPin(SysrootSpec spec, string source, string digest, string? fileDigest)
     {
@@ -120,7 +124,7 @@ internal static class SysrootStore
         }
     }
 
-    private static void CheckArchitecture(string source, TargetArchitecture arch, string imageArchitecture)
+    internal static void CheckArchitecture(string source, TargetArchitecture arch, string imageArchitecture)
     {
         if (imageArchitecture.Length > 0 && imageArchitecture != arch.GoArch)
         {
@@ -220,10 +224,10 @@ internal static class SysrootStore
     }
 
     /// <summary>What an entry says of itself: the digest it was made from, the image's architecture, every path's identity.</summary>
-    private sealed record EntryMarker(string Digest, string Architecture, IReadOnlyDictionary<string, string> Entries);
+    internal sealed record EntryMarker(string Digest, string Architecture, IReadOnlyDictionary<string, string> Entries);
 
     /// <summary>The verified entry for <paramref name="key"/>, unpacked by <paramref name="fill"/> first when it is missing or damaged.</summary>
-    private static EntryMarker Ensure(string cache, string key, string source, Action<string> log, Func<string, (string Digest, string Architecture)> fill)
+    internal static EntryMarker Ensure(string cache, string key, string source, Action<string> log, Func<string, (string Digest, string Architecture)> fill)
     {
         string entry = Path.Combine(cache, Hex(key));
         try
@@ -428,59 +432,5 @@ internal static class SysrootStore
         }
 
         return handle;
-    }
-}
-
-/// <summary>A read-only stream that hashes what passes through it; <see cref="DigestOfAll"/> reads the rest first.</summary>
-internal sealed class HashingStream : Stream
-{
-    private readonly Stream _inner;
-    private readonly IncrementalHash _hash = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
-
-    public HashingStream(Stream inner) => _inner = inner;
-
-    public override bool CanRead => true;
-    public override bool CanSeek => false;
-    public override bool CanWrite => false;
-    public override long Length => throw new NotSupportedException();
-    public override long Position { get => throw new NotSupportedException(); set => throw new NotSupportedException(); }
-
-    public override int Read(byte[] buffer, int offset, int count) => Read(buffer.AsSpan(offset, count));
-
-    public override int Read(Span<byte> buffer)
-    {
-        int n = _inner.Read(buffer);
-        _hash.AppendData(buffer[..n]);
-        return n;
-    }
-
-    /// <summary>The digest of the whole inner stream (what a decompressor left unread, such as padding, included).</summary>
-    public string DigestOfAll()
-    {
-        byte[] rest = new byte[1 << 16];
-        while (Read(rest) > 0)
-        {
-        }
-
-        return "sha256:" + Convert.ToHexString(_hash.GetHashAndReset()).ToLowerInvariant();
-    }
-
-    public override void Flush()
-    {
-    }
-
-    public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
-    public override void SetLength(long value) => throw new NotSupportedException();
-    public override void Write(byte[] buffer, int offset, int count) => throw new NotSupportedException();
-
-    protected override void Dispose(bool disposing)
-    {
-        if (disposing)
-        {
-            _hash.Dispose();
-            _inner.Dispose();
-        }
-
-        base.Dispose(disposing);
     }
 }
