@@ -21,12 +21,8 @@ public sealed class ArchitectureTests
     /// <summary>Files over <see cref="MaxFileLines"/> when the limit came, and their lines then. One may shrink, none may grow, a fixed one leaves the list, and none joins it.</summary>
     private static readonly Dictionary<string, int> LongFiles = new(StringComparer.Ordinal)
     {
-        ["Closure/ClosureBuilder.cs"] = 474,
-        ["Elf/ElfFile.cs"] = 410,
         ["Images/ImageLayoutWriter.cs"] = 613,
-        ["Planning/BundlePlanner.cs"] = 654,
         ["Registries/RegistryClient.cs"] = 617,
-        ["Spdx/SpdxSbom.cs"] = 584,
         ["Sysroots/SysrootStore.cs"] = 505,
         ["Sysroots/TarUnpacker.cs"] = 456,
     };
@@ -35,17 +31,9 @@ public sealed class ArchitectureTests
     private static readonly Dictionary<string, int> LongMethods = new(StringComparer.Ordinal)
     {
         ["BundleBuilder.cs: BundleBuilder.Build"] = 135,
-        ["Dotnet/DotnetRuntimeRules.cs: DotnetRuntimeRules.Apply"] = 84,
-        ["Elf/ElfFile.cs: ElfFile.Reader.Parse"] = 126,
-        ["Planning/BundlePlanner.cs: BundlePlanner.ComputeArgs"] = 98,
-        ["Planning/BundlePlanner.cs: BundlePlanner.Plan"] = 133,
-        ["Planning/ProvenanceReport.cs: ProvenanceReport.Write"] = 89,
         ["Registries/RegistryClient.cs: RegistryClient.Authenticate"] = 145,
         ["Registries/RegistryCredentials.cs: CredentialLookup.Find"] = 106,
         ["Registries/RegistryCredentials.cs: CredentialLookup.RunHelper"] = 91,
-        ["Rootfs/BundleWriter.cs: BundleWriter.WriteTree"] = 81,
-        ["Spdx/SpdxSbom.cs: SpdxSbom.Write"] = 292,
-        ["Spdx/SpdxSbom.cs: SpdxSbom.WritePackage"] = 100,
         ["Sysroots/TarUnpacker.cs: TarUnpacker.Apply"] = 134,
     };
 

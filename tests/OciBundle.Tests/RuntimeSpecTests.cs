@@ -35,7 +35,7 @@ public sealed class RuntimeSpecTests
         ReadonlyPaths = TargetDefaults.Of("OciBundleReadonlyPaths").Split(';'),
     };
 
-    private static JObject DefaultSeccomp(string arch) => SeccompProfile.Default(arch, Array.Empty<string>());
+    private static SeccompFilter DefaultSeccomp(string arch) => SeccompProfile.Default(arch, Array.Empty<string>());
 
     [TestMethod]
     public void DefaultConfigIsExactlyThis()

@@ -26,7 +26,7 @@ public sealed class SeccompProfileTests
     [TestMethod]
     public void DefaultForAmd64WithoutCapabilitiesDeniesNamespacesKeysAndMountsAndKeepsThreadsWorking()
     {
-        JObject seccomp = SeccompProfile.Default("amd64", NoCaps);
+        JObject seccomp = SeccompProfile.Default("amd64", NoCaps).ToJson();
         Assert.AreEqual("SCMP_ACT_ERRNO", (string)seccomp["defaultAction"]!);
         Assert.AreEqual(1, (int)seccomp["defaultErrnoRet"]!);
         Assert.AreEqual("""["SCMP_ARCH_X86_64","SCMP_ARCH_X86","SCMP_ARCH_X32"]""", Json(seccomp["architectures"]!));
@@ -51,7 +51,7 @@ public sealed class SeccompProfileTests
     [TestMethod]
     public void DefaultForArm64AllowsTheArmCallsAndNotTheX86Ones()
     {
-        JObject seccomp = SeccompProfile.Default("arm64", RuncCaps);
+        JObject seccomp = SeccompProfile.Default("arm64", RuncCaps).ToJson();
         Assert.AreEqual("""["SCMP_ARCH_AARCH64","SCMP_ARCH_ARM"]""", Json(seccomp["architectures"]!));
         foreach (string allowed in new[] { "set_tls", "cacheflush", "breakpoint", "arm_fadvise64_64", "arm_sync_file_range", "sync_file_range2" })
         {
@@ -68,7 +68,7 @@ public sealed class SeccompProfileTests
     [TestMethod]
     public void CapSysAdminAllowsNamespacesMountsAndCloneUnrestricted()
     {
-        JObject seccomp = SeccompProfile.Default("amd64", RuncCaps.Append("CAP_SYS_ADMIN").ToArray());
+        JObject seccomp = SeccompProfile.Default("amd64", RuncCaps.Append("CAP_SYS_ADMIN").ToArray()).ToJson();
         foreach (string allowed in new[] { "unshare", "mount", "umount2", "setns", "clone", "clone3", "bpf", "sethostname" })
         {
             Assert.IsTrue(AllowedOutright(seccomp, allowed), allowed);
@@ -93,8 +93,8 @@ public sealed class SeccompProfileTests
     [DataRow("CAP_SYSLOG", "syslog")]
     public void ACapabilityAllowsItsCallsAndOnlyWithIt(string capability, string call)
     {
-        Assert.IsFalse(AllowedOutright(SeccompProfile.Default("amd64", RuncCaps), call), call + " without " + capability);
-        Assert.IsTrue(AllowedOutright(SeccompProfile.Default("amd64", RuncCaps.Append(capability).ToArray()), call), call + " with " + capability);
+        Assert.IsFalse(AllowedOutright(SeccompProfile.Default("amd64", RuncCaps).ToJson(), call), call + " without " + capability);
+        Assert.IsTrue(AllowedOutright(SeccompProfile.Default("amd64", RuncCaps.Append(capability).ToArray()).ToJson(), call), call + " with " + capability);
     }
 
     [TestMethod]
@@ -106,7 +106,7 @@ public sealed class SeccompProfileTests
     [DataRow("loong64", """["SCMP_ARCH_LOONGARCH64"]""", "read", "arch_prctl")]
     public void EachTargetGetsItsArchitecturesAndItsOwnCalls(string goArch, string architectures, string allowed, string denied)
     {
-        JObject seccomp = SeccompProfile.Default(goArch, NoCaps);
+        JObject seccomp = SeccompProfile.Default(goArch, NoCaps).ToJson();
         Assert.AreEqual(architectures, Json(seccomp["architectures"]!));
         Assert.IsTrue(AllowedOutright(seccomp, allowed), allowed);
         Assert.AreEqual(0, Rules(seccomp, denied).Length, denied);
@@ -114,7 +114,7 @@ public sealed class SeccompProfileTests
 
     [TestMethod]
     public void S390xChecksCloneFlagsInTheSecondArgument() =>
-        Assert.AreEqual("""[{"index":1,"value":2114060288,"valueTwo":0,"op":"SCMP_CMP_MASKED_EQ"}]""", Json(Rules(SeccompProfile.Default("s390x", NoCaps), "clone").Single()["args"]!));
+        Assert.AreEqual("""[{"index":1,"value":2114060288,"valueTwo":0,"op":"SCMP_CMP_MASKED_EQ"}]""", Json(Rules(SeccompProfile.Default("s390x", NoCaps).ToJson(), "clone").Single()["args"]!));
 
     [TestMethod]
     public void UnknownGoArchIsTheCallersMistake() =>
@@ -154,15 +154,15 @@ public sealed class SeccompProfileTests
             """{"names":["clone"],"action":"SCMP_ACT_ALLOW","args":[{"index":0,"value":2114060288,"valueTwo":0,"op":"SCMP_CMP_MASKED_EQ"}]},""" +
             """{"names":["clone3"],"action":"SCMP_ACT_ERRNO","errnoRet":38},{"names":["ptrace"],"action":"SCMP_ACT_ALLOW"},""" +
             """{"names":["personality"],"action":"SCMP_ACT_ALLOW","args":[{"index":0,"value":18446744073709551615,"valueTwo":0,"op":"SCMP_CMP_EQ"}]}]}""",
-            Json(SeccompProfile.Resolve(JObject.Parse(DockerProfile), "amd64", RuncCaps)));
+            Json(SeccompProfile.Resolve(JObject.Parse(DockerProfile), "amd64", RuncCaps).ToJson()));
 
-        JObject admin = SeccompProfile.Resolve(JObject.Parse(DockerProfile), "arm64", new[] { "CAP_SYS_ADMIN", "CAP_SYS_CHROOT" });
+        JObject admin = SeccompProfile.Resolve(JObject.Parse(DockerProfile), "arm64", new[] { "CAP_SYS_ADMIN", "CAP_SYS_CHROOT" }).ToJson();
         Assert.AreEqual("""["SCMP_ARCH_AARCH64","SCMP_ARCH_ARM"]""", Json(admin["architectures"]!));
         CollectionAssert.AreEqual(new[] { "read", "write", "getpid", "set_tls", "mount", "ptrace", "personality" }, admin["syscalls"]!.SelectMany(r => r["names"]!.Values<string>()).ToArray());
-        Assert.AreEqual(0, Rules(SeccompProfile.Resolve(JObject.Parse(DockerProfile), "arm64", new[] { "CAP_SYS_ADMIN" }), "mount").Length, "includes.caps needs all of them");
+        Assert.AreEqual(0, Rules(SeccompProfile.Resolve(JObject.Parse(DockerProfile), "arm64", new[] { "CAP_SYS_ADMIN" }).ToJson(), "mount").Length, "includes.caps needs all of them");
 
-        Assert.AreEqual("""["SCMP_ARCH_RISCV64"]""", Json(SeccompProfile.Resolve(JObject.Parse(DockerProfile), "riscv64", NoCaps)["architectures"]!));
-        Assert.AreEqual("""["SCMP_ARCH_PPC64LE"]""", Json(SeccompProfile.Resolve(JObject.Parse(DockerProfile), "ppc64le", NoCaps)["architectures"]!), "an archMap without the target: its native architecture");
+        Assert.AreEqual("""["SCMP_ARCH_RISCV64"]""", Json(SeccompProfile.Resolve(JObject.Parse(DockerProfile), "riscv64", NoCaps).ToJson()["architectures"]!));
+        Assert.AreEqual("""["SCMP_ARCH_PPC64LE"]""", Json(SeccompProfile.Resolve(JObject.Parse(DockerProfile), "ppc64le", NoCaps).ToJson()["architectures"]!), "an archMap without the target: its native architecture");
     }
 
     [TestMethod]
@@ -176,8 +176,8 @@ public sealed class SeccompProfileTests
         Assert.AreEqual(
             """{"defaultAction":"SCMP_ACT_ALLOW","architectures":["SCMP_ARCH_X86_64","SCMP_ARCH_X86"],"flags":["SECCOMP_FILTER_FLAG_LOG"],"listenerPath":"/run/agent.sock","listenerMetadata":"app",""" +
             "\"syscalls\":" + """[{"names":["keyctl"],"action":"SCMP_ACT_NOTIFY"},{"names":["kexec_load"],"action":"SCMP_ACT_KILL_PROCESS"}]}""",
-            Json(SeccompProfile.Resolve(profile, "amd64", NoCaps)));
-        Assert.AreEqual("""{"defaultAction":"SCMP_ACT_LOG","architectures":["SCMP_ARCH_AARCH64"]}""", Json(SeccompProfile.Resolve(JObject.Parse("""{"defaultAction":"SCMP_ACT_LOG"}"""), "arm64", NoCaps)));
+            Json(SeccompProfile.Resolve(profile, "amd64", NoCaps).ToJson()));
+        Assert.AreEqual("""{"defaultAction":"SCMP_ACT_LOG","architectures":["SCMP_ARCH_AARCH64"]}""", Json(SeccompProfile.Resolve(JObject.Parse("""{"defaultAction":"SCMP_ACT_LOG"}"""), "arm64", NoCaps).ToJson()));
     }
 
     [TestMethod]
@@ -211,9 +211,9 @@ public sealed class SeccompProfileTests
     [TestMethod]
     public void TheSameInputsGiveTheSameJson()
     {
-        Assert.AreEqual(SeccompProfile.Default("amd64", RuncCaps).ToString(), SeccompProfile.Default("amd64", RuncCaps.Reverse().ToArray()).ToString());
-        Assert.AreEqual(SeccompProfile.Resolve(JObject.Parse(DockerProfile), "arm64", RuncCaps).ToString(), SeccompProfile.Resolve(JObject.Parse(DockerProfile), "arm64", RuncCaps).ToString());
-        Assert.AreNotSame(SeccompProfile.Default("amd64", NoCaps), SeccompProfile.Default("amd64", NoCaps), "each call its own object, for the caller to embed");
+        Assert.AreEqual(SeccompProfile.Default("amd64", RuncCaps).ToJson().ToString(), SeccompProfile.Default("amd64", RuncCaps.Reverse().ToArray()).ToJson().ToString());
+        Assert.AreEqual(SeccompProfile.Resolve(JObject.Parse(DockerProfile), "arm64", RuncCaps).ToJson().ToString(), SeccompProfile.Resolve(JObject.Parse(DockerProfile), "arm64", RuncCaps).ToJson().ToString());
+        Assert.AreNotSame(SeccompProfile.Default("amd64", NoCaps).ToJson(), SeccompProfile.Default("amd64", NoCaps).ToJson(), "each call its own object, for the caller to embed");
     }
 
     [TestMethod]
@@ -228,7 +228,7 @@ public sealed class SeccompProfileTests
             foreach (string[] caps in new[] { RuncCaps, RuncCaps.Append("CAP_SYS_ADMIN").ToArray() })
             {
                 string path = Path.Combine(dir.Path, $"{goArch}-{caps.Length}.json");
-                var config = new JObject { ["ociVersion"] = version, ["linux"] = new JObject { ["seccomp"] = SeccompProfile.Default(goArch, caps) } };
+                var config = new JObject { ["ociVersion"] = version, ["linux"] = new JObject { ["seccomp"] = SeccompProfile.Default(goArch, caps).ToJson() } };
                 File.WriteAllText(path, config.ToString());
                 Assert.AreEqual("", SchemaValidator.Validate(version, path), $"{goArch} with {string.Join(",", caps)} against {version}");
             }
@@ -240,9 +240,9 @@ public sealed class SeccompProfileTests
     {
         Assert.IsNull(SeccompProfile.UnknownToSpec100(SeccompProfile.Default("amd64", NoCaps)));
         Assert.IsNull(SeccompProfile.DefaultArchitectureUnknownToSpec100("arm64"));
-        JObject log = SeccompProfile.Resolve(JObject.Parse("""{"defaultAction":"SCMP_ACT_LOG"}"""), "amd64", NoCaps);
+        SeccompFilter log = SeccompProfile.Resolve(JObject.Parse("""{"defaultAction":"SCMP_ACT_LOG"}"""), "amd64", NoCaps);
         Assert.AreEqual("seccomp action SCMP_ACT_LOG", SeccompProfile.UnknownToSpec100(log));
-        JObject kill = SeccompProfile.Resolve(JObject.Parse("""{"defaultAction":"SCMP_ACT_ERRNO","syscalls":[{"names":["ptrace"],"action":"SCMP_ACT_KILL_PROCESS"}]}"""), "amd64", NoCaps);
+        SeccompFilter kill = SeccompProfile.Resolve(JObject.Parse("""{"defaultAction":"SCMP_ACT_ERRNO","syscalls":[{"names":["ptrace"],"action":"SCMP_ACT_KILL_PROCESS"}]}"""), "amd64", NoCaps);
         Assert.AreEqual("seccomp action SCMP_ACT_KILL_PROCESS", SeccompProfile.UnknownToSpec100(kill));
     }
 
@@ -255,7 +255,7 @@ public sealed class SeccompProfileTests
             string path = Path.Combine(dir.Path, goArch + ".json");
             foreach (string version in new[] { "1.0.0", "1.2.1", "1.3.0" })
             {
-                File.WriteAllText(path, new JObject { ["ociVersion"] = version, ["linux"] = new JObject { ["seccomp"] = SeccompProfile.Default(goArch, NoCaps) } }.ToString());
+                File.WriteAllText(path, new JObject { ["ociVersion"] = version, ["linux"] = new JObject { ["seccomp"] = SeccompProfile.Default(goArch, NoCaps).ToJson() } }.ToString());
                 string errors = SchemaValidator.Validate(version, path);
                 if (version == "1.0.0" && goArch is "riscv64" or "loong64")
                 {

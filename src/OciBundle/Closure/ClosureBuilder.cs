@@ -7,29 +7,6 @@ using OciBundle.Sysroots;
 
 namespace OciBundle.Closure;
 
-/// <summary>An ELF file in the bundle, with the object that loaded it (for the RPATH chain).</summary>
-internal sealed class ElfNode
-{
-    public ElfNode(string requestedPath, string rootfsPath, string hostPath, ElfFile elf, ElfNode? loader)
-    {
-        RequestedPath = requestedPath;
-        RootfsPath = rootfsPath;
-        HostPath = hostPath;
-        File = elf;
-        Loader = loader;
-    }
-
-    /// <summary>The path the loader opens it by (what its <c>$ORIGIN</c> derives from).</summary>
-    public string RequestedPath { get; }
-
-    /// <summary>The real file's path inside rootfs.</summary>
-    public string RootfsPath { get; }
-
-    public string HostPath { get; }
-    public ElfFile File { get; }
-    public ElfNode? Loader { get; }
-}
-
 /// <summary>
 /// Walks the ELF closure of the files put into a <see cref="RootfsPlan"/>: every interpreter and every
 /// <c>DT_NEEDED</c> library, transitively, resolved by <see cref="LibraryResolver"/> and added to the plan with
@@ -48,11 +25,11 @@ internal sealed class ClosureBuilder : IClosure
     private readonly TargetArchitecture _arch;
     private readonly RootfsPlan _plan;
     private readonly LibraryResolver _resolver;
-    private readonly Action<string> _log;
     private readonly Queue<ElfNode> _queue = new();
     private readonly Dictionary<string, ElfNode> _nodes = new(StringComparer.Ordinal);
     private readonly List<(string Library, string NeededBy)> _missing = new();
     private readonly HashSet<string> _interpreters = new(StringComparer.Ordinal);
+    private readonly LeftOutFiles _leftOut;
 
     public ClosureBuilder(SysrootView sysroot, TargetArchitecture arch, RootfsPlan plan, LibraryResolver resolver, Action<string> log)
     {
@@ -60,7 +37,7 @@ internal sealed class ClosureBuilder : IClosure
         _arch = arch;
         _plan = plan;
         _resolver = resolver;
-        _log = log;
+        _leftOut = new LeftOutFiles(sysroot, log);
     }
 
     public LibraryResolver Resolver => _resolver;
@@ -76,53 +53,14 @@ internal sealed class ClosureBuilder : IClosure
     /// <summary>The real rootfs paths of every interpreter (<c>PT_INTERP</c>) found: the kernel executes them, so they are programs.</summary>
     public IReadOnlyCollection<string> Interpreters => _interpreters;
 
-    /// <summary>
-    /// The major versions N of <c>prefix.N</c> the loader could find, highest first: the names in the sysroot's
-    /// ld.so.cache and in the loader's directories (what a shim that probes versions, like ICU's, would find).
-    /// </summary>
-    public IReadOnlyCollection<int> SonameVersions(string prefix)
-    {
-        var versions = new SortedSet<int>(Comparer<int>.Create((a, b) => b.CompareTo(a)));
-        void Add(string fileName)
-        {
-            // A pattern "x.so.*" also matches "x.so" (the dot may match the end): only names with a number after it.
-            if (fileName.Length > prefix.Length + 1 && fileName.StartsWith(prefix + ".", StringComparison.Ordinal))
-            {
-                string suffix = fileName[(prefix.Length + 1)..];
-                int dot = suffix.IndexOf('.');
-                if (int.TryParse(dot < 0 ? suffix : suffix[..dot], System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out int major) && major > 0)
-                {
-                    versions.Add(major);
-                }
-            }
-        }
+    /// <inheritdoc cref="LibraryResolver.SonameVersions"/>
+    public IReadOnlyCollection<int> SonameVersions(string prefix) => _resolver.SonameVersions(prefix);
 
-        foreach (string name in _resolver.Cache.Names)
-        {
-            Add(name);
-        }
-
-        foreach (string dir in _resolver.SystemDirectories)
-        {
-            string host = _sysroot.HostPath(dir);
-            _sysroot.Inputs?.Listing(host);
-            if (Directory.Exists(host))
-            {
-                foreach (string file in Directory.EnumerateFileSystemEntries(host, prefix + ".*"))
-                {
-                    Add(Path.GetFileName(file));
-                }
-            }
-        }
-
-        return versions;
-    }
-
-    /// <summary>Files left out (optional runtime parts whose dependencies the sysroot lacks), with why.</summary>
-    public List<string> Omitted { get; } = new();
+    /// <summary>Files left out (optional runtime parts whose dependencies the sysroot lacks, data files of a sysroot folder not everyone may read), with why.</summary>
+    public IReadOnlyList<string> Omitted => _leftOut.Omitted;
 
     /// <summary>Coded warnings of the walk: optional data files of a sysroot folder left out by the host-file rule (OCIB1319).</summary>
-    public List<OciBundleException> Warnings { get; } = new();
+    public IReadOnlyList<OciBundleException> Warnings => _leftOut.Warnings;
 
     /// <summary>
     /// Registers a file already in the plan (the app's own) for the walk, if it is ELF.
@@ -172,7 +110,7 @@ internal sealed class ClosureBuilder : IClosure
             return null;
         }
 
-        if (!resolved.IsDirectory && !IsPublic(resolved.RealPath, reason, optional))
+        if (!resolved.IsDirectory && !_leftOut.IsPublic(resolved.RealPath, reason, optional))
         {
             return null; // left out, and so are the links to it
         }
@@ -188,34 +126,6 @@ internal sealed class ClosureBuilder : IClosure
         }
 
         return resolved.RealPath;
-    }
-
-    /// <summary>
-    /// The host-file rule for a sysroot folder (<see cref="SysrootView.PublicFilesOnly"/>): true when anyone on the build
-    /// machine may read the file (or the rule does not apply); false for an optional file left out (with its warning);
-    /// an error for a needed one.
-    /// </summary>
-    private bool IsPublic(string realPath, string reason, bool optional)
-    {
-        string host = _sysroot.HostPath(realPath);
-        if (!_sysroot.PublicFilesOnly || NativeMethods.LStat(host) is not { } st || HostFileAccess.Problem(host, _sysroot.Root, st) is not { } problem)
-        {
-            return true;
-        }
-
-        if (!optional)
-        {
-            throw new OciBundleException(Strings.SysrootFileNotPublic, realPath, _sysroot.Root, reason, problem);
-        }
-
-        if (Warnings.All(w => !w.Message.Contains($"'{realPath}'", StringComparison.Ordinal)))
-        {
-            Warnings.Add(new OciBundleException(Strings.SysrootDataFileLeftOut, realPath, _sysroot.Root, reason, problem));
-            Omitted.Add($"{realPath} left out: not every user of the build machine may read it ({problem}).");
-            _log(Omitted[^1]);
-        }
-
-        return false;
     }
 
     /// <summary>Reproduces the symlinks met on the way to a path (for a directory whose content is chosen file by file).</summary>
@@ -234,67 +144,16 @@ internal sealed class ClosureBuilder : IClosure
         return true;
     }
 
-    /// <summary>Walks everything queued until the closure is complete; throws one error listing every library not found.</summary>
+    /// <summary>
+    /// Walks everything queued since the last call (the files added, and what they load, transitively); throws one error
+    /// listing every library not found. Each step that adds to the closure calls it before the next step reads the
+    /// closure: with nothing queued it does nothing, so a second call changes nothing.
+    /// </summary>
     public void Complete()
     {
         while (_queue.Count > 0)
         {
-            ElfNode node = _queue.Dequeue();
-            var found = new List<(string Name, LibraryLocation Location, string Reason)>();
-            var missing = new List<string>();
-
-            if (node.File.Interpreter is { } interp)
-            {
-                LibraryLocation? location = _resolver.Probe(ContainerPath.Normalize(interp));
-                if (location is null)
-                {
-                    missing.Add(interp);
-                }
-                else
-                {
-                    found.Add((interp, location, $"interpreter (PT_INTERP) of {node.RootfsPath}"));
-                    _interpreters.Add(location.RealPath);
-                }
-            }
-
-            foreach (string name in node.File.Needed)
-            {
-                LibraryLocation? location = _resolver.Resolve(name, node) ?? LoadedBySoName(name);
-                if (location is null)
-                {
-                    missing.Add(name);
-                }
-                else
-                {
-                    found.Add((name, location, $"DT_NEEDED {name} of {node.RootfsPath}"));
-                }
-            }
-
-            if (missing.Count > 0 && OptionalFiles.TryGetValue(Path.GetFileName(node.RootfsPath), out string? what))
-            {
-                _plan.Remove(node.RootfsPath);
-                _nodes.Remove(node.RootfsPath);
-                _resolver.Forget(node.RootfsPath);
-                Omitted.Add($"{node.RootfsPath} left out: it needs {string.Join(", ", missing)}, which the sysroot does not have ({what}).");
-                _log(Omitted[^1]);
-                continue;
-            }
-
-            foreach (string name in missing)
-            {
-                string file = name.Contains('/') ? ContainerPath.Normalize(name) : name;
-                if (_resolver.RejectedPlanFiles.FirstOrDefault(r => r.Key == file || Path.GetFileName(r.Key) == file) is { Key: not null } rejected)
-                {
-                    throw new OciBundleException(Strings.LibraryNotElf, name, node.RootfsPath, rejected.Key, rejected.Value);
-                }
-
-                _missing.Add((name, node.RootfsPath));
-            }
-
-            foreach ((string name, LibraryLocation location, string reason) in found)
-            {
-                Place(name, location, reason, node);
-            }
+            Walk(_queue.Dequeue());
         }
 
         if (_missing.Count > 0 && _resolver.ResolveSystem("libc.so.6") is null)
@@ -303,7 +162,7 @@ internal sealed class ClosureBuilder : IClosure
             // and -r linux-arm64). Say that once, not as a list of eighty names.
             int count = _missing.Select(m => m.Library).Distinct(StringComparer.Ordinal).Count();
             _missing.Clear();
-            throw new OciBundleException(Strings.SysrootLacksArchitecture, _sysroot.Root, _arch.GoArch, $"not even libc.so.6{WhatItHolds()}; the app needs {count} libraries");
+            throw new OciBundleException(Strings.SysrootLacksArchitecture, _sysroot.Root, _arch.GoArch, $"not even libc.so.6{_resolver.WhatTheSysrootHolds()}; the app needs {count} libraries");
         }
 
         if (_missing.Count > 0)
@@ -314,26 +173,62 @@ internal sealed class ClosureBuilder : IClosure
         }
     }
 
-    /// <summary>
-    /// Which machine's C library the sysroot does hold, if any: the one fact that tells a user why (an amd64 sysroot, or
-    /// the build machine's own root, for an arm64 bundle), so the message says it instead of listing every library.
-    /// </summary>
-    private string WhatItHolds()
+    /// <summary>One ELF file's interpreter and <c>DT_NEEDED</c> libraries: placed in the plan (and queued), or noted as missing.</summary>
+    private void Walk(ElfNode node)
     {
-        foreach (string goArch in TargetArchitecture.GoArchNames.Where(a => a != _arch.GoArch))
+        var found = new List<(string Name, LibraryLocation Location, string Reason)>();
+        var missing = new List<string>();
+        if (node.File.Interpreter is { } interp)
         {
-            TargetArchitecture other = TargetArchitecture.Find(goArch, out _)!;
-            foreach (string dir in other.DefaultLibraryDirectories)
+            LibraryLocation? location = _resolver.Probe(ContainerPath.Normalize(interp));
+            if (location is null)
             {
-                if (_sysroot.Resolve(dir + "/libc.so.6") is { IsDirectory: false } libc
-                    && Elf.ElfFile.TryReadIdentity(_sysroot.HostPath(libc.RealPath)) is { } identity && identity == other.Identity)
-                {
-                    return $"; it holds {goArch} libraries ({dir}/libc.so.6){(_sysroot.IsHostRoot ? ", the build machine's own" : "")}";
-                }
+                missing.Add(interp);
+            }
+            else
+            {
+                found.Add((interp, location, $"interpreter (PT_INTERP) of {node.RootfsPath}"));
+                _interpreters.Add(location.RealPath);
             }
         }
 
-        return _sysroot.IsHostRoot ? "; this is the build machine's own root" : "";
+        foreach (string name in node.File.Needed)
+        {
+            LibraryLocation? location = _resolver.Resolve(name, node) ?? LoadedBySoName(name);
+            if (location is null)
+            {
+                missing.Add(name);
+            }
+            else
+            {
+                found.Add((name, location, $"DT_NEEDED {name} of {node.RootfsPath}"));
+            }
+        }
+
+        if (missing.Count > 0 && OptionalFiles.TryGetValue(Path.GetFileName(node.RootfsPath), out string? what))
+        {
+            _plan.Remove(node.RootfsPath);
+            _nodes.Remove(node.RootfsPath);
+            _resolver.Forget(node.RootfsPath);
+            _leftOut.Add($"{node.RootfsPath} left out: it needs {string.Join(", ", missing)}, which the sysroot does not have ({what}).");
+            return;
+        }
+
+        foreach (string name in missing)
+        {
+            string file = name.Contains('/') ? ContainerPath.Normalize(name) : name;
+            if (_resolver.RejectedPlanFiles.FirstOrDefault(r => r.Key == file || Path.GetFileName(r.Key) == file) is { Key: not null } rejected)
+            {
+                throw new OciBundleException(Strings.LibraryNotElf, name, node.RootfsPath, rejected.Key, rejected.Value);
+            }
+
+            _missing.Add((name, node.RootfsPath));
+        }
+
+        foreach ((string name, LibraryLocation location, string reason) in found)
+        {
+            Place(name, location, reason, node);
+        }
     }
 
     /// <summary>glibc satisfies a DT_NEEDED name by an already loaded object with that DT_SONAME.</summary>
@@ -389,7 +284,7 @@ internal sealed class ClosureBuilder : IClosure
 
         string host = _sysroot.HostPath(realPath);
         NativeMethods.Statx st = NativeMethods.LStat(host) ?? throw new OciBundleException(Strings.FileSourceNotFound, host);
-        IsPublic(realPath, reason, optional: false);
+        _leftOut.IsPublic(realPath, reason, optional: false);
         _plan.AddFile(realPath, host, (UnixFileMode)(st.Mode & 0xFFF), (long)st.Size, reason, st.Inode, publicSource: _sysroot.PublicFilesOnly);
         if (!_nodes.ContainsKey(realPath) && ReadElf(host) is { } elf)
         {
@@ -405,18 +300,12 @@ internal sealed class ClosureBuilder : IClosure
     /// <summary>Copies a directory of the sysroot as it is: files, subdirectories and symlinks (kept as links, never followed).</summary>
     private void AddSysrootTree(string realDir, string reason, Func<string, bool>? exclude, bool optional)
     {
-        string hostDir = _sysroot.HostPath(realDir);
-        if (_sysroot.PublicFilesOnly && HostFileAccess.FolderProblem(hostDir, _sysroot.Root) is { } closed)
+        if (!_leftOut.IsFolderPublic(realDir, reason, optional))
         {
-            // A folder others may not search hides what is in it: none of it is public.
-            if (!optional)
-            {
-                throw new OciBundleException(Strings.SysrootFileNotPublic, realDir, _sysroot.Root, reason, closed);
-            }
-
-            LeaveOutFolder(realDir, reason, closed);
             return;
         }
+
+        string hostDir = _sysroot.HostPath(realDir);
 
         _plan.AddDirectory(realDir, reason);
         _sysroot.Inputs?.Listing(hostDir);
@@ -444,20 +333,12 @@ internal sealed class ClosureBuilder : IClosure
             {
                 AddSysrootTree(path, reason, exclude, optional);
             }
-            else if (NativeMethods.LStat(child.FullName) is { } st && (st.Mode & NativeMethods.S_IFMT) == NativeMethods.S_IFREG && IsPublic(path, reason, optional))
+            else if (NativeMethods.LStat(child.FullName) is { } st && (st.Mode & NativeMethods.S_IFMT) == NativeMethods.S_IFREG && _leftOut.IsPublic(path, reason, optional))
             {
                 // Only regular files: .NET reports fifos and sockets as files, and opening a fifo would block.
                 _plan.AddFile(path, child.FullName, (UnixFileMode)(st.Mode & 0xFFF), (long)st.Size, reason, st.Inode, publicSource: _sysroot.PublicFilesOnly);
             }
         }
-    }
-
-    /// <summary>An optional folder others may not search: left out whole, with one warning.</summary>
-    private void LeaveOutFolder(string realDir, string reason, string problem)
-    {
-        Warnings.Add(new OciBundleException(Strings.SysrootDataFileLeftOut, realDir, _sysroot.Root, reason, problem));
-        Omitted.Add($"{realDir} left out, with all it holds: not every user of the build machine may reach it ({problem}).");
-        _log(Omitted[^1]);
     }
 
     private static ElfFile? ReadElf(string hostPath)

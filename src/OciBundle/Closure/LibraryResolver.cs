@@ -48,7 +48,69 @@ internal sealed class LibraryResolver
         return LdSoCache.Load(sysroot.HostPath("/etc/ld.so.cache"));
     }
 
-    public LdSoCache Cache => _cache;
+    /// <summary>
+    /// The major versions N of <c>prefix.N</c> the loader could find, highest first: the names in the sysroot's
+    /// ld.so.cache and in the loader's directories (what a shim that probes versions, like ICU's, would find).
+    /// </summary>
+    public IReadOnlyCollection<int> SonameVersions(string prefix)
+    {
+        var versions = new SortedSet<int>(Comparer<int>.Create((a, b) => b.CompareTo(a)));
+        void Add(string fileName)
+        {
+            // A pattern "x.so.*" also matches "x.so" (the dot may match the end): only names with a number after it.
+            if (fileName.Length > prefix.Length + 1 && fileName.StartsWith(prefix + ".", StringComparison.Ordinal))
+            {
+                string suffix = fileName[(prefix.Length + 1)..];
+                int dot = suffix.IndexOf('.');
+                if (int.TryParse(dot < 0 ? suffix : suffix[..dot], System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out int major) && major > 0)
+                {
+                    versions.Add(major);
+                }
+            }
+        }
+
+        foreach (string name in _cache.Names)
+        {
+            Add(name);
+        }
+
+        foreach (string dir in SystemDirectories)
+        {
+            string host = _sysroot.HostPath(dir);
+            _sysroot.Inputs?.Listing(host);
+            if (Directory.Exists(host))
+            {
+                foreach (string file in Directory.EnumerateFileSystemEntries(host, prefix + ".*"))
+                {
+                    Add(Path.GetFileName(file));
+                }
+            }
+        }
+
+        return versions;
+    }
+
+    /// <summary>
+    /// Which machine's C library the sysroot does hold, if any: the one fact that tells a user why (an amd64 sysroot, or
+    /// the build machine's own root, for an arm64 bundle), so the message says it instead of listing every library.
+    /// </summary>
+    public string WhatTheSysrootHolds()
+    {
+        foreach (string goArch in TargetArchitecture.GoArchNames.Where(a => a != _arch.GoArch))
+        {
+            TargetArchitecture other = TargetArchitecture.Find(goArch, out _)!;
+            foreach (string dir in other.DefaultLibraryDirectories)
+            {
+                if (_sysroot.Resolve(dir + "/libc.so.6") is { IsDirectory: false } libc
+                    && ElfFile.TryReadIdentity(_sysroot.HostPath(libc.RealPath)) is { } identity && identity == other.Identity)
+                {
+                    return $"; it holds {goArch} libraries ({dir}/libc.so.6){(_sysroot.IsHostRoot ? ", the build machine's own" : "")}";
+                }
+            }
+        }
+
+        return _sysroot.IsHostRoot ? "; this is the build machine's own root" : "";
+    }
 
     /// <summary>Where a sysroot path is on the build machine.</summary>
     public string SysrootHostPath(string path) => _sysroot.HostPath(path);

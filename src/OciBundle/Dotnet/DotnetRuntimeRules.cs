@@ -72,38 +72,46 @@ internal static class DotnetRuntimeRules
 
         if (options.IncludeTimeZoneData && closure.Files.Any())
         {
-            // right/ holds the leap-second variants of every zone: TimeZoneInfo never lists them, and they are half the files.
-            // Of the rest, only what a package installed (tzdata): a file the build machine added there is not the distribution's.
-            PackageDatabase? database = packages.Value;
-            var unowned = new List<string>();
-            bool Exclude(string path)
+            AddTimeZoneData(closure, packages.Value, log);
+        }
+    }
+
+    /// <summary>
+    /// The sysroot's time zone database (<c>OciBundleIncludeTimeZoneData</c>): only what a package installed (tzdata),
+    /// checked against <paramref name="database"/> (the sysroot's dpkg database; null when it has none).
+    /// </summary>
+    private static void AddTimeZoneData(IClosure closure, PackageDatabase? database, Action<string> log)
+    {
+        // right/ holds the leap-second variants of every zone: TimeZoneInfo never lists them, and they are half the files.
+        // Of the rest, only what a package installed (tzdata): a file the build machine added there is not the distribution's.
+        var unowned = new List<string>();
+        bool Exclude(string path)
+        {
+            if (path == Zoneinfo + "/right")
             {
-                if (path == Zoneinfo + "/right")
-                {
-                    return true;
-                }
-
-                if (database is null || database.OwnerOf(path) is not null)
-                {
-                    return false;
-                }
-
-                unowned.Add(path);
                 return true;
             }
 
-            if (closure.AddSysrootData(Zoneinfo, "time zone database for TimeZoneInfo (OciBundleIncludeTimeZoneData)", Exclude) is null)
+            if (database is null || database.OwnerOf(path) is not null)
             {
-                log("Time zone data left out: the sysroot has no /usr/share/zoneinfo.");
+                return false;
             }
-            else if (database is null)
-            {
-                log("Time zone data: taken whole, with no package owner checked (the sysroot has no dpkg database).");
-            }
-            else if (unowned.Count > 0)
-            {
-                log($"Left out of the time zone data, as no package of the sysroot owns them: {string.Join(", ", unowned.Take(5))}{(unowned.Count > 5 ? $" and {unowned.Count - 5} more" : "")}. Add one you need with an OciBundleFile item.");
-            }
+
+            unowned.Add(path);
+            return true;
+        }
+
+        if (closure.AddSysrootData(Zoneinfo, "time zone database for TimeZoneInfo (OciBundleIncludeTimeZoneData)", Exclude) is null)
+        {
+            log("Time zone data left out: the sysroot has no /usr/share/zoneinfo.");
+        }
+        else if (database is null)
+        {
+            log("Time zone data: taken whole, with no package owner checked (the sysroot has no dpkg database).");
+        }
+        else if (unowned.Count > 0)
+        {
+            log($"Left out of the time zone data, as no package of the sysroot owns them: {string.Join(", ", unowned.Take(5))}{(unowned.Count > 5 ? $" and {unowned.Count - 5} more" : "")}. Add one you need with an OciBundleFile item.");
         }
     }
 

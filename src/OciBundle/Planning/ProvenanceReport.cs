@@ -34,21 +34,7 @@ internal static class ProvenanceReport
             json.WriteValue(entries.Where(e => e.Kind == RootfsEntryKind.File).Sum(e => e.Size));
             if (sysroot is not null)
             {
-                json.WritePropertyName("sysroot");
-                json.WriteStartObject();
-                json.WritePropertyName("source");
-                json.WriteValue(Portable(sysroot.Source));
-                json.WritePropertyName("form");
-                json.WriteValue(sysroot.Form);
-                json.WritePropertyName("root");
-                json.WriteValue(Portable(sysroot.Root));
-                if (sysroot.Digest is not null)
-                {
-                    json.WritePropertyName("digest");
-                    json.WriteValue(sysroot.Digest);
-                }
-
-                json.WriteEndObject();
+                WriteSysroot(json, sysroot, Portable);
             }
 
             json.WritePropertyName("omitted");
@@ -63,40 +49,7 @@ internal static class ProvenanceReport
             json.WriteStartArray();
             foreach (RootfsEntry e in entries)
             {
-                json.WriteStartObject();
-                json.WritePropertyName("path");
-                json.WriteValue(e.Path);
-                json.WritePropertyName("type");
-                json.WriteValue(e.Kind switch { RootfsEntryKind.Directory => "directory", RootfsEntryKind.Symlink => "symlink", _ => "file" });
-                json.WritePropertyName("mode");
-                json.WriteValue(Convert.ToString((int)e.Mode, 8).PadLeft(4, '0'));
-                if (e.Kind == RootfsEntryKind.File)
-                {
-                    json.WritePropertyName("size");
-                    json.WriteValue(e.Size);
-                }
-
-                if (e.LinkTarget is not null)
-                {
-                    json.WritePropertyName("target");
-                    json.WriteValue(e.LinkTarget);
-                }
-
-                if (e.SourcePath is not null)
-                {
-                    json.WritePropertyName("source");
-                    json.WriteValue(Portable(e.SourcePath));
-                }
-
-                if (e.OwnerId is int owner)
-                {
-                    json.WritePropertyName("owner");
-                    json.WriteValue(owner);
-                }
-
-                json.WritePropertyName("reason");
-                json.WriteValue(e.Reason);
-                json.WriteEndObject();
+                WriteEntry(json, e, Portable);
             }
 
             json.WriteEndArray();
@@ -105,5 +58,63 @@ internal static class ProvenanceReport
 
         builder.Append('\n');
         return new UTF8Encoding(false).GetBytes(builder.ToString());
+    }
+
+    private static void WriteSysroot(JsonTextWriter json, Sysroots.MaterializedSysroot sysroot, Func<string, string> portable)
+    {
+        json.WritePropertyName("sysroot");
+        json.WriteStartObject();
+        json.WritePropertyName("source");
+        json.WriteValue(portable(sysroot.Source));
+        json.WritePropertyName("form");
+        json.WriteValue(sysroot.Form);
+        json.WritePropertyName("root");
+        json.WriteValue(portable(sysroot.Root));
+        if (sysroot.Digest is not null)
+        {
+            json.WritePropertyName("digest");
+            json.WriteValue(sysroot.Digest);
+        }
+
+        json.WriteEndObject();
+    }
+
+    /// <summary>One path of rootfs: its type, mode, size, link target, source (as <paramref name="portable"/> names it), owner and reason.</summary>
+    private static void WriteEntry(JsonTextWriter json, RootfsEntry e, Func<string, string> portable)
+    {
+        json.WriteStartObject();
+        json.WritePropertyName("path");
+        json.WriteValue(e.Path);
+        json.WritePropertyName("type");
+        json.WriteValue(e.Kind switch { RootfsEntryKind.Directory => "directory", RootfsEntryKind.Symlink => "symlink", _ => "file" });
+        json.WritePropertyName("mode");
+        json.WriteValue(Convert.ToString((int)e.Mode, 8).PadLeft(4, '0'));
+        if (e.Kind == RootfsEntryKind.File)
+        {
+            json.WritePropertyName("size");
+            json.WriteValue(e.Size);
+        }
+
+        if (e.LinkTarget is not null)
+        {
+            json.WritePropertyName("target");
+            json.WriteValue(e.LinkTarget);
+        }
+
+        if (e.SourcePath is not null)
+        {
+            json.WritePropertyName("source");
+            json.WriteValue(portable(e.SourcePath));
+        }
+
+        if (e.OwnerId is int owner)
+        {
+            json.WritePropertyName("owner");
+            json.WriteValue(owner);
+        }
+
+        json.WritePropertyName("reason");
+        json.WriteValue(e.Reason);
+        json.WriteEndObject();
     }
 }

@@ -89,13 +89,13 @@ internal sealed record SeccompSpec(string Source, string? ProfileText)
         try
         {
             var spec = new SeccompSpec(path, ReadProfile(real));
-            JObject resolved = spec.Resolve(goArch, capabilities)!;
+            SeccompFilter resolved = spec.Resolve(goArch, capabilities)!;
             if (specVersion == "1.0.0" && SeccompProfile.UnknownToSpec100(resolved) is { } unknown)
             {
                 throw new SeccompProfileException($"runtime-spec 1.0.0 has no {unknown}; set OciBundleSpecVersion to 1.2.1 or later");
             }
 
-            return spec with { AllowsByDefault = (string?)resolved["defaultAction"] is "SCMP_ACT_ALLOW" or "SCMP_ACT_LOG" };
+            return spec with { AllowsByDefault = resolved.AllowsByDefault };
         }
         catch (Exception e) when (e is JsonException or SeccompProfileException or IOException or UnauthorizedAccessException or System.Text.DecoderFallbackException)
         {
@@ -114,7 +114,7 @@ internal sealed record SeccompSpec(string Source, string? ProfileText)
     }
 
     /// <summary>The <c>linux.seccomp</c> object for the target and the capabilities in effect; null when unconfined.</summary>
-    public JObject? Resolve(string goArch, IReadOnlyCollection<string> capabilities) => Source switch
+    public SeccompFilter? Resolve(string goArch, IReadOnlyCollection<string> capabilities) => Source switch
     {
         "unconfined" => null,
         "default" => SeccompProfile.Default(goArch, capabilities),

@@ -88,17 +88,7 @@ internal sealed class BundleWriter
     private void WriteTree(RootfsPlan plan, IReadOnlyDictionary<string, byte[]> topLevelFiles, string staging, CancellationToken cancel)
     {
         Directory.CreateDirectory(staging);
-        var top = new SortedDictionary<string, byte[]>(topLevelFiles.ToDictionary(p => p.Key, p => p.Value), StringComparer.Ordinal)
-        {
-            [OutputFolder.MarkerName] = OutputFolder.Marker(OutputKind.Bundle),
-        };
-        foreach ((string name, byte[] content) in top)
-        {
-            string path = Path.Combine(staging, name);
-            File.WriteAllBytes(path, content);
-            File.SetUnixFileMode(path, (UnixFileMode)0b110_100_100);
-        }
-
+        IReadOnlyCollection<string> top = WriteTopLevel(topLevelFiles, staging);
         string rootfs = Path.Combine(staging, "rootfs");
         string previousRootfs = Path.Combine(_destination, "rootfs");
         List<RootfsEntry> entries = plan.Entries.ToList();
@@ -143,6 +133,35 @@ internal sealed class BundleWriter
         }
 
         // Modes, owners and times of directories last, deepest first: writing into a directory changes its mtime.
+        FinishDirectories(entries, rootfs, owner, isRoot);
+        foreach (string name in top)
+        {
+            NativeMethods.SetTimes(Path.Combine(staging, name), _epoch);
+        }
+
+        NativeMethods.SetTimes(staging, _epoch);
+    }
+
+    /// <summary>config.json and the like, beside rootfs, with the marker that makes the folder ours; their names.</summary>
+    private static IReadOnlyCollection<string> WriteTopLevel(IReadOnlyDictionary<string, byte[]> topLevelFiles, string staging)
+    {
+        var top = new SortedDictionary<string, byte[]>(topLevelFiles.ToDictionary(p => p.Key, p => p.Value), StringComparer.Ordinal)
+        {
+            [OutputFolder.MarkerName] = OutputFolder.Marker(OutputKind.Bundle),
+        };
+        foreach ((string name, byte[] content) in top)
+        {
+            string path = Path.Combine(staging, name);
+            File.WriteAllBytes(path, content);
+            File.SetUnixFileMode(path, (UnixFileMode)0b110_100_100);
+        }
+
+        return top.Keys;
+    }
+
+    /// <summary>Every directory's mode, owner and time, deepest first.</summary>
+    private void FinishDirectories(List<RootfsEntry> entries, string rootfs, (uint Uid, uint Gid)? owner, bool isRoot)
+    {
         foreach (RootfsEntry dir in entries.Where(e => e.Kind == RootfsEntryKind.Directory).Reverse())
         {
             string path = rootfs + (dir.Path == "/" ? "" : dir.Path);
@@ -158,13 +177,6 @@ internal sealed class BundleWriter
 
             NativeMethods.SetTimes(path, _epoch);
         }
-
-        foreach (string name in top.Keys)
-        {
-            NativeMethods.SetTimes(Path.Combine(staging, name), _epoch);
-        }
-
-        NativeMethods.SetTimes(staging, _epoch);
     }
 
     private static void Chown(string path, (uint Uid, uint Gid)? owner)

@@ -1,6 +1,7 @@
 using System.Text;
 using Newtonsoft.Json;
 using Newtonsoft.Json.Linq;
+using OciBundle.SeccompProfiles;
 
 namespace OciBundle.RuntimeSpec;
 
@@ -46,7 +47,7 @@ internal static class RuntimeSpecBuilder
         public required IReadOnlyList<Request.RlimitSpec> Rlimits { get; init; }
 
         /// <summary>The <c>linux.seccomp</c> object; null for none (unconfined).</summary>
-        public required JObject? Seccomp { get; init; }
+        public required SeccompFilter? Seccomp { get; init; }
         public required IReadOnlyList<string> MaskedPaths { get; init; }
         public required IReadOnlyList<string> ReadonlyPaths { get; init; }
     }
@@ -102,7 +103,7 @@ internal static class RuntimeSpecBuilder
         linux["namespaces"] = new JArray(namespaces.Select(n => new JObject { ["type"] = n }));
         if (input.Seccomp is not null)
         {
-            linux["seccomp"] = input.Seccomp.DeepClone();
+            linux["seccomp"] = input.Seccomp.ToJson();
         }
 
         linux["maskedPaths"] = new JArray(input.MaskedPaths);

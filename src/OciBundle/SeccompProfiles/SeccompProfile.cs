@@ -142,14 +142,12 @@ internal static class SeccompProfile
         Target(goArch).Main is var main && !Spec100Architectures.Contains(main) ? main : null;
 
     /// <summary>The first action or architecture of a resolved profile that runtime-spec 1.0.0 does not know, if any.</summary>
-    public static string? UnknownToSpec100(JObject resolved) =>
-        new[] { (string?)resolved["defaultAction"] }
-            .Concat(resolved["syscalls"]?.Select(r => (string?)r["action"]) ?? Enumerable.Empty<string?>())
-            .FirstOrDefault(a => a is not null && !Spec100Actions.Contains(a)) is { } action ? $"seccomp action {action}"
-        : resolved["architectures"]?.Values<string>().FirstOrDefault(a => a is not null && !Spec100Architectures.Contains(a)) is { } arch ? $"seccomp architecture {arch}"
+    public static string? UnknownToSpec100(SeccompFilter resolved) =>
+        new[] { resolved.DefaultAction }.Concat(resolved.Syscalls.Select(r => r.Action)).FirstOrDefault(a => !Spec100Actions.Contains(a)) is { } action ? $"seccomp action {action}"
+        : resolved.Architectures.FirstOrDefault(a => !Spec100Architectures.Contains(a)) is { } arch ? $"seccomp architecture {arch}"
         : null;
 
-    public static JObject Default(string goArch, IReadOnlyCollection<string> capabilities)
+    public static SeccompFilter Default(string goArch, IReadOnlyCollection<string> capabilities)
     {
         var target = Target(goArch);
         return Write(Errno, 1, new[] { target.Main }.Concat(target.Sub).ToList(), new List<string>(), null, null, DefaultRules, target.Native, capabilities);
@@ -159,7 +157,7 @@ internal static class SeccompProfile
     /// A user's profile (Docker's form, with <c>archMap</c> and conditional rules, or the plain OCI form) resolved the same way.
     /// Throws <see cref="SeccompProfileException"/> naming the field at fault.
     /// </summary>
-    public static JObject Resolve(JObject profile, string goArch, IReadOnlyCollection<string> capabilities)
+    public static SeccompFilter Resolve(JObject profile, string goArch, IReadOnlyCollection<string> capabilities)
     {
         var target = Target(goArch);
         Known(profile, "", "defaultAction", "defaultErrnoRet", "architectures", "archMap", "flags", "listenerPath", "listenerMetadata", "syscalls");
@@ -210,55 +208,14 @@ internal static class SeccompProfile
     private static (string Native, string Main, string[] Sub) Target(string goArch) =>
         Targets.TryGetValue(goArch, out var target) ? target : throw new ArgumentException($"\"{goArch}\" is not a GOARCH the bundles support.", nameof(goArch));
 
-    private static JObject Write(string defaultAction, uint? defaultErrnoRet, List<string> architectures, List<string> flags, string? listenerPath, string? listenerMetadata,
+    private static SeccompFilter Write(string defaultAction, uint? defaultErrnoRet, List<string> architectures, List<string> flags, string? listenerPath, string? listenerMetadata,
         IEnumerable<Rule> rules, string native, IReadOnlyCollection<string> caps)
     {
-        var seccomp = new JObject { ["defaultAction"] = defaultAction };
-        if (defaultErrnoRet is { } errno)
-        {
-            seccomp["defaultErrnoRet"] = errno;
-        }
-
-        seccomp["architectures"] = new JArray(architectures.Distinct(StringComparer.Ordinal));
-        if (flags.Count > 0)
-        {
-            seccomp["flags"] = new JArray(flags.Distinct(StringComparer.Ordinal));
-        }
-
-        if (listenerPath is not null)
-        {
-            seccomp["listenerPath"] = listenerPath;
-        }
-
-        if (listenerMetadata is not null)
-        {
-            seccomp["listenerMetadata"] = listenerMetadata;
-        }
-
-        var kept = new JArray();
-        foreach (Rule r in rules.Where(r => !r.DroppedOnNewKernel && !r.NotArches.Contains(native) && !r.NotCaps.Any(caps.Contains)
-            && (r.Arches.Length == 0 || r.Arches.Contains(native)) && r.Caps.All(caps.Contains)))
-        {
-            var call = new JObject { ["names"] = new JArray(r.Names), ["action"] = r.Action };
-            if (r.ErrnoRet is { } ret)
-            {
-                call["errnoRet"] = ret;
-            }
-
-            if (r.Args.Length > 0)
-            {
-                call["args"] = new JArray(r.Args.Select(a => new JObject { ["index"] = a.Index, ["value"] = a.Value, ["valueTwo"] = a.ValueTwo, ["op"] = a.Op }));
-            }
-
-            kept.Add(call);
-        }
-
-        if (kept.Count > 0)
-        {
-            seccomp["syscalls"] = kept;
-        }
-
-        return seccomp;
+        var kept = rules.Where(r => !r.DroppedOnNewKernel && !r.NotArches.Contains(native) && !r.NotCaps.Any(caps.Contains)
+                && (r.Arches.Length == 0 || r.Arches.Contains(native)) && r.Caps.All(caps.Contains))
+            .Select(r => new SeccompSyscallRule(r.Names, r.Action, r.ErrnoRet, r.Args.Select(a => new SeccompArgument(a.Index, a.Value, a.ValueTwo, a.Op)).ToArray()))
+            .ToArray();
+        return new SeccompFilter(defaultAction, defaultErrnoRet, architectures.Distinct(StringComparer.Ordinal).ToArray(), flags.Distinct(StringComparer.Ordinal).ToArray(), listenerPath, listenerMetadata, kept);
     }
 
     private static Rule ParseRule(JToken token, string path)

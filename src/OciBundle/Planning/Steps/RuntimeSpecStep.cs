@@ -1,0 +1,34 @@
+using OciBundle.Request;
+using OciBundle.RuntimeSpec;
+
+namespace OciBundle.Planning.Steps;
+
+/// <summary>config.json, from the request's typed values, the args and environment, and the seccomp filter resolved for the target and the capabilities in effect.</summary>
+internal sealed class RuntimeSpecStep : IPlanStep
+{
+    public void Run(PlanContext context)
+    {
+        IsolationSpec isolation = context.Isolation;
+        ProcessSpec process = context.Process;
+        context.Config = RuntimeSpecBuilder.Write(new RuntimeSpecBuilder.Input
+        {
+            SpecVersion = isolation.SpecVersion,
+            Args = context.Args,
+            Environment = context.Environment,
+            Cwd = process.WorkingDirectory,
+            Uid = process.User.Uid,
+            Gid = process.User.Gid,
+            Hostname = isolation.Hostname,
+            ReadOnly = isolation.ReadOnly,
+            Rootless = isolation.Rootless,
+            HostNetwork = isolation.HostNetwork,
+            Mounts = isolation.Mounts,
+            Capabilities = process.Capabilities,
+            NoNewPrivileges = process.NoNewPrivileges,
+            Rlimits = process.Rlimits,
+            Seccomp = isolation.Seccomp.Resolve(context.Content.Arch.GoArch, process.Capabilities.Bounding),
+            MaskedPaths = isolation.MaskedPaths,
+            ReadonlyPaths = isolation.ReadonlyPaths,
+        });
+    }
+}

@@ -1,0 +1,102 @@
+using OciBundle.Closure;
+using OciBundle.Diagnostics;
+using OciBundle.Dotnet;
+using OciBundle.Model;
+using OciBundle.Request;
+using OciBundle.Spdx;
+using OciBundle.Storage;
+
+namespace OciBundle.Planning.Steps;
+
+/// <summary>
+/// With <c>OciBundleSbom</c>: the SBOM of everything planned so far (so it is the last file planned, and lists every
+/// other file), added to rootfs at <see cref="WellKnownPaths.SbomInContainer"/>; and the digests computed, for the next
+/// publish to reuse.
+/// </summary>
+internal sealed class SbomStep : IPlanStep
+{
+    public void Run(PlanContext context)
+    {
+        if (!context.Content.Sbom)
+        {
+            context.Sbom = null;
+            context.SourceDigests = new Dictionary<string, string>();
+            return;
+        }
+
+        ContentSpec content = context.Content;
+        PackageDatabase? packages = context.Packages.Value;
+        List<RootfsEntry> entries = context.Plan.Entries.ToList();
+        (IReadOnlyDictionary<string, FileDigest> byPath, IReadOnlyDictionary<string, string> bySource) =
+            FileDigests.Compute(entries, context.Inputs.Entries, context.KnownDigests, context.Cache.Value, context.Cancel);
+
+        IReadOnlyList<DepsLibrary> libraries = ReadDepsJson(context);
+        NuGetPackageFiles? packageFiles = content.NuGetPackageRoot is { } root ? new NuGetPackageFiles(root, context.Cache.Value, context.Inputs, context.Log) : null;
+        byte[] document = SpdxSbom.Write(new SbomSources
+        {
+            Files = entries,
+            Digests = byPath,
+            AppName = content.AppName,
+            AppDirectory = context.Process.WorkingDirectory,
+            AppLibraries = libraries,
+            Frameworks = context.Frameworks,
+            Host = context.Host,
+            Origin = context.OriginOf,
+            CompiledRuntimePacks = content.RuntimePacks,
+            Packages = packages,
+            Os = ReadOsRelease(context),
+            RidArch = content.Arch.RidArch,
+            Sysroot = context.Sysroot,
+            NuGetPackageRoot = content.NuGetPackageRoot,
+            PackageFiles = packageFiles,
+            Inputs = context.Inputs,
+            Epoch = context.Created,
+            SysrootDigest = context.Materialized.Digest,
+        });
+        packageFiles?.Save(); // the .nupkg digests, for the next plan on this machine
+        context.Plan.AddContent(WellKnownPaths.SbomInContainer, document, FileModes.Data, "the SBOM of this root file system (SPDX 2.3, OciBundleSbom; it lists every other file)");
+        context.Sbom = document;
+        context.SourceDigests = bySource;
+    }
+
+    /// <summary>The app's deps.json libraries; none when it has no deps.json (Native AOT).</summary>
+    private static IReadOnlyList<DepsLibrary> ReadDepsJson(PlanContext context)
+    {
+        string depsPath = context.Content.DepsFile;
+        context.Inputs.Path(depsPath);
+        if (!File.Exists(depsPath))
+        {
+            return Array.Empty<DepsLibrary>();
+        }
+
+        try
+        {
+            return DepsJson.Read(depsPath);
+        }
+        catch (Exception e) when (e is IOException or InvalidDataException)
+        {
+            throw new OciBundleException(Strings.RuntimeConfigUnreadable, depsPath, e.Message);
+        }
+    }
+
+    /// <summary>The sysroot's os-release (<c>/etc/os-release</c>, else <c>/usr/lib/os-release</c>), links followed inside the sysroot.</summary>
+    private static OsRelease? ReadOsRelease(PlanContext context)
+    {
+        foreach (string path in new[] { "/etc/os-release", "/usr/lib/os-release" })
+        {
+            // Only as the plan took it from the sysroot: one left out by the host-file rule is not read either.
+            if (context.Sysroot.Resolve(path) is { IsDirectory: false } found && context.Plan.TryGet(found.RealPath, out RootfsEntry planned)
+                && planned.SourcePath == context.Sysroot.HostPath(found.RealPath))
+            {
+                string host = context.Sysroot.HostPath(found.RealPath);
+                var info = new FileInfo(host);
+                if (info.Exists && info.Length < 64 * 1024)
+                {
+                    return OsRelease.Parse(File.ReadAllText(host));
+                }
+            }
+        }
+
+        return null;
+    }
+}

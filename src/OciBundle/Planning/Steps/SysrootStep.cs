@@ -1,0 +1,20 @@
+using OciBundle.Request;
+using OciBundle.Sysroots;
+
+namespace OciBundle.Planning.Steps;
+
+/// <summary>
+/// The sysroot as a folder: a plain folder as it is; an archive or image unpacked (or found in the cache) here, before
+/// the closure, and so never on a publish the up-to-date check found up to date.
+/// </summary>
+internal sealed class SysrootStep : IPlanStep
+{
+    public void Run(PlanContext context)
+    {
+        ContentSpec content = context.Content;
+        MaterializedSysroot sysroot = SysrootStore.Materialize(content.Sysroot, content.Arch, context.Inputs, context.Log, context.Cancel);
+        context.Materialized = sysroot;
+        // Only a folder the user named (or /) follows the host-file rule: an unpacked archive is the product's own.
+        context.Sysroot = new SysrootView(sysroot.Root) { Inputs = context.Inputs, PublicFilesOnly = sysroot.Form == "folder" };
+    }
+}
