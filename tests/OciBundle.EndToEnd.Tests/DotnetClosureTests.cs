@@ -36,8 +36,7 @@ public sealed class DotnetClosureTests
     public void SelfContainedGlobalizedAppBehavesAsOnTheHost()
     {
         Runc.RequireRoot();
-        using TestProject project = TestProject.WithSdkElement("Globalized", items: AppArgDotnet);
-        project.Publish("-p:PublishOciBundle=true");
+        TestProject project = SharedProjects.GlobalizedProbe; // SecurityTests reads its certificates
 
         AssertSameOutputInContainerAsOnHost(project, Path.Combine(project.PublishDir, "Globalized"), "dotnet");
 
@@ -235,7 +234,7 @@ public sealed class DotnetClosureTests
         TestEnvironment.Require(TestEnvironment.Which("nsenter") is not null && TestEnvironment.Which("curl") is not null, "nsenter (util-linux) and curl, to reach the container's network");
         // The template as a new user gets it, plus only the line that adds the SDK.
         using TestProject project = TestProject.FromXml("Api", "<Project />", "");
-        ProcessResult created = TestEnvironment.Run("dotnet", new[] { "new", "webapi", "--force", "-n", "Api", "-o", "." }, project.Directory, project.Environment, TimeSpan.FromMinutes(2));
+        ProcessResult created = TestProject.DotnetNew(project.Directory, project.Environment, "webapi", "--force", "-n", "Api", "-o", ".");
         Assert.AreEqual(0, created.ExitCode, created.All);
         string csproj = Path.Combine(project.Directory, "Api.csproj");
         File.WriteAllText(csproj, File.ReadAllText(csproj).Replace("<Project Sdk=\"Microsoft.NET.Sdk.Web\">", $"<Project Sdk=\"Microsoft.NET.Sdk.Web\">\n  <Sdk Name=\"OciBundle.Sdk\" Version=\"{SdkFeed.Version}\" />", StringComparison.Ordinal));

@@ -39,7 +39,7 @@ public sealed class SafetyTests
             string Snapshot() => File.Exists(target) ? File.ReadAllText(target) : target.EndsWith("/obj", StringComparison.Ordinal) || target.Length <= 4 ? "" : TreeFingerprint.Of(target);
             string before = Snapshot();
             string publish = property == "OciImageDir" ? "-p:PublishOciImage=true" : "-p:PublishOciBundle=true";
-            ProcessResult refused = project.Publish(false, publish, $"-p:{property}={target}");
+            ProcessResult refused = project.Publish(false, "--no-restore", publish, $"-p:{property}={target}"); // restored by the publish above
 
             Assert.AreNotEqual(0, refused.ExitCode, $"{property}={target}");
             StringAssert.Contains(refused.Output, $"error {code}: {property} '", $"{property}={target}:\n{refused.Output}");

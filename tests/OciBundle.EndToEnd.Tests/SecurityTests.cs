@@ -1,4 +1,3 @@
-using System.Security.Cryptography;
 using System.Security.Cryptography.X509Certificates;
 using Microsoft.VisualStudio.TestTools.UnitTesting;
 using OciBundle.Testing;
@@ -107,36 +106,20 @@ public sealed class SecurityTests
         const string caBundle = "/etc/ssl/certs/ca-certificates.crt";
         TestEnvironment.Require(File.Exists(caBundle), "the build machine has a CA bundle (apt-get install ca-certificates)");
 
-        // A certificate no package owns, in the certificate directory: as Debian's ssl-cert-snakeoil.pem, or a hand-made CA.
-        string extra = "/etc/ssl/certs/ocibundle-e2e-" + Guid.NewGuid().ToString("N")[..8] + ".pem";
-        using (var key = RSA.Create(2048))
-        {
-            var request = new CertificateRequest("CN=OciBundle e2e extra root", key, HashAlgorithmName.SHA256, RSASignaturePadding.Pkcs1);
-            request.CertificateExtensions.Add(new X509BasicConstraintsExtension(true, false, 0, true));
-            using X509Certificate2 cert = request.CreateSelfSigned(DateTimeOffset.UtcNow.AddDays(-1), DateTimeOffset.UtcNow.AddDays(1));
-            File.WriteAllText(extra, cert.ExportCertificatePem() + "\n");
-        }
+        // Published while a certificate no package owns lay in the certificate directory (as Debian's
+        // ssl-cert-snakeoil.pem, or a hand-made CA); DotnetClosureTests checks the same bundle's app against the host.
+        TestProject project = SharedProjects.GlobalizedProbe;
 
-        try
-        {
-            using TestProject project = TestProject.WithSdkElement("Trust", items: """<OciBundleAppArg Include="dotnet" />""");
-            project.Publish("-p:PublishOciBundle=true");
+        string certs = Path.Combine(project.BundleDir, "rootfs", "etc", "ssl", "certs");
+        CollectionAssert.AreEqual(new[] { "ca-certificates.crt" }, Directory.GetFileSystemEntries(certs).Select(Path.GetFileName).ToArray(),
+            "nothing but the CA bundle: no snakeoil, no unowned extra, no hash links");
+        CollectionAssert.AreEqual(File.ReadAllBytes(caBundle), File.ReadAllBytes(Path.Combine(certs, "ca-certificates.crt")));
 
-            string certs = Path.Combine(project.BundleDir, "rootfs", "etc", "ssl", "certs");
-            CollectionAssert.AreEqual(new[] { "ca-certificates.crt" }, Directory.GetFileSystemEntries(certs).Select(Path.GetFileName).ToArray(),
-                "nothing but the CA bundle: no snakeoil, no unowned extra, no hash links");
-            CollectionAssert.AreEqual(File.ReadAllBytes(caBundle), File.ReadAllBytes(Path.Combine(certs, "ca-certificates.crt")));
-
-            ProcessResult run = Runc.RunAsRoot(project.BundleDir);
-            Assert.AreEqual(0, run.ExitCode, run.All);
-            var inBundle = new X509Certificate2Collection();
-            inBundle.ImportFromPemFile(caBundle);
-            int distinct = inBundle.Select(c => c.Thumbprint).Distinct().Count();
-            StringAssert.Contains(run.Output, $"\nroots: {distinct}\n", $"the app trusts exactly the CA bundle's {distinct} roots\n{run.Output}");
-        }
-        finally
-        {
-            File.Delete(extra);
-        }
+        ProcessResult run = Runc.RunAsRoot(project.BundleDir);
+        Assert.AreEqual(0, run.ExitCode, run.All);
+        var inBundle = new X509Certificate2Collection();
+        inBundle.ImportFromPemFile(caBundle);
+        int distinct = inBundle.Select(c => c.Thumbprint).Distinct().Count();
+        StringAssert.Contains(run.Output, $"\nroots: {distinct}\n", $"the app trusts exactly the CA bundle's {distinct} roots\n{run.Output}");
     }
 }

@@ -86,7 +86,7 @@ public sealed class TargetShapeTests
             """);
         File.WriteAllText(Path.Combine(root, "SlnLib", "Greeting.cs"), "namespace SlnLib; public static class Greeting { public const string Text = \"hello from the library\"; }\n");
         ProcessResult Dotnet(params string[] args) => TestEnvironment.Run("dotnet", args, root, app.Environment, TimeSpan.FromMinutes(8));
-        Assert.AreEqual(0, Dotnet("new", "sln", "-n", "All").ExitCode);
+        Assert.AreEqual(0, TestProject.DotnetNew(root, app.Environment, "sln", "-n", "All").ExitCode);
         string sln = Directory.GetFiles(root, "All.sln*").Single();
         Assert.AreEqual(0, Dotnet("sln", sln, "add", "SlnApp/SlnApp.csproj", "SlnLib/SlnLib.csproj").ExitCode);
 

@@ -94,6 +94,20 @@ public sealed class TestProject : IDisposable
         ["MSBUILDDISABLENODEREUSE"] = "1",
     };
 
+    private static readonly object TemplateEngine = new();
+
+    /// <summary>
+    /// Runs <c>dotnet new</c> in <paramref name="directory"/>, one at a time in this run: the template engine keeps its
+    /// cache in the user's home (~/.templateengine), and two processes writing it at once can fail (dotnet/templating#5203).
+    /// </summary>
+    public static ProcessResult DotnetNew(string directory, IDictionary<string, string?> environment, params string[] args)
+    {
+        lock (TemplateEngine)
+        {
+            return TestEnvironment.Run("dotnet", new[] { "new" }.Concat(args), directory, environment, TimeSpan.FromMinutes(2));
+        }
+    }
+
     /// <summary>Runs dotnet with the given arguments in the project folder.</summary>
     public ProcessResult Dotnet(params string[] args) => TestEnvironment.Run("dotnet", args.Append("-nologo"), Directory, Environment, TimeSpan.FromMinutes(8));
 
