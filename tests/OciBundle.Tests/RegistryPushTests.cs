@@ -463,7 +463,7 @@ public sealed class RegistryPushTests
     [TestMethod]
     public void ChallengeParametersAreParsedAsTheSpecWritesThem()
     {
-        Dictionary<string, string> p = RegistryClient.ChallengeParameters("realm=\"https://auth.example.com/token\",service=\"registry.example.com\",scope=\"repository:a/b:pull,push\",error=\"insufficient_scope\"");
+        Dictionary<string, string> p = RegistryAuth.ChallengeParameters("realm=\"https://auth.example.com/token\",service=\"registry.example.com\",scope=\"repository:a/b:pull,push\",error=\"insufficient_scope\"");
         Assert.AreEqual("https://auth.example.com/token", p["realm"]);
         Assert.AreEqual("registry.example.com", p["service"]);
         Assert.AreEqual("repository:a/b:pull,push", p["scope"]);
