@@ -21,20 +21,12 @@ public sealed class ArchitectureTests
     /// <summary>Files over <see cref="MaxFileLines"/> when the limit came, and their lines then. One may shrink, none may grow, a fixed one leaves the list, and none joins it.</summary>
     private static readonly Dictionary<string, int> LongFiles = new(StringComparer.Ordinal)
     {
-        ["Images/ImageLayoutWriter.cs"] = 613,
-        ["Registries/RegistryClient.cs"] = 617,
-        ["Sysroots/SysrootStore.cs"] = 505,
-        ["Sysroots/TarUnpacker.cs"] = 456,
     };
 
     /// <summary>Methods over <see cref="MaxMethodLines"/> when the limit came (file: type.member), and their lines then; the same rule as <see cref="LongFiles"/>.</summary>
     private static readonly Dictionary<string, int> LongMethods = new(StringComparer.Ordinal)
     {
         ["BundleBuilder.cs: BundleBuilder.Build"] = 135,
-        ["Registries/RegistryClient.cs: RegistryClient.Authenticate"] = 145,
-        ["Registries/RegistryCredentials.cs: CredentialLookup.Find"] = 106,
-        ["Registries/RegistryCredentials.cs: CredentialLookup.RunHelper"] = 91,
-        ["Sysroots/TarUnpacker.cs: TarUnpacker.Apply"] = 134,
     };
 
     private static readonly Lazy<EngineSource> Engine = new(() => EngineSource.Read());

@@ -154,7 +154,7 @@ public sealed class LayerCompressionTests
             Assert.AreEqual(3, layers.Length);
             for (int i = 0; i < layers.Length; i++)
             {
-                Assert.AreEqual(ImageLayoutWriter.MediaTypeOf(compression), (string)layers[i]["mediaType"]!);
+                Assert.AreEqual(Storage.BlobCompression.Of(compression).LayerMediaType, (string)layers[i]["mediaType"]!);
                 byte[] blob = File.ReadAllBytes(Path.Combine(image, "blobs", "sha256", ((string)layers[i]["digest"]!)[7..]));
                 Assert.AreEqual((string)layers[i]["digest"]!, "sha256:" + Convert.ToHexString(SHA256.HashData(blob)).ToLowerInvariant());
                 Assert.AreEqual((long)layers[i]["size"]!, blob.Length);

@@ -14,7 +14,7 @@ internal static class RegistryPull
     {
         using var http = new HttpClient();
         var request = new HttpRequestMessage(HttpMethod.Head, $"http://{host}/v2/{repository}/manifests/{tag}");
-        request.Headers.Accept.ParseAdd(ImageLayoutWriter.ManifestMediaType);
+        request.Headers.Accept.ParseAdd(Model.Oci.OciMediaTypes.ImageManifest);
         using HttpResponseMessage response = http.Send(request);
         return response.IsSuccessStatusCode ? response.Headers.GetValues("Docker-Content-Digest").Single() : null;
     }
@@ -32,7 +32,7 @@ internal static class RegistryPull
         }
 
         var request = new HttpRequestMessage(HttpMethod.Get, $"http://{host}/v2/{repository}/manifests/{tag}");
-        request.Headers.Accept.ParseAdd(ImageLayoutWriter.ManifestMediaType);
+        request.Headers.Accept.ParseAdd(Model.Oci.OciMediaTypes.ImageManifest);
         using HttpResponseMessage response = http.Send(request);
         Assert.IsTrue(response.IsSuccessStatusCode, $"GET manifest {tag}: {(int)response.StatusCode}");
         byte[] manifest = response.Content.ReadAsByteArrayAsync().GetAwaiter().GetResult();

@@ -95,7 +95,7 @@ public sealed class RegistryPushTests
     {
         using var http = new HttpClient(handler ?? new HttpClientHandler());
         var request = new HttpRequestMessage(HttpMethod.Head, $"{(registry.Tls ? "https" : "http")}://{registry.Host}/v2/{repository}/manifests/{tag}");
-        request.Headers.Accept.ParseAdd(ImageLayoutWriter.ManifestMediaType);
+        request.Headers.Accept.ParseAdd(Model.Oci.OciMediaTypes.ImageManifest);
         using HttpResponseMessage response = http.Send(request);
         return response.IsSuccessStatusCode ? response.Headers.GetValues("Docker-Content-Digest").Single() : null;
     }
@@ -175,7 +175,7 @@ public sealed class RegistryPushTests
         Assert.AreEqual(5, pushed.BlobsUploaded + pushed.BlobsPresent, "two configs and the three layers, which are the same files for both here: each blob once");
         using var http = new HttpClient();
         var head = new HttpRequestMessage(HttpMethod.Head, $"http://{registry.Host}/v2/team/app/manifests/latest");
-        head.Headers.Accept.ParseAdd(ImageLayoutWriter.IndexMediaType);
+        head.Headers.Accept.ParseAdd(Model.Oci.OciMediaTypes.ImageIndex);
         Assert.AreEqual(digest, http.Send(head).Headers.GetValues("Docker-Content-Digest").Single());
         Assert.AreEqual(arm64.ManifestDigest, RegistryDigest(registry, "team/app", arm64.ManifestDigest), "the arm64 manifest is there by digest");
         List<string> puts = registry.Requests().Where(r => r.Method == "PUT" && r.Path.Contains("/manifests/", StringComparison.Ordinal)).Select(r => r.Path).ToList();
@@ -463,7 +463,7 @@ public sealed class RegistryPushTests
     [TestMethod]
     public void ChallengeParametersAreParsedAsTheSpecWritesThem()
     {
-        Dictionary<string, string> p = RegistryClient.ChallengeParameters("realm=\"https://auth.example.com/token\",service=\"registry.example.com\",scope=\"repository:a/b:pull,push\",error=\"insufficient_scope\"");
+        Dictionary<string, string> p = RegistryAuth.ChallengeParameters("realm=\"https://auth.example.com/token\",service=\"registry.example.com\",scope=\"repository:a/b:pull,push\",error=\"insufficient_scope\"");
         Assert.AreEqual("https://auth.example.com/token", p["realm"]);
         Assert.AreEqual("registry.example.com", p["service"]);
         Assert.AreEqual("repository:a/b:pull,push", p["scope"]);

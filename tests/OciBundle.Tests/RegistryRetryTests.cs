@@ -43,7 +43,7 @@ public sealed class RegistryRetryTests
     {
         using var http = new HttpClient();
         var request = new HttpRequestMessage(HttpMethod.Head, $"http://{registry.Host}/v2/team/app/manifests/{tag}");
-        request.Headers.Accept.ParseAdd(ImageLayoutWriter.ManifestMediaType);
+        request.Headers.Accept.ParseAdd(Model.Oci.OciMediaTypes.ImageManifest);
         using HttpResponseMessage response = http.Send(request);
         return response.IsSuccessStatusCode ? response.Headers.GetValues("Docker-Content-Digest").Single() : null;
     }

@@ -1,5 +1,5 @@
-using System.IO.Compression;
 using OciBundle.Model;
+using OciBundle.Storage;
 
 namespace OciBundle.Images;
 
@@ -24,7 +24,7 @@ internal sealed class ChunkedCompressor : Stream
     public const int ChunkSize = 1 << 20;
 
     private readonly Stream _inner;
-    private readonly LayerCompression _compression;
+    private readonly BlobCompression _compression;
     private readonly int _parallelism;
     private readonly Queue<Task<(byte[] Buffer, int Length)>> _pending = new();
 
@@ -44,7 +44,7 @@ internal sealed class ChunkedCompressor : Stream
     public ChunkedCompressor(Stream inner, LayerCompression compression, int parallelism, SemaphoreSlim? cores = null)
     {
         _inner = inner;
-        _compression = compression;
+        _compression = BlobCompression.Of(compression);
         _parallelism = Math.Max(1, parallelism);
         _cores = cores;
     }
@@ -142,49 +142,18 @@ internal sealed class ChunkedCompressor : Stream
         base.Dispose(disposing);
     }
 
-    /// <summary>The most a chunk can take compressed (deflate's stored blocks, zstd's bound), plus the headers.</summary>
-    internal static int Bound(int length) => length + length / 64 + 1024;
-
-    /// <summary>One chunk compressed alone, into <paramref name="output"/>: what a reader of the whole stream sees as one member or frame.</summary>
-    internal static int Compress(ReadOnlySpan<byte> chunk, LayerCompression compression, byte[] output)
-    {
-        if (compression == LayerCompression.Zstd)
-        {
-            // One context per thread: ZSTD_compress2 starts every frame afresh, and a context costs megabytes to set up.
-            _zstd ??= new ZstdSharp.Compressor(ZstdLevel);
-            return _zstd.Wrap(chunk, output);
-        }
-
-        using var stream = new MemoryStream(output, writable: true);
-        using (var gzip = new GZipStream(stream, CompressionLevel.Optimal, leaveOpen: true))
-        {
-            gzip.Write(chunk);
-        }
-
-        // The header's OS byte is the one the zlib build was compiled for: say Unix, as GNU gzip on Linux does,
-        // so the bytes do not depend on where .NET was built. (No header checksum covers it.)
-        output[9] = 3;
-        return (int)stream.Position;
-    }
-
-    /// <summary>One chunk compressed alone, as a new array (for tests).</summary>
+    /// <summary>One chunk compressed alone (for tests): what a reader of the whole stream sees as one member or frame.</summary>
     internal static byte[] Compress(ReadOnlySpan<byte> chunk, LayerCompression compression)
     {
-        byte[] output = new byte[Bound(chunk.Length)];
-        return output.AsSpan(0, Compress(chunk, compression, output)).ToArray();
+        byte[] output = new byte[BlobCompression.Bound(chunk.Length)];
+        return output.AsSpan(0, BlobCompression.Of(compression).CompressChunk(chunk, output)).ToArray();
     }
-
-    [ThreadStatic]
-    private static ZstdSharp.Compressor? _zstd;
-
-    /// <summary>zstd's default level: faster than gzip's and smaller.</summary>
-    internal const int ZstdLevel = 3;
 
     private void Submit()
     {
         byte[] chunk = _buffer;
         int length = _filled;
-        LayerCompression compression = _compression;
+        BlobCompression compression = _compression;
         SemaphoreSlim? cores = _cores;
         _pending.Enqueue(Task.Run(async () =>
         {
@@ -195,8 +164,8 @@ internal sealed class ChunkedCompressor : Stream
 
             try
             {
-                byte[] output = _outputs.TryTake(out byte[]? recycled) ? recycled : new byte[Bound(ChunkSize)];
-                int written = Compress(chunk.AsSpan(0, length), compression, output);
+                byte[] output = _outputs.TryTake(out byte[]? recycled) ? recycled : new byte[BlobCompression.Bound(ChunkSize)];
+                int written = compression.CompressChunk(chunk.AsSpan(0, length), output);
                 _inputs.Add(chunk);
                 return (output, written);
             }

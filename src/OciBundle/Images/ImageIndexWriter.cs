@@ -1,10 +1,8 @@
-using System.Security.Cryptography;
-using System.Text;
 using Newtonsoft.Json;
-using Newtonsoft.Json.Linq;
 using OciBundle.Diagnostics;
-using OciBundle.Interop;
+using OciBundle.Model.Oci;
 using OciBundle.Outputs;
+using OciBundle.Storage;
 
 namespace OciBundle.Images;
 
@@ -31,71 +29,45 @@ internal static class ImageIndexWriter
         try
         {
             using var staged = new StagedDirectory(request.Directory, request.LockTimeout, OutputKind.Image);
-            string blobs = Path.Combine(staged.StagingPath, "blobs", "sha256");
-            System.IO.Directory.CreateDirectory(blobs);
-            var manifests = new JArray();
+            BlobStore store = new BlobStore(staged.StagingPath).Create();
+            var manifests = new List<OciDescriptor>();
             foreach (string source in request.Sources)
             {
-                JObject index = JObject.Parse(File.ReadAllText(Path.Combine(source, "index.json")));
-                if (index["manifests"] is not JArray { Count: 1 } entries || (string?)entries[0]!["mediaType"] != ImageLayoutWriter.ManifestMediaType)
+                OciDescriptor descriptor = ImageOf(source);
+                if (manifests.Any(m => m.Platform == descriptor.Platform))
                 {
-                    throw new OciBundleException(Strings.LayoutUnreadable, source, "it is not a single-architecture layout of this product");
-                }
-
-                JObject descriptor = (JObject)entries[0]!.DeepClone();
-                descriptor.Remove("annotations");
-                JObject platform = (JObject?)descriptor["platform"] ?? throw new OciBundleException(Strings.LayoutUnreadable, source, "its manifest has no platform");
-                if (Variant((string?)platform["architecture"]) is { } variant)
-                {
-                    platform["variant"] = variant;
-                }
-
-                if (manifests.Any(m => JToken.DeepEquals(m["platform"], platform)))
-                {
-                    throw new OciBundleException(Strings.LayoutUnreadable, source, $"a second image for {platform["os"]}/{platform["architecture"]}: list each RuntimeIdentifier once in OciImageRuntimeIdentifiers");
+                    throw new OciBundleException(Strings.LayoutUnreadable, source, $"a second image for {descriptor.Platform!.Os}/{descriptor.Platform.Architecture}: list each RuntimeIdentifier once in OciImageRuntimeIdentifiers");
                 }
 
                 manifests.Add(descriptor);
-                foreach (string blob in System.IO.Directory.EnumerateFiles(Path.Combine(source, "blobs", "sha256")))
+                var blobs = new BlobStore(source);
+                foreach (string blob in blobs.Digests())
                 {
-                    string target = Path.Combine(blobs, Path.GetFileName(blob));
-                    if (!File.Exists(target) && NativeMethods.link(blob, target) != 0)
-                    {
-                        File.Copy(blob, target); // another file system: a copy
-                    }
+                    store.Import(blobs, blob);
                 }
             }
 
-            var imageIndex = new JObject
+            (string digest, long size) = store.Put(OciJson.Serialize(new OciIndex { SchemaVersion = 2, MediaType = OciMediaTypes.ImageIndex, Manifests = manifests }));
+            var top = new OciIndex
             {
-                ["schemaVersion"] = 2,
-                ["mediaType"] = ImageLayoutWriter.IndexMediaType,
-                ["manifests"] = manifests,
-            };
-            byte[] content = new UTF8Encoding(false).GetBytes(imageIndex.ToString(Formatting.None));
-            string hex = Convert.ToHexString(SHA256.HashData(content)).ToLowerInvariant();
-            File.WriteAllBytes(Path.Combine(blobs, hex), content);
-            var top = new JObject
-            {
-                ["schemaVersion"] = 2,
-                ["mediaType"] = ImageLayoutWriter.IndexMediaType,
-                ["manifests"] = new JArray(new JObject
+                SchemaVersion = 2,
+                MediaType = OciMediaTypes.ImageIndex,
+                Manifests = new[]
                 {
-                    ["mediaType"] = ImageLayoutWriter.IndexMediaType,
-                    ["digest"] = "sha256:" + hex,
-                    ["size"] = content.Length,
-                    ["annotations"] = new JObject
+                    new OciDescriptor
                     {
-                        ["io.containerd.image.name"] = request.Name,
-                        ["org.opencontainers.image.ref.name"] = request.Tag,
+                        MediaType = OciMediaTypes.ImageIndex,
+                        Digest = digest,
+                        Size = size,
+                        Annotations = new OrderedMap { [OciAnnotationKeys.ContainerdImageName] = request.Name, [OciAnnotationKeys.RefName] = request.Tag },
                     },
-                }),
+                },
             };
-            File.WriteAllBytes(Path.Combine(staged.StagingPath, "index.json"), new UTF8Encoding(false).GetBytes(top.ToString(Formatting.None)));
-            File.WriteAllBytes(Path.Combine(staged.StagingPath, "oci-layout"), new UTF8Encoding(false).GetBytes(new JObject { ["imageLayoutVersion"] = "1.0.0" }.ToString(Formatting.None)));
+            File.WriteAllBytes(Path.Combine(staged.StagingPath, "index.json"), OciJson.Serialize(top));
+            File.WriteAllBytes(Path.Combine(staged.StagingPath, "oci-layout"), OciJson.Serialize(new OciLayoutFile()));
             File.WriteAllBytes(Path.Combine(staged.StagingPath, OutputFolder.MarkerName), OutputFolder.Marker(OutputKind.Image));
             staged.Commit();
-            return "sha256:" + hex;
+            return digest;
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
@@ -105,6 +77,19 @@ internal static class ImageIndexWriter
         {
             throw new OciBundleException(Strings.LayoutUnreadable, request.Directory, e.Message);
         }
+    }
+
+    /// <summary>The one manifest of a single-architecture layout this product wrote, as the index names it: its platform with the variant engines match, no annotations.</summary>
+    private static OciDescriptor ImageOf(string source)
+    {
+        OciIndex index = OciJson.Deserialize<OciIndex>(BlobStore.ReadSmallFile(Path.Combine(source, "index.json")));
+        if (index.Manifests is not { Count: 1 } entries || entries[0].MediaType != OciMediaTypes.ImageManifest)
+        {
+            throw new OciBundleException(Strings.LayoutUnreadable, source, "it is not a single-architecture layout of this product");
+        }
+
+        OciPlatform platform = entries[0].Platform ?? throw new OciBundleException(Strings.LayoutUnreadable, source, "its manifest has no platform");
+        return entries[0] with { Platform = Variant(platform.Architecture) is { } variant ? platform with { Variant = variant } : platform, Annotations = null };
     }
 
     /// <summary>The platform variant engines match for an architecture (image-spec's platform variants).</summary>

@@ -3,7 +3,9 @@ using Newtonsoft.Json;
 using Newtonsoft.Json.Linq;
 using OciBundle.Diagnostics;
 using OciBundle.Model;
+using OciBundle.Model.Oci;
 using OciBundle.Interop;
+using OciBundle.Storage;
 
 namespace OciBundle.Outputs;
 
@@ -47,12 +49,8 @@ internal static class OutputFolder
         : "{\"product\":\"OciBundle.Sdk\",\"kind\":\"OCI image layout\",\"format\":1}\n";
 
     /// <summary>The marker's bytes for an output of this kind.</summary>
-    public static byte[] Marker(OutputKind kind) => System.Text.Encoding.UTF8.GetBytes(new JObject
-    {
-        ["product"] = Product,
-        ["kind"] = KindName(kind),
-        ["format"] = MarkerFormat,
-    }.ToString(Formatting.None) + "\n");
+    public static byte[] Marker(OutputKind kind) =>
+        OciJson.Serialize(new OutputMarker { Product = Product, Kind = KindName(kind), Format = (long)MarkerFormat }).Append((byte)'\n').ToArray();
 
     // Trees of the system: nothing below them is ever an output folder.
     private static readonly string[] SystemTrees = { "/proc", "/sys", "/dev", "/run", "/boot", "/etc", "/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32", "/snap", "/nix" };
@@ -308,10 +306,11 @@ internal static class OutputFolder
         format = 0;
         try
         {
-            if (JToken.Parse(text) is JObject o && (string?)o["product"] == Product && o["format"]?.Type == JTokenType.Integer)
+            // The format must be an integer as written (not "1", nor 1.0) and one an int holds.
+            if (OciJson.Deserialize<OutputMarker>(System.Text.Encoding.UTF8.GetBytes(text)) is { Product: Product, Format: long written } marker && written is >= int.MinValue and <= int.MaxValue)
             {
-                format = (int)o["format"]!;
-                return (string?)o["kind"];
+                format = (int)written;
+                return marker.Kind;
             }
         }
         catch (JsonException)
@@ -346,14 +345,12 @@ internal static class OutputFolder
                 return false;
             }
 
-            string Blob(string? digest) => digest is { Length: 71 } d && d.StartsWith("sha256:", StringComparison.Ordinal) && d[7..].All(char.IsAsciiHexDigitLower)
-                ? File.ReadAllText(Path.Combine(dir, "blobs", "sha256", d[7..]))
-                : throw new InvalidDataException("not a sha256 digest");
-            JObject index = JObject.Parse(File.ReadAllText(Path.Combine(dir, "index.json")));
-            JObject manifest = JObject.Parse(Blob((string?)index["manifests"]?[0]?["digest"]));
-            JObject config = JObject.Parse(Blob((string?)manifest["config"]?["digest"]));
-            return config["history"] is JArray history && history.Count > 0
-                && history.All(h => ((string?)h["created_by"])?.StartsWith(Product + ": ", StringComparison.Ordinal) == true);
+            var store = new BlobStore(dir);
+            OciIndex index = OciJson.Deserialize<OciIndex>(BlobStore.ReadSmallFile(Path.Combine(dir, "index.json")));
+            string manifestDigest = index.Manifests.FirstOrDefault()?.Digest ?? throw new InvalidDataException("no manifest");
+            OciManifest manifest = OciJson.Deserialize<OciManifest>(store.ReadDocument(manifestDigest));
+            OciImageConfig config = OciJson.Deserialize<OciImageConfig>(store.ReadDocument(manifest.Config.Digest));
+            return config.History is { Count: > 0 } history && history.All(h => h.CreatedBy?.StartsWith(Product + ": ", StringComparison.Ordinal) == true);
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException or JsonException or InvalidDataException or InvalidCastException or ArgumentException)
         {
@@ -366,4 +363,18 @@ internal static class OutputFolder
         string shown = string.Join(", ", names.Take(5));
         return names.Length > 5 ? $"{shown} and {names.Length - 5} more" : shown;
     }
+}
+
+/// <summary>The <c>.ocibundle</c> marker: which product wrote an output, what kind it is, in which format.</summary>
+internal sealed record OutputMarker
+{
+    [JsonProperty("product", Order = 1)]
+    public string? Product { get; init; }
+
+    [JsonProperty("kind", Order = 2)]
+    public string? Kind { get; init; }
+
+    /// <summary>An integer as written (a JSON string or fraction is not one).</summary>
+    [JsonProperty("format", Order = 3)]
+    public object? Format { get; init; }
 }

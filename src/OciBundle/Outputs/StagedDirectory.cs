@@ -1,8 +1,7 @@
-using System.Diagnostics;
-using System.Runtime.InteropServices;
 using Microsoft.Win32.SafeHandles;
 using OciBundle.Diagnostics;
 using OciBundle.Interop;
+using OciBundle.Storage;
 
 namespace OciBundle.Outputs;
 
@@ -155,65 +154,20 @@ internal sealed class StagedDirectory : IDisposable
     public static string LockFilePath(string path) => LockPathOf(Path.GetFullPath(path));
 
     /// <summary>
-    /// Takes the lock file beside <paramref name="destination"/> (flock, released by the kernel if the process dies),
-    /// waiting up to <paramref name="timeout"/>; null when another holds it that long. The file is opened without
-    /// following a symlink and must be a plain file of the caller's: a planted link never makes a root build create
-    /// or lock a file elsewhere.
+    /// Takes the lock file beside <paramref name="destination"/> (<see cref="FileLock"/>: flock, released by the kernel if
+    /// the process dies; a plain file of the caller's, never through a symlink), waiting up to <paramref name="timeout"/>;
+    /// null when another holds it that long.
     /// </summary>
     private static SafeFileHandle? Lock(string destination, TimeSpan timeout)
     {
-        var clock = Stopwatch.StartNew();
-        while (true)
+        try
         {
-            SafeFileHandle? handle = LockOnce(destination, timeout - clock.Elapsed);
-            string path = LockPathOf(destination);
-
-            // Clean unlinks the lock file once it holds it: a waiter that then gets the lock holds a file no longer
-            // at the path, and must take the one that is (or make a new one), or two writers would each hold "the" lock.
-            if (handle is null || (NativeMethods.FStat((int)handle.DangerousGetHandle()) is { } held && NativeMethods.LStat(path) is { } now && held.Inode == now.Inode && held.DevMajor == now.DevMajor && held.DevMinor == now.DevMinor))
-            {
-                return handle;
-            }
-
-            handle.Dispose();
+            return FileLock.Acquire(LockPathOf(destination), timeout);
         }
-    }
-
-    private static SafeFileHandle? LockOnce(string destination, TimeSpan timeout)
-    {
-        string path = LockPathOf(destination);
-        int fd = NativeMethods.Open(path, NativeMethods.O_RDWR | NativeMethods.O_CREAT | NativeMethods.O_NOFOLLOW | NativeMethods.O_NONBLOCK | NativeMethods.O_CLOEXEC, 0b110_100_100);
-        if (fd < 0)
+        catch (LockFileException e)
         {
-            throw new OciBundleException(Strings.BundleWriteFailed, destination, $"the lock file {path} cannot be opened (is it a symlink?): {Marshal.GetLastPInvokeErrorMessage()}");
+            throw new OciBundleException(Strings.BundleWriteFailed, destination, e.Message);
         }
-
-        var handle = new SafeFileHandle(fd, ownsHandle: true);
-        if (NativeMethods.FStat(fd) is not { } st || (st.Mode & NativeMethods.S_IFMT) != NativeMethods.S_IFREG || st.Uid != NativeMethods.getuid())
-        {
-            handle.Dispose();
-            throw new OciBundleException(Strings.BundleWriteFailed, destination, $"the lock file {path} is not a plain file of the user running the build; remove it");
-        }
-
-        var clock = Stopwatch.StartNew();
-        while (NativeMethods.Flock(fd, NativeMethods.LOCK_EX | NativeMethods.LOCK_NB) != 0)
-        {
-            if (Marshal.GetLastPInvokeError() != NativeMethods.EWOULDBLOCK)
-            {
-                handle.Dispose();
-                throw new OciBundleException(Strings.BundleWriteFailed, destination, $"the lock file {path} cannot be locked: {Marshal.GetLastPInvokeErrorMessage()}");
-            }
-
-            if (clock.Elapsed >= timeout)
-            {
-                handle.Dispose();
-                return null;
-            }
-
-            Thread.Sleep(100);
-        }
-
-        return handle;
     }
 
     /// <summary>

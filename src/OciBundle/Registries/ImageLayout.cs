@@ -1,19 +1,24 @@
 using Newtonsoft.Json;
-using Newtonsoft.Json.Linq;
 using OciBundle.Diagnostics;
+using OciBundle.Model.Oci;
+using OciBundle.Storage;
 
 namespace OciBundle.Registries;
 
-/// <summary>A blob of the layout: its digest, size, media type and file.</summary>
-internal sealed record LayoutBlob(string Digest, long Size, string MediaType, string Path);
+/// <summary>A blob of the layout: its digest, size and media type, read from the layout's store.</summary>
+internal sealed record LayoutBlob(string Digest, long Size, string MediaType, BlobStore Store)
+{
+    /// <summary>Its file, opened as the store opens blobs (a regular file only).</summary>
+    public FileStream Open() => Store.Open(Digest);
+}
 
 /// <summary>A manifest (or image index) of the layout, as bytes: pushed as they are, so the registry's digest is the layout's.</summary>
 internal sealed record LayoutManifest(string Digest, string MediaType, byte[] Content);
 
 /// <summary>
 /// What a push reads of an image layout this product wrote: the manifest <c>index.json</c> points at (an image
-/// index's manifests first, for a multi-architecture image) and every blob they name. The push never builds
-/// anything: it sends what the image stage wrote.
+/// index's manifests first, for a multi-architecture image) and every blob they name, each document read from the
+/// layout's store only if it hashes to its digest. The push never builds anything: it sends what the image stage wrote.
 /// </summary>
 internal sealed record ImageLayout(LayoutManifest Top, IReadOnlyList<LayoutManifest> Children, IReadOnlyList<LayoutBlob> Blobs)
 {
@@ -21,60 +26,37 @@ internal sealed record ImageLayout(LayoutManifest Top, IReadOnlyList<LayoutManif
     {
         try
         {
-            JObject index = JObject.Parse(File.ReadAllText(System.IO.Path.Combine(directory, "index.json")));
-            if (index["manifests"] is not JArray { Count: 1 } manifests)
+            var store = new BlobStore(directory);
+            OciIndex index = OciJson.Deserialize<OciIndex>(BlobStore.ReadSmallFile(Path.Combine(directory, "index.json")));
+            if (index.Manifests.Count != 1)
             {
                 throw new OciBundleException(Strings.LayoutUnreadable, directory, "its index.json does not point at exactly one manifest");
             }
 
-            LayoutManifest top = Manifest(directory, manifests[0]!);
-            var children = new List<LayoutManifest>();
+            LayoutManifest top = Manifest(store, index.Manifests[0]);
+            (OciIndex? nested, OciManifest? single) = OciJson.DeserializeImage(top.Content);
+            List<LayoutManifest> children = nested?.Manifests.Select(m => Manifest(store, m)).ToList() ?? new List<LayoutManifest>();
+            IEnumerable<OciManifest?> images = nested is null ? new[] { single } : children.Select(c => OciJson.DeserializeImage(c.Content).Manifest);
             var blobs = new List<LayoutBlob>();
             var seen = new HashSet<string>(StringComparer.Ordinal);
-            JObject topDocument = JObject.Parse(System.Text.Encoding.UTF8.GetString(top.Content));
-            IEnumerable<JObject> images = topDocument["manifests"] is JArray nested
-                ? nested.Select(m => Manifest(directory, m)).Select(m => { children.Add(m); return JObject.Parse(System.Text.Encoding.UTF8.GetString(m.Content)); }).ToList()
-                : new[] { topDocument };
-            foreach (JObject image in images)
+            foreach (OciManifest image in images.Select(i => i ?? throw new OciBundleException(Strings.LayoutUnreadable, directory, "a document it names is neither an image index nor a manifest")))
             {
-                foreach (JToken d in new[] { image["config"]! }.Concat(image["layers"] ?? new JArray()))
+                foreach (OciDescriptor d in image.Layers.Prepend(image.Config).Where(d => seen.Add(d.Digest)))
                 {
-                    string digest = (string)d["digest"]!;
-                    if (seen.Add(digest))
-                    {
-                        blobs.Add(new LayoutBlob(digest, (long)d["size"]!, (string)d["mediaType"]!, BlobPath(directory, digest)));
-                    }
+                    store.PathOf(d.Digest); // a digest that names no blob is refused here, before anything is sent
+                    blobs.Add(new LayoutBlob(d.Digest, d.Size, d.MediaType, store));
                 }
             }
 
             return new ImageLayout(top, children, blobs);
         }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException or JsonException or NullReferenceException or InvalidCastException or FormatException or ArgumentException or InvalidOperationException or OverflowException)
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException or JsonException)
         {
-            throw new OciBundleException(Strings.LayoutUnreadable, directory, e is FileNotFoundException or DirectoryNotFoundException ? "it has no index.json" : e.Message);
+            bool noIndex = e is BlobStoreException { Problem: BlobProblem.Missing } missing && Path.GetFileName(missing.BlobPath) == "index.json";
+            throw new OciBundleException(Strings.LayoutUnreadable, directory, noIndex ? "it has no index.json" : e.Message);
         }
     }
 
-    private static LayoutManifest Manifest(string directory, JToken descriptor)
-    {
-        string digest = (string)descriptor["digest"]!;
-        byte[] content = File.ReadAllBytes(BlobPath(directory, digest));
-        string actual = "sha256:" + Convert.ToHexString(System.Security.Cryptography.SHA256.HashData(content)).ToLowerInvariant();
-        if (actual != digest)
-        {
-            throw new OciBundleException(Strings.LayoutUnreadable, directory, $"blob {digest} does not hold what its digest says (it hashes to {actual})");
-        }
-
-        return new LayoutManifest(digest, (string)descriptor["mediaType"]!, content);
-    }
-
-    private static string BlobPath(string directory, string digest)
-    {
-        if (!digest.StartsWith("sha256:", StringComparison.Ordinal) || digest.Length != 71 || digest[7..].Any(c => !char.IsAsciiHexDigitLower(c)))
-        {
-            throw new FormatException($"'{digest}' is not a sha256 digest");
-        }
-
-        return System.IO.Path.Combine(directory, "blobs", "sha256", digest[7..]);
-    }
+    private static LayoutManifest Manifest(BlobStore store, OciDescriptor descriptor) =>
+        new(descriptor.Digest, descriptor.MediaType, store.ReadDocument(descriptor.Digest));
 }

@@ -217,7 +217,7 @@ internal static class ImagePusher
 
         if (blob.Size <= chunkSize)
         {
-            using HttpResponseMessage put = await client.SendAsync(() => new HttpRequestMessage(HttpMethod.Put, WithDigest(location, blob.Digest)) { Content = FileContent(blob.Path, 0, blob.Size) }, scope, cancel, retry: false).ConfigureAwait(false);
+            using HttpResponseMessage put = await client.SendAsync(() => new HttpRequestMessage(HttpMethod.Put, WithDigest(location, blob.Digest)) { Content = FileContent(blob, 0, blob.Size) }, scope, cancel, retry: false).ConfigureAwait(false);
             if (put.StatusCode != HttpStatusCode.Created)
             {
                 throw await UploadFailed(client, put, $"PUT blob {blob.Digest}", attempt, cancel).ConfigureAwait(false);
@@ -235,7 +235,7 @@ internal static class ImagePusher
             Uri target = location;
             using HttpResponseMessage patch = await client.SendAsync(() =>
             {
-                var request = new HttpRequestMessage(HttpMethod.Patch, target) { Content = FileContent(blob.Path, first, length) };
+                var request = new HttpRequestMessage(HttpMethod.Patch, target) { Content = FileContent(blob, first, length) };
                 request.Content.Headers.TryAddWithoutValidation("Content-Range", $"{first}-{first + length - 1}");
                 return request;
             }, scope, cancel, retry: false).ConfigureAwait(false);
@@ -283,9 +283,9 @@ internal static class ImagePusher
     private static Uri WithDigest(Uri location, string digest) =>
         new(location + (string.IsNullOrEmpty(location.Query) ? "?" : "&") + "digest=" + Uri.EscapeDataString(digest));
 
-    private static HttpContent FileContent(string path, long offset, long length)
+    private static HttpContent FileContent(LayoutBlob blob, long offset, long length)
     {
-        var stream = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read, 1 << 16, FileOptions.SequentialScan);
+        FileStream stream = blob.Open();
         stream.Seek(offset, SeekOrigin.Begin);
         var content = new StreamContent(new BoundedStream(stream, length), 1 << 16);
         content.Headers.ContentType = new MediaTypeHeaderValue("application/octet-stream");

@@ -1,19 +1,16 @@
-using System.Collections.Concurrent;
 using System.Globalization;
 using System.Net;
 using System.Net.Http.Headers;
-using System.Security.Authentication;
-using Newtonsoft.Json;
-using Newtonsoft.Json.Linq;
 using OciBundle.Diagnostics;
 
 namespace OciBundle.Registries;
 
 /// <summary>
-/// One repository of one registry over the OCI distribution API: the auth handshake (anonymous, Basic, Bearer
-/// tokens from the <c>WWW-Authenticate</c> realm, cached per scope), retries with backoff on 429, 5xx and dropped
-/// connections, and every failure as a coded error naming the registry and the repository. Thread-safe: blobs go
-/// up in parallel through one client.
+/// One repository of one registry over the OCI distribution API: the transport (deadlines, redirects by
+/// <see cref="RegistryRedirect"/>'s rules, retries with backoff on 429, 5xx and dropped connections), with the auth
+/// handshake in <see cref="RegistryAuth"/> and what refusals mean in <see cref="RegistryErrors"/>: every failure a
+/// coded error naming the registry and the repository. The blob and manifest operations are the callers'
+/// (<see cref="ImagePusher"/>). Thread-safe: blobs go up in parallel through one client.
 /// </summary>
 internal sealed class RegistryClient : IDisposable
 {
@@ -23,11 +20,7 @@ internal sealed class RegistryClient : IDisposable
     private static readonly HttpRequestOptionsKey<int> AttemptsKey = new("OciBundle.Attempts");
 
     private readonly HttpClient _http;
-    private readonly RegistryCredentials? _credentials;
-    private readonly string _lookedFor;
     private readonly Action<string> _log;
-    private readonly ConcurrentDictionary<string, (string Token, DateTimeOffset Expires)> _tokens = new(StringComparer.Ordinal);
-    private volatile bool _basic;
     private int _requests;
 
     /// <param name="registry">host[:port].</param>
@@ -41,10 +34,9 @@ internal sealed class RegistryClient : IDisposable
     {
         Registry = registry;
         Repository = repository;
-        _credentials = credentials;
-        _lookedFor = lookedFor;
         _log = log;
         BaseUri = new Uri($"{(plainHttp ? "http" : "https")}://{registry}/v2/");
+        Auth = new RegistryAuth(this, credentials, lookedFor);
         _http = new HttpClient(handler ?? new SocketsHttpHandler
         {
             ConnectTimeout = TimeSpan.FromSeconds(15),
@@ -63,6 +55,9 @@ internal sealed class RegistryClient : IDisposable
     public string Repository { get; }
 
     public Uri BaseUri { get; }
+
+    /// <summary>The auth handshake: what each request carries, and the answers to the registry's challenges.</summary>
+    public RegistryAuth Auth { get; }
 
     /// <summary>Requests sent so far, token requests and retries included.</summary>
     public int Requests => _requests;
@@ -107,12 +102,12 @@ internal sealed class RegistryClient : IDisposable
 
             try
             {
-                Authorize(request, scope);
-                response = await Send(request, cancel).ConfigureAwait(false);
+                Auth.Authorize(request, scope);
+                response = await SendOnce(request, cancel).ConfigureAwait(false);
             }
-            catch (HttpRequestException e) when (IsTls(e))
+            catch (HttpRequestException e) when (RegistryErrors.IsTls(e))
             {
-                throw new OciBundleException(Strings.RegistryTlsFailed, Registry, Describe(e));
+                throw new OciBundleException(Strings.RegistryTlsFailed, Registry, RegistryErrors.Describe(e));
             }
             catch (TimeoutException e)
             {
@@ -123,10 +118,10 @@ internal sealed class RegistryClient : IDisposable
             {
                 if (!retry || attempt + 1 >= Attempts)
                 {
-                    throw new OciBundleException(Strings.RegistryUnreachable, Registry, Repository, $"{request.Method} {request.RequestUri?.AbsolutePath}: {Describe(e)}" + (attempt > 0 ? $" ({attempt + 1} attempts)" : ""));
+                    throw new OciBundleException(Strings.RegistryUnreachable, Registry, Repository, $"{request.Method} {request.RequestUri?.AbsolutePath}: {RegistryErrors.Describe(e)}" + (attempt > 0 ? $" ({attempt + 1} attempts)" : ""));
                 }
 
-                _log($"{request.Method} {request.RequestUri?.AbsolutePath}: {Describe(e)}; retrying");
+                _log($"{request.Method} {request.RequestUri?.AbsolutePath}: {RegistryErrors.Describe(e)}; retrying");
                 (redirected, redirects) = (null, 0);
                 await Task.Delay(Backoff(attempt), cancel).ConfigureAwait(false);
                 continue;
@@ -152,7 +147,7 @@ internal sealed class RegistryClient : IDisposable
                 string? reason = (await ReadErrors(response, cancel).ConfigureAwait(false)).FirstOrDefault().Code;
                 bool sentBasic = request.Headers.Authorization?.Scheme == "Basic";
                 response.Dispose();
-                await Authenticate(challenge, scope, reason, sentBasic, cancel).ConfigureAwait(false);
+                await Auth.Answer(challenge, scope, reason, sentBasic, cancel).ConfigureAwait(false);
                 attempt--;
                 continue;
             }
@@ -193,8 +188,8 @@ internal sealed class RegistryClient : IDisposable
         return asked is { } wait && wait < MaxRetryAfter ? (wait < TimeSpan.Zero ? TimeSpan.Zero : wait) : Backoff(attempt);
     }
 
-    /// <summary>One request, its headers awaited for <see cref="HeaderTimeout"/> (a <see cref="TimeoutException"/> after), the build's cancellation honoured.</summary>
-    private async Task<HttpResponseMessage> Send(HttpRequestMessage request, CancellationToken cancel)
+    /// <summary>One request, sent once as it is (no auth, retry or redirect), its headers awaited for <see cref="HeaderTimeout"/> (a <see cref="TimeoutException"/> after), the build's cancellation honoured.</summary>
+    internal async Task<HttpResponseMessage> SendOnce(HttpRequestMessage request, CancellationToken cancel)
     {
         Interlocked.Increment(ref _requests);
         TimeSpan limit = HeaderTimeout + TimeSpan.FromSeconds((request.Content?.Headers.ContentLength ?? 0) / 65536.0);
@@ -271,7 +266,7 @@ internal sealed class RegistryClient : IDisposable
             : null;
         if (why is not null)
         {
-            throw new OciBundleException(Strings.RegistryLocationRefused, Registry, Repository, Shown(target), answer, why);
+            throw new OciBundleException(Strings.RegistryLocationRefused, Registry, Repository, RegistryRedirect.Shown(target), answer, why);
         }
 
         if (!IsRegistry(target))
@@ -282,269 +277,6 @@ internal sealed class RegistryClient : IDisposable
         return target;
     }
 
-    /// <summary>An address for a message: no user info, query (a presigned URL's signature) or fragment.</summary>
-    private static string Shown(Uri uri)
-    {
-        try
-        {
-            return new UriBuilder(uri) { UserName = "", Password = "", Query = "", Fragment = "" }.Uri.GetLeftPart(UriPartial.Path);
-        }
-        catch (UriFormatException)
-        {
-            return uri.Scheme + ":";
-        }
-    }
-
-    private void Authorize(HttpRequestMessage request, string scope)
-    {
-        if (!IsRegistry(request.RequestUri))
-        {
-            return; // credentials and tokens never leave for another scheme, host or port
-        }
-
-        if (_tokens.TryGetValue(scope, out var token) && token.Expires > DateTimeOffset.UtcNow)
-        {
-            request.Headers.Authorization = new AuthenticationHeaderValue("Bearer", token.Token);
-        }
-        else if (_basic && _credentials is not null)
-        {
-            request.Headers.Authorization = new AuthenticationHeaderValue("Basic", _credentials.BasicHeader());
-        }
-    }
-
-    /// <summary>Answers a <c>WWW-Authenticate</c> challenge: Basic with the credentials, or a Bearer token from the realm for the scope.</summary>
-    private async Task Authenticate(AuthenticationHeaderValue challenge, string scope, string? reason, bool sentBasic, CancellationToken cancel)
-    {
-        if (challenge.Scheme.Equals("Basic", StringComparison.OrdinalIgnoreCase))
-        {
-            if (_credentials is null)
-            {
-                throw new OciBundleException(Strings.RegistryNeedsCredentials, Registry, Repository, _lookedFor);
-            }
-
-            // Refused only when this very request carried them: a request sent in parallel before Basic was known retries with them.
-            if (sentBasic)
-            {
-                throw new OciBundleException(Strings.RegistryCredentialsRefused, Registry, Repository, _credentials.Source, "401 Unauthorized");
-            }
-
-            _basic = true;
-            return;
-        }
-
-        if (!challenge.Scheme.Equals("Bearer", StringComparison.OrdinalIgnoreCase))
-        {
-            throw new OciBundleException(Strings.RegistryFailed, Registry, Repository, "401", $"it asks for {challenge.Scheme} authentication, which is neither Basic nor Bearer", "");
-        }
-
-        Dictionary<string, string> p = ChallengeParameters(challenge.Parameter ?? "");
-        if (!p.TryGetValue("realm", out string? realm) || !Uri.TryCreate(realm, UriKind.Absolute, out Uri? realmUri) || realmUri.Scheme is not ("http" or "https"))
-        {
-            throw new OciBundleException(Strings.TokenServerFailed, realm ?? "(none)", Registry, scope, "the challenge names no http(s) realm", _credentials?.Source ?? "none: anonymous");
-        }
-
-        if (realmUri.Scheme == "http" && BaseUri.Scheme == "https")
-        {
-            // The token request carries the password (or refresh token): never in the clear from a TLS registry.
-            throw new OciBundleException(Strings.TokenServerFailed, Shown(realmUri), Registry, scope, "the realm is plain http while the registry speaks TLS, so the push sends it nothing (the credentials would cross the network in the clear); the registry's token service must be https", _credentials?.Source ?? "none: anonymous");
-        }
-
-        if (realmUri.Scheme == "http" && _credentials is not null && !realmUri.IdnHost.Equals(BaseUri.IdnHost, StringComparison.OrdinalIgnoreCase))
-        {
-            throw new OciBundleException(Strings.TokenServerFailed, Shown(realmUri), Registry, scope, "the realm is plain http on another host than the registry, so the push sends it no credentials; use an https token service (or one on the registry's own host)", _credentials.Source);
-        }
-
-        if (_tokens.TryGetValue(scope, out var old) && reason == "insufficient_scope" && old.Expires > DateTimeOffset.UtcNow)
-        {
-            // A fresh token that still lacks the rights: the account may not push here.
-            throw _credentials is null
-                ? new OciBundleException(Strings.RegistryNeedsCredentials, Registry, Repository, _lookedFor)
-                : new OciBundleException(Strings.RegistryDenied, Registry, Repository, "the token server grants no push (insufficient_scope)", _credentials.Source);
-        }
-
-        var scopes = scope.Split(' ', StringSplitOptions.RemoveEmptyEntries).ToList();
-        if (p.TryGetValue("scope", out string? asked))
-        {
-            scopes.AddRange(asked.Split(' ', StringSplitOptions.RemoveEmptyEntries).Where(s => !scopes.Contains(s, StringComparer.Ordinal)));
-        }
-
-        string query = string.Join("&", (p.TryGetValue("service", out string? service) ? new[] { "service=" + Uri.EscapeDataString(service) } : Array.Empty<string>())
-            .Concat(scopes.Select(s => "scope=" + Uri.EscapeDataString(s))));
-        HttpRequestMessage request;
-        if (_credentials is { IsIdentityToken: true })
-        {
-            // OAuth2 refresh token (docker's identitytoken): POST to the realm.
-            var form = new List<KeyValuePair<string, string>>
-            {
-                new("grant_type", "refresh_token"),
-                new("refresh_token", _credentials.Secret),
-                new("client_id", "ocibundle-sdk"),
-                new("scope", string.Join(" ", scopes)),
-            };
-            if (service is not null)
-            {
-                form.Add(new("service", service));
-            }
-
-            request = new HttpRequestMessage(HttpMethod.Post, realmUri) { Content = new FormUrlEncodedContent(form) };
-        }
-        else
-        {
-            request = new HttpRequestMessage(HttpMethod.Get, new UriBuilder(realmUri) { Query = (realmUri.Query.TrimStart('?') is { Length: > 0 } q ? q + "&" : "") + query }.Uri);
-            if (_credentials is not null)
-            {
-                request.Headers.Authorization = new AuthenticationHeaderValue("Basic", _credentials.BasicHeader());
-            }
-        }
-
-        HttpResponseMessage response;
-        try
-        {
-            response = await SendToken(request, cancel).ConfigureAwait(false);
-        }
-        catch (Exception e) when (e is HttpRequestException or IOException or TimeoutException)
-        {
-            throw new OciBundleException(Strings.TokenServerFailed, Shown(realmUri), Registry, scope, Describe(e), _credentials?.Source ?? "none: anonymous");
-        }
-
-        using (response)
-        {
-            if (response.StatusCode is HttpStatusCode.Unauthorized or HttpStatusCode.Forbidden)
-            {
-                throw _credentials is null
-                    ? new OciBundleException(Strings.RegistryNeedsCredentials, Registry, Repository, _lookedFor)
-                    : new OciBundleException(Strings.RegistryCredentialsRefused, Registry, Repository, _credentials.Source, $"its token server {Shown(realmUri)} answered {(int)response.StatusCode} {response.ReasonPhrase}");
-            }
-
-            string body;
-            try
-            {
-                body = await ReadAnswer(response, cancel).ConfigureAwait(false);
-            }
-            catch (Exception e) when (e is HttpRequestException or IOException or TimeoutException)
-            {
-                throw new OciBundleException(Strings.TokenServerFailed, Shown(realmUri), Registry, scope, "its answer broke off: " + Describe(e), _credentials?.Source ?? "none: anonymous");
-            }
-
-            if (_credentials is { IsIdentityToken: true } && response.StatusCode == HttpStatusCode.BadRequest && OAuthError(body) is { } refusal && refusal is "invalid_grant" or "invalid_client" or "unauthorized_client")
-            {
-                // RFC 6749 5.2: the refresh token (revoked, expired, for another client) is what was refused.
-                throw new OciBundleException(Strings.RegistryCredentialsRefused, Registry, Repository, _credentials.Source, $"its token server {Shown(realmUri)} refused the identity token: {refusal}");
-            }
-
-            string? token = null;
-            double expiresIn = 60;
-            if (response.IsSuccessStatusCode)
-            {
-                try
-                {
-                    if (JToken.Parse(body) is JObject answer)
-                    {
-                        token = Text(answer["token"]) ?? Text(answer["access_token"]);
-                        expiresIn = answer["expires_in"] is JValue { Value: long l } ? l : answer["expires_in"] is JValue { Value: double d } && double.IsFinite(d) ? d : 60;
-                    }
-                }
-                catch (JsonException)
-                {
-                }
-            }
-
-            if (string.IsNullOrEmpty(token))
-            {
-                throw new OciBundleException(Strings.TokenServerFailed, Shown(realmUri), Registry, scope, response.IsSuccessStatusCode ? "its answer holds no token" : $"{(int)response.StatusCode} {response.ReasonPhrase}", _credentials?.Source ?? "none: anonymous");
-            }
-
-            // Renewed a little before it runs out; a token that expires anyway gets a 401, answered once per request.
-            _tokens[scope] = (token, DateTimeOffset.UtcNow.AddSeconds(Math.Clamp(expiresIn - 10, 5, 86400)));
-        }
-    }
-
-    /// <summary>
-    /// A token request, and for a GET the redirects of its realm, followed without the credentials (as HTTP clients
-    /// do); the refresh token's POST is never redirected: it carries the secret in its body.
-    /// </summary>
-    private async Task<HttpResponseMessage> SendToken(HttpRequestMessage request, CancellationToken cancel)
-    {
-        HttpResponseMessage response = await Send(request, cancel).ConfigureAwait(false);
-        for (int hops = 1; RegistryRedirect.IsRedirect(response.StatusCode) && request.Method == HttpMethod.Get; hops++)
-        {
-            using (response)
-            {
-                request = new HttpRequestMessage(HttpMethod.Get, RegistryRedirect.Target(this, request, response, hops));
-            }
-
-            response = await Send(request, cancel).ConfigureAwait(false);
-        }
-
-        return response;
-    }
-
-    /// <summary>The key=value pairs of a challenge: <c>realm="https://auth",service="registry",scope="repository:a:pull"</c>.</summary>
-    internal static Dictionary<string, string> ChallengeParameters(string parameter)
-    {
-        var result = new Dictionary<string, string>(StringComparer.OrdinalIgnoreCase);
-        int i = 0;
-        while (i < parameter.Length)
-        {
-            while (i < parameter.Length && (parameter[i] == ',' || char.IsWhiteSpace(parameter[i])))
-            {
-                i++;
-            }
-
-            int eq = parameter.IndexOf('=', i);
-            if (eq < 0)
-            {
-                break;
-            }
-
-            string key = parameter[i..eq].Trim();
-            i = eq + 1;
-            string value;
-            if (i < parameter.Length && parameter[i] == '"')
-            {
-                var sb = new System.Text.StringBuilder();
-                for (i++; i < parameter.Length && parameter[i] != '"'; i++)
-                {
-                    if (parameter[i] == '\\' && i + 1 < parameter.Length)
-                    {
-                        i++;
-                    }
-
-                    sb.Append(parameter[i]);
-                }
-
-                i++;
-                value = sb.ToString();
-            }
-            else
-            {
-                int end = parameter.IndexOf(',', i);
-                value = (end < 0 ? parameter[i..] : parameter[i..end]).Trim();
-                i = end < 0 ? parameter.Length : end;
-            }
-
-            result[key] = value;
-        }
-
-        return result;
-    }
-
-    /// <summary>The <c>error</c> of an OAuth2 error answer (<c>{"error": "invalid_grant"}</c>); null for any other body.</summary>
-    private static string? OAuthError(string body)
-    {
-        try
-        {
-            return JToken.Parse(body) is JObject o ? Text(o["error"]) : null;
-        }
-        catch (JsonException)
-        {
-            return null;
-        }
-    }
-
-    /// <summary>A JSON string's value; null for anything else.</summary>
-    private static string? Text(JToken? token) => token is JValue { Value: string s } ? s : null;
-
     /// <summary>
     /// The distribution API's error codes, messages and details in a response body (a detail that is a string, or an
     /// object's <c>digest</c>, as distribution names a missing blob); none when it has none, is of another shape, too
@@ -552,22 +284,14 @@ internal sealed class RegistryClient : IDisposable
     /// </summary>
     public async Task<List<(string Code, string Message, string Detail)>> ReadErrors(HttpResponseMessage response, CancellationToken cancel = default)
     {
-        static string Cut(string? text) => text is null ? "" : text.Length > 300 ? text[..300] + "..." : text;
         try
         {
-            string body = await ReadAnswer(response, cancel).ConfigureAwait(false);
-            if (body.Length > 0 && JToken.Parse(body) is JObject o && o["errors"] is JArray errors)
-            {
-                return errors.OfType<JObject>()
-                    .Select(e => (Text(e["code"]) ?? "", Cut(Text(e["message"])), Cut(Text(e["detail"]) ?? (e["detail"] is JObject d ? Text(d["digest"]) : null))))
-                    .ToList();
-            }
+            return RegistryErrors.Parse(await ReadAnswer(response, cancel).ConfigureAwait(false));
         }
-        catch (Exception e) when (e is JsonException or HttpRequestException or IOException or TimeoutException)
+        catch (Exception e) when (e is HttpRequestException or IOException or TimeoutException)
         {
+            return new List<(string, string, string)>();
         }
-
-        return new List<(string, string, string)>();
     }
 
     /// <summary>
@@ -579,38 +303,8 @@ internal sealed class RegistryClient : IDisposable
         int sent = attempts ?? (response.RequestMessage?.Options.TryGetValue(AttemptsKey, out int counted) == true ? counted : 1);
         List<(string Code, string Message, string Detail)> errors = await ReadErrors(response, cancel).ConfigureAwait(false);
         string codes = string.Join(", ", errors.Select(e => e.Message.Length > 0 ? $"{e.Code}: {e.Message}" : e.Code).Distinct(StringComparer.Ordinal));
-        var blobs = errors.SelectMany(e => System.Text.RegularExpressions.Regex.Matches(e.Detail + " " + e.Message, "sha256:[0-9a-f]{64}")).Select(m => m.Value).Distinct(StringComparer.Ordinal).ToList();
         string detail = $"{what}: {(int)response.StatusCode} {response.ReasonPhrase}" + (codes.Length > 0 ? $", {codes}" : "");
-        bool Has(params string[] names) => errors.Any(e => names.Contains(e.Code, StringComparer.Ordinal));
-        string source = _credentials?.Source ?? "none: anonymous";
-        return Has("NAME_INVALID") ? new OciBundleException(Strings.RegistryNameInvalid, Registry, Repository, detail)
-            : Has("BLOB_UNKNOWN", "MANIFEST_BLOB_UNKNOWN", "BLOB_UPLOAD_UNKNOWN") ? new OciBundleException(Strings.RegistryBlobUnknown, Registry, Repository, blobs.Count > 0 ? string.Join(" and ", blobs) : detail)
-            : Has("MANIFEST_INVALID", "MANIFEST_UNVERIFIED", "TAG_INVALID", "UNSUPPORTED", "SIZE_INVALID", "DIGEST_INVALID") ? new OciBundleException(Strings.RegistryManifestInvalid, Registry, Repository, detail)
-            : Has("DENIED") || response.StatusCode == HttpStatusCode.Forbidden ? new OciBundleException(Strings.RegistryDenied, Registry, Repository, detail, source)
-            : response.StatusCode == HttpStatusCode.Unauthorized && _credentials is not null && response.Headers.WwwAuthenticate.Any(c => c.Parameter?.Contains("insufficient_scope", StringComparison.Ordinal) == true)
-                ? new OciBundleException(Strings.RegistryDenied, Registry, Repository, detail + " (insufficient_scope)", source)
-            : response.StatusCode == HttpStatusCode.Unauthorized ? (_credentials is null ? new OciBundleException(Strings.RegistryNeedsCredentials, Registry, Repository, _lookedFor) : new OciBundleException(Strings.RegistryCredentialsRefused, Registry, Repository, source, "401 Unauthorized"))
-            : Has("NAME_UNKNOWN") || response.StatusCode == HttpStatusCode.NotFound ? new OciBundleException(Strings.RepositoryNotFound, Registry, Repository, detail)
-            : new OciBundleException(Strings.RegistryFailed, Registry, Repository, ((int)response.StatusCode).ToString(CultureInfo.InvariantCulture), detail,
-                sent > 1 ? string.Create(CultureInfo.InvariantCulture, $" after {sent} attempts") : "");
-    }
-
-    private static bool IsTls(HttpRequestException e) =>
-        e.HttpRequestError == HttpRequestError.SecureConnectionError || e.InnerException is AuthenticationException;
-
-    /// <summary>An exception's messages, outermost to innermost, without a stack trace.</summary>
-    private static string Describe(Exception e)
-    {
-        var parts = new List<string>();
-        for (Exception? x = e; x is not null; x = x.InnerException)
-        {
-            if (!parts.Contains(x.Message, StringComparer.Ordinal))
-            {
-                parts.Add(x.Message);
-            }
-        }
-
-        return string.Join(": ", parts);
+        return RegistryErrors.Classify(this, response, errors, detail, sent);
     }
 
     public void Dispose() => _http.Dispose();

@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using System.Text;
 using Newtonsoft.Json;
 using Newtonsoft.Json.Linq;
@@ -39,7 +38,7 @@ internal sealed class RegistryCredentials
 /// <summary>
 /// Finds credentials for a registry where docker looks, in docker's order: environment variables first (for CI),
 /// then <c>$DOCKER_CONFIG/config.json</c> (or <c>~/.docker/config.json</c>): <c>credHelpers</c> for this registry,
-/// else <c>credsStore</c>, else <c>auths</c>.
+/// else <c>credsStore</c> (each through <see cref="CredentialHelper"/>), else <c>auths</c>.
 /// </summary>
 internal static class CredentialLookup
 {
@@ -76,10 +75,31 @@ internal static class CredentialLookup
             return null;
         }
 
-        JObject config;
+        JObject config = ReadConfig(configPath);
+        string key = ImageName.CredentialKey(registry);
+        if (config["credHelpers"] is JObject helpers && Lookup(helpers, registry) is JValue { Value: string helper } && helper.Length > 0)
+        {
+            log($"credentials for {registry}: docker-credential-{helper} (credHelpers in {configPath})");
+            return CredentialHelper.Get(helper, $"credHelpers in {configPath}", key, registry, environment, helperTimeout ?? HelperTimeout, cancel);
+        }
+
+        if (config["credsStore"] is JValue { Value: string store } && store.Length > 0)
+        {
+            log($"credentials for {registry}: docker-credential-{store} (credsStore in {configPath})");
+            if (CredentialHelper.Get(store, $"credsStore in {configPath}", key, registry, environment, helperTimeout ?? HelperTimeout, cancel) is { } stored)
+            {
+                return stored;
+            }
+        }
+
+        return config["auths"] is JObject auths && Lookup(auths, registry) is JObject entry ? FromAuths(entry, registry, configPath, log) : null;
+    }
+
+    /// <summary>docker's configuration: a regular file of sane size (checked before it is opened: a FIFO would block the open, /dev/zero never end), a JSON object.</summary>
+    private static JObject ReadConfig(string configPath)
+    {
         try
         {
-            // A regular file of sane size, checked before it is opened: a FIFO would block the open, /dev/zero never end.
             string real = File.ResolveLinkTarget(configPath, returnFinalTarget: true)?.FullName ?? configPath;
             if (Interop.NativeMethods.LStat(real) is not { } st || (st.Mode & Interop.NativeMethods.S_IFMT) != Interop.NativeMethods.S_IFREG)
             {
@@ -95,69 +115,54 @@ internal static class CredentialLookup
             using var reader = new StreamReader(stream, Encoding.UTF8);
             char[] text = new char[(int)Math.Min(st.Size, MaxConfigBytes) + 1];
             int length = reader.ReadBlock(text, 0, text.Length);
-            config = JToken.Parse(new string(text, 0, Math.Min(length, MaxConfigBytes))) as JObject ?? throw new JsonReaderException("not an object");
+            return JToken.Parse(new string(text, 0, Math.Min(length, MaxConfigBytes))) as JObject ?? throw new JsonReaderException("not an object");
         }
         catch (Exception e) when (e is JsonException or IOException or UnauthorizedAccessException)
         {
             throw new OciBundleException(Strings.DockerConfigUnreadable, configPath, e is JsonException ? "it is not a JSON object" : e.Message);
         }
+    }
 
-        string key = ImageName.CredentialKey(registry);
-        if (config["credHelpers"] is JObject helpers && Lookup(helpers, registry) is JValue { Value: string helper } && helper.Length > 0)
+    /// <summary>The registry's entry of <c>auths</c>: an identity token, base64 <c>user:password</c>, or a user name and password; null when it has none of them.</summary>
+    private static RegistryCredentials? FromAuths(JObject entry, string registry, string configPath, Action<string> log)
+    {
+        string source = $"{configPath} (auths)";
+        if (new[] { "auth", "username", "password", "identitytoken" }.FirstOrDefault(f => entry[f] is { Type: not (JTokenType.String or JTokenType.Null) }) is { } odd)
         {
-            log($"credentials for {registry}: docker-credential-{helper} (credHelpers in {configPath})");
-            return RunHelper(helper, $"credHelpers in {configPath}", key, registry, environment, helperTimeout ?? HelperTimeout, cancel);
+            throw new OciBundleException(Strings.DockerConfigUnreadable, configPath, $"the \"{odd}\" of {registry} in \"auths\" is not a string");
         }
 
-        if (config["credsStore"] is JValue { Value: string store } && store.Length > 0)
+        if (entry["identitytoken"] is JValue { Value: string identity } && identity.Length > 0)
         {
-            log($"credentials for {registry}: docker-credential-{store} (credsStore in {configPath})");
-            if (RunHelper(store, $"credsStore in {configPath}", key, registry, environment, helperTimeout ?? HelperTimeout, cancel) is { } stored)
-            {
-                return stored;
-            }
+            return new RegistryCredentials(entry["username"] is JValue { Value: string named } ? named : "<token>", identity, source, isIdentityToken: true);
         }
 
-        if (config["auths"] is JObject auths && Lookup(auths, registry) is JObject entry)
+        if (entry["auth"] is JValue { Value: string auth } && auth.Length > 0)
         {
-            string source = $"{configPath} (auths)";
-            if (new[] { "auth", "username", "password", "identitytoken" }.FirstOrDefault(f => entry[f] is { Type: not (JTokenType.String or JTokenType.Null) }) is { } odd)
+            string decoded;
+            try
             {
-                throw new OciBundleException(Strings.DockerConfigUnreadable, configPath, $"the \"{odd}\" of {registry} in \"auths\" is not a string");
+                decoded = Encoding.UTF8.GetString(Convert.FromBase64String(auth));
+            }
+            catch (FormatException)
+            {
+                throw new OciBundleException(Strings.DockerConfigUnreadable, configPath, $"the \"auth\" of {registry} is not base64 of user:password");
             }
 
-            if (entry["identitytoken"] is JValue { Value: string identity } && identity.Length > 0)
+            int colon = decoded.IndexOf(':', StringComparison.Ordinal);
+            if (colon <= 0)
             {
-                return new RegistryCredentials(entry["username"] is JValue { Value: string named } ? named : "<token>", identity, source, isIdentityToken: true);
+                throw new OciBundleException(Strings.DockerConfigUnreadable, configPath, $"the \"auth\" of {registry} is not base64 of user:password");
             }
 
-            if (entry["auth"] is JValue { Value: string auth } && auth.Length > 0)
-            {
-                string decoded;
-                try
-                {
-                    decoded = Encoding.UTF8.GetString(Convert.FromBase64String(auth));
-                }
-                catch (FormatException)
-                {
-                    throw new OciBundleException(Strings.DockerConfigUnreadable, configPath, $"the \"auth\" of {registry} is not base64 of user:password");
-                }
+            log($"credentials for {registry}: {source}");
+            return new RegistryCredentials(decoded[..colon], decoded[(colon + 1)..], source);
+        }
 
-                int colon = decoded.IndexOf(':', StringComparison.Ordinal);
-                if (colon <= 0)
-                {
-                    throw new OciBundleException(Strings.DockerConfigUnreadable, configPath, $"the \"auth\" of {registry} is not base64 of user:password");
-                }
-
-                log($"credentials for {registry}: {source}");
-                return new RegistryCredentials(decoded[..colon], decoded[(colon + 1)..], source);
-            }
-
-            if (entry["username"] is JValue { Value: string name } && entry["password"] is JValue { Value: string password })
-            {
-                log($"credentials for {registry}: {source}");
-                return new RegistryCredentials(name, password, source);
-            }
+        if (entry["username"] is JValue { Value: string name } && entry["password"] is JValue { Value: string password })
+        {
+            log($"credentials for {registry}: {source}");
+            return new RegistryCredentials(name, password, source);
         }
 
         return null;
@@ -184,128 +189,5 @@ internal static class CredentialLookup
         string rest = key.Contains("://", StringComparison.Ordinal) ? key[(key.IndexOf("://", StringComparison.Ordinal) + 3)..] : key;
         int slash = rest.IndexOf('/', StringComparison.Ordinal);
         return slash < 0 ? rest : rest[..slash];
-    }
-
-    /// <summary>docker's credential helper protocol: <c>docker-credential-NAME get</c>, the server on stdin, JSON on stdout.</summary>
-    private static RegistryCredentials? RunHelper(string helper, string namedBy, string serverUrl, string registry, Func<string, string?> environment, TimeSpan timeout, CancellationToken cancel)
-    {
-        string program = "docker-credential-" + helper;
-        if (helper.Contains('/', StringComparison.Ordinal) || (environment("PATH") ?? "").Split(':', StringSplitOptions.RemoveEmptyEntries).Select(d => Path.Combine(d, program)).FirstOrDefault(File.Exists) is not { } path)
-        {
-            throw new OciBundleException(Strings.CredentialHelperFailed, helper, namedBy, registry, $"{program} is not on PATH");
-        }
-
-        var psi = new ProcessStartInfo(path, "get")
-        {
-            RedirectStandardInput = true,
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-            UseShellExecute = false,
-        };
-        string output;
-        string error;
-        int exit;
-        Process process;
-        try
-        {
-            process = Process.Start(psi)!;
-        }
-        catch (System.ComponentModel.Win32Exception)
-        {
-            throw new OciBundleException(Strings.CredentialHelperFailed, helper, namedBy, registry, $"{program} is not on PATH");
-        }
-
-        using (process)
-        {
-            // Both outputs read as they come and the input written alongside, all under one deadline: a helper that
-            // hangs, or leaves a child holding its output open, is stopped, and so is one the build cancels.
-            Task<string> stdout = process.StandardOutput.ReadToEndAsync(CancellationToken.None);
-            Task<string> stderr = process.StandardError.ReadToEndAsync(CancellationToken.None);
-            Task stdin = WriteInput(process, serverUrl);
-            try
-            {
-                Task.WhenAll(stdout, stderr, stdin, process.WaitForExitAsync(CancellationToken.None)).WaitAsync(timeout, cancel).GetAwaiter().GetResult();
-            }
-            catch (TimeoutException)
-            {
-                Kill(process);
-                throw new OciBundleException(Strings.CredentialHelperFailed, helper, namedBy, registry, $"it did not answer within {timeout.TotalSeconds:F0} seconds (it, or a process it started, kept its output open), so it was stopped");
-            }
-            catch (OperationCanceledException)
-            {
-                Kill(process);
-                throw;
-            }
-
-            output = stdout.Result;
-            error = stderr.Result;
-            exit = process.ExitCode;
-        }
-
-        // What the helper says on failure is its own message, never its output: that could hold a secret.
-        string said = (error.Trim().Length > 0 ? error : output).Trim();
-        if (exit != 0)
-        {
-            if (said.Contains("credentials not found", StringComparison.OrdinalIgnoreCase))
-            {
-                return null; // docker's rule: a store without an entry means anonymous
-            }
-
-            throw new OciBundleException(Strings.CredentialHelperFailed, helper, namedBy, registry, $"it exited with code {exit} (what it printed is not repeated, as it could hold a secret: run {program} get, with the registry on stdin, to see it)");
-        }
-
-        JObject? answer;
-        try
-        {
-            answer = JToken.Parse(output) as JObject;
-        }
-        catch (JsonException)
-        {
-            answer = null;
-        }
-
-        if (answer is null || answer["Username"] is { Type: not (JTokenType.String or JTokenType.Null) } || answer["Secret"] is { Type: not (JTokenType.String or JTokenType.Null) })
-        {
-            throw new OciBundleException(Strings.CredentialHelperFailed, helper, namedBy, registry, "its answer is not the JSON {\"Username\": \"...\", \"Secret\": \"...\"} of the credential helper protocol (strings)");
-        }
-
-        string user = (string?)answer["Username"] ?? "";
-        string secret = (string?)answer["Secret"] ?? "";
-        if (secret.Length == 0)
-        {
-            return null;
-        }
-
-        return new RegistryCredentials(user, secret, program, isIdentityToken: user == "<token>");
-    }
-
-    /// <summary>The server on the helper's stdin; a helper that exits without reading it (a broken pipe) is judged by its answer.</summary>
-    private static async Task WriteInput(Process process, string serverUrl)
-    {
-        try
-        {
-            await process.StandardInput.WriteAsync(serverUrl).ConfigureAwait(false);
-            await process.StandardInput.FlushAsync().ConfigureAwait(false);
-            process.StandardInput.Close();
-        }
-        catch (IOException)
-        {
-            // It did not read the server: its exit code and output say the rest.
-        }
-        catch (ObjectDisposedException)
-        {
-        }
-    }
-
-    private static void Kill(Process process)
-    {
-        try
-        {
-            process.Kill(entireProcessTree: true);
-        }
-        catch (Exception e) when (e is InvalidOperationException or System.ComponentModel.Win32Exception or NotSupportedException)
-        {
-            // Gone already.
-        }
     }
 }

@@ -1,6 +1,5 @@
 using System.Security.Cryptography;
 using System.Text;
-using OciBundle.Interop;
 
 namespace OciBundle.Storage;
 
@@ -13,8 +12,9 @@ namespace OciBundle.Storage;
 /// rename; a lost update only costs a hash next time.
 /// </summary>
 /// <remarks>
-/// The folder must be the user's own and writable by nobody else (it is created 0700): digests planted by another
-/// user would put false checksums in the SBOM. Otherwise the cache is not used, and files are hashed as without it.
+/// The folder must be trusted by the per-user cache rule (<see cref="CacheTrust"/>), its group not allowed to write
+/// (it is created 0700): digests planted by another user would put false checksums in the SBOM. Otherwise the cache
+/// is not used, and files are hashed as without it.
 /// </remarks>
 internal sealed class DigestCache
 {
@@ -37,9 +37,9 @@ internal sealed class DigestCache
             Directory.CreateDirectory(folder, (UnixFileMode)0b111_000_000);
             for (string dir = folder; dir.Length > 1 && dir != Path.GetDirectoryName(Path.GetFullPath(root)); dir = Path.GetDirectoryName(dir)!)
             {
-                if (NativeMethods.LStat(dir) is not { } s || (s.Mode & NativeMethods.S_IFMT) != NativeMethods.S_IFDIR || s.Uid != NativeMethods.getuid() || (s.Mode & 0b000_010_010) != 0)
+                if (CacheTrust.Distrust(dir, groupMayWrite: false) is { } why)
                 {
-                    log($"Not using the digest cache {folder}: {dir} is not a folder of this user that only it can write.");
+                    log($"Not using the digest cache {folder}: {dir} is {why}; only a folder of this user that only it can write is.");
                     return null;
                 }
             }

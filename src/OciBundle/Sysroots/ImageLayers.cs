@@ -1,5 +1,6 @@
 using System.Globalization;
 using OciBundle.Diagnostics;
+using OciBundle.Storage;
 
 namespace OciBundle.Sysroots;
 
@@ -24,9 +25,9 @@ internal static class ImageLayers
         for (int i = 0; i < image.Layers.Count; i++)
         {
             (string digest, string path) = image.Layers[i];
-            using FileStream file = OciImage.OpenBlob(path, source);
+            using FileStream file = OpenLayer(image, digest, source);
             using var compressed = new HashingStream(file);
-            using var uncompressed = new HashingStream(TarUnpacker.Decompressed(compressed, path));
+            using var uncompressed = new HashingStream(BlobCompression.Decompressed(compressed, path));
             string diffId;
             try
             {
@@ -49,6 +50,19 @@ internal static class ImageLayers
 
         unpacker.Finish();
         log($"Sysroot {source}: applied {image.Layers.Count} layers, {unpacker.Entries} entries ({unpacker.SkippedSpecialFiles} device nodes and FIFOs skipped), each matching its digest and its diff_id.");
+    }
+
+    /// <summary>A layer's blob, which must be a regular file: a device or a FIFO at its name is refused before a byte is read.</summary>
+    private static FileStream OpenLayer(OciImage image, string digest, string source)
+    {
+        try
+        {
+            return image.Store.Open(digest);
+        }
+        catch (BlobStoreException e)
+        {
+            throw new OciBundleException(Strings.SysrootUnreadable, source, e.Message);
+        }
     }
 
     /// <summary>The blob read to its end must have the digest that names it.</summary>

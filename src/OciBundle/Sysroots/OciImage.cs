@@ -1,24 +1,20 @@
-using System.Runtime.InteropServices;
-using System.Security.Cryptography;
-using Microsoft.Win32.SafeHandles;
-using Newtonsoft.Json.Linq;
+using Newtonsoft.Json;
 using OciBundle.Diagnostics;
-using OciBundle.Interop;
+using OciBundle.Model.Oci;
+using OciBundle.Storage;
 
 namespace OciBundle.Sysroots;
 
 /// <summary>
 /// One image of an OCI image layout folder, chosen the way a runtime would: by tag (<c>org.opencontainers.image.ref.name</c>)
-/// when one is given, then by platform (linux and the bundle's architecture) through any nested index. Every blob read
-/// is checked against the digest that names it; the image's digest is its manifest's.
+/// when one is given, then by platform (linux and the bundle's architecture) through any nested index. Every document is
+/// read from the layout's store only if it hashes to the digest that names it; the image's digest is its manifest's.
 /// </summary>
 internal sealed class OciImage
 {
-    private const int MaxDocumentBytes = 4 << 20;
-
-    private OciImage(string layout, string digest, string architecture, IReadOnlyList<(string Digest, string Path)> layers, IReadOnlyList<string> diffIds, IReadOnlyList<string> documents)
+    private OciImage(BlobStore store, string digest, string architecture, IReadOnlyList<(string Digest, string Path)> layers, IReadOnlyList<string> diffIds, IReadOnlyList<string> documents)
     {
-        Layout = layout;
+        Store = store;
         Digest = digest;
         Architecture = architecture;
         Layers = layers;
@@ -26,7 +22,8 @@ internal sealed class OciImage
         Documents = documents;
     }
 
-    public string Layout { get; }
+    /// <summary>The layout's blobs.</summary>
+    public BlobStore Store { get; }
 
     /// <summary>The manifest's digest, as <c>skopeo inspect</c> shows it: what OciBundleSysrootDigest pins.</summary>
     public string Digest { get; }
@@ -39,7 +36,7 @@ internal sealed class OciImage
 
     /// <summary>
     /// The config's <c>rootfs.diff_ids</c>, as written: the digest of each layer's uncompressed tar, base first (checked
-    /// against the layers as they are unpacked; a config of another shape gives an empty list, which no layer matches).
+    /// against the layers as they are unpacked; a config without them gives an empty list, which no layer matches).
     /// </summary>
     public IReadOnlyList<string> DiffIds { get; }
 
@@ -52,18 +49,17 @@ internal sealed class OciImage
     /// <param name="source">How errors name the sysroot.</param>
     public static OciImage Open(string layout, string? tag, string goArch, string source)
     {
-        var documents = new List<string>();
+        var store = new BlobStore(layout);
         string indexPath = Path.Combine(layout, "index.json");
-        documents.Add(indexPath);
-        JObject index = ReadJson(indexPath, null, source);
-        JArray manifests = index["manifests"] as JArray ?? throw Unreadable(source, "index.json has no manifests");
-        List<JObject> candidates = manifests.OfType<JObject>().ToList();
+        var documents = new List<string> { indexPath };
+        OciIndex index = Read(indexPath, () => OciJson.Deserialize<OciIndex>(BlobStore.ReadSmallFile(indexPath)), source);
+        IReadOnlyList<OciDescriptor> candidates = index.Manifests;
         if (tag is not null)
         {
-            var tagged = candidates.Where(m => (string?)m["annotations"]?["org.opencontainers.image.ref.name"] == tag).ToList();
+            var tagged = candidates.Where(m => m.RefName == tag).ToList();
             if (tagged.Count == 0)
             {
-                string tags = string.Join(", ", candidates.Select(m => (string?)m["annotations"]?["org.opencontainers.image.ref.name"]).OfType<string>().DefaultIfEmpty("no tags"));
+                string tags = string.Join(", ", candidates.Select(m => m.RefName).OfType<string>().DefaultIfEmpty("no tags"));
                 throw new OciBundleException(Strings.SysrootTagNotFound, layout, tag, tags);
             }
 
@@ -72,52 +68,45 @@ internal sealed class OciImage
 
         for (int depth = 0; depth < 4; depth++)
         {
-            JObject chosen = Choose(candidates, goArch, source);
-            string digest = (string?)chosen["digest"] ?? throw Unreadable(source, "a descriptor without a digest");
-            string blob = BlobPath(layout, digest, source);
+            OciDescriptor chosen = Choose(candidates, goArch, source);
+            string blob = BlobPath(store, chosen.Digest, source);
             documents.Add(blob);
-            JObject document = ReadJson(blob, digest, source);
-            string mediaType = (string?)document["mediaType"] ?? (string?)chosen["mediaType"] ?? "";
-            if (document["manifests"] is JArray nested)
+            (OciIndex? nested, OciManifest? manifest) = Read(blob, () => OciJson.DeserializeImage(Document(store, chosen.Digest, source)), source);
+            if (nested is not null)
             {
-                candidates = nested.OfType<JObject>().ToList();
+                candidates = nested.Manifests;
                 continue;
             }
 
-            if (document["layers"] is not JArray layers || document["config"] is not JObject configDescriptor)
+            if (manifest is null)
             {
-                throw Unreadable(source, $"{digest} ({mediaType}) is neither an image index nor a manifest");
+                throw Unreadable(source, $"{chosen.Digest} ({chosen.MediaType}) is neither an image index nor a manifest");
             }
 
-            string configDigest = (string?)configDescriptor["digest"] ?? throw Unreadable(source, "a config without a digest");
-            string configPath = BlobPath(layout, configDigest, source);
+            string configPath = BlobPath(store, manifest.Config.Digest, source);
             documents.Add(configPath);
-            JObject config = ReadJson(configPath, configDigest, source);
-            var layerBlobs = layers.OfType<JObject>()
-                .Select(l => (string?)l["digest"] ?? throw Unreadable(source, "a layer without a digest"))
-                .Select(d => (d, BlobPath(layout, d, source)))
-                .ToList();
+            OciImageConfig config = Read(configPath, () => OciJson.Deserialize<OciImageConfig>(Document(store, manifest.Config.Digest, source)), source);
+            var layerBlobs = manifest.Layers.Select(l => (l.Digest, BlobPath(store, l.Digest, source))).ToList();
             if (layerBlobs.FirstOrDefault(l => !File.Exists(l.Item2)) is { Item2: not null } missing)
             {
                 throw Unreadable(source, $"the layer blob {missing.Item2} is missing (a layout copied in part, or a foreign layer)");
             }
 
-            var diffIds = ((config["rootfs"] as JObject)?["diff_ids"] as JArray ?? new JArray()).Select(d => d is JValue { Type: JTokenType.String } v ? (string)v! : "").ToList();
-            return new OciImage(layout, digest, (string?)config["architecture"] ?? "", layerBlobs, diffIds, documents);
+            return new OciImage(store, chosen.Digest, config.Architecture ?? "", layerBlobs, config.RootFs?.DiffIds ?? Array.Empty<string>(), documents);
         }
 
         throw Unreadable(source, "image indexes nested deeper than 4");
     }
 
     /// <summary>The one descriptor to follow: the only one, or the one for linux and the architecture (<paramref name="missing"/>, or OCIB1305, when there is none).</summary>
-    internal static JObject Choose(List<JObject> candidates, string goArch, string source, Diagnostic? missing = null)
+    internal static OciDescriptor Choose(IReadOnlyList<OciDescriptor> candidates, string goArch, string source, Diagnostic? missing = null)
     {
         if (candidates.Count == 0)
         {
             throw Unreadable(source, "an image index with no manifests");
         }
 
-        var withPlatform = candidates.Where(c => c["platform"] is JObject).ToList();
+        var withPlatform = candidates.Where(c => c.Platform is not null).ToList();
         if (withPlatform.Count == 0)
         {
             if (candidates.Count == 1)
@@ -129,10 +118,10 @@ internal sealed class OciImage
         }
 
         // Attestations ("unknown/unknown") and other systems are never a sysroot.
-        JObject? match = withPlatform.FirstOrDefault(c => (string?)c["platform"]!["os"] == "linux" && (string?)c["platform"]!["architecture"] == goArch);
+        OciDescriptor? match = withPlatform.FirstOrDefault(c => c.Platform!.Os == "linux" && c.Platform.Architecture == goArch);
         if (match is null)
         {
-            string platforms = string.Join(", ", withPlatform.Select(c => $"{c["platform"]!["os"]}/{c["platform"]!["architecture"]}{((string?)c["platform"]!["variant"] is { } v ? "/" + v : "")}").Distinct());
+            string platforms = string.Join(", ", withPlatform.Select(c => c.Platform!.ToString()).Distinct());
             throw new OciBundleException(missing ?? Strings.SysrootPlatformNotFound, source, goArch, platforms);
         }
 
@@ -140,70 +129,45 @@ internal sealed class OciImage
     }
 
     /// <summary>Where a blob lives; a digest that is not sha256 and 64 hex digits names no file (no path is made of it).</summary>
-    public static string BlobPath(string layout, string digest, string source)
+    private static string BlobPath(BlobStore store, string digest, string source)
     {
-        if (!Request.SysrootSpec.IsDigest(digest))
-        {
-            throw Unreadable(source, $"'{digest}' is not a sha256 digest");
-        }
-
-        return Path.Combine(layout, "blobs", "sha256", digest[7..]);
-    }
-
-    /// <summary>
-    /// A blob or index opened for reading, which must be a regular file (a link to one is followed): a device, a FIFO
-    /// or a folder at a blob's name would never end (/dev/zero) or block (a FIFO), so it is refused before a byte is read.
-    /// </summary>
-    public static FileStream OpenBlob(string path, string source)
-    {
-        int fd = NativeMethods.Open(path, NativeMethods.O_RDONLY | NativeMethods.O_CLOEXEC | NativeMethods.O_NONBLOCK, 0);
-        if (fd < 0)
-        {
-            int errno = Marshal.GetLastPInvokeError();
-            throw Unreadable(source, errno == NativeMethods.ENOENT ? $"{path} is missing" : $"{path} cannot be opened: {Marshal.GetPInvokeErrorMessage(errno)}");
-        }
-
-        var handle = new SafeFileHandle(fd, ownsHandle: true);
-        if (NativeMethods.FStat(fd) is not { } s || (s.Mode & NativeMethods.S_IFMT) != NativeMethods.S_IFREG)
-        {
-            handle.Dispose();
-            throw Unreadable(source, $"{path} is not a regular file");
-        }
-
-        return new FileStream(handle, FileAccess.Read, 1);
-    }
-
-    private static JObject ReadJson(string path, string? digest, string source)
-    {
-        byte[] bytes;
         try
         {
-            using FileStream stream = OpenBlob(path, source);
-            if (stream.Length > MaxDocumentBytes)
-            {
-                throw Unreadable(source, $"{path} is larger than a manifest can be");
-            }
+            return store.PathOf(digest);
+        }
+        catch (BlobStoreException e)
+        {
+            throw Unreadable(source, e.Message);
+        }
+    }
 
-            bytes = new byte[stream.Length];
-            stream.ReadExactly(bytes);
+    /// <summary>A document of the store: a regular file, not larger than a manifest can be, holding what its digest says.</summary>
+    private static byte[] Document(BlobStore store, string digest, string source)
+    {
+        try
+        {
+            return store.ReadDocument(digest);
+        }
+        catch (BlobStoreException e) when (e.Problem == BlobProblem.Corrupt)
+        {
+            throw new OciBundleException(Strings.SysrootBlobCorrupt, source, e.BlobPath, digest);
+        }
+    }
+
+    /// <summary>A document parsed, its read and JSON failures the sysroot's coded errors.</summary>
+    private static T Read<T>(string path, Func<T> read, string source)
+    {
+        try
+        {
+            return read();
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
             throw Unreadable(source, e.Message);
         }
-
-        if (digest is not null && "sha256:" + Convert.ToHexString(SHA256.HashData(bytes)).ToLowerInvariant() != digest)
+        catch (JsonException e)
         {
-            throw new OciBundleException(Strings.SysrootBlobCorrupt, source, path, digest);
-        }
-
-        try
-        {
-            return JObject.Parse(System.Text.Encoding.UTF8.GetString(bytes));
-        }
-        catch (Newtonsoft.Json.JsonException e)
-        {
-            throw Unreadable(source, $"{Path.GetFileName(path)} is not JSON: {e.Message}");
+            throw Unreadable(source, $"{Path.GetFileName(path)} is not JSON of its kind: {e.Message}");
         }
     }
 

@@ -6,6 +6,7 @@ using Newtonsoft.Json;
 using Newtonsoft.Json.Linq;
 using OciBundle.Diagnostics;
 using OciBundle.Model;
+using OciBundle.Model.Oci;
 using OciBundle.Registries;
 using OciBundle.Request;
 
@@ -47,11 +48,11 @@ internal static class RegistrySysroot
             PulledDocument? known = spec.PinnedDigest is { } pin ? Known(cache, pin) : null;
             PulledDocument top = known ?? puller.Value.Document(spec.PinnedDigest ?? reference.Tag!, spec.PinnedDigest, cancel);
             List<PulledDocument> chain = Resolve(top, arch, source, cache, puller, cancel, out string manifestDigest);
-            SysrootStore.EntryMarker marker = SysrootStore.Ensure(cache, manifestDigest, source, log,
+            EntryMarker marker = new SysrootUnpackCache(cache, log).Ensure(manifestDigest, source,
                 stage => Fill(stage, manifestDigest, chain.FirstOrDefault(d => d.Digest == manifestDigest), arch, source, puller.Value, log, cancel));
             foreach (PulledDocument document in chain)
             {
-                Remember(Path.Combine(cache, DocumentsFolder, SysrootStore.Hex(document.Digest)), document.Content);
+                Remember(Path.Combine(cache, DocumentsFolder, OciDigest.Hex(document.Digest)), document.Content);
             }
 
             if (spec.PinnedDigest is null)
@@ -62,7 +63,7 @@ internal static class RegistrySysroot
             SysrootStore.CheckArchitecture(source, arch, marker.Architecture);
             string resolved = $"docker://{reference.Name}@{top.Digest}";
             log($"Sysroot {source}: {resolved}, image {manifestDigest} ({marker.Architecture}), {(puller.IsValueCreated ? "resolved at the registry" : "from the cache with no network")}, in {clock.ElapsedMilliseconds} ms.");
-            return new MaterializedSysroot(SysrootStore.RootOf(cache, manifestDigest), manifestDigest, resolved, "registry") { BaseName = reference.Name };
+            return new MaterializedSysroot(new SysrootUnpackCache(cache, log).RootOf(manifestDigest), manifestDigest, resolved, "registry") { BaseName = reference.Name };
         }
         finally
         {
@@ -80,15 +81,15 @@ internal static class RegistrySysroot
         PulledDocument document = top;
         for (int depth = 0; depth < 4; depth++)
         {
-            if (Parse(document, source)["manifests"] is not JArray manifests)
+            if (Parse(document, source)["manifests"] is not JArray)
             {
                 manifestDigest = document.Digest;
                 return chain;
             }
 
-            JObject chosen = OciImage.Choose(manifests.OfType<JObject>().ToList(), arch.GoArch, source, Strings.SysrootRegistryPlatformNotFound);
-            string digest = chosen["digest"] is JValue { Value: string d } && SysrootSpec.IsDigest(d) ? d : throw Unreadable(source, $"the index {document.Digest} names a manifest without a sha256 digest");
-            if (!(chosen["mediaType"] is JValue { Value: string type } && IndexMediaTypes.Contains(type, StringComparer.Ordinal)))
+            OciDescriptor chosen = OciImage.Choose(IndexOf(document, source).Manifests, arch.GoArch, source, Strings.SysrootRegistryPlatformNotFound);
+            string digest = SysrootSpec.IsDigest(chosen.Digest) ? chosen.Digest : throw Unreadable(source, $"the index {document.Digest} names a manifest without a sha256 digest");
+            if (!IndexMediaTypes.Contains(chosen.MediaType, StringComparer.Ordinal))
             {
                 manifestDigest = digest;
                 return chain;
@@ -121,9 +122,9 @@ internal static class RegistrySysroot
             throw Unreadable(source, string.Create(CultureInfo.InvariantCulture, $"its config is declared {wanted[0].Size} bytes, larger than a config can be"));
         }
 
-        File.WriteAllBytes(Path.Combine(blobs, SysrootStore.Hex(manifestDigest)), manifest.Content);
+        File.WriteAllBytes(Path.Combine(blobs, OciDigest.Hex(manifestDigest)), manifest.Content);
         System.Threading.Tasks.Parallel.ForEachAsync(wanted, new ParallelOptions { MaxDegreeOfParallelism = Parallel, CancellationToken = cancel },
-            async (blob, token) => await puller.BlobAsync(blob.Digest, blob.Size, Path.Combine(blobs, SysrootStore.Hex(blob.Digest)), token).ConfigureAwait(false)).GetAwaiter().GetResult();
+            async (blob, token) => await puller.BlobAsync(blob.Digest, blob.Size, Path.Combine(blobs, OciDigest.Hex(blob.Digest)), token).ConfigureAwait(false)).GetAwaiter().GetResult();
         log(string.Create(CultureInfo.InvariantCulture, $"Sysroot {source}: pulled {wanted.Count} blobs ({wanted.Sum(b => b.Size) / 1048576.0:F1} MB) in {clock.ElapsedMilliseconds} ms."));
 
         File.WriteAllText(Path.Combine(layout, "oci-layout"), "{\"imageLayoutVersion\":\"1.0.0\"}");
@@ -146,6 +147,19 @@ internal static class RegistrySysroot
             ? (digest, size)
             : throw Unreadable(source, $"its manifest has a descriptor without a sha256 digest and a size: {Shorten(descriptor.ToString(Formatting.None))}");
 
+    /// <summary>An index read as the typed document (every descriptor with its media type, digest and size).</summary>
+    private static OciIndex IndexOf(PulledDocument document, string source)
+    {
+        try
+        {
+            return OciJson.DeserializeImage(document.Content).Index ?? throw Unreadable(source, $"the index {document.Digest} is not an image index");
+        }
+        catch (JsonException e)
+        {
+            throw Unreadable(source, $"the index {document.Digest} cannot be read: {e.Message}");
+        }
+    }
+
     private static JObject Parse(PulledDocument document, string source)
     {
         try
@@ -163,7 +177,7 @@ internal static class RegistrySysroot
     {
         try
         {
-            string path = Path.Combine(cache, DocumentsFolder, SysrootStore.Hex(digest));
+            string path = Path.Combine(cache, DocumentsFolder, OciDigest.Hex(digest));
             var info = new FileInfo(path);
             if (!info.Exists || info.Length > ImagePuller.MaxDocumentBytes || (info.Attributes & FileAttributes.ReparsePoint) != 0)
             {

@@ -1,6 +1,4 @@
 using System.Formats.Tar;
-using System.IO.Compression;
-using System.Text;
 using OciBundle.Diagnostics;
 using OciBundle.Interop;
 
@@ -16,12 +14,9 @@ namespace OciBundle.Sysroots;
 /// </summary>
 internal sealed class TarUnpacker
 {
-    private const int MaxPathBytes = 4095;
-    private const int MaxNameBytes = 255;
-
     private readonly string _root;
     private readonly string _source;
-    private readonly HashSet<string> _checkedDirectories = new(StringComparer.Ordinal);
+    private readonly UnpackRoot _tree;
     private readonly List<(string Relative, UnixFileMode Mode)> _directoryModes = new();
 
     /// <param name="root">The folder to unpack into; it exists and is empty or holds earlier layers.</param>
@@ -30,6 +25,7 @@ internal sealed class TarUnpacker
     {
         _root = root;
         _source = source;
+        _tree = new UnpackRoot(root, source);
     }
 
     /// <summary>
@@ -42,33 +38,6 @@ internal sealed class TarUnpacker
     public int SkippedSpecialFiles { get; private set; }
 
     public int Entries { get; private set; }
-
-    /// <summary>A tar stream from <paramref name="raw"/>, decompressed as <paramref name="path"/>'s first bytes say: gzip, zstd, or plain.</summary>
-    public static Stream Decompressed(Stream raw, string path)
-    {
-        var buffered = new BufferedStream(raw, 1 << 16);
-        return Sniff(path) switch
-        {
-            TarCompression.Gzip => new GZipStream(buffered, CompressionMode.Decompress),
-            TarCompression.Zstd => new ZstdSharp.DecompressionStream(buffered),
-            _ => buffered,
-        };
-    }
-
-    /// <summary>True when the file's first bytes are gzip's or zstd's.</summary>
-    public static bool IsCompressed(string path) => Sniff(path) != TarCompression.None;
-
-    private enum TarCompression { None, Gzip, Zstd }
-
-    private static TarCompression Sniff(string path)
-    {
-        using var f = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read, 1);
-        Span<byte> magic = stackalloc byte[4];
-        int n = f.ReadAtLeast(magic, 4, throwOnEndOfStream: false);
-        return n >= 2 && magic[0] == 0x1f && magic[1] == 0x8b ? TarCompression.Gzip
-            : n >= 4 && magic[0] == 0x28 && magic[1] == 0xb5 && magic[2] == 0x2f && magic[3] == 0xfd ? TarCompression.Zstd
-            : TarCompression.None;
-    }
 
     /// <summary>Unpacks one tar stream; <paramref name="layer"/>: an OCI layer, whose <c>.wh.</c> entries remove what earlier layers wrote.</summary>
     public void Unpack(Stream tar, bool layer)
@@ -119,17 +88,17 @@ internal sealed class TarUnpacker
     /// <summary>Removes below <paramref name="dir"/> everything the current layer did not write, looked up afresh folder by folder (never through a link).</summary>
     private void Prune(string dir, HashSet<string> touched)
     {
-        if (!IsRealDirectory(dir))
+        if (!_tree.IsRealDirectory(dir))
         {
             return; // the layer may have made the folder or a parent a link since its marker
         }
 
-        foreach (string child in Directory.EnumerateFileSystemEntries(Host(dir)).ToList())
+        foreach (string child in Directory.EnumerateFileSystemEntries(_tree.Host(dir)).ToList())
         {
             string relative = dir.Length == 0 ? Path.GetFileName(child) : dir + "/" + Path.GetFileName(child);
             if (!touched.Contains(relative))
             {
-                Remove(child);
+                _tree.Remove(child);
             }
             else
             {
@@ -144,16 +113,16 @@ internal sealed class TarUnpacker
         foreach ((string relative, UnixFileMode mode) in _directoryModes)
         {
             // Afresh, folder by folder: a later entry may have made a parent a link (a, a/v, then a -> /etc: never chmod /etc/v).
-            if (IsRealDirectory(relative))
+            if (_tree.IsRealDirectory(relative))
             {
-                File.SetUnixFileMode(Host(relative), mode);
+                File.SetUnixFileMode(_tree.Host(relative), mode);
             }
         }
     }
 
     private void Apply(TarEntry entry, bool layer, HashSet<string> writtenThisLayer, List<string> opaque)
     {
-        string name = Clean(entry.Name, entry.Name);
+        string name = _tree.Clean(entry.Name, entry.Name);
         if (name.Length == 0)
         {
             return; // the root itself ("./")
@@ -163,34 +132,76 @@ internal sealed class TarUnpacker
         string leaf = name[(parent.Length == 0 ? 0 : parent.Length + 1)..];
         if (layer && leaf.StartsWith(".wh.", StringComparison.Ordinal))
         {
-            CheckParents(name, entry.Name);
-            if (leaf == ".wh..wh..opq")
-            {
-                opaque.Add(parent);
-            }
-            else
-            {
-                string hiddenName = leaf[4..];
-                if (hiddenName == "..")
-                {
-                    throw new OciBundleException(Strings.SysrootEntryOutsideRoot, _source, entry.Name);
-                }
-
-                if (hiddenName is "" or ".")
-                {
-                    throw new OciBundleException(Strings.SysrootUnsupportedEntry, _source, entry.Name, "a whiteout that names no file of its folder");
-                }
-
-                string hidden = Host(parent.Length == 0 ? hiddenName : parent + "/" + hiddenName);
-                if (NativeMethods.LStat(hidden) is not null)
-                {
-                    Remove(hidden);
-                }
-            }
-
+            Whiteout(name, parent, leaf, entry.Name, opaque);
             return;
         }
 
+        if (!Admitted(entry))
+        {
+            return;
+        }
+
+        _tree.CheckParents(name, entry.Name);
+        _tree.EnsureDirectory(parent, entry.Name);
+        string host = _tree.Host(name);
+        writtenThisLayer.Add(name);
+        NativeMethods.Statx? existing = NativeMethods.LStat(host);
+        if (entry.EntryType == TarEntryType.Directory)
+        {
+            MakeDirectory(name, host, existing, entry);
+            return;
+        }
+
+        if (existing is not null)
+        {
+            _tree.Remove(host);
+        }
+
+        switch (entry.EntryType)
+        {
+            case TarEntryType.SymbolicLink:
+                MakeSymlink(host, entry);
+                break;
+            case TarEntryType.HardLink:
+                MakeHardLink(host, entry);
+                break;
+            default:
+                WriteFile(host, entry);
+                break;
+        }
+    }
+
+    /// <summary>A layer's <c>.wh.</c> entry: an opaque folder's marker (applied after the layer), or the removal of what it names.</summary>
+    private void Whiteout(string name, string parent, string leaf, string entryName, List<string> opaque)
+    {
+        _tree.CheckParents(name, entryName);
+        if (leaf == ".wh..wh..opq")
+        {
+            opaque.Add(parent);
+            return;
+        }
+
+        string hiddenName = leaf[4..];
+        if (hiddenName == "..")
+        {
+            throw new OciBundleException(Strings.SysrootEntryOutsideRoot, _source, entryName);
+        }
+
+        if (hiddenName is "" or ".")
+        {
+            throw new OciBundleException(Strings.SysrootUnsupportedEntry, _source, entryName, "a whiteout that names no file of its folder");
+        }
+
+        string hidden = _tree.Host(parent.Length == 0 ? hiddenName : parent + "/" + hiddenName);
+        if (NativeMethods.LStat(hidden) is not null)
+        {
+            _tree.Remove(hidden);
+        }
+    }
+
+    /// <summary>Whether an entry is unpacked: folders, files, links; device nodes and FIFOs skipped and counted; anything else refused.</summary>
+    private bool Admitted(TarEntry entry)
+    {
         // A POSIX sparse file (GNU tar --sparse --format=posix) reads as a regular file whose data is the map and the
         // pieces, not the file: unpacked as it reads, it would be a different file under the same name.
         if (entry is PaxTarEntry pax && pax.ExtendedAttributes.Keys.Any(k => k.StartsWith("GNU.sparse.", StringComparison.Ordinal)))
@@ -202,9 +213,9 @@ internal sealed class TarUnpacker
         {
             case TarEntryType.CharacterDevice or TarEntryType.BlockDevice or TarEntryType.Fifo:
                 SkippedSpecialFiles++;
-                return;
+                return false;
             case TarEntryType.GlobalExtendedAttributes:
-                return;
+                return false;
             case TarEntryType.Directory:
             case TarEntryType.RegularFile or TarEntryType.V7RegularFile or TarEntryType.ContiguousFile:
             case TarEntryType.SymbolicLink:
@@ -219,70 +230,56 @@ internal sealed class TarUnpacker
             throw new OciBundleException(Strings.SysrootUnsupportedEntry, _source, entry.Name, $"a {entry.EntryType} in an OCI archive, whose blobs, index.json and oci-layout are files");
         }
 
-        CheckParents(name, entry.Name);
-        EnsureDirectory(parent, entry.Name);
-        string host = Host(name);
-        writtenThisLayer.Add(name);
-        NativeMethods.Statx? existing = NativeMethods.LStat(host);
-        bool existingIsDir = existing is { } ex && (ex.Mode & NativeMethods.S_IFMT) == NativeMethods.S_IFDIR;
-        if (entry.EntryType == TarEntryType.Directory)
+        return true;
+    }
+
+    private void MakeDirectory(string name, string host, NativeMethods.Statx? existing, TarEntry entry)
+    {
+        if (existing is { } ex && (ex.Mode & NativeMethods.S_IFMT) != NativeMethods.S_IFDIR)
         {
-            if (existing is not null && !existingIsDir)
-            {
-                Remove(host);
-                existing = null;
-            }
-
-            if (existing is null)
-            {
-                Directory.CreateDirectory(host);
-            }
-
-            _checkedDirectories.Add(name);
-            // Owner-writable and searchable, whatever the archive says (a 0555 folder could not be filled or removed); no setgid.
-            UnixFileMode mode = (UnixFileMode)((int)entry.Mode & 0b1_111_111_111) | UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute;
-            File.SetUnixFileMode(host, mode);
-            _directoryModes.Add((name, mode));
-            return;
+            _tree.Remove(host);
+            existing = null;
         }
 
-        if (existing is not null)
+        if (existing is null)
         {
-            Remove(host);
+            Directory.CreateDirectory(host);
         }
 
-        switch (entry.EntryType)
+        _tree.Checked(name);
+        // Owner-writable and searchable, whatever the archive says (a 0555 folder could not be filled or removed); no setgid.
+        UnixFileMode mode = (UnixFileMode)((int)entry.Mode & 0b1_111_111_111) | UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute;
+        File.SetUnixFileMode(host, mode);
+        _directoryModes.Add((name, mode));
+    }
+
+    private void MakeSymlink(string host, TarEntry entry)
+    {
+        // Kept as written, absolute or not: the closure follows links inside the sysroot, never on the host.
+        if (entry.LinkName.Length == 0 || entry.LinkName.Contains('\0') || !UnpackRoot.FitsInAPath(entry.LinkName))
         {
-            case TarEntryType.SymbolicLink:
-                // Kept as written, absolute or not: the closure follows links inside the sysroot, never on the host.
-                if (entry.LinkName.Length == 0 || entry.LinkName.Contains('\0') || Encoding.UTF8.GetByteCount(entry.LinkName) > MaxPathBytes)
-                {
-                    throw new OciBundleException(Strings.SysrootUnsupportedEntry, _source, entry.Name, "a symlink with an empty or over-long target");
-                }
+            throw new OciBundleException(Strings.SysrootUnsupportedEntry, _source, entry.Name, "a symlink with an empty or over-long target");
+        }
 
-                File.CreateSymbolicLink(host, entry.LinkName);
-                break;
-            case TarEntryType.HardLink:
-                string target = Clean(entry.LinkName, entry.Name);
-                string hostTarget = Host(target);
-                // The target's folders too must be real ones of ours: through a link the archive made, lstat would
-                // reach a file of the build machine (d -> /etc, then a hard link to d/shadow).
-                if (target.Length == 0 || !IsPlainPath(target) || !UnderRealDirectories(target)
-                    || NativeMethods.LStat(hostTarget) is not { } t || (t.Mode & NativeMethods.S_IFMT) != NativeMethods.S_IFREG)
-                {
-                    throw new OciBundleException(Strings.SysrootHardLinkOutsideRoot, _source, entry.Name, entry.LinkName);
-                }
+        File.CreateSymbolicLink(host, entry.LinkName);
+    }
 
-                if (NativeMethods.link(hostTarget, host) != 0)
-                {
-                    // A file system that refuses hard links: a copy holds the same bytes.
-                    File.Copy(hostTarget, host);
-                }
+    private void MakeHardLink(string host, TarEntry entry)
+    {
+        string target = _tree.Clean(entry.LinkName, entry.Name);
+        string hostTarget = _tree.Host(target);
+        // The target's folders too must be real ones of ours: through a link the archive made, lstat would
+        // reach a file of the build machine (d -> /etc, then a hard link to d/shadow).
+        if (target.Length == 0 || !UnpackRoot.IsPlainPath(target) || !_tree.UnderRealDirectories(target)
+            || NativeMethods.LStat(hostTarget) is not { } t || (t.Mode & NativeMethods.S_IFMT) != NativeMethods.S_IFREG)
+        {
+            throw new OciBundleException(Strings.SysrootHardLinkOutsideRoot, _source, entry.Name, entry.LinkName);
+        }
 
-                break;
-            default:
-                WriteFile(host, entry);
-                break;
+        if (NativeMethods.link(hostTarget, host) != 0)
+        {
+            // A file system that refuses hard links: a copy holds the same bytes.
+            File.Copy(hostTarget, host);
         }
     }
 
@@ -311,146 +308,5 @@ internal sealed class TarUnpacker
         }
 
         File.SetUnixFileMode(output.SafeFileHandle, mode);
-    }
-
-    /// <summary>An entry's name as a relative path inside the root: './' and a leading '/' dropped, '..' refused.</summary>
-    private string Clean(string name, string entryName)
-    {
-        if (name.Contains('\0') || Encoding.UTF8.GetByteCount(name) > MaxPathBytes)
-        {
-            throw new OciBundleException(Strings.SysrootUnsupportedEntry, _source, entryName, "a name longer than 4095 bytes or with a NUL");
-        }
-
-        var parts = new List<string>();
-        foreach (string part in name.Split('/', StringSplitOptions.RemoveEmptyEntries))
-        {
-            if (part == ".")
-            {
-                continue;
-            }
-
-            if (part == "..")
-            {
-                throw new OciBundleException(Strings.SysrootEntryOutsideRoot, _source, entryName);
-            }
-
-            if (Encoding.UTF8.GetByteCount(part) > MaxNameBytes)
-            {
-                throw new OciBundleException(Strings.SysrootUnsupportedEntry, _source, entryName, "a name longer than 255 bytes");
-            }
-
-            parts.Add(part);
-        }
-
-        return string.Join('/', parts);
-    }
-
-    private bool UnderRealDirectories(string relative)
-    {
-        for (int slash = relative.IndexOf('/'); slash > 0; slash = relative.IndexOf('/', slash + 1))
-        {
-            if (NativeMethods.LStat(Host(relative[..slash])) is not { } s || (s.Mode & NativeMethods.S_IFMT) != NativeMethods.S_IFDIR)
-            {
-                return false;
-            }
-        }
-
-        return true;
-    }
-
-    /// <summary>Whether the relative path is a folder reached through real folders only (each looked up now, none followed).</summary>
-    private bool IsRealDirectory(string relative) =>
-        UnderRealDirectories(relative) && NativeMethods.LStat(Host(relative)) is { } s && (s.Mode & NativeMethods.S_IFMT) == NativeMethods.S_IFDIR;
-
-    private static bool IsPlainPath(string relative) => relative.Split('/').All(p => p is not ("" or "." or ".."));
-
-    private string Host(string relative) => relative.Length == 0 ? _root : _root + "/" + relative;
-
-    /// <summary>Every existing parent of <paramref name="name"/> is a real folder of ours, never a symlink.</summary>
-    private void CheckParents(string name, string entryName)
-    {
-        int slash = -1;
-        while ((slash = name.IndexOf('/', slash + 1)) > 0)
-        {
-            string dir = name[..slash];
-            if (_checkedDirectories.Contains(dir))
-            {
-                continue;
-            }
-
-            if (NativeMethods.LStat(Host(dir)) is { } s)
-            {
-                if ((s.Mode & NativeMethods.S_IFMT) != NativeMethods.S_IFDIR)
-                {
-                    throw new OciBundleException(Strings.SysrootEntryThroughSymlink, _source, entryName, "/" + dir);
-                }
-
-                _checkedDirectories.Add(dir);
-            }
-        }
-    }
-
-    /// <summary>Makes the missing parents (an archive may name a file before its folder, or never name the folder).</summary>
-    private void EnsureDirectory(string relative, string entryName)
-    {
-        if (relative.Length == 0 || _checkedDirectories.Contains(relative) && NativeMethods.LStat(Host(relative)) is { } d && (d.Mode & NativeMethods.S_IFMT) == NativeMethods.S_IFDIR)
-        {
-            return;
-        }
-
-        int slash = -1;
-        while (true)
-        {
-            slash = relative.IndexOf('/', slash + 1);
-            string dir = slash < 0 ? relative : relative[..slash];
-            string host = Host(dir);
-            if (NativeMethods.LStat(host) is { } s)
-            {
-                if ((s.Mode & NativeMethods.S_IFMT) != NativeMethods.S_IFDIR)
-                {
-                    throw new OciBundleException(Strings.SysrootEntryThroughSymlink, _source, entryName, "/" + dir);
-                }
-            }
-            else
-            {
-                Directory.CreateDirectory(host);
-                File.SetUnixFileMode(host, (UnixFileMode)0b111_101_101);
-            }
-
-            _checkedDirectories.Add(dir);
-            if (slash < 0)
-            {
-                return;
-            }
-        }
-    }
-
-    /// <summary>
-    /// Removes a path of the unpacked tree, never following a link (a folder's links are removed, not what they name),
-    /// and forgets that it or anything below it was checked to be a real folder: a link may take its name next.
-    /// </summary>
-    private void Remove(string host)
-    {
-        string relative = host.Length > _root.Length ? host[(_root.Length + 1)..] : "";
-        _checkedDirectories.RemoveWhere(d => relative.Length == 0 || d == relative || d.StartsWith(relative + "/", StringComparison.Ordinal));
-
-        if (NativeMethods.LStat(host) is { } s && (s.Mode & NativeMethods.S_IFMT) == NativeMethods.S_IFDIR)
-        {
-            MakeWritable(host);
-            Directory.Delete(host, recursive: true);
-        }
-        else
-        {
-            File.Delete(host);
-        }
-    }
-
-    internal static void MakeWritable(string dir)
-    {
-        File.SetUnixFileMode(dir, File.GetUnixFileMode(dir) | UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
-        foreach (string sub in Directory.EnumerateDirectories(dir, "*", new EnumerationOptions { RecurseSubdirectories = true, AttributesToSkip = FileAttributes.ReparsePoint, IgnoreInaccessible = false }))
-        {
-            File.SetUnixFileMode(sub, File.GetUnixFileMode(sub) | UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
-        }
     }
 }
