@@ -2,6 +2,7 @@ using Microsoft.VisualStudio.TestTools.UnitTesting;
 using Newtonsoft.Json.Linq;
 using OciBundle.Diagnostics;
 using OciBundle.Request;
+using OciBundle.Model.Oci;
 using OciBundle.Sysroots;
 
 namespace OciBundle.Tests;
@@ -126,33 +127,33 @@ public sealed class SysrootReferenceTests
         Assert.AreEqual(0, errors.All.Count, "a build that pulls nothing is not stopped by the insecure list");
     }
 
-    private static JObject Descriptor(string os, string architecture, string digest, string? variant = null) => new()
+    private static OciDescriptor Descriptor(string os, string architecture, string digest, string? variant = null) => new()
     {
-        ["mediaType"] = "application/vnd.oci.image.manifest.v1+json",
-        ["digest"] = digest,
-        ["size"] = 500,
-        ["platform"] = variant is null ? new JObject { ["os"] = os, ["architecture"] = architecture } : new JObject { ["os"] = os, ["architecture"] = architecture, ["variant"] = variant },
+        MediaType = "application/vnd.oci.image.manifest.v1+json",
+        Digest = digest,
+        Size = 500,
+        Platform = new OciPlatform { Os = os, Architecture = architecture, Variant = variant },
     };
 
     [TestMethod]
     public void ThePlatformsManifestIsPickedFromAnIndexAndAMissingOneIsCodedWithWhatThereIs()
     {
-        var index = new List<JObject>
+        var index = new List<OciDescriptor>
         {
             Descriptor("unknown", "unknown", "sha256:" + new string('0', 64)),
             Descriptor("windows", "amd64", "sha256:" + new string('1', 64)),
             Descriptor("linux", "amd64", D),
             Descriptor("linux", "arm64", E, "v8"),
         };
-        Assert.AreEqual(D, (string?)OciImage.Choose(index, "amd64", "docker://r/x:1", Strings.SysrootRegistryPlatformNotFound)["digest"]);
-        Assert.AreEqual(E, (string?)OciImage.Choose(index, "arm64", "docker://r/x:1", Strings.SysrootRegistryPlatformNotFound)["digest"]);
+        Assert.AreEqual(D, OciImage.Choose(index, "amd64", "docker://r/x:1", Strings.SysrootRegistryPlatformNotFound).Digest);
+        Assert.AreEqual(E, OciImage.Choose(index, "arm64", "docker://r/x:1", Strings.SysrootRegistryPlatformNotFound).Digest);
 
         var missing = Assert.ThrowsExactly<OciBundleException>(() => OciImage.Choose(index, "riscv64", "docker://r/x:1", Strings.SysrootRegistryPlatformNotFound));
         Assert.AreEqual(Strings.SysrootRegistryPlatformNotFound.Format("docker://r/x:1", "riscv64", "unknown/unknown, windows/amd64, linux/amd64, linux/arm64/v8"), missing.Message);
         Assert.AreEqual("OCIB1628", missing.Code);
         Assert.AreEqual("OCIB1305", Assert.ThrowsExactly<OciBundleException>(() => OciImage.Choose(index, "riscv64", "layout")).Code, "a layout keeps its own code");
 
-        var single = new List<JObject> { new() { ["mediaType"] = "application/vnd.oci.image.manifest.v1+json", ["digest"] = D, ["size"] = 1 } };
-        Assert.AreEqual(D, (string?)OciImage.Choose(single, "arm64", "docker://r/x:1")["digest"], "one manifest without a platform is the image (its config's architecture is checked when unpacked)");
+        var single = new List<OciDescriptor> { new() { MediaType = "application/vnd.oci.image.manifest.v1+json", Digest = D, Size = 1 } };
+        Assert.AreEqual(D, OciImage.Choose(single, "arm64", "docker://r/x:1").Digest, "one manifest without a platform is the image (its config's architecture is checked when unpacked)");
     }
 }

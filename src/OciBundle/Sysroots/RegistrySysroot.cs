@@ -137,7 +137,7 @@ internal static class RegistrySysroot
         OciImage image = OciImage.Open(layout, null, arch.GoArch, source);
         SysrootStore.CheckArchitecture(source, arch, image.Architecture);
         ImageLayers.Apply(image, Path.Combine(stage, "rootfs"), source, log);
-        TarUnpacker.MakeWritable(layout);
+        UnpackRoot.MakeWritable(layout);
         Directory.Delete(layout, recursive: true);
         return (image.Digest, image.Architecture);
     }
