@@ -29,16 +29,7 @@ internal static class BundleBuilder
     public static BundleResult Build(BundleOptions options, Action<string> log, Action<OciBundleException> warn, string? statePath = null, CancellationToken cancel = default, Func<bool>? warningsFailed = null)
     {
         BundleRequest request = BundleRequest.Parse(options);
-
-        foreach (OciBundleException warning in request.Warnings)
-        {
-            warn(warning);
-        }
-
-        if (request.Warnings.Count > 0 && warningsFailed?.Invoke() == true)
-        {
-            throw new StoppedByWarningsException();
-        }
+        ReportWarnings(request.Warnings, warn, warningsFailed);
 
         // One publish of a project at a time, from reading its state to saving the new one: a second started meanwhile
         // waits, then finds what the first wrote (up to date, or out of date from there), never an older state.
@@ -52,18 +43,7 @@ internal static class BundleBuilder
         string? change = previous is null ? null : FirstChange(previous, key, request);
         if (previous is not null && change is null)
         {
-            if (request.Output.BundleDirectory is { } bundle)
-            {
-                StagedDirectory.RemoveLeftoversIfIdle(bundle, Outputs.OutputKind.Bundle, warn);
-            }
-
-            if (request.Output.Image is { } idle)
-            {
-                StagedDirectory.RemoveLeftoversIfIdle(idle.Directory, Outputs.OutputKind.Image, warn);
-            }
-
-            log($"Nothing changed since the last publish (checked {previous.Inputs.Count} inputs and {(previous.Bundle?.Entries.Count ?? 0) + (previous.Image?.Entries.Count ?? 0)} outputs in {clock.ElapsedMilliseconds} ms): nothing written.");
-            return Result(request, previous.Summary, upToDate: true, clock.Elapsed, TimeSpan.Zero, new WriteStatistics());
+            return NothingChanged(request, previous, log, warn, clock);
         }
         else if (previous is not null)
         {
@@ -73,34 +53,12 @@ internal static class BundleBuilder
         BundleLayout layout = BundlePlanner.Plan(request, log, previous?.Digests, cancel);
         TimeSpan planTime = clock.Elapsed;
         cancel.ThrowIfCancellationRequested();
-        foreach (OciBundleException warning in layout.Warnings)
-        {
-            warn(warning);
-        }
-
-        if (layout.Warnings.Count > 0 && warningsFailed?.Invoke() == true)
-        {
-            throw new StoppedByWarningsException();
-        }
+        ReportWarnings(layout.Warnings, warn, warningsFailed);
 
         WriteStatistics statistics = new();
         if (request.Output.BundleDirectory is { } bundleDirectory)
         {
-            (uint, uint)? owner = request.Isolation.Rootless is { } rootless ? (rootless.HostUid, rootless.HostGid) : null;
-            var writer = new BundleWriter(bundleDirectory, request.Output.Epoch, previous, owner: owner, warn: warn) { ContainerOwners = !request.Isolation.ReadOnly };
-            var topLevel = new Dictionary<string, byte[]>
-            {
-                ["config.json"] = layout.Config,
-                [WellKnownPaths.ProvenanceFile] = ProvenanceReport.Write(layout.Plan, layout.Omitted, layout.Sysroot, layout.Paths),
-            };
-            if (layout.Sbom is { } sbom)
-            {
-                topLevel[WellKnownPaths.SbomFile] = sbom;
-            }
-
-            log($"{WellKnownPaths.ProvenanceFile} names host paths by roots that differ between machines: {layout.Paths?.Describe()}.");
-            writer.Write(layout.Plan, topLevel, cancel, layout.Inputs.Entries);
-            statistics = writer.Statistics;
+            statistics = WriteBundle(request, layout, bundleDirectory, previous, log, warn, cancel);
         }
 
         BuildState state = BuildState.Record(key, layout.Plan, layout.Inputs, request.Output.BundleDirectory);
@@ -109,44 +67,115 @@ internal static class BundleBuilder
         ImageResult? image = null;
         if (request.Output.Image is { } spec)
         {
-            image = ImageLayoutWriter.Write(layout.Plan, new ImageRequest
-            {
-                Directory = spec.Directory,
-                Tag = spec.Tag,
-                Name = spec.FullName,
-                DefaultArgs = spec.DefaultArgs,
-                ArchivePath = spec.Archive,
-                Architecture = request.Content.Arch.GoArch,
-                Entrypoint = layout.Args,
-                Environment = layout.Environment,
-                WorkingDirectory = request.Process.WorkingDirectory,
-                User = $"{request.Process.User.Uid}:{request.Process.User.Gid}",
-                Labels = WithSysroot(spec.Labels, layout.Sysroot),
-                Annotations = WithSysroot(new Dictionary<string, string>(), layout.Sysroot),
-                ExposedPorts = spec.Ports,
-                RuntimeFiles = request.Content.RuntimeFiles.ToHashSet(StringComparer.Ordinal),
-                Epoch = request.Output.Epoch,
-                Created = layout.Created,
-                Sbom = layout.Sbom is { } sbomBytes
-                    ? (WellKnownPaths.SbomInContainer, "sha256:" + Convert.ToHexString(System.Security.Cryptography.SHA256.HashData(sbomBytes)).ToLowerInvariant())
-                    : null,
-                Warn = warn,
-                Cancel = cancel,
-                Compression = spec.Compression,
-                SourceIdentity = e => e.SourcePath is { } source ? state.Inputs.GetValueOrDefault("path " + source) : null,
-                Reusable = ReusableLayers(previous, spec.Directory),
-                PreviousEntries = previous?.Image is { } last && last.Directory == spec.Directory ? last.Entries.Keys.ToHashSet(StringComparer.Ordinal) : null,
-            });
-            state.Image = new BuildState.OutputRecord { Directory = spec.Directory, Entries = OutputSnapshot.Take(spec.Directory) };
-            if (spec.Archive is not null)
-            {
-                state.ArchivePath = spec.Archive;
-                state.ArchiveIdentity = NativeMethods.Identity(spec.Archive);
-            }
+            image = WriteImage(request, layout, spec, previous, state, warn, cancel);
         }
 
+        state.Summary = Summarize(layout, image);
+        if (statePath is not null)
+        {
+            state.Save(statePath);
+        }
+
+        return Result(request, state.Summary, upToDate: false, planTime, clock.Elapsed - planTime, statistics, image);
+    }
+
+    /// <summary>Passes the warnings on; stops the publish, before anything is written, when the build treats one as an error.</summary>
+    private static void ReportWarnings(IReadOnlyList<OciBundleException> warnings, Action<OciBundleException> warn, Func<bool>? warningsFailed)
+    {
+        foreach (OciBundleException warning in warnings)
+        {
+            warn(warning);
+        }
+
+        if (warnings.Count > 0 && warningsFailed?.Invoke() == true)
+        {
+            throw new StoppedByWarningsException();
+        }
+    }
+
+    /// <summary>The up-to-date publish: removes idle leftovers of an interrupted one, writes nothing, and answers from the previous summary.</summary>
+    private static BundleResult NothingChanged(BundleRequest request, BuildState previous, Action<string> log, Action<OciBundleException> warn, System.Diagnostics.Stopwatch clock)
+    {
+        if (request.Output.BundleDirectory is { } bundle)
+        {
+            StagedDirectory.RemoveLeftoversIfIdle(bundle, Outputs.OutputKind.Bundle, warn);
+        }
+
+        if (request.Output.Image is { } idle)
+        {
+            StagedDirectory.RemoveLeftoversIfIdle(idle.Directory, Outputs.OutputKind.Image, warn);
+        }
+
+        log($"Nothing changed since the last publish (checked {previous.Inputs.Count} inputs and {(previous.Bundle?.Entries.Count ?? 0) + (previous.Image?.Entries.Count ?? 0)} outputs in {clock.ElapsedMilliseconds} ms): nothing written.");
+        return Result(request, previous.Summary, upToDate: true, clock.Elapsed, TimeSpan.Zero, new WriteStatistics());
+    }
+
+    /// <summary>Writes the runtime bundle (rootfs/, config.json, the provenance report, the SBOM) and tells what the writing cost.</summary>
+    private static WriteStatistics WriteBundle(BundleRequest request, BundleLayout layout, string bundleDirectory, BuildState? previous, Action<string> log, Action<OciBundleException> warn, CancellationToken cancel)
+    {
+        (uint, uint)? owner = request.Isolation.Rootless is { } rootless ? (rootless.HostUid, rootless.HostGid) : null;
+        var writer = new BundleWriter(bundleDirectory, request.Output.Epoch, previous, owner: owner, warn: warn) { ContainerOwners = !request.Isolation.ReadOnly };
+        var topLevel = new Dictionary<string, byte[]>
+        {
+            ["config.json"] = layout.Config,
+            [WellKnownPaths.ProvenanceFile] = ProvenanceReport.Write(layout.Plan, layout.Omitted, layout.Sysroot, layout.Paths),
+        };
+        if (layout.Sbom is { } sbom)
+        {
+            topLevel[WellKnownPaths.SbomFile] = sbom;
+        }
+
+        log($"{WellKnownPaths.ProvenanceFile} names host paths by roots that differ between machines: {layout.Paths?.Describe()}.");
+        writer.Write(layout.Plan, topLevel, cancel, layout.Inputs.Entries);
+        return writer.Statistics;
+    }
+
+    /// <summary>Writes the OCI image layout (and its archive) and records in <paramref name="state"/> what it wrote.</summary>
+    private static ImageResult WriteImage(BundleRequest request, BundleLayout layout, ImageSpec spec, BuildState? previous, BuildState state, Action<OciBundleException> warn, CancellationToken cancel)
+    {
+        ImageResult image = ImageLayoutWriter.Write(layout.Plan, new ImageRequest
+        {
+            Directory = spec.Directory,
+            Tag = spec.Tag,
+            Name = spec.FullName,
+            DefaultArgs = spec.DefaultArgs,
+            ArchivePath = spec.Archive,
+            Architecture = request.Content.Arch.GoArch,
+            Entrypoint = layout.Args,
+            Environment = layout.Environment,
+            WorkingDirectory = request.Process.WorkingDirectory,
+            User = $"{request.Process.User.Uid}:{request.Process.User.Gid}",
+            Labels = WithSysroot(spec.Labels, layout.Sysroot),
+            Annotations = WithSysroot(new Dictionary<string, string>(), layout.Sysroot),
+            ExposedPorts = spec.Ports,
+            RuntimeFiles = request.Content.RuntimeFiles.ToHashSet(StringComparer.Ordinal),
+            Epoch = request.Output.Epoch,
+            Created = layout.Created,
+            Sbom = layout.Sbom is { } sbomBytes
+                ? (WellKnownPaths.SbomInContainer, "sha256:" + Convert.ToHexString(System.Security.Cryptography.SHA256.HashData(sbomBytes)).ToLowerInvariant())
+                : null,
+            Warn = warn,
+            Cancel = cancel,
+            Compression = spec.Compression,
+            SourceIdentity = e => e.SourcePath is { } source ? state.Inputs.GetValueOrDefault("path " + source) : null,
+            Reusable = ReusableLayers(previous, spec.Directory),
+            PreviousEntries = previous?.Image is { } last && last.Directory == spec.Directory ? last.Entries.Keys.ToHashSet(StringComparer.Ordinal) : null,
+        });
+        state.Image = new BuildState.OutputRecord { Directory = spec.Directory, Entries = OutputSnapshot.Take(spec.Directory) };
+        if (spec.Archive is not null)
+        {
+            state.ArchivePath = spec.Archive;
+            state.ArchiveIdentity = NativeMethods.Identity(spec.Archive);
+        }
+
+        return image;
+    }
+
+    /// <summary>What the next up-to-date publish answers with: the rootfs's file count and size, the args, the image's digests.</summary>
+    private static BuildState.SummaryRecord Summarize(BundleLayout layout, ImageResult? image)
+    {
         var files = layout.Plan.Entries.Where(e => e.Kind == RootfsEntryKind.File).ToList();
-        state.Summary = new BuildState.SummaryRecord
+        return new BuildState.SummaryRecord
         {
             FileCount = files.Count,
             TotalBytes = files.Sum(f => f.Size),
@@ -154,12 +183,6 @@ internal static class BundleBuilder
             ManifestDigest = image?.ManifestDigest,
             Layers = image?.Details.Select(l => new BuildState.LayerRecord { Name = l.Name, Digest = l.Digest, Size = l.Size, DiffId = l.DiffId, Fingerprint = l.Fingerprint ?? "" }).ToList() ?? new(),
         };
-        if (statePath is not null)
-        {
-            state.Save(statePath);
-        }
-
-        return Result(request, state.Summary, upToDate: false, planTime, clock.Elapsed - planTime, statistics, image);
     }
 
     /// <summary>

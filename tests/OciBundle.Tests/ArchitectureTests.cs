@@ -26,7 +26,6 @@ public sealed class ArchitectureTests
     /// <summary>Methods over <see cref="MaxMethodLines"/> when the limit came (file: type.member), and their lines then; the same rule as <see cref="LongFiles"/>.</summary>
     private static readonly Dictionary<string, int> LongMethods = new(StringComparer.Ordinal)
     {
-        ["BundleBuilder.cs: BundleBuilder.Build"] = 135,
     };
 
     private static readonly Lazy<EngineSource> Engine = new(() => EngineSource.Read());
