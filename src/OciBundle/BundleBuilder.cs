@@ -38,7 +38,7 @@ internal static class BundleBuilder
         var clock = System.Diagnostics.Stopwatch.StartNew();
         // The typed request, not the raw options: what the parsers computed from the host (the arch, the hostname,
         // the host ids, whether a bind source is a file) is part of it.
-        string key = BuildState.KeyOf($"{request.Content}\n{request.Process}\n{request.Isolation}\n{request.Output}\n{HostFacts()}");
+        string key = RequestKey.Of(new object[] { request.Content, request.Process, request.Isolation, request.Output }, HostFacts());
         BuildState? previous = BuildState.Load(statePath);
         string? change = previous is null ? null : FirstChange(previous, key, request);
         if (previous is not null && change is null)

@@ -3,8 +3,8 @@ using System.Collections;
 namespace OciBundle.Model;
 
 /// <summary>
-/// An immutable list that prints its items, so a request record's generated <c>ToString</c> spells out every value:
-/// that text is the request's key for the up-to-date check, and no field can be forgotten in it.
+/// An immutable list that prints its items, so a request record's generated <c>ToString</c> spells out every value
+/// (in messages and the debugger; the up-to-date key is <c>State/RequestKey</c>'s, from the values themselves).
 /// </summary>
 internal sealed class Seq<T> : IReadOnlyList<T>
 {
