@@ -276,7 +276,7 @@ public sealed class BuildOciContainer : Microsoft.Build.Utilities.Task, ICancela
         item.MetadataNames.Cast<string>().Contains("Value", StringComparer.OrdinalIgnoreCase) ? item.GetMetadata("Value") : item.ItemSpec;
 
     /// <summary>The parameters as plain values, as they are: no defaults here (the targets give them) and no checks (the engine's parsers do).</summary>
-    private BundleOptions ToOptions() => new()
+    internal BundleOptions ToOptions() => new()
     {
         PublishDirectory = PublishDirectory,
         BundleDirectory = BundleDirectory,
@@ -295,7 +295,7 @@ public sealed class BuildOciContainer : Microsoft.Build.Utilities.Task, ICancela
             Destination = m.ItemSpec,
             Type = m.GetMetadata("Type"),
             Source = m.GetMetadata("Source"),
-            Options = m.GetMetadata("Options").Split(new[] { ';', ',' }, StringSplitOptions.RemoveEmptyEntries).Select(o => o.Trim()).ToList(),
+            Options = OptionList.Split(m.GetMetadata("Options")),
         }).ToList(),
         Environment = EnvironmentVariables.Select(e => new KeyValuePair<string, string>(e.ItemSpec, e.GetMetadata("Value"))).ToList(),
         WorkingDirectory = WorkingDirectory,
@@ -310,26 +310,26 @@ public sealed class BuildOciContainer : Microsoft.Build.Utilities.Task, ICancela
         Sysroot = Sysroot,
         SysrootDigest = SysrootDigest,
         SysrootCache = SysrootCache,
-        InsecureRegistries = (InsecureRegistries ?? "").Split(new[] { ';', ',' }, StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries).ToList(),
+        InsecureRegistries = OptionList.Split(InsecureRegistries),
         IncludeTimeZoneData = IncludeTimeZoneData,
         IncludeGssapi = IncludeGssapi,
         DotnetRoot = DotnetRoot,
         SourceDateEpoch = SourceDateEpoch,
         SourceCommit = SourceCommit,
         WriteBundle = WriteBundle,
-        Capabilities = Capabilities?.Split(new[] { ';', ',', ' ' }, StringSplitOptions.RemoveEmptyEntries).ToList(),
+        Capabilities = Capabilities is null ? null : OptionList.Split(Capabilities),
         NoNewPrivileges = NoNewPrivileges,
         Sbom = Sbom,
         NuGetPackageRoot = NuGetPackageRoot,
         DepsFile = DepsFile,
         CacheDirectory = CacheDirectory,
         RuntimePacks = RuntimePacks.Select(p => new KeyValuePair<string, string>(p.GetMetadata("NuGetPackageId") is { Length: > 0 } id ? id : p.ItemSpec, p.GetMetadata("NuGetPackageVersion"))).ToList(),
-        RootCapabilities = RootCapabilities?.Split(new[] { ';', ',', ' ' }, StringSplitOptions.RemoveEmptyEntries).ToList(),
+        RootCapabilities = RootCapabilities is null ? null : OptionList.Split(RootCapabilities),
         Seccomp = Seccomp,
         HttpPorts = HttpPorts,
-        MaskedPaths = Words(MaskedPaths),
+        MaskedPaths = OptionList.Split(MaskedPaths),
         MaskedPathItems = MaskedPathItems.Select(i => i.ItemSpec).ToList(),
-        ReadonlyPaths = Words(ReadonlyPaths),
+        ReadonlyPaths = OptionList.Split(ReadonlyPaths),
         ReadonlyPathItems = ReadonlyPathItems.Select(i => i.ItemSpec).ToList(),
         Rlimits = Rlimits.Select(r => new RlimitOption { Type = r.ItemSpec, Soft = r.GetMetadata("Soft"), Hard = r.GetMetadata("Hard") }).ToList(),
         ImageDirectory = string.IsNullOrWhiteSpace(ImageDirectory) ? null : ImageDirectory,
@@ -341,11 +341,9 @@ public sealed class BuildOciContainer : Microsoft.Build.Utilities.Task, ICancela
         ImagePorts = ImagePorts.Select(p => p.ItemSpec).ToList(),
         ImageRegistry = ImageRegistry,
         ImageRepository = ImageRepository,
-        ImageTags = (ImageTags ?? "").Split(new[] { ';', ',' }, StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries).ToList(),
+        ImageTags = OptionList.Split(ImageTags),
         ImageDefaultArgs = ImageDefaultArgs.Select(ArgValue).ToList(),
     };
-
-    private static List<string> Words(string? list) => (list ?? "").Split(';', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries).ToList();
 
     private void LogError(OciBundleException e) =>
         Log.LogError(null, e.Code, null, ProjectDirectory is null ? null : BuildEngine?.ProjectFileOfTaskNode, 0, 0, 0, 0, e.Message);

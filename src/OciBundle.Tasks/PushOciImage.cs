@@ -21,7 +21,7 @@ public sealed class PushOciImage : Microsoft.Build.Utilities.Task, ICancelableTa
     [Required] public string Registry { get; set; } = "";
     public string? Repository { get; set; }
 
-    /// <summary><c>OciImageTags</c>: ';'-separated.</summary>
+    /// <summary><c>OciImageTags</c>: ';'- or ','-separated (<see cref="OptionList"/>).</summary>
     public string? Tags { get; set; }
 
     /// <summary><c>OciImageInsecureRegistries</c>: ';'- or ','-separated host[:port].</summary>
@@ -41,17 +41,7 @@ public sealed class PushOciImage : Microsoft.Build.Utilities.Task, ICancelableTa
     {
         try
         {
-            PushSpec spec = PushSpec.Parse(
-                new PushOptions
-                {
-                    ImageDirectory = ImageDirectory,
-                    Registry = Registry,
-                    Repository = Repository,
-                    Tags = Split(Tags),
-                    InsecureRegistries = Split(InsecureRegistries),
-                    RecordFile = RecordFile,
-                },
-                Environment.GetEnvironmentVariable);
+            PushSpec spec = PushSpec.Parse(ToOptions(), Environment.GetEnvironmentVariable);
             PushResult result;
             using (var progress = new StepProgress(Log, $"{AppName}: push"))
             {
@@ -96,7 +86,16 @@ public sealed class PushOciImage : Microsoft.Build.Utilities.Task, ICancelableTa
         return !Log.HasLoggedErrors;
     }
 
-    private static List<string> Split(string? list) => (list ?? "").Split(new[] { ';', ',' }, StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries).ToList();
+    /// <summary>The parameters as plain values (lists split by <see cref="OptionList"/>'s one rule), no defaults and no checks.</summary>
+    internal PushOptions ToOptions() => new()
+    {
+        ImageDirectory = ImageDirectory,
+        Registry = Registry,
+        Repository = Repository,
+        Tags = OptionList.Split(Tags),
+        InsecureRegistries = OptionList.Split(InsecureRegistries),
+        RecordFile = RecordFile,
+    };
 
     private void LogError(OciBundleException e) => Log.LogError(null, e.Code, null, BuildEngine?.ProjectFileOfTaskNode, 0, 0, 0, 0, e.Message);
 }
