@@ -36,6 +36,9 @@ public sealed class BuildOciContainer : Microsoft.Build.Utilities.Task, ICancela
     /// <summary><c>OciBundleMount</c> items: Include = destination; Type, Source, Options (';'-separated) metadata.</summary>
     public ITaskItem[] Mounts { get; set; } = Array.Empty<ITaskItem>();
 
+    /// <summary><c>OciBundleVolume</c> items: Include = the folder in the container; Source metadata = a host folder.</summary>
+    public ITaskItem[] Volumes { get; set; } = Array.Empty<ITaskItem>();
+
     /// <summary><c>OciBundleEnvironmentVariable</c> items: Include = name; Value metadata.</summary>
     public ITaskItem[] EnvironmentVariables { get; set; } = Array.Empty<ITaskItem>();
 
@@ -297,6 +300,7 @@ public sealed class BuildOciContainer : Microsoft.Build.Utilities.Task, ICancela
             Source = m.GetMetadata("Source"),
             Options = m.GetMetadata("Options").Split(new[] { ';', ',' }, StringSplitOptions.RemoveEmptyEntries).Select(o => o.Trim()).ToList(),
         }).ToList(),
+        Volumes = Volumes.Select(v => new VolumeOption { Path = v.ItemSpec, Source = v.GetMetadata("Source") }).ToList(),
         Environment = EnvironmentVariables.Select(e => new KeyValuePair<string, string>(e.ItemSpec, e.GetMetadata("Value"))).ToList(),
         WorkingDirectory = WorkingDirectory,
         User = User,

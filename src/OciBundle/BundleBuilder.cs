@@ -38,7 +38,7 @@ internal static class BundleBuilder
         var clock = System.Diagnostics.Stopwatch.StartNew();
         // The typed request, not the raw options: what the parsers computed from the host (the arch, the hostname,
         // the host ids, whether a bind source is a file) is part of it.
-        string key = BuildState.KeyOf($"{request.Content}\n{request.Process}\n{request.Isolation}\n{request.Output}\n{HostFacts()}");
+        string key = BuildState.KeyOf($"{request.Content}\n{request.Process}\n{request.Isolation}\n{request.Output}\n{request.Volumes}\n{HostFacts()}");
         BuildState? previous = BuildState.Load(statePath);
         string? change = previous is null ? null : FirstChange(previous, key, request);
         if (previous is not null && change is null)
@@ -59,6 +59,7 @@ internal static class BundleBuilder
         if (request.Output.BundleDirectory is { } bundleDirectory)
         {
             statistics = WriteBundle(request, layout, bundleDirectory, previous, log, warn, cancel);
+            VolumeFolders.Prepare(request, log, warn);
         }
 
         BuildState state = BuildState.Record(key, layout.Plan, layout.Inputs, request.Output.BundleDirectory);
@@ -99,6 +100,7 @@ internal static class BundleBuilder
         if (request.Output.BundleDirectory is { } bundle)
         {
             StagedDirectory.RemoveLeftoversIfIdle(bundle, Outputs.OutputKind.Bundle, warn);
+            VolumeFolders.Prepare(request, log, warn); // made again when someone removed them
         }
 
         if (request.Output.Image is { } idle)
@@ -148,6 +150,7 @@ internal static class BundleBuilder
             Labels = WithSysroot(spec.Labels, layout.Sysroot),
             Annotations = WithSysroot(new Dictionary<string, string>(), layout.Sysroot),
             ExposedPorts = spec.Ports,
+            Volumes = request.Volumes.Select(v => v.Path).ToList(),
             RuntimeFiles = request.Content.RuntimeFiles.ToHashSet(StringComparer.Ordinal),
             Epoch = request.Output.Epoch,
             Created = layout.Created,
