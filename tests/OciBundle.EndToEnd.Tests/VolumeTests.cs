@@ -80,17 +80,6 @@ public sealed class VolumeTests
         }
     }
 
-    [TestMethod]
-    public void AVolumeOverTheAppFolderIsOCIB1605AndNothingIsWritten()
-    {
-        using TestProject project = TestProject.WithSdkElement("VolumeOverApp", items: """<OciBundleVolume Include="/app/data" /><OciBundleVolume Include="data" />""", program: "Console.WriteLine(1);");
-        ProcessResult publish = project.Publish(expectSuccess: false, "-p:PublishOciBundle=true");
-        StringAssert.Contains(publish.Output, "error OCIB1605", publish.Output);
-        StringAssert.Contains(publish.Output, "error OCIB1602", publish.Output);
-        Assert.IsFalse(Directory.Exists(project.BundleDir), "nothing written");
-        Assert.IsFalse(Directory.Exists(VolumesDir(project)), "no volume folder made");
-    }
-
     /// <summary>The image config of the layout the archive was written from (the layout beside the bundle).</summary>
     private static JObject ImageConfig(string archive)
     {
