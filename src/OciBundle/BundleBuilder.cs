@@ -318,6 +318,7 @@ internal static class BundleBuilder
             HostNetwork = request.Isolation.HostNetwork,
             ImageName = request.Output.Image?.FullName,
             ImageArchive = request.Output.Image?.Archive,
+            Volumes = request.Volumes.Where(v => v.HostFolder is not null).Select(v => (v.Path, v.HostFolder!)).ToList(),
         };
     }
 }
@@ -349,6 +350,9 @@ internal sealed record BundleResult(
     public string? HttpPorts { get; init; }
 
     public bool HostNetwork { get; init; }
+
+    /// <summary>Each volume of the bundle and the host folder it binds, for an output line each.</summary>
+    public IReadOnlyList<(string Path, string HostFolder)> Volumes { get; init; } = Array.Empty<(string, string)>();
 
     /// <summary>The image's name (<c>io.containerd.image.name</c>), for the summary line; null when no image was asked for.</summary>
     public string? ImageName { get; init; }

@@ -31,7 +31,7 @@ public sealed class VolumeTests
         TestEnvironment.Require(TestEnvironment.Which("podman") is not null, "podman (Debian package podman)");
         using TestProject project = TestProject.WithSdkElement("VolumeCounter", items: Volume, program: Counter("v1"));
         string archive = Path.Combine(project.Directory, "volumecounter.oci.tar");
-        project.Publish("-p:PublishOciBundle=true", "-p:PublishOciImage=true", $"-p:OciImageArchive={archive}");
+        ProcessResult publish = project.Publish("-p:PublishOciBundle=true", "-p:PublishOciImage=true", $"-p:OciImageArchive={archive}");
 
         // config.json binds the folder beside the bundle, named relative to it; the folder is the app user's.
         JObject config = JObject.Parse(File.ReadAllText(Path.Combine(project.BundleDir, "config.json")));
@@ -40,6 +40,7 @@ public sealed class VolumeTests
             config["mounts"]!.Last!.ToString(Newtonsoft.Json.Formatting.None));
         string data = Path.Combine(VolumesDir(project), "data");
         Assert.AreEqual("1654:1654", TestEnvironment.RunCapture("stat", "-c", "%u:%g", data).Output.Trim());
+        StringAssert.Contains(publish.Output, $"VolumeCounter -> {data}/ (OciBundleVolume /data: the app's data, kept", publish.Output);
 
         Assert.AreEqual("count 1 v1\n", RunBundle(project.BundleDir));
         Assert.AreEqual("count 2 v1\n", RunBundle(project.BundleDir));
