@@ -45,21 +45,22 @@ public sealed class VolumeTests
         Assert.AreEqual("count 1 v1\n", RunBundle(project.BundleDir));
         Assert.AreEqual("count 2 v1\n", RunBundle(project.BundleDir));
 
-        // A republish after an app change swaps the bundle folder; the data beside it stays.
-        File.WriteAllText(Path.Combine(project.Directory, "Program.cs"), Counter("v2"));
-        project.Publish("-p:PublishOciBundle=true", "-p:PublishOciImage=true", $"-p:OciImageArchive={archive}");
-        Assert.AreEqual("count 3 v2\n", RunBundle(project.BundleDir));
-
         // The image lists the volume and holds /data as the app user's: podman's anonymous volume copies that owner.
         JObject imageConfig = ImageConfig(archive);
         Assert.AreEqual("""{"/data":{}}""", imageConfig["config"]!["Volumes"]!.ToString(Newtonsoft.Json.Formatting.None));
         ProcessResult podman = TestEnvironment.RunCapture("podman", "run", "--rm", "--ulimit", "nofile=1024:1024", "--ulimit", "nproc=4096:4096", "oci-archive:" + archive);
+        TestEnvironment.RunCapture("podman", "rmi", "--force", "localhost/volumecounter:latest");
         Assert.AreEqual(0, podman.ExitCode, podman.All);
-        StringAssert.EndsWith(podman.Output, "count 1 v2\n", podman.All);
+        StringAssert.EndsWith(podman.Output, "count 1 v1\n", podman.All);
+
+        // A republish after an app change swaps the bundle folder; the data beside it stays.
+        File.WriteAllText(Path.Combine(project.Directory, "Program.cs"), Counter("v2"));
+        project.Publish("-p:PublishOciBundle=true");
+        Assert.AreEqual("count 3 v2\n", RunBundle(project.BundleDir));
 
         ProcessResult clean = project.Dotnet("clean", "-c", "Release");
         Assert.AreEqual(0, clean.ExitCode, clean.All);
-        Assert.IsFalse(Directory.Exists(project.BundleDir), "clean removes the bundle:\n" + clean.Output);
+        Assert.IsFalse(Directory.Exists(project.BundleDir) || File.Exists(archive), "clean removes the bundle and the image:\n" + clean.Output);
         Assert.AreEqual("3", File.ReadAllText(Path.Combine(data, "count.txt")), "clean keeps the app's data");
     }
 
