@@ -36,6 +36,9 @@ public sealed class BuildOciContainer : Microsoft.Build.Utilities.Task, ICancela
     /// <summary><c>OciBundleMount</c> items: Include = destination; Type, Source, Options (';'-separated) metadata.</summary>
     public ITaskItem[] Mounts { get; set; } = Array.Empty<ITaskItem>();
 
+    /// <summary><c>OciBundleVolume</c> items: Include = the folder in the container; Source metadata = a host folder.</summary>
+    public ITaskItem[] Volumes { get; set; } = Array.Empty<ITaskItem>();
+
     /// <summary><c>OciBundleEnvironmentVariable</c> items: Include = name; Value metadata.</summary>
     public ITaskItem[] EnvironmentVariables { get; set; } = Array.Empty<ITaskItem>();
 
@@ -210,6 +213,11 @@ public sealed class BuildOciContainer : Microsoft.Build.Utilities.Task, ICancela
                 {
                     Log.LogMessage(MessageImportance.High, $"{AppName} -> {sbom} (SPDX SBOM, {FormatBytes(new FileInfo(sbom).Length)}; also {WellKnownPaths.SbomInContainer} in rootfs{(result.Image is null ? "" : " and the image")})");
                 }
+
+                foreach ((string volume, string folder) in result.Volumes)
+                {
+                    Log.LogMessage(MessageImportance.High, $"{AppName} -> {folder}{Path.DirectorySeparatorChar} (OciBundleVolume {volume}: the app's data, kept across runs, publishes and dotnet clean; delete it yourself to remove it)");
+                }
             }
 
             if (result.Image is { } image)
@@ -297,6 +305,7 @@ public sealed class BuildOciContainer : Microsoft.Build.Utilities.Task, ICancela
             Source = m.GetMetadata("Source"),
             Options = OptionList.Split(m.GetMetadata("Options")),
         }).ToList(),
+        Volumes = Volumes.Select(v => new VolumeOption { Path = v.ItemSpec, Source = v.GetMetadata("Source") }).ToList(),
         Environment = EnvironmentVariables.Select(e => new KeyValuePair<string, string>(e.ItemSpec, e.GetMetadata("Value"))).ToList(),
         WorkingDirectory = WorkingDirectory,
         User = User,

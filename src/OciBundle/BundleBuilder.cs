@@ -38,7 +38,7 @@ internal static class BundleBuilder
         var clock = System.Diagnostics.Stopwatch.StartNew();
         // The typed request, not the raw options: what the parsers computed from the host (the arch, the hostname,
         // the host ids, whether a bind source is a file) is part of it.
-        string key = RequestKey.Of(new object[] { request.Content, request.Process, request.Isolation, request.Output }, HostFacts());
+        string key = KeyOf(request);
         BuildState? previous = BuildState.Load(statePath);
         string? change = previous is null ? null : FirstChange(previous, key, request);
         if (previous is not null && change is null)
@@ -59,6 +59,7 @@ internal static class BundleBuilder
         if (request.Output.BundleDirectory is { } bundleDirectory)
         {
             statistics = WriteBundle(request, layout, bundleDirectory, previous, log, warn, cancel);
+            VolumeFolders.Prepare(request, log, warn);
         }
 
         BuildState state = BuildState.Record(key, layout.Plan, layout.Inputs, request.Output.BundleDirectory);
@@ -99,6 +100,7 @@ internal static class BundleBuilder
         if (request.Output.BundleDirectory is { } bundle)
         {
             StagedDirectory.RemoveLeftoversIfIdle(bundle, Outputs.OutputKind.Bundle, warn);
+            VolumeFolders.Prepare(request, log, warn); // made again when someone removed them
         }
 
         if (request.Output.Image is { } idle)
@@ -148,6 +150,7 @@ internal static class BundleBuilder
             Labels = WithSysroot(spec.Labels, layout.Sysroot),
             Annotations = WithSysroot(new Dictionary<string, string>(), layout.Sysroot),
             ExposedPorts = spec.Ports,
+            Volumes = request.Volumes.Select(v => v.Path).ToList(),
             RuntimeFiles = request.Content.RuntimeFiles.ToHashSet(StringComparer.Ordinal),
             Epoch = request.Output.Epoch,
             Created = layout.Created,
@@ -298,6 +301,10 @@ internal static class BundleBuilder
     }
 
     /// <summary>What the plan depends on besides the options: the product itself, who runs it, and where .NET is.</summary>
+    /// <summary>The up-to-date key: every part of the request but its warnings (reported, not built), and the host's facts.</summary>
+    internal static string KeyOf(BundleRequest request) =>
+        RequestKey.Of(new object[] { request.Content, request.Process, request.Isolation, request.Output, request.Volumes }, HostFacts());
+
     private static string HostFacts() =>
         $"format {BuildState.CurrentFormat}, engine {typeof(BundleBuilder).Assembly.ManifestModule.ModuleVersionId}, runtime {typeof(object).Assembly.Location}, "
         + $"machine {System.Runtime.InteropServices.RuntimeInformation.OSArchitecture}, ids {CurrentIds.Uid}:{CurrentIds.Gid}, "
@@ -315,6 +322,7 @@ internal static class BundleBuilder
             HostNetwork = request.Isolation.HostNetwork,
             ImageName = request.Output.Image?.FullName,
             ImageArchive = request.Output.Image?.Archive,
+            Volumes = request.Volumes.Where(v => v.HostFolder is not null).Select(v => (v.Path, v.HostFolder!)).ToList(),
         };
     }
 }
@@ -346,6 +354,9 @@ internal sealed record BundleResult(
     public string? HttpPorts { get; init; }
 
     public bool HostNetwork { get; init; }
+
+    /// <summary>Each volume of the bundle and the host folder it binds, for an output line each.</summary>
+    public IReadOnlyList<(string Path, string HostFolder)> Volumes { get; init; } = Array.Empty<(string, string)>();
 
     /// <summary>The image's name (<c>io.containerd.image.name</c>), for the summary line; null when no image was asked for.</summary>
     public string? ImageName { get; init; }

@@ -49,10 +49,11 @@ public sealed class RequestKeyTests
         options.ImageLabels = new Dictionary<string, string> { ["org.example.team"] = "core" };
         options.ImagePorts = new List<string> { "8080" };
         options.ImageDefaultArgs = new List<string> { "--port", "8080" };
+        options.Volumes = new List<VolumeOption> { new() { Path = "/var/lib/hello" } };
         return BundleRequest.Parse(options);
     }
 
-    private static string KeyOf(BundleRequest r) => RequestKey.Of(new object[] { r.Content, r.Process, r.Isolation, r.Output }, "host");
+    private static string KeyOf(BundleRequest r) => BundleBuilder.KeyOf(r);
 
     [TestMethod]
     public void EveryFieldOfTheRequestChangesTheKeyCollectionsAndTheirItemsIncluded()
@@ -74,7 +75,7 @@ public sealed class RequestKeyTests
             "request.Process.Args", "request.Process.Environment", "request.Process.Rlimits[0].Soft",
             "request.Process.Capabilities.Bounding", "request.Isolation.Mounts", "request.Isolation.Mounts[0].Options",
             "request.Isolation.MaskedPaths", "request.Content.Files[0].TargetPath", "request.Content.RuntimePacks",
-            "request.Output.Image.Labels", "request.Output.Image.Ports", "request.Output.Image.DefaultArgs",
+            "request.Output.Image.Labels", "request.Output.Image.Ports", "request.Output.Image.DefaultArgs", "request.Volumes", "request.Volumes[0].Path",
         })
         {
             CollectionAssert.Contains(changed, expected, "not reached: " + string.Join(", ", changed));

@@ -274,6 +274,8 @@ public sealed class RuntimeSpecTests
             ("rootless", Default with { SpecVersion = version, Args = new[] { "/app/x" }, Rootless = new RootlessSpec(1000, 1000), Uid = 0, Gid = 0, ReadOnly = true }),
             ("mounts", Default with { SpecVersion = version, Args = new[] { "/bin/sh", "-c", "echo" }, HostNetwork = true,
                 Mounts = new[] { new MountSpec("/data", "bind", "/srv", new[] { "rbind", "ro" }) } }),
+            ("volume", Default with { SpecVersion = version, Args = new[] { "/app/x" },
+                Mounts = new[] { new VolumeSpec("/data", "/src/bin/oci-bundle.volumes/data", "../oci-bundle.volumes/data", false).Mount! } }),
         })
         {
             string path = Path.Combine(dir.Path, name + ".json");

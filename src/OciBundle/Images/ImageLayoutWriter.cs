@@ -155,7 +155,7 @@ internal static class ImageLayoutWriter
         return annotations;
     }
 
-    /// <summary>What an engine runs: user, environment, entry point, working folder; <c>Cmd</c> and ports only when there are some; labels, sorted.</summary>
+    /// <summary>What an engine runs: user, environment, entry point, working folder; <c>Cmd</c>, ports and volumes only when there are some; labels, sorted.</summary>
     private static OciContainerConfig ContainerConfig(ImageRequest request) => new()
     {
         User = request.User,
@@ -164,6 +164,7 @@ internal static class ImageLayoutWriter
         WorkingDir = request.WorkingDirectory,
         Cmd = request.DefaultArgs.Count > 0 ? request.DefaultArgs.ToList() : null,
         ExposedPorts = request.ExposedPorts.Count > 0 ? new SortedDictionary<string, OciEmptyObject>(request.ExposedPorts.ToDictionary(p => p, _ => OciEmptyObject.Instance, StringComparer.Ordinal), StringComparer.Ordinal) : null,
+        Volumes = request.Volumes.Count > 0 ? new SortedDictionary<string, OciEmptyObject>(request.Volumes.ToDictionary(v => v, _ => OciEmptyObject.Instance, StringComparer.Ordinal), StringComparer.Ordinal) : null,
         Labels = new SortedDictionary<string, string>(request.Labels.ToDictionary(l => l.Key, l => l.Value, StringComparer.Ordinal), StringComparer.Ordinal),
     };
 
@@ -203,7 +204,7 @@ internal static class ImageLayoutWriter
                 }
             }
 
-            Add($"{e.Path}\0{e.Kind}\0{(int)e.Mode}\0{e.OwnerId}\0{e.LinkTarget}\0{e.Size}\0{content}\n");
+            Add($"{e.Path}\0{e.Kind}\0{(int)e.Mode}\0{e.OwnerId}\0{e.GroupId}\0{e.LinkTarget}\0{e.Size}\0{content}\n");
         }
 
         return "sha256:" + Convert.ToHexString(hash.GetHashAndReset()).ToLowerInvariant();

@@ -26,6 +26,9 @@ internal sealed record ImageRequest
     public IReadOnlyDictionary<string, string>? Annotations { get; init; }
     public required IReadOnlyCollection<string> ExposedPorts { get; init; }
 
+    /// <summary>The <c>OciBundleVolume</c> folders: the config's <c>Volumes</c>.</summary>
+    public IReadOnlyCollection<string> Volumes { get; init; } = Array.Empty<string>();
+
     /// <summary>Paths in the app folder that come from the .NET runtime pack (a self-contained app's runtime).</summary>
     public required IReadOnlySet<string> RuntimeFiles { get; init; }
 

@@ -107,7 +107,7 @@ internal static class LayerWriter
             ModificationTime = time,
             Mode = e.Mode,
             Uid = e.OwnerId ?? 0,
-            Gid = e.OwnerId ?? 0,
+            Gid = e.GroupId ?? e.OwnerId ?? 0,
             UserName = "",
             GroupName = "",
         };

@@ -84,6 +84,9 @@ internal sealed class RootfsEntry
     /// <summary>Owner inside the container when it is not root (the app user's home).</summary>
     public int? OwnerId { get; init; }
 
+    /// <summary>The owner's group inside the container when it is not the owner's id (a volume of <c>OciBundleUser</c> uid:gid); null: the same as <see cref="OwnerId"/>.</summary>
+    public int? GroupId { get; init; }
+
     /// <summary>This entry with another mode, everything else the same.</summary>
     public RootfsEntry WithMode(UnixFileMode mode) => new(Path, Kind, mode, Reason)
     {
@@ -94,6 +97,7 @@ internal sealed class RootfsEntry
         LinkTarget = LinkTarget,
         Size = Size,
         OwnerId = OwnerId,
+        GroupId = GroupId,
     };
 
     public override string ToString() => $"{Kind} {Path}";

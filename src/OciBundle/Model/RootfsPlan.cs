@@ -58,7 +58,7 @@ internal sealed class RootfsPlan
 
     public bool TryGet(string path, out RootfsEntry entry) => _entries.TryGetValue(path, out entry!);
 
-    public RootfsEntry AddDirectory(string path, string reason, UnixFileMode mode = DirectoryMode, int? owner = null)
+    public RootfsEntry AddDirectory(string path, string reason, UnixFileMode mode = DirectoryMode, int? owner = null, int? group = null)
     {
         ThrowIfSealed();
         if (_entries.TryGetValue(path, out RootfsEntry? existing))
@@ -71,7 +71,7 @@ internal sealed class RootfsPlan
             if (owner is not null || mode != DirectoryMode)
             {
                 // An explicit rule (the app user's home, /tmp) wins over a parent created on the way.
-                var replaced = new RootfsEntry(path, RootfsEntryKind.Directory, FolderMode(mode), reason) { OwnerId = owner };
+                var replaced = new RootfsEntry(path, RootfsEntryKind.Directory, FolderMode(mode), reason) { OwnerId = owner, GroupId = group };
                 _entries[path] = replaced;
                 return replaced;
             }
@@ -80,7 +80,7 @@ internal sealed class RootfsPlan
         }
 
         EnsureParents(path, reason);
-        var entry = new RootfsEntry(path, RootfsEntryKind.Directory, FolderMode(mode), reason) { OwnerId = owner };
+        var entry = new RootfsEntry(path, RootfsEntryKind.Directory, FolderMode(mode), reason) { OwnerId = owner, GroupId = group };
         _entries[path] = entry;
         return entry;
     }

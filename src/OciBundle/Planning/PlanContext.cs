@@ -38,6 +38,7 @@ internal sealed class PlanContext
         Process = request.Process;
         Isolation = request.Isolation;
         Output = request.Output;
+        Volumes = request.Volumes;
         Log = log;
         KnownDigests = knownDigests;
         Cancel = cancel;
@@ -60,6 +61,9 @@ internal sealed class PlanContext
     public IsolationSpec Isolation { get; }
 
     public OutputSpec Output { get; }
+
+    /// <summary>The <c>OciBundleVolume</c> folders.</summary>
+    public IReadOnlyList<VolumeSpec> Volumes { get; }
 
     /// <summary>Detail messages.</summary>
     public Action<string> Log { get; }

@@ -44,6 +44,9 @@ internal sealed class BundleOptions
 
     public IList<MountOption> Mounts { get; set; } = new List<MountOption>();
 
+    /// <summary><c>OciBundleVolume</c> items: the container's data folders.</summary>
+    public IList<VolumeOption> Volumes { get; set; } = new List<VolumeOption>();
+
     public IList<KeyValuePair<string, string>> Environment { get; set; } = new List<KeyValuePair<string, string>>();
 
     /// <summary><c>OciBundleWorkingDirectory</c>.</summary>
@@ -194,6 +197,13 @@ internal sealed class MountOption
     public string? Type { get; set; }
     public string? Source { get; set; }
     public IList<string> Options { get; set; } = new List<string>();
+}
+
+/// <summary>One <c>OciBundleVolume</c> item: <c>Include</c> the folder in the container, <c>Source</c> a host folder (empty: beside the bundle).</summary>
+internal sealed class VolumeOption
+{
+    public string Path { get; set; } = "";
+    public string? Source { get; set; }
 }
 
 /// <summary>One <c>OciBundleRlimit</c> item: <c>Include</c> the limit's name, <c>Soft</c> and <c>Hard</c> metadata.</summary>

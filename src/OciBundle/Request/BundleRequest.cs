@@ -14,6 +14,9 @@ internal sealed record BundleRequest(
     OutputSpec Output,
     IReadOnlyList<OciBundleException> Warnings)
 {
+    /// <summary>The <c>OciBundleVolume</c> items: data folders the image lists and the bundle binds from the host.</summary>
+    public IReadOnlyList<VolumeSpec> Volumes { get; init; } = Array.Empty<VolumeSpec>();
+
     /// <summary>Parses the options; throws <see cref="BundleValidationException"/> with every mistake, each with its own code.</summary>
     public static BundleRequest Parse(BundleOptions options)
     {
@@ -26,6 +29,7 @@ internal sealed record BundleRequest(
         OutputSpec output = content.PublishDirectory.Length > 0 && Directory.Exists(content.PublishDirectory)
             ? OutputSpec.Parse(options, content.PublishDirectory, errors)
             : new OutputSpec(null, null, 0);
+        IReadOnlyList<VolumeSpec> volumes = VolumeSpec.ParseAll(options, process, content, isolation, output, errors);
         // A port below 1024 needs CAP_NET_BIND_SERVICE, which a non-root process has only when asked for: it would fail to start.
         if (process.User.Uid != 0 && !process.Capabilities.Effective.Contains("CAP_NET_BIND_SERVICE")
             && process.ListeningPorts?.Split(';').FirstOrDefault(p => ushort.TryParse(p, System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out ushort n) && n is > 0 and < 1024) is { } low)
@@ -47,6 +51,6 @@ internal sealed record BundleRequest(
             output = output with { Image = image with { Ports = new Seq<string>(listening.Split(';').Distinct(StringComparer.Ordinal).Select(p => p + "/tcp")) } };
         }
 
-        return new BundleRequest(content, process, isolation, output, warnings);
+        return new BundleRequest(content, process, isolation, output, warnings) { Volumes = volumes };
     }
 }

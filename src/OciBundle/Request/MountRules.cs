@@ -159,7 +159,7 @@ internal static partial class MountRules
         return long.TryParse(digits, NumberStyles.AllowLeadingSign, CultureInfo.InvariantCulture, out long id) && id != 0;
     }
 
-    private static string? PathProblem(string what, string path)
+    internal static string? PathProblem(string what, string path)
     {
         if (Controls(what, path) is { } control)
         {

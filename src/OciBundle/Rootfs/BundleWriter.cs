@@ -172,7 +172,7 @@ internal sealed class BundleWriter
             }
             else if (dir.OwnerId is int id && isRoot && ContainerOwners)
             {
-                Chown(path, ((uint)id, (uint)id));
+                Chown(path, ((uint)id, (uint)(dir.GroupId ?? id)));
             }
 
             NativeMethods.SetTimes(path, _epoch);

@@ -50,6 +50,18 @@ internal static class ReplaceableFolders
         }
     }
 
+    /// <summary>Throws OCIB1612 naming the first planned path under a volume: the volume hides it, and its folder is the app user's.</summary>
+    public static void CheckVolumes(RootfsPlan plan, IReadOnlyList<string> volumes)
+    {
+        foreach (RootfsEntry entry in plan.Entries)
+        {
+            if (volumes.FirstOrDefault(v => entry.Path != v && ContainerPath.IsSameOrInside(entry.Path, v)) is { } volume)
+            {
+                throw new OciBundleException(Strings.PlannedUnderVolume, entry.Path, volume);
+            }
+        }
+    }
+
     /// <summary>Why a non-root user could change what a folder holds, or null.</summary>
     private static string? Why(RootfsEntry folder) =>
         folder.OwnerId is int owner and not 0 ? $"which belongs to uid {owner}"

@@ -47,11 +47,15 @@ internal sealed record OciContainerConfig
     [JsonProperty("ExposedPorts", Order = 6)]
     public IReadOnlyDictionary<string, OciEmptyObject>? ExposedPorts { get; init; }
 
-    [JsonProperty("Labels", Order = 7)]
+    /// <summary>Folders an engine gives a volume of its own (<c>/data</c>), each an empty object; null for none.</summary>
+    [JsonProperty("Volumes", Order = 7)]
+    public IReadOnlyDictionary<string, OciEmptyObject>? Volumes { get; init; }
+
+    [JsonProperty("Labels", Order = 8)]
     public IReadOnlyDictionary<string, string>? Labels { get; init; }
 }
 
-/// <summary>The <c>{}</c> of a set written as an object's keys (<c>ExposedPorts</c>).</summary>
+/// <summary>The <c>{}</c> of a set written as an object's keys (<c>ExposedPorts</c>, <c>Volumes</c>).</summary>
 internal sealed record OciEmptyObject
 {
     public static readonly OciEmptyObject Instance = new();

@@ -22,7 +22,7 @@ internal sealed class RuntimeSpecStep : IPlanStep
             ReadOnly = isolation.ReadOnly,
             Rootless = isolation.Rootless,
             HostNetwork = isolation.HostNetwork,
-            Mounts = isolation.Mounts,
+            Mounts = isolation.Mounts.Concat(context.Volumes.Select(v => v.Mount).OfType<MountSpec>()).ToList(),
             Capabilities = process.Capabilities,
             NoNewPrivileges = process.NoNewPrivileges,
             Rlimits = process.Rlimits,

@@ -1,4 +1,5 @@
 using System.Text;
+using OciBundle.Diagnostics;
 using OciBundle.Model;
 using OciBundle.Request;
 
@@ -38,6 +39,30 @@ internal sealed class SystemFilesStep : IPlanStep
         }
 
         AddMountPoints(context);
+        AddVolumes(context);
+    }
+
+    /// <summary>
+    /// Each <c>OciBundleVolume</c>'s folder, the process user's: an engine copies its owner into the volume it makes
+    /// for the image (so the app may write it with no <c>-v</c>); in the bundle it is the mount point of the bind.
+    /// </summary>
+    private static void AddVolumes(PlanContext context)
+    {
+        RootfsPlan plan = context.Plan;
+        UserSpec user = context.Process.User;
+        foreach (VolumeSpec volume in context.Volumes)
+        {
+            for (string path = volume.Path; path != "/"; path = RootfsPlan.Parent(path))
+            {
+                if (plan.TryGet(path, out RootfsEntry existing) && existing.Kind != RootfsEntryKind.Directory)
+                {
+                    throw new OciBundleException(Strings.VolumeOnPlannedFile, volume.Path, path, existing.Kind == RootfsEntryKind.Symlink ? $"a link to '{existing.LinkTarget}'" : "a file");
+                }
+            }
+
+            plan.AddDirectory(volume.Path, $"OciBundleVolume {volume.Path}: the app's data, its user's", RootfsPlan.DirectoryMode,
+                user.Uid == 0 ? null : (int)user.Uid, user.Gid == user.Uid ? null : (int)user.Gid);
+        }
     }
 
     /// <summary>
