@@ -97,7 +97,7 @@ public sealed partial class LimitsTests
         <OciBundleFile Include="$(LimitFile)" TargetPath="$(LimitFileTarget)" Condition="'$(LimitFile)' != ''" />
         <OciBundleArg Include="program" Value="$(LimitArg)" Condition="'$(LimitArg)' != ''" />
         <OciBundleEnvironmentVariable Include="$(LimitEnv)" Value="$(LimitEnvValue)" Condition="'$(LimitEnv)' != ''" />
-        <OciBundleAppArg Include="appArg" Value="$(LimitAppArg)" Condition="'$(LimitAppArg)' != ''" />
+        <OciBundleEnvironmentVariable Include="LIMIT_SECOND" Value="$(LimitSecondEnvValue)" Condition="'$(LimitSecondEnvValue)' != ''" />
         """;
 
     [TestMethod]

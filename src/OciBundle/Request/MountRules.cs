@@ -43,6 +43,7 @@ internal static partial class MountRules
         ["sysfs"] = Array.Empty<string>(),
         ["mqueue"] = Array.Empty<string>(),
         ["devpts"] = new[] { "uid=", "gid=", "mode=", "ptmxmode=", "newinstance", "max=" },
+        ["hugetlbfs"] = new[] { "uid=", "gid=", "mode=", "pagesize=", "size=", "nr_inodes=", "min_size=" },
         ["cgroup2"] = new[] { "nsdelegate", "favordynmods", "memory_localevents", "memory_recursiveprot", "memory_hugetlb_accounting", "pids_localevents" },
     };
 
@@ -117,6 +118,10 @@ internal static partial class MountRules
                 && (!known.Contains(option.Split('=')[0] + (option.Contains('=', StringComparison.Ordinal) ? "=" : ""), StringComparer.Ordinal) || !ValueTaken(option)))
             {
                 errors.Add(Strings.InvalidFileSystemOption, Shown(item), option, type, known.Length == 0 ? "none" : string.Join(", ", known.Select(k => k.EndsWith('=') ? k + "..." : k)));
+            }
+            else if (!isBind && type == "ramfs" && option.StartsWith("mode=", StringComparison.Ordinal) && !ValueTaken(option))
+            {
+                errors.Add(Strings.InvalidFileSystemOption, Shown(item), option, type, "mode= in octal; it ignores the others");
             }
         }
 
