@@ -24,7 +24,7 @@ public sealed partial class LimitsTests
     {
         public bool Rootless => With.Contains("OciBundleRootless=true", StringComparison.Ordinal);
 
-        public override string ToString() => $"line {Number}: {Setting} {Escape(Value)} -> {Expected}{(With.Length > 0 ? " with " + With : "")}";
+        public override string ToString() => $"line {Number}: {Setting} {Escape(Value)} -> {Expected}{(With.Length > 0 ? " with " + Escape(With) : "")}";
     }
 
     [GeneratedRegex(@"\{(\d+)\*(.)\}")]
@@ -48,7 +48,8 @@ public sealed partial class LimitsTests
             Assert.IsTrue(f.Length is 3 or 4, $"Limits.tsv line {i + 1}: setting, value, expected[, with]");
             string value = Repeat().Replace(f[1], m => new string(m.Groups[2].Value[0], int.Parse(m.Groups[1].Value, CultureInfo.InvariantCulture)));
             value = Hex().Replace(value.Replace("\\n", "\n", StringComparison.Ordinal).Replace("\\t", "\t", StringComparison.Ordinal), m => ((char)Convert.ToInt32(m.Groups[1].Value, 16)).ToString());
-            rows.Add(new Row(i + 1, f[0], value, f[2], f.Length == 4 ? f[3] : ""));
+            string with = f.Length == 4 ? Repeat().Replace(f[3], m => new string(m.Groups[2].Value[0], int.Parse(m.Groups[1].Value, CultureInfo.InvariantCulture))) : "";
+            rows.Add(new Row(i + 1, f[0], value, f[2], with));
         }
 
         return rows;
@@ -96,6 +97,7 @@ public sealed partial class LimitsTests
         <OciBundleFile Include="$(LimitFile)" TargetPath="$(LimitFileTarget)" Condition="'$(LimitFile)' != ''" />
         <OciBundleArg Include="program" Value="$(LimitArg)" Condition="'$(LimitArg)' != ''" />
         <OciBundleEnvironmentVariable Include="$(LimitEnv)" Value="$(LimitEnvValue)" Condition="'$(LimitEnv)' != ''" />
+        <OciBundleEnvironmentVariable Include="LIMIT_SECOND" Value="$(LimitSecondEnvValue)" Condition="'$(LimitSecondEnvValue)' != ''" />
         """;
 
     [TestMethod]

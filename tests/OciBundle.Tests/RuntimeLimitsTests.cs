@@ -88,6 +88,7 @@ public sealed class RuntimeLimitsTests
             case "file+mount": o.Files.Add(new FileOption { Source = _dir.Combine("config"), TargetPath = "/etc/myapp" }); Mount(o, value); break;
             case "args": o.Args = value.Split('|').ToList(); break;
             case "env-path": o.Environment.Add(new("PATH", value)); o.Args = new List<string> { "Tool" }; break;
+            case "tool+mount": o.Args = new List<string> { "/app/Tool" }; Mount(o, value); break;
             case "user-args": o.User = value.Split('|')[0]; o.Args = value.Split('|').Skip(1).ToList(); break;
             default: throw new ArgumentException(kind);
         }
@@ -130,6 +131,22 @@ public sealed class RuntimeLimitsTests
     [DataRow("", "tmpfs:nr_inodes=18014398509481983")]
     [DataRow("OCIB1503", "tmpfs:nr_inodes=18014398509481984")]
     [DataRow("OCIB1503", "tmpfs:nr_inodes=16e")]
+    [DataRow("", "tmpfs:nr_blocks=9223372036854775807")]
+    [DataRow("OCIB1503", "tmpfs:nr_blocks=8e")]
+    [DataRow("OCIB1503", "tmpfs:nr_blocks=18446744073709551615")]
+    [DataRow("", "mount:/data|proc|proc|hidepid=invisible;subset=pid;nosuid")]
+    [DataRow("OCIB1541", "mount:/data|proc|proc|bogus")]
+    [DataRow("OCIB1541", "mount:/data|proc|proc|hidepid=9")]
+    [DataRow("OCIB1541", "mount:/data|mqueue|mqueue|size=1m")]
+    [DataRow("OCIB1541", "mount:/data|sysfs|sysfs|mode=755")]
+    [DataRow("", "mount:/data|devpts|devpts|newinstance;ptmxmode=0666;mode=0620;nosuid")]
+    [DataRow("OCIB1541", "mount:/data|devpts|devpts|bogus=1")]
+    [DataRow("OCIB1541", "mount:/data|devpts|devpts|mode=99999")]
+    [DataRow("OCIB1541", "mount:/data|cgroup2|cgroup2|bogus")]
+    [DataRow("", "mount:/data|ramfs|ramfs|size=1m")]
+    [DataRow("OCIB1541", "mount:/data|ramfs|ramfs|mode=999")]
+    [DataRow("OCIB1541", "mount:/data|hugetlbfs|none|bogus")]
+    [DataRow("OCIB1541", "mount:/data|devpts|devpts|max=99999999999")]
     [DataRow("", "tmpfs:mode=7777")]
     [DataRow("OCIB1503", "tmpfs:mode=10000")]
     [DataRow("OCIB1503", "tmpfs:mode=99999")]
@@ -198,6 +215,16 @@ public sealed class RuntimeLimitsTests
     [DataRow("OCIB1024", "mount:/app|tmpfs|tmpfs|")]
     [DataRow("OCIB1024", "mount:/|tmpfs|tmpfs|")]
     [DataRow("", "mount:/etc/ssl/certs|bind|/etc/ssl/certs|rbind;ro")]
+    [DataRow("OCIB1024", "mount:/sys/foo|tmpfs|tmpfs|")]
+    [DataRow("", "mount:/sys/fs/cgroup/x|tmpfs|tmpfs|")]
+    [DataRow("OCIB1542", "mount:/etc/passwd|tmpfs|tmpfs|")]
+    [DataRow("OCIB1542", "mount:/etc/hosts|bind|/tmp|rbind")]
+    [DataRow("OCIB1542", "mount:/etc|bind|/etc/passwd|rbind;ro")]
+    [DataRow("", "mount:/etc/hosts|bind|/etc/passwd|rbind;ro")]
+    [DataRow("OCIB1543", "tool+mount:/usr|tmpfs|tmpfs|")]
+    [DataRow("OCIB1543", "tool+mount:/lib64|tmpfs|tmpfs|")]
+    [DataRow("", "tool+mount:/usr/share|tmpfs|tmpfs|")]
+    [DataRow("", "tool+mount:/usr|bind|/usr|rbind;ro")]
     public void WhatTheBundleShipsIsNeverUnderAMount(string code, string setting)
     {
         List<string> codes = Codes(o => Apply(o, setting));
@@ -212,6 +239,11 @@ public sealed class RuntimeLimitsTests
     [DataRow("OCIB1507", "args:/app")]
     [DataRow("OCIB1507", "args:/app/NotAProgram")]
     [DataRow("", "args:/app/Tool")]
+    [DataRow("OCIB1507", "args:/app/Tool/")]
+    [DataRow("OCIB1507", "args:/app/Tool/.")]
+    [DataRow("OCIB1507", "args:/app/Tool/../Tool")]
+    [DataRow("", "args:/app/../app/Tool")]
+    [DataRow("", "args:/app//Tool")]
     [DataRow("", "env-path:/usr/bin:/app")]
     [DataRow("OCIB1507", "env-path:/usr/bin")]
     [DataRow("OCIB1507", "env-path:app")]
@@ -289,5 +321,26 @@ public sealed class RuntimeLimitsTests
         Assert.IsTrue(plan.TryGet("/data", out RootfsEntry data) && data.OwnerId == 1000);
         Assert.IsFalse(plan.TryGet("/data/sub", out _), "runc makes it inside the tmpfs at /data; rootfs's would be hidden");
         Assert.IsFalse(plan.TryGet("/tmp/cache", out _), "inside the bundle's own /tmp tmpfs");
+    }
+
+    [TestMethod]
+    [DataRow("", "262144", 1, 100000)]
+    [DataRow("OCIB1540", "262144", 2, 100000)]
+    [DataRow("OCIB1540", "4194304", 11, 100000)]
+    [DataRow("", "8388608", 11, 100000)]
+    [DataRow("", "unlimited", 40, 100000)]
+    [DataRow("OCIB1540", "unlimited", 70, 100000)]
+    public void ArgsAndEnvironmentFitTheStackLimitTheProcessExecsWith(string code, string stackSoft, int values, int bytes)
+    {
+        // execve takes a quarter of RLIMIT_STACK (at least 128 KiB, at most 6 MiB); runc sets the limit before it execs.
+        List<string> codes = Codes(o =>
+        {
+            o.Rlimits.Add(new RlimitOption { Type = "RLIMIT_STACK", Soft = stackSoft, Hard = "unlimited" });
+            for (int i = 0; i < values; i++)
+            {
+                o.Environment.Add(new("BIG" + i, new string('x', bytes)));
+            }
+        });
+        CollectionAssert.AreEqual(code.Length == 0 ? Array.Empty<string>() : new[] { code }, codes, $"{values} x {bytes} bytes under a stack of {stackSoft} gave {string.Join(", ", codes)}");
     }
 }

@@ -125,6 +125,10 @@ internal static class Strings
     public static readonly Diagnostic RegistryRedirected = new(nameof(RegistryRedirected)); // OCIB1425
     public static readonly Diagnostic PushUnexpectedError = new(nameof(PushUnexpectedError)); // OCIB1469
     public static readonly Diagnostic InvalidFileMode = new(nameof(InvalidFileMode)); // OCIB1530
+    public static readonly Diagnostic ArgsAndEnvironmentOverStackLimit = new(nameof(ArgsAndEnvironmentOverStackLimit)); // OCIB1540
+    public static readonly Diagnostic InvalidFileSystemOption = new(nameof(InvalidFileSystemOption)); // OCIB1541
+    public static readonly Diagnostic MountOverWrongKind = new(nameof(MountOverWrongKind)); // OCIB1542
+    public static readonly Diagnostic MountHidesWhatTheProgramNeeds = new(nameof(MountHidesWhatTheProgramNeeds)); // OCIB1543
     public static readonly Diagnostic ImageLoadUnknownEngine = new(nameof(ImageLoadUnknownEngine)); // OCIB1600
     public static readonly Diagnostic ImageLoadSeveralArchitectures = new(nameof(ImageLoadSeveralArchitectures)); // OCIB1601
     public static readonly Diagnostic ContainerAppCommandInstructionNotRead = new(nameof(ContainerAppCommandInstructionNotRead)); // OCIB1640

@@ -203,6 +203,8 @@ internal sealed record MountSpec(string Destination, string Type, string Source,
         string? hidden = normalized == "/" ? "the root of the container"
             : ContainerPath.IsSameOrInside(normalized, "/proc") ? "/proc, the runtime's own mount (runc refuses mounts there)"
             : normalized is "/dev" or "/sys" ? $"{normalized}, a mount of the runtime's own"
+            : ContainerPath.IsSameOrInside(normalized, "/sys") && (rootless || !ContainerPath.IsSameOrInside(normalized, "/sys/fs/cgroup"))
+                ? "/sys, the kernel's sysfs, read-only in the container (runc cannot make a mount point there: mkdir fails with EROFS)"
             : ContainerPath.IsSameOrInside(workingDirectory, normalized) ? $"the app in {workingDirectory} (OciBundleWorkingDirectory)"
             : null;
         if (hidden is not null)

@@ -33,6 +33,20 @@ internal static partial class MountRules
         "rnoatime", "ratime", "rstrictatime", "rnostrictatime", "rnosymfollow", "rsymfollow", "tmpcopyup",
     };
 
+    /// <summary>
+    /// The options the kernel's own file systems take (their fs_parameter_spec, Linux 6.1 to 6.12; a name ending in '='
+    /// takes a value), beside runc's flags: any other is "Unknown parameter" and mount(2) fails with EINVAL.
+    /// </summary>
+    private static readonly Dictionary<string, string[]> PseudoFileSystemOptions = new(StringComparer.Ordinal)
+    {
+        ["proc"] = new[] { "hidepid=", "gid=", "subset=" },
+        ["sysfs"] = Array.Empty<string>(),
+        ["mqueue"] = Array.Empty<string>(),
+        ["devpts"] = new[] { "uid=", "gid=", "mode=", "ptmxmode=", "newinstance", "max=" },
+        ["hugetlbfs"] = new[] { "uid=", "gid=", "mode=", "pagesize=", "size=", "nr_inodes=", "min_size=" },
+        ["cgroup2"] = new[] { "nsdelegate", "favordynmods", "memory_localevents", "memory_recursiveprot", "memory_hugetlb_accounting", "pids_localevents" },
+    };
+
     /// <summary>File systems a kernel loads as a module when a mount asks for them, beside the ones /proc/filesystems lists already.</summary>
     private static readonly string[] ModuleFileSystems =
     {
@@ -100,9 +114,35 @@ internal static partial class MountRules
             {
                 errors.Add(Strings.InvalidTmpfsOption, Shown(item), option, tmpfs);
             }
+            else if (!isBind && PseudoFileSystemOptions.TryGetValue(type, out string[]? known) && !RuncFlags.Contains(option)
+                && (!known.Contains(option.Split('=')[0] + (option.Contains('=', StringComparison.Ordinal) ? "=" : ""), StringComparer.Ordinal) || !ValueTaken(option)))
+            {
+                errors.Add(Strings.InvalidFileSystemOption, Shown(item), option, type, known.Length == 0 ? "none" : string.Join(", ", known.Select(k => k.EndsWith('=') ? k + "..." : k)));
+            }
+            else if (!isBind && type == "ramfs" && option.StartsWith("mode=", StringComparison.Ordinal) && !ValueTaken(option))
+            {
+                errors.Add(Strings.InvalidFileSystemOption, Shown(item), option, type, "mode= in octal; it ignores the others");
+            }
         }
 
         return errors.All.Count == before;
+    }
+
+    /// <summary>Whether the kernel takes the value of a known option of proc or devpts (its enum or number).</summary>
+    private static bool ValueTaken(string option)
+    {
+        int equals = option.IndexOf('=', StringComparison.Ordinal);
+        string key = equals < 0 ? option : option[..equals];
+        string value = equals < 0 ? "" : option[(equals + 1)..];
+        return key switch
+        {
+            "hidepid" => value is "0" or "1" or "2" or "4" or "off" or "noaccess" or "invisible" or "ptraceable",
+            "subset" => value == "pid",
+            "uid" or "gid" => ulong.TryParse(value, NumberStyles.None, CultureInfo.InvariantCulture, out ulong id) && UserSpec.InRange(id),
+            "mode" or "ptmxmode" => value.Length is > 0 and <= 4 && value.All(c => c is >= '0' and <= '7'),
+            "max" => uint.TryParse(value, NumberStyles.None, CultureInfo.InvariantCulture, out _),
+            _ => true,
+        };
     }
 
     /// <summary>What the kernel would refuse of a tmpfs option (shmem_parse_one), or null when it takes it.</summary>
@@ -120,7 +160,9 @@ internal static partial class MountRules
         {
             ("inode32" or "inode64" or "noswap", null) => null,
             ("size", { } v) when v.EndsWith('%') => v.Length > 1 && v[..^1].All(char.IsAsciiDigit) ? null : "is not a number or a percentage",
-            ("size" or "nr_blocks", { } v) => Size(v) is null ? "is not a number with an optional k, m, g, t, p or e" : null,
+            ("size", { } v) => Size(v) is null ? "is not a number with an optional k, m, g, t, p or e" : null,
+            ("nr_blocks", { } v) => Size(v) is not { } blocks ? "is not a number with an optional k, m, g, t, p or e"
+                : blocks > long.MaxValue ? $"is above {long.MaxValue} (LONG_MAX), the most blocks a tmpfs takes" : null,
             ("nr_inodes", { } v) => Size(v) is not { } n ? "is not a number with an optional k, m, g, t, p or e"
                 : n > MaxInodes ? $"is above {MaxInodes}, the most inodes a tmpfs takes" : null,
             ("mode", { } v) => v.Length is > 0 and <= 5 && v.All(c => c is >= '0' and <= '7') && Convert.ToInt32(v, 8) <= 0b111_111_111_111 ? null : "is not an octal mode from 0 to 7777",

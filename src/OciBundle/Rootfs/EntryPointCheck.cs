@@ -55,7 +55,15 @@ internal static class EntryPointCheck
             throw new OciBundleException(Strings.PathHiddenByMount, $"the container's program '{program}' ({from})", mount.Destination, mount.What);
         }
 
-        Reached found = Walk(plan, path, user);
+        // The kernel resolves the path as written: a trailing '/' (or '/.') after a file, or a '..' after one, is ENOTDIR,
+        // although the same path normalized names the file.
+        string written = program.StartsWith('/') ? program : program.Contains('/') ? process.WorkingDirectory + "/" + program : path;
+        if (program.Contains('/') && (written.EndsWith('/') || written.EndsWith("/.", StringComparison.Ordinal)) && Walk(plan, path, user).Entry is { Kind: RootfsEntryKind.File })
+        {
+            throw Unusable("ends with '/' after the name of a file", $"exec: \"{program}\": not a directory");
+        }
+
+        Reached found = Walk(plan, written, user);
         if (found.Problem is { } problem)
         {
             throw Unusable(problem, "exec: permission denied, or no such file or directory");
