@@ -149,6 +149,10 @@ internal static class BundleBuilder
             Annotations = WithSysroot(new Dictionary<string, string>(), layout.Sysroot),
             ExposedPorts = spec.Ports,
             RuntimeFiles = request.Content.RuntimeFiles.ToHashSet(StringComparer.Ordinal),
+            Layering = spec.Layering,
+            AppLibraries = layout.AppLibraries,
+            AppName = request.Content.AppName,
+            AppHost = request.Content.AppHost,
             Epoch = request.Output.Epoch,
             Created = layout.Created,
             Sbom = layout.Sbom is { } sbomBytes
