@@ -56,7 +56,8 @@ internal sealed class AppLayers
 
     /// <summary>
     /// The layers of the app folder's files: with <see cref="ImageLayering.SingleAppLayer"/>, all the app's; else
-    /// each library's files (and the <c>.pdb</c> and <c>.xml</c> beside its assemblies) by its type in deps.json,
+    /// each library's files (and the <c>.pdb</c> and <c>.xml</c> beside its assemblies) by its type in deps.json
+    /// (a runtime pack's to the runtime),
     /// the app's own project and its host, deps.json, runtimeconfig.json and symbols to the app, the rest content.
     /// </summary>
     public static AppLayers Of(ImageLayering layering, IReadOnlyList<DepsLibrary> libraries, string appName, string? appHost)
@@ -84,6 +85,11 @@ internal sealed class AppLayers
         foreach (DepsLibrary library in libraries.Where(l => l.Type is "project" or "reference" && l.Name != appName))
         {
             layers.Claim(library.Files, ProjectsLayer);
+        }
+
+        foreach (DepsLibrary library in libraries.Where(l => l.Type == "runtimepack"))
+        {
+            layers.Claim(library.Files, RuntimeLayer); // a self-contained app's runtime, as its publish items say too
         }
 
         foreach (DepsLibrary library in libraries.Where(l => l.Type == "package"))
