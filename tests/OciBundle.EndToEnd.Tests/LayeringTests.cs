@@ -107,8 +107,9 @@ public sealed class LayeringTests
 
         // A one-line change: the app's layer and the config, a few kilobytes.
         project.WriteProgram(Program("v3"));
-        (string[] names, long bytes, _) = PublishAndPush(project, registry, "team/shop", "ByChangeRate");
+        (string[] names, long bytes, string changed) = PublishAndPush(project, registry, "team/shop", "ByChangeRate");
         CollectionAssert.AreEqual(new[] { "app", "config" }, names);
+        StringAssert.Contains(changed, $"{layerNames.Length} layers, {layerNames.Length - 1} reused", "every layer but the app's is linked from the last layout by its fingerprint");
         Assert.IsTrue(bytes < 200_000 && bytes * 10 < singleBytes, $"{bytes} bytes sent, {singleBytes} with one app layer");
         Console.WriteLine($"one-line change: {singleBytes} bytes sent with SingleAppLayer, {bytes} with ByChangeRate");
 
