@@ -220,4 +220,39 @@ public sealed class ImageLayeringTests
         StringAssert.Contains(message, "ByChangeRate");
         StringAssert.Contains(message, "SingleAppLayer");
     }
+
+    [TestMethod]
+    public void ThePublishReadsDepsJsonForTheLayersWithOrWithoutTheSbomAndTheBundleIsTheSame()
+    {
+        // The fixture's libSystem.Native.so, claimed by a package in its deps.json: that package's group, with or without an SBOM.
+        const string deps = """
+            { "runtimeTarget": { "name": ".NETCoreApp,Version=v10.0/linux-x64" },
+              "targets": { ".NETCoreApp,Version=v10.0/linux-x64": {
+                "Hello/1.0.0": { "runtime": { "Hello.dll": {} } },
+                "Native.Shim/1.2.3": { "native": { "runtimes/linux-x64/native/libSystem.Native.so": {} } } } },
+              "libraries": { "Hello/1.0.0": { "type": "project" }, "Native.Shim/1.2.3": { "type": "package", "sha512": "", "path": "native.shim/1.2.3" } } }
+            """;
+        string group = AppLayers.Names[AppLayers.FirstPackageGroup + AppLayers.PackageGroup("Native.Shim")];
+        string? bundleFiles = null;
+        foreach (bool sbom in new[] { true, false })
+        {
+            using var f = new SafetyTests.Fixture();
+            File.WriteAllText(Path.Combine(f.PublishDir, "Hello.deps.json"), deps);
+            string image = Path.Combine(f.Root, "proj", "bin", "oci-image");
+            f.Publish(t => { t.ImageDirectory = image; t.Sbom = sbom; t.WriteBundle = true; });
+            string manifestDigest = (string)JObject.Parse(File.ReadAllText(Path.Combine(image, "index.json")))["manifests"]![0]!["digest"]!;
+            JObject manifest = JObject.Parse(File.ReadAllText(Path.Combine(image, "blobs", "sha256", manifestDigest[7..])));
+            JObject config = JObject.Parse(File.ReadAllText(Path.Combine(image, "blobs", "sha256", ((string)manifest["config"]!["digest"]!)[7..])));
+            CollectionAssert.AreEqual(
+                new[] { "OciBundle.Sdk: system libraries and data", "OciBundle.Sdk: " + group, "OciBundle.Sdk: app" },
+                config["history"]!.Select(h => (string)h["created_by"]!).ToArray(), $"sbom={sbom}");
+
+            // One root file system: the bundle's files are every layer's, whatever the split.
+            string files = string.Join("\n", Directory.EnumerateFiles(Path.Combine(f.Bundle, "rootfs"), "*", SearchOption.AllDirectories)
+                .Select(p => Path.GetRelativePath(f.Bundle, p)).Where(p => !p.EndsWith("sbom.spdx.json", StringComparison.Ordinal)).Order(StringComparer.Ordinal));
+            StringAssert.Contains(files, "libSystem.Native.so");
+            Assert.AreEqual(bundleFiles ?? files, files);
+            bundleFiles = files;
+        }
+    }
 }
