@@ -135,6 +135,9 @@ public sealed class BuildOciContainer : Microsoft.Build.Utilities.Task, ICancela
     /// <summary><c>OciImageLayerCompression</c>: <c>gzip</c> or <c>zstd</c>.</summary>
     public string? ImageLayerCompression { get; set; }
 
+    /// <summary><c>OciImageLayering</c>: <c>ByChangeRate</c> or <c>SingleAppLayer</c>.</summary>
+    public string? ImageLayering { get; set; }
+
     /// <summary>The runtime pack's files (<c>@(RuntimePackAsset)</c>, metadata <c>DestinationSubPath</c>): the image's runtime layer.</summary>
     public ITaskItem[] RuntimeFiles { get; set; } = Array.Empty<ITaskItem>();
 
@@ -344,6 +347,7 @@ public sealed class BuildOciContainer : Microsoft.Build.Utilities.Task, ICancela
         ImageDirectory = string.IsNullOrWhiteSpace(ImageDirectory) ? null : ImageDirectory,
         ImageTag = ImageTag,
         ImageLayerCompression = ImageLayerCompression,
+        ImageLayering = ImageLayering,
         ImageArchive = ImageArchive,
         RuntimeFiles = RuntimeFiles.Select(f => f.GetMetadata("DestinationSubPath") is { Length: > 0 } sub ? sub : Path.GetFileName(f.ItemSpec)).ToList(),
         ImageLabels = ImageLabels.Where(l => l.GetMetadata("Value").Length > 0).GroupBy(l => l.ItemSpec).ToDictionary(g => g.Key, g => g.Last().GetMetadata("Value")),

@@ -152,6 +152,10 @@ internal static class BundleBuilder
             ExposedPorts = spec.Ports,
             Volumes = request.Volumes.Select(v => v.Path).ToList(),
             RuntimeFiles = request.Content.RuntimeFiles.ToHashSet(StringComparer.Ordinal),
+            Layering = spec.Layering,
+            AppLibraries = layout.AppLibraries,
+            AppName = request.Content.AppName,
+            AppHost = request.Content.AppHost,
             Epoch = request.Output.Epoch,
             Created = layout.Created,
             Sbom = layout.Sbom is { } sbomBytes

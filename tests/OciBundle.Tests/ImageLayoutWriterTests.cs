@@ -42,6 +42,7 @@ public sealed class ImageLayoutWriterTests
         Labels = new Dictionary<string, string> { ["org.opencontainers.image.title"] = "App" },
         ExposedPorts = new[] { "8080/tcp" },
         Epoch = 1700000000,
+        AppName = "App",
     };
 
     [TestMethod]

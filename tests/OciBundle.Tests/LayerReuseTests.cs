@@ -41,16 +41,17 @@ public sealed class LayerReuseTests
         string image = ImageOf(f);
         f.Publish(t => t.ImageDirectory = image);
         string[] before = Layers(image);
-        Assert.AreEqual(2, before.Length, "system and app (the fixture has no runtime files)");
+        Assert.AreEqual(3, before.Length, "system, content (libSystem.Native.so, which no deps.json library claims) and app (the fixture has no runtime files)");
         ulong systemInode = NativeMethods.LStat(Blob(image, before[0]))!.Value.Inode;
 
         File.WriteAllText(Path.Combine(f.PublishDir, "Hello"), "#!/bin/sh\necho hello, changed\n");
         string summary = PublishImage(f);
 
-        StringAssert.Contains(summary, "2 layers, 1 reused");
+        StringAssert.Contains(summary, "3 layers, 2 reused");
         string[] after = Layers(image);
         Assert.AreEqual(before[0], after[0]);
-        Assert.AreNotEqual(before[1], after[1]);
+        Assert.AreEqual(before[1], after[1], "the content layer is reused too (issue 31)");
+        Assert.AreNotEqual(before[2], after[2]);
         Assert.AreEqual(systemInode, NativeMethods.LStat(Blob(image, after[0]))!.Value.Inode, "the system layer's blob is the file written before: linked, not written");
         Assert.AreEqual(1, LayerLines(f).Count(l => l.Contains("reused as it was", StringComparison.Ordinal) && l.EndsWith("system libraries and data", StringComparison.Ordinal)), string.Join("\n", LayerLines(f)));
         foreach (string digest in after)
@@ -71,7 +72,7 @@ public sealed class LayerReuseTests
     {
         using var f = new SafetyTests.Fixture();
         string image = ImageOf(f);
-        f.Publish(t => t.ImageDirectory = image);
+        f.Publish(t => { t.ImageDirectory = image; t.ImageLayering = "SingleAppLayer"; }); // system and app: both change here
         string system = Layers(image)[0];
 
         // Someone rewrites the system layer's blob in place, same size, and puts its time back.
@@ -83,7 +84,7 @@ public sealed class LayerReuseTests
         File.SetLastWriteTimeUtc(blob, time);
 
         File.WriteAllText(Path.Combine(f.PublishDir, "Hello"), "#!/bin/sh\necho hello, changed\n");
-        string summary = PublishImage(f);
+        string summary = PublishImage(f, t => t.ImageLayering = "SingleAppLayer");
 
         Assert.IsFalse(summary.Contains("reused", StringComparison.Ordinal), summary);
         Assert.AreEqual(system, Layers(image)[0], "the same inputs give the same layer");
@@ -95,7 +96,7 @@ public sealed class LayerReuseTests
     {
         using var f = new SafetyTests.Fixture();
         string image = ImageOf(f);
-        f.Publish(t => t.ImageDirectory = image);
+        f.Publish(t => { t.ImageDirectory = image; t.ImageLayering = "SingleAppLayer"; }); // system and app: both change here
         string[] before = Layers(image);
 
         // Same bytes, new identity (a package reinstall): the fingerprint changes, so the layer is written; its digest does not.
@@ -103,7 +104,7 @@ public sealed class LayerReuseTests
         File.Copy(libc, libc + ".new");
         File.Move(libc + ".new", libc, overwrite: true);
         File.AppendAllText(Path.Combine(f.PublishDir, "Hello"), "# v2\n");
-        string summary = PublishImage(f);
+        string summary = PublishImage(f, t => t.ImageLayering = "SingleAppLayer");
 
         Assert.IsFalse(summary.Contains("reused", StringComparison.Ordinal), summary);
         Assert.AreEqual(before[0], Layers(image)[0], "same bytes: same layer digest, written again");

@@ -44,6 +44,7 @@ internal static class TargetDefaults
         SourceDateEpoch = Of("_OciBundleSourceDateEpoch"),
         ImageTag = Of("OciImageTag"),
         ImageLayerCompression = Of("OciImageLayerCompression"),
+        ImageLayering = Of("OciImageLayering"),
         ImageRepository = RepositoryOf(appName),
         WriteBundle = true,
     };
@@ -85,6 +86,7 @@ internal static class TargetDefaults
         SourceDateEpoch = Of("_OciBundleSourceDateEpoch"),
         ImageTag = Of("OciImageTag"),
         ImageLayerCompression = Of("OciImageLayerCompression"),
+        ImageLayering = Of("OciImageLayering"),
         WriteBundle = true,
     };
 
@@ -109,6 +111,7 @@ internal static class TargetDefaults
         task.SourceDateEpoch ??= d.SourceDateEpoch;
         task.ImageTag ??= d.ImageTag;
         task.ImageLayerCompression ??= d.ImageLayerCompression;
+        task.ImageLayering ??= d.ImageLayering;
         task.ImageRepository ??= RepositoryOf(task.AppName);
         task.IncludeTimeZoneData = d.IncludeTimeZoneData;
         task.NoNewPrivileges = d.NoNewPrivileges;

@@ -51,6 +51,7 @@ internal static class Strings
     public static readonly Diagnostic InvalidImageTag = new(nameof(InvalidImageTag)); // OCIB1150
     public static readonly Diagnostic InvalidImagePort = new(nameof(InvalidImagePort)); // OCIB1151
     public static readonly Diagnostic InvalidLayerCompression = new(nameof(InvalidLayerCompression)); // OCIB1152
+    public static readonly Diagnostic InvalidImageLayering = new(nameof(InvalidImageLayering)); // OCIB1670
     public static readonly Diagnostic InvalidCapability = new(nameof(InvalidCapability)); // OCIB1160
     public static readonly Diagnostic ContradictoryCapabilities = new(nameof(ContradictoryCapabilities)); // OCIB1161
     public static readonly Diagnostic InvalidSeccomp = new(nameof(InvalidSeccomp)); // OCIB1170

@@ -13,7 +13,9 @@ namespace OciBundle.Images;
 /// <summary>
 /// Writes an OCI image layout (image-spec v1.1: <c>oci-layout</c>, <c>index.json</c>, <c>blobs/sha256/</c>) from the
 /// same planned root file system as the bundle, with no base image. The layers are split so that an app change
-/// re-ships only the app: system files (libraries, data, accounts), the .NET runtime, the app. Each layer is a
+/// re-ships only the app: system files (libraries, data, accounts), the .NET runtime, then the app folder by how often
+/// its files change (<see cref="AppLayers"/>: NuGet packages in fixed groups, project references, content, the app's
+/// own files; or one app layer with <c>OciImageLayering=SingleAppLayer</c>). Each layer is a
 /// compressed tar with sorted entries, fixed timestamps, and the bundle's modes and owners (<see cref="LayerWriter"/>),
 /// and every document is written by <see cref="OciJson"/>, so the same inputs give the same manifest digest.
 /// </summary>
@@ -50,14 +52,16 @@ internal static class ImageLayoutWriter
     }
 
     /// <summary>
-    /// Assigns every path to a layer: the app (the working directory, less the runtime's files), the .NET runtime (a
-    /// framework-dependent app's /usr/share/dotnet, a self-contained app's runtime-pack files), the system (the rest).
-    /// Each layer carries the directories above its files, so it unpacks alone with the right modes.
+    /// Assigns every path to a layer: the .NET runtime (a framework-dependent app's /usr/share/dotnet, a
+    /// self-contained app's runtime-pack files), the app folder's files by <see cref="AppLayers"/> (packages in their
+    /// groups, project references, content, the app's own), the system (the rest). Each layer carries the directories
+    /// above its files, so it unpacks alone with the right modes; a layer with no file is left out.
     /// </summary>
     internal static List<(string Name, List<RootfsEntry> Entries)> Split(RootfsPlan plan, ImageRequest request)
     {
         string app = request.WorkingDirectory.TrimEnd('/') + "/";
-        var groups = new[] { "system libraries and data", ".NET runtime", "app" }.Select(n => (Name: n, Entries: new SortedDictionary<string, RootfsEntry>(StringComparer.Ordinal))).ToArray();
+        AppLayers appLayers = AppLayers.Of(request.Layering, request.AppLibraries, request.AppName, request.AppHost);
+        var groups = AppLayers.Names.Select(n => (Name: n, Entries: new SortedDictionary<string, RootfsEntry>(StringComparer.Ordinal))).ToArray();
         RootfsEntry[] all = plan.Entries.ToArray();
         var byPath = all.ToDictionary(e => e.Path, StringComparer.Ordinal);
         foreach (RootfsEntry entry in all)
@@ -74,9 +78,12 @@ internal static class ImageLayoutWriter
                 continue; // placed with the files below it
             }
 
-            // The SBOM changes with the app: it goes with it, so the system and runtime layers stay the same blobs.
+            // The SBOM changes with the app: it goes with it, so the other layers stay the same blobs.
             bool isSbom = request.Sbom is { } sbom && entry.Path == sbom.Path;
-            int layer = underDotnet || (underApp && request.RuntimeFiles.Contains(entry.Path)) ? 1 : underApp || isSbom ? 2 : 0;
+            int layer = underDotnet || (underApp && request.RuntimeFiles.Contains(entry.Path)) ? AppLayers.RuntimeLayer
+                : underApp ? appLayers.LayerOf(entry.Path[app.Length..])
+                : isSbom ? AppLayers.AppLayer
+                : AppLayers.SystemLayer;
             groups[layer].Entries[entry.Path] = entry;
             for (string parent = RootfsPlan.Parent(entry.Path); parent != "/"; parent = RootfsPlan.Parent(parent))
             {

@@ -1,4 +1,5 @@
 using OciBundle.Diagnostics;
+using OciBundle.Dotnet;
 using OciBundle.Model;
 
 namespace OciBundle.Images;
@@ -31,6 +32,18 @@ internal sealed record ImageRequest
 
     /// <summary>Paths in the app folder that come from the .NET runtime pack (a self-contained app's runtime).</summary>
     public required IReadOnlySet<string> RuntimeFiles { get; init; }
+
+    /// <summary>How the app folder is split into layers (<c>OciImageLayering</c>).</summary>
+    public ImageLayering Layering { get; init; } = ImageLayering.ByChangeRate;
+
+    /// <summary>The libraries of the app's deps.json (none for an app without one): which layer each app file goes to.</summary>
+    public IReadOnlyList<DepsLibrary> AppLibraries { get; init; } = Array.Empty<DepsLibrary>();
+
+    /// <summary>The app's assembly name (<c>$(AssemblyName)</c>): its own project in deps.json, its <c>.dll</c>, <c>.deps.json</c>, <c>.runtimeconfig.json</c> and <c>.pdb</c>.</summary>
+    public string AppName { get; init; } = "";
+
+    /// <summary>The app host's file name in the app folder; null without one.</summary>
+    public string? AppHost { get; init; }
 
     /// <summary>Every timestamp in the layers and the layout (<c>SOURCE_DATE_EPOCH</c>, 1980-01-01 by default).</summary>
     public required long Epoch { get; init; }

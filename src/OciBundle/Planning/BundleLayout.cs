@@ -14,6 +14,9 @@ internal sealed record BundleLayout(RootfsPlan Plan, byte[] Config, IReadOnlyLis
     /// <summary>The SBOM (<c>sbom.spdx.json</c>), also planned into rootfs; null with <c>OciBundleSbom=false</c>.</summary>
     public byte[]? Sbom { get; init; }
 
+    /// <summary>The libraries of the app's deps.json (which package or project put each app file there), for the image's layers.</summary>
+    public IReadOnlyList<Dotnet.DepsLibrary> AppLibraries { get; init; } = Array.Empty<Dotnet.DepsLibrary>();
+
     /// <summary>Coded warnings of the plan (optional data files left out of a sysroot folder: OCIB1319).</summary>
     public IReadOnlyList<OciBundleException> Warnings { get; init; } = Array.Empty<OciBundleException>();
 

@@ -56,6 +56,7 @@ internal static class BundlePlanner
         return new BundleLayout(context.Plan.Seal(), context.Config, context.Args, context.Environment, context.ElfClosure.Omitted, context.Inputs)
         {
             Sbom = context.Sbom,
+            AppLibraries = context.AppLibraries,
             SourceDigests = context.SourceDigests,
             Sysroot = context.Materialized,
             Warnings = context.ElfClosure.Warnings,

@@ -31,6 +31,7 @@ internal sealed class PlanContext
     private readonly StepResult<byte[]> _config = new("config.json (RuntimeSpecStep)");
     private readonly StepResult<byte[]?> _sbom = new("the SBOM (SbomStep)");
     private readonly StepResult<IReadOnlyDictionary<string, string>> _sourceDigests = new("the SBOM's digests by source (SbomStep)");
+    private readonly StepResult<IReadOnlyList<DepsLibrary>> _appLibraries = new("the app's deps.json libraries (SbomStep)");
 
     public PlanContext(BundleRequest request, Action<string> log, IReadOnlyDictionary<string, string>? knownDigests, CancellationToken cancel)
     {
@@ -127,6 +128,9 @@ internal sealed class PlanContext
 
     /// <summary>The SBOM, also planned into rootfs; null with <c>OciBundleSbom=false</c>.</summary>
     public byte[]? Sbom { get => _sbom.Value; set => _sbom.Value = value; }
+
+    /// <summary>The libraries of the app's deps.json, read when the SBOM or the image's layers need them (none otherwise, or without a deps.json).</summary>
+    public IReadOnlyList<DepsLibrary> AppLibraries { get => _appLibraries.Value; set => _appLibraries.Value = value; }
 
     /// <summary>The SBOM's file digests by source ("identity\tdigest"), for the next publish to reuse.</summary>
     public IReadOnlyDictionary<string, string> SourceDigests { get => _sourceDigests.Value; set => _sourceDigests.Value = value; }

@@ -165,6 +165,9 @@ internal sealed class BundleOptions
     /// <summary>How image layers are compressed (<c>OciImageLayerCompression</c>): <c>gzip</c> or <c>zstd</c>.</summary>
     public string? ImageLayerCompression { get; set; }
 
+    /// <summary>How the app folder is split into image layers (<c>OciImageLayering</c>): <c>ByChangeRate</c> or <c>SingleAppLayer</c>.</summary>
+    public string? ImageLayering { get; set; }
+
     /// <summary>Also write the layout as one oci-archive tar here (<c>OciImageArchive</c>).</summary>
     public string? ImageArchive { get; set; }
 

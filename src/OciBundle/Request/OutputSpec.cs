@@ -86,7 +86,8 @@ internal sealed partial record ImageSpec(
     string? Registry,
     string Repository,
     IReadOnlyList<string> DefaultArgs,
-    LayerCompression Compression = LayerCompression.Gzip)
+    LayerCompression Compression = LayerCompression.Gzip,
+    ImageLayering Layering = ImageLayering.ByChangeRate)
 {
     /// <summary>The <c>io.containerd.image.name</c> annotation: <c>registry/repository:tag</c>, <c>localhost/...</c> when it goes to no registry.</summary>
     public string FullName => $"{Registry ?? ImageName.LocalRegistry}/{Repository}:{Tag}";
@@ -112,6 +113,8 @@ internal sealed partial record ImageSpec(
         {
             errors.Add(Strings.InvalidLayerCompression, o.ImageLayerCompression);
         }
+
+        ImageLayering layering = ParseLayering(o.ImageLayering, errors);
 
         var ports = new List<string>();
         foreach (string port in o.ImagePorts.Select(p => p.Trim()))
@@ -170,6 +173,26 @@ internal sealed partial record ImageSpec(
             ImageName.ParsePushTags(o.ImageTags, errors);
         }
 
-        return dir is null ? null : new ImageSpec(dir, archive, tag, new Map(o.ImageLabels), new Seq<string>(ports), registry, repository, new Seq<string>(o.ImageDefaultArgs), compression);
+        return dir is null ? null : new ImageSpec(dir, archive, tag, new Map(o.ImageLabels), new Seq<string>(ports), registry, repository, new Seq<string>(o.ImageDefaultArgs), compression, layering);
+    }
+
+    /// <summary><c>OciImageLayering</c>: <c>ByChangeRate</c> (packages, project references, content and the app's own files apart) or <c>SingleAppLayer</c>; any case.</summary>
+    private static ImageLayering ParseLayering(string? text, ParseErrors errors)
+    {
+        string value = errors.Required(text, "OciImageLayering").Trim();
+        foreach (ImageLayering known in Enum.GetValues<ImageLayering>())
+        {
+            if (value.Equals(known.ToString(), StringComparison.OrdinalIgnoreCase))
+            {
+                return known;
+            }
+        }
+
+        if (value.Length > 0)
+        {
+            errors.Add(Strings.InvalidImageLayering, text);
+        }
+
+        return ImageLayering.ByChangeRate;
     }
 }

@@ -19,6 +19,8 @@ internal sealed class SbomStep : IPlanStep
     {
         if (!context.Content.Sbom)
         {
+            // The image's layers by change rate read deps.json too; the three-layer image and the bundle alone do not.
+            context.AppLibraries = context.Output.Image is { Layering: ImageLayering.ByChangeRate } ? ReadDepsJson(context) : Array.Empty<DepsLibrary>();
             context.Sbom = null;
             context.SourceDigests = new Dictionary<string, string>();
             return;
@@ -31,6 +33,7 @@ internal sealed class SbomStep : IPlanStep
             FileDigests.Compute(entries, context.Inputs.Entries, context.KnownDigests, context.Cache.Value, context.Cancel);
 
         IReadOnlyList<DepsLibrary> libraries = ReadDepsJson(context);
+        context.AppLibraries = libraries;
         NuGetPackageFiles? packageFiles = content.NuGetPackageRoot is { } root ? new NuGetPackageFiles(root, context.Cache.Value, context.Inputs, context.Log) : null;
         byte[] document = SpdxSbom.Write(new SbomSources
         {
