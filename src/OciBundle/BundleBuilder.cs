@@ -295,7 +295,7 @@ internal static class BundleBuilder
         else if (sysroot!.Form is "oci-layout" or "oci-archive" or "registry")
         {
             // The image the libraries came from, as the OCI annotation for a base image names it (a manifest digest).
-            merged["org.opencontainers.image.base.digest"] = digest;
+            merged["org.opencontainers.image.base.digest"] = digest!;
         }
 
         if (built is null && sysroot!.BaseName is { } name)
