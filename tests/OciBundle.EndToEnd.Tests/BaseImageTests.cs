@@ -55,7 +55,7 @@ public sealed class BaseImageTests
         Assert.AreEqual("debian-base", (string?)config["config"]!["Labels"]!["org.example.base"]);
 
         // The push: the base's layer mounted from its repository (or found), never sent again.
-        StringAssert.Contains(publish.Output, $"Pushed -> {registry.Host}/team/onbase:1.0 (manifest {digest}");
+        StringAssert.Contains(publish.Output, $"OnBase -> {registry.Host}/team/onbase:1.0 (manifest {digest}; {manifest["layers"]!.Count()} of {manifest["layers"]!.Count() + 1} blobs uploaded");
         long ownBytes = manifest["layers"]!.Skip(1).Sum(l => (long)l["size"]!) + (long)manifest["config"]!["size"]!;
         Assert.IsFalse(registry.SettledRequests().Any(r => r.Method == "PUT" && r.Path.Contains(((string)baseLayer["digest"]!)[7..], StringComparison.Ordinal)), "the base layer was uploaded again");
         Assert.IsTrue(registry.SettledRequests().Any(r => r.Method == "POST" && r.Path.Contains("mount=", StringComparison.Ordinal) && r.Status == 201), "the base layer was mounted");
