@@ -59,6 +59,7 @@ public sealed class BuildOciContainer : Microsoft.Build.Utilities.Task, ICancela
     public string? Sysroot { get; set; }
     public string? SysrootDigest { get; set; }
     public string? SysrootCache { get; set; }
+    public string? ImageBase { get; set; }
 
     /// <summary><c>OciImageInsecureRegistries</c>: ';'- or ','-separated host[:port], for a sysroot pulled from a registry.</summary>
     public string? InsecureRegistries { get; set; }
@@ -322,6 +323,7 @@ public sealed class BuildOciContainer : Microsoft.Build.Utilities.Task, ICancela
         Sysroot = Sysroot,
         SysrootDigest = SysrootDigest,
         SysrootCache = SysrootCache,
+        ImageBase = ImageBase,
         InsecureRegistries = OptionList.Split(InsecureRegistries),
         IncludeTimeZoneData = IncludeTimeZoneData,
         IncludeGssapi = IncludeGssapi,

@@ -147,8 +147,10 @@ internal static class BundleBuilder
             Environment = layout.Environment,
             WorkingDirectory = request.Process.WorkingDirectory,
             User = $"{request.Process.User.Uid}:{request.Process.User.Gid}",
-            Labels = WithSysroot(spec.Labels, layout.Sysroot),
-            Annotations = WithSysroot(new Dictionary<string, string>(), layout.Sysroot),
+            Labels = WithSysroot(spec.Labels, layout.Sysroot, layout.Base),
+            Annotations = WithSysroot(new Dictionary<string, string>(), layout.Sysroot, layout.Base),
+            Base = layout.Base,
+            FromBase = layout.FromBase,
             ExposedPorts = spec.Ports,
             Volumes = request.Volumes.Select(v => v.Path).ToList(),
             RuntimeFiles = request.Content.RuntimeFiles.ToHashSet(StringComparer.Ordinal),
@@ -277,21 +279,33 @@ internal static class BundleBuilder
     /// <summary>The label and annotation that name the sysroot's digest (see README, "Sysroots"): the user's own labels win.</summary>
     internal const string SysrootDigestAnnotation = "io.ocibundle.sysroot.digest";
 
-    private static IReadOnlyDictionary<string, string> WithSysroot(IReadOnlyDictionary<string, string> labels, Sysroots.MaterializedSysroot? sysroot)
+    private static IReadOnlyDictionary<string, string> WithSysroot(IReadOnlyDictionary<string, string> labels, Sysroots.MaterializedSysroot? sysroot, Sysroots.BaseImage? built)
     {
-        if (sysroot?.Digest is not { } digest)
+        string? digest = sysroot?.Digest;
+        if (digest is null && built is null)
         {
             return labels;
         }
 
-        var merged = new Dictionary<string, string>(StringComparer.Ordinal) { [SysrootDigestAnnotation] = digest };
-        if (sysroot.Form is "oci-layout" or "oci-archive" or "registry")
+        var merged = new Dictionary<string, string>(StringComparer.Ordinal);
+        if (digest is not null)
         {
-            // The image the libraries came from, as the OCI annotation for a base image names it (a manifest digest).
-            merged["org.opencontainers.image.base.digest"] = digest;
+            merged[SysrootDigestAnnotation] = digest;
         }
 
-        if (sysroot.BaseName is { } name)
+        if (built is not null)
+        {
+            // OciImageBase: the image this one derives from, layer for layer.
+            merged["org.opencontainers.image.base.digest"] = built.Digest;
+            merged["org.opencontainers.image.base.name"] = built.Name;
+        }
+        else if (sysroot!.Form is "oci-layout" or "oci-archive" or "registry")
+        {
+            // The image the libraries came from, as the OCI annotation for a base image names it (a manifest digest).
+            merged["org.opencontainers.image.base.digest"] = digest!;
+        }
+
+        if (built is null && sysroot!.BaseName is { } name)
         {
             merged["org.opencontainers.image.base.name"] = name;
         }

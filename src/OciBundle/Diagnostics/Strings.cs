@@ -140,6 +140,9 @@ internal static class Strings
     public static readonly Diagnostic ContainerImageTagAndTags = new(nameof(ContainerImageTagAndTags)); // OCIB1645
     public static readonly Diagnostic ContainerGenerateLabelsNotRead = new(nameof(ContainerGenerateLabelsNotRead)); // OCIB1646
     public static readonly Diagnostic ContainerImageFormatNotRead = new(nameof(ContainerImageFormatNotRead)); // OCIB1647
+    public static readonly Diagnostic BaseImagePlatformMismatch = new(nameof(BaseImagePlatformMismatch)); // OCIB1650
+    public static readonly Diagnostic BaseImageNotAnImage = new(nameof(BaseImageNotAnImage)); // OCIB1651
+    public static readonly Diagnostic BaseImageLayoutMissing = new(nameof(BaseImageLayoutMissing)); // OCIB1652
     public static readonly Diagnostic LibraryNotFound = new(nameof(LibraryNotFound)); // OCIB2001
     public static readonly Diagnostic WrongMachine = new(nameof(WrongMachine)); // OCIB2002
     public static readonly Diagnostic CorruptElf = new(nameof(CorruptElf)); // OCIB2003

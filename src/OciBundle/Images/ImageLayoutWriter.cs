@@ -12,10 +12,11 @@ namespace OciBundle.Images;
 
 /// <summary>
 /// Writes an OCI image layout (image-spec v1.1: <c>oci-layout</c>, <c>index.json</c>, <c>blobs/sha256/</c>) from the
-/// same planned root file system as the bundle, with no base image. The layers are split so that an app change
-/// re-ships only the app: system files (libraries, data, accounts), the .NET runtime, then the app folder by how often
-/// its files change (<see cref="AppLayers"/>: NuGet packages in fixed groups, project references, content, the app's
-/// own files; or one app layer with <c>OciImageLayering=SingleAppLayer</c>). Each layer is a
+/// same planned root file system as the bundle, on a base image's layers when <c>OciImageBase</c> names one
+/// (<see cref="BaseLayerCopy"/>: its layers first, as they are; its config merged by <see cref="ImageConfigMerge"/>). The
+/// layers are split so that an app change re-ships only the app: system files (libraries, data, accounts), the .NET
+/// runtime, then the app folder by how often its files change (<see cref="AppLayers"/>: NuGet packages in fixed groups,
+/// project references, content, the app's own files; or one app layer with <c>OciImageLayering=SingleAppLayer</c>). Each layer is a
 /// compressed tar with sorted entries, fixed timestamps, and the bundle's modes and owners (<see cref="LayerWriter"/>),
 /// and every document is written by <see cref="OciJson"/>, so the same inputs give the same manifest digest.
 /// </summary>
@@ -32,6 +33,11 @@ internal static class ImageLayoutWriter
             using var staged = new StagedDirectory(request.Directory, request.LockTimeout, OutputKind.Image, request.Warn, request.PreviousEntries);
             BlobStore store = new BlobStore(staged.StagingPath).Create();
             IReadOnlyList<LayerResult> written = LayerWriter.WriteAll(layers, store, request);
+            if (request.Base is { } baseImage)
+            {
+                written = BaseLayerCopy.Put(store, baseImage, request.Cancel).Concat(written).ToList();
+            }
+
             string manifestDigest = WriteDocuments(store, request, written);
             File.WriteAllBytes(Path.Combine(staged.StagingPath, OutputFolder.MarkerName), OutputFolder.Marker(OutputKind.Image));
             FixTimes(staged.StagingPath, request.Epoch);
@@ -66,9 +72,9 @@ internal static class ImageLayoutWriter
         var byPath = all.ToDictionary(e => e.Path, StringComparer.Ordinal);
         foreach (RootfsEntry entry in all)
         {
-            if (entry.Path == "/")
+            if (entry.Path == "/" || request.FromBase?.Contains(entry.Path) == true)
             {
-                continue;
+                continue; // a path the base image's layers already hold as planned
             }
 
             bool underApp = entry.Path.StartsWith(app, StringComparison.Ordinal);
@@ -85,7 +91,7 @@ internal static class ImageLayoutWriter
                 : isSbom ? AppLayers.AppLayer
                 : AppLayers.SystemLayer;
             groups[layer].Entries[entry.Path] = entry;
-            for (string parent = RootfsPlan.Parent(entry.Path); parent != "/"; parent = RootfsPlan.Parent(parent))
+            for (string parent = RootfsPlan.Parent(entry.Path); parent != "/" && request.FromBase?.Contains(parent) != true; parent = RootfsPlan.Parent(parent))
             {
                 groups[layer].Entries.TryAdd(parent, byPath[parent]);
             }
@@ -105,7 +111,8 @@ internal static class ImageLayoutWriter
             Os = "linux",
             Config = ContainerConfig(request),
             RootFs = new OciRootFs { Type = "layers", DiffIds = written.Select(l => l.DiffId).ToList() },
-            History = written.Select(l => new OciHistory { Created = created, CreatedBy = "OciBundle.Sdk: " + l.Name }).ToList(),
+            History = (request.Base?.Config.History is { Count: > 0 } baseHistory ? baseHistory : written.Where(l => l.MediaType is not null).Select(l => new OciHistory { CreatedBy = l.Name }))
+                .Concat(written.Where(l => l.MediaType is null).Select(l => new OciHistory { Created = created, CreatedBy = "OciBundle.Sdk: " + l.Name })).ToList(),
         };
         (string configDigest, long configSize) = store.Put(OciJson.Serialize(config));
 
@@ -115,7 +122,7 @@ internal static class ImageLayoutWriter
             SchemaVersion = 2,
             MediaType = OciMediaTypes.ImageManifest,
             Config = new OciDescriptor { MediaType = OciMediaTypes.ImageConfig, Digest = configDigest, Size = configSize },
-            Layers = written.Select(l => new OciDescriptor { MediaType = layerMediaType, Digest = l.Digest, Size = l.Size }).ToList(),
+            Layers = written.Select(l => new OciDescriptor { MediaType = l.MediaType ?? layerMediaType, Digest = l.Digest, Size = l.Size }).ToList(),
             Annotations = ManifestAnnotations(request, created),
         };
         (string manifestDigest, long manifestSize) = store.Put(OciJson.Serialize(manifest));
@@ -170,9 +177,9 @@ internal static class ImageLayoutWriter
         Entrypoint = request.Entrypoint.ToList(),
         WorkingDir = request.WorkingDirectory,
         Cmd = request.DefaultArgs.Count > 0 ? request.DefaultArgs.ToList() : null,
-        ExposedPorts = request.ExposedPorts.Count > 0 ? new SortedDictionary<string, OciEmptyObject>(request.ExposedPorts.ToDictionary(p => p, _ => OciEmptyObject.Instance, StringComparer.Ordinal), StringComparer.Ordinal) : null,
-        Volumes = request.Volumes.Count > 0 ? new SortedDictionary<string, OciEmptyObject>(request.Volumes.ToDictionary(v => v, _ => OciEmptyObject.Instance, StringComparer.Ordinal), StringComparer.Ordinal) : null,
-        Labels = new SortedDictionary<string, string>(request.Labels.ToDictionary(l => l.Key, l => l.Value, StringComparer.Ordinal), StringComparer.Ordinal),
+        ExposedPorts = ImageConfigMerge.Ports(request.Base?.Config.Config?.ExposedPorts?.Keys, request.ExposedPorts),
+        Volumes = ImageConfigMerge.Volumes(request.Base?.Config.Config?.Volumes?.Keys, request.Volumes),
+        Labels = ImageConfigMerge.Labels(request.Base?.Config.Config?.Labels, request.Labels),
     };
 
     /// <summary>

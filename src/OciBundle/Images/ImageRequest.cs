@@ -77,6 +77,12 @@ internal sealed record ImageRequest
     /// </summary>
     public Func<RootfsEntry, string?>? SourceIdentity { get; init; }
 
+    /// <summary><c>OciImageBase</c>: its layers come first, as they are, and its config is where the image's starts; null without one.</summary>
+    public Sysroots.BaseImage? Base { get; init; }
+
+    /// <summary>The planned paths the base's layers already hold as planned: left out of the image's own layers.</summary>
+    public IReadOnlySet<string>? FromBase { get; init; }
+
     /// <summary>Layers of the previous publish of this layout, by fingerprint, that may be reused as they are.</summary>
     public IReadOnlyDictionary<string, ReusableLayer>? Reusable { get; init; }
 }
@@ -85,7 +91,11 @@ internal sealed record ImageRequest
 internal sealed record ReusableLayer(string Digest, string DiffId, long Size, string BlobPath, string BlobIdentity);
 
 /// <summary>One layer written (or reused): its digests, size, and the fingerprint of what it was made from (null: none).</summary>
-internal sealed record LayerResult(string Name, string Digest, long Size, string DiffId, string? Fingerprint, bool Reused);
+internal sealed record LayerResult(string Name, string Digest, long Size, string DiffId, string? Fingerprint, bool Reused)
+{
+    /// <summary>The layer's media type when not the request's compression's (a base image's layer, as its manifest names it).</summary>
+    public string? MediaType { get; init; }
+}
 
 /// <summary>The digests of what was written, for the summary line and for tests.</summary>
 internal sealed record ImageResult(string ManifestDigest, IReadOnlyList<(string Name, string Digest, long Size)> Layers)

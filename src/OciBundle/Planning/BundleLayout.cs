@@ -26,6 +26,12 @@ internal sealed record BundleLayout(RootfsPlan Plan, byte[] Config, IReadOnlyLis
     /// <summary>How provenance.json names host paths (relative to the project, <c>$(NuGetPackageRoot)/...</c>).</summary>
     public PortablePaths? Paths { get; init; }
 
+    /// <summary><c>OciImageBase</c>: the image the image is built on (its layers first), or null.</summary>
+    public Sysroots.BaseImage? Base { get; init; }
+
+    /// <summary>The planned paths the base's layers already hold as planned: not written again in the image's own layers.</summary>
+    public IReadOnlySet<string> FromBase { get; init; } = new HashSet<string>();
+
     /// <summary>The image's and the SBOM's <c>created</c>: the commit's time, or <c>SOURCE_DATE_EPOCH</c> (1980-01-01 by default).</summary>
     public long Created { get; init; }
 }

@@ -19,6 +19,7 @@ internal static class BundlePlanner
     public static readonly IReadOnlyList<IPlanStep> Steps = new IPlanStep[]
     {
         new SysrootStep(),
+        new BaseStep(),
         new CreationTimeStep(),
         new LoaderStep(),
         new AppStep(),
@@ -38,6 +39,7 @@ internal static class BundlePlanner
         new SbomStep(),
         new OwnerCacheStep(),
         new OwnershipStep(),
+        new BaseFilesStep(),
     };
 
     /// <summary>Plans the bundle.</summary>
@@ -62,6 +64,8 @@ internal static class BundlePlanner
             Warnings = context.ElfClosure.Warnings,
             Paths = context.Paths,
             Created = context.Created,
+            Base = context.Base,
+            FromBase = context.FromBase,
         };
     }
 }

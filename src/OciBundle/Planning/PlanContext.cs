@@ -20,6 +20,8 @@ internal sealed class PlanContext
 {
     private readonly StepResult<MaterializedSysroot> _materialized = new("the materialized sysroot (SysrootStep)");
     private readonly StepResult<SysrootView> _sysroot = new("the sysroot view (SysrootStep)");
+    private readonly StepResult<BaseImage?> _base = new("the base image (BaseStep)");
+    private readonly StepResult<IReadOnlySet<string>> _fromBase = new("the paths the base image holds (BaseFilesStep)");
     private readonly StepResult<long> _created = new("created (CreationTimeStep)");
     private readonly StepResult<ClosureBuilder> _elfClosure = new("the closure builder (LoaderStep)");
     private readonly StepResult<RuntimeConfig?> _appRuntimeConfig = new("the app's runtimeconfig.json (FrameworksStep)");
@@ -99,6 +101,12 @@ internal sealed class PlanContext
     public SysrootView Sysroot { get => _sysroot.Value; set => _sysroot.Value = value; }
 
     /// <summary>The image's and the SBOM's <c>created</c>.</summary>
+    /// <summary><c>OciImageBase</c> opened, or null without one.</summary>
+    public BaseImage? Base { get => _base.Value; set => _base.Value = value; }
+
+    /// <summary>The planned paths the base image's tree holds as planned: left out of the image's own layers.</summary>
+    public IReadOnlySet<string> FromBase { get => _fromBase.Value; set => _fromBase.Value = value; }
+
     public long Created { get => _created.Value; set => _created.Value = value; }
 
     /// <summary>The ELF closure over <see cref="Plan"/>, with the sysroot's loader it resolves libraries by.</summary>

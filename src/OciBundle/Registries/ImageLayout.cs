@@ -22,6 +22,9 @@ internal sealed record LayoutManifest(string Digest, string MediaType, byte[] Co
 /// </summary>
 internal sealed record ImageLayout(LayoutManifest Top, IReadOnlyList<LayoutManifest> Children, IReadOnlyList<LayoutBlob> Blobs)
 {
+    /// <summary>The base images the manifests name (<c>org.opencontainers.image.base.name</c>, OciImageBase's): where their layers may be mounted from.</summary>
+    public IReadOnlyList<Request.ImageReference> BaseImages { get; init; } = Array.Empty<Request.ImageReference>();
+
     public static ImageLayout Read(string directory)
     {
         try
@@ -39,8 +42,14 @@ internal sealed record ImageLayout(LayoutManifest Top, IReadOnlyList<LayoutManif
             IEnumerable<OciManifest?> images = nested is null ? new[] { single } : children.Select(c => OciJson.DeserializeImage(c.Content).Manifest);
             var blobs = new List<LayoutBlob>();
             var seen = new HashSet<string>(StringComparer.Ordinal);
+            var bases = new List<Request.ImageReference>();
             foreach (OciManifest image in images.Select(i => i ?? throw new OciBundleException(Strings.LayoutUnreadable, directory, "a document it names is neither an image index nor a manifest")))
             {
+                if (image.Annotations?.GetValueOrDefault("org.opencontainers.image.base.name") is { } name && Request.ImageReference.Parse("docker://" + name, out _) is { } named)
+                {
+                    bases.Add(named);
+                }
+
                 foreach (OciDescriptor d in image.Layers.Prepend(image.Config).Where(d => seen.Add(d.Digest)))
                 {
                     store.PathOf(d.Digest); // a digest that names no blob is refused here, before anything is sent
@@ -48,7 +57,7 @@ internal sealed record ImageLayout(LayoutManifest Top, IReadOnlyList<LayoutManif
                 }
             }
 
-            return new ImageLayout(top, children, blobs);
+            return new ImageLayout(top, children, blobs) { BaseImages = bases };
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException or JsonException)
         {

@@ -67,11 +67,14 @@ internal static class ImagePusher
         }
 
         PushRecord record = PushRecord.Load(spec.RecordFile);
+        // A base image's repository on this registry holds its layers: mounted from there, never sent again.
+        string[] bases = layout.BaseImages.Where(b => string.Equals(b.Registry, spec.Registry, StringComparison.OrdinalIgnoreCase) && b.Repository != spec.Repository).Select(b => b.Repository).Distinct().ToArray();
         int uploaded = 0, present = 0, mounted = 0;
         long bytes = 0;
         await System.Threading.Tasks.Parallel.ForEachAsync(layout.Blobs, new ParallelOptions { MaxDegreeOfParallelism = Parallel, CancellationToken = cancel }, async (blob, token) =>
         {
-            switch (await PushBlob(client, spec, blob, record.HoldersOf(spec.Registry, blob.Digest, spec.Repository), scope, chunkSize, progress, log, token).ConfigureAwait(false))
+            IReadOnlyList<string> holders = record.HoldersOf(spec.Registry, blob.Digest, spec.Repository);
+            switch (await PushBlob(client, spec, blob, holders.Count > 0 || blob == layout.Blobs[0] ? holders : bases, scope, chunkSize, progress, log, token).ConfigureAwait(false))
             {
                 case BlobOutcome.Present:
                     Interlocked.Increment(ref present);

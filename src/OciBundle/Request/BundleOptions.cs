@@ -83,6 +83,9 @@ internal sealed class BundleOptions
     /// <summary><c>OciBundleSysrootCache</c>: where sysroot archives and images are unpacked, shared by every project.</summary>
     public string? SysrootCache { get; set; }
 
+    /// <summary><c>OciImageBase</c>: the image to build on (<c>docker://...</c>, an OCI layout or archive), or empty.</summary>
+    public string? ImageBase { get; set; }
+
     /// <summary><c>OciImageInsecureRegistries</c>, split: registries reached over plain HTTP, for a sysroot pulled from one (<c>docker://...</c>).</summary>
     public IList<string> InsecureRegistries { get; set; } = new List<string>();
 

@@ -20,7 +20,8 @@ internal sealed record ContentSpec(
     IReadOnlyList<KeyValuePair<string, string>> RuntimePacks,
     string DepsFile,
     string? CacheDirectory,
-    string? ProjectDirectory = null)
+    string? ProjectDirectory = null,
+    SysrootSpec? Base = null)
 {
     public static ContentSpec Parse(BundleOptions o, string workingDirectory, ParseErrors errors, List<OciBundleException> warnings)
     {
@@ -42,6 +43,7 @@ internal sealed record ContentSpec(
         }
 
         SysrootSpec sysroot = SysrootSpec.Parse(o.Sysroot, o.SysrootDigest, o.SysrootCache, o.ProjectDirectory, errors, o.InsecureRegistries);
+        SysrootSpec? baseImage = ParseBase(o, errors);
 
         return new ContentSpec(
             publish,
@@ -59,7 +61,28 @@ internal sealed record ContentSpec(
             new Seq<KeyValuePair<string, string>>(o.RuntimePacks.Where(p => p.Key.Length > 0 && p.Value.Length > 0)),
             string.IsNullOrWhiteSpace(o.DepsFile) ? Path.Combine(publish, o.AppName + ".deps.json") : Path.GetFullPath(o.DepsFile),
             string.IsNullOrWhiteSpace(o.CacheDirectory) ? null : Path.GetFullPath(o.CacheDirectory),
-            string.IsNullOrWhiteSpace(o.ProjectDirectory) ? null : Path.TrimEndingDirectorySeparator(Path.GetFullPath(o.ProjectDirectory)));
+            string.IsNullOrWhiteSpace(o.ProjectDirectory) ? null : Path.TrimEndingDirectorySeparator(Path.GetFullPath(o.ProjectDirectory)),
+            baseImage);
+    }
+
+    /// <summary>Whether OciBundleSysroot names the base image itself (then it is materialized once, for both).</summary>
+    public bool SysrootIsBase => Base is { } b && b.Form == Sysroot.Form && b.Path == Sysroot.Path && b.Tag == Sysroot.Tag;
+
+    /// <summary><c>OciImageBase</c>, read by the sysroot's rules (the same forms, cache and insecure registries); a plain folder is no image (OCIB1651).</summary>
+    private static SysrootSpec? ParseBase(BundleOptions o, ParseErrors errors)
+    {
+        if (string.IsNullOrWhiteSpace(o.ImageBase))
+        {
+            return null;
+        }
+
+        SysrootSpec spec = SysrootSpec.Parse(o.ImageBase.Trim(), null, o.SysrootCache, o.ProjectDirectory, errors, o.InsecureRegistries);
+        if (spec.Form == SysrootForm.Folder && !spec.IsHostRoot)
+        {
+            errors.Add(Strings.BaseImageNotAnImage, o.ImageBase, "a folder");
+        }
+
+        return spec.IsHostRoot ? null : spec;
     }
 
     /// <summary>

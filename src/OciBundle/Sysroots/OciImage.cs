@@ -40,6 +40,12 @@ internal sealed class OciImage
     /// </summary>
     public IReadOnlyList<string> DiffIds { get; }
 
+    /// <summary>The chosen manifest, as read (its layers' media types, digests and sizes).</summary>
+    public OciManifest Manifest { get; private init; } = null!;
+
+    /// <summary>The image config, as read (the base's Env, User, Labels, history).</summary>
+    public OciImageConfig Config { get; private init; } = null!;
+
     /// <summary>The files read to choose the image (index.json, nested indexes, the manifest, the config): inputs of the plan.</summary>
     public IReadOnlyList<string> Documents { get; }
 
@@ -92,7 +98,7 @@ internal sealed class OciImage
                 throw Unreadable(source, $"the layer blob {missing.Item2} is missing (a layout copied in part, or a foreign layer)");
             }
 
-            return new OciImage(store, chosen.Digest, config.Architecture ?? "", layerBlobs, config.RootFs?.DiffIds ?? Array.Empty<string>(), documents);
+            return new OciImage(store, chosen.Digest, config.Architecture ?? "", layerBlobs, config.RootFs?.DiffIds ?? Array.Empty<string>(), documents) { Manifest = manifest, Config = config };
         }
 
         throw Unreadable(source, "image indexes nested deeper than 4");

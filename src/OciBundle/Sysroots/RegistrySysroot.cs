@@ -137,9 +137,7 @@ internal static class RegistrySysroot
         OciImage image = OciImage.Open(layout, null, arch.GoArch, source);
         SysrootStore.CheckArchitecture(source, arch, image.Architecture);
         ImageLayers.Apply(image, Path.Combine(stage, "rootfs"), source, log);
-        UnpackRoot.MakeWritable(layout);
-        Directory.Delete(layout, recursive: true);
-        return (image.Digest, image.Architecture);
+        return (image.Digest, image.Architecture); // the layout stays: its blobs are the layers of an image built on this one (OciImageBase)
     }
 
     private static (string Digest, long Size) Descriptor(JObject descriptor, string source) =>

@@ -88,7 +88,7 @@ internal static class SysrootStore
         return new MaterializedSysroot(cache.RootOf(fileDigest), m.Digest, spec.Path, m.Digest == fileDigest ? "tarball" : "oci-archive");
     }
 
-    /// <summary>An OCI archive: its layout unpacked (files only) beside the root file system, its image applied, the layout removed.</summary>
+    /// <summary>An OCI archive: its layout unpacked (files only) beside the root file system, its image applied; the layout kept for a base image's blobs.</summary>
     private static (string Digest, string Architecture) UnpackArchive(string file, string layout, string rootfs, string source, TargetArchitecture arch, Action<string> log)
     {
         Directory.CreateDirectory(layout);
@@ -100,9 +100,7 @@ internal static class SysrootStore
         OciImage image = OciImage.Open(layout, null, arch.GoArch, source);
         CheckArchitecture(source, arch, image.Architecture);
         ImageLayers.Apply(image, rootfs, source, log);
-        UnpackRoot.MakeWritable(layout);
-        Directory.Delete(layout, recursive: true);
-        return (image.Digest, image.Architecture);
+        return (image.Digest, image.Architecture); // the layout stays: its blobs are the layers of an image built on this one (OciImageBase)
     }
 
     /// <summary>A root file system tarball (plain, gzip or zstd by its first bytes) unpacked.</summary>

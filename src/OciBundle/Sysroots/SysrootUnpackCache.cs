@@ -18,15 +18,17 @@ internal sealed record EntryMarker(string Digest, string Architecture, IReadOnly
 /// project): an entry is filled in a staging folder beside it under its lock (<see cref="FileLock"/>), renamed into
 /// place in one step, and checked each time it is used, against the digest it was made from and the identity of every
 /// path as it was written (a changed, added or removed file makes it unpacked again). Trusted only under the per-user
-/// cache rule (<see cref="CacheTrust"/>, its group allowed to write the cache folder). It holds unpacked trees, not
-/// blobs: the blobs stay in the layout or archive they came from, read through its <see cref="BlobStore"/>.
+/// cache rule (<see cref="CacheTrust"/>, its group allowed to write the cache folder). It holds unpacked trees and, for
+/// an image pulled or read from an archive, its layout (<c>layout/</c>: the blobs as they came, the layers an image built
+/// on it starts with); a layout folder's blobs stay where they are, read through its <see cref="BlobStore"/>.
 /// </summary>
 internal sealed class SysrootUnpackCache
 {
     private const string MarkerName = "ocibundle-sysroot.txt";
 
-    // 3: layers checked against the config's diff_ids; an entry unpacked before that check is unpacked again, once.
-    private const string MarkerHeader = "ocibundle-sysroot 3";
+    // 3: layers checked against the config's diff_ids; 4: an image's layout (its blobs) kept beside rootfs, for
+    // OciImageBase. An entry of an earlier format is unpacked again, once.
+    private const string MarkerHeader = "ocibundle-sysroot 4";
     private static readonly TimeSpan LockTimeout = TimeSpan.FromMinutes(10);
 
     private readonly string _cache;

@@ -12,7 +12,10 @@ internal sealed class SysrootStep : IPlanStep
     public void Run(PlanContext context)
     {
         ContentSpec content = context.Content;
-        MaterializedSysroot sysroot = SysrootStore.Materialize(content.Sysroot, content.Arch, context.Inputs, context.Log, context.Cancel);
+        MaterializedSysroot Open() => SysrootStore.Materialize(content.Sysroot, content.Arch, context.Inputs, context.Log, context.Cancel);
+
+        // The base image as the sysroot: a platform it lacks is said as the base's (OCIB1650).
+        MaterializedSysroot sysroot = content.SysrootIsBase ? BaseImage.OnPlatform(content.Base!.Path, content.Arch, Open) : Open();
         context.Materialized = sysroot;
         // Only a folder the user named (or /) follows the host-file rule: an unpacked archive is the product's own.
         context.Sysroot = new SysrootView(sysroot.Root) { Inputs = context.Inputs, PublicFilesOnly = sysroot.Form == "folder" };

@@ -1,0 +1,39 @@
+using OciBundle.Model.Oci;
+
+namespace OciBundle.Images;
+
+/// <summary>
+/// How a base image's config and the project's make the image's (README, "Building on a base image"): the base's labels
+/// and exposed ports are kept and the project's added, a label of the same name the project's; <c>Env</c> is merged by
+/// the planner (the bundle's config.json has the same); the entry point, <c>Cmd</c>, user and working folder are the
+/// project's, which always sets them.
+/// </summary>
+internal static class ImageConfigMerge
+{
+    /// <summary>The base's labels, then the project's: one of the same name replaces the base's.</summary>
+    public static SortedDictionary<string, string> Labels(IReadOnlyDictionary<string, string>? baseLabels, IReadOnlyDictionary<string, string> labels)
+    {
+        var merged = new SortedDictionary<string, string>(StringComparer.Ordinal);
+        foreach ((string key, string value) in (baseLabels ?? new Dictionary<string, string>()).Concat(labels))
+        {
+            merged[key] = value;
+        }
+
+        return merged;
+    }
+
+    /// <summary>The base's volumes and the project's <c>OciBundleVolume</c>s, each once, sorted; null when there are none.</summary>
+    public static SortedDictionary<string, OciEmptyObject>? Volumes(IEnumerable<string>? baseVolumes, IEnumerable<string> volumes) => Ports(baseVolumes, volumes);
+
+    /// <summary>The base's exposed ports and the project's, each once, sorted; null when there are none.</summary>
+    public static SortedDictionary<string, OciEmptyObject>? Ports(IEnumerable<string>? basePorts, IEnumerable<string> ports)
+    {
+        var merged = new SortedDictionary<string, OciEmptyObject>(StringComparer.Ordinal);
+        foreach (string port in (basePorts ?? Array.Empty<string>()).Concat(ports))
+        {
+            merged[port] = OciEmptyObject.Instance;
+        }
+
+        return merged.Count > 0 ? merged : null;
+    }
+}

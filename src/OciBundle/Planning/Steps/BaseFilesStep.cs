@@ -1,0 +1,124 @@
+using OciBundle.Interop;
+using OciBundle.Model;
+using OciBundle.Sysroots;
+
+namespace OciBundle.Planning.Steps;
+
+/// <summary>
+/// With a base image, which planned paths its tree already holds as planned: the same file (the very inode the plan
+/// took from the base's unpacked tree), the same link, the same directory, each with the planned mode and root's
+/// ownership. The image's own layers leave those out (the base's layers carry them); what is new or different is
+/// written on top, so no whiteout is ever needed. Then the rest of the base's tree joins the plan as it is (the base's
+/// modes, from its unpacked tree in the sysroot cache), so the bundle's rootfs is the base's tree with the same files on
+/// top as the image: what the product planned wins over the base at the same path (and the base's tree below a path the
+/// product made something else is left out, as the image's layers would hide it).
+/// </summary>
+internal sealed class BaseFilesStep : IPlanStep
+{
+    public void Run(PlanContext context)
+    {
+        if (context.Base is not { } baseImage)
+        {
+            context.FromBase = new HashSet<string>(StringComparer.Ordinal);
+            return;
+        }
+
+        var fromBase = new HashSet<string>(StringComparer.Ordinal);
+        foreach (RootfsEntry entry in context.Plan.Entries)
+        {
+            if (entry.Path != "/" && InBase(baseImage, entry))
+            {
+                fromBase.Add(entry.Path);
+            }
+        }
+
+        int planned = context.Plan.Count;
+        int added = AddTree(context.Plan, baseImage, fromBase, context.Cancel);
+        context.Log($"Base image {baseImage.Source}: {fromBase.Count - added} of {planned} planned paths are in its layers as planned, {planned - fromBase.Count + added} go on top; {added} more paths of its tree planned for the bundle.");
+        context.FromBase = fromBase;
+    }
+
+    /// <summary>Every path of the base's tree the plan does not have, planned as the base has it; how many.</summary>
+    private static int AddTree(RootfsPlan plan, BaseImage baseImage, HashSet<string> fromBase, CancellationToken cancel)
+    {
+        int added = 0;
+        var pending = new Stack<string>();
+        pending.Push("/");
+        string reason = "base image " + baseImage.Name;
+        while (pending.Count > 0)
+        {
+            cancel.ThrowIfCancellationRequested();
+            string folder = pending.Pop();
+            var children = new DirectoryInfo(baseImage.Root + (folder == "/" ? "" : folder)).EnumerateFileSystemInfos().OrderBy(c => c.Name, StringComparer.Ordinal);
+            foreach (FileSystemInfo child in children)
+            {
+                string path = folder == "/" ? "/" + child.Name : folder + "/" + child.Name;
+                if (plan.TryGet(path, out RootfsEntry existing))
+                {
+                    if (existing.Kind == RootfsEntryKind.Directory && child.LinkTarget is null && (child.Attributes & FileAttributes.Directory) != 0)
+                    {
+                        pending.Push(path); // the product's folder over the base's: the base's other files in it stay
+                    }
+
+                    continue;
+                }
+
+                if (NativeMethods.LStat(child.FullName) is not { } s)
+                {
+                    continue;
+                }
+
+                var mode = (UnixFileMode)(s.Mode & 0b111_111_111_111);
+                uint type = s.Mode & NativeMethods.S_IFMT;
+                if (type == NativeMethods.S_IFDIR)
+                {
+                    plan.AddDirectory(path, reason, mode);
+                    pending.Push(path);
+                }
+                else if (type == NativeMethods.S_IFREG)
+                {
+                    plan.AddFile(path, child.FullName, mode, (long)s.Size, reason, s.Inode, givenMode: mode);
+                }
+                else if (type == NativeMethods.S_IFLNK && child.LinkTarget is { } target)
+                {
+                    plan.AddSymlink(path, target, reason);
+                }
+                else
+                {
+                    continue;
+                }
+
+                fromBase.Add(path);
+                added++;
+            }
+        }
+
+        return added;
+    }
+
+    /// <summary>Whether the base's tree holds <paramref name="entry"/> as planned.</summary>
+    internal static bool InBase(BaseImage baseImage, RootfsEntry entry)
+    {
+        if (entry.OwnerId is { } owner && owner != 0 || entry.Content is not null)
+        {
+            return false;
+        }
+
+        string host = baseImage.Root + entry.Path;
+        if (NativeMethods.LStat(host) is not { } s)
+        {
+            return false;
+        }
+
+        uint type = s.Mode & NativeMethods.S_IFMT;
+        bool sameMode = (s.Mode & 0b111_111_111_111) == (int)entry.Mode;
+        return entry.Kind switch
+        {
+            RootfsEntryKind.File => type == NativeMethods.S_IFREG && sameMode && (entry.SourceInode == 0 || entry.SourceInode == s.Inode)
+                && entry.SourcePath is { } source && NativeMethods.LStat(source) is { } src && src.Inode == s.Inode && src.DevMajor == s.DevMajor && src.DevMinor == s.DevMinor,
+            RootfsEntryKind.Symlink => type == NativeMethods.S_IFLNK && new FileInfo(host).LinkTarget == entry.LinkTarget,
+            RootfsEntryKind.Directory => type == NativeMethods.S_IFDIR && sameMode,
+            _ => false,
+        };
+    }
+}

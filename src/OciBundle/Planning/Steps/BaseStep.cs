@@ -1,0 +1,19 @@
+using OciBundle.Request;
+using OciBundle.Sysroots;
+
+namespace OciBundle.Planning.Steps;
+
+/// <summary>
+/// <c>OciImageBase</c>: the image to build on, made a folder by the sysroot's rules (once, when it is the sysroot too)
+/// and opened as an image: its layers, its config, its platform (OCIB1650 when not the publish's).
+/// </summary>
+internal sealed class BaseStep : IPlanStep
+{
+    public void Run(PlanContext context)
+    {
+        ContentSpec content = context.Content;
+        context.Base = content.Base is { } spec
+            ? BaseImage.Materialize(spec, content.SysrootIsBase ? context.Materialized : null, content.Arch, context.Inputs, context.Log, context.Cancel)
+            : null;
+    }
+}

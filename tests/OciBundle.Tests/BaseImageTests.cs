@@ -1,0 +1,185 @@
+using System.Formats.Tar;
+using System.IO.Compression;
+using System.Text;
+using Microsoft.Build.Utilities;
+using Microsoft.VisualStudio.TestTools.UnitTesting;
+using Newtonsoft.Json.Linq;
+using OciBundle.Diagnostics;
+using OciBundle.Images;
+using OciBundle.Sysroots;
+using OciBundle.Tasks;
+using OciBundle.Testing;
+
+namespace OciBundle.Tests;
+
+/// <summary>
+/// Issue 25, item 2, in the engine: <c>OciImageBase</c> names an OCI layout whose config has Env, labels and ports; the
+/// image starts with its layer, byte for byte, its config merged as README says; the bundle holds the base's tree; a
+/// base of another architecture is OCIB1650; the same inputs give the same manifest digest.
+/// </summary>
+[TestClass]
+public sealed class BaseImageTests
+{
+    private sealed class Fixture : IDisposable
+    {
+        private readonly TempDirectory _dir = new("ocibundle-base-");
+
+        public Fixture(string architecture = "amd64")
+        {
+            SafetyTests.Fixture.MakeApp(PublishDir);
+            string tree = _dir.Combine("tree");
+            SafetyTests.Fixture.MakeSysroot(tree);
+            Directory.CreateDirectory(Path.Combine(tree, "etc"));
+            File.WriteAllText(Path.Combine(tree, "etc", "base-marker"), "from the base\n");
+            string tar = _dir.Combine("base.tar");
+            TarFile.CreateFromDirectory(tree, tar, includeBaseDirectory: false);
+            BaseManifest = WithConfig(Layout, OciLayoutMaker.Write(Layout, new[] { tar }, architecture, tag: "1"));
+        }
+
+        public string Layout => _dir.Combine("base");
+        public string BaseManifest { get; }
+        public string PublishDir => _dir.Combine("proj", "bin", "publish");
+        public string Bundle => _dir.Combine("proj", "bin", "oci-bundle");
+        public string Cache => _dir.Combine("cache");
+        public FakeBuildEngine Engine { get; private set; } = new();
+
+        public string[] Publish(string image, bool succeed = true)
+        {
+            Engine = new FakeBuildEngine();
+            BuildOciContainer task = TargetDefaults.Task();
+            task.BuildEngine = Engine;
+            task.PublishDirectory = PublishDir;
+            task.BundleDirectory = Bundle;
+            task.WriteBundle = true;
+            task.ImageDirectory = image;
+            task.ProjectDirectory = _dir.Combine("proj");
+            task.AppName = "Hello";
+            task.AppHost = "Hello";
+            task.ImageRepository = TargetDefaults.RepositoryOf(task.AppName);
+            task.Sysroot = Layout;
+            task.ImageBase = Layout;
+            task.SysrootCache = Cache;
+            task.IncludeTimeZoneData = false;
+            task.ImageLabels = new[] { new TaskItem("team", new Dictionary<string, string> { ["Value"] = "project" }) };
+            task.ImagePorts = new[] { new TaskItem("8080/tcp") };
+            Assert.AreEqual(succeed, task.Execute(), string.Join("\n", Engine.Errors.Select(e => $"{e.Code}: {e.Message}")));
+            return Engine.Errors.Select(e => e.Code).ToArray();
+        }
+
+        public void Dispose() => _dir.Dispose();
+
+        /// <summary>The layout's image given a config as a base image has one (Env, User, WorkingDir, labels, a port, history); its manifest's new digest.</summary>
+        private static string WithConfig(string layout, string manifestDigest)
+        {
+            string blobs = Path.Combine(layout, "blobs", "sha256");
+            JObject manifest = JObject.Parse(File.ReadAllText(Path.Combine(blobs, manifestDigest[7..])));
+            JObject config = JObject.Parse(File.ReadAllText(Path.Combine(blobs, ((string)manifest["config"]!["digest"]!)[7..])));
+            config["config"] = JObject.Parse("""{"User":"0:0","Env":["PATH=/usr/local/bin:/usr/bin:/bin","BASE_ONLY=1","DOTNET_RUNNING_IN_CONTAINER=false"],"WorkingDir":"/","Labels":{"team":"base","vendor":"base"},"ExposedPorts":{"22/tcp":{}}}""");
+            config["history"] = JArray.Parse("""[{"created_by":"base layer"}]""");
+            (string configDigest, long configSize) = Blob(blobs, config.ToString(Newtonsoft.Json.Formatting.None));
+            manifest["config"]!["digest"] = configDigest;
+            manifest["config"]!["size"] = configSize;
+            (string digest, long size) = Blob(blobs, manifest.ToString(Newtonsoft.Json.Formatting.None));
+            JObject index = JObject.Parse(File.ReadAllText(Path.Combine(layout, "index.json")));
+            index["manifests"]![0]!["digest"] = digest;
+            index["manifests"]![0]!["size"] = size;
+            File.WriteAllText(Path.Combine(layout, "index.json"), index.ToString());
+            return digest;
+        }
+
+        private static (string Digest, long Size) Blob(string blobs, string text)
+        {
+            byte[] bytes = Encoding.UTF8.GetBytes(text);
+            string digest = OciLayoutMaker.Digest(bytes);
+            File.WriteAllBytes(Path.Combine(blobs, digest[7..]), bytes);
+            return (digest, bytes.Length);
+        }
+    }
+
+    private static JObject Blob(string layout, string digest) => JObject.Parse(File.ReadAllText(Path.Combine(layout, "blobs", "sha256", digest[7..])));
+
+    private static string ManifestDigest(string layout) => (string)JObject.Parse(File.ReadAllText(Path.Combine(layout, "index.json")))["manifests"]![0]!["digest"]!;
+
+    /// <summary>The paths a gzip layer holds, as a tar names them.</summary>
+    private static List<string> LayerPaths(string layout, string digest)
+    {
+        using var gzip = new GZipStream(File.OpenRead(Path.Combine(layout, "blobs", "sha256", digest[7..])), CompressionMode.Decompress);
+        using var reader = new TarReader(gzip);
+        var paths = new List<string>();
+        while (reader.GetNextEntry() is { } entry)
+        {
+            paths.Add("/" + entry.Name.TrimStart('.', '/').TrimEnd('/'));
+        }
+
+        return paths;
+    }
+
+    [TestMethod]
+    public void TheImageStartsWithTheBasesLayerAndItsConfigIsMergedAsDocumented()
+    {
+        using var f = new Fixture();
+        string image = Path.Combine(Path.GetDirectoryName(f.Bundle)!, "oci-image");
+        f.Publish(image);
+
+        JObject baseManifest = Blob(f.Layout, f.BaseManifest);
+        JObject manifest = Blob(image, ManifestDigest(image));
+        JToken baseLayer = baseManifest["layers"]![0]!;
+        Assert.IsTrue(JToken.DeepEquals(baseLayer, manifest["layers"]![0]), $"first layer {manifest["layers"]![0]} is the base's {baseLayer}");
+        Assert.AreEqual(OciLayoutMaker.DigestOfFile(Path.Combine(f.Layout, "blobs", "sha256", ((string)baseLayer["digest"]!)[7..])), OciLayoutMaker.DigestOfFile(Path.Combine(image, "blobs", "sha256", ((string)baseLayer["digest"]!)[7..])));
+        Assert.AreEqual(f.BaseManifest, (string?)manifest["annotations"]!["org.opencontainers.image.base.digest"]);
+
+        JObject config = Blob(image, (string)manifest["config"]!["digest"]!);
+        JObject baseConfig = Blob(f.Layout, (string)baseManifest["config"]!["digest"]!);
+        Assert.AreEqual((string)baseConfig["rootfs"]!["diff_ids"]![0]!, (string)config["rootfs"]!["diff_ids"]![0]!);
+        Assert.AreEqual("base layer", (string?)config["history"]![0]!["created_by"]);
+        Assert.AreEqual(manifest["layers"]!.Count(), config["history"]!.Count());
+        string[] env = config["config"]!["Env"]!.Values<string>().OfType<string>().ToArray();
+        CollectionAssert.AreEqual(new[] { "PATH=/usr/local/bin:/usr/bin:/bin", "BASE_ONLY=1", "DOTNET_RUNNING_IN_CONTAINER=true" }, env.Take(3).ToArray(), string.Join(" ", env));
+        Assert.AreEqual("project", (string?)config["config"]!["Labels"]!["team"], "the project's label wins");
+        Assert.AreEqual("base", (string?)config["config"]!["Labels"]!["vendor"], "the base's other labels stay");
+        CollectionAssert.AreEqual(new[] { "22/tcp", "8080/tcp" }, ((JObject)config["config"]!["ExposedPorts"]!).Properties().Select(p => p.Name).ToArray());
+        Assert.AreEqual("/app", (string?)config["config"]!["WorkingDir"], "the project's working folder");
+        Assert.AreEqual("1654:1654", (string?)config["config"]!["User"], "the project's user");
+
+        // The bundle is the base's tree with the same files on top; the image's own layers hold none of the base's files.
+        Assert.AreEqual("from the base\n", File.ReadAllText(Path.Combine(f.Bundle, "rootfs", "etc", "base-marker")));
+        Assert.AreEqual("usr/lib", new FileInfo(Path.Combine(f.Bundle, "rootfs", "lib")).LinkTarget);
+        var own = manifest["layers"]!.Skip(1).SelectMany(l => LayerPaths(image, (string)l["digest"]!)).ToList();
+        Assert.IsFalse(own.Any(p => p.StartsWith("/usr/lib/x86_64-linux-gnu/", StringComparison.Ordinal) || p == "/etc/base-marker" || p == "/lib"), string.Join("\n", own));
+        Assert.IsTrue(own.Contains("/app/Hello"), string.Join("\n", own));
+        CollectionAssert.AreEqual(new[] { "/lib", "/lib64", "/usr" }, LayerPaths(image, (string)baseLayer["digest"]!).Where(p => p.Count(c => c == '/') == 1 && p != "/etc").Order(StringComparer.Ordinal).ToArray());
+
+        // The same inputs, the same digest.
+        string again = Path.Combine(Path.GetDirectoryName(f.Bundle)!, "oci-image-2");
+        f.Publish(again);
+        Assert.AreEqual(ManifestDigest(image), ManifestDigest(again));
+    }
+
+    [TestMethod]
+    public void ABaseOfAnotherArchitectureIsOCIB1650()
+    {
+        using var f = new Fixture("arm64");
+        string[] codes = f.Publish(Path.Combine(Path.GetDirectoryName(f.Bundle)!, "oci-image"), succeed: false);
+        CollectionAssert.Contains(codes, "OCIB1650");
+    }
+
+    [TestMethod]
+    public void ThePlatformCheckNamesTheBasesPlatform()
+    {
+        BaseImage.CheckPlatform("x", "amd64", "linux", "amd64");
+        BaseImage.CheckPlatform("x", "amd64", null, "");
+        var e = Assert.ThrowsExactly<OciBundleException>(() => BaseImage.CheckPlatform("docker://r/base:1", "amd64", "linux", "arm64"));
+        Assert.AreEqual("OCIB1650", e.Code);
+        StringAssert.Contains(e.Message, "linux/arm64");
+        Assert.AreEqual("OCIB1650", Assert.ThrowsExactly<OciBundleException>(() => BaseImage.CheckPlatform("x", "amd64", "windows", "amd64")).Code);
+    }
+
+    [TestMethod]
+    public void LabelsAndPortsMergeWithTheProjectsWinning()
+    {
+        var labels = ImageConfigMerge.Labels(new Dictionary<string, string> { ["a"] = "base", ["b"] = "base" }, new Dictionary<string, string> { ["b"] = "project", ["c"] = "project" });
+        CollectionAssert.AreEqual(new[] { "a=base", "b=project", "c=project" }, labels.Select(l => $"{l.Key}={l.Value}").ToArray());
+        Assert.IsNull(ImageConfigMerge.Ports(null, Array.Empty<string>()));
+        CollectionAssert.AreEqual(new[] { "443/tcp", "80/tcp" }, ImageConfigMerge.Ports(new[] { "80/tcp" }, new[] { "443/tcp", "80/tcp" })!.Keys.ToArray());
+    }
+}
