@@ -147,6 +147,9 @@ public sealed class RuntimeLimitsTests
     [DataRow("OCIB1541", "mount:/data|ramfs|ramfs|mode=999")]
     [DataRow("OCIB1541", "mount:/data|hugetlbfs|none|bogus")]
     [DataRow("OCIB1541", "mount:/data|devpts|devpts|max=99999999999")]
+    [DataRow("OCIB1544", "mount:/data|overlay|overlay|")]
+    [DataRow("OCIB1544", "mount:/data|overlay|overlay|upperdir=/srv/u;workdir=/srv/w")]
+    [DataRow("", "mount:/data|overlay|overlay|lowerdir=/srv/a:/srv/b")]
     [DataRow("", "tmpfs:mode=7777")]
     [DataRow("OCIB1503", "tmpfs:mode=10000")]
     [DataRow("OCIB1503", "tmpfs:mode=99999")]
@@ -224,7 +227,9 @@ public sealed class RuntimeLimitsTests
     [DataRow("OCIB1543", "tool+mount:/usr|tmpfs|tmpfs|")]
     [DataRow("OCIB1543", "tool+mount:/lib64|tmpfs|tmpfs|")]
     [DataRow("", "tool+mount:/usr/share|tmpfs|tmpfs|")]
-    [DataRow("", "tool+mount:/usr|bind|/usr|rbind;ro")]
+    [DataRow("OCIB1545", "tool+mount:/usr|bind|/usr|rbind;ro")]
+    [DataRow("OCIB1545", "tool+mount:/lib64|bind|/tmp|rbind")]
+    [DataRow("", "tool+mount:/usr/share|bind|/usr/share|rbind;ro")]
     public void WhatTheBundleShipsIsNeverUnderAMount(string code, string setting)
     {
         List<string> codes = Codes(o => Apply(o, setting));

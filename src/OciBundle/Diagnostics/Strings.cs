@@ -130,6 +130,8 @@ internal static class Strings
     public static readonly Diagnostic InvalidFileSystemOption = new(nameof(InvalidFileSystemOption)); // OCIB1541
     public static readonly Diagnostic MountOverWrongKind = new(nameof(MountOverWrongKind)); // OCIB1542
     public static readonly Diagnostic MountHidesWhatTheProgramNeeds = new(nameof(MountHidesWhatTheProgramNeeds)); // OCIB1543
+    public static readonly Diagnostic OverlayWithoutLowerDir = new(nameof(OverlayWithoutLowerDir)); // OCIB1544
+    public static readonly Diagnostic BindHidesWhatTheProgramNeeds = new(nameof(BindHidesWhatTheProgramNeeds)); // OCIB1545
     public static readonly Diagnostic ImageLoadUnknownEngine = new(nameof(ImageLoadUnknownEngine)); // OCIB1600
     public static readonly Diagnostic ImageLoadSeveralArchitectures = new(nameof(ImageLoadSeveralArchitectures)); // OCIB1601
     public static readonly Diagnostic ContainerAppCommandInstructionNotRead = new(nameof(ContainerAppCommandInstructionNotRead)); // OCIB1640

@@ -9,7 +9,8 @@ namespace OciBundle.Planning;
 /// mounted only on a folder and a file only on a file (mount(2) fails with ENOTDIR otherwise, OCIB1542), and a mount
 /// that brings an empty file system (a tmpfs, ramfs, proc...) hides what rootfs holds below it, so it may not cover a
 /// file the program needs to start: the ELF interpreter, a library of the closure, or the app's own files (OCIB1543).
-/// A bind mount brings its source's files, which the build cannot know, and is left to the user.
+/// Nor may a bind (OCIB1545): it brings the host's files, which the build cannot know and whose libraries are not the
+/// closure it planned (an empty host folder there fails just as a tmpfs does).
 /// </summary>
 internal static class MountTargets
 {
@@ -30,16 +31,13 @@ internal static class MountTargets
                 throw new OciBundleException(Strings.MountOverWrongKind, mount.Destination, problem, at.Reason);
             }
 
-            if (mount.IsBind)
-            {
-                continue;
-            }
-
             needed ??= NeededToStart(context);
             string[] hidden = needed.Where(p => ContainerPath.IsSameOrInside(p, mount.Destination)).Order(StringComparer.Ordinal).ToArray();
             if (hidden.Length > 0)
             {
-                throw new OciBundleException(Strings.MountHidesWhatTheProgramNeeds, mount.Destination, mount.Type, hidden[0], hidden.Length);
+                throw mount.IsBind
+                    ? new OciBundleException(Strings.BindHidesWhatTheProgramNeeds, mount.Destination, mount.Source, hidden[0], hidden.Length)
+                    : new OciBundleException(Strings.MountHidesWhatTheProgramNeeds, mount.Destination, mount.Type, hidden[0], hidden.Length);
             }
         }
     }

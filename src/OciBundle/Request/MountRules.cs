@@ -125,6 +125,11 @@ internal static partial class MountRules
             }
         }
 
+        if (!isBind && type == "overlay" && !options.Any(o => o.StartsWith("lowerdir=", StringComparison.Ordinal)))
+        {
+            errors.Add(Strings.OverlayWithoutLowerDir, Shown(item));
+        }
+
         return errors.All.Count == before;
     }
 
