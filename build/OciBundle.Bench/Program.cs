@@ -303,7 +303,7 @@ static BundleResult Build(string publish, string app, string? bundle, string? st
             IncludeTimeZoneData = bool.Parse(Default("OciBundleIncludeTimeZoneData")), NoNewPrivileges = bool.Parse(Default("OciBundleNoNewPrivileges")),
             ReadOnly = bool.Parse(Default("OciBundleReadOnly")), Sbom = sbom ?? bool.Parse(Default("OciBundleSbom")), Capabilities = Words("OciBundleCapabilities"), RootCapabilities = Words("OciBundleRootCapabilities"),
             Seccomp = Default("OciBundleSeccomp"), MaskedPaths = Words("OciBundleMaskedPaths"), ReadonlyPaths = Words("OciBundleReadonlyPaths"),
-            SourceDateEpoch = "315532800", ImageTag = Default("OciImageTag"), ImageLayerCompression = compression ?? Default("OciImageLayerCompression"), CacheDirectory = Cache,
+            SourceDateEpoch = "315532800", ImageTag = Default("OciImageTag"), ImageLayerCompression = compression ?? Default("OciImageLayerCompression"), ImageLayering = Default("OciImageLayering"), CacheDirectory = Cache,
         },
         _ => { },
         _ => { },
