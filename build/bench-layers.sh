@@ -1,15 +1,18 @@
 #!/usr/bin/env bash
 # What a push sends after a change: this SDK's image (OciImageLayering=ByChangeRate, the default) beside the .NET SDK's
-# own `dotnet publish -t:PublishContainer`, in one run, on the same app (LayeringTests' EF Core + SQLite +
-# Newtonsoft.Json sample, self-contained for linux-x64 as this SDK publishes it) and one loopback docker-registry.
-# Pushes: the first, after a one-line change of Program.cs, after Newtonsoft.Json 13.0.3 -> 13.0.4. The bytes are the
-# sizes of the blobs the registry took an upload of (the PUTs that end an upload, from its JSON log), as LayeringTests
-# reads them; manifests are not counted, nor blobs mounted from another repository. build/bench.sh runs it (not with
-# --quick); alone:
-#   build/bench-layers.sh
-# Needs docker-registry, skopeo, jq, and a Debian 12 root for PublishContainer's base: the tests' cached sysroot
-# (/var/cache/ocibundle-tests/sysroots, what SysrootTests makes), else mmdebstrap makes one (as root, from a mirror).
-# Prints one table. Bytes do not depend on the machine or its load; the registry is stopped by its pid.
+# own `dotnet publish -t:PublishContainer` of a plain Microsoft.NET.Sdk copy of the same app (LayeringTests' EF Core +
+# SQLite + Newtonsoft.Json sample: same sources, same packages), in one run, to one loopback docker-registry.
+# PublishContainer twice: self-contained for linux-x64 (the publish this SDK makes) on a runtime-deps-like base, and
+# framework-dependent on a runtime-like base (its usual form); both bases are made here from a Debian 12 root (and
+# this machine's .NET runtime) and pushed with skopeo first. Pushes: the first, after a one-line change of
+# Program.cs, after Newtonsoft.Json 13.0.3 -> 13.0.4. The bytes are the sizes of the blobs the registry took an upload
+# of (the PUTs that end an upload, from its JSON log), as LayeringTests reads them; manifests are not counted, nor
+# blobs mounted from another repository or found there. build/bench.sh runs it (not with --quick); alone:
+#   build/bench-layers.sh        (about three minutes)
+# Needs docker-registry, skopeo, jq, and a Debian 12 root: the tests' cached sysroot (/var/cache/ocibundle-tests/
+# sysroots, what SysrootTests makes), else mmdebstrap makes one (as root, from a mirror).
+# Prints one table. Bytes do not depend on the machine or its load (PublishContainer's layers are not reproducible:
+# its sizes move by a few hundred bytes between runs). The registry is stopped by its pid; the work folder removed.
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 for tool in docker-registry skopeo jq gzip; do
@@ -89,8 +92,9 @@ dotnet_root="$(dirname "$(readlink -f "$(command -v dotnet)")")"
 runtime="$(dotnet --list-runtimes | awk '$1 == "Microsoft.NETCore.App" && $2 ~ /^10\./ {v = $2} END {print v}')"
 mkdir -p "$work/rt/usr/bin"
 ln -s /usr/share/dotnet/dotnet "$work/rt/usr/bin/dotnet"
-tar -C "$work/rt" -cf "$work/runtime.tar" usr/bin/dotnet
-tar -C "$dotnet_root" --transform 's,^,usr/share/dotnet/,' -rf "$work/runtime.tar" dotnet host "shared/Microsoft.NETCore.App/$runtime"
+tar_opts=(--sort=name --mtime=@0 --owner=0 --group=0 --numeric-owner)
+tar "${tar_opts[@]}" -C "$work/rt" -cf "$work/runtime.tar" usr/bin/dotnet
+tar "${tar_opts[@]}" -C "$dotnet_root" --transform 's,^,usr/share/dotnet/,' -rf "$work/runtime.tar" dotnet host "shared/Microsoft.NETCore.App/$runtime"
 # image REPOSITORY:TAG ENV TAR...: an OCI layout of gzip layers (one a tar), pushed to the registry; prints the bytes of its layers.
 image() {
   local name="$1" env="$2" layout diff_ids="" layers="" total=0 t d size repository="${1%%:*}"
