@@ -210,6 +210,20 @@ measure line
 for side in $sides; do sed -i 's/Version="13.0.3"/Version="13.0.4"/' "$work/$side/Shop/Shop.csproj"; done
 measure upgrade
 
+# What the registry serves runs (podman, when installed): each image's last line, the app as last changed ("shop v2").
+runs() {
+  local name="$host/$1:latest" out=""
+  command -v podman >/dev/null || { echo "podman not installed"; return; }
+  if podman pull -q --tls-verify=false "$name" >/dev/null 2>&1 \
+      && out="$(podman run --rm --ulimit nofile=1024:1024 --ulimit nproc=4096:4096 "$name" 2>&1)"; then
+    echo "\`$(printf '%s\n' "$out" | tail -n 1)\`"
+  else
+    echo "did not run: ${out:-pull failed}" | head -c 300
+  fi
+  podman rmi --force "$name" >/dev/null 2>&1 || true
+}
+ran_sc="$(runs team/publishcontainer-sc)"; ran_fd="$(runs team/publishcontainer-fd)"; ran_oci="$(runs team/ocibundle)"
+
 # The base layers went to the registry once, before any measure (skopeo's pushes); PublishContainer mounts or finds
 # them: the uploads after that which name a base blob (0 when no base layer was sent again).
 base_again="$(jq -R -r 'fromjson? | select(.msg != null and (.msg | startswith("response completed")))
@@ -235,4 +249,5 @@ for step in first empty line upgrade; do
   esac
   echo "| $what | $(cell sc_$step) | $(cell fd_$step) | $(cell oci_$step) | $(ratio $step sc) | $(ratio $step fd) |"
 done
+echo "The images as pushed last, run from the registry: PublishContainer self-contained $ran_sc; framework-dependent $ran_fd; OciBundle $ran_oci."
 echo "PublishContainer's bases were pushed before with skopeo and are not counted: runtime-deps $(n "$deps_bytes") bytes, runtime $(n "$runtime_bytes") bytes (its layers, .NET $runtime); uploads of a base blob after that: $base_again."
