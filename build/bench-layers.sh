@@ -8,11 +8,12 @@
 # Program.cs, after Newtonsoft.Json 13.0.3 -> 13.0.4. The bytes are the sizes of the blobs the registry took an upload
 # of (the PUTs that end an upload, from its JSON log), as LayeringTests reads them; manifests are not counted, nor
 # blobs mounted from another repository or found there. build/bench.sh runs it (not with --quick); alone:
-#   build/bench-layers.sh        (about three minutes)
+#   build/bench-layers.sh        (three to five minutes)
 # Needs docker-registry, skopeo, jq, and a Debian 12 root: the tests' cached sysroot (/var/cache/ocibundle-tests/
 # sysroots, what SysrootTests makes), else mmdebstrap makes one (as root, from a mirror).
-# Prints one table. Bytes do not depend on the machine or its load (PublishContainer's layers are not reproducible:
-# its sizes move by a few hundred bytes between runs). The registry is stopped by its pid; the work folder removed.
+# Prints one table, and whether the pushed images run under podman. Bytes do not depend on the machine or its load
+# (PublishContainer's layers are not reproducible: its sizes move by a few hundred bytes between runs). The registry
+# is stopped by its pid; the work folder removed.
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 for tool in docker-registry skopeo jq gzip; do

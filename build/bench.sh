@@ -3,7 +3,8 @@
 #   build/bench.sh           full run: the warm-engine rows (about two minutes; needs ~3 GB free in $TMPDIR), then the
 #                            rows timed through real publishes, precompiled task vs IL (build/bench-publish.sh, 36
 #                            publishes of the sample: ten minutes or more), and the bytes a push sends after a change
-#                            beside PublishContainer's (build/bench-layers.sh, two minutes; needs docker-registry, skopeo, jq)
+#                            beside PublishContainer's (build/bench-layers.sh, three to five minutes; needs
+#                            docker-registry, skopeo, jq)
 #   build/bench.sh --quick   smaller synthetic tree, fewer repetitions, no publish rows (what CI runs; it never fails on timings)
 # Baselines: cp -a of the finished bundle; lddtree --copy-to-tree + runc spec (Debian pax-utils, python3-pyelftools,
 # runc) when installed. Quote the ratios: absolute times depend on the machine and its load.
