@@ -2,7 +2,9 @@
 # The performance benchmark: the bundle step next to its baselines, in one run, with ratios.
 #   build/bench.sh           full run: the warm-engine rows (about two minutes; needs ~3 GB free in $TMPDIR), then the
 #                            rows timed through real publishes, precompiled task vs IL (build/bench-publish.sh, 36
-#                            publishes of the sample: ten minutes or more)
+#                            publishes of the sample: ten minutes or more), and the bytes a push sends after a change
+#                            beside PublishContainer's (build/bench-layers.sh, three to five minutes; needs
+#                            docker-registry, skopeo, jq)
 #   build/bench.sh --quick   smaller synthetic tree, fewer repetitions, no publish rows (what CI runs; it never fails on timings)
 # Baselines: cp -a of the finished bundle; lddtree --copy-to-tree + runc spec (Debian pax-utils, python3-pyelftools,
 # runc) when installed. Quote the ratios: absolute times depend on the machine and its load.
@@ -61,4 +63,10 @@ echo "| inner loop: app change with PublishOciImage=true, this SDK's targets vs 
 # What the user waits for: this SDK's tasks inside real publishes, the precompiled task beside the IL one (full run only).
 if [ "$quick" != --quick ]; then
   "$root/build/bench-publish.sh" 3
+  # What a push sends after a change, this SDK's layers beside PublishContainer's (a table of its own).
+  if command -v docker-registry >/dev/null && command -v skopeo >/dev/null && command -v jq >/dev/null; then
+    "$root/build/bench-layers.sh"
+  else
+    echo; echo "(build/bench-layers.sh not run: it needs docker-registry, skopeo and jq)"
+  fi
 fi
