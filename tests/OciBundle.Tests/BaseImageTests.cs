@@ -1,3 +1,4 @@
+using Microsoft.Build.Framework;
 using System.Formats.Tar;
 using System.IO.Compression;
 using System.Text;
@@ -31,19 +32,24 @@ public sealed class BaseImageTests
             SafetyTests.Fixture.MakeSysroot(tree);
             Directory.CreateDirectory(Path.Combine(tree, "etc"));
             File.WriteAllText(Path.Combine(tree, "etc", "base-marker"), "from the base\n");
+            Directory.CreateDirectory(Path.Combine(tree, "var", "lib", "seed"));
+            File.WriteAllText(Path.Combine(tree, "var", "lib", "seed", "state.txt"), "the base's data\n");
+            File.CreateSymbolicLink(Path.Combine(tree, "var", "run"), "/run");
             string tar = _dir.Combine("base.tar");
             TarFile.CreateFromDirectory(tree, tar, includeBaseDirectory: false);
             BaseManifest = WithConfig(Layout, OciLayoutMaker.Write(Layout, new[] { tar }, architecture, tag: "1"));
         }
 
         public string Layout => _dir.Combine("base");
+
+        public string Combine(params string[] parts) => _dir.Combine(parts);
         public string BaseManifest { get; }
         public string PublishDir => _dir.Combine("proj", "bin", "publish");
         public string Bundle => _dir.Combine("proj", "bin", "oci-bundle");
         public string Cache => _dir.Combine("cache");
         public FakeBuildEngine Engine { get; private set; } = new();
 
-        public string[] Publish(string image, bool succeed = true)
+        public string[] Publish(string image, bool succeed = true, string? layout = null, string? volume = null)
         {
             Engine = new FakeBuildEngine();
             BuildOciContainer task = TargetDefaults.Task();
@@ -56,12 +62,13 @@ public sealed class BaseImageTests
             task.AppName = "Hello";
             task.AppHost = "Hello";
             task.ImageRepository = TargetDefaults.RepositoryOf(task.AppName);
-            task.Sysroot = Layout;
-            task.ImageBase = Layout;
+            task.Sysroot = layout ?? Layout;
+            task.ImageBase = layout ?? Layout;
             task.SysrootCache = Cache;
             task.IncludeTimeZoneData = false;
             task.ImageLabels = new[] { new TaskItem("team", new Dictionary<string, string> { ["Value"] = "project" }) };
             task.ImagePorts = new[] { new TaskItem("8080/tcp") };
+            task.Volumes = volume is null ? Array.Empty<ITaskItem>() : new ITaskItem[] { new TaskItem(volume) };
             Assert.AreEqual(succeed, task.Execute(), string.Join("\n", Engine.Errors.Select(e => $"{e.Code}: {e.Message}")));
             return Engine.Errors.Select(e => e.Code).ToArray();
         }
@@ -147,12 +154,60 @@ public sealed class BaseImageTests
         var own = manifest["layers"]!.Skip(1).SelectMany(l => LayerPaths(image, (string)l["digest"]!)).ToList();
         Assert.IsFalse(own.Any(p => p.StartsWith("/usr/lib/x86_64-linux-gnu/", StringComparison.Ordinal) || p == "/etc/base-marker" || p == "/lib"), string.Join("\n", own));
         Assert.IsTrue(own.Contains("/app/Hello"), string.Join("\n", own));
-        CollectionAssert.AreEqual(new[] { "/lib", "/lib64", "/usr" }, LayerPaths(image, (string)baseLayer["digest"]!).Where(p => p.Count(c => c == '/') == 1 && p != "/etc").Order(StringComparer.Ordinal).ToArray());
+        CollectionAssert.AreEqual(new[] { "/lib", "/lib64", "/usr" }, LayerPaths(image, (string)baseLayer["digest"]!).Where(p => p.Count(c => c == '/') == 1 && p != "/etc" && p != "/var").Order(StringComparer.Ordinal).ToArray());
 
         // The same inputs, the same digest.
         string again = Path.Combine(Path.GetDirectoryName(f.Bundle)!, "oci-image-2");
         f.Publish(again);
         Assert.AreEqual(ManifestDigest(image), ManifestDigest(again));
+    }
+
+    [TestMethod]
+    public void TheSameBaseElsewhereOnDiskGivesTheSameImage()
+    {
+        using var f = new Fixture();
+        string image = Path.Combine(Path.GetDirectoryName(f.Bundle)!, "oci-image");
+        f.Publish(image);
+        string moved = f.Combine("somewhere", "much", "deeper", "base");
+        Directory.CreateDirectory(Path.GetDirectoryName(moved)!);
+        CopyTree(f.Layout, moved);
+        string again = Path.Combine(Path.GetDirectoryName(f.Bundle)!, "oci-image-moved");
+        f.Publish(again, layout: moved);
+
+        JObject manifest = Blob(image, ManifestDigest(image));
+        Assert.AreEqual("base", (string?)manifest["annotations"]!["org.opencontainers.image.base.name"], "named by its folder's name, not its path");
+        Assert.AreEqual(ManifestDigest(image), ManifestDigest(again), "a base's place on the build machine is no input of the image");
+    }
+
+    [TestMethod]
+    [DataRow("/var/run/myapp", "OCIB1613")]
+    [DataRow("/var/lib/seed", "OCIB1612")]
+    [DataRow("/var/lib/myapp", "")]
+    public void AVolumeIsCheckedAgainstTheBasesTreeAsAgainstTheProductsFiles(string volume, string code)
+    {
+        using var f = new Fixture();
+        string image = Path.Combine(Path.GetDirectoryName(f.Bundle)!, "oci-image");
+        string[] codes = f.Publish(image, succeed: code.Length == 0, volume: volume);
+        CollectionAssert.AreEqual(code.Length == 0 ? Array.Empty<string>() : new[] { code }, codes);
+        if (code.Length == 0)
+        {
+            Assert.IsTrue(Directory.Exists(Path.Combine(f.Bundle, "rootfs", "var", "lib", "myapp")));
+            Assert.AreEqual("/run", new FileInfo(Path.Combine(f.Bundle, "rootfs", "var", "run")).LinkTarget, "the base's link stays a link");
+        }
+    }
+
+    private static void CopyTree(string from, string to)
+    {
+        Directory.CreateDirectory(to);
+        foreach (string file in Directory.GetFiles(from))
+        {
+            File.Copy(file, Path.Combine(to, Path.GetFileName(file)));
+        }
+
+        foreach (string dir in Directory.GetDirectories(from))
+        {
+            CopyTree(dir, Path.Combine(to, Path.GetFileName(dir)));
+        }
     }
 
     [TestMethod]

@@ -16,7 +16,7 @@ internal sealed record BaseLayer(OciDescriptor Descriptor, string BlobPath, stri
 /// </summary>
 internal sealed record BaseImage(string Source, string Digest, string Root, IReadOnlyList<BaseLayer> Layers, OciImageConfig Config)
 {
-    /// <summary>The name to record (<c>org.opencontainers.image.base.name</c>): the reference without its digest, or the layout's path.</summary>
+    /// <summary>The name to record (<c>org.opencontainers.image.base.name</c>): the reference without its digest, or a layout's or archive's file name (and tag), never its path.</summary>
     public required string Name { get; init; }
 
     /// <summary>
@@ -50,7 +50,10 @@ internal sealed record BaseImage(string Source, string Digest, string Root, IRea
         }
 
         var layers = image.Manifest.Layers.Select((d, i) => new BaseLayer(d, image.Layers[i].Path, image.DiffIds[i])).ToList();
-        string name = spec.Reference is { } reference ? reference.Name : unpacked.Source;
+        // A local layout or archive is named by its file name (and tag), never by where it lies: the name goes into the
+        // image (org.opencontainers.image.base.name), which must not depend on the build machine's paths.
+        string name = spec.Reference is { } reference ? reference.Name
+            : Path.GetFileName(spec.Path.TrimEnd('/')) + (spec.Tag is { Length: > 0 } tag ? ":" + tag : "");
         log($"Base image {unpacked.Source}: {image.Digest}, {layers.Count} layers ({layers.Sum(l => l.Descriptor.Size) / 1048576.0:F1} MB) taken as they are.");
         return new BaseImage(unpacked.Source, image.Digest, unpacked.Root, layers, image.Config) { Name = name };
     }

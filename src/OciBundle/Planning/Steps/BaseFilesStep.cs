@@ -1,5 +1,7 @@
+using OciBundle.Diagnostics;
 using OciBundle.Interop;
 using OciBundle.Model;
+using OciBundle.Request;
 using OciBundle.Sysroots;
 
 namespace OciBundle.Planning.Steps;
@@ -32,10 +34,50 @@ internal sealed class BaseFilesStep : IPlanStep
             }
         }
 
+        foreach (VolumeSpec volume in context.Volumes)
+        {
+            CheckVolume(baseImage, volume.Path);
+        }
+
         int planned = context.Plan.Count;
         int added = AddTree(context.Plan, baseImage, fromBase, context.Cancel);
         context.Log($"Base image {baseImage.Source}: {fromBase.Count - added} of {planned} planned paths are in its layers as planned, {planned - fromBase.Count + added} go on top; {added} more paths of its tree planned for the bundle.");
         context.FromBase = fromBase;
+    }
+
+    /// <summary>
+    /// A volume against the base's tree, as <c>SystemFilesStep</c> and <c>ReplaceableFolders</c> check it against the
+    /// product's files (which the base's tree joins only here): no link or file of the base on its way (OCIB1613), and
+    /// nothing of the base under it, which the bind would hide and the app user would own (OCIB1612).
+    /// </summary>
+    private static void CheckVolume(BaseImage baseImage, string volume)
+    {
+        var ways = new Stack<string>();
+        for (string path = volume; path != "/"; path = RootfsPlan.Parent(path))
+        {
+            ways.Push(path);
+        }
+
+        // From the root down, so a link is met before anything is looked up through it.
+        foreach (string path in ways)
+        {
+            var info = new FileInfo(baseImage.Root + path);
+            if (info.LinkTarget is { } target)
+            {
+                throw new OciBundleException(Strings.VolumeOnPlannedFile, volume, path, $"a link to '{target}' of the base image");
+            }
+
+            if (info.Exists)
+            {
+                throw new OciBundleException(Strings.VolumeOnPlannedFile, volume, path, "a file of the base image");
+            }
+        }
+
+        if (Directory.Exists(baseImage.Root + volume)
+            && Directory.EnumerateFileSystemEntries(baseImage.Root + volume).Order(StringComparer.Ordinal).FirstOrDefault() is { } first)
+        {
+            throw new OciBundleException(Strings.PlannedUnderVolume, volume + "/" + Path.GetFileName(first), volume);
+        }
     }
 
     /// <summary>Every path of the base's tree the plan does not have, planned as the base has it; how many.</summary>
