@@ -26,7 +26,9 @@ public sealed class BaseImageTests
         string root = DebianSysroots.Get("bookworm", "amd64", SysrootTests.Bookworm);
         using var work = new TempDirectory("ocibundle-base-image-");
         string layout = work.Combine("base");
-        string baseManifest = WithConfig(layout, OciLayoutMaker.Write(layout, new[] { root }, "amd64", tag: "12"));
+        string baseManifest = OciLayoutMaker.WithConfig(layout, OciLayoutMaker.Write(layout, new[] { root }, "amd64", tag: "12"),
+            """{"Env":["PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin","BASE_GREETING=hello from the base"],"Labels":{"org.example.base":"debian-base"}}""",
+            """[{"created_by":"mmdebstrap bookworm"}]""");
         using var registry = new TestRegistry(tls: true, htpasswd: $"{User}:{Password}");
         ProcessResult pushed = TestEnvironment.RunCapture("skopeo", "copy", "--preserve-digests", "--dest-tls-verify=false", $"--dest-creds={User}:{Password}", $"oci:{layout}:12", $"docker://{registry.Host}/base/debian:12");
         Assert.AreEqual(0, pushed.ExitCode, pushed.All);
@@ -89,30 +91,5 @@ public sealed class BaseImageTests
 
     private static JObject Blob(string layout, string digest) => JObject.Parse(File.ReadAllText(Path.Combine(layout, "blobs", "sha256", digest[7..])));
 
-    /// <summary>The layout's image given a config as a base has one (Env, a label, history); the new manifest's digest.</summary>
-    private static string WithConfig(string layout, string manifestDigest)
-    {
-        string blobs = Path.Combine(layout, "blobs", "sha256");
-        JObject manifest = Blob(layout, manifestDigest);
-        JObject config = Blob(layout, (string)manifest["config"]!["digest"]!);
-        config["config"] = JObject.Parse("""{"Env":["PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin","BASE_GREETING=hello from the base"],"Labels":{"org.example.base":"debian-base"}}""");
-        config["history"] = JArray.Parse("""[{"created_by":"mmdebstrap bookworm"}]""");
-        (string configDigest, long configSize) = Put(blobs, config.ToString(Newtonsoft.Json.Formatting.None));
-        manifest["config"]!["digest"] = configDigest;
-        manifest["config"]!["size"] = configSize;
-        (string digest, long size) = Put(blobs, manifest.ToString(Newtonsoft.Json.Formatting.None));
-        JObject index = JObject.Parse(File.ReadAllText(Path.Combine(layout, "index.json")));
-        index["manifests"]![0]!["digest"] = digest;
-        index["manifests"]![0]!["size"] = size;
-        File.WriteAllText(Path.Combine(layout, "index.json"), index.ToString());
-        return digest;
-    }
 
-    private static (string Digest, long Size) Put(string blobs, string text)
-    {
-        byte[] bytes = Encoding.UTF8.GetBytes(text);
-        string digest = OciLayoutMaker.Digest(bytes);
-        File.WriteAllBytes(Path.Combine(blobs, digest[7..]), bytes);
-        return (digest, bytes.Length);
-    }
 }

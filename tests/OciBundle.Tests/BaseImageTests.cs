@@ -37,7 +37,9 @@ public sealed class BaseImageTests
             File.CreateSymbolicLink(Path.Combine(tree, "var", "run"), "/run");
             string tar = _dir.Combine("base.tar");
             TarFile.CreateFromDirectory(tree, tar, includeBaseDirectory: false);
-            BaseManifest = WithConfig(Layout, OciLayoutMaker.Write(Layout, new[] { tar }, architecture, tag: "1"));
+            BaseManifest = OciLayoutMaker.WithConfig(Layout, OciLayoutMaker.Write(Layout, new[] { tar }, architecture, tag: "1"),
+                """{"User":"0:0","Env":["PATH=/usr/local/bin:/usr/bin:/bin","BASE_ONLY=1","DOTNET_RUNNING_IN_CONTAINER=false"],"WorkingDir":"/","Labels":{"team":"base","vendor":"base"},"ExposedPorts":{"22/tcp":{}}}""",
+                """[{"created_by":"base layer"}]""");
         }
 
         public string Layout => _dir.Combine("base");
@@ -75,32 +77,7 @@ public sealed class BaseImageTests
 
         public void Dispose() => _dir.Dispose();
 
-        /// <summary>The layout's image given a config as a base image has one (Env, User, WorkingDir, labels, a port, history); its manifest's new digest.</summary>
-        private static string WithConfig(string layout, string manifestDigest)
-        {
-            string blobs = Path.Combine(layout, "blobs", "sha256");
-            JObject manifest = JObject.Parse(File.ReadAllText(Path.Combine(blobs, manifestDigest[7..])));
-            JObject config = JObject.Parse(File.ReadAllText(Path.Combine(blobs, ((string)manifest["config"]!["digest"]!)[7..])));
-            config["config"] = JObject.Parse("""{"User":"0:0","Env":["PATH=/usr/local/bin:/usr/bin:/bin","BASE_ONLY=1","DOTNET_RUNNING_IN_CONTAINER=false"],"WorkingDir":"/","Labels":{"team":"base","vendor":"base"},"ExposedPorts":{"22/tcp":{}}}""");
-            config["history"] = JArray.Parse("""[{"created_by":"base layer"}]""");
-            (string configDigest, long configSize) = Blob(blobs, config.ToString(Newtonsoft.Json.Formatting.None));
-            manifest["config"]!["digest"] = configDigest;
-            manifest["config"]!["size"] = configSize;
-            (string digest, long size) = Blob(blobs, manifest.ToString(Newtonsoft.Json.Formatting.None));
-            JObject index = JObject.Parse(File.ReadAllText(Path.Combine(layout, "index.json")));
-            index["manifests"]![0]!["digest"] = digest;
-            index["manifests"]![0]!["size"] = size;
-            File.WriteAllText(Path.Combine(layout, "index.json"), index.ToString());
-            return digest;
-        }
 
-        private static (string Digest, long Size) Blob(string blobs, string text)
-        {
-            byte[] bytes = Encoding.UTF8.GetBytes(text);
-            string digest = OciLayoutMaker.Digest(bytes);
-            File.WriteAllBytes(Path.Combine(blobs, digest[7..]), bytes);
-            return (digest, bytes.Length);
-        }
     }
 
     private static JObject Blob(string layout, string digest) => JObject.Parse(File.ReadAllText(Path.Combine(layout, "blobs", "sha256", digest[7..])));

@@ -57,6 +57,29 @@ public static class OciLayoutMaker
         return "sha256:" + Convert.ToHexString(SHA256.HashData(s)).ToLowerInvariant();
     }
 
+    /// <summary>
+    /// The layout's image given a config as a base image has one: <paramref name="containerConfig"/> as its
+    /// <c>config</c> and <paramref name="history"/> as its <c>history</c> (JSON texts); the index then names the new
+    /// manifest, whose digest is returned.
+    /// </summary>
+    public static string WithConfig(string layout, string manifestDigest, string containerConfig, string history)
+    {
+        string blobs = Path.Combine(layout, "blobs", "sha256");
+        var manifest = Newtonsoft.Json.Linq.JObject.Parse(File.ReadAllText(Path.Combine(blobs, manifestDigest[7..])));
+        var config = Newtonsoft.Json.Linq.JObject.Parse(File.ReadAllText(Path.Combine(blobs, ((string)manifest["config"]!["digest"]!)[7..])));
+        config["config"] = Newtonsoft.Json.Linq.JObject.Parse(containerConfig);
+        config["history"] = Newtonsoft.Json.Linq.JArray.Parse(history);
+        (string configDigest, long configSize) = Blob(blobs, Encoding.UTF8.GetBytes(config.ToString(Newtonsoft.Json.Formatting.None)));
+        manifest["config"]!["digest"] = configDigest;
+        manifest["config"]!["size"] = configSize;
+        (string digest, long size) = Blob(blobs, Encoding.UTF8.GetBytes(manifest.ToString(Newtonsoft.Json.Formatting.None)));
+        var index = Newtonsoft.Json.Linq.JObject.Parse(File.ReadAllText(Path.Combine(layout, "index.json")));
+        index["manifests"]![0]!["digest"] = digest;
+        index["manifests"]![0]!["size"] = size;
+        File.WriteAllText(Path.Combine(layout, "index.json"), index.ToString());
+        return digest;
+    }
+
     private static (string Digest, long Size) Blob(string blobs, byte[] bytes)
     {
         string digest = Digest(bytes);
