@@ -116,7 +116,7 @@ internal static class BundleBuilder
     private static WriteStatistics WriteBundle(BundleRequest request, BundleLayout layout, string bundleDirectory, BuildState? previous, Action<string> log, Action<OciBundleException> warn, CancellationToken cancel)
     {
         (uint, uint)? owner = request.Isolation.Rootless is { } rootless ? (rootless.HostUid, rootless.HostGid) : null;
-        var writer = new BundleWriter(bundleDirectory, request.Output.Epoch, previous, owner: owner, warn: warn) { ContainerOwners = !request.Isolation.ReadOnly };
+        var writer = new BundleWriter(bundleDirectory, request.Output.Epoch, previous, owner: owner, warn: warn) { ContainerOwners = !request.Isolation.ReadOnly, Log = log };
         var topLevel = new Dictionary<string, byte[]>
         {
             ["config.json"] = layout.Config,

@@ -47,7 +47,8 @@ internal sealed class RootfsEntry
 
     /// <summary>
     /// Permission bits, the product's: a file 0644 or 0755 (<see cref="FileModes"/>), a folder 0755 but for the special
-    /// ones (<c>/tmp</c>, <c>/root</c>, tmpfs mount points), or what an item's <c>Mode</c> gave. Never setuid/setgid.
+    /// ones (<c>/tmp</c>, <c>/root</c>, tmpfs mount points), or what an item's <c>Mode</c> gave. Never setuid/setgid,
+    /// but for a base image's path (<see cref="FromBaseLayers"/>), whose mode is its layer's, special bits and all.
     /// </summary>
     public UnixFileMode Mode { get; }
 
@@ -87,6 +88,13 @@ internal sealed class RootfsEntry
     /// <summary>The owner's group inside the container when it is not the owner's id (a volume of <c>OciBundleUser</c> uid:gid); null: the same as <see cref="OwnerId"/>.</summary>
     public int? GroupId { get; init; }
 
+    /// <summary>
+    /// A path of a base image's tree, planned as its layers have it: <see cref="Mode"/> (setuid, setgid and sticky bits
+    /// included), <see cref="OwnerId"/> and <see cref="GroupId"/> are its tar header's, which the bundle applies as they
+    /// are (not the product's rules for its own files and folders).
+    /// </summary>
+    public bool FromBaseLayers { get; init; }
+
     /// <summary>This entry with another mode, everything else the same.</summary>
     public RootfsEntry WithMode(UnixFileMode mode) => new(Path, Kind, mode, Reason)
     {
@@ -98,6 +106,7 @@ internal sealed class RootfsEntry
         Size = Size,
         OwnerId = OwnerId,
         GroupId = GroupId,
+        FromBaseLayers = FromBaseLayers,
     };
 
     public override string ToString() => $"{Kind} {Path}";

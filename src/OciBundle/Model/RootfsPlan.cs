@@ -105,6 +105,9 @@ internal sealed class RootfsPlan
     public RootfsEntry AddSymlink(string path, string target, string reason) =>
         Add(new RootfsEntry(path, RootfsEntryKind.Symlink, (UnixFileMode)0b111_111_111, reason) { LinkTarget = target, Size = System.Text.Encoding.UTF8.GetByteCount(target) });
 
+    /// <summary>Plans an entry made whole elsewhere (a base image's path, its mode and owners its layer's): no rule of this plan changes it.</summary>
+    public RootfsEntry AddAsMade(RootfsEntry entry) => Add(entry);
+
     public bool Remove(string path)
     {
         ThrowIfSealed();

@@ -28,6 +28,8 @@ internal sealed class BundleWriter
     private readonly Action<OciBundleException>? _warn;
     private readonly FileCopier _copier = new();
     private (uint Uid, uint Gid) _desiredOwner;
+    private (uint Uid, uint Gid)? _everyOwner;
+    private bool _isRoot;
     private IReadOnlyDictionary<string, string>? _current;
 
     /// <param name="destination">The bundle folder.</param>
@@ -60,6 +62,9 @@ internal sealed class BundleWriter
     /// reads). The image keeps the plan's owners: engines unpack it where no host user reaches.
     /// </summary>
     public bool ContainerOwners { get; init; } = true;
+
+    /// <summary>Receives what the write could not do as the plan says (a base image's owners, written by a user who cannot chown).</summary>
+    public Action<string>? Log { get; init; }
 
     /// <summary>Counters of the last <see cref="Write"/>.</summary>
     public WriteStatistics Statistics { get; } = new();
@@ -96,6 +101,7 @@ internal sealed class BundleWriter
         bool isRoot = NativeMethods.getuid() == 0;
         (uint Uid, uint Gid)? owner = isRoot ? _owner : null;
         _desiredOwner = owner ?? (NativeMethods.getuid(), NativeMethods.getgid());
+        (_isRoot, _everyOwner) = (isRoot, owner);
 
         // Directories first (parents before children), then file contents in parallel, then links.
         foreach (RootfsEntry dir in entries.Where(e => e.Kind == RootfsEntryKind.Directory))
@@ -120,20 +126,26 @@ internal sealed class BundleWriter
         foreach (RootfsEntry link in entries.Where(e => e.Kind == RootfsEntryKind.Symlink))
         {
             File.CreateSymbolicLink(rootfs + link.Path, link.LinkTarget!);
-            Chown(rootfs + link.Path, owner);
+            Chown(rootfs + link.Path, OwnerOf(link));
             NativeMethods.SetTimes(rootfs + link.Path, _epoch);
         }
 
-        if (owner is not null)
+        foreach (RootfsEntry file in files)
         {
-            foreach (RootfsEntry file in files)
+            if (OwnerOf(file) is { } o && NativeMethods.LStat(rootfs + file.Path) is { } now && (now.Uid != o.Uid || now.Gid != o.Gid))
             {
-                Chown(rootfs + file.Path, owner);
+                Chown(rootfs + file.Path, o);
+                if ((ModeOf(file) & SetIds) != 0)
+                {
+                    File.SetUnixFileMode(rootfs + file.Path, ModeOf(file)); // the chown cleared them
+                }
             }
         }
 
+        LogLostOwners(entries);
+
         // Modes, owners and times of directories last, deepest first: writing into a directory changes its mtime.
-        FinishDirectories(entries, rootfs, owner, isRoot);
+        FinishDirectories(entries, rootfs);
         foreach (string name in top)
         {
             NativeMethods.SetTimes(Path.Combine(staging, name), _epoch);
@@ -159,23 +171,70 @@ internal sealed class BundleWriter
         return top.Keys;
     }
 
-    /// <summary>Every directory's mode, owner and time, deepest first.</summary>
-    private void FinishDirectories(List<RootfsEntry> entries, string rootfs, (uint Uid, uint Gid)? owner, bool isRoot)
+    /// <summary>Every directory's owner, mode (after the owner: a chown may clear setgid) and time, deepest first.</summary>
+    private void FinishDirectories(List<RootfsEntry> entries, string rootfs)
     {
         foreach (RootfsEntry dir in entries.Where(e => e.Kind == RootfsEntryKind.Directory).Reverse())
         {
             string path = rootfs + (dir.Path == "/" ? "" : dir.Path);
-            File.SetUnixFileMode(path, dir.Mode);
-            if (owner is not null)
-            {
-                Chown(path, owner);
-            }
-            else if (dir.OwnerId is int id && isRoot && ContainerOwners)
-            {
-                Chown(path, ((uint)id, (uint)(dir.GroupId ?? id)));
-            }
-
+            Chown(path, OwnerOf(dir));
+            File.SetUnixFileMode(path, ModeOf(dir));
             NativeMethods.SetTimes(path, _epoch);
+        }
+    }
+
+    private const UnixFileMode SetIds = UnixFileMode.SetUser | UnixFileMode.SetGroup;
+
+    /// <summary>
+    /// Whom a path is given to: for a rootless bundle built by root, everything to the user the container's root is;
+    /// as root, a base image's path to its layer's owner and group (the image has them, read-only root or not), the app
+    /// user's home to that user on a writable root; null: left to whoever writes (root, or a user who cannot chown).
+    /// </summary>
+    private (uint Uid, uint Gid)? OwnerOf(RootfsEntry e) =>
+        _everyOwner ?? (_isRoot && (e.FromBaseLayers || e.Kind == RootfsEntryKind.Directory && e.OwnerId is not null && ContainerOwners)
+            ? ((uint)(e.OwnerId ?? 0), (uint)(e.GroupId ?? e.OwnerId ?? 0))
+            : null);
+
+    /// <summary>Whether a base image's paths get the owners its layers say: only when root writes a bundle run as root.</summary>
+    private bool BaseOwnersApplied => _isRoot && _everyOwner is null;
+
+    /// <summary>
+    /// A path's mode as written. A base image's path whose owners are not applied (see <see cref="BaseOwnersApplied"/>)
+    /// loses its setuid and setgid bits, which would lend the identity of whoever owns the copy to anyone on the build
+    /// machine who runs it, and write for its group or others unless it is a sticky folder (the copy's group is not
+    /// the base's); it stays readable (and a folder writable) by its owner, as the sysroot cache unpacked it, so the
+    /// writer can read and remove what it wrote. The product's own modes are written as planned.
+    /// </summary>
+    private UnixFileMode ModeOf(RootfsEntry e)
+    {
+        if (!e.FromBaseLayers || BaseOwnersApplied)
+        {
+            return e.Mode;
+        }
+
+        UnixFileMode mode = e.Mode & ~SetIds;
+        if (e.Kind != RootfsEntryKind.Directory)
+        {
+            return mode & ~(UnixFileMode.GroupWrite | UnixFileMode.OtherWrite) | UnixFileMode.UserRead;
+        }
+
+        mode |= UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute;
+        return (mode & UnixFileMode.StickyBit) != 0 ? mode : mode & ~(UnixFileMode.GroupWrite | UnixFileMode.OtherWrite);
+    }
+
+    /// <summary>Says how many of a base image's paths were written without the owners or special bits its layers give (not root, or a rootless bundle).</summary>
+    private void LogLostOwners(List<RootfsEntry> entries)
+    {
+        if (BaseOwnersApplied || Log is null)
+        {
+            return;
+        }
+
+        int differ = entries.Count(e => e.FromBaseLayers && (ModeOf(e) != e.Mode || (e.OwnerId ?? 0) != 0 || (e.GroupId ?? 0) != 0));
+        if (differ > 0)
+        {
+            string who = _everyOwner is { } o ? $"the rootless bundle's user {o.Uid}:{o.Gid}" : $"the user who wrote it ({_desiredOwner.Uid}:{_desiredOwner.Gid}), who cannot give files away";
+            Log($"Bundle {_destination}: {differ} paths of the base image have another owner or a setuid, setgid or group-writable mode in its layers; in the bundle they belong to {who}, without those bits (the image keeps them as they are).");
         }
     }
 
@@ -208,7 +267,7 @@ internal sealed class BundleWriter
         }
         else
         {
-            _copier.Copy(file.SourcePath!, target, file.Mode, _epoch, file.SourceInode, file.PublicSource);
+            _copier.Copy(file.SourcePath!, target, ModeOf(file), _epoch, file.SourceInode, file.PublicSource);
             Statistics.AddWritten(file.Size);
         }
     }
@@ -234,8 +293,8 @@ internal sealed class BundleWriter
 
         NativeMethods.Statx? copy = NativeMethods.LStat(previous);
         return copy is { } c && (c.Mode & NativeMethods.S_IFMT) == NativeMethods.S_IFREG && (long)c.Size == file.Size
-            && c.MTimeSeconds == _epoch && (UnixFileMode)(c.Mode & 0xFFF) == file.Mode
-            && c.Uid == _desiredOwner.Uid && c.Gid == _desiredOwner.Gid
+            && c.MTimeSeconds == _epoch && (UnixFileMode)(c.Mode & 0xFFF) == ModeOf(file)
+            && (OwnerOf(file) ?? _desiredOwner) is var wanted && c.Uid == wanted.Uid && c.Gid == wanted.Gid
             && NativeMethods.Identity(c) == identity;
     }
 

@@ -1,4 +1,5 @@
 using OciBundle.Diagnostics;
+using OciBundle.Interop;
 using OciBundle.Model;
 using OciBundle.Model.Oci;
 using OciBundle.Request;
@@ -18,6 +19,47 @@ internal sealed record BaseImage(string Source, string Digest, string Root, IRea
 {
     /// <summary>The name to record (<c>org.opencontainers.image.base.name</c>): the reference without its digest, or a layout's or archive's file name (and tag), never its path.</summary>
     public required string Name { get; init; }
+
+    /// <summary>
+    /// Every path of the base's tree with its owner, group and full mode as the base's layers say (<see cref="Root"/>,
+    /// unpacked by whoever filled the cache, has neither owners nor setuid and setgid bits).
+    /// </summary>
+    public IReadOnlyDictionary<string, HeaderOwnership> Ownership { get; init; } = new Dictionary<string, HeaderOwnership>();
+
+    /// <summary>What the base's layers say of <paramref name="path"/>: its header, or root's with the mode unpacked (a folder no layer named, made on the way, as an engine makes it).</summary>
+    public HeaderOwnership OwnershipOf(string path, NativeMethods.Statx unpacked) =>
+        Ownership.TryGetValue(path, out HeaderOwnership o) ? o : new HeaderOwnership(0, 0, (UnixFileMode)(unpacked.Mode & 0xFFF));
+
+    /// <summary>
+    /// The plan's entry for <paramref name="path"/> of the base's tree as the base has it: its kind, its content (the
+    /// unpacked file), its owner, group and full mode (<see cref="RootfsEntry.FromBaseLayers"/>); null when it is
+    /// nothing a plan holds (gone, or no folder, file or link).
+    /// </summary>
+    public RootfsEntry? EntryOf(string path, string reason)
+    {
+        string host = Root + path;
+        if (NativeMethods.LStat(host) is not { } s)
+        {
+            return null;
+        }
+
+        HeaderOwnership o = OwnershipOf(path, s);
+        int? owner = o.Uid == 0 && o.Gid == 0 ? null : o.Uid;
+        int? group = o.Gid == o.Uid ? null : o.Gid;
+        return (s.Mode & NativeMethods.S_IFMT) switch
+        {
+            NativeMethods.S_IFDIR => new RootfsEntry(path, RootfsEntryKind.Directory, o.Mode, reason) { OwnerId = owner, GroupId = group, FromBaseLayers = true },
+            NativeMethods.S_IFREG => new RootfsEntry(path, RootfsEntryKind.File, o.Mode, reason)
+            {
+                SourcePath = host, Size = (long)s.Size, SourceInode = s.Inode, ModeGiven = true, OwnerId = owner, GroupId = group, FromBaseLayers = true,
+            },
+            NativeMethods.S_IFLNK when new FileInfo(host).LinkTarget is { } target => new RootfsEntry(path, RootfsEntryKind.Symlink, (UnixFileMode)0b111_111_111, reason)
+            {
+                LinkTarget = target, Size = System.Text.Encoding.UTF8.GetByteCount(target), OwnerId = owner, GroupId = group, FromBaseLayers = true,
+            },
+            _ => null,
+        };
+    }
 
     /// <summary>
     /// The base made a folder by the sysroot's rules (the same cache, pin and credentials: <paramref name="sysroot"/>
@@ -55,7 +97,11 @@ internal sealed record BaseImage(string Source, string Digest, string Root, IRea
         string name = spec.Reference is { } reference ? reference.Name
             : Path.GetFileName(spec.Path.TrimEnd('/')) + (spec.Tag is { Length: > 0 } tag ? ":" + tag : "");
         log($"Base image {unpacked.Source}: {image.Digest}, {layers.Count} layers ({layers.Sum(l => l.Descriptor.Size) / 1048576.0:F1} MB) taken as they are.");
-        return new BaseImage(unpacked.Source, image.Digest, unpacked.Root, layers, image.Config) { Name = name };
+        // Written with the tree by this version's cache (an entry of an older format is unpacked again).
+        string record = HeaderOwnershipRecord.Beside(unpacked.Root);
+        IReadOnlyDictionary<string, HeaderOwnership> ownership = HeaderOwnershipRecord.Read(record)
+            ?? throw new OciBundleException(Strings.BaseImageOwnershipMissing, unpacked.Source, Path.GetDirectoryName(record)!, record);
+        return new BaseImage(unpacked.Source, image.Digest, unpacked.Root, layers, image.Config) { Name = name, Ownership = ownership };
     }
 
     /// <summary>OCIB1650 when the base's config names another OS or architecture than the publish's (an empty value is taken as a match).</summary>

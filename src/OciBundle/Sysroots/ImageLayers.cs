@@ -21,7 +21,7 @@ internal static class ImageLayers
         }
 
         Directory.CreateDirectory(rootfs);
-        var unpacker = new TarUnpacker(rootfs, source);
+        var unpacker = new TarUnpacker(rootfs, source) { OwnershipFile = HeaderOwnershipRecord.Beside(rootfs) };
         for (int i = 0; i < image.Layers.Count; i++)
         {
             (string digest, string path) = image.Layers[i];

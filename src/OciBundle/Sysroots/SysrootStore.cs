@@ -107,7 +107,7 @@ internal static class SysrootStore
     private static void UnpackTarball(string file, string rootfs, string source, Action<string> log)
     {
         Directory.CreateDirectory(rootfs);
-        var unpacker = new TarUnpacker(rootfs, source);
+        var unpacker = new TarUnpacker(rootfs, source) { OwnershipFile = HeaderOwnershipRecord.Beside(rootfs) };
         using (Stream stream = BlobCompression.Decompressed(new FileStream(file, FileMode.Open, FileAccess.Read, FileShare.Read, 1), file))
         {
             unpacker.Unpack(stream, layer: false);

@@ -20,15 +20,18 @@ internal sealed record EntryMarker(string Digest, string Architecture, IReadOnly
 /// path as it was written (a changed, added or removed file makes it unpacked again). Trusted only under the per-user
 /// cache rule (<see cref="CacheTrust"/>, its group allowed to write the cache folder). It holds unpacked trees and, for
 /// an image pulled or read from an archive, its layout (<c>layout/</c>: the blobs as they came, the layers an image built
-/// on it starts with); a layout folder's blobs stay where they are, read through its <see cref="BlobStore"/>.
+/// on it starts with); a layout folder's blobs stay where they are, read through its <see cref="BlobStore"/>. Beside
+/// <c>rootfs/</c>, <see cref="HeaderOwnershipRecord"/> keeps what the tree cannot (owners, setuid, setgid), checked by
+/// its digest in the marker.
 /// </summary>
 internal sealed class SysrootUnpackCache
 {
     private const string MarkerName = "ocibundle-sysroot.txt";
 
     // 3: layers checked against the config's diff_ids; 4: an image's layout (its blobs) kept beside rootfs, for
-    // OciImageBase. An entry of an earlier format is unpacked again, once.
-    private const string MarkerHeader = "ocibundle-sysroot 4";
+    // OciImageBase; 5: every path's owner, group and full mode as its tar header says (ownership.tsv, its digest in the
+    // marker), which rootfs cannot keep. An entry of an earlier format is unpacked again, once.
+    private const string MarkerHeader = "ocibundle-sysroot 5";
     private static readonly TimeSpan LockTimeout = TimeSpan.FromMinutes(10);
 
     private readonly string _cache;
@@ -97,7 +100,7 @@ internal sealed class SysrootUnpackCache
             var clock = Stopwatch.StartNew();
             (string digest, string architecture) = fill(stage);
             SortedDictionary<string, string> snapshot = OutputSnapshot.Take(Path.Combine(stage, "rootfs"));
-            WriteMarker(Path.Combine(stage, MarkerName), key, digest, architecture, source, snapshot);
+            WriteMarker(Path.Combine(stage, MarkerName), (key, digest, architecture, OwnershipDigest(stage)), source, snapshot);
             Directory.Move(stage, entry);
             _log($"Sysroot {source}: unpacked into {entry} ({snapshot.Count} paths) in {clock.ElapsedMilliseconds} ms.");
             return new EntryMarker(digest, architecture, snapshot);
@@ -134,7 +137,7 @@ internal sealed class SysrootUnpackCache
             return null;
         }
 
-        (string keyed, string digest, string architecture, Dictionary<string, string> entries) = read;
+        (string keyed, string digest, string architecture, string ownership, Dictionary<string, string> entries) = read;
         if (keyed != key)
         {
             _log($"Sysroot cache entry {entry} was unpacked from {(keyed.Length == 0 ? "an unknown archive" : keyed)}, not {key}.");
@@ -142,7 +145,7 @@ internal sealed class SysrootUnpackCache
         }
 
         var clock = Stopwatch.StartNew();
-        if (!OciDigest.IsSha256(digest) || OutputSnapshot.FirstChange(Path.Combine(entry, "rootfs"), entries) is not null)
+        if (!OciDigest.IsSha256(digest) || OutputSnapshot.FirstChange(Path.Combine(entry, "rootfs"), entries) is not null || OwnershipDigest(entry) != ownership)
         {
             _log($"Sysroot cache entry {entry} does not match what was unpacked there{(OciDigest.IsSha256(digest) ? "" : " (no digest)")}.");
             return null;
@@ -152,15 +155,35 @@ internal sealed class SysrootUnpackCache
         return new EntryMarker(digest, architecture, entries);
     }
 
-    /// <summary>A marker's key, digest, architecture and paths; null when it is missing, of another version or unreadable.</summary>
-    private static (string Key, string Digest, string Architecture, Dictionary<string, string> Entries)? ReadMarker(string markerPath)
+    /// <summary>The digest of the entry's record of owners and modes (<see cref="HeaderOwnershipRecord"/>); "" when it has none.</summary>
+    private static string OwnershipDigest(string entry)
+    {
+        string record = Path.Combine(entry, HeaderOwnershipRecord.FileName);
+        if (!File.Exists(record))
+        {
+            return "";
+        }
+
+        try
+        {
+            using var stream = new FileStream(record, FileMode.Open, FileAccess.Read, FileShare.Read, 1 << 16);
+            return "sha256:" + Convert.ToHexString(SHA256.HashData(stream)).ToLowerInvariant();
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            return "unreadable";
+        }
+    }
+
+    /// <summary>A marker's key, digest, architecture, ownership record's digest and paths; null when it is missing, of another version or unreadable.</summary>
+    private static (string Key, string Digest, string Architecture, string Ownership, Dictionary<string, string> Entries)? ReadMarker(string markerPath)
     {
         if (!File.Exists(markerPath))
         {
             return null;
         }
 
-        string digest = "", architecture = "", keyed = "";
+        string digest = "", architecture = "", keyed = "", ownership = "";
         var entries = new Dictionary<string, string>(StringComparer.Ordinal);
         try
         {
@@ -178,6 +201,7 @@ internal sealed class SysrootUnpackCache
                     case "key": keyed = f[1]; break;
                     case "digest": digest = f[1]; break;
                     case "architecture": architecture = f[1]; break;
+                    case "ownership": ownership = f[1]; break;
                     case "entry": entries[TabSeparated.Unescape(f[1])] = f[2]; break;
                 }
             }
@@ -187,17 +211,18 @@ internal sealed class SysrootUnpackCache
             return null;
         }
 
-        return (keyed, digest, architecture, entries);
+        return (keyed, digest, architecture, ownership, entries);
     }
 
     /// <summary>A path on one marker line: backslash, tab, newline and carriage return written as \\, \t, \n and \r (a name may hold any of them).</summary>
-    private static void WriteMarker(string path, string key, string digest, string architecture, string source, IReadOnlyDictionary<string, string> snapshot)
+    private static void WriteMarker(string path, (string Key, string Digest, string Architecture, string Ownership) made, string source, IReadOnlyDictionary<string, string> snapshot)
     {
         var text = new StringBuilder();
         text.Append(MarkerHeader).Append('\n');
-        text.Append("key\t").Append(key).Append('\n');
-        text.Append("digest\t").Append(digest).Append('\n');
-        text.Append("architecture\t").Append(architecture).Append('\n');
+        text.Append("key\t").Append(made.Key).Append('\n');
+        text.Append("digest\t").Append(made.Digest).Append('\n');
+        text.Append("architecture\t").Append(made.Architecture).Append('\n');
+        text.Append("ownership\t").Append(made.Ownership).Append('\n');
         text.Append("source\t").Append(source.Replace('\t', ' ').Replace('\n', ' ').Replace('\r', ' ')).Append('\n');
         foreach ((string p, string identity) in snapshot)
         {

@@ -10,7 +10,9 @@ namespace OciBundle.Sysroots;
 /// does), nothing is written through a symlink (a parent that the archive made a link is refused; files are created
 /// new, so an existing link at the name is replaced, never followed), hard links name only files already unpacked,
 /// setuid and setgid bits are dropped, device nodes and FIFOs are skipped (an mmdebstrap tarball carries /dev, which
-/// the runtime mounts anyway). Layers of an OCI image are applied in order with their whiteouts.
+/// the runtime mounts anyway). Layers of an OCI image are applied in order with their whiteouts. What the tree cannot
+/// keep of each path (its owner, group and full mode, as the headers of the layer that wrote it last say) is recorded
+/// in <see cref="OwnershipFile"/>.
 /// </summary>
 internal sealed class TarUnpacker
 {
@@ -18,6 +20,7 @@ internal sealed class TarUnpacker
     private readonly string _source;
     private readonly UnpackRoot _tree;
     private readonly List<(string Relative, UnixFileMode Mode)> _directoryModes = new();
+    private readonly Dictionary<string, HeaderOwnership> _headers = new(StringComparer.Ordinal);
 
     /// <param name="root">The folder to unpack into; it exists and is empty or holds earlier layers.</param>
     /// <param name="source">How the errors name the sysroot (OciBundleSysroot's value).</param>
@@ -38,6 +41,9 @@ internal sealed class TarUnpacker
     public int SkippedSpecialFiles { get; private set; }
 
     public int Entries { get; private set; }
+
+    /// <summary>Where <see cref="Finish"/> records every unpacked path's owner, group and full mode (<see cref="HeaderOwnershipRecord"/>); null: nowhere.</summary>
+    public string? OwnershipFile { get; init; }
 
     /// <summary>Unpacks one tar stream; <paramref name="layer"/>: an OCI layer, whose <c>.wh.</c> entries remove what earlier layers wrote.</summary>
     public void Unpack(Stream tar, bool layer)
@@ -98,7 +104,7 @@ internal sealed class TarUnpacker
             string relative = dir.Length == 0 ? Path.GetFileName(child) : dir + "/" + Path.GetFileName(child);
             if (!touched.Contains(relative))
             {
-                _tree.Remove(child);
+                Remove(relative);
             }
             else
             {
@@ -107,9 +113,17 @@ internal sealed class TarUnpacker
         }
     }
 
-    /// <summary>Gives every folder the mode its entry asked for (kept owner-writable until then, so later entries can go in).</summary>
+    /// <summary>
+    /// Gives every folder the mode its entry asked for (kept owner-writable until then, so later entries can go in), and
+    /// records every path's header (<see cref="OwnershipFile"/>).
+    /// </summary>
     public void Finish()
     {
+        if (OwnershipFile is { } record)
+        {
+            HeaderOwnershipRecord.Write(record, _headers.Select(p => KeyValuePair.Create("/" + p.Key, p.Value)));
+        }
+
         foreach ((string relative, UnixFileMode mode) in _directoryModes)
         {
             // Afresh, folder by folder: a later entry may have made a parent a link (a, a/v, then a -> /etc: never chmod /etc/v).
@@ -149,13 +163,16 @@ internal sealed class TarUnpacker
         if (entry.EntryType == TarEntryType.Directory)
         {
             MakeDirectory(name, host, existing, entry);
+            _headers[name] = new HeaderOwnership(entry.Uid, entry.Gid, entry.Mode & (UnixFileMode)0xFFF);
             return;
         }
 
         if (existing is not null)
         {
-            _tree.Remove(host);
+            Remove(name);
         }
+
+        _headers[name] = new HeaderOwnership(entry.Uid, entry.Gid, entry.Mode & (UnixFileMode)0xFFF);
 
         switch (entry.EntryType)
         {
@@ -192,10 +209,27 @@ internal sealed class TarUnpacker
             throw new OciBundleException(Strings.SysrootUnsupportedEntry, _source, entryName, "a whiteout that names no file of its folder");
         }
 
-        string hidden = _tree.Host(parent.Length == 0 ? hiddenName : parent + "/" + hiddenName);
-        if (NativeMethods.LStat(hidden) is not null)
+        string hidden = parent.Length == 0 ? hiddenName : parent + "/" + hiddenName;
+        if (NativeMethods.LStat(_tree.Host(hidden)) is not null)
         {
-            _tree.Remove(hidden);
+            Remove(hidden);
+        }
+    }
+
+    /// <summary>Removes a path of the tree (never through a link) and forgets its header and those of everything below it.</summary>
+    private void Remove(string relative)
+    {
+        string host = _tree.Host(relative);
+        bool folder = NativeMethods.LStat(host) is { } s && (s.Mode & NativeMethods.S_IFMT) == NativeMethods.S_IFDIR;
+        _tree.Remove(host);
+        _headers.Remove(relative);
+        if (folder)
+        {
+            string below = relative + "/";
+            foreach (string key in _headers.Keys.Where(k => k.StartsWith(below, StringComparison.Ordinal)).ToList())
+            {
+                _headers.Remove(key);
+            }
         }
     }
 

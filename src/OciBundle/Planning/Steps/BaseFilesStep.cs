@@ -8,10 +8,11 @@ namespace OciBundle.Planning.Steps;
 
 /// <summary>
 /// With a base image, which planned paths its tree already holds as planned: the same file (the very inode the plan
-/// took from the base's unpacked tree), the same link, the same directory, each with the planned mode and root's
-/// ownership. The image's own layers leave those out (the base's layers carry them); what is new or different is
-/// written on top, so no whiteout is ever needed. Then the rest of the base's tree joins the plan as it is (the base's
-/// modes, from its unpacked tree in the sysroot cache), so the bundle's rootfs is the base's tree with the same files on
+/// took from the base's unpacked tree), the same link, the same directory, each with the planned mode and owners as
+/// the base's layers say them. The image's own layers leave those out (the base's layers carry them); what is new or
+/// different is written on top, so no whiteout is ever needed. Then the rest of the base's tree joins the plan as it is
+/// (its owners and full modes as its layers' headers say, recorded by the sysroot cache beside the unpacked tree:
+/// <see cref="BaseImage.EntryOf"/>), so the bundle's rootfs is the base's tree with the same files on
 /// top as the image: what the product planned wins over the base at the same path (and the base's tree below a path the
 /// product made something else is left out, as the image's layers would hide it).
 /// </summary>
@@ -105,29 +106,15 @@ internal sealed class BaseFilesStep : IPlanStep
                     continue;
                 }
 
-                if (NativeMethods.LStat(child.FullName) is not { } s)
+                if (baseImage.EntryOf(path, reason) is not { } entry)
                 {
                     continue;
                 }
 
-                var mode = (UnixFileMode)(s.Mode & 0b111_111_111_111);
-                uint type = s.Mode & NativeMethods.S_IFMT;
-                if (type == NativeMethods.S_IFDIR)
+                plan.AddAsMade(entry);
+                if (entry.Kind == RootfsEntryKind.Directory)
                 {
-                    plan.AddDirectory(path, reason, mode);
                     pending.Push(path);
-                }
-                else if (type == NativeMethods.S_IFREG)
-                {
-                    plan.AddFile(path, child.FullName, mode, (long)s.Size, reason, s.Inode, givenMode: mode);
-                }
-                else if (type == NativeMethods.S_IFLNK && child.LinkTarget is { } target)
-                {
-                    plan.AddSymlink(path, target, reason);
-                }
-                else
-                {
-                    continue;
                 }
 
                 fromBase.Add(path);
@@ -141,7 +128,7 @@ internal sealed class BaseFilesStep : IPlanStep
     /// <summary>Whether the base's tree holds <paramref name="entry"/> as planned.</summary>
     internal static bool InBase(BaseImage baseImage, RootfsEntry entry)
     {
-        if (entry.OwnerId is { } owner && owner != 0 || entry.Content is not null)
+        if (entry.Content is not null)
         {
             return false;
         }
@@ -152,8 +139,16 @@ internal sealed class BaseFilesStep : IPlanStep
             return false;
         }
 
+        // As the base's layers have it (owner, group, mode with its special bits), not as the cache unpacked it.
+        HeaderOwnership header = baseImage.OwnershipOf(entry.Path, s);
+        int owner = entry.OwnerId ?? 0;
+        if (header.Uid != owner || header.Gid != (entry.GroupId ?? owner))
+        {
+            return false;
+        }
+
         uint type = s.Mode & NativeMethods.S_IFMT;
-        bool sameMode = (s.Mode & 0b111_111_111_111) == (int)entry.Mode;
+        bool sameMode = header.Mode == entry.Mode;
         return entry.Kind switch
         {
             RootfsEntryKind.File => type == NativeMethods.S_IFREG && sameMode && (entry.SourceInode == 0 || entry.SourceInode == s.Inode)
