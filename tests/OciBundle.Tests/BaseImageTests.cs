@@ -21,7 +21,7 @@ namespace OciBundle.Tests;
 [TestClass]
 public sealed class BaseImageTests
 {
-    private sealed class Fixture : IDisposable
+    internal sealed class Fixture : IDisposable
     {
         private readonly TempDirectory _dir = new("ocibundle-base-");
 
@@ -82,10 +82,10 @@ public sealed class BaseImageTests
 
     private static JObject Blob(string layout, string digest) => JObject.Parse(File.ReadAllText(Path.Combine(layout, "blobs", "sha256", digest[7..])));
 
-    private static string ManifestDigest(string layout) => (string)JObject.Parse(File.ReadAllText(Path.Combine(layout, "index.json")))["manifests"]![0]!["digest"]!;
+    internal static string ManifestDigest(string layout) => (string)JObject.Parse(File.ReadAllText(Path.Combine(layout, "index.json")))["manifests"]![0]!["digest"]!;
 
     /// <summary>The paths a gzip layer holds, as a tar names them.</summary>
-    private static List<string> LayerPaths(string layout, string digest)
+    internal static List<string> LayerPaths(string layout, string digest)
     {
         using var gzip = new GZipStream(File.OpenRead(Path.Combine(layout, "blobs", "sha256", digest[7..])), CompressionMode.Decompress);
         using var reader = new TarReader(gzip);
