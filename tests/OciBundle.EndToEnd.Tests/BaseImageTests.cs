@@ -1,3 +1,5 @@
+using System.Formats.Tar;
+using System.IO.Compression;
 using System.Text;
 using Microsoft.VisualStudio.TestTools.UnitTesting;
 using Newtonsoft.Json.Linq;
@@ -87,6 +89,71 @@ public sealed class BaseImageTests
         {
             TestEnvironment.RunCapture("podman", "rmi", "--force", reference);
         }
+    }
+
+    /// <summary>
+    /// Issue 25's leftover (owners and special bits): a Debian 12 base as a local OCI layout; every path of the bundle
+    /// that the base's layer holds (and the product's layers do not) has the owner, group and mode its header in the
+    /// image's first layer gives, setuid, setgid and sticky bits included (unix_chkpwd root:42 02755, /var/mail root:8
+    /// 02775, /tmp 01777); the bundle still runs under runc.
+    /// </summary>
+    [TestMethod]
+    public void TheBundleHasTheBasesOwnersAndModesAsItsLayersHeadersSay()
+    {
+        Runc.RequireRoot();
+        string root = DebianSysroots.Get("bookworm", "amd64", SysrootTests.Bookworm);
+        using var work = new TempDirectory("ocibundle-base-owners-");
+        string layout = work.Combine("base");
+        OciLayoutMaker.Write(layout, new[] { root }, "amd64", tag: "12");
+        using TestProject project = TestProject.WithSdkElement("OnBaseOwners", $"<OciBundleSysrootCache>{work.Combine("cache")}</OciBundleSysrootCache>", SysrootTests.AppArg);
+        project.Publish("-p:PublishOciBundle=true", "-p:PublishOciImage=true", $"-p:OciImageBase={layout}:12");
+
+        string image = Path.Combine(project.Directory, "bin", "Release", "net10.0", "linux-x64", "oci-image");
+        JObject manifest = Blob(image, (string)JObject.Parse(File.ReadAllText(Path.Combine(image, "index.json")))["manifests"]![0]!["digest"]!);
+        var own = manifest["layers"]!.Skip(1).SelectMany(l => LayerHeaders(image, (string)l["digest"]!)).Select(h => h.Path).ToHashSet(StringComparer.Ordinal);
+        var headers = LayerHeaders(image, (string)manifest["layers"]![0]!["digest"]!).Where(h => h.Path != "/" && !own.Contains(h.Path)
+            && h.Type is TarEntryType.Directory or TarEntryType.RegularFile or TarEntryType.V7RegularFile or TarEntryType.HardLink or TarEntryType.SymbolicLink).ToList();
+        var wanted = headers.ToDictionary(h => h.Path, h => (h.Uid, h.Gid, h.Type == TarEntryType.SymbolicLink ? 0 : h.Mode), StringComparer.Ordinal);
+        Assert.AreEqual((0, 42, 0b010_111_101_101), wanted["/usr/sbin/unix_chkpwd"], "the base's header, as Debian has it");
+        Assert.AreEqual((0, 8, 0b010_111_111_101), wanted["/var/mail"]);
+        Assert.AreEqual((0, 0, 0b001_111_111_111), wanted["/tmp"]);
+
+        // The bundle as find(1) sees it: owner, group and the permission bits with setuid, setgid and sticky (%m).
+        ProcessResult found = TestEnvironment.RunCapture("find", Path.Combine(project.BundleDir, "rootfs"), "-printf", "/%P\t%U:%G\t%m\t%y\n");
+        Assert.AreEqual(0, found.ExitCode, found.All);
+        var bundle = found.Output.Split('\n', StringSplitOptions.RemoveEmptyEntries).Select(l => l.Split('\t'))
+            .ToDictionary(f => f[0], f => $"{f[1]} {(f[3] == "l" ? "0" : Convert.ToString(Convert.ToInt32(f[2], 8), 8))}", StringComparer.Ordinal);
+        var differ = new List<string>();
+        foreach ((string path, TarEntryType type, int uid, int gid, int mode) in headers)
+        {
+            string has = bundle.TryGetValue(path, out string? stat) ? stat : "missing";
+            string says = $"{uid}:{gid} {Convert.ToString(type == TarEntryType.SymbolicLink ? 0 : mode, 8)}";
+            if (has != says)
+            {
+                differ.Add($"{path}: {has} in the bundle, {says} in the layer");
+            }
+        }
+
+        Assert.AreEqual(0, differ.Count, $"{differ.Count} of {headers.Count} paths differ:\n" + string.Join("\n", differ.Take(20)));
+        Console.WriteLine($"{headers.Count} paths of the base compared, {headers.Count(h => (h.Mode & 0xE00) != 0)} with setuid, setgid or sticky bits, {headers.Count(h => h.Uid != 0 || h.Gid != 0)} not root:root");
+
+        ProcessResult bundled = Runc.RunAsRoot(project.BundleDir);
+        Assert.AreEqual(0, bundled.ExitCode, bundled.All);
+        StringAssert.Contains(SysrootTests.Lines(bundled.Output)["os"], "Debian GNU/Linux 12 (bookworm)");
+    }
+
+    /// <summary>Every entry of a gzip layer of the layout: its path ("/usr/bin"), type, owner, group and full mode.</summary>
+    private static List<(string Path, TarEntryType Type, int Uid, int Gid, int Mode)> LayerHeaders(string layout, string digest)
+    {
+        using var gzip = new GZipStream(File.OpenRead(Path.Combine(layout, "blobs", "sha256", digest[7..])), CompressionMode.Decompress);
+        using var reader = new TarReader(gzip);
+        var headers = new List<(string, TarEntryType, int, int, int)>();
+        while (reader.GetNextEntry() is { } entry)
+        {
+            headers.Add(("/" + entry.Name.TrimStart('.').Trim('/'), entry.EntryType, entry.Uid, entry.Gid, (int)entry.Mode & 0xFFF));
+        }
+
+        return headers;
     }
 
     private static JObject Blob(string layout, string digest) => JObject.Parse(File.ReadAllText(Path.Combine(layout, "blobs", "sha256", digest[7..])));
