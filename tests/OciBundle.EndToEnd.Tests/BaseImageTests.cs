@@ -137,6 +137,9 @@ public sealed class BaseImageTests
         Assert.AreEqual(0, differ.Count, $"{differ.Count} of {headers.Count} paths differ:\n" + string.Join("\n", differ.Take(20)));
         Console.WriteLine($"{headers.Count} paths of the base compared, {headers.Count(h => (h.Mode & 0xE00) != 0)} with setuid, setgid or sticky bits, {headers.Count(h => h.Uid != 0 || h.Gid != 0)} not root:root");
 
+        // Its setuid files and other users' folders are theirs on this machine too: only root enters the bundle, and
+        // runc still runs it (the app as uid 1654).
+        Assert.AreEqual(UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute, File.GetUnixFileMode(project.BundleDir));
         ProcessResult bundled = Runc.RunAsRoot(project.BundleDir);
         Assert.AreEqual(0, bundled.ExitCode, bundled.All);
         StringAssert.Contains(SysrootTests.Lines(bundled.Output)["os"], "Debian GNU/Linux 12 (bookworm)");

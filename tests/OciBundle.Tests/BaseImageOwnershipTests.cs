@@ -86,6 +86,7 @@ public sealed class BaseImageOwnershipTests
         Assert.AreEqual((100, 101), (Stat(rootfs + "/var/lib/daemon/current").Uid, Stat(rootfs + "/var/lib/daemon/current").Gid), "a link's owner too");
         Assert.IsNull(NativeMethods.LStat(rootfs + "/usr/bin/gone"), "removed by the third layer's whiteout");
         Assert.AreEqual((0, 0, 0b111_101_101), Stat(rootfs + "/app/Hello"), "the product's own files keep their modes");
+        Assert.AreEqual((0, 0, 0b111_000_000), Stat(f.Bundle), "only root enters a bundle whose base has setuid files and other users' folders");
 
         // The image: the base's three layers as they are, and none of those paths in the product's layers.
         JObject manifest = JObject.Parse(File.ReadAllText(Path.Combine(image, "blobs", "sha256", BaseImageTests.ManifestDigest(image)[7..])));
@@ -125,6 +126,7 @@ public sealed class BaseImageOwnershipTests
         Assert.AreEqual((1002, 1003, 0b111_101_101), Stat(bundle + "/rootfs/chkpwd"), "the rootless user's, not setgid: it would run as that user's group on the host");
         Assert.AreEqual((1002, 1003, 0b111_101_101), Stat(bundle + "/rootfs/var/mail"), "no setgid, no group write: the group is not the base's");
         Assert.AreEqual((1002, 1003, 0b001_111_111_111), Stat(bundle + "/rootfs/tmp"), "a sticky folder stays writable by all");
+        Assert.AreNotEqual(0b111_000_000, Stat(bundle).Mode, "a rootless bundle's user must reach it");
         Assert.AreEqual(1, logged.Count(l => l.Contains("2 paths of the base image", StringComparison.Ordinal)), string.Join("\n", logged));
     }
 }

@@ -152,6 +152,12 @@ internal sealed class BundleWriter
         }
 
         NativeMethods.SetTimes(staging, _epoch);
+        if (BaseOwnersApplied && entries.Any(e => e.FromBaseLayers))
+        {
+            // The base's setuid and setgid files, its daemons' folders and group-writable ones (/var/mail) are its
+            // owners' on this machine too: only root may enter the bundle, as only root enters an engine's store.
+            File.SetUnixFileMode(staging, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
+        }
     }
 
     /// <summary>config.json and the like, beside rootfs, with the marker that makes the folder ours; their names.</summary>
