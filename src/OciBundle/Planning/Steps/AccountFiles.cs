@@ -27,12 +27,30 @@ internal static class AccountFiles
     }
 
     /// <summary>Whether the base's tree has <paramref name="path"/> (a file, a link, anything), not following a link.</summary>
-    public static bool Has(BaseImage baseImage, string path) => NativeMethods.LStat(baseImage.Root + path) is not null;
+    public static bool Has(BaseImage baseImage, string path) => InRealFolder(baseImage.Root, path) && NativeMethods.LStat(baseImage.Root + path) is not null;
+
+    /// <summary>
+    /// Whether every folder above <paramref name="path"/> in the base's tree is a folder, not a link: the base's
+    /// <c>/etc</c> as a link to <c>/etc</c> would otherwise lead to the build machine's accounts.
+    /// </summary>
+    private static bool InRealFolder(string root, string path)
+    {
+        for (string parent = RootfsPlan.Parent(path); parent != "/"; parent = RootfsPlan.Parent(parent))
+        {
+            if (NativeMethods.LStat(root + parent) is not { } d || (d.Mode & NativeMethods.S_IFMT) != NativeMethods.S_IFDIR)
+            {
+                return false;
+            }
+        }
+
+        return true;
+    }
 
     private static void PlanFile(RootfsPlan plan, BaseImage? baseImage, string path, Func<Accounts.Account, string> line, Func<Accounts.Account, bool> needed, UserSpec user, string reason)
     {
         string host = baseImage?.Root + path;
-        if (baseImage is null || NativeMethods.LStat(host) is not { } s || (s.Mode & NativeMethods.S_IFMT) != NativeMethods.S_IFREG || (long)s.Size > MaxSize)
+        if (baseImage is null || !InRealFolder(baseImage.Root, path)
+            || NativeMethods.LStat(host) is not { } s || (s.Mode & NativeMethods.S_IFMT) != NativeMethods.S_IFREG || (long)s.Size > MaxSize)
         {
             // No base, or a base without one (or with a link, or not a file there): the product's own.
             plan.AddContent(path, Encoding.ASCII.GetBytes(string.Concat(Accounts.All.Select(line))), FileModes.Data, reason + " (generated)");
