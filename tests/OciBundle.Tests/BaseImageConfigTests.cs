@@ -98,6 +98,18 @@ public sealed class BaseImageConfigTests
     }
 
     [TestMethod]
+    public void ABaseWhoseEtcIsALinkOutNeverBringsTheBuildMachinesAccounts()
+    {
+        using var f = new Fixture(addToTree: tree =>
+        {
+            Directory.Delete(Path.Combine(tree, "etc"), recursive: true);
+            File.CreateSymbolicLink(Path.Combine(tree, "etc"), "/etc");
+        });
+        f.Publish(ImageOf(f));
+        Assert.AreEqual("root:x:0:0:root:/root:/sbin/nologin\napp:x:1654:1654:app:/home/app:/sbin/nologin\n", File.ReadAllText(Path.Combine(f.Bundle, "rootfs", "etc", "passwd")), "the product's own, as with no passwd in the base");
+    }
+
+    [TestMethod]
     public void TheBasesHistoryWithEmptyLayerStepsLinesUpWithTheLayersAndItsStopSignalIsKept()
     {
         const string history = """[{"created":"2024-01-02T03:04:05Z","created_by":"ARG RELEASE","empty_layer":true},{"created":"2024-01-02T03:04:06Z","author":"base team","created_by":"ADD rootfs.tar /","comment":"buildkit"},{"created_by":"CMD [\"bash\"]","empty_layer":true}]""";
