@@ -159,6 +159,44 @@ public sealed class BaseImageTests
         return headers;
     }
 
+    /// <summary>
+    /// The review of issue 25's base images, as a user meets it: a Debian base (a local layout) keeps its accounts and
+    /// its history lines up with its layers; podman runs the image as the app user, whose name the base's files now know
+    /// beside the base's own (root, mail, the shadow group).
+    /// </summary>
+    [TestMethod]
+    public void AnImageOnADebianBaseKeepsTheBasesAccountsAndAddsTheAppUser()
+    {
+        TestEnvironment.Require(TestEnvironment.Which("podman") is not null, "podman (Debian package podman)");
+        string root = DebianSysroots.Get("bookworm", "amd64", SysrootTests.Bookworm);
+        using var work = new TempDirectory("ocibundle-base-accounts-");
+        string layout = work.Combine("base");
+        OciLayoutMaker.WithConfig(layout, OciLayoutMaker.Write(layout, new[] { root }, "amd64", tag: "12"),
+            """{"Env":["PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"],"StopSignal":"SIGQUIT","Cmd":["bash"]}""",
+            """[{"created_by":"ARG RELEASE=12","empty_layer":true},{"created_by":"mmdebstrap bookworm"},{"created_by":"CMD [\"bash\"]","empty_layer":true}]""");
+        using TestProject project = TestProject.WithSdkElement("OnDebian", $"<OciBundleSysrootCache>{work.Combine("cache")}</OciBundleSysrootCache>", SysrootTests.AppArg);
+        string archive = work.Combine("ondebian.tar");
+        project.Publish("-p:PublishOciImage=true", $"-p:OciImageBase={layout}:12", $"-p:OciImageArchive={archive}");
+
+        ProcessResult run = TestEnvironment.RunCapture("podman", "run", "--rm", "--ulimit", "nofile=1024:1024", "--ulimit", "nproc=4096:4096", "--entrypoint", "/bin/sh", $"oci-archive:{archive}",
+            "-c", "getent passwd root mail app; getent group shadow app; id -un; cat /etc/passwd | wc -l");
+        Assert.AreEqual(0, run.ExitCode, run.All);
+        string[] lines = run.Output.Split('\n', StringSplitOptions.RemoveEmptyEntries);
+        // The base's lines as base-passwd wrote them ('*', not 'x': mmdebstrap runs no pwconv), the app user's as this product writes it.
+        CollectionAssert.Contains(lines, "root:*:0:0:root:/root:/bin/bash", run.Output);
+        CollectionAssert.Contains(lines, "mail:*:8:8:mail:/var/mail:/usr/sbin/nologin", run.Output);
+        CollectionAssert.Contains(lines, "app:x:1654:1654:app:/home/app:/sbin/nologin", run.Output);
+        CollectionAssert.Contains(lines, "shadow:*:42:", run.Output);
+        CollectionAssert.Contains(lines, "app:x:1654:", run.Output);
+        CollectionAssert.Contains(lines, "app", "the process runs as the app user, by name");
+
+        string image = Path.Combine(project.Directory, "bin", "Release", "net10.0", "linux-x64", "oci-image");
+        JObject manifest = Blob(image, (string)JObject.Parse(File.ReadAllText(Path.Combine(image, "index.json")))["manifests"]![0]!["digest"]!);
+        JObject config = Blob(image, (string)manifest["config"]!["digest"]!);
+        Assert.AreEqual(manifest["layers"]!.Count(), config["history"]!.Count(h => h["empty_layer"]?.Value<bool>() != true), config["history"]!.ToString());
+        Assert.AreEqual("SIGQUIT", (string?)config["config"]!["StopSignal"]);
+    }
+
     private static JObject Blob(string layout, string digest) => JObject.Parse(File.ReadAllText(Path.Combine(layout, "blobs", "sha256", digest[7..])));
 
 

@@ -21,11 +21,12 @@ namespace OciBundle.Tests;
 [TestClass]
 public sealed class BaseImageTests
 {
+    /// <summary>A base layout of one layer; <paramref name="addToTree"/> adds to its tree, <paramref name="containerConfig"/> and <paramref name="history"/> replace its config's.</summary>
     internal sealed class Fixture : IDisposable
     {
         private readonly TempDirectory _dir = new("ocibundle-base-");
 
-        public Fixture(string architecture = "amd64")
+        public Fixture(string architecture = "amd64", Action<string>? addToTree = null, string? containerConfig = null, string? history = null)
         {
             SafetyTests.Fixture.MakeApp(PublishDir);
             string tree = _dir.Combine("tree");
@@ -35,11 +36,12 @@ public sealed class BaseImageTests
             Directory.CreateDirectory(Path.Combine(tree, "var", "lib", "seed"));
             File.WriteAllText(Path.Combine(tree, "var", "lib", "seed", "state.txt"), "the base's data\n");
             File.CreateSymbolicLink(Path.Combine(tree, "var", "run"), "/run");
+            addToTree?.Invoke(tree);
             string tar = _dir.Combine("base.tar");
             TarFile.CreateFromDirectory(tree, tar, includeBaseDirectory: false);
             BaseManifest = OciLayoutMaker.WithConfig(Layout, OciLayoutMaker.Write(Layout, new[] { tar }, architecture, tag: "1"),
-                """{"User":"0:0","Env":["PATH=/usr/local/bin:/usr/bin:/bin","BASE_ONLY=1","DOTNET_RUNNING_IN_CONTAINER=false"],"WorkingDir":"/","Labels":{"team":"base","vendor":"base"},"ExposedPorts":{"22/tcp":{}}}""",
-                """[{"created_by":"base layer"}]""");
+                containerConfig ?? """{"User":"0:0","Env":["PATH=/usr/local/bin:/usr/bin:/bin","BASE_ONLY=1","DOTNET_RUNNING_IN_CONTAINER=false"],"WorkingDir":"/","Labels":{"team":"base","vendor":"base"},"ExposedPorts":{"22/tcp":{}}}""",
+                history ?? """[{"created_by":"base layer"}]""");
         }
 
         public string Layout => _dir.Combine("base");
@@ -51,7 +53,7 @@ public sealed class BaseImageTests
         public string Cache => _dir.Combine("cache");
         public FakeBuildEngine Engine { get; private set; } = new();
 
-        public string[] Publish(string image, bool succeed = true, string? layout = null, string? volume = null)
+        public string[] Publish(string image, bool succeed = true, string? layout = null, string? volume = null, string? user = null)
         {
             Engine = new FakeBuildEngine();
             BuildOciContainer task = TargetDefaults.Task();
@@ -67,9 +69,11 @@ public sealed class BaseImageTests
             task.Sysroot = layout ?? Layout;
             task.ImageBase = layout ?? Layout;
             task.SysrootCache = Cache;
+            task.StateFile = _dir.Combine("proj", "obj", "ocibundle.state");
             task.IncludeTimeZoneData = false;
             task.ImageLabels = new[] { new TaskItem("team", new Dictionary<string, string> { ["Value"] = "project" }) };
             task.ImagePorts = new[] { new TaskItem("8080/tcp") };
+            task.User = user ?? task.User;
             task.Volumes = volume is null ? Array.Empty<ITaskItem>() : new ITaskItem[] { new TaskItem(volume) };
             Assert.AreEqual(succeed, task.Execute(), string.Join("\n", Engine.Errors.Select(e => $"{e.Code}: {e.Message}")));
             return Engine.Errors.Select(e => e.Code).ToArray();
@@ -80,7 +84,7 @@ public sealed class BaseImageTests
 
     }
 
-    private static JObject Blob(string layout, string digest) => JObject.Parse(File.ReadAllText(Path.Combine(layout, "blobs", "sha256", digest[7..])));
+    internal static JObject Blob(string layout, string digest) => JObject.Parse(File.ReadAllText(Path.Combine(layout, "blobs", "sha256", digest[7..])));
 
     internal static string ManifestDigest(string layout) => (string)JObject.Parse(File.ReadAllText(Path.Combine(layout, "index.json")))["manifests"]![0]!["digest"]!;
 

@@ -146,6 +146,9 @@ internal static class Strings
     public static readonly Diagnostic BaseImageNotAnImage = new(nameof(BaseImageNotAnImage)); // OCIB1651
     public static readonly Diagnostic BaseImageLayoutMissing = new(nameof(BaseImageLayoutMissing)); // OCIB1652
     public static readonly Diagnostic BaseImageOwnershipMissing = new(nameof(BaseImageOwnershipMissing)); // OCIB1653
+    public static readonly Diagnostic BaseAccountConflict = new(nameof(BaseAccountConflict)); // OCIB1660
+    public static readonly Diagnostic BaseVolumeOverApp = new(nameof(BaseVolumeOverApp)); // OCIB1661
+    public static readonly Diagnostic BaseVolumeOverPlanned = new(nameof(BaseVolumeOverPlanned)); // OCIB1662
     public static readonly Diagnostic LibraryNotFound = new(nameof(LibraryNotFound)); // OCIB2001
     public static readonly Diagnostic WrongMachine = new(nameof(WrongMachine)); // OCIB2002
     public static readonly Diagnostic CorruptElf = new(nameof(CorruptElf)); // OCIB2003

@@ -22,6 +22,21 @@ internal static class ImageConfigMerge
         return merged;
     }
 
+    /// <summary>
+    /// The base's history as it is, every field and every <c>empty_layer</c> step kept, when its steps that made a layer
+    /// are as many as its layers (the spec's rule, which engines and scanners pair the layers with); else (no history,
+    /// or one that does not line up) one step per base layer, named as the layer is. The product's steps follow.
+    /// </summary>
+    public static IReadOnlyList<OciHistory> History(IReadOnlyList<OciHistory>? baseHistory, IReadOnlyList<string> baseLayers)
+    {
+        if (baseHistory is { Count: > 0 } && baseHistory.Count(h => h.EmptyLayer != true) == baseLayers.Count)
+        {
+            return baseHistory;
+        }
+
+        return baseLayers.Select(name => new OciHistory { CreatedBy = name }).ToList();
+    }
+
     /// <summary>The base's volumes and the project's <c>OciBundleVolume</c>s, each once, sorted; null when there are none.</summary>
     public static SortedDictionary<string, OciEmptyObject>? Volumes(IEnumerable<string>? baseVolumes, IEnumerable<string> volumes) => Ports(baseVolumes, volumes);
 

@@ -35,7 +35,7 @@ internal static class ImageLayoutWriter
             IReadOnlyList<LayerResult> written = LayerWriter.WriteAll(layers, store, request);
             if (request.Base is { } baseImage)
             {
-                written = BaseLayerCopy.Put(store, baseImage, request.Cancel).Concat(written).ToList();
+                written = BaseLayerCopy.Put(store, baseImage, request.Reusable, request.Cancel).Concat(written).ToList();
             }
 
             string manifestDigest = WriteDocuments(store, request, written);
@@ -108,10 +108,13 @@ internal static class ImageLayoutWriter
         {
             Created = created,
             Architecture = request.Architecture,
+            Variant = request.Base?.Config.Variant,
             Os = "linux",
+            OsVersion = request.Base?.Config.OsVersion,
+            OsFeatures = request.Base?.Config.OsFeatures,
             Config = ContainerConfig(request),
             RootFs = new OciRootFs { Type = "layers", DiffIds = written.Select(l => l.DiffId).ToList() },
-            History = (request.Base?.Config.History is { Count: > 0 } baseHistory ? baseHistory : written.Where(l => l.MediaType is not null).Select(l => new OciHistory { CreatedBy = l.Name }))
+            History = ImageConfigMerge.History(request.Base?.Config.History, written.Where(l => l.MediaType is not null).Select(l => l.Name).ToList())
                 .Concat(written.Where(l => l.MediaType is null).Select(l => new OciHistory { Created = created, CreatedBy = "OciBundle.Sdk: " + l.Name })).ToList(),
         };
         (string configDigest, long configSize) = store.Put(OciJson.Serialize(config));
@@ -180,6 +183,7 @@ internal static class ImageLayoutWriter
         ExposedPorts = ImageConfigMerge.Ports(request.Base?.Config.Config?.ExposedPorts?.Keys, request.ExposedPorts),
         Volumes = ImageConfigMerge.Volumes(request.Base?.Config.Config?.Volumes?.Keys, request.Volumes),
         Labels = ImageConfigMerge.Labels(request.Base?.Config.Config?.Labels, request.Labels),
+        StopSignal = request.Base?.Config.Config?.StopSignal,
     };
 
     /// <summary>

@@ -11,16 +11,28 @@ internal sealed record OciImageConfig
     [JsonProperty("architecture", Order = 2)]
     public string? Architecture { get; init; }
 
-    [JsonProperty("os", Order = 3)]
+    /// <summary>The CPU's variant (<c>v8</c> of arm64): a base image's, carried; null without one.</summary>
+    [JsonProperty("variant", Order = 3)]
+    public string? Variant { get; init; }
+
+    [JsonProperty("os", Order = 4)]
     public string? Os { get; init; }
 
-    [JsonProperty("config", Order = 4)]
+    /// <summary>The OS's version a base image names (Windows uses it), carried; null without one.</summary>
+    [JsonProperty("os.version", Order = 5)]
+    public string? OsVersion { get; init; }
+
+    /// <summary>The OS features a base image requires, carried; null without one.</summary>
+    [JsonProperty("os.features", Order = 6)]
+    public IReadOnlyList<string>? OsFeatures { get; init; }
+
+    [JsonProperty("config", Order = 7)]
     public OciContainerConfig? Config { get; init; }
 
-    [JsonProperty("rootfs", Order = 5)]
+    [JsonProperty("rootfs", Order = 8)]
     public OciRootFs? RootFs { get; init; }
 
-    [JsonProperty("history", Order = 6)]
+    [JsonProperty("history", Order = 9)]
     public IReadOnlyList<OciHistory>? History { get; init; }
 }
 
@@ -53,6 +65,10 @@ internal sealed record OciContainerConfig
 
     [JsonProperty("Labels", Order = 8)]
     public IReadOnlyDictionary<string, string>? Labels { get; init; }
+
+    /// <summary>The signal an engine stops the container with (<c>SIGQUIT</c>): a base image's, carried; null for the engine's default (SIGTERM).</summary>
+    [JsonProperty("StopSignal", Order = 9)]
+    public string? StopSignal { get; init; }
 }
 
 /// <summary>The <c>{}</c> of a set written as an object's keys (<c>ExposedPorts</c>, <c>Volumes</c>).</summary>
@@ -71,12 +87,25 @@ internal sealed record OciRootFs
     public IReadOnlyList<string>? DiffIds { get; init; }
 }
 
-/// <summary>One step of an image's history.</summary>
+/// <summary>
+/// One step of an image's history, every field the spec has. An <c>empty_layer</c> step made no layer (an <c>ENV</c>,
+/// a <c>CMD</c>): the steps without it are as many as the layers, and in their order.
+/// </summary>
 internal sealed record OciHistory
 {
     [JsonProperty("created", Order = 1)]
     public string? Created { get; init; }
 
-    [JsonProperty("created_by", Order = 2)]
+    [JsonProperty("author", Order = 2)]
+    public string? Author { get; init; }
+
+    [JsonProperty("created_by", Order = 3)]
     public string? CreatedBy { get; init; }
+
+    [JsonProperty("comment", Order = 4)]
+    public string? Comment { get; init; }
+
+    /// <summary>True for a step that made no layer; null (omitted) for one that did.</summary>
+    [JsonProperty("empty_layer", Order = 5)]
+    public bool? EmptyLayer { get; init; }
 }

@@ -40,6 +40,8 @@ internal sealed class BaseFilesStep : IPlanStep
             CheckVolume(baseImage, volume.Path);
         }
 
+        CheckBaseVolumes(context, baseImage, fromBase);
+
         int planned = context.Plan.Count;
         int added = AddTree(context.Plan, baseImage, fromBase, context.Cancel);
         context.Log($"Base image {baseImage.Source}: {fromBase.Count - added} of {planned} planned paths are in its layers as planned, {planned - fromBase.Count + added} go on top; {added} more paths of its tree planned for the bundle.");
@@ -78,6 +80,34 @@ internal sealed class BaseFilesStep : IPlanStep
             && Directory.EnumerateFileSystemEntries(baseImage.Root + volume).Order(StringComparer.Ordinal).FirstOrDefault() is { } first)
         {
             throw new OciBundleException(Strings.PlannedUnderVolume, volume + "/" + Path.GetFileName(first), volume);
+        }
+    }
+
+    /// <summary>
+    /// The base config's own <c>Volumes</c>, which the image keeps: an engine mounts a volume at each, filled from the
+    /// image only when new, so a volume kept from an earlier run hides what a newer image puts there. Not at, above or
+    /// inside the app's folder (OCIB1661), and nothing the product puts (a file, a link, a folder of its own below it)
+    /// under one (OCIB1662); the base's own files under it are the base's design. A folder the product makes at the
+    /// volume itself (an <c>OciBundleVolume</c> of the same path, which the bundle binds) is no mistake.
+    /// </summary>
+    private static void CheckBaseVolumes(PlanContext context, BaseImage baseImage, HashSet<string> fromBase)
+    {
+        string app = ContainerPath.Normalize(context.Process.WorkingDirectory);
+        foreach (string declared in baseImage.Config.Config?.Volumes?.Keys.Order(StringComparer.Ordinal) ?? Enumerable.Empty<string>())
+        {
+            string volume = ContainerPath.Normalize(declared);
+            if (ContainerPath.IsSameOrInside(volume, app) || ContainerPath.IsSameOrInside(app, volume))
+            {
+                throw new OciBundleException(Strings.BaseVolumeOverApp, baseImage.Source, declared, app);
+            }
+
+            RootfsEntry? hidden = context.Plan.Entries
+                .Where(e => e.Path != "/" && !fromBase.Contains(e.Path) && ContainerPath.IsSameOrInside(e.Path, volume) && (e.Kind != RootfsEntryKind.Directory || e.Path != volume))
+                .OrderBy(e => e.Path, StringComparer.Ordinal).FirstOrDefault();
+            if (hidden is not null)
+            {
+                throw new OciBundleException(Strings.BaseVolumeOverPlanned, baseImage.Source, declared, hidden.Path, hidden.Reason);
+            }
         }
     }
 

@@ -14,22 +14,18 @@ internal sealed class SystemFilesStep : IPlanStep
     public void Run(PlanContext context)
     {
         RootfsPlan plan = context.Plan;
-        var passwd = new StringBuilder();
-        var group = new StringBuilder();
-        foreach ((string name, uint id, string home) in Accounts.All)
-        {
-            passwd.Append(name).Append(":x:").Append(id).Append(':').Append(id).Append(':').Append(name).Append(':').Append(home).Append(":/sbin/nologin\n");
-            group.Append(name).Append(":x:").Append(id).Append(":\n");
-        }
-
-        plan.AddContent("/etc/passwd", Encoding.ASCII.GetBytes(passwd.ToString()), FileModes.Data, "accounts: root and the app user (generated)");
-        plan.AddContent("/etc/group", Encoding.ASCII.GetBytes(group.ToString()), FileModes.Data, "groups: root and the app user (generated)");
+        AccountFiles.Plan(context);
 
         // Without these, glibc asks DNS first and "localhost" does not resolve: an app calling itself, or Kestrel
-        // binding to localhost, fails with EAI_AGAIN. The container's own, not the host's.
+        // binding to localhost, fails with EAI_AGAIN. The container's own, not the host's. A base image's own
+        // nsswitch.conf is its choice (sss, ldap, myhostname) and is kept.
         string hosts = $"127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n127.0.1.1\t{context.Isolation.Hostname}\n";
         plan.AddContent("/etc/hosts", Encoding.ASCII.GetBytes(hosts), FileModes.Data, "name resolution: localhost and the container's hostname (generated)");
-        plan.AddContent("/etc/nsswitch.conf", "passwd: files\ngroup: files\nhosts: files dns\n"u8.ToArray(), FileModes.Data, "name service order: files before DNS (generated)");
+        if (context.Base is null || !AccountFiles.Has(context.Base, "/etc/nsswitch.conf"))
+        {
+            plan.AddContent("/etc/nsswitch.conf", "passwd: files\ngroup: files\nhosts: files dns\n"u8.ToArray(), FileModes.Data, "name service order: files before DNS (generated)");
+        }
+
         plan.AddDirectory("/root", "home of root", Mode700);
         plan.AddDirectory(Accounts.App.Home, "home of the app user, writable by it", RootfsPlan.DirectoryMode, owner: (int)Accounts.App.Id);
         plan.AddDirectory("/tmp", "temporary files, writable by every user (1777)", Mode1777);
