@@ -312,6 +312,43 @@ public sealed class SbomTests
     }
 
     [TestMethod]
+    public void LicensesAreRememberedByTheIdentityOfTheFileTheyWereReadFrom()
+    {
+        using Fixture f = Debian(out string nuget);
+        string cache = Path.Combine(f.Root, "cache");
+        string copyright = Path.Combine(f.Sysroot, "usr", "share", "doc", "libc6", "copyright");
+        string? LibcLicense() => (string?)Package(Sbom(f), "libc6")["licenseDeclared"];
+        void CleanPublish()
+        {
+            Directory.Delete(f.Bundle, recursive: true);
+            File.Delete(f.State);
+            f.Publish(t => { t.NuGetPackageRoot = nuget; t.CacheDirectory = cache; });
+        }
+
+        f.Publish(t => { t.NuGetPackageRoot = nuget; t.CacheDirectory = cache; });
+        const string Read = "(GPL-2.0-or-later OR MIT) AND LGPL-2.1-or-later";
+        Assert.AreEqual(Read, LibcLicense());
+        string entry = Directory.GetFiles(Path.Combine(cache, "digests")).Single(e => File.ReadAllText(e).StartsWith("ocibundle-licenses 1\n", StringComparison.Ordinal));
+        string[] lines = File.ReadAllLines(entry);
+        int line = Array.FindIndex(lines, l => l.StartsWith(copyright + "\t", StringComparison.Ordinal));
+        Assert.IsTrue(line > 0, File.ReadAllText(entry));
+        Assert.IsTrue(lines.Any(l => l.Contains("acme.json.nuspec\t", StringComparison.Ordinal)), "the nuspec's license too");
+
+        // Shown to be used: a license altered by hand in the cache is believed while the file keeps its identity...
+        string[] remembered = System.Text.Encoding.UTF8.GetString(Convert.FromBase64String(lines[line].Split('\t')[1])).Split('\n');
+        Assert.AreEqual(Read, remembered[1]);
+        lines[line] = copyright + "\t" + Convert.ToBase64String(System.Text.Encoding.UTF8.GetBytes(remembered[0] + "\nMIT"));
+        File.WriteAllLines(entry, lines);
+        CleanPublish();
+        Assert.AreEqual("MIT", LibcLicense(), "the remembered license, not the file, was used");
+
+        // ...but never once the file was written again: then it is read again.
+        File.AppendAllText(copyright, "\n");
+        CleanPublish();
+        Assert.AreEqual(Read, LibcLicense());
+    }
+
+    [TestMethod]
     public void TheDigestCacheSpansCleanBuildsButNeverOutlivesAChangeAndIsIgnoredWhenOthersCanWriteIt()
     {
         using Fixture f = Debian(out string nuget);

@@ -111,12 +111,19 @@ internal sealed class PackageDatabase
 
         public bool Learned { get; set; }
 
+        private readonly Dictionary<string, DpkgPackage?> _recalled = new(StringComparer.Ordinal);
+
         /// <summary>
         /// The remembered answer for <paramref name="package"/> (its package, or null for one not installed), made
         /// from its stanza as the status file's own would be; null when there is none, or it is not that package's.
         /// </summary>
         public (DpkgPackage? Package, bool Known)? Recall(string package)
         {
+            if (_recalled.TryGetValue(package, out DpkgPackage? again))
+            {
+                return (again, true);
+            }
+
             if (Remembered is null || !Remembered.TryGetValue(package, out string? stanza))
             {
                 return null;
@@ -129,6 +136,7 @@ internal sealed class PackageDatabase
             }
 
             Asked[package] = stanza;
+            _recalled[package] = found;
             return (found, true);
         }
     }

@@ -141,6 +141,37 @@ internal sealed class DigestCache
             .Where(s => s.Key.Length > 0 && !s.Key.Contains('/'))
             .Select(s => KeyValuePair.Create(s.Key, Convert.ToBase64String(Encoding.UTF8.GetBytes(s.Value)))));
 
+    private const string LicensesVersion = "ocibundle-licenses 1";
+
+    /// <summary>The license expressions read from files (Debian copyright files, nuspecs), by path, with the identity each was read at.</summary>
+    public Dictionary<string, (string Identity, string License)> ReadLicenses()
+    {
+        var result = new Dictionary<string, (string, string)>(StringComparer.Ordinal);
+        try
+        {
+            foreach ((string path, string encoded) in ReadAnswers(LicensesVersion, "licenses", "licenses", "1", question => question.StartsWith('/')) ?? new Dictionary<string, string>())
+            {
+                string[] parts = Encoding.UTF8.GetString(Convert.FromBase64String(encoded)).Split('\n');
+                if (parts.Length == 2)
+                {
+                    result[path] = (parts[0], parts[1]);
+                }
+            }
+        }
+        catch (FormatException)
+        {
+            result.Clear();
+        }
+
+        return result;
+    }
+
+    /// <summary>Writes the license expressions (those still known plus the new), by rename; failures are ignored.</summary>
+    public void WriteLicenses(IReadOnlyDictionary<string, (string Identity, string License)> licenses) =>
+        WriteAnswers(LicensesVersion, "licenses", "licenses", "1", licenses
+            .Where(l => l.Key.StartsWith('/') && !l.Value.Identity.Contains('\n') && !l.Value.License.Contains('\n'))
+            .Select(l => KeyValuePair.Create(l.Key, Convert.ToBase64String(Encoding.UTF8.GetBytes(l.Value.Identity + "\n" + l.Value.License)))));
+
     /// <summary>One question per line, "question\tanswer", after the format's version, the folder or file asked about and the key the answers hold for.</summary>
     private IReadOnlyDictionary<string, string>? ReadAnswers(string version, string entry, string about, string key, Func<string, bool> validQuestion)
     {
