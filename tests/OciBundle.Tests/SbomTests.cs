@@ -259,6 +259,96 @@ public sealed class SbomTests
     }
 
     [TestMethod]
+    public void InstalledPackagesAreRememberedForTheStatusFileUnchangedGiveTheBytesOfAFreshPlanAndAreReadAgainWhenItChanges()
+    {
+        using Fixture f = Debian(out string nuget);
+        string cache = Path.Combine(f.Root, "cache");
+        string status = Path.Combine(f.Sysroot, "var", "lib", "dpkg", "status");
+        string libc6 = Path.Combine(f.Bundle, "rootfs", "var", "lib", "dpkg", "status.d", "libc6");
+        Dictionary<string, byte[]> Planned() => new[] { "config.json", "sbom.spdx.json" }
+            .Concat(Directory.GetFiles(Path.Combine(f.Bundle, "rootfs", "var", "lib", "dpkg", "status.d")).Select(p => Path.GetRelativePath(f.Bundle, p)))
+            .ToDictionary(p => p, p => File.ReadAllBytes(Path.Combine(f.Bundle, p)));
+        void CleanPublish(string withCache)
+        {
+            Directory.Delete(f.Bundle, recursive: true);
+            File.Delete(f.State);
+            f.Publish(t => { t.NuGetPackageRoot = nuget; t.CacheDirectory = withCache; });
+        }
+
+        f.Publish(t => { t.NuGetPackageRoot = nuget; t.CacheDirectory = cache; });
+        string entry = Directory.GetFiles(Path.Combine(cache, "digests")).Single(e => File.ReadAllText(e).StartsWith("ocibundle-dpkg-status 1\n", StringComparison.Ordinal));
+
+        // An app change planned with the stanzas remembered gives, byte for byte, what a plan with no cache and no state gives.
+        File.AppendAllText(Path.Combine(f.PublishDir, "Hello"), "echo changed\n");
+        f.Publish(t => { t.NuGetPackageRoot = nuget; t.CacheDirectory = cache; });
+        Dictionary<string, byte[]> reused = Planned();
+        CleanPublish(Path.Combine(f.Root, "fresh-cache"));
+        Dictionary<string, byte[]> fresh = Planned();
+        CollectionAssert.AreEquivalent(fresh.Keys, reused.Keys);
+        Assert.IsTrue(fresh.ContainsKey("rootfs/var/lib/dpkg/status.d/libc6"), string.Join(", ", fresh.Keys));
+        foreach ((string path, byte[] bytes) in fresh)
+        {
+            CollectionAssert.AreEqual(bytes, reused[path], path);
+        }
+
+        // Shown to be used: a stanza altered by hand in the cache is believed...
+        string[] lines = File.ReadAllLines(entry);
+        int line = Array.FindIndex(lines, l => l.StartsWith("libc6:amd64\t", StringComparison.Ordinal));
+        Assert.IsTrue(line > 0, File.ReadAllText(entry));
+        string stanza = System.Text.Encoding.UTF8.GetString(Convert.FromBase64String(lines[line].Split('\t')[1]));
+        StringAssert.StartsWith(File.ReadAllText(libc6), "Package: libc6\n");
+        Assert.AreEqual(File.ReadAllText(libc6), stanza);
+        string altered = System.Text.RegularExpressions.Regex.Replace(stanza, "Version: [^\n]+", "Version: 9.9-remembered");
+        lines[line] = "libc6:amd64\t" + Convert.ToBase64String(System.Text.Encoding.UTF8.GetBytes(altered));
+        File.WriteAllLines(entry, lines);
+        CleanPublish(cache);
+        StringAssert.Contains(File.ReadAllText(libc6), "Version: 9.9-remembered", "the remembered stanza, not the status file, was used");
+
+        // ...but never once the status file changed (dpkg rewrites it on every install): then it is read again.
+        File.AppendAllText(status, "\n");
+        CleanPublish(cache);
+        Assert.AreEqual(stanza, File.ReadAllText(libc6));
+        Assert.IsFalse(File.ReadAllText(entry).Contains(lines[line], StringComparison.Ordinal), "the answers are kept for the new identity");
+    }
+
+    [TestMethod]
+    public void LicensesAreRememberedByTheIdentityOfTheFileTheyWereReadFrom()
+    {
+        using Fixture f = Debian(out string nuget);
+        string cache = Path.Combine(f.Root, "cache");
+        string copyright = Path.Combine(f.Sysroot, "usr", "share", "doc", "libc6", "copyright");
+        string? LibcLicense() => (string?)Package(Sbom(f), "libc6")["licenseDeclared"];
+        void CleanPublish()
+        {
+            Directory.Delete(f.Bundle, recursive: true);
+            File.Delete(f.State);
+            f.Publish(t => { t.NuGetPackageRoot = nuget; t.CacheDirectory = cache; });
+        }
+
+        f.Publish(t => { t.NuGetPackageRoot = nuget; t.CacheDirectory = cache; });
+        const string Read = "(GPL-2.0-or-later OR MIT) AND LGPL-2.1-or-later";
+        Assert.AreEqual(Read, LibcLicense());
+        string entry = Directory.GetFiles(Path.Combine(cache, "digests")).Single(e => File.ReadAllText(e).StartsWith("ocibundle-licenses 1\n", StringComparison.Ordinal));
+        string[] lines = File.ReadAllLines(entry);
+        int line = Array.FindIndex(lines, l => l.StartsWith(copyright + "\t", StringComparison.Ordinal));
+        Assert.IsTrue(line > 0, File.ReadAllText(entry));
+        Assert.IsTrue(lines.Any(l => l.Contains("acme.json.nuspec\t", StringComparison.Ordinal)), "the nuspec's license too");
+
+        // Shown to be used: a license altered by hand in the cache is believed while the file keeps its identity...
+        string[] remembered = System.Text.Encoding.UTF8.GetString(Convert.FromBase64String(lines[line].Split('\t')[1])).Split('\n');
+        Assert.AreEqual(Read, remembered[1]);
+        lines[line] = copyright + "\t" + Convert.ToBase64String(System.Text.Encoding.UTF8.GetBytes(remembered[0] + "\nMIT"));
+        File.WriteAllLines(entry, lines);
+        CleanPublish();
+        Assert.AreEqual("MIT", LibcLicense(), "the remembered license, not the file, was used");
+
+        // ...but never once the file was written again: then it is read again.
+        File.AppendAllText(copyright, "\n");
+        CleanPublish();
+        Assert.AreEqual(Read, LibcLicense());
+    }
+
+    [TestMethod]
     public void TheDigestCacheSpansCleanBuildsButNeverOutlivesAChangeAndIsIgnoredWhenOthersCanWriteIt()
     {
         using Fixture f = Debian(out string nuget);

@@ -41,6 +41,7 @@ internal sealed class PackageDatabase
     private Dictionary<string, string>? _owners;
     private bool _learned;
     private Dictionary<string, DpkgPackage>? _installed;
+    private StatusAnswers? _status;
 
     private PackageDatabase(SysrootView sysroot, Func<Dictionary<string, string>> readLists, IReadOnlyDictionary<string, string>? remembered, (Storage.DigestCache, string, string)? store)
     {
@@ -56,9 +57,22 @@ internal sealed class PackageDatabase
     /// </summary>
     public DpkgPackage? Installed(string package)
     {
+        if (_status is null)
+        {
+            // The status file's identity before it is read: the answers kept are those of exactly that file.
+            string statusPath = _sysroot.RegularFile(StatusFile) ?? _sysroot.HostPath(StatusFile);
+            _sysroot.Inputs?.Path(statusPath);
+            string identity = State.InputLedger.PathIdentity(statusPath);
+            _status = new StatusAnswers(statusPath, identity, _store?.Cache.ReadInstalled(statusPath, identity));
+        }
+
+        if (_installed is null && _status.Recall(package) is { } recalled)
+        {
+            return recalled.Package;
+        }
+
         if (_installed is null)
         {
-            _sysroot.Inputs?.Path(_sysroot.RegularFile(StatusFile) ?? _sysroot.HostPath(StatusFile));
             try
             {
                 _installed = _sysroot.ReadText(StatusFile, MaxStatusBytes) is { } status ? DpkgPackage.ReadStatus(status) : new(StringComparer.Ordinal);
@@ -67,9 +81,64 @@ internal sealed class PackageDatabase
             {
                 throw new OciBundleException(Diagnostics.Strings.RuntimeConfigUnreadable, _sysroot.HostPath(StatusFile), e.Message);
             }
+
+            // Kept only when the file read is still the one whose identity the answers go under.
+            _status.Learned = State.InputLedger.PathIdentity(_status.Path) == _status.Identity;
         }
 
-        return _installed.TryGetValue(package, out DpkgPackage? found) || _installed.TryGetValue(package.Split(':')[0], out found) ? found : null;
+        DpkgPackage? found = _installed.TryGetValue(package, out DpkgPackage? direct) || _installed.TryGetValue(package.Split(':')[0], out direct) ? direct : null;
+        _status.Asked[package] = found?.Stanza ?? "";
+        return found;
+    }
+
+    /// <summary>The status file's answers remembered for its identity, and those given in this plan.</summary>
+    private sealed class StatusAnswers
+    {
+        public StatusAnswers(string path, string identity, IReadOnlyDictionary<string, string>? remembered)
+        {
+            Path = path;
+            Identity = identity;
+            Remembered = remembered;
+        }
+
+        public string Path { get; }
+
+        public string Identity { get; }
+
+        public IReadOnlyDictionary<string, string>? Remembered { get; }
+
+        public Dictionary<string, string> Asked { get; } = new(StringComparer.Ordinal);
+
+        public bool Learned { get; set; }
+
+        private readonly Dictionary<string, DpkgPackage?> _recalled = new(StringComparer.Ordinal);
+
+        /// <summary>
+        /// The remembered answer for <paramref name="package"/> (its package, or null for one not installed), made
+        /// from its stanza as the status file's own would be; null when there is none, or it is not that package's.
+        /// </summary>
+        public (DpkgPackage? Package, bool Known)? Recall(string package)
+        {
+            if (_recalled.TryGetValue(package, out DpkgPackage? again))
+            {
+                return (again, true);
+            }
+
+            if (Remembered is null || !Remembered.TryGetValue(package, out string? stanza))
+            {
+                return null;
+            }
+
+            DpkgPackage? found = null;
+            if (stanza.Length > 0 && (DpkgPackage.ReadStatus(stanza).Values.FirstOrDefault() is not { } parsed || parsed.Name != package.Split(':')[0] || (found = parsed).Stanza != stanza))
+            {
+                return null;
+            }
+
+            Asked[package] = stanza;
+            _recalled[package] = found;
+            return (found, true);
+        }
     }
 
     /// <summary>
@@ -159,7 +228,23 @@ internal sealed class PackageDatabase
     {
         lock (_gate)
         {
-            if (_store is not { } store || (!_learned && _remembered is not null))
+            if (_store is not { } store)
+            {
+                return;
+            }
+
+            if (_status is { Learned: true } status)
+            {
+                var stanzas = new Dictionary<string, string>(status.Remembered ?? new Dictionary<string, string>(), StringComparer.Ordinal);
+                foreach ((string package, string stanza) in status.Asked)
+                {
+                    stanzas[package] = stanza;
+                }
+
+                store.Cache.WriteInstalled(status.Path, status.Identity, stanzas);
+            }
+
+            if (!_learned && _remembered is not null)
             {
                 return;
             }

@@ -28,39 +28,50 @@ internal static class FileDigests
         var hashed = new ConcurrentDictionary<string, bool>(StringComparer.Ordinal);
         Dictionary<string, (string Identity, FileDigest Digest)> Cached(string folder) =>
             folders.GetOrAdd(folder, f => new Lazy<Dictionary<string, (string, FileDigest)>>(() => cache!.Read(f))).Value;
-        Parallel.ForEach(
-            files,
-            new ParallelOptions { MaxDegreeOfParallelism = Math.Max(2, Environment.ProcessorCount), CancellationToken = cancel },
-            file =>
+        // What the last publish or the cache knows by identity is taken in one pass on this thread; only the rest is
+        // read, on all cores. After an app change that is a few files: a loop of a few hundred look-ups is quicker
+        // alone than spread over threads a loaded machine may not schedule.
+        var toHash = new List<(RootfsEntry File, string Identity)>();
+        foreach (RootfsEntry file in files)
+        {
+            cancel.ThrowIfCancellationRequested();
+            if (file.Content is not null)
             {
-                if (file.Content is not null)
-                {
-                    byPath[file.Path] = new FileDigest(Hex(SHA1.HashData(file.Content)), Hex(SHA256.HashData(file.Content)));
-                    return;
-                }
+                byPath[file.Path] = new FileDigest(Hex(SHA1.HashData(file.Content)), Hex(SHA256.HashData(file.Content)));
+                continue;
+            }
 
-                string source = file.SourcePath!;
-                string identity = identities.TryGetValue("path " + source, out string? id) ? id : State.InputLedger.PathIdentity(source);
-                if (known is not null && known.TryGetValue(source, out string? recorded) && recorded.Split('\t') is [var was, var text]
-                    && was == identity && FileDigest.Parse(text) is { } reused)
-                {
-                    byPath[file.Path] = reused;
-                    bySource[source] = recorded;
-                    return;
-                }
+            string source = file.SourcePath!;
+            string identity = identities.TryGetValue("path " + source, out string? id) ? id : State.InputLedger.PathIdentity(source);
+            if (known is not null && known.TryGetValue(source, out string? recorded) && recorded.Split('\t') is [var was, var text]
+                && was == identity && FileDigest.Parse(text) is { } reused)
+            {
+                byPath[file.Path] = reused;
+                bySource[source] = recorded;
+                continue;
+            }
 
-                string folder = Path.GetDirectoryName(source)!, name = Path.GetFileName(source);
-                if (cache is not null && Cached(folder).TryGetValue(name, out var entry) && entry.Identity == identity)
-                {
-                    byPath[file.Path] = entry.Digest;
-                    bySource[source] = identity + "\t" + entry.Digest;
-                    return;
-                }
+            string folder = Path.GetDirectoryName(source)!, name = Path.GetFileName(source);
+            if (cache is not null && Cached(folder).TryGetValue(name, out var entry) && entry.Identity == identity)
+            {
+                byPath[file.Path] = entry.Digest;
+                bySource[source] = identity + "\t" + entry.Digest;
+                continue;
+            }
 
+            toHash.Add((file, identity));
+        }
+
+        Parallel.ForEach(
+            toHash,
+            new ParallelOptions { MaxDegreeOfParallelism = toHash.Count < 2 ? 1 : Math.Max(2, Environment.ProcessorCount), CancellationToken = cancel },
+            item =>
+            {
+                string source = item.File.SourcePath!;
                 FileDigest digest = Hash(source);
-                byPath[file.Path] = digest;
-                bySource[source] = identity + "\t" + digest;
-                hashed[folder] = true;
+                byPath[item.File.Path] = digest;
+                bySource[source] = item.Identity + "\t" + digest;
+                hashed[Path.GetDirectoryName(source)!] = true;
             });
 
         // Remember what was hashed, beside what the cache held for the folder's other files (other projects use them).

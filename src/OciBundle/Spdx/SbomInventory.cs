@@ -225,7 +225,7 @@ internal sealed class SbomInventory
             Version = deb.Version,
             Purl = $"pkg:deb/{SpdxNames.Encode(ns)}/{SpdxNames.Encode(deb.Name)}@{SpdxNames.Encode(deb.Version)}?" + string.Join("&", qualifiers.Select(q => q.Key + "=" + SpdxNames.Encode(q.Value))),
             Supplier = deb.Maintainer is { } m ? "Organization: " + m.Replace(" <", " (", StringComparison.Ordinal).Replace(">", ")", StringComparison.Ordinal) : null,
-            License = copyright is null ? NoAssertion : DeclaredLicense.FromDebianCopyright(copyright),
+            License = copyright is null ? NoAssertion : Licensed(copyright, DeclaredLicense.FromDebianCopyright),
             SourceInfo = $"built package from: {deb.SourceName} {deb.SourceVersion}",
             Comment = "a Debian package of the sysroot, from its dpkg database",
         };
@@ -246,6 +246,8 @@ internal sealed class SbomInventory
         }
 
         _s.Inputs?.Path(nuspec);
-        return DeclaredLicense.FromNuspec(nuspec);
+        return Licensed(nuspec, DeclaredLicense.FromNuspec);
     }
+
+    private string Licensed(string path, Func<string, string> read) => _s.Licenses is { } licenses ? licenses.Of(path, read) : read(path);
 }

@@ -38,6 +38,9 @@ internal sealed record SbomSources
     /// <summary>The sysroot's dpkg database; null when it has none.</summary>
     public PackageDatabase? Packages { get; init; }
 
+    /// <summary>The license expressions read from files, remembered by identity; null: read each file.</summary>
+    public LicenseMemory? Licenses { get; init; }
+
     public OsRelease? Os { get; init; }
 
     /// <summary>The RID's architecture (<c>x64</c>, <c>arm64</c>), for the runtime pack a shared framework is.</summary>

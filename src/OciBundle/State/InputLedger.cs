@@ -19,10 +19,19 @@ internal sealed class InputLedger
     public IReadOnlyDictionary<string, string> Entries => _entries;
 
     /// <summary>Records a path the plan depends on: a file read or copied, a link followed, or a probe that found nothing.</summary>
-    public void Path(string hostPath) => _entries.TryAdd("path " + hostPath, PathIdentity(hostPath));
+    /// <remarks>Only the first record of a path counts, so a path met again is not looked at again.</remarks>
+    public void Path(string hostPath) => Record("path " + hostPath, hostPath, PathIdentity);
 
     /// <summary>Records the names in a folder whose contents the plan enumerated.</summary>
-    public void Listing(string hostDir) => _entries.TryAdd("list " + hostDir, ListingIdentity(hostDir));
+    public void Listing(string hostDir) => Record("list " + hostDir, hostDir, ListingIdentity);
+
+    private void Record(string key, string host, Func<string, string> identity)
+    {
+        if (!_entries.ContainsKey(key))
+        {
+            _entries.TryAdd(key, identity(host));
+        }
+    }
 
     /// <summary>The first recorded input that is no longer as recorded, or null when none changed.</summary>
     public static string? FirstChange(IReadOnlyDictionary<string, string> recorded)

@@ -104,13 +104,78 @@ internal sealed class DigestCache
 
     private const string OwnersVersion = "ocibundle-dpkg-owners 1";
 
+    private const string InstalledVersion = "ocibundle-dpkg-status 1";
+
     /// <summary>
     /// The package owning each path a plan asked about, remembered for a dpkg info folder whose lists had exactly the
     /// identities <paramref name="key"/> hashes (""  for a path no package lists); null when there is none for them.
     /// </summary>
-    public IReadOnlyDictionary<string, string>? ReadOwners(string infoFolder, string key)
+    public IReadOnlyDictionary<string, string>? ReadOwners(string infoFolder, string key) =>
+        ReadAnswers(OwnersVersion, "dpkg " + infoFolder, infoFolder, key, question => question.StartsWith('/'));
+
+    /// <summary>Writes the owners of the paths asked about, by rename; failures are ignored (the lists are read next time).</summary>
+    public void WriteOwners(string infoFolder, string key, IReadOnlyDictionary<string, string> owners) =>
+        WriteAnswers(OwnersVersion, "dpkg " + infoFolder, infoFolder, key, owners.Where(o => o.Key.StartsWith('/')));
+
+    /// <summary>
+    /// The status stanza (trimmed, as <c>DpkgPackage.Stanza</c>) of each package a plan asked about, remembered for a
+    /// dpkg status file of exactly the identity <paramref name="identity"/> ("" for a package it does not list as
+    /// installed); null when there is none for that identity.
+    /// </summary>
+    public IReadOnlyDictionary<string, string>? ReadInstalled(string statusFile, string identity)
     {
-        string path = EntryPath("dpkg " + infoFolder);
+        IReadOnlyDictionary<string, string>? encoded = ReadAnswers(InstalledVersion, "dpkg-status " + statusFile, statusFile, identity, question => question.Length > 0 && !question.Contains('/'));
+        try
+        {
+            return encoded?.ToDictionary(a => a.Key, a => Encoding.UTF8.GetString(Convert.FromBase64String(a.Value)), StringComparer.Ordinal);
+        }
+        catch (FormatException)
+        {
+            return null;
+        }
+    }
+
+    /// <summary>Writes the stanzas of the packages asked about, by rename; failures are ignored (the status file is read next time).</summary>
+    public void WriteInstalled(string statusFile, string identity, IReadOnlyDictionary<string, string> stanzas) =>
+        WriteAnswers(InstalledVersion, "dpkg-status " + statusFile, statusFile, identity, stanzas
+            .Where(s => s.Key.Length > 0 && !s.Key.Contains('/'))
+            .Select(s => KeyValuePair.Create(s.Key, Convert.ToBase64String(Encoding.UTF8.GetBytes(s.Value)))));
+
+    private const string LicensesVersion = "ocibundle-licenses 1";
+
+    /// <summary>The license expressions read from files (Debian copyright files, nuspecs), by path, with the identity each was read at.</summary>
+    public Dictionary<string, (string Identity, string License)> ReadLicenses()
+    {
+        var result = new Dictionary<string, (string, string)>(StringComparer.Ordinal);
+        try
+        {
+            foreach ((string path, string encoded) in ReadAnswers(LicensesVersion, "licenses", "licenses", "1", question => question.StartsWith('/')) ?? new Dictionary<string, string>())
+            {
+                string[] parts = Encoding.UTF8.GetString(Convert.FromBase64String(encoded)).Split('\n');
+                if (parts.Length == 2)
+                {
+                    result[path] = (parts[0], parts[1]);
+                }
+            }
+        }
+        catch (FormatException)
+        {
+            result.Clear();
+        }
+
+        return result;
+    }
+
+    /// <summary>Writes the license expressions (those still known plus the new), by rename; failures are ignored.</summary>
+    public void WriteLicenses(IReadOnlyDictionary<string, (string Identity, string License)> licenses) =>
+        WriteAnswers(LicensesVersion, "licenses", "licenses", "1", licenses
+            .Where(l => l.Key.StartsWith('/') && !l.Value.Identity.Contains('\n') && !l.Value.License.Contains('\n'))
+            .Select(l => KeyValuePair.Create(l.Key, Convert.ToBase64String(Encoding.UTF8.GetBytes(l.Value.Identity + "\n" + l.Value.License)))));
+
+    /// <summary>One question per line, "question\tanswer", after the format's version, the folder or file asked about and the key the answers hold for.</summary>
+    private IReadOnlyDictionary<string, string>? ReadAnswers(string version, string entry, string about, string key, Func<string, bool> validQuestion)
+    {
+        string path = EntryPath(entry);
         try
         {
             if (!File.Exists(path))
@@ -120,15 +185,15 @@ internal sealed class DigestCache
 
             var result = new Dictionary<string, string>(StringComparer.Ordinal);
             using var reader = new StreamReader(path, Encoding.UTF8);
-            if (reader.ReadLine() != OwnersVersion || reader.ReadLine() != infoFolder || reader.ReadLine() != key)
+            if (reader.ReadLine() != version || reader.ReadLine() != about || reader.ReadLine() != key)
             {
-                return null; // another format, another folder with the same hash, or a list changed since
+                return null; // another format, another folder with the same hash, or an input changed since
             }
 
             while (reader.ReadLine() is { } line)
             {
                 int tab = line.IndexOf('\t');
-                if (tab <= 0 || line[0] != '/')
+                if (tab <= 0 || !validQuestion(line[..tab]))
                 {
                     return null;
                 }
@@ -144,19 +209,18 @@ internal sealed class DigestCache
         }
     }
 
-    /// <summary>Writes the owners of the paths asked about, by rename; failures are ignored (the lists are read next time).</summary>
-    public void WriteOwners(string infoFolder, string key, IReadOnlyDictionary<string, string> owners)
+    private void WriteAnswers(string version, string entry, string about, string key, IEnumerable<KeyValuePair<string, string>> answers)
     {
-        var text = new StringBuilder().Append(OwnersVersion).Append('\n').Append(infoFolder).Append('\n').Append(key).Append('\n');
-        foreach ((string path, string owner) in owners.OrderBy(o => o.Key, StringComparer.Ordinal))
+        var text = new StringBuilder().Append(version).Append('\n').Append(about).Append('\n').Append(key).Append('\n');
+        foreach ((string question, string answer) in answers.OrderBy(o => o.Key, StringComparer.Ordinal))
         {
-            if (path.StartsWith('/') && !path.Contains('\t') && !path.Contains('\n') && !owner.Contains('\t') && !owner.Contains('\n'))
+            if (!question.Contains('\t') && !question.Contains('\n') && !answer.Contains('\t') && !answer.Contains('\n'))
             {
-                text.Append(path).Append('\t').Append(owner).Append('\n');
+                text.Append(question).Append('\t').Append(answer).Append('\n');
             }
         }
 
-        WriteFile(EntryPath("dpkg " + infoFolder), text.ToString());
+        WriteFile(EntryPath(entry), text.ToString());
     }
 
     private const string PackagesVersion = "ocibundle-nupkg-sha512 1";

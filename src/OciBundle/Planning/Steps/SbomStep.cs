@@ -35,8 +35,10 @@ internal sealed class SbomStep : IPlanStep
         IReadOnlyList<DepsLibrary> libraries = ReadDepsJson(context);
         context.AppLibraries = libraries;
         NuGetPackageFiles? packageFiles = content.NuGetPackageRoot is { } root ? new NuGetPackageFiles(root, context.Cache.Value, context.Inputs, context.Log) : null;
+        var licenses = new LicenseMemory(context.Cache.Value);
         byte[] document = SpdxSbom.Write(new SbomSources
         {
+            Licenses = licenses,
             Files = entries,
             Digests = byPath,
             AppName = content.AppName,
@@ -57,6 +59,7 @@ internal sealed class SbomStep : IPlanStep
             SysrootDigest = context.Materialized.Digest,
         });
         packageFiles?.Save(); // the .nupkg digests, for the next plan on this machine
+        licenses.Save();
         context.Plan.AddContent(WellKnownPaths.SbomInContainer, document, FileModes.Data, "the SBOM of this root file system (SPDX 2.3, OciBundleSbom; it lists every other file)");
         context.Sbom = document;
         context.SourceDigests = bySource;
