@@ -215,7 +215,7 @@ public sealed class BaseImageTests
     {
         var labels = ImageConfigMerge.Labels(new Dictionary<string, string> { ["a"] = "base", ["b"] = "base" }, new Dictionary<string, string> { ["b"] = "project", ["c"] = "project" });
         CollectionAssert.AreEqual(new[] { "a=base", "b=project", "c=project" }, labels.Select(l => $"{l.Key}={l.Value}").ToArray());
-        Assert.IsNull(ImageConfigMerge.Ports(null, Array.Empty<string>()));
-        CollectionAssert.AreEqual(new[] { "443/tcp", "80/tcp" }, ImageConfigMerge.Ports(new[] { "80/tcp" }, new[] { "443/tcp", "80/tcp" })!.Keys.ToArray());
+        Assert.IsNull(ImageConfigMerge.Union(null, Array.Empty<string>()));
+        CollectionAssert.AreEqual(new[] { "443/tcp", "80/tcp" }, ImageConfigMerge.Union(new[] { "80/tcp" }, new[] { "443/tcp", "80/tcp" })!.Keys.ToArray());
     }
 }

@@ -37,16 +37,16 @@ internal static class ImageConfigMerge
         return baseLayers.Select(name => new OciHistory { CreatedBy = name }).ToList();
     }
 
-    /// <summary>The base's volumes and the project's <c>OciBundleVolume</c>s, each once, sorted; null when there are none.</summary>
-    public static SortedDictionary<string, OciEmptyObject>? Volumes(IEnumerable<string>? baseVolumes, IEnumerable<string> volumes) => Ports(baseVolumes, volumes);
-
-    /// <summary>The base's exposed ports and the project's, each once, sorted; null when there are none.</summary>
-    public static SortedDictionary<string, OciEmptyObject>? Ports(IEnumerable<string>? basePorts, IEnumerable<string> ports)
+    /// <summary>
+    /// The base's names and the project's, each once, sorted, as the config's sets are written (exposed ports and
+    /// volumes: names mapped to empty objects); null when there are none.
+    /// </summary>
+    public static SortedDictionary<string, OciEmptyObject>? Union(IEnumerable<string>? baseNames, IEnumerable<string> names)
     {
         var merged = new SortedDictionary<string, OciEmptyObject>(StringComparer.Ordinal);
-        foreach (string port in (basePorts ?? Array.Empty<string>()).Concat(ports))
+        foreach (string name in (baseNames ?? Array.Empty<string>()).Concat(names))
         {
-            merged[port] = OciEmptyObject.Instance;
+            merged[name] = OciEmptyObject.Instance;
         }
 
         return merged.Count > 0 ? merged : null;

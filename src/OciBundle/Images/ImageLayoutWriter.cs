@@ -180,8 +180,8 @@ internal static class ImageLayoutWriter
         Entrypoint = request.Entrypoint.ToList(),
         WorkingDir = request.WorkingDirectory,
         Cmd = request.DefaultArgs.Count > 0 ? request.DefaultArgs.ToList() : null,
-        ExposedPorts = ImageConfigMerge.Ports(request.Base?.Config.Config?.ExposedPorts?.Keys, request.ExposedPorts),
-        Volumes = ImageConfigMerge.Volumes(request.Base?.Config.Config?.Volumes?.Keys, request.Volumes),
+        ExposedPorts = ImageConfigMerge.Union(request.Base?.Config.Config?.ExposedPorts?.Keys, request.ExposedPorts),
+        Volumes = ImageConfigMerge.Union(request.Base?.Config.Config?.Volumes?.Keys, request.Volumes),
         Labels = ImageConfigMerge.Labels(request.Base?.Config.Config?.Labels, request.Labels),
         StopSignal = request.Base?.Config.Config?.StopSignal,
     };
