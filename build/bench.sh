@@ -16,14 +16,22 @@ trap 'rm -rf "$work"' EXIT
 export DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1 MSBUILDTERMINALLOGGER=off
 export OCIBUNDLE_BENCH_WORK="$work"  # the bench's digest cache goes there, and with it
 
+# The sample, copied beside itself (samples/Directory.Build.* still bring the in-tree SDK): the bench changes the
+# copy's Program.cs and publishes there, never touching the tracked sample, so it may run beside the tests (.ci/run
+# runs it so; ReadmeTests copies the repository's files meanwhile).
+copy="$root/samples/.bench-${work##*/}"
+sample="$copy/HelloBundle"
+trap 'rm -rf "$work" "$copy"' EXIT
+mkdir -p "$sample"
+cp "$root/samples/HelloBundle/HelloBundle.csproj" "$root/samples/HelloBundle/Program.cs" "$sample/"
+
 dotnet build "$root/build/OciBundle.Bench" -c Release -nologo -v:q -clp:NoSummary >/dev/null
 # The input: the sample, published self-contained (about 80 MB in 190 files, 20 of them ELF).
-dotnet publish "$root/samples/HelloBundle" -c Release -r linux-x64 --self-contained -o "$work/publish" -nologo -v:q -clp:NoSummary >/dev/null
+dotnet publish "$sample" -c Release -r linux-x64 --self-contained -o "$work/publish" -nologo -v:q -clp:NoSummary >/dev/null
 
 dotnet "$root/build/OciBundle.Bench/bin/Release/net10.0/OciBundle.Bench.dll" "$work/publish" HelloBundle "$work/bench" $quick
 
 # A publish with nothing changed, through MSBuild: time spent in the bundle step's targets, and files written.
-sample="$root/samples/HelloBundle"
 dotnet publish "$sample" -c Release -p:PublishOciBundle=true -nologo -v:q -clp:NoSummary >/dev/null
 bundle="$sample/bin/Release/net10.0/linux-x64/oci-bundle"
 touch "$work/marker"
@@ -43,16 +51,13 @@ echo "|---|---|---|---|---|---|"
 echo "| no-op publish: bundle step's targets, files written | ${ms} ms, ${written} files | ${noop_total} ms (the whole dotnet publish) | $(awk -v a="$ms" -v b="$noop_total" 'BEGIN {printf "%.2fx", a / b}') | < 100 ms, 0 files | ${met} |"
 
 # The inner loop: a one-line app change, published with PublishOciImage=true. Time in this SDK's targets (the bundle
-# step and the image) vs the whole publish, the compiler included. Program.cs is put back however the bench ends.
+# step and the image) vs the whole publish, the compiler included.
 program="$sample/Program.cs"
-cp "$program" "$work/Program.cs.orig"
-trap 'cp "$work/Program.cs.orig" "$program"; rm -rf "$work"' EXIT
 dotnet publish "$sample" -c Release -p:PublishOciImage=true -nologo -v:q -clp:NoSummary >/dev/null
 printf '\n// bench %s\nConsole.WriteLine("changed %s");\n' "$(date +%s%N)" "$(date +%s%N)" >> "$program"
 start=$(date +%s%N)
 summary="$(dotnet publish "$sample" -c Release -p:PublishOciImage=true -nologo -v:q -clp:PerformanceSummary)"
 total_ms=$(( ($(date +%s%N) - start) / 1000000 ))
-cp "$work/Program.cs.orig" "$program"
 targets="$(printf '%s\n' "$summary" | awk '/Target Performance Summary/{t=1} /Task Performance Summary/{t=0} t')"
 ours="$(printf '%s\n' "$targets" | awk '$3 ~ /^(_OciBundle|PublishOciBundle|ComputeOciBundleInputs|_OciImage)/ && $3 !~ /^_OciBundleSample/ {s+=$1} END {printf "%d", s}')"
 compile="$(printf '%s\n' "$targets" | awk '$3 == "CoreCompile" {s+=$1} END {printf "%d", s}')"

@@ -50,7 +50,7 @@ public sealed partial class ReadmeTests
               <fallbackPackageFolders><add key="machine" value="{SdkFeed.Packages}" /></fallbackPackageFolders>
             </configuration>
             """);
-        var env = new Dictionary<string, string?>
+        var env = new Dictionary<string, string?>(CompilerServer.Environment)
         {
             ["HOME"] = home,
             ["NUGET_PACKAGES"] = work.Combine("packages"),

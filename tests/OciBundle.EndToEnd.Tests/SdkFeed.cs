@@ -45,12 +45,14 @@ public static class SdkFeed
             null,
             TimeSpan.FromMinutes(5));
         Assert.AreEqual(0, pack.ExitCode, "dotnet pack failed:\n" + pack.All);
+        CompilerServer.Start(Path.Combine(Root, "compiler-server"));
     }
 
     [AssemblyCleanup]
     public static void Cleanup()
     {
         SharedProjects.DisposeAll();
+        CompilerServer.Stop();
         foreach (string dir in new[] { Root, Path.Combine(Packages, "ocibundle.sdk", Version.ToLowerInvariant()) })
         {
             try

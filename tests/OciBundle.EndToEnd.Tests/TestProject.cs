@@ -85,7 +85,7 @@ public sealed class TestProject : IDisposable
     public static TestProject FromXml(string name, string projectXml, string program) => new(name, projectXml.Replace("$(OciBundleSdkVersion)", SdkFeed.Version), program);
 
     /// <summary>Environment variables for every dotnet command of this project (SOURCE_DATE_EPOCH, say).</summary>
-    public Dictionary<string, string?> Environment { get; } = new()
+    public Dictionary<string, string?> Environment { get; } = new(CompilerServer.Environment)
     {
         ["DOTNET_CLI_TELEMETRY_OPTOUT"] = "1",
         ["DOTNET_NOLOGO"] = "1",
