@@ -194,6 +194,62 @@ public sealed class SysrootArchiveTests
         Assert.AreEqual(Tree(plainRoot), Tree(m.Root));
     }
 
+    /// <summary>
+    /// A tar that ends right after its last entry, with no end-of-archive blocks (umoci 0.4.7's layers), is whole, as
+    /// GNU tar, skopeo and podman read it: as a gzip tarball and as an image's gzip layer (whose diff_id is over its own
+    /// bytes); one cut inside an entry is still OCIB1313.
+    /// </summary>
+    [TestMethod]
+    public void ATarWithoutEndBlocksUnpacksAndOneCutShortIsRefused()
+    {
+        using var f = new Fixture();
+        string tar = f.Tarball();
+        string whole = Tree(Materialize(f, tar).Root);
+        byte[] bytes = File.ReadAllBytes(tar);
+        int end = bytes.Length;
+        while (end >= 512 && bytes.AsSpan(end - 512, 512).IndexOfAnyExcept((byte)0) < 0)
+        {
+            end -= 512;
+        }
+
+        Assert.IsTrue(end < bytes.Length - 1000, "the fixture's tar had its end blocks");
+        string Gzip(string name, int length)
+        {
+            string path = Path.Combine(f.Root, name);
+            using (FileStream output = File.Create(path))
+            using (var z = new GZipStream(output, CompressionLevel.Fastest))
+            {
+                z.Write(bytes, 0, length);
+            }
+
+            return path;
+        }
+
+        Assert.AreEqual(whole, Tree(Materialize(f, Gzip("noend.tar.gz", end)).Root), "a gzip tarball without end blocks");
+        string layout = Path.Combine(f.Root, "noend-layout");
+        string plain = Path.Combine(f.Root, "noend.tar");
+        File.WriteAllBytes(plain, bytes[..end]);
+        Assert.AreEqual(whole, Tree(Materialize(f, plain).Root), "a plain tarball without end blocks");
+        OciLayoutMaker.Write(layout, new[] { plain }, tag: "1"); // gzip-compressed, its diff_id over these bytes
+        Assert.AreEqual(whole, Tree(Materialize(f, layout + ":1").Root), "an image whose layer has no end blocks");
+
+        string cut = Gzip("cut.tar.gz", end - 700);
+        string message = "";
+        Assert.AreEqual("OCIB1313", Code(() =>
+        {
+            try
+            {
+                Materialize(f, cut);
+            }
+            catch (OciBundleException e)
+            {
+                message = e.Message;
+                throw;
+            }
+        }));
+        Assert.IsFalse(message.Contains("..", StringComparison.Ordinal), message);
+    }
+
     [TestMethod]
     public void AnOciLayoutAndAnOciArchiveGiveTheTarballsTreeAndTheManifestDigest()
     {

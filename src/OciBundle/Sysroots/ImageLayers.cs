@@ -37,7 +37,7 @@ internal static class ImageLayers
             catch (Exception e) when (e is OciBundleException or InvalidDataException or IOException or ZstdSharp.ZstdException)
             {
                 CheckBlob(compressed, digest, path, source);
-                throw e is OciBundleException ? e : new OciBundleException(Strings.SysrootUnreadable, source, $"{path}: {e.Message}");
+                throw e is OciBundleException ? e : new OciBundleException(Strings.SysrootUnreadable, source, $"{path}: {e.Message.TrimEnd('.')}");
             }
 
             // Before the decompressor is closed, which closes the file.
@@ -61,7 +61,7 @@ internal static class ImageLayers
         }
         catch (BlobStoreException e)
         {
-            throw new OciBundleException(Strings.SysrootUnreadable, source, e.Message);
+            throw new OciBundleException(Strings.SysrootUnreadable, source, e.Message.TrimEnd('.'));
         }
     }
 
@@ -75,7 +75,7 @@ internal static class ImageLayers
         }
         catch (IOException e)
         {
-            throw new OciBundleException(Strings.SysrootUnreadable, source, $"{path}: {e.Message}");
+            throw new OciBundleException(Strings.SysrootUnreadable, source, $"{path}: {e.Message.TrimEnd('.')}");
         }
 
         if (actual != digest)

@@ -181,7 +181,7 @@ internal static class SysrootStore
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
-            throw new OciBundleException(Strings.SysrootUnreadable, source, e.Message);
+            throw new OciBundleException(Strings.SysrootUnreadable, source, e.Message.TrimEnd('.'));
         }
     }
 }

@@ -53,7 +53,7 @@ internal sealed class TarUnpacker
         string? last = null;
         try
         {
-            using var reader = new TarReader(tar, leaveOpen: true);
+            using var reader = new TarReader(new MissingEndBlocks(tar), leaveOpen: true);
             while (reader.GetNextEntry(copyData: false) is { } entry)
             {
                 Entries++;
@@ -69,7 +69,7 @@ internal sealed class TarUnpacker
         }
         catch (Exception e) when (e is InvalidDataException or FormatException or EndOfStreamException or ArgumentException or InvalidOperationException or IOException or OverflowException or ZstdSharp.ZstdException)
         {
-            throw new OciBundleException(Strings.SysrootUnreadable, _source, e.Message);
+            throw new OciBundleException(Strings.SysrootUnreadable, _source, e.Message.TrimEnd('.'));
         }
 
         // An opaque folder hides everything earlier layers put in it, at every depth: applied after the layer, keeping
