@@ -98,15 +98,26 @@ public sealed class BaseImageConfigTests
     }
 
     [TestMethod]
-    public void ABaseWhoseEtcIsALinkOutNeverBringsTheBuildMachinesAccounts()
+    [DataRow("/etc")]
+    [DataRow("usr/etc")]
+    public void ABaseWhoseEtcIsALinkIsRefusedAndNeverBringsTheBuildMachinesAccounts(string target)
     {
         using var f = new Fixture(addToTree: tree =>
         {
-            Directory.Delete(Path.Combine(tree, "etc"), recursive: true);
-            File.CreateSymbolicLink(Path.Combine(tree, "etc"), "/etc");
+            if (target == "usr/etc")
+            {
+                Directory.Move(Path.Combine(tree, "etc"), Path.Combine(tree, "usr", "etc"));
+            }
+            else
+            {
+                Directory.Delete(Path.Combine(tree, "etc"), recursive: true);
+            }
+
+            File.CreateSymbolicLink(Path.Combine(tree, "etc"), target);
         });
-        f.Publish(ImageOf(f));
-        Assert.AreEqual("root:x:0:0:root:/root:/sbin/nologin\napp:x:1654:1654:app:/home/app:/sbin/nologin\n", File.ReadAllText(Path.Combine(f.Bundle, "rootfs", "etc", "passwd")), "the product's own, as with no passwd in the base");
+        CollectionAssert.AreEqual(new[] { "OCIB1663" }, f.Publish(ImageOf(f), succeed: false));
+        StringAssert.Contains(f.Engine.Errors.Single().Message, $"to '{target}'");
+        Assert.IsFalse(Directory.Exists(Path.Combine(f.Bundle, "rootfs")), "nothing written");
     }
 
     [TestMethod]

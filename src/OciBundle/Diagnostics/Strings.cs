@@ -149,6 +149,7 @@ internal static class Strings
     public static readonly Diagnostic BaseAccountConflict = new(nameof(BaseAccountConflict)); // OCIB1660
     public static readonly Diagnostic BaseVolumeOverApp = new(nameof(BaseVolumeOverApp)); // OCIB1661
     public static readonly Diagnostic BaseVolumeOverPlanned = new(nameof(BaseVolumeOverPlanned)); // OCIB1662
+    public static readonly Diagnostic BaseEtcIsALink = new(nameof(BaseEtcIsALink)); // OCIB1663
     public static readonly Diagnostic LibraryNotFound = new(nameof(LibraryNotFound)); // OCIB2001
     public static readonly Diagnostic WrongMachine = new(nameof(WrongMachine)); // OCIB2002
     public static readonly Diagnostic CorruptElf = new(nameof(CorruptElf)); // OCIB2003
