@@ -15,5 +15,7 @@ internal sealed class BaseStep : IPlanStep
         context.Base = content.Base is { } spec
             ? BaseImage.Materialize(spec, content.SysrootIsBase ? context.Materialized : null, content.Arch, context.Inputs, context.Log, context.Cancel)
             : null;
+        // A user name only the base's accounts have (www-data, nobody): its uid:gid, now that the base's tree is known.
+        context.Process = context.Process with { User = AccountFiles.Resolve(context.Process.User, context.Base?.Root) };
     }
 }
