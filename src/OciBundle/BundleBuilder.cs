@@ -51,6 +51,7 @@ internal static class BundleBuilder
         }
 
         BundleLayout layout = BundlePlanner.Plan(request, log, previous?.Digests, cancel);
+        request = request with { Process = layout.Process }; // its user resolved by the base's accounts
         TimeSpan planTime = clock.Elapsed;
         cancel.ThrowIfCancellationRequested();
         ReportWarnings(layout.Warnings, warn, warningsFailed);
@@ -100,7 +101,9 @@ internal static class BundleBuilder
         if (request.Output.BundleDirectory is { } bundle)
         {
             StagedDirectory.RemoveLeftoversIfIdle(bundle, Outputs.OutputKind.Bundle, warn);
-            VolumeFolders.Prepare(request, log, warn); // made again when someone removed them
+            // Owned by the process's user: a name only the base has, by the accounts the bundle was written with.
+            ProcessSpec process = request.Process with { User = Planning.Steps.AccountFiles.Resolve(request.Process.User, Path.Combine(bundle, "rootfs")) };
+            VolumeFolders.Prepare(request with { Process = process }, log, warn); // made again when someone removed them
         }
 
         if (request.Output.Image is { } idle)

@@ -17,10 +17,10 @@ namespace OciBundle.Tests;
 [TestClass]
 public sealed class BaseImageConfigTests
 {
-    private const string BasePasswd = "root:x:0:0:root:/root:/bin/bash\ndaemon:x:1:1:daemon:/usr/sbin:/usr/sbin/nologin\nmail:x:8:8:mail:/var/mail:/usr/sbin/nologin\nnobody:x:65534:65534:nobody:/nonexistent:/usr/sbin/nologin\nsvc:x:999:999:Service,,,:/var/lib/svc:/bin/sh\n";
-    private const string BaseGroup = "root:x:0:\ndaemon:x:1:\nshadow:x:42:\nsvc:x:999:\nnogroup:x:65534:\n";
+    internal const string BasePasswd = "root:x:0:0:root:/root:/bin/bash\ndaemon:x:1:1:daemon:/usr/sbin:/usr/sbin/nologin\nmail:x:8:8:mail:/var/mail:/usr/sbin/nologin\nnobody:x:65534:65534:nobody:/nonexistent:/usr/sbin/nologin\nsvc:x:999:999:Service,,,:/var/lib/svc:/bin/sh\n";
+    internal const string BaseGroup = "root:x:0:\ndaemon:x:1:\nshadow:x:42:\nsvc:x:999:\nnogroup:x:65534:\n";
 
-    private static Action<string> Accounts(string passwd, string group, string? nsswitch = null) => tree =>
+    internal static Action<string> Accounts(string passwd, string group, string? nsswitch = null) => tree =>
     {
         File.WriteAllText(Path.Combine(tree, "etc", "passwd"), passwd);
         File.WriteAllText(Path.Combine(tree, "etc", "group"), group);
@@ -30,7 +30,7 @@ public sealed class BaseImageConfigTests
         }
     };
 
-    private static string ImageOf(Fixture f) => Path.Combine(Path.GetDirectoryName(f.Bundle)!, "oci-image");
+    internal static string ImageOf(Fixture f) => Path.Combine(Path.GetDirectoryName(f.Bundle)!, "oci-image");
 
     /// <summary>A file of the image as its top-most layer holding it has it (null when none of the product's layers does).</summary>
     private static string? OwnLayersFile(string image, string path)

@@ -53,7 +53,7 @@ public sealed class BaseImageTests
         public string Cache => _dir.Combine("cache");
         public FakeBuildEngine Engine { get; private set; } = new();
 
-        public string[] Publish(string image, bool succeed = true, string? layout = null, string? volume = null, string? user = null)
+        public string[] Publish(string image, bool succeed = true, string? layout = null, string? volume = null, string? user = null, string? imageBase = null)
         {
             Engine = new FakeBuildEngine();
             BuildOciContainer task = TargetDefaults.Task();
@@ -67,7 +67,7 @@ public sealed class BaseImageTests
             task.AppHost = "Hello";
             task.ImageRepository = TargetDefaults.RepositoryOf(task.AppName);
             task.Sysroot = layout ?? Layout;
-            task.ImageBase = layout ?? Layout;
+            task.ImageBase = imageBase ?? layout ?? Layout;
             task.SysrootCache = Cache;
             task.StateFile = _dir.Combine("proj", "obj", "ocibundle.state");
             task.IncludeTimeZoneData = false;

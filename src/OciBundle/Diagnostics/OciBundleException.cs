@@ -22,10 +22,25 @@ internal sealed class OciBundleException : Exception
         Args = args;
     }
 
+    private OciBundleException(OciBundleException said, string message)
+        : base(message, said)
+    {
+        Code = said.Code;
+        Diagnostic = said.Diagnostic;
+        Args = said.Args;
+    }
+
     public string Code { get; }
 
     public Diagnostic Diagnostic { get; }
 
     /// <summary>The values the message was made of, for a caller that says the same in its own words (a pull's errors from the push's client).</summary>
     public IReadOnlyList<object?> Args { get; }
+
+    /// <summary>
+    /// The same error, its message naming <paramref name="property"/> where it names <c>OciBundleSysroot</c>: the
+    /// sysroot's rules read other properties' values too (<c>OciImageBase</c>), and the user must be told which was read.
+    /// </summary>
+    public OciBundleException Naming(string property) =>
+        new(this, Message.Replace("OciBundleSysroot '", property + " '", StringComparison.Ordinal));
 }

@@ -17,6 +17,35 @@ internal static class Accounts
 
     public static Account? Find(string name) => All.FirstOrDefault(a => a.Name == name);
 
+    /// <summary>
+    /// <c>user[:group]</c> by the names of an <c>/etc/passwd</c> and an <c>/etc/group</c> (the first line of a name wins,
+    /// as getpwnam has it): the user's uid and the group's gid, or the user's own gid from its passwd line when no group
+    /// is named; null when either name is not there.
+    /// </summary>
+    public static (uint Uid, uint Gid)? Resolve(string user, string passwd, string group)
+    {
+        string[] names = user.Split(':');
+        if (Entry(passwd, names[0]) is not { Length: >= 4 } account || !Id(account[2], out uint uid))
+        {
+            return null;
+        }
+
+        string gidText = names.Length > 1 ? Entry(group, names[1])?[2] ?? "" : account[3];
+        return Id(gidText, out uint gid) ? (uid, gid) : null;
+    }
+
+    /// <summary>The account names of an <c>/etc/passwd</c> (or group names of an <c>/etc/group</c>), in its order.</summary>
+    public static IEnumerable<string> Names(string file) => Entries(file).Select(f => f[0]);
+
+    private static bool Id(string text, out uint id) => uint.TryParse(text, System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out id);
+
+    private static string[]? Entry(string file, string name) => Entries(file).FirstOrDefault(f => f[0] == name);
+
+    private static IEnumerable<string[]> Entries(string file) => file.Split('\n')
+        .Where(l => l.Length > 0 && l[0] != '#' && l[0] != '+' && l[0] != '-')
+        .Select(l => l.Split(':'))
+        .Where(f => f.Length >= 3 && f[0].Length > 0);
+
     /// <summary>The line of <c>/etc/passwd</c> this product writes for <paramref name="account"/>.</summary>
     public static string PasswdLine(Account account) =>
         $"{account.Name}:x:{account.Id}:{account.Id}:{account.Name}:{account.Home}:/sbin/nologin\n";

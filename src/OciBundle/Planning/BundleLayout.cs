@@ -29,6 +29,9 @@ internal sealed record BundleLayout(RootfsPlan Plan, byte[] Config, IReadOnlyLis
     /// <summary><c>OciImageBase</c>: the image the image is built on (its layers first), or null.</summary>
     public Sysroots.BaseImage? Base { get; init; }
 
+    /// <summary>The process as planned: the request's, its user name resolved by the base's accounts.</summary>
+    public required Request.ProcessSpec Process { get; init; }
+
     /// <summary>The planned paths the base's layers already hold as planned: not written again in the image's own layers.</summary>
     public IReadOnlySet<string> FromBase { get; init; } = new HashSet<string>();
 

@@ -72,6 +72,7 @@ internal static class BundlePlanner
             Paths = context.Paths,
             Created = context.Created,
             Base = context.Base,
+            Process = context.Process,
             FromBase = context.FromBase,
         };
     }

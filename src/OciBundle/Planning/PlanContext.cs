@@ -59,7 +59,8 @@ internal sealed class PlanContext
     // Given: the request, and what the planner is handed.
     public ContentSpec Content { get; }
 
-    public ProcessSpec Process { get; }
+    /// <summary>The request's, its user resolved by the base's accounts (<see cref="Steps.BaseStep"/>) when it names one only the base has.</summary>
+    public ProcessSpec Process { get; set; }
 
     public IsolationSpec Isolation { get; }
 

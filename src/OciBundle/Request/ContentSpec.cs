@@ -76,7 +76,13 @@ internal sealed record ContentSpec(
             return null;
         }
 
-        SysrootSpec spec = SysrootSpec.Parse(o.ImageBase.Trim(), null, o.SysrootCache, o.ProjectDirectory, errors, o.InsecureRegistries);
+        var parsed = new ParseErrors();
+        SysrootSpec spec = SysrootSpec.Parse(o.ImageBase.Trim(), null, o.SysrootCache, o.ProjectDirectory, parsed, o.InsecureRegistries);
+        foreach (OciBundleException e in parsed.All)
+        {
+            errors.Add(e.Naming("OciImageBase")); // read by the sysroot's rules, but not OciBundleSysroot's value
+        }
+
         if (spec.Form == SysrootForm.Folder && !spec.IsHostRoot)
         {
             errors.Add(Strings.BaseImageNotAnImage, o.ImageBase, "a folder");

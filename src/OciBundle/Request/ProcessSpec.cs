@@ -61,7 +61,7 @@ internal sealed partial record ProcessSpec(
     public static ProcessSpec Parse(BundleOptions o, ParseErrors errors)
     {
         string cwd = ParseWorkingDirectory(o.WorkingDirectory, errors);
-        UserSpec user = UserSpec.Parse(o.User, o.Rootless, errors);
+        UserSpec user = UserSpec.Parse(o.User, o.Rootless, errors, onBase: !string.IsNullOrWhiteSpace(o.ImageBase));
         return new ProcessSpec(
             ParseArgs(o.Args, "OciBundleArg", errors),
             ParseArgs(o.AppArgs, "OciBundleAppArg", errors),
@@ -152,6 +152,13 @@ internal sealed partial record ProcessSpec(
 internal sealed partial record UserSpec(uint Uid, uint Gid)
 {
     /// <summary>
+    /// A <c>user[:group]</c> the product's own accounts (root, app) lack, given with a base image: resolved by the base's
+    /// <c>/etc/passwd</c> and <c>/etc/group</c> once the base is opened (the plan's <c>BaseStep</c>), as an engine
+    /// resolves it; <see cref="Uid"/> and <see cref="Gid"/> are <see cref="MaxId"/> until then. Null otherwise.
+    /// </summary>
+    public string? Name { get; init; }
+
+    /// <summary>
     /// The largest id runc accepts for a process (libcontainer/user: "uids and gids must be in range 0-2147483647", for
     /// 32-bit systems); the same range is kept for every id a bundle names (the rootless mapping, a tmpfs's uid=).
     /// </summary>
@@ -163,7 +170,7 @@ internal sealed partial record UserSpec(uint Uid, uint Gid)
     /// <summary>An id runc accepts: 0 to <see cref="MaxId"/>.</summary>
     public static bool InRange(ulong id) => id <= MaxId;
 
-    public static UserSpec Parse(string? value, bool rootless, ParseErrors errors)
+    public static UserSpec Parse(string? value, bool rootless, ParseErrors errors, bool onBase = false)
     {
         string user = errors.Required(value, "OciBundleUser");
         if (user.Length == 0)
@@ -192,13 +199,19 @@ internal sealed partial record UserSpec(uint Uid, uint Gid)
         {
             Accounts.Account? account = Accounts.Find(names[0]);
             Accounts.Account? group = names.Length == 2 ? Accounts.Find(names[1]) : account;
-            if (account is null || group is null)
+            if ((account is null || group is null) && onBase)
+            {
+                parsed = new UserSpec(MaxId, MaxId) { Name = user };
+            }
+            else if (account is null || group is null)
             {
                 errors.Add(Strings.UnknownUserName, value, string.Join(", ", Accounts.All.Select(a => a.Name)));
                 return new UserSpec(0, 0);
             }
-
-            parsed = new UserSpec(account.Id, group.Id);
+            else
+            {
+                parsed = new UserSpec(account.Id, group.Id);
+            }
         }
 
         if (parsed is null)

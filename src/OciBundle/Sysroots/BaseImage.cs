@@ -67,6 +67,19 @@ internal sealed record BaseImage(string Source, string Digest, string Root, IRea
     /// </summary>
     public static BaseImage Materialize(SysrootSpec spec, MaterializedSysroot? sysroot, TargetArchitecture arch, InputLedger inputs, Action<string> log, CancellationToken cancel)
     {
+        try
+        {
+            return Open(spec, sysroot, arch, inputs, log, cancel);
+        }
+        catch (OciBundleException e) when (sysroot is null && e.Message.Contains("OciBundleSysroot '", StringComparison.Ordinal))
+        {
+            // Not OciBundleSysroot's value: the sysroot's errors (a pull's, an unreadable layout's) are said as OciImageBase's.
+            throw e.Naming("OciImageBase");
+        }
+    }
+
+    private static BaseImage Open(SysrootSpec spec, MaterializedSysroot? sysroot, TargetArchitecture arch, InputLedger inputs, Action<string> log, CancellationToken cancel)
+    {
         if (spec.Form == SysrootForm.Folder)
         {
             throw new OciBundleException(Strings.BaseImageNotAnImage, spec.Path, "a folder");

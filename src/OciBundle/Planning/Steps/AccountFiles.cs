@@ -26,6 +26,32 @@ internal static class AccountFiles
         PlanFile(context.Plan, context.Base, "/etc/group", Accounts.GroupLine, a => a.Id == user.Gid && a.Id != 0, user, "groups: root and the app user");
     }
 
+    /// <summary>
+    /// <see cref="UserSpec.Name"/> (a name the product's accounts lack, given with a base) by the accounts of the tree at
+    /// <paramref name="root"/> as the bundle has them (the base's lines, then root and the app user where it lacks
+    /// them): its uid and gid, or OCIB1041 listing the names there. Any other user is as it was parsed.
+    /// </summary>
+    public static UserSpec Resolve(UserSpec user, string? root)
+    {
+        if (user.Name is not { } name)
+        {
+            return user;
+        }
+
+        string passwd = Merged(root, "/etc/passwd", Accounts.PasswdLine), group = Merged(root, "/etc/group", Accounts.GroupLine);
+        return Accounts.Resolve(name, passwd, group) is { } ids ? new UserSpec(ids.Uid, ids.Gid)
+            : throw new OciBundleException(Strings.UnknownUserName, name, string.Join(", ", Accounts.Names(passwd)));
+    }
+
+    /// <summary>A base's account file with root and the app user added where it lacks them (never a conflict: only names are looked up), or the product's own.</summary>
+    private static string Merged(string? root, string path, Func<Accounts.Account, string> line) =>
+        root is not null && BaseText(root, path) is { } text ? Accounts.Merge(path, text, Accounts.All, _ => false, line).Text! : string.Concat(Accounts.All.Select(line));
+
+    /// <summary>The tree's file at <paramref name="path"/> as Latin-1 text; null when it is not a regular file of a real folder, or too large.</summary>
+    private static string? BaseText(string root, string path) =>
+        InRealFolder(root, path) && NativeMethods.LStat(root + path) is { } s && (s.Mode & NativeMethods.S_IFMT) == NativeMethods.S_IFREG && (long)s.Size <= MaxSize
+            ? Encoding.Latin1.GetString(File.ReadAllBytes(root + path)) : null;
+
     /// <summary>Whether the base's tree has <paramref name="path"/> (a file, a link, anything), not following a link.</summary>
     public static bool Has(BaseImage baseImage, string path) => InRealFolder(baseImage.Root, path) && NativeMethods.LStat(baseImage.Root + path) is not null;
 
@@ -48,16 +74,13 @@ internal static class AccountFiles
 
     private static void PlanFile(RootfsPlan plan, BaseImage? baseImage, string path, Func<Accounts.Account, string> line, Func<Accounts.Account, bool> needed, UserSpec user, string reason)
     {
-        string host = baseImage?.Root + path;
-        if (baseImage is null || !InRealFolder(baseImage.Root, path)
-            || NativeMethods.LStat(host) is not { } s || (s.Mode & NativeMethods.S_IFMT) != NativeMethods.S_IFREG || (long)s.Size > MaxSize)
+        if (baseImage is null || BaseText(baseImage.Root, path) is not { } text)
         {
             // No base, or a base without one (or with a link, or not a file there): the product's own.
             plan.AddContent(path, Encoding.ASCII.GetBytes(string.Concat(Accounts.All.Select(line))), FileModes.Data, reason + " (generated)");
             return;
         }
 
-        string text = Encoding.Latin1.GetString(File.ReadAllBytes(host));
         (string? merged, Accounts.Conflict? conflict) = Accounts.Merge(path, text, Accounts.All, needed, line);
         if (conflict is not null)
         {

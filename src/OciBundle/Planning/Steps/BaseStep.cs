@@ -23,5 +23,8 @@ internal sealed class BaseStep : IPlanStep
         {
             throw new OciBundleException(Strings.BaseEtcIsALink, baseImage.Source, new FileInfo(baseImage.Root + "/etc").LinkTarget ?? "");
         }
+
+        // A user name only the base's accounts have (www-data, nobody): its uid:gid, now that the base's tree is known.
+        context.Process = context.Process with { User = AccountFiles.Resolve(context.Process.User, context.Base?.Root) };
     }
 }
