@@ -125,30 +125,8 @@ runtime_bytes="$(image base/runtime:10.0 "$path,\"DOTNET_VERSION=$runtime\"" "$r
 base_blobs_pushed="$(requests)"
 
 # The app, twice: with this SDK (from the tree, as the samples use it) and as a plain Microsoft.NET.Sdk project.
-program() {
-  cat <<EOF
-using Microsoft.EntityFrameworkCore;
-
-using var db = new ShopContext();
-db.Database.OpenConnection();
-db.Database.EnsureCreated();
-db.Items.Add(new Item { Name = "apple" });
-db.SaveChanges();
-Console.WriteLine("shop $1: " + Newtonsoft.Json.JsonConvert.SerializeObject(db.Items.Select(i => i.Name).ToList()));
-
-class Item
-{
-    public int Id { get; set; }
-    public string Name { get; set; } = "";
-}
-
-class ShopContext : DbContext
-{
-    public DbSet<Item> Items => Set<Item>();
-
-    protected override void OnConfiguring(DbContextOptionsBuilder options) => options.UseSqlite("Data Source=:memory:");
-}
-EOF
+program() {  # the app LayeringTests publishes too, printing version $1
+  sed "s/SHOP_VERSION/$1/" "$root/tests/OciBundle.EndToEnd.Tests/Apps/Shop.cs"
 }
 project() {
   cat <<EOF

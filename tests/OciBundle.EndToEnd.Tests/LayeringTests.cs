@@ -39,29 +39,9 @@ public sealed class LayeringTests
         .Select(r => Uri.UnescapeDataString(r.Path)).Select(path => path[(path.IndexOf("digest=sha256:", StringComparison.Ordinal) + "digest=".Length)..][..71])
         .ToList();
 
-    private static string Program(string version) => $$"""
-        using Microsoft.EntityFrameworkCore;
-
-        using var db = new ShopContext();
-        db.Database.OpenConnection();
-        db.Database.EnsureCreated();
-        db.Items.Add(new Item { Name = "apple" });
-        db.SaveChanges();
-        Console.WriteLine("shop {{version}}: " + Newtonsoft.Json.JsonConvert.SerializeObject(db.Items.Select(i => i.Name).ToList()));
-
-        class Item
-        {
-            public int Id { get; set; }
-            public string Name { get; set; } = "";
-        }
-
-        class ShopContext : DbContext
-        {
-            public DbSet<Item> Items => Set<Item>();
-
-            protected override void OnConfiguring(DbContextOptionsBuilder options) => options.UseSqlite("Data Source=:memory:");
-        }
-        """;
+    /// <summary>The shop app (Apps/Shop.cs, which build/bench-layers.sh publishes too), printing <paramref name="version"/>.</summary>
+    private static string Program(string version) =>
+        File.ReadAllText(Path.Combine(AppContext.BaseDirectory, "Apps", "Shop.cs")).Replace("SHOP_VERSION", version, StringComparison.Ordinal);
 
     private static string Packages(string newtonsoft) =>
         $"""<PackageReference Include="Microsoft.EntityFrameworkCore.Sqlite" Version="{EfCore}" /><PackageReference Include="Newtonsoft.Json" Version="{newtonsoft}" />""";
