@@ -135,6 +135,48 @@ public sealed class BundleWriterTests
     }
 
     [TestMethod]
+    public void UnchangedSymlinksAreLinkedNotMadeAgainAndANewTargetIsMadeAnew()
+    {
+        using var dir = new TempDirectory();
+        string bundle = dir.Combine("bundle");
+        string link = Path.Combine(bundle, "rootfs", "bin");
+        RootfsPlan plan = SamplePlan(dir.Combine("src"));
+        new BundleWriter(bundle, TargetDefaults.Epoch).Write(plan, Top());
+        long first = Inode(link);
+
+        new BundleWriter(bundle, TargetDefaults.Epoch, Recorded(bundle, plan)).Write(SamplePlan(dir.Combine("src")), Top());
+        Assert.AreEqual(first, Inode(link), "the same symlink, linked into the new bundle: no new inode");
+        Assert.AreEqual("app", new FileInfo(link).LinkTarget);
+        Assert.AreEqual(TargetDefaults.Epoch, new DateTimeOffset(File.GetLastWriteTimeUtc(link)).ToUnixTimeSeconds());
+
+        RootfsPlan moved = SamplePlan(dir.Combine("src"));
+        moved.Remove("/bin");
+        moved.AddSymlink("/bin", "app/app", "link");
+        new BundleWriter(bundle, TargetDefaults.Epoch, Recorded(bundle, plan)).Write(moved, Top());
+        Assert.AreEqual("app/app", new FileInfo(link).LinkTarget, "a link the plan points elsewhere is made anew");
+        Assert.AreNotEqual(first, Inode(link));
+    }
+
+    [TestMethod]
+    public void ASymlinkReplacedInsideTheBundleIsMadeAgainNotReused()
+    {
+        using var dir = new TempDirectory();
+        string bundle = dir.Combine("bundle");
+        string link = Path.Combine(bundle, "rootfs", "bin");
+        RootfsPlan plan = SamplePlan(dir.Combine("src"));
+        new BundleWriter(bundle, TargetDefaults.Epoch).Write(plan, Top());
+        BuildState state = Recorded(bundle, plan);
+
+        // Someone pointed the bundle's link at a secret, and put its time back.
+        File.Delete(link);
+        File.CreateSymbolicLink(link, "/etc/shadow");
+        NativeMethods.SetTimes(link, TargetDefaults.Epoch);
+
+        new BundleWriter(bundle, TargetDefaults.Epoch, state).Write(plan, Top());
+        Assert.AreEqual("app", new FileInfo(link).LinkTarget);
+    }
+
+    [TestMethod]
     public void AFileChangedInPlaceInsideTheBundleIsRepairedNotReused()
     {
         using var dir = new TempDirectory();

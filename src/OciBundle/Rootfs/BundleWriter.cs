@@ -125,9 +125,7 @@ internal sealed class BundleWriter
 
         foreach (RootfsEntry link in entries.Where(e => e.Kind == RootfsEntryKind.Symlink))
         {
-            File.CreateSymbolicLink(rootfs + link.Path, link.LinkTarget!);
-            Chown(rootfs + link.Path, OwnerOf(link));
-            NativeMethods.SetTimes(rootfs + link.Path, _epoch);
+            WriteLink(link, rootfs + link.Path, previousRootfs + link.Path);
         }
 
         foreach (RootfsEntry file in files)
@@ -276,6 +274,41 @@ internal sealed class BundleWriter
             _copier.Copy(file.SourcePath!, target, ModeOf(file), _epoch, file.SourceInode, file.PublicSource);
             Statistics.AddWritten(file.Size);
         }
+    }
+
+    /// <summary>
+    /// A symlink: the previous bundle's, hard-linked, when it is untouched and points where the plan says (a new inode
+    /// costs the file system far more than a new name for one: 223 links of the sample took 0.3-1 ms each to create,
+    /// 0.02 ms to link); else made, given its owner and the epoch.
+    /// </summary>
+    private void WriteLink(RootfsEntry link, string target, string previous)
+    {
+        if (IsUntouchedLink(previous, link) && NativeMethods.link(previous, target) == 0)
+        {
+            return; // link(2) names the symlink itself, never what it points to
+        }
+
+        File.CreateSymbolicLink(target, link.LinkTarget!);
+        Chown(target, OwnerOf(link));
+        NativeMethods.SetTimes(target, _epoch);
+    }
+
+    /// <summary>
+    /// The previous bundle's symlink is as the last publish left it (a symlink cannot change in place: another target
+    /// or owner is a new inode or ctime), points where this plan's does, and has the owner and time this bundle wants.
+    /// </summary>
+    private bool IsUntouchedLink(string previous, RootfsEntry link)
+    {
+        if (_previous?.Bundle is not { } recorded || !recorded.Entries.TryGetValue("rootfs" + link.Path, out string? identity))
+        {
+            return false;
+        }
+
+        NativeMethods.Statx? copy = NativeMethods.LStat(previous);
+        return copy is { } c && (c.Mode & NativeMethods.S_IFMT) == NativeMethods.S_IFLNK && c.MTimeSeconds == _epoch
+            && (OwnerOf(link) ?? _desiredOwner) is var wanted && c.Uid == wanted.Uid && c.Gid == wanted.Gid
+            && NativeMethods.Identity(c) == identity
+            && new FileInfo(previous).LinkTarget == link.LinkTarget;
     }
 
     /// <summary>The source of a file and its planned mode are what they were when the previous bundle was written.</summary>
