@@ -209,27 +209,43 @@ internal static class BundleBuilder
             return "the options changed";
         }
 
+        if ((request.Output.BundleDirectory is not null) != previous.Bundle is not null || (request.Output.Image is not null) != previous.Image is not null)
+        {
+            return InputLedger.FirstChange(previous.Inputs) is { } changedFirst ? "an input changed: " + changedFirst : "other outputs were asked for";
+        }
+
+        // The outputs are walked on another core while this one checks the inputs (a thousand statx each for a
+        // self-contained app): the answer is the one a check of one after the other gives, in half the time.
+        using var stop = new CancellationTokenSource();
+        Task<string?> outputs = Task.Run(() => FirstOutputChange(previous, stop.Token));
         if (InputLedger.FirstChange(previous.Inputs) is { } input)
         {
+            stop.Cancel(); // what the outputs are no longer matters: they are all written again
             return "an input changed: " + input;
         }
 
-        if ((request.Output.BundleDirectory is not null) != previous.Bundle is not null || (request.Output.Image is not null) != previous.Image is not null)
+        if (outputs.GetAwaiter().GetResult() is { } output)
         {
-            return "other outputs were asked for";
-        }
-
-        foreach (BuildState.OutputRecord output in new[] { previous.Bundle, previous.Image }.OfType<BuildState.OutputRecord>())
-        {
-            if (OutputSnapshot.FirstChange(output.Directory, output.Entries) is { } changed)
-            {
-                return $"in {output.Directory}, {changed} since it was written";
-            }
+            return output;
         }
 
         if (previous.ArchivePath is not null && NativeMethods.Identity(previous.ArchivePath) != previous.ArchiveIdentity)
         {
             return $"{previous.ArchivePath} was changed since it was written";
+        }
+
+        return null;
+    }
+
+    /// <summary>The first output changed, added to or removed from since it was written, or null.</summary>
+    private static string? FirstOutputChange(BuildState previous, CancellationToken stop)
+    {
+        foreach (BuildState.OutputRecord output in new[] { previous.Bundle, previous.Image }.OfType<BuildState.OutputRecord>())
+        {
+            if (OutputSnapshot.FirstChange(output.Directory, output.Entries, stop) is { } changed)
+            {
+                return $"in {output.Directory}, {changed} since it was written";
+            }
         }
 
         return null;

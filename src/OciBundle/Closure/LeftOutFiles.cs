@@ -39,10 +39,10 @@ internal sealed class LeftOutFiles
     /// True when anyone on the build machine may read the sysroot file (or the rule does not apply); false for an
     /// optional file left out (with its warning, once); an error for a needed one.
     /// </summary>
-    public bool IsPublic(string realPath, string reason, bool optional)
+    public bool IsPublic(string realPath, string reason, bool optional, NativeMethods.Statx? known = null)
     {
         string host = _sysroot.HostPath(realPath);
-        if (!_sysroot.PublicFilesOnly || NativeMethods.LStat(host) is not { } st || HostFileAccess.Problem(host, _sysroot.Root, st) is not { } problem)
+        if (!_sysroot.PublicFilesOnly || (known ?? NativeMethods.LStat(host)) is not { } st || HostFileAccess.Problem(host, _sysroot.Root, st) is not { } problem)
         {
             return true;
         }

@@ -273,6 +273,21 @@ internal sealed class PackageDatabase
             && (colon < 0 || (arch.Length > 0 && arch.All(c => char.IsAsciiLetterLower(c) || char.IsAsciiDigit(c) || c == '-')));
     }
 
+    /// <summary>
+    /// Reads the package lists now when no answers were remembered for them (a first plan on this machine, or after a
+    /// package change): every <see cref="OwnerOf"/> would read them first. The planner calls it on another core.
+    /// </summary>
+    public void ReadListsIfForgotten()
+    {
+        lock (_gate)
+        {
+            if (_remembered is null)
+            {
+                _owners ??= _readLists();
+            }
+        }
+    }
+
     /// <summary>The package (<c>libc6:amd64</c>, <c>tzdata</c>) that lists <paramref name="path"/>, a real path of the sysroot; its list becomes an input.</summary>
     public string? OwnerOf(string path)
     {

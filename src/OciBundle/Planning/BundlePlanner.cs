@@ -56,6 +56,15 @@ internal static class BundlePlanner
         {
             TimeSpan start = clock.Elapsed;
             step.Run(context);
+            if (step is SysrootStep && (context.Content.Sbom || context.Content.IncludeTimeZoneData))
+            {
+                // The sysroot's dpkg database, which the time zone rule and the SBOM read, is opened on another core
+                // while the app, the frameworks and the closure are planned (and its package lists read, when no
+                // answers are remembered for them): the plan reads it through the same Lazy and lock, so it is read
+                // once, and a step that needs it first waits for it.
+                _ = Task.Run(() => context.Packages.Value?.ReadListsIfForgotten(), CancellationToken.None);
+            }
+
             times.Add($"{step.GetType().Name.Replace("Step", "", StringComparison.Ordinal)} {(clock.Elapsed - start).TotalMilliseconds.ToString("F0", System.Globalization.CultureInfo.InvariantCulture)}");
         }
 

@@ -22,6 +22,9 @@ internal sealed class InputLedger
     /// <remarks>Only the first record of a path counts, so a path met again is not looked at again.</remarks>
     public void Path(string hostPath) => Record("path " + hostPath, hostPath, PathIdentity);
 
+    /// <summary>Records a path as <paramref name="seen"/> says it was, the statx the caller just took of it: the same identity as <see cref="Path(string)"/>, without a second look.</summary>
+    public void Path(string hostPath, NativeMethods.Statx seen) => Record("path " + hostPath, hostPath, _ => PathIdentity(seen));
+
     /// <summary>Records the names in a folder whose contents the plan enumerated.</summary>
     public void Listing(string hostDir) => Record("list " + hostDir, hostDir, ListingIdentity);
 
@@ -55,15 +58,10 @@ internal sealed class InputLedger
     /// A file's or link's full identity; for a folder only its type, mode and owner (its times change whenever any
     /// file in it does, and what it lists is recorded separately where it matters).
     /// </summary>
-    public static string PathIdentity(string hostPath)
-    {
-        if (NativeMethods.LStat(hostPath) is { } s && (s.Mode & NativeMethods.S_IFMT) == NativeMethods.S_IFDIR)
-        {
-            return $"dir {s.Mode:x} {s.Uid}:{s.Gid}";
-        }
+    public static string PathIdentity(string hostPath) => NativeMethods.LStat(hostPath) is { } s ? PathIdentity(s) : "missing";
 
-        return NativeMethods.Identity(hostPath);
-    }
+    private static string PathIdentity(NativeMethods.Statx s) =>
+        (s.Mode & NativeMethods.S_IFMT) == NativeMethods.S_IFDIR ? $"dir {s.Mode:x} {s.Uid}:{s.Gid}" : NativeMethods.Identity(s);
 
     private static string ListingIdentity(string hostDir)
     {
@@ -89,9 +87,9 @@ internal sealed class InputLedger
 internal static class OutputSnapshot
 {
     /// <summary>Relative path of every entry below <paramref name="root"/> (not following links) and its identity.</summary>
-    public static SortedDictionary<string, string> Take(string root) => Take(root, new SortedDictionary<string, string>(StringComparer.Ordinal));
+    public static SortedDictionary<string, string> Take(string root) => Take(root, new SortedDictionary<string, string>(StringComparer.Ordinal), CancellationToken.None);
 
-    private static T Take<T>(string root, T result)
+    private static T Take<T>(string root, T result, CancellationToken stop)
         where T : IDictionary<string, string>
     {
         if (NativeMethods.LStat(root) is not { } top || (top.Mode & NativeMethods.S_IFMT) != NativeMethods.S_IFDIR)
@@ -103,6 +101,7 @@ internal static class OutputSnapshot
         pending.Push("");
         while (pending.Count > 0)
         {
+            stop.ThrowIfCancellationRequested();
             string relative = pending.Pop();
             string dir = relative.Length == 0 ? root : System.IO.Path.Combine(root, relative);
             foreach (byte[] raw in NativeMethods.RawNames(dir))
@@ -132,9 +131,12 @@ internal static class OutputSnapshot
     }
 
     /// <summary>The first difference between a snapshot taken now and the recorded one, or null.</summary>
-    public static string? FirstChange(string root, IReadOnlyDictionary<string, string> recorded)
+    /// <param name="root">The output folder.</param>
+    /// <param name="recorded">Its snapshot as written.</param>
+    /// <param name="stop">Stops the walk when the answer is no longer needed (an input already changed).</param>
+    public static string? FirstChange(string root, IReadOnlyDictionary<string, string> recorded, CancellationToken stop = default)
     {
-        Dictionary<string, string> now = Take(root, new Dictionary<string, string>(recorded.Count, StringComparer.Ordinal));
+        Dictionary<string, string> now = Take(root, new Dictionary<string, string>(recorded.Count, StringComparer.Ordinal), stop);
         foreach ((string path, string identity) in recorded)
         {
             if (!now.TryGetValue(path, out string? current))

@@ -12,7 +12,7 @@ internal sealed class SysrootView
 {
     private const int MaxLinkHops = 40; // the kernel's own limit (MAXSYMLINKS)
 
-    private readonly Dictionary<string, Node> _nodes = new(StringComparer.Ordinal);
+    private readonly System.Collections.Concurrent.ConcurrentDictionary<string, Node> _nodes = new(StringComparer.Ordinal); // the plan reads the dpkg database on another thread
 
     public SysrootView(string root)
     {
