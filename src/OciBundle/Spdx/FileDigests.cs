@@ -24,14 +24,14 @@ internal static class FileDigests
         var byPath = new ConcurrentDictionary<string, FileDigest>(StringComparer.Ordinal);
         var bySource = new ConcurrentDictionary<string, string>(StringComparer.Ordinal);
         var files = plan.Where(e => e.Kind == RootfsEntryKind.File).ToList();
-        var folders = new ConcurrentDictionary<string, Lazy<Dictionary<string, (string Identity, FileDigest Digest)>>>(StringComparer.Ordinal);
+        var folders = new ConcurrentDictionary<string, Lazy<Dictionary<string, KnownDigest>>>(StringComparer.Ordinal);
         var hashed = new ConcurrentDictionary<string, bool>(StringComparer.Ordinal);
-        Dictionary<string, (string Identity, FileDigest Digest)> Cached(string folder) =>
-            folders.GetOrAdd(folder, f => new Lazy<Dictionary<string, (string, FileDigest)>>(() => cache!.Read(f))).Value;
+        Dictionary<string, KnownDigest> Cached(string folder) =>
+            folders.GetOrAdd(folder, f => new Lazy<Dictionary<string, KnownDigest>>(() => cache!.Read(f))).Value;
         // What the last publish or the cache knows by identity is taken in one pass on this thread; only the rest is
         // read, on all cores. After an app change that is a few files: a loop of a few hundred look-ups is quicker
         // alone than spread over threads a loaded machine may not schedule.
-        var toHash = new List<(RootfsEntry File, string Identity)>();
+        var toHash = new List<Pending>();
         foreach (RootfsEntry file in files)
         {
             cancel.ThrowIfCancellationRequested();
@@ -59,31 +59,42 @@ internal static class FileDigests
                 continue;
             }
 
-            toHash.Add((file, identity));
+            toHash.Add(new Pending(file, identity));
         }
 
-        Parallel.ForEach(
-            toHash,
-            new ParallelOptions { MaxDegreeOfParallelism = toHash.Count < 2 ? 1 : Math.Max(2, Environment.ProcessorCount), CancellationToken = cancel },
-            item =>
+        void HashOne(Pending item)
+        {
+            string source = item.File.SourcePath!;
+            FileDigest digest = Hash(source);
+            byPath[item.File.Path] = digest;
+            bySource[source] = item.Identity + "\t" + digest;
+            hashed[Path.GetDirectoryName(source)!] = true;
+        }
+
+        if (toHash.Sum(p => p.File.Size) <= FewBytes)
+        {
+            // After an app change: the app's own few small files, on this thread, no workers started for them.
+            foreach (Pending item in toHash)
             {
-                string source = item.File.SourcePath!;
-                FileDigest digest = Hash(source);
-                byPath[item.File.Path] = digest;
-                bySource[source] = item.Identity + "\t" + digest;
-                hashed[Path.GetDirectoryName(source)!] = true;
-            });
+                cancel.ThrowIfCancellationRequested();
+                HashOne(item);
+            }
+        }
+        else
+        {
+            Parallel.ForEach(toHash, new ParallelOptions { MaxDegreeOfParallelism = Math.Max(2, Environment.ProcessorCount), CancellationToken = cancel }, HashOne);
+        }
 
         // Remember what was hashed, beside what the cache held for the folder's other files (other projects use them).
         foreach (string folder in cache is null ? Enumerable.Empty<string>() : hashed.Keys)
         {
-            var entries = new Dictionary<string, (string Identity, FileDigest Digest)>(Cached(folder), StringComparer.Ordinal);
-            foreach ((string source, string recorded) in bySource.Where(s => Path.GetDirectoryName(s.Key) == folder))
+            var entries = new Dictionary<string, KnownDigest>(Cached(folder), StringComparer.Ordinal);
+            foreach (string source in bySource.Keys.Where(s => Path.GetDirectoryName(s) == folder))
             {
-                string[] parts = recorded.Split('\t');
+                string[] parts = bySource[source].Split('\t');
                 if (FileDigest.Parse(parts[1]) is { } digest)
                 {
-                    entries[Path.GetFileName(source)] = (parts[0], digest);
+                    entries[Path.GetFileName(source)] = new KnownDigest(parts[0], digest);
                 }
             }
 
@@ -92,6 +103,12 @@ internal static class FileDigests
 
         return (byPath, bySource);
     }
+
+    /// <summary>Files of up to this many bytes in all are hashed on the calling thread (a few milliseconds).</summary>
+    private const long FewBytes = 8 << 20;
+
+    /// <summary>A file to hash and its source's identity now.</summary>
+    private sealed record Pending(RootfsEntry File, string Identity);
 
     private static FileDigest Hash(string path)
     {

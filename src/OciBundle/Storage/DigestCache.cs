@@ -54,9 +54,9 @@ internal sealed class DigestCache
     }
 
     /// <summary>The remembered digests of the files of one source folder, by file name, with the identity each was computed for.</summary>
-    public Dictionary<string, (string Identity, FileDigest Digest)> Read(string sourceFolder)
+    public Dictionary<string, KnownDigest> Read(string sourceFolder)
     {
-        var result = new Dictionary<string, (string, FileDigest)>(StringComparer.Ordinal);
+        var result = new Dictionary<string, KnownDigest>(StringComparer.Ordinal);
         string path = EntryPath(sourceFolder);
         try
         {
@@ -76,7 +76,7 @@ internal sealed class DigestCache
                 string[] f = line.Split('\t');
                 if (f.Length == 3 && FileDigest.Parse(f[2]) is { } digest && f[0].Length > 0 && !f[0].Contains('/'))
                 {
-                    result[f[0]] = (f[1], digest);
+                    result[f[0]] = new KnownDigest(f[1], digest);
                 }
             }
         }
@@ -88,11 +88,12 @@ internal sealed class DigestCache
     }
 
     /// <summary>Writes a folder's entries (the remembered ones still valid plus the new), by rename; failures are ignored.</summary>
-    public void Write(string sourceFolder, IReadOnlyDictionary<string, (string Identity, FileDigest Digest)> entries)
+    public void Write(string sourceFolder, IReadOnlyDictionary<string, KnownDigest> entries)
     {
         var text = new StringBuilder().Append(Version).Append('\n').Append(sourceFolder).Append('\n');
-        foreach ((string name, (string identity, FileDigest digest)) in entries.OrderBy(e => e.Key, StringComparer.Ordinal))
+        foreach (string name in entries.Keys.Order(StringComparer.Ordinal))
         {
+            (string identity, FileDigest digest) = entries[name];
             if (!name.Contains('\t') && !name.Contains('\n') && !identity.Contains('\t') && !identity.Contains('\n'))
             {
                 text.Append(name).Append('\t').Append(identity).Append('\t').Append(digest).Append('\n');

@@ -174,7 +174,7 @@ internal sealed class SysrootView
 }
 
 /// <summary>A symlink met while following a path: where it is and what it says.</summary>
-internal readonly record struct SymlinkHop(string Path, string Target);
+internal sealed record SymlinkHop(string Path, string Target); // a class: lists of it run the framework's precompiled code
 
 /// <summary>The real path a sysroot path leads to, and the links on the way.</summary>
 internal sealed record ResolvedPath(string RealPath, bool IsDirectory, IReadOnlyList<SymlinkHop> Links);
