@@ -238,18 +238,10 @@ internal static class BundleBuilder
     }
 
     /// <summary>The first output changed, added to or removed from since it was written, or null.</summary>
-    private static string? FirstOutputChange(BuildState previous, CancellationToken stop)
-    {
-        foreach (BuildState.OutputRecord output in new[] { previous.Bundle, previous.Image }.OfType<BuildState.OutputRecord>())
-        {
-            if (OutputSnapshot.FirstChange(output.Directory, output.Entries, stop) is { } changed)
-            {
-                return $"in {output.Directory}, {changed} since it was written";
-            }
-        }
-
-        return null;
-    }
+    private static string? FirstOutputChange(BuildState previous, CancellationToken stop) =>
+        new[] { previous.Bundle, previous.Image }.OfType<BuildState.OutputRecord>()
+            .Select(o => OutputSnapshot.FirstChange(o.Directory, o.Entries, stop) is { } changed ? $"in {o.Directory}, {changed} since it was written" : null)
+            .FirstOrDefault(change => change is not null);
 
     private static Microsoft.Win32.SafeHandles.SafeFileHandle LockProject(string statePath)
     {

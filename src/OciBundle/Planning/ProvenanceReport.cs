@@ -57,7 +57,7 @@ internal static class ProvenanceReport
         }
 
         builder.Append('\n');
-        return new UTF8Encoding(false).GetBytes(builder.ToString());
+        return Utf8Text.Bytes(builder);
     }
 
     private static void WriteSysroot(JsonTextWriter json, Sysroots.MaterializedSysroot sysroot, Func<string, string> portable)

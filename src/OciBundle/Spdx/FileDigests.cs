@@ -71,19 +71,7 @@ internal static class FileDigests
             hashed[Path.GetDirectoryName(source)!] = true;
         }
 
-        if (toHash.Sum(p => p.File.Size) <= FewBytes)
-        {
-            // After an app change: the app's own few small files, on this thread, no workers started for them.
-            foreach (Pending item in toHash)
-            {
-                cancel.ThrowIfCancellationRequested();
-                HashOne(item);
-            }
-        }
-        else
-        {
-            Parallel.ForEach(toHash, new ParallelOptions { MaxDegreeOfParallelism = Math.Max(2, Environment.ProcessorCount), CancellationToken = cancel }, HashOne);
-        }
+        HashAll(toHash, HashOne, cancel);
 
         // Remember what was hashed, beside what the cache held for the folder's other files (other projects use them).
         foreach (string folder in cache is null ? Enumerable.Empty<string>() : hashed.Keys)
@@ -102,6 +90,22 @@ internal static class FileDigests
         }
 
         return (byPath, bySource);
+    }
+
+    /// <summary>Hashes the files on all cores; a few small ones (an app change's) on this thread, with no workers started.</summary>
+    private static void HashAll(List<Pending> toHash, Action<Pending> hashOne, CancellationToken cancel)
+    {
+        if (toHash.Sum(p => p.File.Size) > FewBytes)
+        {
+            Parallel.ForEach(toHash, new ParallelOptions { MaxDegreeOfParallelism = Math.Max(2, Environment.ProcessorCount), CancellationToken = cancel }, hashOne);
+            return;
+        }
+
+        foreach (Pending item in toHash)
+        {
+            cancel.ThrowIfCancellationRequested();
+            hashOne(item);
+        }
     }
 
     /// <summary>Files of up to this many bytes in all are hashed on the calling thread (a few milliseconds).</summary>

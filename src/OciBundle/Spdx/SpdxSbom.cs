@@ -47,13 +47,12 @@ internal sealed class SpdxSbom
         builder.Append('\n');
 
         // The namespace names this document and no other: derived from everything else in it, never a random GUID.
-        string body = builder.ToString();
-        byte[] hash = SHA256.HashData(Encoding.UTF8.GetBytes(body));
+        byte[] hash = Utf8Text.Sha256(builder);
         hash[6] = (byte)((hash[6] & 0x0F) | 0x50); // RFC 4122 name-based form (version 5 bits, variant bits)
         hash[8] = (byte)((hash[8] & 0x3F) | 0x80);
         var uuid = new Guid(hash.AsSpan(0, 16), bigEndian: true);
         string ns = $"https://spdx.org/spdxdocs/ocibundle-{SpdxNames.IdPart(s.AppName)}-{uuid:D}";
-        return new UTF8Encoding(false).GetBytes(body.Replace("\"@NAMESPACE@\"", JsonConvert.ToString(ns), StringComparison.Ordinal));
+        return Utf8Text.Bytes(builder.Replace("\"@NAMESPACE@\"", JsonConvert.ToString(ns)));
     }
 
     /// <summary>The document's own fields; its namespace a placeholder, filled in once the rest is written.</summary>
