@@ -28,22 +28,30 @@ internal static class BundleBuilder
     /// </param>
     public static BundleResult Build(BundleOptions options, Action<string> log, Action<OciBundleException> warn, string? statePath = null, CancellationToken cancel = default, Func<bool>? warningsFailed = null)
     {
-        BundleRequest request = BundleRequest.Parse(options);
-        ReportWarnings(request.Warnings, warn, warningsFailed);
+        // The last publish's state and what changed since, read under the project's lock on another core meanwhile.
+        Task<PreviousPublish>? reading = statePath is null ? null : PreviousPublish.Start(statePath);
+        BundleRequest request;
+        try
+        {
+            request = BundleRequest.Parse(options);
+            ReportWarnings(request.Warnings, warn, warningsFailed);
+        }
+        catch
+        {
+            PreviousPublish.Abandon(reading); // a refused option is said at once, not after another publish's lock
+            throw;
+        }
 
-        // One publish of a project at a time, from reading its state to saving the new one: a second started meanwhile
-        // waits, then finds what the first wrote (up to date, or out of date from there), never an older state.
-        using Microsoft.Win32.SafeHandles.SafeFileHandle? projectLock = statePath is null ? null : LockProject(statePath);
-
+        using PreviousPublish? last = reading?.GetAwaiter().GetResult();
         var clock = System.Diagnostics.Stopwatch.StartNew();
         // The typed request, not the raw options: what the parsers computed from the host (the arch, the hostname,
         // the host ids, whether a bind source is a file) is part of it.
         string key = KeyOf(request);
-        BuildState? previous = BuildState.Load(statePath);
-        string? change = previous is null ? null : FirstChange(previous, key, request);
+        BuildState? previous = last?.Saved;
+        string? change = previous is null ? null : FirstChange(last!, key, request);
         if (previous is not null && change is null)
         {
-            return NothingChanged(request, previous, log, warn, clock);
+            return NothingChanged(request, previous, log, warn, clock.Elapsed + last!.Checked);
         }
         else if (previous is not null)
         {
@@ -96,7 +104,7 @@ internal static class BundleBuilder
     }
 
     /// <summary>The up-to-date publish: removes idle leftovers of an interrupted one, writes nothing, and answers from the previous summary.</summary>
-    private static BundleResult NothingChanged(BundleRequest request, BuildState previous, Action<string> log, Action<OciBundleException> warn, System.Diagnostics.Stopwatch clock)
+    private static BundleResult NothingChanged(BundleRequest request, BuildState previous, Action<string> log, Action<OciBundleException> warn, TimeSpan checkedIn)
     {
         if (request.Output.BundleDirectory is { } bundle)
         {
@@ -111,8 +119,8 @@ internal static class BundleBuilder
             StagedDirectory.RemoveLeftoversIfIdle(idle.Directory, Outputs.OutputKind.Image, warn);
         }
 
-        log($"Nothing changed since the last publish (checked {previous.Inputs.Count} inputs and {(previous.Bundle?.Entries.Count ?? 0) + (previous.Image?.Entries.Count ?? 0)} outputs in {clock.ElapsedMilliseconds} ms): nothing written.");
-        return Result(request, previous.Summary, upToDate: true, clock.Elapsed, TimeSpan.Zero, new WriteStatistics());
+        log($"Nothing changed since the last publish (checked {previous.Inputs.Count} inputs and {(previous.Bundle?.Entries.Count ?? 0) + (previous.Image?.Entries.Count ?? 0)} outputs in {(long)checkedIn.TotalMilliseconds} ms): nothing written.");
+        return Result(request, previous.Summary, upToDate: true, checkedIn, TimeSpan.Zero, new WriteStatistics());
     }
 
     /// <summary>Writes the runtime bundle (rootfs/, config.json, the provenance report, the SBOM) and tells what the writing cost.</summary>
@@ -202,29 +210,25 @@ internal static class BundleBuilder
     /// facts changed, a host input changed (a file by identity, a folder's listing, a probe that found nothing), or
     /// an output was changed, added to or removed from since it was written (then it is repaired).
     /// </summary>
-    private static string? FirstChange(BuildState previous, string key, BundleRequest request)
+    private static string? FirstChange(PreviousPublish last, string key, BundleRequest request)
     {
+        BuildState previous = last.Saved!;
         if (previous.Key != key)
         {
             return "the options changed";
         }
 
-        if ((request.Output.BundleDirectory is not null) != previous.Bundle is not null || (request.Output.Image is not null) != previous.Image is not null)
+        if (last.InputChange is { } input)
         {
-            return InputLedger.FirstChange(previous.Inputs) is { } changedFirst ? "an input changed: " + changedFirst : "other outputs were asked for";
-        }
-
-        // The outputs are walked on another core while this one checks the inputs (a thousand statx each for a
-        // self-contained app): the answer is the one a check of one after the other gives, in half the time.
-        using var stop = new CancellationTokenSource();
-        Task<string?> outputs = Task.Run(() => FirstOutputChange(previous, stop.Token));
-        if (InputLedger.FirstChange(previous.Inputs) is { } input)
-        {
-            stop.Cancel(); // what the outputs are no longer matters: they are all written again
             return "an input changed: " + input;
         }
 
-        if (outputs.GetAwaiter().GetResult() is { } output)
+        if ((request.Output.BundleDirectory is not null) != previous.Bundle is not null || (request.Output.Image is not null) != previous.Image is not null)
+        {
+            return "other outputs were asked for";
+        }
+
+        if (last.OutputChange is { } output)
         {
             return output;
         }
@@ -235,26 +239,6 @@ internal static class BundleBuilder
         }
 
         return null;
-    }
-
-    /// <summary>The first output changed, added to or removed from since it was written, or null.</summary>
-    private static string? FirstOutputChange(BuildState previous, CancellationToken stop) =>
-        new[] { previous.Bundle, previous.Image }.OfType<BuildState.OutputRecord>()
-            .Select(o => OutputSnapshot.FirstChange(o.Directory, o.Entries, stop) is { } changed ? $"in {o.Directory}, {changed} since it was written" : null)
-            .FirstOrDefault(change => change is not null);
-
-    private static Microsoft.Win32.SafeHandles.SafeFileHandle LockProject(string statePath)
-    {
-        var timeout = TimeSpan.FromMinutes(5);
-        try
-        {
-            return StagedDirectory.LockFile(statePath, timeout)
-                ?? throw new OciBundleException(Strings.BundleLocked, Path.GetDirectoryName(Path.GetFullPath(statePath))!, StagedDirectory.LockFilePath(statePath), (int)timeout.TotalSeconds, "another publish of this project");
-        }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
-        {
-            throw new OciBundleException(Strings.BundleWriteFailed, statePath, e.Message);
-        }
     }
 
     /// <summary>

@@ -87,9 +87,9 @@ internal sealed class InputLedger
 internal static class OutputSnapshot
 {
     /// <summary>Relative path of every entry below <paramref name="root"/> (not following links) and its identity.</summary>
-    public static SortedDictionary<string, string> Take(string root) => Take(root, new SortedDictionary<string, string>(StringComparer.Ordinal), CancellationToken.None);
+    public static SortedDictionary<string, string> Take(string root) => Take(root, new SortedDictionary<string, string>(StringComparer.Ordinal));
 
-    private static T Take<T>(string root, T result, CancellationToken stop)
+    private static T Take<T>(string root, T result)
         where T : IDictionary<string, string>
     {
         if (NativeMethods.LStat(root) is not { } top || (top.Mode & NativeMethods.S_IFMT) != NativeMethods.S_IFDIR)
@@ -101,7 +101,6 @@ internal static class OutputSnapshot
         pending.Push("");
         while (pending.Count > 0)
         {
-            stop.ThrowIfCancellationRequested();
             string relative = pending.Pop();
             string dir = relative.Length == 0 ? root : System.IO.Path.Combine(root, relative);
             foreach (byte[] raw in NativeMethods.RawNames(dir))
@@ -131,12 +130,9 @@ internal static class OutputSnapshot
     }
 
     /// <summary>The first difference between a snapshot taken now and the recorded one, or null.</summary>
-    /// <param name="root">The output folder.</param>
-    /// <param name="recorded">Its snapshot as written.</param>
-    /// <param name="stop">Stops the walk when the answer is no longer needed (an input already changed).</param>
-    public static string? FirstChange(string root, IReadOnlyDictionary<string, string> recorded, CancellationToken stop = default)
+    public static string? FirstChange(string root, IReadOnlyDictionary<string, string> recorded)
     {
-        Dictionary<string, string> now = Take(root, new Dictionary<string, string>(recorded.Count, StringComparer.Ordinal), stop);
+        Dictionary<string, string> now = Take(root, new Dictionary<string, string>(recorded.Count, StringComparer.Ordinal));
         foreach ((string path, string identity) in recorded)
         {
             if (!now.TryGetValue(path, out string? current))
