@@ -43,7 +43,7 @@ le() { awk -v a="$1" -v b="$2" 'BEGIN {exit !(a <= b)}' && echo yes || echo NO; 
 
 # Restore and compile once: every timed publish after this compiles only after an app change.
 dotnet publish "$sample" -c Release -p:PublishOciBundle=true -p:OciBundleTasksAssembly="${variant[il]}" -p:_OciBundleSampleTasksBuilt=true -nologo -v:q -clp:NoSummary >/dev/null
-declare -A full change noop first image_full image_change
+declare -A full change noop first image_full image_change archive_full archive_change
 cp_ms=()
 for run in $(seq 1 "$runs"); do
   order="il r2r"; [ $((run % 2)) -eq 0 ] && order="r2r il"
@@ -63,12 +63,17 @@ for run in $(seq 1 "$runs"); do
     image_full[$v]+=" $(publish_ms '^BuildOciContainer$' "$v" -p:PublishOciImage=true)"
     change_app
     image_change[$v]+=" $(publish_ms '^BuildOciContainer$' "$v" -p:PublishOciImage=true)"
+    # The image and its oci-archive (OciImageArchive): a full write, then after an app change.
+    clean; rm -f "$work/image.tar"; sync
+    archive_full[$v]+=" $(publish_ms '^BuildOciContainer$' "$v" -p:PublishOciImage=true -p:OciImageArchive="$work/image.tar")"
+    change_app
+    archive_change[$v]+=" $(publish_ms '^BuildOciContainer$' "$v" -p:PublishOciImage=true -p:OciImageArchive="$work/image.tar")"
   done
 done
 
 declare -A m
 for v in il r2r; do
-  for row in full change noop first image_full image_change; do
+  for row in full change noop first image_full image_change archive_full archive_change; do
     eval "values=\"\${${row}[$v]}\""
     # shellcheck disable=SC2086
     m[$row-$v]=$(median $values)
@@ -92,7 +97,9 @@ row "publish: bundle step after an app change vs a full bundle step (precompiled
 row "publish: full bundle step vs cp -a of the bundle (precompiled; IL)" full "$c ms (cp -a)" "$c" "$c" "report" 1000
 row "publish: first publish on a machine (fresh HOME) vs cp -a (precompiled; IL)" first "$c ms (cp -a)" "$c" "$c" "<= 2.0x" 2.0
 row "publish: image after an app change vs a full image write (precompiled; IL)" image_change "${m[image_full-r2r]} ms; ${m[image_full-il]} ms (full)" "${m[image_full-r2r]}" "${m[image_full-il]}" "<= 0.1x" 0.1
+row "publish: archive after an app change vs a full archive write (precompiled; IL)" archive_change "${m[archive_full-r2r]} ms; ${m[archive_full-il]} ms (full)" "${m[archive_full-r2r]}" "${m[archive_full-il]}" "<= 0.3x" 0.3
 row "publish: no-op, all of this SDK's tasks (precompiled; IL)" noop - - - "<= 50 ms" 50
 row "publish: full bundle step (precompiled; IL)" full - - - "report" -
 row "publish: full image write (precompiled; IL)" image_full - - - "report" -
+row "publish: full image and archive write (precompiled; IL)" archive_full - - - "report" -
 echo "| publish: runs, each interleaved (median of) | ${runs} | | | | |"

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The performance benchmark: the bundle step next to its baselines, in one run, with ratios.
 #   build/bench.sh           full run: the warm-engine rows (about two minutes; needs ~3 GB free in $TMPDIR), then the
-#                            rows timed through real publishes, precompiled task vs IL (build/bench-publish.sh, 36
+#                            rows timed through real publishes, precompiled task vs IL (build/bench-publish.sh, 48
 #                            publishes of the sample: ten minutes or more), and the bytes a push sends after a change
 #                            beside PublishContainer's (build/bench-layers.sh, three to five minutes; needs
 #                            docker-registry, skopeo, jq)
