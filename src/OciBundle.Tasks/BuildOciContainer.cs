@@ -274,7 +274,7 @@ public sealed class BuildOciContainer : Microsoft.Build.Utilities.Task, ICancela
         string compressed = FormatBytes(image.Layers.Sum(l => l.Size));
         Log.LogMessage(
             MessageImportance.High,
-            $"{AppName} -> {result.ImageDirectory}{Path.DirectorySeparatorChar} (OCI image {result.ImageName}, {compressed} compressed: {image.Layers.Count} layers{reuse}, manifest {image.ManifestDigest}{state}); push it with: skopeo copy {ShellWords.Quote($"oci:{result.ImageDirectory}:{ImageTag}")} docker://<registry>/<name>:{ImageTag}");
+            $"{AppName} -> {result.ImageDirectory}{Path.DirectorySeparatorChar} (OCI image {result.ImageName}, {compressed} compressed: {image.Layers.Count} layers{reuse}, manifest {image.ManifestDigest}{state}); {NextForImage(result)}");
         if (result.ImageArchive is { } archive && File.Exists(archive))
         {
             Log.LogMessage(
@@ -282,6 +282,12 @@ public sealed class BuildOciContainer : Microsoft.Build.Utilities.Task, ICancela
                 $"{AppName} -> {archive} (OCI archive of {result.ImageName}, {FormatBytes(new FileInfo(archive).Length)}{state}); run it with: podman run --rm {ShellWords.Quote("oci-archive:" + archive)}");
         }
     }
+
+    /// <summary>What the image line tells the user to do next: with <c>OciImageRegistry</c> set the push that follows does it; else how to push by hand.</summary>
+    private string NextForImage(BundleResult result) =>
+        string.IsNullOrWhiteSpace(ImageRegistry)
+            ? $"push it with: skopeo copy {ShellWords.Quote($"oci:{result.ImageDirectory}:{ImageTag}")} docker://<registry>/<name>:{ImageTag}"
+            : $"pushed next to {ImageRegistry} (OciImageRegistry)";
 
     /// <summary>An arg item's value: its <c>Value</c> metadata verbatim when it has one (no wildcard or slash rewriting), else the item itself.</summary>
     private static string ArgValue(ITaskItem item) =>

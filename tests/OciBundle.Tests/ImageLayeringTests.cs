@@ -210,7 +210,15 @@ public sealed class ImageLayeringTests
             ok.Publish(t => { t.ImageDirectory = image; t.ImageLayering = value; });
             string summary = ok.Engine.Messages.Select(m => m.Message!).First(m => m.Contains("(OCI image", StringComparison.Ordinal));
             StringAssert.Contains(summary, layers, value);
+            StringAssert.Contains(summary, "push it with: skopeo copy", "no registry: how to push by hand");
         }
+
+        // With OciImageRegistry set, the push that follows the image is named, not a command to push by hand.
+        using var pushed = new SafetyTests.Fixture();
+        pushed.Publish(t => { t.ImageDirectory = Path.Combine(pushed.Root, "proj", "bin", "oci-image"); t.ImageRegistry = "registry.example:5000"; });
+        string line = pushed.Engine.Messages.Select(m => m.Message!).First(m => m.Contains("(OCI image", StringComparison.Ordinal));
+        StringAssert.Contains(line, "pushed next to registry.example:5000 (OciImageRegistry)");
+        Assert.IsFalse(line.Contains("skopeo", StringComparison.Ordinal), line);
 
         using var f = new SafetyTests.Fixture();
         string dir = Path.Combine(f.Root, "proj", "bin", "oci-image");
