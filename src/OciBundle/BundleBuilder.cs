@@ -29,7 +29,7 @@ internal static class BundleBuilder
     public static BundleResult Build(BundleOptions options, Action<string> log, Action<OciBundleException> warn, string? statePath = null, CancellationToken cancel = default, Func<bool>? warningsFailed = null)
     {
         // The last publish's state and what changed since, read under the project's lock on another core meanwhile.
-        Task<PreviousPublish>? reading = statePath is null ? null : PreviousPublish.Start(statePath);
+        PreviousPublish.Reading reading = PreviousPublish.Begin(statePath, log);
         BundleRequest request;
         try
         {
@@ -38,11 +38,11 @@ internal static class BundleBuilder
         }
         catch
         {
-            PreviousPublish.Abandon(reading); // a refused option is said at once, not after another publish's lock
+            reading.Abandon(); // a refused option is said at once, not after another publish's lock
             throw;
         }
 
-        using PreviousPublish? last = reading?.GetAwaiter().GetResult();
+        using PreviousPublish? last = reading.Wait();
         var clock = System.Diagnostics.Stopwatch.StartNew();
         // The typed request, not the raw options: what the parsers computed from the host (the arch, the hostname,
         // the host ids, whether a bind source is a file) is part of it.
@@ -73,6 +73,7 @@ internal static class BundleBuilder
 
         BuildState state = BuildState.Record(key, layout.Plan, layout.Inputs, request.Output.BundleDirectory);
         state.Digests = new Dictionary<string, string>(layout.SourceDigests, StringComparer.Ordinal);
+        state.ReadOnlyRoot = request.Output.BundleDirectory is not null && request.Isolation.ReadOnly;
 
         ImageResult? image = null;
         if (request.Output.Image is { } spec)
@@ -83,10 +84,23 @@ internal static class BundleBuilder
         state.Summary = Summarize(layout, image);
         if (statePath is not null)
         {
-            state.Save(statePath);
+            SaveState(state, statePath, warn);
         }
 
         return Result(request, state.Summary, upToDate: false, planTime, clock.Elapsed - planTime, statistics, image);
+    }
+
+    /// <summary>Saves what the outputs were made from; when it cannot be, the outputs stand and the next publish writes all again.</summary>
+    private static void SaveState(BuildState state, string statePath, Action<OciBundleException> warn)
+    {
+        try
+        {
+            state.Save(statePath);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            warn(new OciBundleException(Strings.StateNotSaved, statePath, e.Message.TrimEnd('.')));
+        }
     }
 
     /// <summary>Passes the warnings on; stops the publish, before anything is written, when the build treats one as an error.</summary>
@@ -127,7 +141,13 @@ internal static class BundleBuilder
     private static WriteStatistics WriteBundle(BundleRequest request, BundleLayout layout, string bundleDirectory, BuildState? previous, Action<string> log, Action<OciBundleException> warn, CancellationToken cancel)
     {
         (uint, uint)? owner = request.Isolation.Rootless is { } rootless ? (rootless.HostUid, rootless.HostGid) : null;
-        var writer = new BundleWriter(bundleDirectory, request.Output.Epoch, previous, owner: owner, warn: warn) { ContainerOwners = !request.Isolation.ReadOnly, Log = log };
+        // Linked only between read-only roots: the previous bundle's (as its state says) and this one's.
+        var writer = new BundleWriter(bundleDirectory, request.Output.Epoch, previous, owner: owner, warn: warn)
+        {
+            ContainerOwners = !request.Isolation.ReadOnly,
+            Reuse = request.Isolation.ReadOnly && previous?.ReadOnlyRoot == true,
+            Log = log,
+        };
         var topLevel = new Dictionary<string, byte[]>
         {
             ["config.json"] = layout.Config,

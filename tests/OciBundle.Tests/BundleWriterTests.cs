@@ -177,6 +177,89 @@ public sealed class BundleWriterTests
     }
 
     [TestMethod]
+    public void NothingIsLinkedFromThePreviousBundleWhenReuseIsOff()
+    {
+        // A writable root: a container may still write into the previous tree, whose inodes a link would share.
+        using var dir = new TempDirectory();
+        string bundle = dir.Combine("bundle");
+        RootfsPlan plan = SamplePlan(dir.Combine("src"));
+        new BundleWriter(bundle, TargetDefaults.Epoch).Write(plan, Top());
+        long data = Inode(Path.Combine(bundle, "rootfs", "app", "data.txt")), link = Inode(Path.Combine(bundle, "rootfs", "bin"));
+
+        var writer = new BundleWriter(bundle, TargetDefaults.Epoch, Recorded(bundle, plan)) { Reuse = false };
+        writer.Write(SamplePlan(dir.Combine("src")), Top());
+        Assert.AreEqual(0L, writer.Statistics.FilesLinked);
+        Assert.AreNotEqual(data, Inode(Path.Combine(bundle, "rootfs", "app", "data.txt")));
+        Assert.AreNotEqual(link, Inode(Path.Combine(bundle, "rootfs", "bin")));
+    }
+
+    [TestMethod]
+    public void ALinkSwappedInThePreviousBundleWhileTheNewOneIsWrittenNeverReachesIt()
+    {
+        // A container writing its own root (rootless, or a writable root) sees link(2) raise a link count in the old tree,
+        // and swaps the next link between the writer's check and its link(2): the new name must be the inode checked.
+        using var dir = new TempDirectory();
+        string bundle = dir.Combine("bundle");
+        const int count = 2000;
+        RootfsPlan Plan()
+        {
+            RootfsPlan plan = SamplePlan(dir.Combine("src"));
+            for (int i = 0; i < count; i++)
+            {
+                plan.AddSymlink($"/app/l{i:D5}", "data.txt", "link");
+            }
+
+            return plan;
+        }
+
+        RootfsPlan plan = Plan();
+        new BundleWriter(bundle, TargetDefaults.Epoch).Write(plan, Top());
+        for (int round = 0; round < 3; round++)
+        {
+            BuildState state = Recorded(bundle, plan);
+            string evil = dir.Combine("evil" + round);
+            Directory.CreateDirectory(evil);
+            for (int i = 0; i < count; i++)
+            {
+                File.CreateSymbolicLink(Path.Combine(evil, $"e{i:D5}"), "/etc/shadow");
+                NativeMethods.SetTimes(Path.Combine(evil, $"e{i:D5}"), TargetDefaults.Epoch);
+            }
+
+            // The old tree by its inode, as the container holds it (the exchange moves its name, not it).
+            using var old = new Microsoft.Win32.SafeHandles.SafeFileHandle(NativeMethods.Open(Path.Combine(bundle, "rootfs", "app"), NativeMethods.O_RDONLY | NativeMethods.O_DIRECTORY, 0), ownsHandle: true);
+            string tree = $"/proc/self/fd/{old.DangerousGetHandle()}";
+            using var stop = new CancellationTokenSource();
+            Task attacker = Task.Run(() =>
+            {
+                for (int i = 0; i + 1 < count && !stop.IsCancellationRequested; i += 2)
+                {
+                    var waited = System.Diagnostics.Stopwatch.StartNew();
+                    while (!stop.IsCancellationRequested && waited.ElapsedMilliseconds < 200 && NativeMethods.LStat(Path.Combine(tree, $"l{i:D5}")) is not { Nlink: 2 })
+                    {
+                    }
+
+                    try
+                    {
+                        File.Move(Path.Combine(evil, $"e{i + 1:D5}"), Path.Combine(tree, $"l{i + 1:D5}"), overwrite: true);
+                    }
+                    catch (IOException)
+                    {
+                        // the old tree is gone: the write ended
+                    }
+                }
+            });
+            plan = Plan();
+            new BundleWriter(bundle, TargetDefaults.Epoch, state).Write(plan, Top());
+            stop.Cancel();
+            attacker.Wait();
+
+            string now = Path.Combine(bundle, "rootfs", "app");
+            int planted = Enumerable.Range(0, count).Count(i => new FileInfo(Path.Combine(now, $"l{i:D5}")).LinkTarget != "data.txt");
+            Assert.AreEqual(0, planted, $"round {round}: links swapped into the previous bundle reached the new one");
+        }
+    }
+
+    [TestMethod]
     public void AFileChangedInPlaceInsideTheBundleIsRepairedNotReused()
     {
         using var dir = new TempDirectory();

@@ -332,6 +332,9 @@ internal sealed class ClosureBuilder : IClosure
                 {
                     _plan.AddSymlink(path, target, reason);
                 }
+
+                // else: no longer a link when read (replaced since the statx): left out, and the ledger's record of
+                // the link makes the next publish look again.
             }
             else if (type == NativeMethods.S_IFDIR)
             {

@@ -180,6 +180,8 @@ internal static class Strings
     public static readonly Diagnostic HostSystemBindMount = new(nameof(HostSystemBindMount)); // OCIB3015
     public static readonly Diagnostic HardeningPathsCleared = new(nameof(HardeningPathsCleared)); // OCIB3016
     public static readonly Diagnostic KernelFileSystemMount = new(nameof(KernelFileSystemMount)); // OCIB3017
+    public static readonly Diagnostic StateNotSaved = new(nameof(StateNotSaved)); // OCIB3018
+    public static readonly Diagnostic StateFolderUnusable = new(nameof(StateFolderUnusable)); // OCIB3019
     public static readonly Diagnostic UnexpectedError = new(nameof(UnexpectedError)); // OCIB3999
     public static readonly Diagnostic RuncNotFound = new(nameof(RuncNotFound)); // OCIB4001
     public static readonly Diagnostic VolumeNotAbsolute = new(nameof(VolumeNotAbsolute)); // OCIB1602

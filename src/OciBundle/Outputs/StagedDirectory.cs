@@ -141,13 +141,14 @@ internal sealed class StagedDirectory : IDisposable
     /// <summary>
     /// Holds the lock of <paramref name="path"/> (<c>.name.lock</c> beside it, the same lock as an output's) until
     /// disposed: the project's state, so two publishes of one project run one after the other, the second seeing
-    /// what the first wrote. Null when another publish held it for longer than <paramref name="timeout"/>.
+    /// what the first wrote. Null when another publish held it for longer than <paramref name="timeout"/>; an
+    /// <see cref="IOException"/> (the caller says which code) when its folder or file cannot be used.
     /// </summary>
     public static SafeFileHandle? LockFile(string path, TimeSpan timeout)
     {
         string full = Path.GetFullPath(path);
         Directory.CreateDirectory(Path.GetDirectoryName(full)!);
-        return Lock(full, timeout);
+        return FileLock.Acquire(LockPathOf(full), timeout);
     }
 
     /// <summary>The lock file <see cref="LockFile"/> takes for <paramref name="path"/>.</summary>

@@ -42,6 +42,17 @@ internal static class BundlePlanner
         new BaseFilesStep(),
     };
 
+    /// <summary>
+    /// After the sysroot step: the sysroot's dpkg database, which the time zone rule and the SBOM read, opened on another
+    /// core while the app, the frameworks and the closure are planned (and its package lists read, when no answers are
+    /// remembered for them): the plan reads it through the same Lazy and lock, so it is read once, and a step that needs
+    /// it first waits for it. Null for any other step, or when no step will read it.
+    /// </summary>
+    private static Task? Prefetch(IPlanStep step, PlanContext context) =>
+        step is SysrootStep && (context.Content.Sbom || context.Content.IncludeTimeZoneData)
+            ? Task.Run(() => context.Packages.Value?.ReadListsIfForgotten(), CancellationToken.None)
+            : null;
+
     /// <summary>Plans the bundle.</summary>
     /// <param name="request">What to build.</param>
     /// <param name="log">Detail messages.</param>
@@ -52,20 +63,28 @@ internal static class BundlePlanner
         var context = new PlanContext(request, log, knownDigests, cancel);
         var times = new List<string>(Steps.Count);
         var clock = System.Diagnostics.Stopwatch.StartNew();
-        foreach (IPlanStep step in Steps)
+        Task? packages = null;
+        try
         {
-            TimeSpan start = clock.Elapsed;
-            step.Run(context);
-            if (step is SysrootStep && (context.Content.Sbom || context.Content.IncludeTimeZoneData))
+            foreach (IPlanStep step in Steps)
             {
-                // The sysroot's dpkg database, which the time zone rule and the SBOM read, is opened on another core
-                // while the app, the frameworks and the closure are planned (and its package lists read, when no
-                // answers are remembered for them): the plan reads it through the same Lazy and lock, so it is read
-                // once, and a step that needs it first waits for it.
-                _ = Task.Run(() => context.Packages.Value?.ReadListsIfForgotten(), CancellationToken.None);
+                TimeSpan start = clock.Elapsed;
+                step.Run(context);
+                packages ??= Prefetch(step, context);
+                times.Add($"{step.GetType().Name.Replace("Step", "", StringComparison.Ordinal)} {(clock.Elapsed - start).TotalMilliseconds.ToString("F0", System.Globalization.CultureInfo.InvariantCulture)}");
             }
-
-            times.Add($"{step.GetType().Name.Replace("Step", "", StringComparison.Ordinal)} {(clock.Elapsed - start).TotalMilliseconds.ToString("F0", System.Globalization.CultureInfo.InvariantCulture)}");
+        }
+        finally
+        {
+            // Never outlives the plan, failed or not: what it records in the ledger is in it before the state is taken.
+            try
+            {
+                packages?.Wait(CancellationToken.None);
+            }
+            catch (AggregateException)
+            {
+                // Its failure is the Lazy's, rethrown to the step that asked (or unasked: nothing lost).
+            }
         }
 
         // Where a plan's time went, at detailed verbosity: what to look at when a publish is slow.

@@ -13,7 +13,9 @@ namespace OciBundle.Rootfs;
 /// <item>a lock file beside the destination serialises publishes to the same folder (a second one waits);</item>
 /// <item>leftovers of a killed publish (staging and old folders) are removed;</item>
 /// <item>the new bundle is assembled in a staging folder beside the destination; a file whose source did not
-///   change since the last publish is hard-linked from the previous bundle instead of copied;</item>
+///   change since the last publish, and a symlink as planned, is hard-linked from the previous bundle instead of
+///   made again (between read-only roots only: see <see cref="Reuse"/>), and checked on its new name to be the very
+///   inode checked in the old tree;</item>
 /// <item>every path gets its planned mode and the fixed timestamp, in a fixed order;</item>
 /// <item>staging and destination are exchanged with one <c>renameat2(RENAME_EXCHANGE)</c>, and the old tree is removed.</item>
 /// </list>
@@ -37,7 +39,8 @@ internal sealed class BundleWriter
     /// <param name="previous">
     /// What the last publish wrote there and from what: a file is hard-linked from the previous bundle only when its
     /// source and planned mode are the same and the previous copy is still exactly as written (same inode, ctime,
-    /// size, mode and owner, the owner this bundle wants). Null: copy everything.
+    /// size, mode and owner, the owner this bundle wants); a symlink when it is as written and points where planned.
+    /// Null: write everything.
     /// </param>
     /// <param name="lockTimeout">How long a second publish to the same folder waits for the first.</param>
     /// <param name="owner">
@@ -62,6 +65,13 @@ internal sealed class BundleWriter
     /// reads). The image keeps the plan's owners: engines unpack it where no host user reaches.
     /// </summary>
     public bool ContainerOwners { get; init; } = true;
+
+    /// <summary>
+    /// Whether the previous bundle's untouched files and symlinks may be linked into this one. Not when a container may
+    /// still be writing into the previous one (a writable root, now or in the options it was written with): a linked
+    /// inode is shared with that tree until it is removed, and the container's writes would land in the new bundle.
+    /// </summary>
+    public bool Reuse { get; init; } = true;
 
     /// <summary>Receives what the write could not do as the plan says (a base image's owners, written by a user who cannot chown).</summary>
     public Action<string>? Log { get; init; }
@@ -254,7 +264,7 @@ internal sealed class BundleWriter
     {
         if (file.Content is not null)
         {
-            if (IsUntouchedCopy(previous, file) && File.ReadAllBytes(previous).AsSpan().SequenceEqual(file.Content) && NativeMethods.link(previous, target) == 0)
+            if (IsUntouchedCopy(previous, file) is { } copy && File.ReadAllBytes(previous).AsSpan().SequenceEqual(file.Content) && Linked(previous, target, copy))
             {
                 Statistics.AddLinked(file.Size);
                 return; // a generated file (passwd, group) with the same bytes as last time
@@ -265,7 +275,7 @@ internal sealed class BundleWriter
             File.SetUnixFileMode(target, file.Mode);
             NativeMethods.SetTimes(target, _epoch);
         }
-        else if (SourceUnchanged(file) && IsUntouchedCopy(previous, file) && NativeMethods.link(previous, target) == 0)
+        else if (SourceUnchanged(file) && IsUntouchedCopy(previous, file) is { } copy && Linked(previous, target, copy))
         {
             Statistics.AddLinked(file.Size);
         }
@@ -283,9 +293,16 @@ internal sealed class BundleWriter
     /// </summary>
     private void WriteLink(RootfsEntry link, string target, string previous)
     {
-        if (IsUntouchedLink(previous, link) && NativeMethods.link(previous, target) == 0)
+        // link(2) names the symlink itself, never what it points to; its target is read again from the new name, which
+        // only this writer can reach: a link swapped in the old tree after the check is never taken for the checked one.
+        if (IsUntouchedLink(previous, link) is { } copy && Linked(previous, target, copy) && new FileInfo(target).LinkTarget == link.LinkTarget)
         {
-            return; // link(2) names the symlink itself, never what it points to
+            return;
+        }
+
+        if (NativeMethods.LStat(target) is not null)
+        {
+            File.Delete(target);
         }
 
         File.CreateSymbolicLink(target, link.LinkTarget!);
@@ -297,18 +314,40 @@ internal sealed class BundleWriter
     /// The previous bundle's symlink is as the last publish left it (a symlink cannot change in place: another target
     /// or owner is a new inode or ctime), points where this plan's does, and has the owner and time this bundle wants.
     /// </summary>
-    private bool IsUntouchedLink(string previous, RootfsEntry link)
+    private NativeMethods.Statx? IsUntouchedLink(string previous, RootfsEntry link)
     {
-        if (_previous?.Bundle is not { } recorded || !recorded.Entries.TryGetValue("rootfs" + link.Path, out string? identity))
+        if (!Reuse || _previous?.Bundle is not { } recorded || !recorded.Entries.TryGetValue("rootfs" + link.Path, out string? identity))
         {
-            return false;
+            return null;
         }
 
         NativeMethods.Statx? copy = NativeMethods.LStat(previous);
         return copy is { } c && (c.Mode & NativeMethods.S_IFMT) == NativeMethods.S_IFLNK && c.MTimeSeconds == _epoch
             && (OwnerOf(link) ?? _desiredOwner) is var wanted && c.Uid == wanted.Uid && c.Gid == wanted.Gid
             && NativeMethods.Identity(c) == identity
-            && new FileInfo(previous).LinkTarget == link.LinkTarget;
+            && new FileInfo(previous).LinkTarget == link.LinkTarget ? c : null;
+    }
+
+    /// <summary>
+    /// Links the previous bundle's <paramref name="previous"/> as <paramref name="target"/> and checks, on the new
+    /// name, that it is the very inode checked (its type, owner, mode, size and time): another swapped into the old
+    /// tree between the check and the link is removed again, and false makes the caller write the path itself.
+    /// </summary>
+    private static bool Linked(string previous, string target, NativeMethods.Statx checkedCopy)
+    {
+        if (NativeMethods.link(previous, target) != 0)
+        {
+            return false;
+        }
+
+        if (NativeMethods.LStat(target) is { } now && now.Inode == checkedCopy.Inode && now.DevMajor == checkedCopy.DevMajor && now.DevMinor == checkedCopy.DevMinor
+            && now.Mode == checkedCopy.Mode && now.Uid == checkedCopy.Uid && now.Gid == checkedCopy.Gid && now.Size == checkedCopy.Size && now.MTimeSeconds == checkedCopy.MTimeSeconds)
+        {
+            return true;
+        }
+
+        File.Delete(target);
+        return false;
     }
 
     /// <summary>The source of a file and its planned mode are what they were when the previous bundle was written.</summary>
@@ -323,43 +362,18 @@ internal sealed class BundleWriter
     /// wrote, chmod-ed, chown-ed or replaced it since, it has this file's planned mode and size, and it belongs to the
     /// owner this bundle wants (a rootless bundle's files never pass into a root-run one, or the reverse).
     /// </summary>
-    private bool IsUntouchedCopy(string previous, RootfsEntry file)
+    private NativeMethods.Statx? IsUntouchedCopy(string previous, RootfsEntry file)
     {
-        if (_previous?.Bundle is not { } recorded || !recorded.Entries.TryGetValue("rootfs" + file.Path, out string? identity))
+        if (!Reuse || _previous?.Bundle is not { } recorded || !recorded.Entries.TryGetValue("rootfs" + file.Path, out string? identity))
         {
-            return false;
+            return null;
         }
 
         NativeMethods.Statx? copy = NativeMethods.LStat(previous);
         return copy is { } c && (c.Mode & NativeMethods.S_IFMT) == NativeMethods.S_IFREG && (long)c.Size == file.Size
             && c.MTimeSeconds == _epoch && (UnixFileMode)(c.Mode & 0xFFF) == ModeOf(file)
             && (OwnerOf(file) ?? _desiredOwner) is var wanted && c.Uid == wanted.Uid && c.Gid == wanted.Gid
-            && NativeMethods.Identity(c) == identity;
+            && NativeMethods.Identity(c) == identity ? c : null;
     }
 
-}
-
-/// <summary>How much the last write copied and how much it reused.</summary>
-internal sealed class WriteStatistics
-{
-    private long _filesWritten, _bytesWritten, _filesLinked, _bytesLinked;
-
-    public long FilesWritten => Interlocked.Read(ref _filesWritten);
-    public long BytesWritten => Interlocked.Read(ref _bytesWritten);
-    public long FilesLinked => Interlocked.Read(ref _filesLinked);
-    public long BytesLinked => Interlocked.Read(ref _bytesLinked);
-
-    internal void Reset() => _filesWritten = _bytesWritten = _filesLinked = _bytesLinked = 0;
-
-    internal void AddWritten(long bytes)
-    {
-        Interlocked.Increment(ref _filesWritten);
-        Interlocked.Add(ref _bytesWritten, bytes);
-    }
-
-    internal void AddLinked(long bytes)
-    {
-        Interlocked.Increment(ref _filesLinked);
-        Interlocked.Add(ref _bytesLinked, bytes);
-    }
 }

@@ -95,9 +95,18 @@ internal static class FileDigests
     /// <summary>Hashes the files on all cores; a few small ones (an app change's) on this thread, with no workers started.</summary>
     private static void HashAll(List<Pending> toHash, Action<Pending> hashOne, CancellationToken cancel)
     {
-        if (toHash.Sum(p => p.File.Size) > FewBytes)
+        if (toHash.Count > FewFiles || toHash.Sum(p => p.File.Size) > FewBytes)
         {
-            Parallel.ForEach(toHash, new ParallelOptions { MaxDegreeOfParallelism = Math.Max(2, Environment.ProcessorCount), CancellationToken = cancel }, hashOne);
+            try
+            {
+                Parallel.ForEach(toHash, new ParallelOptions { MaxDegreeOfParallelism = Math.Max(2, Environment.ProcessorCount), CancellationToken = cancel }, hashOne);
+            }
+            catch (AggregateException e)
+            {
+                // The first failure as itself (as the one-thread loop below gives it), not as a wrapper.
+                System.Runtime.ExceptionServices.ExceptionDispatchInfo.Capture(e.InnerExceptions[0]).Throw();
+            }
+
             return;
         }
 
@@ -107,6 +116,9 @@ internal static class FileDigests
             hashOne(item);
         }
     }
+
+    /// <summary>Up to this many files (an app change's), of up to <see cref="FewBytes"/> in all, are hashed on the calling thread.</summary>
+    private const int FewFiles = 64;
 
     /// <summary>Files of up to this many bytes in all are hashed on the calling thread (a few milliseconds).</summary>
     private const long FewBytes = 8 << 20;

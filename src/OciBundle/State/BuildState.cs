@@ -26,6 +26,12 @@ internal sealed class BuildState
 
     public OutputRecord? Image { get; set; }
 
+    /// <summary>
+    /// Whether the bundle was written with a read-only root (config.json's <c>root.readonly</c>): only then may the
+    /// next publish link its files, as no container of it can write into them. False when unknown (an older state).
+    /// </summary>
+    public bool ReadOnlyRoot { get; set; }
+
     /// <summary>The image archive's path and identity, when one was written.</summary>
     public string? ArchivePath { get; set; }
 
@@ -144,6 +150,7 @@ internal sealed class BuildState
                     case "image": state.Image = new OutputRecord { Directory = fields[1] }; break;
                     case "ientry": state.Image!.Entries[fields[1]] = fields[2]; break;
                     case "archive": state.ArchivePath = fields[1]; state.ArchiveIdentity = fields[2]; break;
+                    case "root": state.ReadOnlyRoot = fields[1] == "read-only"; break;
                     case "files": state.Summary.FileCount = int.Parse(fields[1], System.Globalization.CultureInfo.InvariantCulture); state.Summary.TotalBytes = long.Parse(fields[2], System.Globalization.CultureInfo.InvariantCulture); break;
                     case "arg": state.Summary.Args.Add(fields[1]); break;
                     case "manifest": state.Summary.ManifestDigest = fields[1]; break;
@@ -256,7 +263,34 @@ internal sealed class BuildState
         System.IO.Directory.CreateDirectory(Path.GetDirectoryName(full)!);
 
         // A name nobody can guess, created new (O_EXCL): a link planted in obj/ never makes a root build write elsewhere.
+        // One publish of a project saves at a time (the project's lock): any other such file is a killed one's leftover.
+        RemoveLeftovers(full);
         string temp = $"{full}.tmp-{Guid.NewGuid():N}";
+        try
+        {
+            Write(temp);
+            File.Move(temp, full, overwrite: true);
+        }
+        finally
+        {
+            File.Delete(temp); // nothing when it was moved
+        }
+    }
+
+    /// <summary>The temporary files of saves that were killed before their rename (regular files only, never through a link).</summary>
+    private static void RemoveLeftovers(string full)
+    {
+        foreach (string leftover in System.IO.Directory.EnumerateFiles(Path.GetDirectoryName(full)!, Path.GetFileName(full) + ".tmp-*"))
+        {
+            if (Interop.NativeMethods.LStat(leftover) is { } st && (st.Mode & Interop.NativeMethods.S_IFMT) == Interop.NativeMethods.S_IFREG)
+            {
+                File.Delete(leftover);
+            }
+        }
+    }
+
+    private void Write(string temp)
+    {
         using (var stream = new FileStream(temp, FileMode.CreateNew, FileAccess.Write, FileShare.None, 1 << 16))
         using (var w = new StreamWriter(stream, new UTF8Encoding(false)) { NewLine = "\n" })
         {
@@ -296,6 +330,8 @@ internal sealed class BuildState
                 Line("archive", ArchivePath, ArchiveIdentity ?? "");
             }
 
+            Line("root", ReadOnlyRoot ? "read-only" : "writable");
+
             Line("files", Summary.FileCount, Summary.TotalBytes);
             foreach (string arg in Summary.Args)
             {
@@ -312,8 +348,6 @@ internal sealed class BuildState
                 Line("layer", layer.Name, layer.Digest, layer.Size, layer.DiffId, layer.Fingerprint);
             }
         }
-
-        File.Move(temp, full, overwrite: true);
     }
 
     /// <summary>

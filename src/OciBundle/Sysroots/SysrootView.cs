@@ -164,8 +164,7 @@ internal sealed class SysrootView
             node = new Node(NodeKind.Missing, null);
         }
 
-        _nodes[path] = node;
-        return node;
+        return _nodes.GetOrAdd(path, node); // the first answer for a path is every reader's, whichever thread asked first
     }
 
     private enum NodeKind { Missing, File, Directory, Symlink }
