@@ -70,37 +70,6 @@ public sealed class BuildOciContainerTaskTests
     }
 
     [TestMethod]
-    public void ARefusedOptionIsSaidAtOnceWhileAnotherPublishHoldsTheProjectAndItsLockIsLetGoAfter()
-    {
-        using var dir = new TempDirectory();
-        Directory.CreateDirectory(dir.Combine("publish"));
-        Directory.CreateDirectory(dir.Combine("obj"));
-        string state = dir.Combine("obj", "state.json");
-        var engine = new FakeBuildEngine();
-        var task = TargetDefaults.Apply(new BuildOciContainer
-        {
-            BuildEngine = engine,
-            PublishDirectory = dir.Combine("publish"),
-            BundleDirectory = dir.Combine("bundle"),
-            AppName = "Hello",
-            User = "not a user",
-            StateFile = state,
-        });
-
-        // Another publish of the project holds it: the last publish's state is read under that lock, meanwhile.
-        Microsoft.Win32.SafeHandles.SafeFileHandle held = OciBundle.Outputs.StagedDirectory.LockFile(state, TimeSpan.FromSeconds(5))!;
-        var clock = System.Diagnostics.Stopwatch.StartNew();
-        Assert.IsFalse(task.Execute());
-        Assert.IsTrue(clock.Elapsed < TimeSpan.FromSeconds(10), $"said after {clock.Elapsed}, not once the other publish ends");
-        CollectionAssert.AreEqual(new[] { "OCIB1040" }, engine.Errors.Select(e => e.Code).ToList());
-
-        // The refused publish's reading takes the lock when the other lets go, and lets go of it in turn.
-        held.Dispose();
-        using Microsoft.Win32.SafeHandles.SafeFileHandle? next = OciBundle.Outputs.StagedDirectory.LockFile(state, TimeSpan.FromSeconds(30));
-        Assert.IsNotNull(next, "the lock was let go");
-    }
-
-    [TestMethod]
     public void AnImageOnlyPublishRecordsTheHostFilesItWasMadeFrom()
     {
         string shim = Path.Combine(Path.GetDirectoryName(typeof(object).Assembly.Location)!, "libSystem.Native.so");

@@ -62,6 +62,24 @@ public sealed class ProjectStateTests
     }
 
     [TestMethod]
+    public void ARefusedOptionIsSaidAtOnceWhileAnotherPublishHoldsTheProjectAndItsLockIsLetGoAfter()
+    {
+        using var f = new SafetyTests.Fixture();
+        Directory.CreateDirectory(Path.GetDirectoryName(f.State)!); // an earlier publish's: the state is read early, under the lock
+
+        // Another publish of the project holds it: the last publish's state is read under that lock, meanwhile.
+        Microsoft.Win32.SafeHandles.SafeFileHandle held = StagedDirectory.LockFile(f.State, TimeSpan.FromSeconds(5))!;
+        var clock = System.Diagnostics.Stopwatch.StartNew();
+        CollectionAssert.AreEqual(new[] { "OCIB1040" }, f.Fail(t => t.User = "not a user"));
+        Assert.IsTrue(clock.Elapsed < TimeSpan.FromSeconds(10), $"said after {clock.Elapsed}, not once the other publish ends");
+
+        // The refused publish's reading lets go of the lock (or never takes it) once the other lets go.
+        held.Dispose();
+        using Microsoft.Win32.SafeHandles.SafeFileHandle? next = StagedDirectory.LockFile(f.State, TimeSpan.FromSeconds(30));
+        Assert.IsNotNull(next, "the lock was let go");
+    }
+
+    [TestMethod]
     public void APublishWaitingForAnotherOfTheSameProjectSaysSo()
     {
         using var f = new SafetyTests.Fixture();

@@ -312,7 +312,8 @@ internal sealed class BundleWriter
 
     /// <summary>
     /// The previous bundle's symlink is as the last publish left it (a symlink cannot change in place: another target
-    /// or owner is a new inode or ctime), points where this plan's does, and has the owner and time this bundle wants.
+    /// or owner is a new inode or ctime) and has the owner and time this bundle wants; where it points is read once,
+    /// from its new name, after the link (<see cref="WriteLink"/>).
     /// </summary>
     private NativeMethods.Statx? IsUntouchedLink(string previous, RootfsEntry link)
     {
@@ -324,8 +325,7 @@ internal sealed class BundleWriter
         NativeMethods.Statx? copy = NativeMethods.LStat(previous);
         return copy is { } c && (c.Mode & NativeMethods.S_IFMT) == NativeMethods.S_IFLNK && c.MTimeSeconds == _epoch
             && (OwnerOf(link) ?? _desiredOwner) is var wanted && c.Uid == wanted.Uid && c.Gid == wanted.Gid
-            && NativeMethods.Identity(c) == identity
-            && new FileInfo(previous).LinkTarget == link.LinkTarget ? c : null;
+            && NativeMethods.Identity(c) == identity ? c : null;
     }
 
     /// <summary>
