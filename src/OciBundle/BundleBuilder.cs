@@ -58,7 +58,7 @@ internal static class BundleBuilder
             log($"Out of date: {change}.");
         }
 
-        BundleLayout layout = BundlePlanner.Plan(request, log, previous?.Digests, cancel);
+        BundleLayout layout = BundlePlanner.Plan(request, log, previous, cancel);
         request = request with { Process = layout.Process }; // its user resolved by the base's accounts
         TimeSpan planTime = clock.Elapsed;
         cancel.ThrowIfCancellationRequested();
@@ -74,6 +74,7 @@ internal static class BundleBuilder
         BuildState state = BuildState.Record(key, layout.Plan, layout.Inputs, request.Output.BundleDirectory);
         state.Digests = new Dictionary<string, string>(layout.SourceDigests, StringComparer.Ordinal);
         state.ReadOnlyRoot = request.Output.BundleDirectory is not null && request.Isolation.ReadOnly;
+        state.CommitDate = layout.CommitDate;
 
         ImageResult? image = null;
         if (request.Output.Image is { } spec)

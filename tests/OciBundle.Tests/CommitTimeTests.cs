@@ -92,6 +92,34 @@ public sealed class CommitTimeTests
         Assert.AreEqual(Iso(TargetDefaults.Epoch), Created(layout));
     }
 
+    [TestMethod]
+    public void ACommitsTimeIsTakenFromTheLastPublishOfTheSameCommitAndAskedAgainForAnother()
+    {
+        using var f = new SafetyTests.Fixture();
+        string project = Path.Combine(f.Root, "proj");
+        Git(project, 0, "init", "-q");
+        string first = Commit(project, 1700000000, "Program.cs");
+        string layout = Path.Combine(project, "bin", "oci-image");
+        f.Publish(t => { t.SourceCommit = first; t.ImageDirectory = layout; });
+        Assert.AreEqual(Iso(1700000000), Created(layout));
+
+        // git can no longer tell (the repository is gone): an app change is planned again with the time the last
+        // publish found for the same commit, and says where it came from.
+        Directory.Delete(Path.Combine(project, ".git"), recursive: true);
+        File.WriteAllText(Path.Combine(f.PublishDir, "data.txt"), "changed");
+        f.Publish(t => { t.SourceCommit = first; t.ImageDirectory = layout; });
+        Assert.IsTrue(f.Engine.Messages.Any(m => m.Message!.Contains("as the last publish found it", StringComparison.Ordinal)));
+        Assert.AreEqual(Iso(1700000000), Created(layout));
+        Assert.AreEqual(Iso(1700000000), (string?)Json(Path.Combine(f.Bundle, "sbom.spdx.json"))["creationInfo"]!["created"]);
+
+        // Another commit is asked about (and git, without its repository, cannot tell: the fixed time), and nothing is
+        // remembered for it: a repository back in place answers the next publish.
+        string other = new string('b', 40);
+        f.Publish(t => { t.SourceCommit = other; t.ImageDirectory = layout; });
+        Assert.AreEqual(Iso(TargetDefaults.Epoch), Created(layout));
+        Assert.IsFalse(File.ReadAllText(f.State).Contains("commit\t", StringComparison.Ordinal), "a time git did not give is not remembered");
+    }
+
     private static JObject Manifest(string layout)
     {
         JObject index = Json(Path.Combine(layout, "index.json"));

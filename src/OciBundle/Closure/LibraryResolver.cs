@@ -1,6 +1,7 @@
 using OciBundle.Elf;
 using OciBundle.Model;
 using OciBundle.Sysroots;
+using OciBundle.State;
 
 namespace OciBundle.Closure;
 
@@ -74,15 +75,17 @@ internal sealed class LibraryResolver
             Add(name);
         }
 
+        // Each folder's names read once, as bytes, and only those that start with the prefix made strings: the library
+        // folders hold over a thousand names, and a merged /usr reaches each by two paths.
+        byte[] start = System.Text.Encoding.UTF8.GetBytes(prefix + ".");
+        var ledger = _sysroot.Inputs ?? new InputLedger();
         foreach (string dir in SystemDirectories)
         {
-            string host = _sysroot.HostPath(dir);
-            _sysroot.Inputs?.Listing(host);
-            if (Directory.Exists(host))
+            foreach (byte[] name in ledger.ListingNames(_sysroot.HostPath(dir)))
             {
-                foreach (string file in Directory.EnumerateFileSystemEntries(host, prefix + ".*"))
+                if (name.AsSpan().StartsWith(start))
                 {
-                    Add(Path.GetFileName(file));
+                    Add(System.Text.Encoding.UTF8.GetString(name));
                 }
             }
         }

@@ -49,8 +49,7 @@ internal static class OutputFolder
         : "{\"product\":\"OciBundle.Sdk\",\"kind\":\"OCI image layout\",\"format\":1}\n";
 
     /// <summary>The marker's bytes for an output of this kind.</summary>
-    public static byte[] Marker(OutputKind kind) =>
-        OciJson.Serialize(new OutputMarker { Product = Product, Kind = KindName(kind), Format = (long)MarkerFormat }).Append((byte)'\n').ToArray();
+    public static byte[] Marker(OutputKind kind) => System.Text.Encoding.UTF8.GetBytes(MarkerText(kind));
 
     // Trees of the system: nothing below them is ever an output folder.
     private static readonly string[] SystemTrees = { "/proc", "/sys", "/dev", "/run", "/boot", "/etc", "/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32", "/snap", "/nix" };

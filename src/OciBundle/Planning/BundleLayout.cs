@@ -37,4 +37,7 @@ internal sealed record BundleLayout(RootfsPlan Plan, byte[] Config, IReadOnlyLis
 
     /// <summary>The image's and the SBOM's <c>created</c>: the commit's time, or <c>SOURCE_DATE_EPOCH</c> (1980-01-01 by default).</summary>
     public long Created { get; init; }
+
+    /// <summary>The commit's time as git gave it ("id seconds"), for the next publish; null when there was none.</summary>
+    public string? CommitDate { get; init; }
 }

@@ -1,5 +1,6 @@
 using OciBundle.Planning.Steps;
 using OciBundle.Request;
+using OciBundle.State;
 
 namespace OciBundle.Planning;
 
@@ -56,11 +57,11 @@ internal static class BundlePlanner
     /// <summary>Plans the bundle.</summary>
     /// <param name="request">What to build.</param>
     /// <param name="log">Detail messages.</param>
-    /// <param name="knownDigests">The SBOM's file digests of the last publish, by source ("identity\tdigest"): an unchanged source is not hashed again.</param>
+    /// <param name="previous">The last publish's state: its SBOM digests by source (an unchanged source is not hashed again) and its commit's time.</param>
     /// <param name="cancel">Ctrl+C.</param>
-    public static BundleLayout Plan(BundleRequest request, Action<string> log, IReadOnlyDictionary<string, string>? knownDigests = null, CancellationToken cancel = default)
+    public static BundleLayout Plan(BundleRequest request, Action<string> log, BuildState? previous = null, CancellationToken cancel = default)
     {
-        var context = new PlanContext(request, log, knownDigests, cancel);
+        var context = new PlanContext(request, log, previous, cancel);
         var times = new List<string>(Steps.Count);
         var clock = System.Diagnostics.Stopwatch.StartNew();
         Task? packages = null;
@@ -76,7 +77,13 @@ internal static class BundlePlanner
         }
         finally
         {
-            // Never outlives the plan, failed or not: what it records in the ledger is in it before the state is taken.
+            // Never outlives the plan, failed or not: what it records in the ledger is in it before the state is taken;
+            // nor does git's answer.
+            if (context.HasCreated)
+            {
+                context.CreatedPending.Settle();
+            }
+
             try
             {
                 packages?.Wait(CancellationToken.None);
@@ -99,6 +106,7 @@ internal static class BundlePlanner
             Warnings = context.ElfClosure.Warnings,
             Paths = context.Paths,
             Created = context.Created,
+            CommitDate = context.CreatedPending.Record,
             Base = context.Base,
             Process = context.Process,
             FromBase = context.FromBase,

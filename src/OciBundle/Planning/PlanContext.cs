@@ -22,7 +22,7 @@ internal sealed class PlanContext
     private readonly StepResult<SysrootView> _sysroot = new("the sysroot view (SysrootStep)");
     private readonly StepResult<BaseImage?> _base = new("the base image (BaseStep)");
     private readonly StepResult<IReadOnlySet<string>> _fromBase = new("the paths the base image holds (BaseFilesStep)");
-    private readonly StepResult<long> _created = new("created (CreationTimeStep)");
+    private readonly StepResult<Steps.PendingTime> _created = new("created (CreationTimeStep)");
     private readonly StepResult<ClosureBuilder> _elfClosure = new("the closure builder (LoaderStep)");
     private readonly StepResult<RuntimeConfig?> _appRuntimeConfig = new("the app's runtimeconfig.json (FrameworksStep)");
     private readonly StepResult<IReadOnlyList<BundledFramework>> _frameworks = new("the shared frameworks (FrameworksStep)");
@@ -35,7 +35,7 @@ internal sealed class PlanContext
     private readonly StepResult<IReadOnlyDictionary<string, string>> _sourceDigests = new("the SBOM's digests by source (SbomStep)");
     private readonly StepResult<IReadOnlyList<DepsLibrary>> _appLibraries = new("the app's deps.json libraries (SbomStep)");
 
-    public PlanContext(BundleRequest request, Action<string> log, IReadOnlyDictionary<string, string>? knownDigests, CancellationToken cancel)
+    public PlanContext(BundleRequest request, Action<string> log, BuildState? previous, CancellationToken cancel)
     {
         Content = request.Content;
         Process = request.Process;
@@ -43,7 +43,8 @@ internal sealed class PlanContext
         Output = request.Output;
         Volumes = request.Volumes;
         Log = log;
-        KnownDigests = knownDigests;
+        Previous = previous;
+        KnownDigests = previous?.Digests;
         Cancel = cancel;
         Shadow = MountShadow.Of(request.Isolation);
         Cache = new Lazy<DigestCache?>(() => DigestCache.Open(Content.CacheDirectory, log));
@@ -71,6 +72,9 @@ internal sealed class PlanContext
 
     /// <summary>Detail messages.</summary>
     public Action<string> Log { get; }
+
+    /// <summary>What the last publish remembered (null for none): answers the plan takes as they are when their inputs are the same.</summary>
+    public BuildState? Previous { get; }
 
     /// <summary>The SBOM's file digests of the last publish, by source ("identity\tdigest"): an unchanged source is not hashed again.</summary>
     public IReadOnlyDictionary<string, string>? KnownDigests { get; }
@@ -108,7 +112,14 @@ internal sealed class PlanContext
     /// <summary>The planned paths the base image's tree holds as planned: left out of the image's own layers.</summary>
     public IReadOnlySet<string> FromBase { get => _fromBase.Value; set => _fromBase.Value = value; }
 
-    public long Created { get => _created.Value; set => _created.Value = value; }
+    /// <summary>The image's and the SBOM's <c>created</c>, in seconds since 1970: waits for git when it is still being asked.</summary>
+    public long Created => _created.Value.Value;
+
+    /// <summary><see cref="Created"/> as <see cref="Steps.CreationTimeStep"/> set it going.</summary>
+    public Steps.PendingTime CreatedPending { get => _created.Value; set => _created.Value = value; }
+
+    /// <summary>Whether <see cref="Steps.CreationTimeStep"/> ran (a plan that failed before it has no git to wait for).</summary>
+    public bool HasCreated => _created.IsSet;
 
     /// <summary>The ELF closure over <see cref="Plan"/>, with the sysroot's loader it resolves libraries by.</summary>
     public ClosureBuilder ElfClosure { get => _elfClosure.Value; set => _elfClosure.Value = value; }
@@ -167,6 +178,8 @@ internal sealed class PlanContext
         private bool _set;
 
         public StepResult(string what) => _what = what;
+
+        public bool IsSet => _set;
 
         public T Value
         {

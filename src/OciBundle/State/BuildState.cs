@@ -32,6 +32,9 @@ internal sealed class BuildState
     /// </summary>
     public bool ReadOnlyRoot { get; set; }
 
+    /// <summary>The time of the commit the project was built from, as git gave it ("id seconds"; a commit's time never changes), or null.</summary>
+    public string? CommitDate { get; set; }
+
     /// <summary>The image archive's path and identity, when one was written.</summary>
     public string? ArchivePath { get; set; }
 
@@ -151,6 +154,7 @@ internal sealed class BuildState
                     case "ientry": state.Image!.Entries[fields[1]] = fields[2]; break;
                     case "archive": state.ArchivePath = fields[1]; state.ArchiveIdentity = fields[2]; break;
                     case "root": state.ReadOnlyRoot = fields[1] == "read-only"; break;
+                    case "commit": state.CommitDate = fields[1] + " " + fields[2]; break;
                     case "files": state.Summary.FileCount = int.Parse(fields[1], System.Globalization.CultureInfo.InvariantCulture); state.Summary.TotalBytes = long.Parse(fields[2], System.Globalization.CultureInfo.InvariantCulture); break;
                     case "arg": state.Summary.Args.Add(fields[1]); break;
                     case "manifest": state.Summary.ManifestDigest = fields[1]; break;
@@ -331,6 +335,10 @@ internal sealed class BuildState
             }
 
             Line("root", ReadOnlyRoot ? "read-only" : "writable");
+            if (CommitDate?.Split(' ') is [{ } commit, { } seconds])
+            {
+                Line("commit", commit, seconds);
+            }
 
             Line("files", Summary.FileCount, Summary.TotalBytes);
             foreach (string arg in Summary.Args)

@@ -26,7 +26,23 @@ internal sealed class InputLedger
     public void Path(string hostPath, NativeMethods.Statx seen) => Record("path " + hostPath, hostPath, _ => PathIdentity(seen));
 
     /// <summary>Records the names in a folder whose contents the plan enumerated.</summary>
-    public void Listing(string hostDir) => Record("list " + hostDir, hostDir, ListingIdentity);
+    public void Listing(string hostDir) => ListingNames(hostDir);
+
+    /// <summary>
+    /// Records the names in a folder, as <see cref="Listing(string)"/>, and gives them (raw, sorted bytes; none when it
+    /// is missing): a folder is read once per plan, by whichever of its names (<c>/lib/x86_64-linux-gnu</c> and
+    /// <c>/usr/lib/x86_64-linux-gnu</c> on a merged <c>/usr</c>) is asked first.
+    /// </summary>
+    public IReadOnlyList<byte[]> ListingNames(string hostDir)
+    {
+        string real = NativeMethods.RealPath(hostDir) ?? hostDir;
+        (List<byte[]> names, string identity) = _listed.GetOrAdd(real, static folder => Listed(folder));
+        _entries.TryAdd("list " + hostDir, identity);
+        return names;
+    }
+
+    /// <summary>The folders read, by real path: their sorted names and their listing's identity.</summary>
+    private readonly ConcurrentDictionary<string, (List<byte[]> Names, string Identity)> _listed = new(StringComparer.Ordinal);
 
     private void Record(string key, string host, Func<string, string> identity)
     {
@@ -63,15 +79,23 @@ internal sealed class InputLedger
     private static string PathIdentity(NativeMethods.Statx s) =>
         (s.Mode & NativeMethods.S_IFMT) == NativeMethods.S_IFDIR ? $"dir {s.Mode:x} {s.Uid}:{s.Gid}" : NativeMethods.Identity(s);
 
-    private static string ListingIdentity(string hostDir)
+    private static string ListingIdentity(string hostDir) => Listed(hostDir).Identity;
+
+    /// <summary>A folder's names, sorted, and the identity of that listing ("missing" when there is no such folder).</summary>
+    private static (List<byte[]> Names, string Identity) Listed(string hostDir)
     {
         List<byte[]> names = NativeMethods.RawNames(hostDir);
         if (names.Count == 0 && !Directory.Exists(hostDir))
         {
-            return "missing";
+            return (names, "missing");
         }
 
         names.Sort((a, b) => a.AsSpan().SequenceCompareTo(b));
+        return (names, IdentityOf(names));
+    }
+
+    private static string IdentityOf(List<byte[]> names)
+    {
         using var hash = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
         foreach (byte[] name in names)
         {

@@ -6,7 +6,7 @@ namespace OciBundle.Model.Oci;
 /// A content descriptor (image-spec <c>descriptor.md</c>): what a blob is, its digest and size, and for an index's
 /// entries the platform it is for. Written in this order, absent values left out.
 /// </summary>
-internal sealed record OciDescriptor
+internal sealed record OciDescriptor : IOciDocument
 {
     [JsonProperty("mediaType", Order = 1, Required = Required.Always)]
     public required string MediaType { get; init; }
@@ -26,10 +26,21 @@ internal sealed record OciDescriptor
     /// <summary>The tag an image layout gives it (<c>org.opencontainers.image.ref.name</c>), or null.</summary>
     [JsonIgnore]
     public string? RefName => Annotations?.GetValueOrDefault(OciAnnotationKeys.RefName);
+
+    public void Write(JsonWriter writer)
+    {
+        writer.WriteStartObject();
+        writer.Text("mediaType", MediaType);
+        writer.Text("digest", Digest);
+        writer.Number("size", Size);
+        writer.Document("platform", Platform);
+        writer.Map("annotations", Annotations);
+        writer.WriteEndObject();
+    }
 }
 
 /// <summary>The platform of an index's entry (image-spec <c>image-index.md</c>).</summary>
-internal sealed record OciPlatform
+internal sealed record OciPlatform : IOciDocument
 {
     [JsonProperty("architecture", Order = 1, Required = Required.Always)]
     public required string Architecture { get; init; }
@@ -45,6 +56,16 @@ internal sealed record OciPlatform
 
     /// <summary><c>os/architecture[/variant]</c>, for messages.</summary>
     public override string ToString() => $"{Os}/{Architecture}{(Variant is null ? "" : "/" + Variant)}";
+
+    public void Write(JsonWriter writer)
+    {
+        writer.WriteStartObject();
+        writer.Text("architecture", Architecture);
+        writer.Text("os", Os);
+        writer.Text("os.version", OsVersion);
+        writer.Text("variant", Variant);
+        writer.WriteEndObject();
+    }
 }
 
 /// <summary>The annotation keys this product writes or reads.</summary>

@@ -3,7 +3,7 @@ using Newtonsoft.Json;
 namespace OciBundle.Model.Oci;
 
 /// <summary>An image configuration (image-spec <c>config.md</c>), in the order this product writes its fields.</summary>
-internal sealed record OciImageConfig
+internal sealed record OciImageConfig : IOciDocument
 {
     [JsonProperty("created", Order = 1)]
     public string? Created { get; init; }
@@ -34,10 +34,25 @@ internal sealed record OciImageConfig
 
     [JsonProperty("history", Order = 9)]
     public IReadOnlyList<OciHistory>? History { get; init; }
+
+    public void Write(JsonWriter writer)
+    {
+        writer.WriteStartObject();
+        writer.Text("created", Created);
+        writer.Text("architecture", Architecture);
+        writer.Text("variant", Variant);
+        writer.Text("os", Os);
+        writer.Text("os.version", OsVersion);
+        writer.Texts("os.features", OsFeatures);
+        writer.Document("config", Config);
+        writer.Document("rootfs", RootFs);
+        writer.Documents("history", History);
+        writer.WriteEndObject();
+    }
 }
 
 /// <summary>The execution parameters of an image config's <c>config</c>: what an engine runs and how.</summary>
-internal sealed record OciContainerConfig
+internal sealed record OciContainerConfig : IOciDocument
 {
     [JsonProperty("User", Order = 1)]
     public string? User { get; init; }
@@ -69,6 +84,21 @@ internal sealed record OciContainerConfig
     /// <summary>The signal an engine stops the container with (<c>SIGQUIT</c>): a base image's, carried; null for the engine's default (SIGTERM).</summary>
     [JsonProperty("StopSignal", Order = 9)]
     public string? StopSignal { get; init; }
+
+    public void Write(JsonWriter writer)
+    {
+        writer.WriteStartObject();
+        writer.Text("User", User);
+        writer.Texts("Env", Env);
+        writer.Texts("Entrypoint", Entrypoint);
+        writer.Text("WorkingDir", WorkingDir);
+        writer.Texts("Cmd", Cmd);
+        writer.Keys("ExposedPorts", ExposedPorts);
+        writer.Keys("Volumes", Volumes);
+        writer.Map("Labels", Labels);
+        writer.Text("StopSignal", StopSignal);
+        writer.WriteEndObject();
+    }
 }
 
 /// <summary>The <c>{}</c> of a set written as an object's keys (<c>ExposedPorts</c>, <c>Volumes</c>).</summary>
@@ -78,20 +108,28 @@ internal sealed record OciEmptyObject
 }
 
 /// <summary>The layers' uncompressed digests, base first.</summary>
-internal sealed record OciRootFs
+internal sealed record OciRootFs : IOciDocument
 {
     [JsonProperty("type", Order = 1)]
     public string? Type { get; init; }
 
     [JsonProperty("diff_ids", Order = 2)]
     public IReadOnlyList<string>? DiffIds { get; init; }
+
+    public void Write(JsonWriter writer)
+    {
+        writer.WriteStartObject();
+        writer.Text("type", Type);
+        writer.Texts("diff_ids", DiffIds);
+        writer.WriteEndObject();
+    }
 }
 
 /// <summary>
 /// One step of an image's history, every field the spec has. An <c>empty_layer</c> step made no layer (an <c>ENV</c>,
 /// a <c>CMD</c>): the steps without it are as many as the layers, and in their order.
 /// </summary>
-internal sealed record OciHistory
+internal sealed record OciHistory : IOciDocument
 {
     [JsonProperty("created", Order = 1)]
     public string? Created { get; init; }
@@ -108,4 +146,19 @@ internal sealed record OciHistory
     /// <summary>True for a step that made no layer; null (omitted) for one that did.</summary>
     [JsonProperty("empty_layer", Order = 5)]
     public bool? EmptyLayer { get; init; }
+
+    public void Write(JsonWriter writer)
+    {
+        writer.WriteStartObject();
+        writer.Text("created", Created);
+        writer.Text("author", Author);
+        writer.Text("created_by", CreatedBy);
+        writer.Text("comment", Comment);
+        if (EmptyLayer is { } empty)
+        {
+            writer.WritePropertyName("empty_layer");
+            writer.WriteValue(empty);
+        }
+        writer.WriteEndObject();
+    }
 }

@@ -3,7 +3,7 @@ using Newtonsoft.Json;
 namespace OciBundle.Model.Oci;
 
 /// <summary>An image manifest (image-spec <c>manifest.md</c>): the config and the layers, base first.</summary>
-internal sealed record OciManifest
+internal sealed record OciManifest : IOciDocument
 {
     [JsonProperty("schemaVersion", Order = 1)]
     public int SchemaVersion { get; init; }
@@ -19,10 +19,21 @@ internal sealed record OciManifest
 
     [JsonProperty("annotations", Order = 5)]
     public IReadOnlyDictionary<string, string>? Annotations { get; init; }
+
+    public void Write(JsonWriter writer)
+    {
+        writer.WriteStartObject();
+        writer.Number("schemaVersion", SchemaVersion);
+        writer.Text("mediaType", MediaType);
+        writer.Document("config", Config);
+        writer.Documents("layers", Layers);
+        writer.Map("annotations", Annotations);
+        writer.WriteEndObject();
+    }
 }
 
 /// <summary>An image index (image-spec <c>image-index.md</c>), and an image layout's <c>index.json</c>.</summary>
-internal sealed record OciIndex
+internal sealed record OciIndex : IOciDocument
 {
     [JsonProperty("schemaVersion", Order = 1)]
     public int SchemaVersion { get; init; }
@@ -35,11 +46,28 @@ internal sealed record OciIndex
 
     [JsonProperty("annotations", Order = 4)]
     public IReadOnlyDictionary<string, string>? Annotations { get; init; }
+
+    public void Write(JsonWriter writer)
+    {
+        writer.WriteStartObject();
+        writer.Number("schemaVersion", SchemaVersion);
+        writer.Text("mediaType", MediaType);
+        writer.Documents("manifests", Manifests);
+        writer.Map("annotations", Annotations);
+        writer.WriteEndObject();
+    }
 }
 
 /// <summary>An image layout's <c>oci-layout</c> file (image-spec <c>image-layout.md</c>).</summary>
-internal sealed record OciLayoutFile
+internal sealed record OciLayoutFile : IOciDocument
 {
     [JsonProperty("imageLayoutVersion", Required = Required.Always)]
     public string ImageLayoutVersion { get; init; } = OciMediaTypes.LayoutVersion;
+
+    public void Write(JsonWriter writer)
+    {
+        writer.WriteStartObject();
+        writer.Text("imageLayoutVersion", ImageLayoutVersion);
+        writer.WriteEndObject();
+    }
 }
