@@ -55,7 +55,7 @@ internal sealed class LibraryResolver
     /// </summary>
     public IReadOnlyCollection<int> SonameVersions(string prefix)
     {
-        var versions = new SortedSet<int>(Comparer<int>.Create((a, b) => b.CompareTo(a)));
+        var versions = new List<int>();
         void Add(string fileName)
         {
             // A pattern "x.so.*" also matches "x.so" (the dot may match the end): only names with a number after it.
@@ -65,7 +65,10 @@ internal sealed class LibraryResolver
                 int dot = suffix.IndexOf('.');
                 if (int.TryParse(dot < 0 ? suffix : suffix[..dot], System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out int major) && major > 0)
                 {
-                    versions.Add(major);
+                    if (!versions.Contains(major))
+                    {
+                        versions.Add(major);
+                    }
                 }
             }
         }
@@ -90,6 +93,9 @@ internal sealed class LibraryResolver
             }
         }
 
+        // Highest first. A list, not a sorted set: a framework generic over int is compiled on each publish.
+        versions.Sort();
+        versions.Reverse();
         return versions;
     }
 

@@ -154,8 +154,8 @@ internal enum ElfType : ushort
     Core = 4,
 }
 
-/// <summary>What must match between a file and the libraries it may load: class, byte order, machine.</summary>
-internal readonly record struct ElfIdentity(ElfClass Class, bool IsLittleEndian, ushort Machine)
+/// <summary>What must match between a file and the libraries it may load: class, byte order, machine (a class: a framework dictionary of a value type is compiled on each publish).</summary>
+internal sealed record ElfIdentity(ElfClass Class, bool IsLittleEndian, ushort Machine)
 {
     public override string ToString() => $"{(Class == ElfClass.Elf64 ? "64" : "32")}-bit {(IsLittleEndian ? "LSB" : "MSB")} {ElfMachine.Describe(Machine)}";
 }

@@ -49,14 +49,15 @@ internal sealed class ChunkedCompressor : Stream
         _cores = cores;
     }
 
-    private static readonly System.Collections.Concurrent.ConcurrentDictionary<LayerCompression, string> Probes = new();
+    // By the compression's name: a framework dictionary keyed by an enum is compiled on each publish.
+    private static readonly System.Collections.Concurrent.ConcurrentDictionary<string, string> Probes = new(StringComparer.Ordinal);
 
     /// <summary>
     /// The digest of a fixed chunk compressed by this process's compressor: what the zlib or zstd build in use makes
     /// of it. In a layer's fingerprint, so a layer written by another build (a distribution's zlib upgraded under the
     /// runtime) is not reused next to fresh ones that would come out different.
     /// </summary>
-    public static string Probe(LayerCompression compression) => Probes.GetOrAdd(compression, c =>
+    public static string Probe(LayerCompression compression) => Probes.GetOrAdd(((int)compression).ToString(System.Globalization.CultureInfo.InvariantCulture), _ =>
     {
         byte[] sample = new byte[1 << 16];
         for (int i = 0; i < sample.Length; i++)
@@ -64,7 +65,7 @@ internal sealed class ChunkedCompressor : Stream
             sample[i] = (byte)("OciBundle.Sdk probe "[i % 20] ^ (i >> 9));
         }
 
-        return Convert.ToHexString(System.Security.Cryptography.SHA256.HashData(Compress(sample, c)))[..16];
+        return Convert.ToHexString(System.Security.Cryptography.SHA256.HashData(Compress(sample, compression)))[..16];
     });
 
     public override bool CanRead => false;

@@ -11,16 +11,7 @@ namespace OciBundle.Images;
 internal static class ImageConfigMerge
 {
     /// <summary>The base's labels, then the project's: one of the same name replaces the base's.</summary>
-    public static SortedDictionary<string, string> Labels(IReadOnlyDictionary<string, string>? baseLabels, IReadOnlyDictionary<string, string> labels)
-    {
-        var merged = new SortedDictionary<string, string>(StringComparer.Ordinal);
-        foreach ((string key, string value) in (baseLabels ?? new Dictionary<string, string>()).Concat(labels))
-        {
-            merged[key] = value;
-        }
-
-        return merged;
-    }
+    public static OrderedMap Labels(IReadOnlyDictionary<string, string>? baseLabels, IReadOnlyDictionary<string, string> labels) => OrderedMap.Sorted(baseLabels, labels);
 
     /// <summary>
     /// The base's history as it is, every field and every <c>empty_layer</c> step kept, when its steps that made a layer
@@ -41,14 +32,47 @@ internal static class ImageConfigMerge
     /// The base's names and the project's, each once, sorted, as the config's sets are written (exposed ports and
     /// volumes: names mapped to empty objects); null when there are none.
     /// </summary>
-    public static SortedDictionary<string, OciEmptyObject>? Union(IEnumerable<string>? baseNames, IEnumerable<string> names)
+    public static IReadOnlyDictionary<string, OciEmptyObject>? Union(IEnumerable<string>? baseNames, IEnumerable<string> names)
     {
-        var merged = new SortedDictionary<string, OciEmptyObject>(StringComparer.Ordinal);
-        foreach (string name in (baseNames ?? Array.Empty<string>()).Concat(names))
+        string[] sorted = (baseNames ?? Array.Empty<string>()).Concat(names).Distinct(StringComparer.Ordinal).ToArray();
+        if (sorted.Length == 0)
         {
-            merged[name] = OciEmptyObject.Instance;
+            return null;
         }
 
-        return merged.Count > 0 ? merged : null;
+        // A sorted dictionary would be compiled on each publish; this one is filled in key order, and read in it.
+        Array.Sort(sorted, StringComparer.Ordinal);
+        return new OrderedKeys(sorted);
+    }
+
+    /// <summary>Names in the order given, each mapped to the empty object.</summary>
+    private sealed class OrderedKeys : IReadOnlyDictionary<string, OciEmptyObject>
+    {
+        private readonly string[] _keys;
+        private readonly HashSet<string> _set;
+
+        public OrderedKeys(string[] keys) => (_keys, _set) = (keys, new HashSet<string>(keys, StringComparer.Ordinal));
+
+        public OciEmptyObject this[string key] => _set.Contains(key) ? OciEmptyObject.Instance : throw new KeyNotFoundException(key);
+        public IEnumerable<string> Keys => _keys;
+        public IEnumerable<OciEmptyObject> Values => _keys.Select(_ => OciEmptyObject.Instance);
+        public int Count => _keys.Length;
+        public bool ContainsKey(string key) => _set.Contains(key);
+
+        public bool TryGetValue(string key, out OciEmptyObject value)
+        {
+            value = OciEmptyObject.Instance;
+            return _set.Contains(key);
+        }
+
+        public IEnumerator<KeyValuePair<string, OciEmptyObject>> GetEnumerator()
+        {
+            foreach (string key in _keys)
+            {
+                yield return new KeyValuePair<string, OciEmptyObject>(key, OciEmptyObject.Instance);
+            }
+        }
+
+        System.Collections.IEnumerator System.Collections.IEnumerable.GetEnumerator() => GetEnumerator();
     }
 }

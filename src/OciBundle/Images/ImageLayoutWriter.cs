@@ -67,7 +67,14 @@ internal static class ImageLayoutWriter
     {
         string app = request.WorkingDirectory.TrimEnd('/') + "/";
         AppLayers appLayers = AppLayers.Of(request.Layering, request.AppLibraries, request.AppName, request.AppHost);
-        var groups = AppLayers.Names.Select(n => (Name: n, Entries: new SortedDictionary<string, RootfsEntry>(StringComparer.Ordinal))).ToArray();
+        // Hash tables sorted once at the end: a sorted dictionary is compiled on each publish (its nodes are a framework
+        // value type), and sorts as it goes.
+        var groups = new Dictionary<string, RootfsEntry>[AppLayers.Names.Count];
+        for (int i = 0; i < groups.Length; i++)
+        {
+            groups[i] = new Dictionary<string, RootfsEntry>(StringComparer.Ordinal);
+        }
+
         RootfsEntry[] all = plan.Entries.ToArray();
         var byPath = all.ToDictionary(e => e.Path, StringComparer.Ordinal);
         foreach (RootfsEntry entry in all)
@@ -90,14 +97,25 @@ internal static class ImageLayoutWriter
                 : underApp ? appLayers.LayerOf(entry.Path[app.Length..])
                 : isSbom ? AppLayers.AppLayer
                 : AppLayers.SystemLayer;
-            groups[layer].Entries[entry.Path] = entry;
+            groups[layer][entry.Path] = entry;
             for (string parent = RootfsPlan.Parent(entry.Path); parent != "/" && request.FromBase?.Contains(parent) != true; parent = RootfsPlan.Parent(parent))
             {
-                groups[layer].Entries.TryAdd(parent, byPath[parent]);
+                groups[layer].TryAdd(parent, byPath[parent]);
             }
         }
 
-        return groups.Where(g => g.Entries.Count > 0).Select(g => (g.Name, g.Entries.Values.ToList())).ToList();
+        var layers = new List<(string Name, List<RootfsEntry> Entries)>();
+        for (int i = 0; i < groups.Length; i++)
+        {
+            if (groups[i].Count > 0)
+            {
+                var entries = groups[i].Values.ToList();
+                entries.Sort((a, b) => string.CompareOrdinal(a.Path, b.Path));
+                layers.Add((AppLayers.Names[i], entries));
+            }
+        }
+
+        return layers;
     }
 
     /// <summary>The config and the manifest into the store, <c>index.json</c> and <c>oci-layout</c> beside it; the manifest's digest.</summary>

@@ -28,16 +28,9 @@ internal sealed class Seq<T> : IReadOnlyList<T>
 /// <summary>An immutable map that prints its pairs in key order (see <see cref="Seq{T}"/>).</summary>
 internal sealed class Map : IReadOnlyDictionary<string, string>
 {
-    private readonly SortedDictionary<string, string> _items;
+    private readonly Oci.OrderedMap _items;
 
-    public Map(IEnumerable<KeyValuePair<string, string>> items)
-    {
-        _items = new SortedDictionary<string, string>(StringComparer.Ordinal);
-        foreach ((string key, string value) in items)
-        {
-            _items[key] = value;
-        }
-    }
+    public Map(IEnumerable<KeyValuePair<string, string>> items) => _items = Oci.OrderedMap.Sorted(items);
 
     public int Count => _items.Count;
     public IEnumerable<string> Keys => _items.Keys;
@@ -52,5 +45,5 @@ internal sealed class Map : IReadOnlyDictionary<string, string>
 
     IEnumerator IEnumerable.GetEnumerator() => GetEnumerator();
 
-    public override string ToString() => "{" + string.Join(", ", _items.Select(p => Seq<string>.Quote(p.Key) + ": " + Seq<string>.Quote(p.Value))) + "}";
+    public override string ToString() => "{" + string.Join(", ", _items.Keys.Select(k => Seq<string>.Quote(k) + ": " + Seq<string>.Quote(_items[k]))) + "}";
 }

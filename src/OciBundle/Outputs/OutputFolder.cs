@@ -41,7 +41,7 @@ internal static class OutputFolder
     };
 
     /// <summary>The entries an output of this kind holds at its top, all the product writes there.</summary>
-    public static IReadOnlyCollection<string> Entries(OutputKind kind) => TopLevel[kind];
+    public static IReadOnlyCollection<string> Entries(OutputKind kind) => TopLevel(kind);
 
     /// <summary>The marker's text, as <see cref="Marker"/> writes it (a unit test keeps the two equal): for reading without a JSON parser.</summary>
     internal static string MarkerText(OutputKind kind) => kind == OutputKind.Bundle
@@ -55,11 +55,11 @@ internal static class OutputFolder
     private static readonly string[] SystemTrees = { "/proc", "/sys", "/dev", "/run", "/boot", "/etc", "/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32", "/snap", "/nix" };
 
     /// <summary>What each kind of output holds at its top: a folder with anything else in it is not (only) ours.</summary>
-    private static readonly Dictionary<OutputKind, string[]> TopLevel = new()
-    {
-        [OutputKind.Bundle] = new[] { MarkerName, "config.json", WellKnownPaths.ProvenanceFile, WellKnownPaths.SbomFile, "rootfs" },
-        [OutputKind.Image] = new[] { MarkerName, "blobs", "index.json", "oci-layout" },
-    };
+    private static readonly string[] BundleTopLevel = { MarkerName, "config.json", WellKnownPaths.ProvenanceFile, WellKnownPaths.SbomFile, "rootfs" };
+    private static readonly string[] ImageTopLevel = { MarkerName, "blobs", "index.json", "oci-layout" };
+
+    // A switch, not a dictionary keyed by the enum: that is compiled on each publish.
+    private static string[] TopLevel(OutputKind kind) => kind == OutputKind.Bundle ? BundleTopLevel : ImageTopLevel;
 
     /// <summary>
     /// Refuses a folder the product must never replace, whatever is in it: <c>/</c>, a system folder or anything in
@@ -150,7 +150,7 @@ internal static class OutputFolder
         }
 
         string? marker = ReadMarkerKind(Path.Combine(dir, MarkerName), out int format);
-        string[] foreign = names.Except(TopLevel[kind], StringComparer.Ordinal).ToArray();
+        string[] foreign = names.Except(TopLevel(kind), StringComparer.Ordinal).ToArray();
         if (marker == KindName(kind) && format <= MarkerFormat && foreign.Length == 0 && OwnedByCaller(dir) && OwnedByCaller(Path.Combine(dir, MarkerName)))
         {
             return null;

@@ -11,15 +11,15 @@ namespace OciBundle.Request;
 /// </summary>
 internal sealed class MountShadow
 {
-    private readonly IReadOnlyList<(string Destination, string What, bool User)> _mounts;
+    private readonly List<HidingMount> _mounts;
 
-    private MountShadow(IReadOnlyList<(string Destination, string What, bool User)> mounts) => _mounts = mounts;
+    private MountShadow(List<HidingMount> mounts) => _mounts = mounts;
 
     public static MountShadow Of(IsolationSpec isolation)
     {
         var mounts = SystemMounts.Of(isolation.Rootless is not null, isolation.ReadOnly, isolation.Mounts)
-            .Select(m => (m.Destination, $"the bundle's own {m.Type} mount", false))
-            .Concat(isolation.Mounts.Select(m => (m.Destination, $"OciBundleMount '{m.Destination}' ({(m.IsBind ? "a bind of " + m.Source : m.Type)})", true)))
+            .Select(m => new HidingMount(m.Destination, $"the bundle's own {m.Type} mount", false))
+            .Concat(isolation.Mounts.Select(m => new HidingMount(m.Destination, $"OciBundleMount '{m.Destination}' ({(m.IsBind ? "a bind of " + m.Source : m.Type)})", true)))
             .ToList();
         return new MountShadow(mounts);
     }
@@ -28,13 +28,14 @@ internal sealed class MountShadow
     /// The first mount whose destination is <paramref name="path"/> or above it (strictly above, with
     /// <paramref name="strict"/>), among the first <paramref name="count"/> mounts; null when none hides it.
     /// </summary>
-    public (string Destination, string What, bool User)? Hider(string path, bool strict = false, int count = int.MaxValue)
+    public HidingMount? Hider(string path, bool strict = false, int count = int.MaxValue)
     {
-        foreach ((string destination, string what, bool user) in _mounts.Take(count))
+        for (int i = 0; i < _mounts.Count && i < count; i++)
         {
-            if (ContainerPath.IsSameOrInside(path, destination) && !(strict && path == destination))
+            HidingMount mount = _mounts[i];
+            if (ContainerPath.IsSameOrInside(path, mount.Destination) && !(strict && path == mount.Destination))
             {
-                return (destination, what, user);
+                return mount;
             }
         }
 
@@ -45,9 +46,9 @@ internal sealed class MountShadow
     public int IndexOfUserMount(string destination)
     {
         int index = 0;
-        foreach ((string d, _, bool user) in _mounts)
+        foreach (HidingMount mount in _mounts)
         {
-            if (user && d == destination)
+            if (mount.User && mount.Destination == destination)
             {
                 return index;
             }
@@ -132,3 +133,9 @@ internal sealed class MountShadow
         return null;
     }
 }
+
+/// <summary>
+/// A mount as <see cref="MountShadow"/> answers it: its destination, what it is (for messages), and whether the user
+/// asked for it (a class, not a tuple: a framework list of a value type is compiled on each publish).
+/// </summary>
+internal sealed record HidingMount(string Destination, string What, bool User);

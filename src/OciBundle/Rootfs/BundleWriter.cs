@@ -171,18 +171,22 @@ internal sealed class BundleWriter
     /// <summary>config.json and the like, beside rootfs, with the marker that makes the folder ours; their names.</summary>
     private static IReadOnlyCollection<string> WriteTopLevel(IReadOnlyDictionary<string, byte[]> topLevelFiles, string staging)
     {
-        var top = new SortedDictionary<string, byte[]>(topLevelFiles.ToDictionary(p => p.Key, p => p.Value), StringComparer.Ordinal)
+        var top = new Dictionary<string, byte[]>(StringComparer.Ordinal) { [OutputFolder.MarkerName] = OutputFolder.Marker(OutputKind.Bundle) };
+        foreach (string name in topLevelFiles.Keys)
         {
-            [OutputFolder.MarkerName] = OutputFolder.Marker(OutputKind.Bundle),
-        };
-        foreach ((string name, byte[] content) in top)
+            top[name] = topLevelFiles[name];
+        }
+
+        string[] names = top.Keys.ToArray();
+        Array.Sort(names, StringComparer.Ordinal);
+        foreach (string name in names)
         {
             string path = Path.Combine(staging, name);
-            File.WriteAllBytes(path, content);
+            File.WriteAllBytes(path, top[name]);
             File.SetUnixFileMode(path, (UnixFileMode)0b110_100_100);
         }
 
-        return top.Keys;
+        return names;
     }
 
     /// <summary>Every directory's owner, mode (after the owner: a chown may clear setgid) and time, deepest first.</summary>

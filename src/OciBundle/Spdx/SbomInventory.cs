@@ -18,7 +18,7 @@ internal sealed class SbomInventory
     private readonly SbomSources _s;
     private readonly SpdxNames _names = new();
     private readonly Dictionary<string, SbomPackage> _byAppFile = new(StringComparer.Ordinal);
-    private readonly SortedDictionary<string, SbomPackage> _debs = new(StringComparer.Ordinal);
+    private readonly Dictionary<string, SbomPackage> _debs = new(StringComparer.Ordinal);
     private List<(string Directory, SbomPackage Package)> _frameworks = new();
     private SbomPackage? _host;
     private HashSet<string> _hostPaths = new(StringComparer.Ordinal);
@@ -48,7 +48,10 @@ internal sealed class SbomInventory
         inventory.AddCompiledRuntimePacks();
         inventory.AddDotnetInstallation();
         inventory.AddFiles();
-        inventory.Packages.AddRange(inventory._debs.Values);
+        // In key order (a hash table sorted once: a sorted one is compiled on each publish).
+        string[] debs = inventory._debs.Keys.ToArray();
+        Array.Sort(debs, StringComparer.Ordinal);
+        inventory.Packages.AddRange(debs.Select(k => inventory._debs[k]));
         return inventory;
     }
 
@@ -205,15 +208,16 @@ internal sealed class SbomInventory
     private SbomPackage Deb(DpkgPackage deb)
     {
         string ns = _s.Os?.Id ?? "debian";
-        var qualifiers = new SortedDictionary<string, string>(StringComparer.Ordinal) { ["arch"] = deb.Architecture };
+        // The purl's qualifiers in key order, as its spec has them: arch, distro, upstream.
+        var qualifiers = new List<string> { "arch=" + SpdxNames.Encode(deb.Architecture) };
         if (_s.Os is { VersionId: { Length: > 0 } versionId })
         {
-            qualifiers["distro"] = $"{ns}-{versionId}";
+            qualifiers.Add("distro=" + SpdxNames.Encode($"{ns}-{versionId}"));
         }
 
         if (deb.SourceName != deb.Name || deb.SourceVersion != deb.Version)
         {
-            qualifiers["upstream"] = deb.SourceVersion == deb.Version ? deb.SourceName : $"{deb.SourceName}@{deb.SourceVersion}";
+            qualifiers.Add("upstream=" + SpdxNames.Encode(deb.SourceVersion == deb.Version ? deb.SourceName : $"{deb.SourceName}@{deb.SourceVersion}"));
         }
 
         // Links followed as inside the sysroot (a copyright file linked to a sibling package's, as Debian does), never out of it.
@@ -223,7 +227,7 @@ internal sealed class SbomInventory
             Id = _names.Unique($"SPDXRef-Package-deb-{SpdxNames.IdPart(deb.Name)}-{SpdxNames.IdPart(deb.Architecture)}"),
             Name = deb.Name,
             Version = deb.Version,
-            Purl = $"pkg:deb/{SpdxNames.Encode(ns)}/{SpdxNames.Encode(deb.Name)}@{SpdxNames.Encode(deb.Version)}?" + string.Join("&", qualifiers.Select(q => q.Key + "=" + SpdxNames.Encode(q.Value))),
+            Purl = $"pkg:deb/{SpdxNames.Encode(ns)}/{SpdxNames.Encode(deb.Name)}@{SpdxNames.Encode(deb.Version)}?" + string.Join("&", qualifiers),
             Supplier = deb.Maintainer is { } m ? "Organization: " + m.Replace(" <", " (", StringComparison.Ordinal).Replace(">", ")", StringComparison.Ordinal) : null,
             License = copyright is null ? NoAssertion : Licensed(copyright, DeclaredLicense.FromDebianCopyright),
             SourceInfo = $"built package from: {deb.SourceName} {deb.SourceVersion}",

@@ -74,7 +74,8 @@ internal sealed class BuildState
     {
         public string Directory { get; set; } = "";
 
-        public SortedDictionary<string, string> Entries { get; set; } = new(StringComparer.Ordinal);
+        /// <summary>Each path, relative to <see cref="Directory"/>, and its identity as written (saved in path order).</summary>
+        public Dictionary<string, string> Entries { get; set; } = new(StringComparer.Ordinal);
     }
 
     public sealed class SummaryRecord
@@ -322,9 +323,11 @@ internal sealed class BuildState
                 if (output is not null)
                 {
                     Line(tag, output.Directory);
-                    foreach ((string k, string v) in output.Entries)
+                    string[] paths = output.Entries.Keys.ToArray();
+                    Array.Sort(paths, StringComparer.Ordinal);
+                    foreach (string path in paths)
                     {
-                        Line(entryTag, k, v);
+                        Line(entryTag, path, output.Entries[path]);
                     }
                 }
             }

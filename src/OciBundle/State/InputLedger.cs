@@ -36,13 +36,15 @@ internal sealed class InputLedger
     public IReadOnlyList<byte[]> ListingNames(string hostDir)
     {
         string real = NativeMethods.RealPath(hostDir) ?? hostDir;
-        (List<byte[]> names, string identity) = _listed.GetOrAdd(real, static folder => Listed(folder));
-        _entries.TryAdd("list " + hostDir, identity);
-        return names;
+        FolderListing listed = _listed.GetOrAdd(real, static folder => Listed(folder));
+        _entries.TryAdd("list " + hostDir, listed.Identity);
+        return listed.Names;
     }
 
-    /// <summary>The folders read, by real path: their sorted names and their listing's identity.</summary>
-    private readonly ConcurrentDictionary<string, (List<byte[]> Names, string Identity)> _listed = new(StringComparer.Ordinal);
+    /// <summary>The folders read, by real path (a class, not a tuple: a framework generic over a value type is compiled on each publish).</summary>
+    private readonly ConcurrentDictionary<string, FolderListing> _listed = new(StringComparer.Ordinal);
+
+    private sealed record FolderListing(List<byte[]> Names, string Identity);
 
     private void Record(string key, string host, Func<string, string> identity)
     {
@@ -82,16 +84,16 @@ internal sealed class InputLedger
     private static string ListingIdentity(string hostDir) => Listed(hostDir).Identity;
 
     /// <summary>A folder's names, sorted, and the identity of that listing ("missing" when there is no such folder).</summary>
-    private static (List<byte[]> Names, string Identity) Listed(string hostDir)
+    private static FolderListing Listed(string hostDir)
     {
         List<byte[]> names = NativeMethods.RawNames(hostDir);
         if (names.Count == 0 && !Directory.Exists(hostDir))
         {
-            return (names, "missing");
+            return new FolderListing(names, "missing");
         }
 
         names.Sort((a, b) => a.AsSpan().SequenceCompareTo(b));
-        return (names, IdentityOf(names));
+        return new FolderListing(names, IdentityOf(names));
     }
 
     private static string IdentityOf(List<byte[]> names)
@@ -111,7 +113,11 @@ internal sealed class InputLedger
 internal static class OutputSnapshot
 {
     /// <summary>Relative path of every entry below <paramref name="root"/> (not following links) and its identity.</summary>
-    public static SortedDictionary<string, string> Take(string root) => Take(root, new SortedDictionary<string, string>(StringComparer.Ordinal));
+    /// <remarks>A hash table, not a sorted one: a sorted one of strings is compiled on each publish (its nodes are of a framework value type, out of this assembly's precompiled code), and sorts a thousand entries no reader needs sorted.</remarks>
+    public static Dictionary<string, string> Take(string root) => Take(root, new Dictionary<string, string>(StringComparer.Ordinal));
+
+    /// <summary><see cref="Take(string)"/>, in path order (what a file that lists them writes).</summary>
+    public static SortedDictionary<string, string> TakeSorted(string root) => Take(root, new SortedDictionary<string, string>(StringComparer.Ordinal));
 
     private static T Take<T>(string root, T result)
         where T : IDictionary<string, string>

@@ -99,7 +99,7 @@ internal sealed class SysrootUnpackCache
             Directory.CreateDirectory(stage, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
             var clock = Stopwatch.StartNew();
             (string digest, string architecture) = fill(stage);
-            SortedDictionary<string, string> snapshot = OutputSnapshot.Take(Path.Combine(stage, "rootfs"));
+            SortedDictionary<string, string> snapshot = OutputSnapshot.TakeSorted(Path.Combine(stage, "rootfs"));
             WriteMarker(Path.Combine(stage, MarkerName), (key, digest, architecture, OwnershipDigest(stage)), source, snapshot);
             Directory.Move(stage, entry);
             _log($"Sysroot {source}: unpacked into {entry} ({snapshot.Count} paths) in {clock.ElapsedMilliseconds} ms.");

@@ -29,13 +29,53 @@ internal sealed class OrderedMap : IReadOnlyDictionary<string, string>
 
     public IEnumerable<string> Keys => _keys;
 
-    public IEnumerable<string> Values => _keys.Select(k => _values[k]);
+    public IEnumerable<string> Values
+    {
+        get
+        {
+            foreach (string key in _keys)
+            {
+                yield return _values[key];
+            }
+        }
+    }
 
     public bool ContainsKey(string key) => _values.ContainsKey(key);
 
     public bool TryGetValue(string key, out string value) => _values.TryGetValue(key, out value!);
 
-    public IEnumerator<KeyValuePair<string, string>> GetEnumerator() => _keys.Select(k => new KeyValuePair<string, string>(k, _values[k])).GetEnumerator();
+    // Iterators of this assembly, not LINQ over key/value pairs: a framework generic over a value type is compiled on
+    // each publish, out of this assembly's precompiled code.
+    public IEnumerator<KeyValuePair<string, string>> GetEnumerator()
+    {
+        foreach (string key in _keys)
+        {
+            yield return new KeyValuePair<string, string>(key, _values[key]);
+        }
+    }
+
+    /// <summary>The pairs of <paramref name="sources"/> in key order (ordinal); a key met again takes the later value.</summary>
+    public static OrderedMap Sorted(params IEnumerable<KeyValuePair<string, string>>?[] sources)
+    {
+        var last = new Dictionary<string, string>(StringComparer.Ordinal);
+        foreach (IEnumerable<KeyValuePair<string, string>>? source in sources)
+        {
+            foreach ((string key, string value) in source ?? Array.Empty<KeyValuePair<string, string>>())
+            {
+                last[key] = value;
+            }
+        }
+
+        string[] keys = last.Keys.ToArray();
+        Array.Sort(keys, StringComparer.Ordinal);
+        var map = new OrderedMap();
+        foreach (string key in keys)
+        {
+            map[key] = last[key];
+        }
+
+        return map;
+    }
 
     IEnumerator IEnumerable.GetEnumerator() => GetEnumerator();
 }

@@ -18,7 +18,7 @@ internal sealed class CreationTimeStep : IPlanStep
         OutputSpec output = context.Output;
         if (output.Commit is not { } commit)
         {
-            context.CreatedPending = new PendingTime(Task.FromResult<long?>(null), output.Epoch, null, context.Log);
+            context.CreatedPending = new PendingTime(Task.FromResult(new CommitSeconds(null)), output.Epoch, null, context.Log);
             return;
         }
 
@@ -26,12 +26,12 @@ internal sealed class CreationTimeStep : IPlanStep
         if (Remembered(context.Previous?.CommitDate, commit) is { } seconds)
         {
             messages.Enqueue($"created: {DateTimeOffset.FromUnixTimeSeconds(seconds):yyyy-MM-dd'T'HH:mm:ss'Z'}, the time of commit {commit} (SOURCE_DATE_EPOCH is not set; as the last publish found it).");
-            context.CreatedPending = new PendingTime(Task.FromResult<long?>(seconds), output.Epoch, messages, context.Log) { Commit = commit };
+            context.CreatedPending = new PendingTime(Task.FromResult(new CommitSeconds(seconds)), output.Epoch, messages, context.Log) { Commit = commit };
             return;
         }
 
         string directory = content.ProjectDirectory ?? content.PublishDirectory;
-        Task<long?> read = Task.Run(() => CommitTime.Read(directory, commit, messages.Enqueue), CancellationToken.None);
+        Task<CommitSeconds> read = Task.Run(() => new CommitSeconds(CommitTime.Read(directory, commit, messages.Enqueue)), CancellationToken.None);
         context.CreatedPending = new PendingTime(read, output.Epoch, messages, context.Log) { Commit = commit };
     }
 
@@ -45,7 +45,7 @@ internal sealed class CreationTimeStep : IPlanStep
 /// <summary><c>created</c> as it is being found: <see cref="Value"/> waits for it, and logs what was said meanwhile.</summary>
 internal sealed class PendingTime
 {
-    private readonly Task<long?> _read;
+    private readonly Task<CommitSeconds> _read;
     private readonly long _epoch;
     private readonly ConcurrentQueue<string>? _messages;
     private readonly Action<string> _log;
@@ -54,13 +54,13 @@ internal sealed class PendingTime
     /// <param name="epoch"><c>SOURCE_DATE_EPOCH</c>: the time without one.</param>
     /// <param name="messages">What the read said, for the plan's log.</param>
     /// <param name="log">The plan's log.</param>
-    public PendingTime(Task<long?> read, long epoch, ConcurrentQueue<string>? messages, Action<string> log) => (_read, _epoch, _messages, _log) = (read, epoch, messages, log);
+    public PendingTime(Task<CommitSeconds> read, long epoch, ConcurrentQueue<string>? messages, Action<string> log) => (_read, _epoch, _messages, _log) = (read, epoch, messages, log);
 
     /// <summary>The commit asked about, or null without one.</summary>
     public string? Commit { get; init; }
 
     /// <summary>What the next publish may take as it is: "id seconds" when the commit's time was found, else null.</summary>
-    public string? Record => Commit is not null && _read.IsCompletedSuccessfully && _read.Result is { } seconds
+    public string? Record => Commit is not null && _read.IsCompletedSuccessfully && _read.Result.Seconds is { } seconds
         ? $"{Commit} {seconds.ToString(System.Globalization.CultureInfo.InvariantCulture)}" : null;
 
     /// <summary>Seconds since 1970.</summary>
@@ -68,7 +68,7 @@ internal sealed class PendingTime
     {
         get
         {
-            long seconds = _read.GetAwaiter().GetResult() ?? _epoch;
+            long seconds = _read.GetAwaiter().GetResult().Seconds ?? _epoch;
             while (_messages is not null && _messages.TryDequeue(out string? message))
             {
                 _log(message);
@@ -91,3 +91,6 @@ internal sealed class PendingTime
         }
     }
 }
+
+/// <summary>A commit's time in seconds since 1970, or null when git could not tell (a class: a task of a value type is compiled on each publish).</summary>
+internal sealed record CommitSeconds(long? Seconds);
