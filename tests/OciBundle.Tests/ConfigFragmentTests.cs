@@ -36,6 +36,18 @@ public sealed class ConfigFragmentTests
         return JObject.Parse(System.Text.Encoding.UTF8.GetString(layout.Config));
     }
 
+    [TestMethod]
+    public void ConfigJsonIsMadeForABundleAndNotForAnImageAlone()
+    {
+        // An image carries no config.json: an image-only publish does not make one; with a bundle beside it, it does.
+        BundleOptions options = TargetDefaults.Options(_dir.Combine("publish"), _dir.Combine("bundle"), "Hello", "Hello");
+        options.RuntimeIdentifier = "linux-x64";
+        options.ImageDirectory = _dir.Combine("image");
+        Assert.AreEqual("/app", (string?)JObject.Parse(System.Text.Encoding.UTF8.GetString(BundlePlanner.Plan(BundleRequest.Parse(options), _ => { }).Config))["process"]!["cwd"]);
+        options.WriteBundle = false;
+        Assert.AreEqual(0, BundlePlanner.Plan(BundleRequest.Parse(options), _ => { }).Config.Length);
+    }
+
     private static string At(JObject config, string path) => config.SelectToken(path)!.ToString(Formatting.None);
 
     [TestMethod]
