@@ -548,9 +548,8 @@ public sealed class BundleWriterTests
         foreach (OciBundle.Outputs.OutputKind kind in new[] { OciBundle.Outputs.OutputKind.Bundle, OciBundle.Outputs.OutputKind.Image })
         {
             // The text, against what the JSON serializer makes of the marker's record: the same JSON, and its bytes.
-            var marker = new OciBundle.Outputs.OutputMarker { Product = "OciBundle.Sdk", Kind = kind == OciBundle.Outputs.OutputKind.Bundle ? "OCI bundle" : "OCI image layout", Format = 1L };
-            Assert.AreEqual(System.Text.Encoding.UTF8.GetString(OciBundle.Model.Oci.OciJson.Serialize(marker)) + "\n", OciBundle.Outputs.OutputFolder.MarkerText(kind));
-            Assert.AreEqual(OciBundle.Outputs.OutputFolder.MarkerText(kind), System.Text.Encoding.UTF8.GetString(OciBundle.Outputs.OutputFolder.Marker(kind)));
+            var marker = new OciBundle.Outputs.OutputMarker { Product = "OciBundle.Sdk", Kind = kind == OciBundle.Outputs.OutputKind.Bundle ? "OCI bundle" : "OCI image layout", Format = (long)OciBundle.Outputs.OutputFolder.MarkerFormat };
+            Assert.AreEqual(Newtonsoft.Json.JsonConvert.SerializeObject(marker, OciBundle.Model.Oci.OciJson.Settings) + "\n", System.Text.Encoding.UTF8.GetString(OciBundle.Outputs.OutputFolder.Marker(kind)));
         }
     }
 

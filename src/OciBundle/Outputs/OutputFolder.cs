@@ -43,10 +43,18 @@ internal static class OutputFolder
     /// <summary>The entries an output of this kind holds at its top, all the product writes there.</summary>
     public static IReadOnlyCollection<string> Entries(OutputKind kind) => TopLevel(kind);
 
-    /// <summary>The marker's text, as <see cref="Marker"/> writes it (a unit test keeps the two equal): for reading without a JSON parser.</summary>
-    internal static string MarkerText(OutputKind kind) => kind == OutputKind.Bundle
-        ? "{\"product\":\"OciBundle.Sdk\",\"kind\":\"OCI bundle\",\"format\":1}\n"
-        : "{\"product\":\"OciBundle.Sdk\",\"kind\":\"OCI image layout\",\"format\":1}\n";
+    /// <summary>
+    /// The marker's text, as <see cref="Marker"/> writes it and reads it without a JSON parser (a JSON library's first
+    /// use costs more than a no-op publish may): compact JSON of the product, the kind and <see cref="MarkerFormat"/>,
+    /// which a unit test holds to what the serializer makes of <see cref="OutputMarker"/>.
+    /// </summary>
+    internal static string MarkerText(OutputKind kind) => kind == OutputKind.Bundle ? BundleMarkerText : ImageMarkerText;
+
+    private static readonly string BundleMarkerText = MarkerTextOf(OutputKind.Bundle);
+    private static readonly string ImageMarkerText = MarkerTextOf(OutputKind.Image);
+
+    private static string MarkerTextOf(OutputKind kind) =>
+        $"{{\"product\":\"{Product}\",\"kind\":\"{KindName(kind)}\",\"format\":{MarkerFormat.ToString(System.Globalization.CultureInfo.InvariantCulture)}}}\n";
 
     /// <summary>The marker's bytes for an output of this kind.</summary>
     public static byte[] Marker(OutputKind kind) => System.Text.Encoding.UTF8.GetBytes(MarkerText(kind));

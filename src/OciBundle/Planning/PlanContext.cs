@@ -43,7 +43,7 @@ internal sealed class PlanContext
         Output = request.Output;
         Volumes = request.Volumes;
         Log = log;
-        Previous = previous;
+        RememberedCommit = previous?.CommitDate;
         KnownDigests = previous?.Digests;
         Cancel = cancel;
         Shadow = MountShadow.Of(request.Isolation);
@@ -73,8 +73,8 @@ internal sealed class PlanContext
     /// <summary>Detail messages.</summary>
     public Action<string> Log { get; }
 
-    /// <summary>What the last publish remembered (null for none): answers the plan takes as they are when their inputs are the same.</summary>
-    public BuildState? Previous { get; }
+    /// <summary>The time of the commit the last publish was built from ("id seconds"), taken only for the same commit id; null for none.</summary>
+    public string? RememberedCommit { get; }
 
     /// <summary>The SBOM's file digests of the last publish, by source ("identity\tdigest"): an unchanged source is not hashed again.</summary>
     public IReadOnlyDictionary<string, string>? KnownDigests { get; }

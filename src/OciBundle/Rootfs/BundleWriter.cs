@@ -171,11 +171,13 @@ internal sealed class BundleWriter
     /// <summary>config.json and the like, beside rootfs, with the marker that makes the folder ours; their names.</summary>
     private static IReadOnlyCollection<string> WriteTopLevel(IReadOnlyDictionary<string, byte[]> topLevelFiles, string staging)
     {
-        var top = new Dictionary<string, byte[]>(StringComparer.Ordinal) { [OutputFolder.MarkerName] = OutputFolder.Marker(OutputKind.Bundle) };
+        var top = new Dictionary<string, byte[]>(StringComparer.Ordinal);
         foreach (string name in topLevelFiles.Keys)
         {
             top[name] = topLevelFiles[name];
         }
+
+        top[OutputFolder.MarkerName] = OutputFolder.Marker(OutputKind.Bundle); // ours, whatever was handed in
 
         string[] names = top.Keys.ToArray();
         Array.Sort(names, StringComparer.Ordinal);

@@ -26,7 +26,8 @@ internal sealed class InputLedger
     public void Path(string hostPath, NativeMethods.Statx seen) => Record("path " + hostPath, hostPath, _ => PathIdentity(seen));
 
     /// <summary>Records the names in a folder whose contents the plan enumerated.</summary>
-    public void Listing(string hostDir) => ListingNames(hostDir);
+    /// <remarks>A folder recorded already is not looked at again; its names are kept only when asked for (<see cref="ListingNames"/>).</remarks>
+    public void Listing(string hostDir) => Record("list " + hostDir, hostDir, ListingIdentity);
 
     /// <summary>
     /// Records the names in a folder, as <see cref="Listing(string)"/>, and gives them (raw, sorted bytes; none when it

@@ -23,7 +23,7 @@ internal sealed class CreationTimeStep : IPlanStep
         }
 
         var messages = new ConcurrentQueue<string>();
-        if (Remembered(context.Previous?.CommitDate, commit) is { } seconds)
+        if (Remembered(context.RememberedCommit, commit) is { } seconds)
         {
             messages.Enqueue($"created: {DateTimeOffset.FromUnixTimeSeconds(seconds):yyyy-MM-dd'T'HH:mm:ss'Z'}, the time of commit {commit} (SOURCE_DATE_EPOCH is not set; as the last publish found it).");
             context.CreatedPending = new PendingTime(Task.FromResult(new CommitSeconds(seconds)), output.Epoch, messages, context.Log) { Commit = commit };
@@ -36,7 +36,7 @@ internal sealed class CreationTimeStep : IPlanStep
     }
 
     /// <summary>The seconds the last publish recorded for <paramref name="commit"/> ("id seconds"), or null for another commit or none.</summary>
-    private static long? Remembered(string? record, string commit) =>
+    internal static long? Remembered(string? record, string commit) =>
         record?.Split(' ') is [{ } id, { } text] && id == commit
             && long.TryParse(text, System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out long seconds) && seconds <= uint.MaxValue
             ? seconds : null;
@@ -78,7 +78,7 @@ internal sealed class PendingTime
         }
     }
 
-    /// <summary>Waits for the read, whatever it gave, without logging or throwing (a failed plan's end).</summary>
+    /// <summary>Waits for the read, whatever it gave, and logs what it said, without throwing (a failed plan's end).</summary>
     public void Settle()
     {
         try
@@ -88,6 +88,11 @@ internal sealed class PendingTime
         catch (AggregateException)
         {
             // Read again, and thrown, by Value when asked.
+        }
+
+        while (_messages is not null && _messages.TryDequeue(out string? message))
+        {
+            _log(message);
         }
     }
 }
