@@ -67,13 +67,7 @@ public sealed class CommitTimeTests
     public void TheImageAndTheSbomAreCreatedAtTheCommitsTimeAndTheFilesKeepTheFixedOne()
     {
         using var f = new SafetyTests.Fixture();
-        string project = Path.Combine(f.Root, "proj");
-        Git(project, 0, "init", "-q");
-        string first = Commit(project, 1700000000, "Program.cs");
-        string layout = Path.Combine(project, "bin", "oci-image");
-
-        f.Publish(t => { t.SourceCommit = first; t.ImageDirectory = layout; });
-        Assert.AreEqual(Iso(1700000000), Created(layout));
+        (string project, string first, string layout) = PublishFirstCommit(f);
         Assert.AreEqual(Iso(1700000000), (string?)Json(Path.Combine(f.Bundle, "sbom.spdx.json"))["creationInfo"]!["created"]);
         Assert.AreEqual(TargetDefaults.Epoch, new DateTimeOffset(File.GetLastWriteTimeUtc(Path.Combine(f.Bundle, "rootfs", "app", "Hello"))).ToUnixTimeSeconds(), "files keep the fixed time");
         string systemLayer = Layers(layout)[0];
@@ -96,12 +90,7 @@ public sealed class CommitTimeTests
     public void ACommitsTimeIsTakenFromTheLastPublishOfTheSameCommitAndAskedAgainForAnother()
     {
         using var f = new SafetyTests.Fixture();
-        string project = Path.Combine(f.Root, "proj");
-        Git(project, 0, "init", "-q");
-        string first = Commit(project, 1700000000, "Program.cs");
-        string layout = Path.Combine(project, "bin", "oci-image");
-        f.Publish(t => { t.SourceCommit = first; t.ImageDirectory = layout; });
-        Assert.AreEqual(Iso(1700000000), Created(layout));
+        (string project, string first, string layout) = PublishFirstCommit(f);
 
         // git can no longer tell (the repository is gone): an app change is planned again with the time the last
         // publish found for the same commit, and says where it came from.
@@ -118,6 +107,18 @@ public sealed class CommitTimeTests
         f.Publish(t => { t.SourceCommit = other; t.ImageDirectory = layout; });
         Assert.AreEqual(Iso(TargetDefaults.Epoch), Created(layout));
         Assert.IsFalse(File.ReadAllText(f.State).Contains("commit\t", StringComparison.Ordinal), "a time git did not give is not remembered");
+    }
+
+    /// <summary>The fixture's project made a git repository with one commit (at 1700000000), published as a bundle and an image from it: its folder, the commit, the layout.</summary>
+    private static (string Project, string First, string Layout) PublishFirstCommit(SafetyTests.Fixture f)
+    {
+        string project = Path.Combine(f.Root, "proj");
+        Git(project, 0, "init", "-q");
+        string first = Commit(project, 1700000000, "Program.cs");
+        string layout = Path.Combine(project, "bin", "oci-image");
+        f.Publish(t => { t.SourceCommit = first; t.ImageDirectory = layout; });
+        Assert.AreEqual(Iso(1700000000), Created(layout));
+        return (project, first, layout);
     }
 
     private static JObject Manifest(string layout)
