@@ -33,17 +33,17 @@ internal sealed class PackageDatabase
 
     private readonly SysrootView _sysroot;
     private readonly HashSet<string> _recorded = new(StringComparer.Ordinal);
-    private readonly Func<Dictionary<string, string>> _readLists;
+    private readonly Func<DpkgListIndex> _readLists;
     private readonly IReadOnlyDictionary<string, string>? _remembered;
     private readonly Dictionary<string, string> _asked = new(StringComparer.Ordinal);
     private readonly (Storage.DigestCache Cache, string Folder, string Key)? _store;
     private readonly object _gate = new();
-    private Dictionary<string, string>? _owners;
+    private DpkgListIndex? _owners;
     private bool _learned;
     private Dictionary<string, DpkgPackage>? _installed;
     private StatusAnswers? _status;
 
-    private PackageDatabase(SysrootView sysroot, Func<Dictionary<string, string>> readLists, IReadOnlyDictionary<string, string>? remembered, (Storage.DigestCache, string, string)? store)
+    private PackageDatabase(SysrootView sysroot, Func<DpkgListIndex> readLists, IReadOnlyDictionary<string, string>? remembered, (Storage.DigestCache, string, string)? store)
     {
         _sysroot = sysroot;
         _readLists = readLists;
@@ -191,21 +191,15 @@ internal sealed class PackageDatabase
             key.AppendData(System.Text.Encoding.UTF8.GetBytes($"{package}\t{NativeMethods.Identity(st)}\n"));
         }
 
-        Dictionary<string, string> ReadLists()
+        DpkgListIndex ReadLists()
         {
-            var owners = new Dictionary<string, string>(StringComparer.Ordinal);
+            var index = new DpkgListIndex(merged);
             foreach ((string package, string list) in lists)
             {
-                foreach (string line in File.ReadLines(list))
-                {
-                    if (line.Length > 1)
-                    {
-                        owners.TryAdd(Canonical(line, merged), package);
-                    }
-                }
+                index.Add(package, ReadBounded(list));
             }
 
-            return owners;
+            return index;
         }
 
         string identity = "sha256:" + Convert.ToHexString(key.GetHashAndReset()).ToLowerInvariant();
@@ -301,7 +295,7 @@ internal sealed class PackageDatabase
             else
             {
                 _owners ??= _readLists();
-                package = _owners.GetValueOrDefault(path);
+                package = _owners.OwnerOf(path);
                 _learned = true;
             }
 
@@ -316,18 +310,18 @@ internal sealed class PackageDatabase
         return package;
     }
 
-    private static string Canonical(string listed, string[] merged)
+    /// <summary>A list's bytes, never more than <see cref="MaxListBytes"/> (one that grew since it was checked is cut there).</summary>
+    private static byte[] ReadBounded(string list)
     {
-        string path = listed.Length > 1 ? listed.TrimEnd('/') : listed;
-        foreach (string dir in merged)
+        using var stream = new FileStream(list, new FileStreamOptions { Mode = FileMode.Open, Access = FileAccess.Read, Share = FileShare.ReadWrite, BufferSize = 0 });
+        byte[] buffer = new byte[(int)Math.Min(stream.Length, MaxListBytes)];
+        int total = 0, read;
+        while (total < buffer.Length && (read = stream.Read(buffer, total, buffer.Length - total)) > 0)
         {
-            if (path.StartsWith(dir, StringComparison.Ordinal) || path == dir.TrimEnd('/'))
-            {
-                return "/usr" + path;
-            }
+            total += read;
         }
 
-        return path;
+        return total == buffer.Length ? buffer : buffer[..total];
     }
 }
 

@@ -1,0 +1,148 @@
+using System.Text;
+
+namespace OciBundle.Closure;
+
+/// <summary>
+/// Which package lists a path, over every <c>info/*.list</c> of a dpkg database, kept as the lists' own bytes. A first
+/// plan on a machine reads them all (8.5 MB, 142,000 paths on a desktop Debian) before it can answer the first question;
+/// a string per path and a hash table of them cost 70-100 ms of allocation and collections that keep them all, so the
+/// paths stay where they were read and an open-addressing table holds where each starts. Exact: a question compares
+/// the bytes, and the hash only narrows where to look. The first package to list a path keeps it.
+/// </summary>
+internal sealed class DpkgListIndex
+{
+    private static readonly byte[] Usr = "/usr"u8.ToArray();
+    private readonly byte[][] _mergedFolders;
+    private readonly List<byte[]> _chunks = new();
+    private readonly List<string> _packages = new();
+    private Slot[] _slots = new Slot[1 << 16];
+    private int _count;
+
+    /// <param name="merged">The folders a merged-usr sysroot links under <c>/usr</c> (<c>/lib/</c>, <c>/bin/</c>, ...): a path listed under one is kept under <c>/usr</c>, where the file is.</param>
+    public DpkgListIndex(IEnumerable<string> merged) =>
+        _mergedFolders = merged.Select(d => Encoding.UTF8.GetBytes(d.TrimEnd('/'))).ToArray();
+
+    /// <summary>How many paths are listed.</summary>
+    public int Count => _count;
+
+    /// <summary>Adds one package's list: one path per line, trailing slashes dropped (dpkg's <c>/.</c> for the root kept).</summary>
+    public void Add(string package, byte[] list)
+    {
+        int owner = _packages.Count;
+        _packages.Add(package);
+        int chunk = _chunks.Count;
+        _chunks.Add(list);
+        int start = 0;
+        while (start < list.Length)
+        {
+            int end = Array.IndexOf(list, (byte)'\n', start);
+            if (end < 0)
+            {
+                end = list.Length;
+            }
+
+            if (end - start > 1)
+            {
+                AddPath(owner, chunk, start, ((ReadOnlySpan<byte>)list.AsSpan(start, end - start)).TrimEnd((byte)'/').Length);
+            }
+
+            start = end + 1;
+        }
+    }
+
+    /// <summary>The package that lists <paramref name="path"/> (a real path of the sysroot), or null.</summary>
+    public string? OwnerOf(string path)
+    {
+        byte[] key = Encoding.UTF8.GetBytes(path);
+        int hash = Hash(key);
+        for (int i = hash & (_slots.Length - 1); _slots[i].Length != 0; i = (i + 1) & (_slots.Length - 1))
+        {
+            if (_slots[i].Hash == hash && Bytes(_slots[i]).SequenceEqual(key))
+            {
+                return _packages[_slots[i].Package];
+            }
+        }
+
+        return null;
+    }
+
+    private void AddPath(int owner, int chunk, int offset, int length)
+    {
+        ReadOnlySpan<byte> path = _chunks[chunk].AsSpan(offset, length);
+        foreach (byte[] folder in _mergedFolders)
+        {
+            if (path.StartsWith(folder) && (path.Length == folder.Length || path[folder.Length] == (byte)'/'))
+            {
+                byte[] moved = new byte[Usr.Length + path.Length];
+                Usr.CopyTo(moved, 0);
+                path.CopyTo(moved.AsSpan(Usr.Length));
+                chunk = _chunks.Count;
+                _chunks.Add(moved);
+                (offset, length) = (0, moved.Length);
+                break;
+            }
+        }
+
+        if (length == 0)
+        {
+            return; // a line of slashes only: no path
+        }
+
+        var slot = new Slot { Hash = Hash(_chunks[chunk].AsSpan(offset, length)), Chunk = chunk, Offset = offset, Length = length, Package = owner };
+        if (Insert(_slots, slot) && ++_count * 2 > _slots.Length)
+        {
+            Grow();
+        }
+    }
+
+    /// <summary>Puts <paramref name="slot"/> in <paramref name="slots"/> unless its path is there: false then (the first package keeps it).</summary>
+    private bool Insert(Slot[] slots, Slot slot)
+    {
+        int i = slot.Hash & (slots.Length - 1);
+        while (slots[i].Length != 0)
+        {
+            if (slots[i].Hash == slot.Hash && Bytes(slots[i]).SequenceEqual(Bytes(slot)))
+            {
+                return false;
+            }
+
+            i = (i + 1) & (slots.Length - 1);
+        }
+
+        slots[i] = slot;
+        return true;
+    }
+
+    private void Grow()
+    {
+        var larger = new Slot[_slots.Length * 2];
+        foreach (Slot slot in _slots)
+        {
+            if (slot.Length != 0)
+            {
+                Insert(larger, slot);
+            }
+        }
+
+        _slots = larger;
+    }
+
+    private ReadOnlySpan<byte> Bytes(Slot slot) => _chunks[slot.Chunk].AsSpan(slot.Offset, slot.Length);
+
+    private static int Hash(ReadOnlySpan<byte> path)
+    {
+        var hash = default(HashCode); // seeded per process: a list cannot be written to collide on every machine
+        hash.AddBytes(path);
+        return hash.ToHashCode();
+    }
+
+    /// <summary>Where one listed path is: its bytes (chunk, offset, length; a length of 0 is an empty slot), its hash and its package.</summary>
+    private struct Slot
+    {
+        public int Hash;
+        public int Chunk;
+        public int Offset;
+        public int Length;
+        public int Package;
+    }
+}

@@ -1,0 +1,103 @@
+using System.Text;
+using Microsoft.VisualStudio.TestTools.UnitTesting;
+using OciBundle.Closure;
+
+namespace OciBundle.Tests;
+
+/// <summary>
+/// The index of dpkg's package lists answers what a table of one string per listed path answered (the first package to
+/// list a path keeps it; trailing slashes dropped; a path under a merged folder kept under /usr), for every path of
+/// lists large enough to grow it many times, and for this machine's own database.
+/// </summary>
+[TestClass]
+public sealed class DpkgListIndexTests
+{
+    private static readonly string[] Merged = { "/lib/", "/bin/", "/sbin/" };
+
+    [TestMethod]
+    public void GivesTheOwnerAStringTableGaveForEveryListedPath()
+    {
+        var random = new Random(27);
+        var lists = new List<(string Package, byte[] Bytes)>();
+        for (int p = 0; p < 40; p++)
+        {
+            var text = new StringBuilder();
+            for (int i = 0; i < 3000; i++)
+            {
+                // Shared folders, paths two packages list, merged and unmerged spellings, trailing slashes, non-ASCII.
+                string folder = new[] { "/usr/lib", "/lib", "/bin", "/usr/share/doc", "/sbin/x", "/libexec", "/etc/ø" }[random.Next(7)];
+                text.Append(folder).Append('/').Append(random.Next(p < 20 ? 60000 : 20000)).Append(random.Next(4) == 0 ? "/" : "").Append('\n');
+            }
+
+            text.Append("/.\n/usr\n/lib\n/lib/\n\n//\n/");
+            lists.Add(($"pkg{p}:amd64", Encoding.UTF8.GetBytes(text.ToString())));
+        }
+
+        var index = new DpkgListIndex(Merged);
+        var reference = new Dictionary<string, string>(StringComparer.Ordinal);
+        foreach ((string package, byte[] bytes) in lists)
+        {
+            index.Add(package, bytes);
+            foreach (string line in Encoding.UTF8.GetString(bytes).Split('\n'))
+            {
+                if (line.Length > 1 && ReferenceCanonical(line) is { Length: > 0 } path)
+                {
+                    reference.TryAdd(path, package);
+                }
+            }
+        }
+
+        Assert.IsTrue(reference.Count > 65536, $"enough paths to grow the table past its first size ({reference.Count})");
+        Assert.AreEqual(reference.Count, index.Count);
+        foreach ((string path, string package) in reference)
+        {
+            Assert.AreEqual(package, index.OwnerOf(path), path);
+        }
+
+        Assert.AreEqual("pkg0:amd64", index.OwnerOf("/usr/lib"), "the merged folder itself, under /usr");
+        Assert.AreEqual("pkg0:amd64", index.OwnerOf("/."));
+        Assert.IsNull(index.OwnerOf("/lib"), "listed only as a merged folder: it is under /usr");
+        Assert.IsNull(index.OwnerOf("/lib/7"), "under a merged folder, only its /usr name answers");
+        Assert.IsNull(index.OwnerOf("/usr/lib/"), "a question is a path as the sysroot stores it");
+        Assert.IsNull(index.OwnerOf("/usr/share/doc/60001"));
+        Assert.IsNull(index.OwnerOf(""));
+    }
+
+    [TestMethod]
+    public void AnswersAsAStringTableForThisMachinesOwnDatabase()
+    {
+        const string info = "/var/lib/dpkg/info";
+        if (!Directory.Exists(info))
+        {
+            Assert.Inconclusive("This machine has no dpkg database (" + info + "): the generated lists above still run.");
+        }
+
+        var index = new DpkgListIndex(Merged);
+        var reference = new Dictionary<string, string>(StringComparer.Ordinal);
+        foreach (string list in Directory.EnumerateFiles(info, "*.list").Order(StringComparer.Ordinal))
+        {
+            string package = Path.GetFileName(list)[..^".list".Length];
+            index.Add(package, File.ReadAllBytes(list));
+            foreach (string line in File.ReadAllText(list).Split('\n'))
+            {
+                if (line.Length > 1 && ReferenceCanonical(line) is { Length: > 0 } path)
+                {
+                    reference.TryAdd(path, package);
+                }
+            }
+        }
+
+        Assert.AreEqual(reference.Count, index.Count);
+        foreach ((string path, string package) in reference)
+        {
+            Assert.AreEqual(package, index.OwnerOf(path), path);
+        }
+    }
+
+    /// <summary>The rule as the string table had it.</summary>
+    private static string ReferenceCanonical(string listed)
+    {
+        string path = listed.TrimEnd('/');
+        return Merged.Any(dir => path.StartsWith(dir, StringComparison.Ordinal) || path == dir.TrimEnd('/')) ? "/usr" + path : path;
+    }
+}
