@@ -72,6 +72,11 @@ internal static class BundlePlanner
                 TimeSpan start = clock.Elapsed;
                 step.Run(context);
                 packages ??= Prefetch(step, context);
+                if (step is UserFilesStep)
+                {
+                    context.SbomInputs = SbomPrefetch.Start(context);
+                }
+
                 times.Add($"{step.GetType().Name.Replace("Step", "", StringComparison.Ordinal)} {(clock.Elapsed - start).TotalMilliseconds.ToString("F0", System.Globalization.CultureInfo.InvariantCulture)}");
             }
         }
@@ -84,6 +89,7 @@ internal static class BundlePlanner
                 context.CreatedPending.Settle();
             }
 
+            context.SbomInputs?.Settle();
             try
             {
                 packages?.Wait(CancellationToken.None);

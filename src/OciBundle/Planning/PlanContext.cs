@@ -146,6 +146,9 @@ internal sealed class PlanContext
     /// <summary>The bytes of config.json.</summary>
     public byte[] Config { get => _config.Value; set => _config.Value = value; }
 
+    /// <summary>The SBOM's digests being read on other cores since the app's files were planned (<see cref="BundlePlanner"/>); null without an SBOM.</summary>
+    public SbomPrefetch? SbomInputs { get; set; }
+
     /// <summary>The SBOM, also planned into rootfs; null with <c>OciBundleSbom=false</c>.</summary>
     public byte[]? Sbom { get => _sbom.Value; set => _sbom.Value = value; }
 

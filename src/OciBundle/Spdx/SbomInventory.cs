@@ -55,12 +55,26 @@ internal sealed class SbomInventory
         return inventory;
     }
 
+    /// <summary>
+    /// The package files the SBOM asks <see cref="NuGetPackageFiles"/> for: the app's NuGet packages and runtime pack, and a
+    /// Native AOT app's compiled-in runtime packs (its deps.json's runtime pack is the JIT runtime it does not carry).
+    /// </summary>
+    public static IEnumerable<(string Id, string Version, string? PackagePath)> PackageFilesOf(IReadOnlyList<DepsLibrary> libraries, IReadOnlyList<KeyValuePair<string, string>> compiled) =>
+        NuGetLibraries(libraries, compiled).Select(l => (l.Name, l.Version, l.PackagePath))
+            .Concat(CompiledOnly(libraries, compiled).Select(p => (p.Key, p.Value, (string?)null)));
+
+    private static IEnumerable<DepsLibrary> NuGetLibraries(IReadOnlyList<DepsLibrary> libraries, IReadOnlyList<KeyValuePair<string, string>> compiled) =>
+        libraries.Where(l => l.Type == "package" || (l.Type == "runtimepack" && compiled.Count == 0));
+
+    private static IEnumerable<KeyValuePair<string, string>> CompiledOnly(IReadOnlyList<DepsLibrary> libraries, IReadOnlyList<KeyValuePair<string, string>> compiled) =>
+        compiled.Where(p => !libraries.Any(l => l.Name == p.Key));
+
     /// <summary>The app's libraries and what they put in the app folder.</summary>
     private void AddAppPackages()
     {
         // A Native AOT app's deps.json is the build's: its runtime pack is the JIT runtime the app does not carry (the
         // compiled-in runtime is named below); its packages are compiled into the executable.
-        foreach (DepsLibrary library in _s.AppLibraries.Where(l => l.Type == "package" || (l.Type == "runtimepack" && _s.CompiledRuntimePacks.Count == 0)))
+        foreach (DepsLibrary library in NuGetLibraries(_s.AppLibraries, _s.CompiledRuntimePacks))
         {
             string packagePath = library.PackagePath ?? $"{library.Name.ToLowerInvariant()}/{library.Version.ToLowerInvariant()}";
             var package = new SbomPackage
@@ -88,7 +102,7 @@ internal sealed class SbomInventory
 
     private void AddCompiledRuntimePacks()
     {
-        foreach ((string id, string version) in _s.CompiledRuntimePacks.Where(p => !_s.AppLibraries.Any(l => l.Name == p.Key)))
+        foreach ((string id, string version) in CompiledOnly(_s.AppLibraries, _s.CompiledRuntimePacks))
         {
             Packages.Add(new SbomPackage
             {

@@ -30,11 +30,12 @@ internal sealed class SbomStep : IPlanStep
         PackageDatabase? packages = context.Packages.Value;
         List<RootfsEntry> entries = context.Plan.Entries.ToList();
         (IReadOnlyDictionary<string, FileDigest> byPath, IReadOnlyDictionary<string, string> bySource) =
-            FileDigests.Compute(entries, context.Inputs.Entries, context.KnownDigests, context.Cache.Value, context.Cancel);
+            FileDigests.Compute(entries, context.Inputs.Entries, Known(context), context.Cache.Value, context.Cancel);
 
         IReadOnlyList<DepsLibrary> libraries = ReadDepsJson(context);
         context.AppLibraries = libraries;
-        NuGetPackageFiles? packageFiles = content.NuGetPackageRoot is { } root ? new NuGetPackageFiles(root, context.Cache.Value, context.Inputs, context.Log) : null;
+        NuGetPackageFiles? packageFiles = context.SbomInputs?.PackageFiles
+            ?? (content.NuGetPackageRoot is { } root ? new NuGetPackageFiles(root, context.Cache.Value, context.Inputs, context.Log) : null);
         var licenses = new LicenseMemory(context.Cache.Value);
         byte[] document = SpdxSbom.Write(new SbomSources
         {
@@ -63,6 +64,26 @@ internal sealed class SbomStep : IPlanStep
         context.Plan.AddContent(WellKnownPaths.SbomInContainer, document, FileModes.Data, "the SBOM of this root file system (SPDX 2.3, OciBundleSbom; it lists every other file)");
         context.Sbom = document;
         context.SourceDigests = bySource;
+    }
+
+    /// <summary>
+    /// The digests known by source: the last publish's, with what the prefetch hashed since the app's files were planned
+    /// over them (each is reused only while its source keeps the identity it was hashed at).
+    /// </summary>
+    private static IReadOnlyDictionary<string, string>? Known(PlanContext context)
+    {
+        if (context.SbomInputs?.Finish(context.Log) is not { Count: > 0 } prefetched)
+        {
+            return context.KnownDigests;
+        }
+
+        var known = context.KnownDigests is { } last ? new Dictionary<string, string>(last, StringComparer.Ordinal) : new Dictionary<string, string>(StringComparer.Ordinal);
+        foreach ((string source, string digest) in prefetched)
+        {
+            known[source] = digest;
+        }
+
+        return known;
     }
 
     /// <summary>The app's deps.json libraries; none when it has no deps.json (Native AOT).</summary>
