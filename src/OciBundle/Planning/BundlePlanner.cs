@@ -76,6 +76,10 @@ internal static class BundlePlanner
                 {
                     context.SbomInputs = SbomPrefetch.Start(context);
                 }
+                else if (step is DotnetRulesStep)
+                {
+                    context.SbomInputs?.More(context);
+                }
 
                 times.Add($"{step.GetType().Name.Replace("Step", "", StringComparison.Ordinal)} {(clock.Elapsed - start).TotalMilliseconds.ToString("F0", System.Globalization.CultureInfo.InvariantCulture)}");
             }

@@ -6,32 +6,29 @@ using OciBundle.Spdx;
 namespace OciBundle.Planning;
 
 /// <summary>
-/// The SBOM's slow inputs, read on other cores while the closure and the .NET rules are planned: the SHA-1 and SHA-256
-/// of the files planned by then (the app's, its runtime's and the user's: 130 MB on a first publish of a self-contained
-/// app) and the SHA-512 of the app's NuGet package files (a runtime pack is 30-70 MB). On a first publish these took
-/// 200-250 ms of the SBOM step, on a plan thread that waited meanwhile for the package lists. What it found is offered
-/// to the SBOM step as the last publish's digests are, so it is reused only while the source keeps the identity it was
-/// hashed at (<see cref="FileDigests"/>); whatever it failed at the step does again, and reports as it always did.
+/// The SBOM's slow inputs, read on other cores while the rest is planned, in two waves: once the app's, its runtime's
+/// and the user's files are planned (130 MB of a first publish of a self-contained app, with the app's NuGet package
+/// files: a runtime pack is 30-70 MB), and once the closure and the .NET rules have added the sysroot's (ICU's data, the
+/// libraries, the time zones). On a first publish these took 200-250 ms of the SBOM step, on a plan thread that waited
+/// meanwhile for the package lists. What it found is offered to the SBOM step as the last publish's digests are, so it
+/// is reused only while the source keeps the identity it was hashed at (<see cref="FileDigests"/>); whatever it failed
+/// at the step does again, and reports as it always did.
 /// </summary>
 internal sealed class SbomPrefetch
 {
     private readonly ConcurrentQueue<string> _messages = new();
-    private readonly Task<IReadOnlyDictionary<string, string>> _digests;
+    private readonly List<Task<IReadOnlyDictionary<string, string>>> _waves = new();
+    private readonly HashSet<string> _sent = new(StringComparer.Ordinal);
     private Action<string>? _log;
 
     private SbomPrefetch(PlanContext context)
     {
-        // Taken here, on the plan's thread: the plan goes on adding to both while the prefetch runs.
-        var files = context.Plan.Entries.Where(e => e.Kind == RootfsEntryKind.File).ToList();
-        Storage.DigestCache? cache = context.Cache.Value;
-        IReadOnlyDictionary<string, string>? known = context.KnownDigests;
+        PackageFiles = context.Content.NuGetPackageRoot is { } root ? new NuGetPackageFiles(root, context.Cache.Value, context.Inputs, Log) : null;
         string depsFile = context.Content.DepsFile;
         IReadOnlyList<KeyValuePair<string, string>> compiled = context.Content.RuntimePacks;
-        PackageFiles = context.Content.NuGetPackageRoot is { } root ? new NuGetPackageFiles(root, cache, context.Inputs, Log) : null;
         CancellationToken cancel = context.Cancel;
-        _digests = Task.Run(() =>
+        Wave(context, () =>
         {
-            IReadOnlyDictionary<string, string> bySource = FileDigests.Compute(files, new Dictionary<string, string>(), known, cache, cancel).BySource;
             if (PackageFiles is not null && File.Exists(depsFile))
             {
                 foreach ((string id, string version, string? path) in SbomInventory.PackageFilesOf(DepsJson.Read(depsFile), compiled))
@@ -40,22 +37,23 @@ internal sealed class SbomPrefetch
                     PackageFiles.Find(id, version, path);
                 }
             }
-
-            return bySource;
-        }, cancel);
+        });
     }
 
-    /// <summary>The package files, their digests found (or being found) on the prefetch's thread; the SBOM step asks it after <see cref="Finish"/>.</summary>
+    /// <summary>The package files, their digests found (or being found) on the first wave's thread; the SBOM step asks it after <see cref="Finish"/>.</summary>
     public NuGetPackageFiles? PackageFiles { get; }
 
-    /// <summary>Starts it, with an SBOM to make; null otherwise.</summary>
+    /// <summary>Starts it with the files planned so far, with an SBOM to make; null otherwise.</summary>
     public static SbomPrefetch? Start(PlanContext context) => context.Content.Sbom ? new SbomPrefetch(context) : null;
+
+    /// <summary>Hashes the files planned since the last wave, beside the plan.</summary>
+    public void More(PlanContext context) => Wave(context, () => { });
 
     /// <summary>
     /// Waits for it, logs its messages on this thread (and what it logs from now on), and gives the digests it found by
-    /// source (<c>identity\tdigest</c>, as the state keeps them); null when it failed: the SBOM step hashes them itself.
+    /// source (<c>identity\tdigest</c>, as the state keeps them); those of a wave that failed the SBOM step finds itself.
     /// </summary>
-    public IReadOnlyDictionary<string, string>? Finish(Action<string> log)
+    public IReadOnlyDictionary<string, string> Finish(Action<string> log)
     {
         Settle();
         while (_messages.TryDequeue(out string? message))
@@ -64,21 +62,55 @@ internal sealed class SbomPrefetch
         }
 
         _log = log;
-        return _digests.IsCompletedSuccessfully ? _digests.Result : null;
+        var found = new Dictionary<string, string>(StringComparer.Ordinal);
+        foreach (Task<IReadOnlyDictionary<string, string>> wave in _waves.Where(w => w.IsCompletedSuccessfully))
+        {
+            foreach ((string source, string digest) in wave.Result)
+            {
+                found[source] = digest;
+            }
+        }
+
+        return found;
     }
 
-    /// <summary>Waits for it, whatever it ends with: it never outlives the plan.</summary>
+    /// <summary>Waits for every wave, whatever it ends with: none outlives the plan.</summary>
     public void Settle()
     {
-        try
+        foreach (Task wave in _waves)
         {
-            _digests.Wait(CancellationToken.None);
-        }
-        catch (AggregateException)
-        {
-            // What failed is done again by the SBOM step, which reports it as itself.
+            try
+            {
+                wave.Wait(CancellationToken.None);
+            }
+            catch (AggregateException)
+            {
+                // What failed is done again by the SBOM step, which reports it as itself.
+            }
         }
     }
+
+    /// <summary>Hashes the files planned and not yet sent, then <paramref name="then"/>, on another core.</summary>
+    private void Wave(PlanContext context, Action then)
+    {
+        // Taken here, on the plan's thread: the plan goes on adding to both while the wave runs.
+        var files = context.Plan.Entries.Where(e => e.Kind == RootfsEntryKind.File && e.SourcePath is { } source && _sent.Add(source)).ToList();
+        Storage.DigestCache? cache = context.Cache.Value;
+        IReadOnlyDictionary<string, string>? known = context.KnownDigests;
+        CancellationToken cancel = context.Cancel;
+        _waves.Add(Task.Run(() =>
+        {
+            IReadOnlyDictionary<string, string> bySource = FileDigests.Compute(files, new Dictionary<string, string>(), known, cache, cancel, Threads).BySource;
+            then();
+            return bySource;
+        }, cancel));
+    }
+
+    /// <summary>
+    /// A wave hashes on all cores but one: the plan's thread keeps one, and so does the reading of the package lists,
+    /// which the plan soon waits for (on 2 cores, hashing on both made that wait 60-90 ms longer).
+    /// </summary>
+    private static int Threads => Math.Max(1, Environment.ProcessorCount - 1);
 
     private void Log(string message)
     {

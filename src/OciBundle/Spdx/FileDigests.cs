@@ -17,9 +17,10 @@ internal static class FileDigests
     /// <param name="known">What the last publish computed: source path to "identity\tdigest".</param>
     /// <param name="cache">The machine's digest cache (<c>OciBundleCacheDir</c>), or null.</param>
     /// <param name="cancel">Ctrl+C.</param>
+    /// <param name="threads">How many threads hash at once: all cores, or fewer beside a plan that goes on.</param>
     /// <returns>By rootfs path; and the sources' digests with their identities, for the next publish.</returns>
     public static (IReadOnlyDictionary<string, FileDigest> ByPath, IReadOnlyDictionary<string, string> BySource) Compute(
-        IEnumerable<RootfsEntry> plan, IReadOnlyDictionary<string, string> identities, IReadOnlyDictionary<string, string>? known, DigestCache? cache, CancellationToken cancel)
+        IEnumerable<RootfsEntry> plan, IReadOnlyDictionary<string, string> identities, IReadOnlyDictionary<string, string>? known, DigestCache? cache, CancellationToken cancel, int threads = 0)
     {
         var byPath = new ConcurrentDictionary<string, FileDigest>(StringComparer.Ordinal);
         var bySource = new ConcurrentDictionary<string, string>(StringComparer.Ordinal);
@@ -71,7 +72,7 @@ internal static class FileDigests
             hashed[Path.GetDirectoryName(source)!] = true;
         }
 
-        HashAll(toHash, HashOne, cancel);
+        HashAll(toHash, HashOne, threads > 0 ? threads : Math.Max(2, Environment.ProcessorCount), cancel);
 
         // Remember what was hashed, beside what the cache held for the folder's other files (other projects use them).
         foreach (string folder in cache is null ? Enumerable.Empty<string>() : hashed.Keys)
@@ -93,13 +94,13 @@ internal static class FileDigests
     }
 
     /// <summary>Hashes the files on all cores; a few small ones (an app change's) on this thread, with no workers started.</summary>
-    private static void HashAll(List<Pending> toHash, Action<Pending> hashOne, CancellationToken cancel)
+    private static void HashAll(List<Pending> toHash, Action<Pending> hashOne, int threads, CancellationToken cancel)
     {
-        if (toHash.Count > FewFiles || toHash.Sum(p => p.File.Size) > FewBytes)
+        if (threads > 1 && (toHash.Count > FewFiles || toHash.Sum(p => p.File.Size) > FewBytes))
         {
             try
             {
-                Parallel.ForEach(toHash, new ParallelOptions { MaxDegreeOfParallelism = Math.Max(2, Environment.ProcessorCount), CancellationToken = cancel }, hashOne);
+                Parallel.ForEach(toHash, new ParallelOptions { MaxDegreeOfParallelism = threads, CancellationToken = cancel }, hashOne);
             }
             catch (AggregateException e)
             {
