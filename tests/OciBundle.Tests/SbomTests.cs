@@ -479,6 +479,19 @@ public sealed class SbomTests
     }
 
     [TestMethod]
+    public void ADepsJsonThatIsNotJsonIsOneCodedErrorThoughTheSbomsPrefetchReadItFirst()
+    {
+        // The prefetch reads deps.json beside the plan and keeps what it failed at to itself; the SBOM step reads the
+        // file again and says why, once.
+        using Fixture f = Debian(out string nuget);
+        string deps = Path.Combine(f.PublishDir, "Hello.deps.json");
+        File.WriteAllText(deps, "{ \"targets\": ");
+        Assert.IsFalse(f.Task(t => t.NuGetPackageRoot = nuget).Execute());
+        Assert.AreEqual("OCIB2014", f.Engine.Errors.Single().Code);
+        StringAssert.Contains(f.Engine.Errors.Single().Message, deps);
+    }
+
+    [TestMethod]
     public void DepsJsonValuesAreCheckedBeforeTheyBecomePathsOrPurls()
     {
         using Fixture f = Debian(out string nuget);

@@ -20,6 +20,7 @@ internal sealed class SbomPrefetch
     private readonly List<Task<IReadOnlyDictionary<string, string>>> _waves = new();
     private readonly HashSet<string> _sent = new(StringComparer.Ordinal);
     private Action<string>? _log;
+    private IReadOnlyList<DepsLibrary>? _libraries;
 
     private SbomPrefetch(PlanContext context)
     {
@@ -27,18 +28,29 @@ internal sealed class SbomPrefetch
         string depsFile = context.Content.DepsFile;
         IReadOnlyList<KeyValuePair<string, string>> compiled = context.Content.RuntimePacks;
         CancellationToken cancel = context.Cancel;
+        State.InputLedger inputs = context.Inputs;
         Wave(context, () =>
         {
-            if (PackageFiles is not null && File.Exists(depsFile))
+            // Recorded before it is read, as the SBOM step would: the step takes these libraries instead of reading again.
+            inputs.Path(depsFile);
+            if (!File.Exists(depsFile))
             {
-                foreach ((string id, string version, string? path) in SbomInventory.PackageFilesOf(DepsJson.Read(depsFile), compiled))
-                {
-                    cancel.ThrowIfCancellationRequested();
-                    PackageFiles.Find(id, version, path);
-                }
+                _libraries = Array.Empty<DepsLibrary>();
+                return;
+            }
+
+            IReadOnlyList<DepsLibrary> libraries = DepsJson.Read(depsFile);
+            _libraries = libraries;
+            foreach ((string id, string version, string? path) in PackageFiles is null ? Enumerable.Empty<(string, string, string?)>() : SbomInventory.PackageFilesOf(libraries, compiled))
+            {
+                cancel.ThrowIfCancellationRequested();
+                PackageFiles!.Find(id, version, path);
             }
         });
     }
+
+    /// <summary>The app's deps.json libraries as the first wave read them (none without a deps.json); null when it failed to: the step reads the file and reports why.</summary>
+    public IReadOnlyList<DepsLibrary>? Libraries => _libraries;
 
     /// <summary>The package files, their digests found (or being found) on the first wave's thread; the SBOM step asks it after <see cref="Finish"/>.</summary>
     public NuGetPackageFiles? PackageFiles { get; }

@@ -32,7 +32,7 @@ internal sealed class SbomStep : IPlanStep
         (IReadOnlyDictionary<string, FileDigest> byPath, IReadOnlyDictionary<string, string> bySource) =
             FileDigests.Compute(entries, context.Inputs.Entries, Known(context), context.Cache.Value, context.Cancel);
 
-        IReadOnlyList<DepsLibrary> libraries = ReadDepsJson(context);
+        IReadOnlyList<DepsLibrary> libraries = context.SbomInputs?.Libraries ?? ReadDepsJson(context);
         context.AppLibraries = libraries;
         NuGetPackageFiles? packageFiles = context.SbomInputs?.PackageFiles
             ?? (content.NuGetPackageRoot is { } root ? new NuGetPackageFiles(root, context.Cache.Value, context.Inputs, context.Log) : null);
