@@ -57,6 +57,9 @@ public sealed class LayerCompressionTests
             byte[] one = Compress(input, compression, parallelism: 1, writeSize: 512);
             byte[] many = Compress(input, compression, parallelism: 8, writeSize: 100_000);
             CollectionAssert.AreEqual(one, many, $"{compression}: 1 core and 8 give the same bytes, whatever the write sizes");
+            byte[] members = Enumerable.Range(0, Math.Max(1, (length + ChunkedCompressor.ChunkSize - 1) / ChunkedCompressor.ChunkSize))
+                .SelectMany(i => ChunkedCompressor.Compress(input.AsSpan(i * ChunkedCompressor.ChunkSize, Math.Min(ChunkedCompressor.ChunkSize, length - (i * ChunkedCompressor.ChunkSize))), compression)).ToArray();
+            CollectionAssert.AreEqual(members, one, $"{compression}: each chunk as it compresses alone, its buffer grown as it filled or not");
 
             using var read = new MemoryStream();
             using (Stream decompress = compression == LayerCompression.Gzip

@@ -29,9 +29,12 @@ internal sealed class ChunkedCompressor : Stream
     private readonly Queue<Task<(byte[] Buffer, int Length)>> _pending = new();
 
     // Buffers of this stream, recycled: at most parallelism + 2 of each size ever exist, and none is large garbage.
+    // The first chunk's grows from 64 KiB as it fills, and its output is only as large as it needs: an app layer of
+    // half a megabyte allocated 3 MB for its one chunk, on the large object heap of MSBuild's young process, where the
+    // first few megabytes bring a collection of every generation (15-25 ms) into the publish.
     private readonly System.Collections.Concurrent.ConcurrentBag<byte[]> _inputs = new();
     private readonly System.Collections.Concurrent.ConcurrentBag<byte[]> _outputs = new();
-    private byte[] _buffer = new byte[ChunkSize];
+    private byte[]? _buffer = new byte[FirstBuffer];
     private int _filled;
     private bool _finished;
 
@@ -76,11 +79,15 @@ internal sealed class ChunkedCompressor : Stream
 
     public override void Write(byte[] buffer, int offset, int count) => Write(buffer.AsSpan(offset, count));
 
+    /// <summary>The first chunk's buffer to start with (below the large object heap's 85,000 bytes).</summary>
+    private const int FirstBuffer = 1 << 16;
+
     public override void Write(ReadOnlySpan<byte> buffer)
     {
         while (buffer.Length > 0)
         {
             int n = Math.Min(buffer.Length, ChunkSize - _filled);
+            _buffer = Room(_buffer, _filled, _filled + n);
             buffer[..n].CopyTo(_buffer.AsSpan(_filled));
             _filled += n;
             buffer = buffer[n..];
@@ -150,9 +157,27 @@ internal sealed class ChunkedCompressor : Stream
         return output.AsSpan(0, BlobCompression.Of(compression).CompressChunk(chunk, output)).ToArray();
     }
 
+    /// <summary>A buffer that holds <paramref name="needed"/> bytes, the first <paramref name="filled"/> of <paramref name="current"/> kept.</summary>
+    private byte[] Room(byte[]? current, int filled, int needed)
+    {
+        if (current is null)
+        {
+            return _inputs.TryTake(out byte[]? free) ? free : new byte[ChunkSize];
+        }
+
+        if (needed <= current.Length)
+        {
+            return current;
+        }
+
+        byte[] larger = new byte[Math.Min(ChunkSize, Math.Max(needed, current.Length * 2))];
+        current.AsSpan(0, filled).CopyTo(larger);
+        return larger;
+    }
+
     private void Submit()
     {
-        byte[] chunk = _buffer;
+        byte[] chunk = _buffer ?? Array.Empty<byte>();
         int length = _filled;
         BlobCompression compression = _compression;
         SemaphoreSlim? cores = _cores;
@@ -165,9 +190,14 @@ internal sealed class ChunkedCompressor : Stream
 
             try
             {
-                byte[] output = _outputs.TryTake(out byte[]? recycled) ? recycled : new byte[BlobCompression.Bound(ChunkSize)];
+                byte[] output = length < ChunkSize ? new byte[BlobCompression.Bound(length)]
+                    : _outputs.TryTake(out byte[]? recycled) ? recycled : new byte[BlobCompression.Bound(ChunkSize)];
                 int written = compression.CompressChunk(chunk.AsSpan(0, length), output);
-                _inputs.Add(chunk);
+                if (chunk.Length == ChunkSize)
+                {
+                    _inputs.Add(chunk);
+                }
+
                 return (output, written);
             }
             finally
@@ -175,7 +205,7 @@ internal sealed class ChunkedCompressor : Stream
                 cores?.Release();
             }
         }));
-        _buffer = _inputs.TryTake(out byte[]? free) ? free : new byte[ChunkSize];
+        _buffer = null; // taken when the next byte comes: the last chunk leaves none behind
         _filled = 0;
         while (_pending.Count > _parallelism)
         {
@@ -187,6 +217,9 @@ internal sealed class ChunkedCompressor : Stream
     {
         (byte[] buffer, int length) = _pending.Dequeue().GetAwaiter().GetResult();
         _inner.Write(buffer, 0, length);
-        _outputs.Add(buffer);
+        if (buffer.Length == BlobCompression.Bound(ChunkSize))
+        {
+            _outputs.Add(buffer);
+        }
     }
 }
