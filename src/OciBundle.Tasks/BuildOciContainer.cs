@@ -218,8 +218,9 @@ public sealed class BuildOciContainer : Microsoft.Build.Utilities.Task, ICancela
                     Log.LogMessage(MessageImportance.High, $"{AppName} -> {sbom} (SPDX SBOM, {FormatBytes(new FileInfo(sbom).Length)}; also {WellKnownPaths.SbomInContainer} in rootfs{(result.Image is null ? "" : " and the image")})");
                 }
 
-                foreach ((string volume, string folder) in result.Volumes)
+                foreach (VolumeBinding binding in result.Volumes)
                 {
+                    (string volume, string folder) = (binding.Path, binding.HostFolder);
                     Log.LogMessage(MessageImportance.High, $"{AppName} -> {folder}{Path.DirectorySeparatorChar} (OciBundleVolume {volume}: the app's data, kept across runs, publishes and dotnet clean; delete it yourself to remove it)");
                 }
             }

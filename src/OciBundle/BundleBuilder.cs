@@ -356,7 +356,7 @@ internal static class BundleBuilder
             HostNetwork = request.Isolation.HostNetwork,
             ImageName = request.Output.Image?.FullName,
             ImageArchive = request.Output.Image?.Archive,
-            Volumes = request.Volumes.Where(v => v.HostFolder is not null).Select(v => (v.Path, v.HostFolder!)).ToList(),
+            Volumes = request.Volumes.Where(v => v.HostFolder is not null).Select(v => new VolumeBinding(v.Path, v.HostFolder!)).ToList(),
         };
     }
 }
@@ -390,7 +390,7 @@ internal sealed record BundleResult(
     public bool HostNetwork { get; init; }
 
     /// <summary>Each volume of the bundle and the host folder it binds, for an output line each.</summary>
-    public IReadOnlyList<(string Path, string HostFolder)> Volumes { get; init; } = Array.Empty<(string, string)>();
+    public IReadOnlyList<VolumeBinding> Volumes { get; init; } = Array.Empty<VolumeBinding>();
 
     /// <summary>The image's name (<c>io.containerd.image.name</c>), for the summary line; null when no image was asked for.</summary>
     public string? ImageName { get; init; }

@@ -16,7 +16,7 @@ internal sealed partial class ElfFile
     private const long MaxDynamicBytes = 1 << 20;
     private const long MaxStringTableBytes = 64 << 20;
 
-    private readonly struct Segment
+    private sealed class Segment
     {
         public Segment(int type, ulong offset, ulong vaddr, ulong fileSize)
         {
@@ -163,9 +163,28 @@ internal sealed partial class ElfFile
 
             byte[] strings = ReadStringTable(segments, strtab, strsz);
             string Name(ulong offset) => offset < (ulong)strings.Length ? CString(strings, (int)offset) : throw Corrupt($"string offset {offset} beyond the string table");
-            file.Needed = needed.Select(Name).ToArray();
-            file.RPath = rpath.SelectMany(v => SplitPath(Name(v))).ToArray();
-            file.RunPath = runpath.SelectMany(v => SplitPath(Name(v))).ToArray();
+            // Loops, not LINQ over the offsets: framework generics over a value type are compiled on every publish.
+            string[] Names(List<ulong> offsets, bool split)
+            {
+                var names = new List<string>(offsets.Count);
+                for (int i = 0; i < offsets.Count; i++)
+                {
+                    if (split)
+                    {
+                        names.AddRange(SplitPath(Name(offsets[i])));
+                    }
+                    else
+                    {
+                        names.Add(Name(offsets[i]));
+                    }
+                }
+
+                return names.ToArray();
+            }
+
+            file.Needed = Names(needed, split: false);
+            file.RPath = Names(rpath, split: true);
+            file.RunPath = Names(runpath, split: true);
             file.SoName = soname is null ? null : Name(soname.Value);
         }
 

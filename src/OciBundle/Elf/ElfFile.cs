@@ -158,6 +158,12 @@ internal enum ElfType : ushort
 internal sealed record ElfIdentity(ElfClass Class, bool IsLittleEndian, ushort Machine)
 {
     public override string ToString() => $"{(Class == ElfClass.Elf64 ? "64" : "32")}-bit {(IsLittleEndian ? "LSB" : "MSB")} {ElfMachine.Describe(Machine)}";
+
+    // Written out: the record's own compares each field through EqualityComparer<T>, compiled on every publish for the enum.
+    public bool Equals(ElfIdentity? other) =>
+        other is not null && Class == other.Class && IsLittleEndian == other.IsLittleEndian && Machine == other.Machine;
+
+    public override int GetHashCode() => ((int)Class << 24) ^ (IsLittleEndian ? 1 << 16 : 0) ^ Machine;
 }
 
 /// <summary>The file is not a well-formed ELF file.</summary>

@@ -141,9 +141,23 @@ internal static class HardeningPaths
         }
 
         bool cleared = words.Count == 1 && words[0].Equals("none", StringComparison.OrdinalIgnoreCase);
-        var paths = new List<string>();
-        foreach ((string raw, string name) in (cleared ? new List<string>() : words).Select(w => (w, propertyName)).Concat(items.Select(i => (i.Trim(), itemName))))
+        // The property's words, then the items', each with the name it was given by (a list of pairs, not LINQ over
+        // tuples: those are compiled on every publish, as framework generics over a value type).
+        var given = new List<string[]>();
+        foreach (string word in cleared ? new List<string>() : words)
         {
+            given.Add(new[] { word, propertyName });
+        }
+
+        foreach (string item in items)
+        {
+            given.Add(new[] { item.Trim(), itemName });
+        }
+
+        var paths = new List<string>();
+        foreach (string[] pair in given)
+        {
+            (string raw, string name) = (pair[0], pair[1]);
             string? problem = raw.Equals("none", StringComparison.OrdinalIgnoreCase) ? "'none' clears the defaults only as the property's whole value"
                 : !raw.StartsWith('/') ? "it is not absolute"
                 : ContainerPath.HasDotDot(raw) ? "it contains '..'"

@@ -12,27 +12,40 @@ namespace OciBundle.Rootfs;
 internal sealed class PortablePaths
 {
     /// <summary>Roots, deepest first; an empty name is the project (relative paths).</summary>
-    private readonly List<(string Root, string Name)> _roots;
+    private readonly List<PortableRoot> _roots = new();
 
     /// <param name="projectDirectory">The project's folder, or null when unknown (no relative paths then).</param>
     /// <param name="placeholders">Each root with the name it is written as (<c>$(NuGetPackageRoot)</c>); null or relative roots are left out.</param>
-    public PortablePaths(string? projectDirectory, IEnumerable<(string Name, string? Root)> placeholders)
+    public PortablePaths(string? projectDirectory, (string Name, string? Root)[] placeholders)
     {
-        _roots = placeholders
-            .Append((Name: "", Root: projectDirectory))
-            .Where(p => !string.IsNullOrWhiteSpace(p.Root) && Path.IsPathFullyQualified(p.Root))
-            .Select(p => (Root: Path.TrimEndingDirectorySeparator(Path.GetFullPath(p.Root!)), p.Name))
-            .Where(p => p.Root != "/")
-            .OrderByDescending(p => p.Root.Length)
-            .ThenBy(p => p.Name, StringComparer.Ordinal)
-            .ToList();
+        // A loop and a class, not LINQ over tuples: those are compiled on every publish (framework generics over a
+        // value type fall outside the task's precompiled code), 50 methods for three roots.
+        for (int i = 0; i <= placeholders.Length; i++)
+        {
+            (string name, string? root) = i < placeholders.Length ? placeholders[i] : ("", projectDirectory);
+            if (string.IsNullOrWhiteSpace(root) || !Path.IsPathFullyQualified(root))
+            {
+                continue;
+            }
+
+            string full = Path.TrimEndingDirectorySeparator(Path.GetFullPath(root));
+            if (full != "/")
+            {
+                _roots.Add(new PortableRoot(full, name));
+            }
+        }
+
+        _roots.Sort((a, b) => a.Root.Length != b.Root.Length ? b.Root.Length.CompareTo(a.Root.Length)
+            : string.CompareOrdinal(a.Name, b.Name) is var byName and not 0 ? byName
+            : string.CompareOrdinal(a.Root, b.Root));
     }
 
     /// <summary>The path as provenance.json writes it.</summary>
     public string Of(string path)
     {
-        foreach ((string root, string name) in _roots)
+        foreach (PortableRoot portable in _roots)
         {
+            (string root, string name) = (portable.Root, portable.Name);
             if (path == root)
             {
                 return name.Length == 0 ? "." : name;
@@ -52,3 +65,6 @@ internal sealed class PortablePaths
     public string Describe() =>
         string.Join(", ", _roots.Select(r => $"{(r.Name.Length == 0 ? "relative paths" : r.Name)} = {r.Root}"));
 }
+
+/// <summary>A root of <see cref="PortablePaths"/> and the name it is written as.</summary>
+internal sealed record PortableRoot(string Root, string Name);

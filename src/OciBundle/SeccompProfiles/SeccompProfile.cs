@@ -44,16 +44,16 @@ internal static class SeccompProfile
     /// GOARCH → the libseccomp name that <c>includes.arches</c>/<c>excludes.arches</c> use (moby's <c>goToNative</c>), the main
     /// architecture and the sub-architectures of moby's default <c>archMap</c> (none where that map does not list the target).
     /// </summary>
-    private static readonly Dictionary<string, (string Native, string Main, string[] Sub)> Targets = new(StringComparer.Ordinal)
+    private static readonly Dictionary<string, SeccompTarget> Targets = new(StringComparer.Ordinal)
     {
-        ["amd64"] = ("amd64", "SCMP_ARCH_X86_64", new[] { "SCMP_ARCH_X86", "SCMP_ARCH_X32" }),
-        ["arm64"] = ("arm64", "SCMP_ARCH_AARCH64", new[] { "SCMP_ARCH_ARM" }),
-        ["arm"] = ("arm", "SCMP_ARCH_ARM", Array.Empty<string>()),
-        ["386"] = ("x86", "SCMP_ARCH_X86", Array.Empty<string>()),
-        ["ppc64le"] = ("ppc64le", "SCMP_ARCH_PPC64LE", Array.Empty<string>()),
-        ["s390x"] = ("s390x", "SCMP_ARCH_S390X", new[] { "SCMP_ARCH_S390" }),
-        ["riscv64"] = ("riscv64", "SCMP_ARCH_RISCV64", Array.Empty<string>()),
-        ["loong64"] = ("loong64", "SCMP_ARCH_LOONGARCH64", Array.Empty<string>()),
+        ["amd64"] = new("amd64", "SCMP_ARCH_X86_64", new[] { "SCMP_ARCH_X86", "SCMP_ARCH_X32" }),
+        ["arm64"] = new("arm64", "SCMP_ARCH_AARCH64", new[] { "SCMP_ARCH_ARM" }),
+        ["arm"] = new("arm", "SCMP_ARCH_ARM", Array.Empty<string>()),
+        ["386"] = new("x86", "SCMP_ARCH_X86", Array.Empty<string>()),
+        ["ppc64le"] = new("ppc64le", "SCMP_ARCH_PPC64LE", Array.Empty<string>()),
+        ["s390x"] = new("s390x", "SCMP_ARCH_S390X", new[] { "SCMP_ARCH_S390" }),
+        ["riscv64"] = new("riscv64", "SCMP_ARCH_RISCV64", Array.Empty<string>()),
+        ["loong64"] = new("loong64", "SCMP_ARCH_LOONGARCH64", Array.Empty<string>()),
     };
 
     /// <summary>
@@ -205,7 +205,7 @@ internal static class SeccompProfile
         return Write(defaultAction, defaultErrnoRet, architectures.Count > 0 ? architectures : mapped, flags, listenerPath, listenerMetadata, rules, target.Native, capabilities);
     }
 
-    private static (string Native, string Main, string[] Sub) Target(string goArch) =>
+    private static SeccompTarget Target(string goArch) =>
         Targets.TryGetValue(goArch, out var target) ? target : throw new ArgumentException($"\"{goArch}\" is not a GOARCH the bundles support.", nameof(goArch));
 
     private static SeccompFilter Write(string defaultAction, uint? defaultErrnoRet, List<string> architectures, List<string> flags, string? listenerPath, string? listenerMetadata,
@@ -340,3 +340,11 @@ internal sealed class SeccompProfileException : Exception
     {
     }
 }
+
+/// <summary>
+/// A GOARCH's libseccomp names (a class, not a tuple: a framework dictionary of a value type is compiled on every publish).
+/// </summary>
+/// <param name="Native">What <c>includes.arches</c>/<c>excludes.arches</c> call it.</param>
+/// <param name="Main">Its main architecture.</param>
+/// <param name="Sub">Its sub-architectures in moby's default map.</param>
+internal sealed record SeccompTarget(string Native, string Main, string[] Sub);
