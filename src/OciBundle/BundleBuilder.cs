@@ -346,7 +346,7 @@ internal static class BundleBuilder
 
     private static BundleResult Result(BundleRequest request, BuildState.SummaryRecord summary, bool upToDate, TimeSpan planTime, TimeSpan writeTime, WriteStatistics statistics, ImageResult? written = null)
     {
-        ImageResult? image = written ?? (summary.ManifestDigest is null ? null : new ImageResult(summary.ManifestDigest, summary.Layers.Select(l => (l.Name, l.Digest, l.Size)).ToList())
+        ImageResult? image = written ?? (summary.ManifestDigest is null ? null : new ImageResult(summary.ManifestDigest, summary.Layers.Select(l => new LayerDigest(l.Name, l.Digest, l.Size)).ToList())
         {
             Details = summary.Layers.Select(l => new LayerResult(l.Name, l.Digest, l.Size, l.DiffId, l.Fingerprint, Reused: false)).ToList(),
         });

@@ -26,10 +26,10 @@ public sealed class LayerCompressionTests
         return data;
     }
 
-    private static byte[] Compress(byte[] input, LayerCompression compression, int parallelism, int writeSize)
+    private static byte[] Compress(byte[] input, LayerCompression compression, int parallelism, int writeSize, long expected = 0)
     {
         using var output = new MemoryStream();
-        using (var compressor = new ChunkedCompressor(output, compression, parallelism))
+        using (var compressor = new ChunkedCompressor(output, compression, parallelism, expected: expected))
         {
             for (int offset = 0; offset < input.Length; offset += writeSize)
             {
@@ -57,6 +57,10 @@ public sealed class LayerCompressionTests
             byte[] one = Compress(input, compression, parallelism: 1, writeSize: 512);
             byte[] many = Compress(input, compression, parallelism: 8, writeSize: 100_000);
             CollectionAssert.AreEqual(one, many, $"{compression}: 1 core and 8 give the same bytes, whatever the write sizes");
+            foreach (long expected in new long[] { length, length / 3, 10L * ChunkedCompressor.ChunkSize })
+            {
+                CollectionAssert.AreEqual(one, Compress(input, compression, parallelism: 2, writeSize: 4096, expected), $"{compression}: the size expected ({expected}) only sizes the first buffer");
+            }
             byte[] members = Enumerable.Range(0, Math.Max(1, (length + ChunkedCompressor.ChunkSize - 1) / ChunkedCompressor.ChunkSize))
                 .SelectMany(i => ChunkedCompressor.Compress(input.AsSpan(i * ChunkedCompressor.ChunkSize, Math.Min(ChunkedCompressor.ChunkSize, length - (i * ChunkedCompressor.ChunkSize))), compression)).ToArray();
             CollectionAssert.AreEqual(members, one, $"{compression}: each chunk as it compresses alone, its buffer grown as it filled or not");

@@ -32,10 +32,20 @@ internal sealed class AppLayers
     private AppLayers(bool split) => _split = split;
 
     /// <summary>Every layer's name, by its index (the order in the manifest; empty layers are left out).</summary>
-    public static IReadOnlyList<string> Names { get; } = new[] { "system libraries and data", ".NET runtime" }
-        .Concat(Enumerable.Range(1, PackageGroups).Select(g => $"NuGet packages, group {g} of {PackageGroups}"))
-        .Concat(new[] { "project references", "content (static web assets and other files)", "app" })
-        .ToArray();
+    public static IReadOnlyList<string> Names { get; } = LayerNames();
+
+    // A loop, not Enumerable.Range: LINQ over ints is compiled on every publish (outside the task's precompiled code).
+    private static string[] LayerNames()
+    {
+        var names = new List<string> { "system libraries and data", ".NET runtime" };
+        for (int g = 1; g <= PackageGroups; g++)
+        {
+            names.Add($"NuGet packages, group {g} of {PackageGroups}");
+        }
+
+        names.AddRange(new[] { "project references", "content (static web assets and other files)", "app" });
+        return names.ToArray();
+    }
 
     /// <summary>
     /// The group of a package: the first four bytes (big-endian) of the SHA-256 of its family, modulo

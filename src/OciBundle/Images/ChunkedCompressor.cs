@@ -29,12 +29,12 @@ internal sealed class ChunkedCompressor : Stream
     private readonly Queue<Task<(byte[] Buffer, int Length)>> _pending = new();
 
     // Buffers of this stream, recycled: at most parallelism + 2 of each size ever exist, and none is large garbage.
-    // The first chunk's grows from 64 KiB as it fills, and its output is only as large as it needs: an app layer of
-    // half a megabyte allocated 3 MB for its one chunk, on the large object heap of MSBuild's young process, where the
+    // The first chunk's is as large as the stream is expected to be (else it grows from 64 KiB as it fills), and its
+    // output is only as large as it needs: an app layer of 600 KB allocated 3 MB for its one chunk, on the large object heap of MSBuild's young process, where the
     // first few megabytes bring a collection of every generation (15-25 ms) into the publish.
     private readonly System.Collections.Concurrent.ConcurrentBag<byte[]> _inputs = new();
     private readonly System.Collections.Concurrent.ConcurrentBag<byte[]> _outputs = new();
-    private byte[]? _buffer = new byte[FirstBuffer];
+    private byte[]? _buffer;
     private int _filled;
     private bool _finished;
 
@@ -44,8 +44,10 @@ internal sealed class ChunkedCompressor : Stream
     /// <param name="compression">gzip members or zstd frames.</param>
     /// <param name="parallelism">How many chunks of this stream may be compressed or waiting at once.</param>
     /// <param name="cores">Shared by the streams written side by side: how many chunks compress at once in all.</param>
-    public ChunkedCompressor(Stream inner, LayerCompression compression, int parallelism, SemaphoreSlim? cores = null)
+    /// <param name="expected">How many bytes are coming, when known (a layer's tar): the first buffer is taken that large, up to a chunk.</param>
+    public ChunkedCompressor(Stream inner, LayerCompression compression, int parallelism, SemaphoreSlim? cores = null, long expected = 0)
     {
+        _buffer = new byte[(int)Math.Clamp(expected, FirstBuffer, ChunkSize)];
         _inner = inner;
         _compression = BlobCompression.Of(compression);
         _parallelism = Math.Max(1, parallelism);

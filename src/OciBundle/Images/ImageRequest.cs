@@ -98,8 +98,11 @@ internal sealed record LayerResult(string Name, string Digest, long Size, string
 }
 
 /// <summary>The digests of what was written, for the summary line and for tests.</summary>
-internal sealed record ImageResult(string ManifestDigest, IReadOnlyList<(string Name, string Digest, long Size)> Layers)
+internal sealed record ImageResult(string ManifestDigest, IReadOnlyList<LayerDigest> Layers)
 {
     /// <summary>Every layer in full, with whether it was reused.</summary>
     public IReadOnlyList<LayerResult> Details { get; init; } = Array.Empty<LayerResult>();
 }
+
+/// <summary>A layer of the manifest: its name, digest and size (a class, not a tuple: a framework list of a value type is compiled on every publish).</summary>
+internal sealed record LayerDigest(string Name, string Digest, long Size);

@@ -19,7 +19,7 @@ internal static class LayerWriter
         // One limit for every layer's chunks: the cores, never layers times cores; and at most 16 chunks queued per layer.
         using var cores = new SemaphoreSlim(Math.Max(1, request.Parallelism));
         var threads = new List<Thread>();
-        var errors = new System.Collections.Concurrent.ConcurrentQueue<(int Layer, Exception Error)>();
+        var errors = new System.Collections.Concurrent.ConcurrentQueue<LayerFailure>();
         for (int i = 0; i < layers.Count; i++)
         {
             (string name, List<RootfsEntry> entries) = layers[i];
@@ -41,7 +41,7 @@ internal static class LayerWriter
                 }
                 catch (Exception e)
                 {
-                    errors.Enqueue((index, e));
+                    errors.Enqueue(new LayerFailure(index, e));
                 }
             })
             { IsBackground = true, Name = "OciBundle layer: " + name };
@@ -70,7 +70,7 @@ internal static class LayerWriter
     {
         using BlobWriter blob = store.BeginPut();
         string diffId;
-        using (var compressor = new ChunkedCompressor(blob.Stream, request.Compression, Math.Clamp(request.Parallelism, 1, 16), cores))
+        using (var compressor = new ChunkedCompressor(blob.Stream, request.Compression, Math.Clamp(request.Parallelism, 1, 16), cores, TarSize(entries)))
         {
             using var tarStream = new HashingStream(compressor, leaveOpen: true);
             using (var tar = new TarWriter(tarStream, TarEntryFormat.Gnu, leaveOpen: true))
@@ -89,6 +89,21 @@ internal static class LayerWriter
 
         (string digest, long size) = blob.Commit(); // two identical layers (written side by side): one blob
         return (digest, size, diffId);
+    }
+
+    /// <summary>
+    /// About how large the layer's tar is: a 512-byte header per entry (GNU long names add more), each file's data
+    /// padded to 512, and the two empty records at the end. A hint for the compressor's first buffer only.
+    /// </summary>
+    private static long TarSize(List<RootfsEntry> entries)
+    {
+        long size = 1024;
+        foreach (RootfsEntry e in entries)
+        {
+            size += 512 + (e.Kind == RootfsEntryKind.File ? (e.Size + 511) / 512 * 512 : 0) + (e.Path.Length >= 100 ? 1024 : 0);
+        }
+
+        return size;
     }
 
     private static void WriteEntry(TarWriter tar, RootfsEntry e, DateTimeOffset time)
@@ -130,3 +145,6 @@ internal static class LayerWriter
         }
     }
 }
+
+/// <summary>A layer's thread's failure, by the layer's place (a class: a framework queue of a value type is compiled on every publish).</summary>
+internal sealed record LayerFailure(int Layer, Exception Error);

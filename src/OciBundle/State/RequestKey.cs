@@ -67,7 +67,7 @@ internal static class RequestKey
         }
         else if (value is IDictionary dictionary)
         {
-            WriteDictionary(text, dictionary.Keys.Cast<object?>().Select(k => (k, dictionary[k!])), depth);
+            WriteDictionary(text, dictionary.Keys.Cast<object?>().Select(k => new DictionaryPair(k, dictionary[k!])), depth);
         }
         else if (DictionaryPairs(value) is { } pairs)
         {
@@ -84,7 +84,7 @@ internal static class RequestKey
     }
 
     /// <summary>An <c>IReadOnlyDictionary</c> that is not an <c>IDictionary</c> (such as <c>Map</c>): its pairs.</summary>
-    private static IEnumerable<(object? Key, object? Value)>? DictionaryPairs(object value)
+    private static IEnumerable<DictionaryPair>? DictionaryPairs(object value)
     {
         Type? dictionary = value.GetType().GetInterfaces()
             .FirstOrDefault(i => i.IsGenericType && i.GetGenericTypeDefinition() == typeof(IReadOnlyDictionary<,>));
@@ -95,16 +95,17 @@ internal static class RequestKey
 
         Type pair = typeof(KeyValuePair<,>).MakeGenericType(dictionary.GetGenericArguments());
         PropertyInfo key = pair.GetProperty("Key")!, item = pair.GetProperty("Value")!;
-        return ((IEnumerable)value).Cast<object>().Select(p => (key.GetValue(p), item.GetValue(p)));
+        return ((IEnumerable)value).Cast<object>().Select(p => new DictionaryPair(key.GetValue(p), item.GetValue(p)));
     }
 
-    private static void WriteDictionary(StringBuilder text, IEnumerable<(object? Key, object? Value)> pairs, int depth)
+    private static void WriteDictionary(StringBuilder text, IEnumerable<DictionaryPair> pairs, int depth)
     {
         // In key order: two dictionaries with the same pairs are the same request, however they were filled.
         text.Append('{');
         bool first = true;
-        foreach ((string key, object? value) in pairs.Select(p => (Text(p.Key), p.Value)).OrderBy(p => p.Item1, StringComparer.Ordinal))
+        foreach (DictionaryPair pair in pairs.Select(p => new DictionaryPair(Text(p.Key), p.Value)).OrderBy(p => (string)p.Key!, StringComparer.Ordinal))
         {
+            (string key, object? value) = ((string)pair.Key!, pair.Value);
             text.Append(first ? "" : ", ").Append(key).Append(": ");
             Write(text, value, depth + 1);
             first = false;
@@ -175,3 +176,6 @@ internal static class RequestKey
         text.Append('"');
     }
 }
+
+/// <summary>A key and its value, as <see cref="RequestKey"/> writes a dictionary (a class, not a tuple: LINQ over a value type is compiled on every publish).</summary>
+internal sealed record DictionaryPair(object? Key, object? Value);
