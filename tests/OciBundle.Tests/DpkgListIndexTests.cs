@@ -94,6 +94,42 @@ public sealed class DpkgListIndexTests
         }
     }
 
+    [TestMethod]
+    public void ReadsLinesAsFileReadLinesDidWithCarriageReturnsAndAByteOrderMark()
+    {
+        // A list saved with CRLF (a sysroot folder edited or copied on Windows), a lone CR, and a UTF-8 BOM: the string
+        // table read it with File.ReadLines, which ends a line at any of them and drops the BOM. The owners the plan
+        // remembers in the machine's cache are keyed by the lists' identities, not by which reader answered, so a
+        // different answer here made the SBOM (and the image's digest) depend on which version filled the cache.
+        string folder = Path.Combine(Path.GetTempPath(), "ocib-dpkg-crlf-" + Guid.NewGuid().ToString("N"));
+        Directory.CreateDirectory(folder);
+        try
+        {
+            string list = Path.Combine(folder, "libicu72:amd64.list");
+            File.WriteAllBytes(list, new byte[] { 0xEF, 0xBB, 0xBF }.Concat(Encoding.UTF8.GetBytes(
+                "/usr/lib/x86_64-linux-gnu/libicuuc.so.72.1\r\n/lib/x86_64-linux-gnu/libicudata.so.72.1/\r\n/usr/share/icu\r/usr/share/doc/libicu72\r\n")).ToArray());
+            var index = new DpkgListIndex(Merged);
+            index.Add("libicu72:amd64", File.ReadAllBytes(list));
+
+            var reference = new Dictionary<string, string>(StringComparer.Ordinal);
+            foreach (string line in File.ReadLines(list).Where(l => l.Length > 1))
+            {
+                reference.TryAdd(ReferenceCanonical(line), "libicu72:amd64");
+            }
+
+            Assert.AreEqual(4, reference.Count);
+            Assert.AreEqual(reference.Count, index.Count);
+            foreach ((string path, string package) in reference)
+            {
+                Assert.AreEqual(package, index.OwnerOf(path), path);
+            }
+        }
+        finally
+        {
+            Directory.Delete(folder, recursive: true);
+        }
+    }
+
     /// <summary>The rule as the string table had it.</summary>
     private static string ReferenceCanonical(string listed)
     {

@@ -12,6 +12,7 @@ namespace OciBundle.Closure;
 internal sealed class DpkgListIndex
 {
     private static readonly byte[] Usr = "/usr"u8.ToArray();
+    private static readonly byte[] Bom = { 0xEF, 0xBB, 0xBF };
     private readonly byte[][] _mergedFolders;
     private readonly List<byte[]> _chunks = new();
     private readonly List<string> _packages = new();
@@ -25,17 +26,22 @@ internal sealed class DpkgListIndex
     /// <summary>How many paths are listed.</summary>
     public int Count => _count;
 
-    /// <summary>Adds one package's list: one path per line, trailing slashes dropped (dpkg's <c>/.</c> for the root kept).</summary>
+    /// <summary>
+    /// Adds one package's list: one path per line, trailing slashes dropped (dpkg's <c>/.</c> for the root kept). Lines
+    /// end at LF, CR or CRLF and a UTF-8 byte order mark is skipped, as <c>File.ReadLines</c> (the reader before this
+    /// index) read them: the owners remembered in the machine's cache do not say which reader answered.
+    /// </summary>
     public void Add(string package, byte[] list)
     {
         int owner = _packages.Count;
         _packages.Add(package);
         int chunk = _chunks.Count;
         _chunks.Add(list);
-        int start = 0;
+        int start = list.AsSpan().StartsWith(Bom) ? Bom.Length : 0;
         while (start < list.Length)
         {
-            int end = Array.IndexOf(list, (byte)'\n', start);
+            int end = list.AsSpan(start).IndexOfAny((byte)'\n', (byte)'\r');
+            end = end < 0 ? -1 : start + end;
             if (end < 0)
             {
                 end = list.Length;
