@@ -93,7 +93,7 @@ internal static class BundlePlanner
                 context.CreatedPending.Settle();
             }
 
-            context.SbomInputs?.Settle();
+            context.SbomInputs?.Stop();
             try
             {
                 packages?.Wait(CancellationToken.None);

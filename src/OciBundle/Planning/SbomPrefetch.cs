@@ -19,15 +19,18 @@ internal sealed class SbomPrefetch
     private readonly ConcurrentQueue<string> _messages = new();
     private readonly List<Task<IReadOnlyDictionary<string, string>>> _waves = new();
     private readonly HashSet<string> _sent = new(StringComparer.Ordinal);
+    private readonly CancellationTokenSource _stop;
     private Action<string>? _log;
     private IReadOnlyList<DepsLibrary>? _libraries;
 
     private SbomPrefetch(PlanContext context)
     {
+        // Ctrl+C stops it, and so does a plan that ends without the SBOM step asking for it (a failed one: Stop).
+        _stop = CancellationTokenSource.CreateLinkedTokenSource(context.Cancel);
         PackageFiles = context.Content.NuGetPackageRoot is { } root ? new NuGetPackageFiles(root, context.Cache.Value, context.Inputs, Log) : null;
         string depsFile = context.Content.DepsFile;
         IReadOnlyList<KeyValuePair<string, string>> compiled = context.Content.RuntimePacks;
-        CancellationToken cancel = context.Cancel;
+        CancellationToken cancel = _stop.Token;
         State.InputLedger inputs = context.Inputs;
         Wave(context, () =>
         {
@@ -86,8 +89,19 @@ internal sealed class SbomPrefetch
         return found;
     }
 
+    /// <summary>
+    /// The plan's end, failed or not: what is still hashing is stopped (a failed plan does not wait for 130 MB to be
+    /// hashed for an SBOM it will not make; a finished one has settled every wave already) and waited for.
+    /// </summary>
+    public void Stop()
+    {
+        _stop.Cancel();
+        Settle();
+        _stop.Dispose();
+    }
+
     /// <summary>Waits for every wave, whatever it ends with: none outlives the plan.</summary>
-    public void Settle()
+    private void Settle()
     {
         foreach (Task wave in _waves)
         {
@@ -109,7 +123,7 @@ internal sealed class SbomPrefetch
         var files = context.Plan.Entries.Where(e => e.Kind == RootfsEntryKind.File && e.SourcePath is { } source && _sent.Add(source)).ToList();
         Storage.DigestCache? cache = context.Cache.Value;
         IReadOnlyDictionary<string, string>? known = context.KnownDigests;
-        CancellationToken cancel = context.Cancel;
+        CancellationToken cancel = _stop.Token;
         _waves.Add(Task.Run(() =>
         {
             IReadOnlyDictionary<string, string> bySource = FileDigests.Compute(files, new Dictionary<string, string>(), known, cache, cancel, Threads).BySource;
