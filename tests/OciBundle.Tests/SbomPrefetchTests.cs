@@ -42,4 +42,35 @@ public sealed class SbomPrefetchTests
         Assert.IsNotNull(digests);
         Assert.AreEqual(0, digests.Read(publish).Count, "the prefetch hashed the app's files to the end after the plan had failed");
     }
+
+    [TestMethod]
+    public void AFileSwappedSincePlanningForAFifoOrAnotherFileIsRefusedNotHashedOrWaitedOn()
+    {
+        using var dir = new TempDirectory();
+        string app = dir.Combine("App.dll");
+        File.WriteAllBytes(app, new byte[200_000]);
+        Model.RootfsEntry Planned() => new("/app/App.dll", Model.RootfsEntryKind.File, Model.FileModes.Data, "the app")
+        {
+            SourcePath = app, SourceInode = Interop.NativeMethods.LStat(app)!.Value.Inode, Size = new FileInfo(app).Length,
+        };
+        System.Threading.Tasks.Task Hash(Model.RootfsEntry entry) => System.Threading.Tasks.Task.Run(() =>
+            Spdx.FileDigests.Compute(new[] { entry }, new Dictionary<string, string>(), null, null, CancellationToken.None, threads: 1));
+
+        // Planned, then replaced by a FIFO no one writes to: an open that follows the name would wait for good.
+        Model.RootfsEntry planned = Planned();
+        File.Delete(app);
+        Assert.AreEqual(0, TestEnvironment.RunCapture("mkfifo", app).ExitCode);
+        System.Threading.Tasks.Task fifo = Hash(planned);
+        Assert.IsTrue(System.Threading.Tasks.Task.WaitAny(new[] { fifo }, TimeSpan.FromSeconds(30)) == 0, "the hashing waits on a FIFO swapped in after planning");
+        Assert.IsInstanceOfType<IOException>(fifo.Exception?.InnerException, "refused: " + fifo.Exception);
+
+        // Planned, then replaced by another file of the same name: its bytes are not the planned file's.
+        File.Delete(app);
+        File.WriteAllBytes(app, new byte[200_000]);
+        planned = Planned();
+        File.Move(app, app + ".old");
+        File.WriteAllBytes(app, new byte[] { 1, 2, 3 });
+        var swapped = Assert.ThrowsExactly<AggregateException>(() => Hash(planned).Wait());
+        StringAssert.Contains(swapped.InnerException!.Message, "was replaced", swapped.ToString());
+    }
 }

@@ -66,7 +66,7 @@ internal static class FileDigests
         void HashOne(Pending item)
         {
             string source = item.File.SourcePath!;
-            FileDigest digest = Hash(source);
+            FileDigest digest = Hash(item.File);
             byPath[item.File.Path] = digest;
             bySource[source] = item.Identity + "\t" + digest;
             hashed[Path.GetDirectoryName(source)!] = true;
@@ -127,11 +127,19 @@ internal static class FileDigests
     /// <summary>A file to hash and its source's identity now.</summary>
     private sealed record Pending(RootfsEntry File, string Identity);
 
-    private static FileDigest Hash(string path)
+    /// <summary>
+    /// The file's SHA-1 and SHA-256, read from the very inode the plan saw, as the writers copy it
+    /// (<see cref="Rootfs.FileCopier.OpenSource"/>): never through a link or a FIFO swapped in since (the open would block
+    /// the plan for good), and never another file's bytes under the planned name.
+    /// </summary>
+    private static FileDigest Hash(RootfsEntry file)
     {
         using var sha1 = IncrementalHash.CreateHash(HashAlgorithmName.SHA1);
         using var sha256 = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
-        using var stream = new FileStream(path, new FileStreamOptions { Mode = FileMode.Open, Access = FileAccess.Read, Share = FileShare.ReadWrite, BufferSize = 0, Options = FileOptions.SequentialScan });
+        using var stream = new FileStream(
+            new Microsoft.Win32.SafeHandles.SafeFileHandle(Rootfs.FileCopier.OpenSource(file.SourcePath!, file.SourceInode, file.PublicSource), ownsHandle: true),
+            FileAccess.Read,
+            bufferSize: 0);
         // 64 KiB hashes as fast as 1 MiB (the kernel reads ahead either way) and stays off the large object heap,
         // whose first megabytes in MSBuild's young process bring a collection of every generation into the publish.
         byte[] buffer = System.Buffers.ArrayPool<byte>.Shared.Rent(1 << 16);
