@@ -346,10 +346,8 @@ internal static class BundleBuilder
 
     private static BundleResult Result(BundleRequest request, BuildState.SummaryRecord summary, bool upToDate, TimeSpan planTime, TimeSpan writeTime, WriteStatistics statistics, ImageResult? written = null)
     {
-        ImageResult? image = written ?? (summary.ManifestDigest is null ? null : new ImageResult(summary.ManifestDigest, summary.Layers.Select(l => new LayerDigest(l.Name, l.Digest, l.Size)).ToList())
-        {
-            Details = summary.Layers.Select(l => new LayerResult(l.Name, l.Digest, l.Size, l.DiffId, l.Fingerprint, Reused: false)).ToList(),
-        });
+        ImageResult? image = written ?? (summary.ManifestDigest is null ? null
+            : new ImageResult(summary.ManifestDigest, summary.Layers.Select(l => new LayerResult(l.Name, l.Digest, l.Size, l.DiffId, l.Fingerprint, Reused: false)).ToList()));
         return new BundleResult(request.Output.BundleDirectory ?? "", request.Isolation.Hostname, summary.FileCount, summary.TotalBytes, summary.Args, upToDate, planTime, writeTime, statistics, request.Output.Image?.Directory, image)
         {
             HttpPorts = request.Process.ListeningPorts,

@@ -49,7 +49,7 @@ internal static class ImageLayoutWriter
                 OciArchiveWriter.Write(request.Directory, request.ArchivePath!, request.Epoch);
             }
 
-            return new ImageResult(manifestDigest, written.Select(l => new LayerDigest(l.Name, l.Digest, l.Size)).ToList()) { Details = written };
+            return new ImageResult(manifestDigest, written);
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {

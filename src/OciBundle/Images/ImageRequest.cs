@@ -98,10 +98,12 @@ internal sealed record LayerResult(string Name, string Digest, long Size, string
 }
 
 /// <summary>The digests of what was written, for the summary line and for tests.</summary>
-internal sealed record ImageResult(string ManifestDigest, IReadOnlyList<LayerDigest> Layers)
+/// <param name="ManifestDigest">The image manifest's digest.</param>
+/// <param name="Details">Every layer in full, with whether it was reused.</param>
+internal sealed record ImageResult(string ManifestDigest, IReadOnlyList<LayerResult> Details)
 {
-    /// <summary>Every layer in full, with whether it was reused.</summary>
-    public IReadOnlyList<LayerResult> Details { get; init; } = Array.Empty<LayerResult>();
+    /// <summary>Each layer's name, digest and size, in the manifest's order.</summary>
+    public IReadOnlyList<LayerDigest> Layers { get; } = Details.Select(l => new LayerDigest(l.Name, l.Digest, l.Size)).ToList();
 }
 
 /// <summary>A layer of the manifest: its name, digest and size (a class, not a tuple: a framework list of a value type is compiled on every publish).</summary>

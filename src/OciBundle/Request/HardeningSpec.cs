@@ -131,6 +131,9 @@ internal sealed record SeccompSpec(string Source, string? ProfileText)
 /// </summary>
 internal static class HardeningPaths
 {
+    /// <summary>A path as the user gave it, and the property or item it was given by.</summary>
+    private sealed record GivenPath(string Raw, string Name);
+
     /// <summary>The paths, and whether the property cleared the defaults (<c>none</c>).</summary>
     public static (IReadOnlyList<string> Paths, bool Cleared) Parse(IList<string> property, IList<string> items, string propertyName, string itemName, string workingDirectory, ParseErrors errors)
     {
@@ -141,23 +144,22 @@ internal static class HardeningPaths
         }
 
         bool cleared = words.Count == 1 && words[0].Equals("none", StringComparison.OrdinalIgnoreCase);
-        // The property's words, then the items', each with the name it was given by (a list of pairs, not LINQ over
+        // The property's words, then the items', each with the name it was given by (a list of records, not LINQ over
         // tuples: those are compiled on every publish, as framework generics over a value type).
-        var given = new List<string[]>();
+        var given = new List<GivenPath>();
         foreach (string word in cleared ? new List<string>() : words)
         {
-            given.Add(new[] { word, propertyName });
+            given.Add(new GivenPath(word, propertyName));
         }
 
         foreach (string item in items)
         {
-            given.Add(new[] { item.Trim(), itemName });
+            given.Add(new GivenPath(item.Trim(), itemName));
         }
 
         var paths = new List<string>();
-        foreach (string[] pair in given)
+        foreach ((string raw, string name) in given)
         {
-            (string raw, string name) = (pair[0], pair[1]);
             string? problem = raw.Equals("none", StringComparison.OrdinalIgnoreCase) ? "'none' clears the defaults only as the property's whole value"
                 : !raw.StartsWith('/') ? "it is not absolute"
                 : ContainerPath.HasDotDot(raw) ? "it contains '..'"
