@@ -27,6 +27,36 @@ public sealed class RegistryHeadFailureTests
         Path.Combine(registry.Storage, "docker", "registry", "v2", "repositories", "team", "app", "_layers", "sha256", digest[7..], "link");
 
     [TestMethod]
+    public void ThePushLogsAndReportsProgressOneLineAtATimeThoughBlobsGoUpInParallel()
+    {
+        using var dir = new TempDirectory();
+        using var registry = new TestRegistry();
+        string image = dir.Combine("img");
+        ImageResult layout = RegistryPushTests.WriteLayout(dir, image);
+        int inside = 0, overlaps = 0, lines = 0;
+        void Slow(string line)
+        {
+            // A caller's log that is not safe to enter twice (a List's Add): it must never be.
+            if (Interlocked.Increment(ref inside) > 1)
+            {
+                Interlocked.Increment(ref overlaps);
+            }
+
+            Thread.Sleep(2);
+            lines++;
+            Interlocked.Decrement(ref inside);
+        }
+
+        PushResult pushed = ImagePusher.Push(
+            PushSpec.Parse(new PushOptions { ImageDirectory = image, Registry = registry.Host, Repository = "team/app", Tags = { "latest" }, InsecureRegistries = { registry.Host } }, _ => null),
+            _ => null, Slow, Slow, chunkSize: 64 * 1024, backoff: Quick);
+        Assert.AreEqual(layout.ManifestDigest, pushed.ManifestDigest);
+        Assert.AreEqual(4, pushed.BlobsUploaded, "four blobs, up to three at once");
+        Assert.IsTrue(lines > 8, $"requests and progress were logged ({lines} lines)");
+        Assert.AreEqual(0, overlaps, $"a line was given while another was still being written ({lines} lines)");
+    }
+
+    [TestMethod]
     public void ABlobWhoseWriteACrashCutOffAnswersHead500AndIsUploadedAgain()
     {
         using var dir = new TempDirectory();

@@ -41,9 +41,26 @@ internal static class ImagePusher
     public static PushResult Push(PushSpec spec, Func<string, string?> environment, Action<string> log, Action<string> progress, CancellationToken cancel = default, HttpMessageHandler? handler = null, int chunkSize = DefaultChunkSize, Func<int, TimeSpan>? backoff = null) =>
         PushAsync(spec, environment, log, progress, cancel, handler, chunkSize, backoff).GetAwaiter().GetResult();
 
+    /// <summary><paramref name="write"/>, called by one thread at a time.</summary>
+    private static Action<string> OneAtATime(Action<string> write)
+    {
+        var gate = new object();
+        return line =>
+        {
+            lock (gate)
+            {
+                write(line);
+            }
+        };
+    }
+
     public static async Task<PushResult> PushAsync(PushSpec spec, Func<string, string?> environment, Action<string> log, Action<string> progress, CancellationToken cancel, HttpMessageHandler? handler, int chunkSize, Func<int, TimeSpan>? backoff = null)
     {
         var clock = Stopwatch.StartNew();
+        // Blobs go up in parallel, and each logs its requests: the caller gets one line at a time, as from one thread
+        // (a test's List lost lines when three uploads logged at once).
+        log = OneAtATime(log);
+        progress = OneAtATime(progress);
         ImageLayout layout = ImageLayout.Read(spec.ImageDirectory);
         RegistryCredentials? credentials = CredentialLookup.Find(spec.Registry, environment, log, out string looked, cancel);
         log(credentials is null ? $"no credentials for {spec.Registry} ({looked}): anonymous" : $"{spec.Registry}: {credentials}");
