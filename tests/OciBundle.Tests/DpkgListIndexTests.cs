@@ -15,7 +15,9 @@ public sealed class DpkgListIndexTests
     private static readonly string[] Merged = { "/lib/", "/bin/", "/sbin/" };
 
     [TestMethod]
-    public void GivesTheOwnerAStringTableGaveForEveryListedPath()
+    [DataRow(false, DisplayName = "a table that grows from small")]
+    [DataRow(true, DisplayName = "a table sized once by the lists' line count, as the package database makes it")]
+    public void GivesTheOwnerAStringTableGaveForEveryListedPath(bool sized)
     {
         var random = new Random(27);
         var lists = new List<(string Package, byte[] Bytes)>();
@@ -33,7 +35,9 @@ public sealed class DpkgListIndexTests
             lists.Add(($"pkg{p}:amd64", Encoding.UTF8.GetBytes(text.ToString())));
         }
 
-        var index = new DpkgListIndex(Merged);
+        int lines = lists.Sum(l => l.Bytes.Count(b => b == (byte)'\n'));
+        var index = new DpkgListIndex(Merged, sized ? lines : 0);
+        int capacity = index.Capacity;
         var reference = new Dictionary<string, string>(StringComparer.Ordinal);
         foreach ((string package, byte[] bytes) in lists)
         {
@@ -49,6 +53,16 @@ public sealed class DpkgListIndexTests
 
         Assert.IsTrue(reference.Count > 65536, $"enough paths to grow the table past its first size ({reference.Count})");
         Assert.AreEqual(reference.Count, index.Count);
+        if (sized)
+        {
+            Assert.AreEqual(capacity, index.Capacity, "sized by the line count, the table is never made again");
+            Assert.IsTrue(index.Capacity >= index.Count / 3 * 4, $"at most three quarters full ({index.Count} of {index.Capacity})");
+        }
+        else
+        {
+            Assert.IsTrue(index.Capacity >= 64 * capacity, $"grew many times, from {capacity} to {index.Capacity} slots");
+        }
+
         foreach ((string path, string package) in reference)
         {
             Assert.AreEqual(package, index.OwnerOf(path), path);

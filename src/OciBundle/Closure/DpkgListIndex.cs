@@ -16,12 +16,48 @@ internal sealed class DpkgListIndex
     private readonly byte[][] _mergedFolders;
     private readonly List<byte[]> _chunks = new();
     private readonly List<string> _packages = new();
-    private Slot[] _slots = new Slot[1 << 16];
+    private readonly List<int> _chunkPackages = new();
+    private Slot[] _slots;
     private int _count;
 
     /// <param name="merged">The folders a merged-usr sysroot links under <c>/usr</c> (<c>/lib/</c>, <c>/bin/</c>, ...): a path listed under one is kept under <c>/usr</c>, where the file is.</param>
-    public DpkgListIndex(IEnumerable<string> merged) =>
+    /// <param name="expectedPaths">
+    /// About how many paths will be added (the lists' line count): the table is made that large at once. Growing it
+    /// from small left 4 MB of larger and larger tables on the large object heap of a first publish, and their
+    /// collection of every generation in the publish. More paths than expected still fit: the table grows.
+    /// </param>
+    public DpkgListIndex(IEnumerable<string> merged, int expectedPaths = 0)
+    {
         _mergedFolders = merged.Select(d => Encoding.UTF8.GetBytes(d.TrimEnd('/'))).ToArray();
+        _slots = new Slot[Math.Max(1 << 10, (int)System.Numerics.BitOperations.RoundUpToPowerOf2((uint)(Math.Clamp(expectedPaths, 0, 1 << 24) / 3 * 4 + 1)))];
+    }
+
+    /// <summary>How many slots the table has (a power of two; at most three quarters of them full).</summary>
+    internal int Capacity => _slots.Length;
+
+    /// <summary>
+    /// The index of <paramref name="lists"/> (each package's name and the path of its list, in the order the first to
+    /// list a path keeps it), each list read up to <paramref name="maxBytes"/> (one that grew since it was checked is cut
+    /// there). All are read first and their line ends counted (a vectorized count), so the table is made its size once.
+    /// </summary>
+    public static DpkgListIndex Read(IReadOnlyList<(string Package, string Path)> lists, IEnumerable<string> merged, long maxBytes)
+    {
+        var bytes = new byte[lists.Count][];
+        long lines = 0;
+        for (int i = 0; i < bytes.Length; i++)
+        {
+            bytes[i] = ReadBounded(lists[i].Path, maxBytes);
+            lines += bytes[i].AsSpan().Count((byte)'\n');
+        }
+
+        var index = new DpkgListIndex(merged, (int)Math.Min(lines, int.MaxValue));
+        for (int i = 0; i < bytes.Length; i++)
+        {
+            index.Add(lists[i].Package, bytes[i]);
+        }
+
+        return index;
+    }
 
     /// <summary>How many paths are listed.</summary>
     public int Count => _count;
@@ -37,6 +73,7 @@ internal sealed class DpkgListIndex
         _packages.Add(package);
         int chunk = _chunks.Count;
         _chunks.Add(list);
+        _chunkPackages.Add(owner);
         int start = list.AsSpan().StartsWith(Bom) ? Bom.Length : 0;
         while (start < list.Length)
         {
@@ -65,7 +102,7 @@ internal sealed class DpkgListIndex
         {
             if (_slots[i].Hash == hash && Bytes(_slots[i]).SequenceEqual(key))
             {
-                return _packages[_slots[i].Package];
+                return _packages[_chunkPackages[_slots[i].Chunk]];
             }
         }
 
@@ -84,6 +121,7 @@ internal sealed class DpkgListIndex
                 path.CopyTo(moved.AsSpan(Usr.Length));
                 chunk = _chunks.Count;
                 _chunks.Add(moved);
+                _chunkPackages.Add(owner);
                 (offset, length) = (0, moved.Length);
                 break;
             }
@@ -94,8 +132,8 @@ internal sealed class DpkgListIndex
             return; // a line of slashes only: no path
         }
 
-        var slot = new Slot { Hash = Hash(_chunks[chunk].AsSpan(offset, length)), Chunk = chunk, Offset = offset, Length = length, Package = owner };
-        if (Insert(_slots, slot) && ++_count * 2 > _slots.Length)
+        var slot = new Slot { Hash = Hash(_chunks[chunk].AsSpan(offset, length)), Chunk = chunk, Offset = offset, Length = length };
+        if (Insert(_slots, slot) && ++_count > _slots.Length / 4 * 3)
         {
             Grow();
         }
@@ -133,6 +171,19 @@ internal sealed class DpkgListIndex
         _slots = larger;
     }
 
+    private static byte[] ReadBounded(string list, long maxBytes)
+    {
+        using var stream = new FileStream(list, new FileStreamOptions { Mode = FileMode.Open, Access = FileAccess.Read, Share = FileShare.ReadWrite, BufferSize = 0 });
+        byte[] buffer = new byte[(int)Math.Min(stream.Length, maxBytes)];
+        int total = 0, read;
+        while (total < buffer.Length && (read = stream.Read(buffer, total, buffer.Length - total)) > 0)
+        {
+            total += read;
+        }
+
+        return total == buffer.Length ? buffer : buffer[..total];
+    }
+
     private ReadOnlySpan<byte> Bytes(Slot slot) => _chunks[slot.Chunk].AsSpan(slot.Offset, slot.Length);
 
     private static int Hash(ReadOnlySpan<byte> path)
@@ -142,13 +193,12 @@ internal sealed class DpkgListIndex
         return hash.ToHashCode();
     }
 
-    /// <summary>Where one listed path is: its bytes (chunk, offset, length; a length of 0 is an empty slot), its hash and its package.</summary>
+    /// <summary>Where one listed path is: its bytes (chunk, offset, length; a length of 0 is an empty slot) and its hash; the chunk's list names its package.</summary>
     private struct Slot
     {
         public int Hash;
         public int Chunk;
         public int Offset;
         public int Length;
-        public int Package;
     }
 }

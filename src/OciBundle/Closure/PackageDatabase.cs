@@ -191,16 +191,7 @@ internal sealed class PackageDatabase
             key.AppendData(System.Text.Encoding.UTF8.GetBytes($"{package}\t{NativeMethods.Identity(st)}\n"));
         }
 
-        DpkgListIndex ReadLists()
-        {
-            var index = new DpkgListIndex(merged);
-            foreach ((string package, string list) in lists)
-            {
-                index.Add(package, ReadBounded(list));
-            }
-
-            return index;
-        }
+        DpkgListIndex ReadLists() => DpkgListIndex.Read(lists, merged, MaxListBytes);
 
         string identity = "sha256:" + Convert.ToHexString(key.GetHashAndReset()).ToLowerInvariant();
         // Only answers naming a package whose list was hashed into the key (or none): never a name that becomes a path.
@@ -308,20 +299,6 @@ internal sealed class PackageDatabase
 
         _sysroot.Inputs?.Path(_sysroot.HostPath($"{InfoDirectory}/{package}.list"));
         return package;
-    }
-
-    /// <summary>A list's bytes, never more than <see cref="MaxListBytes"/> (one that grew since it was checked is cut there).</summary>
-    private static byte[] ReadBounded(string list)
-    {
-        using var stream = new FileStream(list, new FileStreamOptions { Mode = FileMode.Open, Access = FileAccess.Read, Share = FileShare.ReadWrite, BufferSize = 0 });
-        byte[] buffer = new byte[(int)Math.Min(stream.Length, MaxListBytes)];
-        int total = 0, read;
-        while (total < buffer.Length && (read = stream.Read(buffer, total, buffer.Length - total)) > 0)
-        {
-            total += read;
-        }
-
-        return total == buffer.Length ? buffer : buffer[..total];
     }
 }
 

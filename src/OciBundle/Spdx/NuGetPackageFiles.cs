@@ -93,8 +93,25 @@ internal sealed class NuGetPackageFiles
     {
         try
         {
-            using var stream = new FileStream(path, new FileStreamOptions { Mode = FileMode.Open, Access = FileAccess.Read, Share = FileShare.Read, BufferSize = 1 << 20, Options = FileOptions.SequentialScan });
-            return Convert.ToHexString(SHA512.HashData(stream)).ToLowerInvariant();
+            // Read in 64 KiB steps, as the SBOM's file digests are: a buffer of 1 MiB was the first large object of a
+            // first publish, and the large object heap's first megabytes bring a collection of every generation.
+            using var stream = new FileStream(path, new FileStreamOptions { Mode = FileMode.Open, Access = FileAccess.Read, Share = FileShare.Read, BufferSize = 0, Options = FileOptions.SequentialScan });
+            using var sha512 = IncrementalHash.CreateHash(HashAlgorithmName.SHA512);
+            byte[] buffer = System.Buffers.ArrayPool<byte>.Shared.Rent(1 << 16);
+            try
+            {
+                int read;
+                while ((read = stream.Read(buffer, 0, buffer.Length)) > 0)
+                {
+                    sha512.AppendData(buffer, 0, read);
+                }
+            }
+            finally
+            {
+                System.Buffers.ArrayPool<byte>.Shared.Return(buffer);
+            }
+
+            return Convert.ToHexString(sha512.GetHashAndReset()).ToLowerInvariant();
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
