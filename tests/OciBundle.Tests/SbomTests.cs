@@ -667,7 +667,8 @@ public sealed class SbomTests
 
         f.Publish(t => { t.NuGetPackageRoot = nuget; t.CacheDirectory = cache; });
         StringAssert.Contains(Log(), $"SBOM: hashed {runtimePack} (3.0 MB, SHA-512) in ");
-        StringAssert.Contains(Log(), $"SBOM: hashed {nupkg} ");
+        StringAssert.Contains(Log(), $"SBOM: the SHA-512 of {nupkg} is NuGet's record of it ({nupkg}.sha512)", "Newtonsoft's folder has NuGet's record: not hashed");
+        Assert.IsFalse(Log().Contains($"SBOM: hashed {nupkg} ", StringComparison.Ordinal), Log());
         string entry = Directory.GetFiles(Path.Combine(cache, "digests")).Single(e => File.ReadAllText(e).StartsWith("ocibundle-nupkg-sha512 1\n", StringComparison.Ordinal));
 
         // A clean build reads neither again; shown by an entry altered by hand (same identity, false digest), which is believed.
@@ -689,6 +690,48 @@ public sealed class SbomTests
         CleanPublish();
         Assert.AreEqual(Sha512Sum(runtimePack), Listed("Microsoft.NETCore.App.Runtime.linux-x64"));
         StringAssert.Contains(Log(), $"SBOM: hashed {runtimePack} ");
+    }
+
+    [TestMethod]
+    public void NuGetsRecordOfAPackagesSha512IsTakenAndOneThatIsNotASha512LeavesTheFileToBeHashed()
+    {
+        using Fixture f = WithRealPackage(out string nuget, out string nupkg, out string runtimePack);
+        string record = nupkg + ".sha512";
+        string Listed() => (string)Package(Sbom(f), "Newtonsoft.Json")["checksums"]!.Single()["checksumValue"]!;
+        string Log() => string.Join("\n", f.Engine.Messages.Select(m => m.Message));
+
+        // NuGet's record is the hash of the package it extracted: believed as it stands, even when the .nupkg beside
+        // it was written since (its files in the folder are still those of the package NuGet recorded).
+        f.Publish(t => t.NuGetPackageRoot = nuget);
+        Assert.AreEqual(Sha512Sum(nupkg), Listed(), "NuGet's record is sha512sum of the file it wrote it for");
+        byte[] other = SHA512.HashData("another package"u8);
+        File.WriteAllText(record, Convert.ToBase64String(other));
+        f.Publish(t => t.NuGetPackageRoot = nuget);
+        Assert.AreEqual(Convert.ToHexString(other).ToLowerInvariant(), Listed(), "the record was an input: the publish saw it change");
+        Assert.IsFalse(Log().Contains($"SBOM: hashed {nupkg} ", StringComparison.Ordinal), Log());
+
+        // A record that is not one SHA-512, or not a regular file, is not taken: the .nupkg is hashed, and nothing blocks.
+        string outside = Path.Combine(f.Root, "outside.sha512");
+        File.WriteAllText(outside, Convert.ToBase64String(other));
+        var records = new (string What, Action Make)[]
+        {
+            ("text that is not base64", () => File.WriteAllText(record, "not a hash")),
+            ("a SHA-256", () => File.WriteAllText(record, Convert.ToBase64String(SHA256.HashData("x"u8)))),
+            ("two SHA-512s", () => File.WriteAllText(record, Convert.ToBase64String(other.Concat(other).ToArray()))),
+            ("a file over 1 KiB", () => File.WriteAllText(record, Convert.ToBase64String(other) + new string(' ', 2000))),
+            ("a link to a record outside the folder", () => File.CreateSymbolicLink(record, outside)),
+            ("a FIFO", () => Assert.AreEqual(0, TestEnvironment.RunCapture("mkfifo", record).ExitCode)),
+        };
+        foreach ((string what, Action make) in records)
+        {
+            File.Delete(record);
+            make();
+            var publish = System.Threading.Tasks.Task.Run(() => f.Publish(t => t.NuGetPackageRoot = nuget));
+            Assert.IsTrue(publish.Wait(TimeSpan.FromSeconds(60)), $"{what}: the publish does not wait on it");
+            publish.GetAwaiter().GetResult();
+            Assert.AreEqual(Sha512Sum(nupkg), Listed(), what);
+            StringAssert.Contains(Log(), $"SBOM: hashed {nupkg} ", what);
+        }
     }
 
     [TestMethod]

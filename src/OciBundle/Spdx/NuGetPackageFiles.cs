@@ -9,8 +9,10 @@ namespace OciBundle.Spdx;
 /// The <c>.nupkg</c> files of the NuGet package folder, for the SBOM's package checksums: the SHA-512 of the file as it
 /// lies there, signature and all, which is what <c>sha512sum</c> of the package prints and what NuGet writes into
 /// <c>.nupkg.sha512</c> beside it. (NuGet's <c>contentHash</c>, in <c>.nupkg.metadata</c> and deps.json, is another
-/// hash: of the package without its signature file.) A runtime pack is 30 to 70 MB, so each digest is kept in the
-/// per-user cache (<see cref="DigestCache"/>) under the file's full identity, and read again only for a file written since.
+/// hash: of the package without its signature file.) NuGet's own record is taken where it left one: it is the hash of
+/// the package the folder's files were extracted from, and a runtime pack is 30 to 70 MB (47 ms of a first publish's
+/// CPU here). Without one, the file is hashed, and each digest kept in the per-user cache (<see cref="DigestCache"/>)
+/// under the file's full identity, read again only for a file written since.
 /// </summary>
 internal sealed class NuGetPackageFiles
 {
@@ -58,6 +60,12 @@ internal sealed class NuGetPackageFiles
             return null; // not there (restored elsewhere, or the folder cleaned), or not a regular file of the folder
         }
 
+        if (Recorded(real) is { } recorded)
+        {
+            _log($"SBOM: the SHA-512 of {real} is NuGet's record of it ({real}.sha512)");
+            return (fileName, recorded);
+        }
+
         string relative = real[(_root.Length + 1)..];
         string identity = NativeMethods.Identity(real);
         _known ??= _cache?.ReadPackageHashes(_root) ?? new Dictionary<string, (string, string)>(StringComparer.Ordinal);
@@ -86,6 +94,41 @@ internal sealed class NuGetPackageFiles
         {
             _cache.WritePackageHashes(_root, _known);
             _changed = false;
+        }
+    }
+
+    /// <summary>
+    /// The SHA-512 NuGet wrote beside <paramref name="nupkg"/> when it extracted it (<c>.nupkg.sha512</c>, base64), as
+    /// lower-case hex; null when there is none, or it is not one regular file holding one SHA-512 (the file is hashed then).
+    /// </summary>
+    private string? Recorded(string nupkg)
+    {
+        string record = nupkg + ".sha512";
+        _inputs?.Path(record);
+        if (NativeMethods.LStat(record) is not { } st || (st.Mode & NativeMethods.S_IFMT) != NativeMethods.S_IFREG || st.Size > 1024)
+        {
+            return null;
+        }
+
+        try
+        {
+            // Opened as the writers open a source: never through a link or into a FIFO swapped in since the check.
+            using var stream = new FileStream(new Microsoft.Win32.SafeHandles.SafeFileHandle(Rootfs.FileCopier.OpenSource(record, st.Inode), ownsHandle: true), FileAccess.Read, bufferSize: 0);
+            byte[] text = new byte[1024];
+            int total = 0, read;
+            while (total < text.Length && (read = stream.Read(text, total, text.Length - total)) > 0)
+            {
+                total += read;
+            }
+
+            byte[] sha512 = new byte[64];
+            return Convert.TryFromBase64String(System.Text.Encoding.ASCII.GetString(text, 0, total).Trim(), sha512, out int length) && length == sha512.Length
+                ? Convert.ToHexString(sha512).ToLowerInvariant()
+                : null;
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException or Diagnostics.OciBundleException)
+        {
+            return null;
         }
     }
 
