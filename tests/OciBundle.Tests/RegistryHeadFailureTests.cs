@@ -17,10 +17,12 @@ public sealed class RegistryHeadFailureTests
 {
     private static readonly Func<int, TimeSpan> Quick = _ => TimeSpan.FromMilliseconds(10);
 
-    private static PushResult Push(string host, string image, List<string> log) =>
+    private static PushResult Push(string host, string image, List<string> log) => Push(host, image, log.Add, _ => { });
+
+    private static PushResult Push(string host, string image, Action<string> log, Action<string> progress) =>
         ImagePusher.Push(
             PushSpec.Parse(new PushOptions { ImageDirectory = image, Registry = host, Repository = "team/app", Tags = { "latest" }, InsecureRegistries = { host } }, _ => null),
-            _ => null, log.Add, _ => { }, chunkSize: 64 * 1024, backoff: Quick);
+            _ => null, log, progress, chunkSize: 64 * 1024, backoff: Quick);
 
     /// <summary>The repository's link to a layer, which distribution writes in place (truncate, then write) when a blob's upload completes.</summary>
     private static string LayerLink(TestRegistry registry, string digest) =>
@@ -47,9 +49,7 @@ public sealed class RegistryHeadFailureTests
             Interlocked.Decrement(ref inside);
         }
 
-        PushResult pushed = ImagePusher.Push(
-            PushSpec.Parse(new PushOptions { ImageDirectory = image, Registry = registry.Host, Repository = "team/app", Tags = { "latest" }, InsecureRegistries = { registry.Host } }, _ => null),
-            _ => null, Slow, Slow, chunkSize: 64 * 1024, backoff: Quick);
+        PushResult pushed = Push(registry.Host, image, Slow, Slow);
         Assert.AreEqual(layout.ManifestDigest, pushed.ManifestDigest);
         Assert.AreEqual(4, pushed.BlobsUploaded, "four blobs, up to three at once");
         Assert.IsTrue(lines > 8, $"requests and progress were logged ({lines} lines)");

@@ -171,6 +171,7 @@ internal sealed class DpkgListIndex
         _slots = larger;
     }
 
+    /// <summary>A list's bytes, never more than <paramref name="maxBytes"/> (one that grew since it was checked is cut there).</summary>
     private static byte[] ReadBounded(string list, long maxBytes)
     {
         using var stream = new FileStream(list, new FileStreamOptions { Mode = FileMode.Open, Access = FileAccess.Read, Share = FileShare.ReadWrite, BufferSize = 0 });
