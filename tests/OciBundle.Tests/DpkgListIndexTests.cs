@@ -144,6 +144,60 @@ public sealed class DpkgListIndexTests
         }
     }
 
+    [TestMethod]
+    public void HostileListsAnswerAsBeforeAndDoNotSizeTheTableByTheirBlankOrRepeatedLines()
+    {
+        // Lists a damaged or hostile sysroot can hold (each under the package database's 16 MiB a list): 15 MB of blank
+        // lines, 15 MB of one path listed over and over, a list with only CR line ends, an empty list, binary garbage.
+        // The table was sized by the lists' line feeds: a list of blank lines made it 32 Mi slots (512 MiB) for no path.
+        string folder = Path.Combine(Path.GetTempPath(), "ocib-dpkg-hostile-" + Guid.NewGuid().ToString("N"));
+        Directory.CreateDirectory(folder);
+        try
+        {
+            var random = new Random(5);
+            byte[] garbage = new byte[1 << 20];
+            random.NextBytes(garbage);
+            var crOnly = new StringBuilder();
+            for (int i = 0; i < 50000; i++)
+            {
+                crOnly.Append("/usr/share/cr/").Append(i).Append('\r');
+            }
+
+            var lists = new (string Package, byte[] Bytes)[]
+            {
+                ("blank", Enumerable.Repeat((byte)'\n', 15 << 20).ToArray()),
+                ("dup", Encoding.UTF8.GetBytes(string.Concat(Enumerable.Repeat("/usr/bin/dup\n", (15 << 20) / 13)))),
+                ("cr", Encoding.UTF8.GetBytes(crOnly.ToString())),
+                ("empty", Array.Empty<byte>()),
+                ("garbage", garbage),
+                ("late", Encoding.UTF8.GetBytes("/usr/bin/dup\n/usr/share/cr/7\n/usr/bin/late\n")),
+            };
+            var paths = new List<(string Package, string Path)>();
+            foreach ((string package, byte[] bytes) in lists)
+            {
+                string list = Path.Combine(folder, package + ".list");
+                File.WriteAllBytes(list, bytes);
+                paths.Add((package, list));
+            }
+
+            long before = GC.GetAllocatedBytesForCurrentThread();
+            DpkgListIndex index = DpkgListIndex.Read(paths, Merged, 16 << 20);
+            long allocated = GC.GetAllocatedBytesForCurrentThread() - before - lists.Sum(l => (long)l.Bytes.Length);
+
+            Assert.AreEqual("dup", index.OwnerOf("/usr/bin/dup"));
+            Assert.AreEqual("cr", index.OwnerOf("/usr/share/cr/7"));
+            Assert.AreEqual("cr", index.OwnerOf("/usr/share/cr/49999"));
+            Assert.AreEqual("late", index.OwnerOf("/usr/bin/late"));
+            Assert.IsNull(index.OwnerOf("/usr/bin/absent"));
+            Assert.IsTrue(index.Capacity <= 1 << 20, $"{index.Capacity} slots for {index.Count} paths");
+            Assert.IsTrue(allocated < 64L << 20, $"{allocated / 1048576.0:F0} MiB allocated beyond the lists' bytes for {index.Count} paths");
+        }
+        finally
+        {
+            Directory.Delete(folder, recursive: true);
+        }
+    }
+
     /// <summary>The rule as the string table had it.</summary>
     private static string ReferenceCanonical(string listed)
     {

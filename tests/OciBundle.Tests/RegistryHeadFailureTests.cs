@@ -57,6 +57,58 @@ public sealed class RegistryHeadFailureTests
     }
 
     [TestMethod]
+    public void ALogAndAProgressGivenOneSinkAreNeverEnteredAtOnce()
+    {
+        // The unit tests give one List to both (logged.Add, logged.Add): a progress line from one blob's upload and a
+        // request's log line from another's must not reach it at once. Two chunked blobs, each PATCH answered slowly, so
+        // each blob says its progress (every 2 s) while the other goes on logging its requests.
+        using var dir = new TempDirectory();
+        using var registry = new TestRegistry();
+        string image = dir.Combine("img");
+        RegistryPushTests.WriteLayout(dir, image, app: Convert.ToBase64String(System.Security.Cryptography.RandomNumberGenerator.GetBytes(600_000)));
+        int inside = 0, overlaps = 0, progressLines = 0;
+        void Sink(string line)
+        {
+            if (Interlocked.Increment(ref inside) > 1)
+            {
+                Interlocked.Increment(ref overlaps);
+            }
+
+            bool progress = line.Contains(": uploading sha256:", StringComparison.Ordinal);
+            if (progress)
+            {
+                Interlocked.Increment(ref progressLines);
+            }
+
+            Thread.Sleep(progress ? 1000 : 1);
+            Interlocked.Decrement(ref inside);
+        }
+
+        ImagePusher.Push(
+            PushSpec.Parse(new PushOptions { ImageDirectory = image, Registry = registry.Host, Repository = "team/app", Tags = { "latest" }, InsecureRegistries = { registry.Host } }, _ => null),
+            _ => null, Sink, Sink, handler: new SlowPatches(), chunkSize: 64 * 1024, backoff: Quick);
+        Assert.IsTrue(progressLines >= 2, $"both blobs said their progress ({progressLines} lines)");
+        Assert.AreEqual(0, overlaps, "a log line was given while a progress line was still being written");
+    }
+
+    /// <summary>Answers each PATCH 450 ms late.</summary>
+    private sealed class SlowPatches : DelegatingHandler
+    {
+        public SlowPatches() : base(new SocketsHttpHandler()) { }
+
+        protected override async Task<HttpResponseMessage> SendAsync(HttpRequestMessage request, CancellationToken cancel)
+        {
+            HttpResponseMessage response = await base.SendAsync(request, cancel).ConfigureAwait(false);
+            if (request.Method == HttpMethod.Patch)
+            {
+                await Task.Delay(450, cancel).ConfigureAwait(false);
+            }
+
+            return response;
+        }
+    }
+
+    [TestMethod]
     public void ABlobWhoseWriteACrashCutOffAnswersHead500AndIsUploadedAgain()
     {
         using var dir = new TempDirectory();

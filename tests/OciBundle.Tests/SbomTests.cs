@@ -735,6 +735,101 @@ public sealed class SbomTests
     }
 
     [TestMethod]
+    public void HostileNuGetRecordsNeverGiveAChecksumOtherThanTheFilesOrTheRecordedOne()
+    {
+        using Fixture f = WithRealPackage(out string nuget, out string nupkg, out string runtimePack);
+        string record = nupkg + ".sha512";
+        byte[] sha512 = SHA512.HashData(File.ReadAllBytes(nupkg));
+        string base64 = Convert.ToBase64String(sha512);
+        string hex = Convert.ToHexString(sha512).ToLowerInvariant();
+        string? Listed() => (string?)Package(Sbom(f), "Newtonsoft.Json")["checksums"]?.Single()["checksumValue"];
+        string Log() => string.Join("\n", f.Engine.Messages.Select(m => m.Message));
+        string link1 = Path.Combine(f.Root, "link1"), link2 = Path.Combine(f.Root, "link2"), real = Path.Combine(f.Root, "real.sha512");
+        File.WriteAllText(real, base64);
+        var records = new (string What, Action Make, bool Taken)[]
+        {
+            ("CRLF", () => File.WriteAllText(record, base64 + "\r\n"), true),
+            ("spaces and tabs round it", () => File.WriteAllText(record, " \t" + base64 + " \n\n"), true),
+            ("wrapped at 76 columns, as base64(1) writes it", () => File.WriteAllText(record, base64[..76] + "\n" + base64[76..] + "\n"), true),
+            ("a UTF-8 byte order mark", () => File.WriteAllBytes(record, new byte[] { 0xEF, 0xBB, 0xBF }.Concat(System.Text.Encoding.ASCII.GetBytes(base64)).ToArray()), false),
+            ("UTF-16", () => File.WriteAllText(record, base64, System.Text.Encoding.Unicode), false),
+            ("no padding", () => File.WriteAllText(record, base64.TrimEnd('=')), false),
+            ("URL-safe base64 of other bytes", () => File.WriteAllText(record, Convert.ToBase64String(Enumerable.Repeat((byte)0xFB, 64).ToArray()).Replace('+', '-').Replace('/', '_')), false),
+            ("hex, as sha512sum prints it", () => File.WriteAllText(record, hex), false),
+            ("a NUL after it", () => File.WriteAllText(record, base64 + "\0"), false),
+            ("empty", () => File.WriteAllText(record, ""), false),
+            ("a folder", () => Directory.CreateDirectory(record), false),
+            ("a link chain to a good record", () => { File.CreateSymbolicLink(link2, real); File.CreateSymbolicLink(link1, link2); File.CreateSymbolicLink(record, link1); }, false),
+            ("a hard link to a good record outside the folder", () => Assert.AreEqual(0, TestEnvironment.RunCapture("ln", real, record).ExitCode), true),
+            ("a sparse file of 100 GiB", () => Assert.AreEqual(0, TestEnvironment.RunCapture("truncate", "-s", "100G", record).ExitCode), false),
+            ("unreadable (mode 000)", () => { File.WriteAllText(record, base64); File.SetUnixFileMode(record, UnixFileMode.None); }, true),
+        };
+        foreach ((string what, Action make, bool taken) in records)
+        {
+            foreach (string p in new[] { record, link1, link2 })
+            {
+                if (Directory.Exists(p)) Directory.Delete(p); else File.Delete(p);
+            }
+
+            make();
+            var publish = System.Threading.Tasks.Task.Run(() => f.Publish(t => t.NuGetPackageRoot = nuget));
+            Assert.IsTrue(publish.Wait(TimeSpan.FromSeconds(60)), $"{what}: the publish does not wait on it");
+            publish.GetAwaiter().GetResult();
+            Assert.AreEqual(hex, Listed(), what);
+            Assert.AreEqual("", SchemaValidator.ValidateSpdx(Path.Combine(f.Bundle, "sbom.spdx.json")), what);
+            Assert.AreEqual(taken, Log().Contains($"SBOM: the SHA-512 of {nupkg} is NuGet's record", StringComparison.Ordinal) && !Log().Contains($"SBOM: hashed {nupkg} ", StringComparison.Ordinal), $"{what}: {Log()}");
+        }
+
+        // Swapped while publishes run (renamed over: a good record, a FIFO, a link, a wrong-size one): never blocks, never another hash.
+        using (var stop = new CancellationTokenSource())
+        {
+            var swapper = System.Threading.Tasks.Task.Run(() =>
+            {
+                string fifo = Path.Combine(f.Root, "fifo"), good = Path.Combine(f.Root, "good"), big = Path.Combine(f.Root, "big"), link = Path.Combine(f.Root, "lnk");
+                for (int i = 0; !stop.IsCancellationRequested; i++)
+                {
+                    File.Delete(fifo); File.Delete(link);
+                    TestEnvironment.RunCapture("mkfifo", fifo);
+                    File.WriteAllText(good, base64);
+                    File.WriteAllText(big, base64 + new string(' ', 3000));
+                    File.CreateSymbolicLink(link, real);
+                    File.Move(new[] { good, fifo, big, link }[i % 4], record, overwrite: true);
+                }
+            });
+            for (int i = 0; i < 25; i++)
+            {
+                var publish = System.Threading.Tasks.Task.Run(() => f.Publish(t => t.NuGetPackageRoot = nuget));
+                Assert.IsTrue(publish.Wait(TimeSpan.FromSeconds(60)), $"swapped record {i}: the publish does not wait on it");
+                publish.GetAwaiter().GetResult();
+                Assert.AreEqual(hex, Listed(), $"swapped record {i}");
+            }
+
+            stop.Cancel();
+            swapper.Wait();
+        }
+
+        // The record a publish saw missing, then there (holding another hash): the up-to-date check sees it come.
+        File.Delete(record);
+        f.Publish(t => t.NuGetPackageRoot = nuget);
+        Assert.AreEqual(hex, Listed());
+        byte[] other = SHA512.HashData("another package"u8);
+        File.WriteAllText(record, Convert.ToBase64String(other));
+        f.Publish(t => t.NuGetPackageRoot = nuget);
+        Assert.AreEqual(Convert.ToHexString(other).ToLowerInvariant(), Listed(), "the record's coming was seen");
+
+        // The record there, the .nupkg gone: no checksum, as without a record. Then the .nupkg a link outside the folder.
+        string outside = Path.Combine(f.Root, "outside.nupkg");
+        File.Move(nupkg, outside);
+        File.WriteAllText(record, base64);
+        f.Publish(t => t.NuGetPackageRoot = nuget);
+        Assert.IsNull(Listed(), "no .nupkg: no checksum, whatever the record says");
+        File.CreateSymbolicLink(nupkg, outside);
+        File.WriteAllText(outside + ".sha512", base64);
+        f.Publish(t => t.NuGetPackageRoot = nuget);
+        Assert.IsNull(Listed(), "a .nupkg outside the folder: no checksum, its record beside it or beside the link");
+    }
+
+    [TestMethod]
     public void ANupkgThatIsNotARegularFileOfTheFolderGetsNoChecksumAndNeverBlocks()
     {
         using Fixture f = WithRealPackage(out string nuget, out string nupkg, out string runtimePack);

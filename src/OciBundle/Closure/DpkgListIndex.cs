@@ -24,13 +24,18 @@ internal sealed class DpkgListIndex
     /// <param name="expectedPaths">
     /// About how many paths will be added (the lists' line count): the table is made that large at once. Growing it
     /// from small left 4 MB of larger and larger tables on the large object heap of a first publish, and their
-    /// collection of every generation in the publish. More paths than expected still fit: the table grows.
+    /// collection of every generation in the publish. More paths than expected still fit: the table grows. Taken only up
+    /// to <see cref="MaxExpectedPaths"/>: a line count is not a path count (a list of 15 MB of blank lines, or of one
+    /// path over and over, made a table of 32 Mi slots, 512 MiB, for no path or one).
     /// </param>
     public DpkgListIndex(IEnumerable<string> merged, int expectedPaths = 0)
     {
         _mergedFolders = merged.Select(d => Encoding.UTF8.GetBytes(d.TrimEnd('/'))).ToArray();
-        _slots = new Slot[Math.Max(1 << 10, (int)System.Numerics.BitOperations.RoundUpToPowerOf2((uint)(Math.Clamp(expectedPaths, 0, 1 << 24) / 3 * 4 + 1)))];
+        _slots = new Slot[Math.Max(1 << 10, (int)System.Numerics.BitOperations.RoundUpToPowerOf2((uint)(Math.Clamp(expectedPaths, 0, MaxExpectedPaths) / 3 * 4 + 1)))];
     }
+
+    /// <summary>The most paths a table is made large enough for at once (1 Mi slots, 16 MiB; a desktop Debian lists 142,000).</summary>
+    private const int MaxExpectedPaths = 1 << 19;
 
     /// <summary>How many slots the table has (a power of two; at most three quarters of them full).</summary>
     internal int Capacity => _slots.Length;

@@ -41,10 +41,9 @@ internal static class ImagePusher
     public static PushResult Push(PushSpec spec, Func<string, string?> environment, Action<string> log, Action<string> progress, CancellationToken cancel = default, HttpMessageHandler? handler = null, int chunkSize = DefaultChunkSize, Func<int, TimeSpan>? backoff = null) =>
         PushAsync(spec, environment, log, progress, cancel, handler, chunkSize, backoff).GetAwaiter().GetResult();
 
-    /// <summary><paramref name="write"/>, called by one thread at a time.</summary>
-    private static Action<string> OneAtATime(Action<string> write)
+    /// <summary><paramref name="write"/>, called by one thread at a time, and never while another writer of <paramref name="gate"/> is.</summary>
+    private static Action<string> OneAtATime(Action<string> write, object gate)
     {
-        var gate = new object();
         return line =>
         {
             lock (gate)
@@ -58,9 +57,10 @@ internal static class ImagePusher
     {
         var clock = Stopwatch.StartNew();
         // Blobs go up in parallel, and each logs its requests: the caller gets one line at a time, as from one thread
-        // (a test's List lost lines when three uploads logged at once).
-        log = OneAtATime(log);
-        progress = OneAtATime(progress);
+        // (a test's List lost lines when three uploads logged at once). One gate for both: a caller may give both the same sink.
+        var gate = new object();
+        log = OneAtATime(log, gate);
+        progress = OneAtATime(progress, gate);
         ImageLayout layout = ImageLayout.Read(spec.ImageDirectory);
         RegistryCredentials? credentials = CredentialLookup.Find(spec.Registry, environment, log, out string looked, cancel);
         log(credentials is null ? $"no credentials for {spec.Registry} ({looked}): anonymous" : $"{spec.Registry}: {credentials}");
