@@ -735,6 +735,21 @@ public sealed class SbomTests
     }
 
     [TestMethod]
+    public void NuGetsRecordIsReadAndLoggedOnceAPublishThoughThePrefetchAndTheSbomStepBothAskForIt()
+    {
+        using Fixture f = WithRealPackage(out string nuget, out string nupkg, out string runtimePack);
+        string line = $"SBOM: the SHA-512 of {nupkg} is NuGet's record of it ({nupkg}.sha512)";
+        int Told() => f.Engine.Messages.Count(m => m.Message == line);
+
+        f.Publish(t => t.NuGetPackageRoot = nuget);
+        Assert.AreEqual(1, Told(), "a first publish: one line for the package, not one from each thread that asked");
+        Assert.AreEqual(Sha512Sum(nupkg), (string)Package(Sbom(f), "Newtonsoft.Json")["checksums"]!.Single()["checksumValue"]!);
+        File.AppendAllText(Path.Combine(f.PublishDir, "Hello"), "# changed\n");
+        f.Publish(t => t.NuGetPackageRoot = nuget);
+        Assert.AreEqual(1, Told(), "an app change: read again, once");
+    }
+
+    [TestMethod]
     public void HostileNuGetRecordsNeverGiveAChecksumOtherThanTheFilesOrTheRecordedOne()
     {
         using Fixture f = WithRealPackage(out string nuget, out string nupkg, out string runtimePack);

@@ -12,7 +12,8 @@ namespace OciBundle.Spdx;
 /// hash: of the package without its signature file.) NuGet's own record is taken where it left one: it is the hash of
 /// the package the folder's files were extracted from, and a runtime pack is 30 to 70 MB (47 ms of a first publish's
 /// CPU here). Without one, the file is hashed, and each digest kept in the per-user cache (<see cref="DigestCache"/>)
-/// under the file's full identity, read again only for a file written since.
+/// under the file's full identity, read again only for a file written since. Used by one thread at a time: the
+/// prefetch's first wave, then the SBOM step once <c>SbomPrefetch.Finish</c> has waited for it.
 /// </summary>
 internal sealed class NuGetPackageFiles
 {
@@ -22,6 +23,7 @@ internal sealed class NuGetPackageFiles
     private readonly State.InputLedger? _inputs;
     private readonly Action<string> _log;
     private Dictionary<string, (string Identity, string Sha512)>? _known;
+    private readonly Dictionary<string, string?> _recorded = new(StringComparer.Ordinal);
     private bool _changed;
 
     /// <param name="root">The NuGet package folder (<c>$(NuGetPackageRoot)</c>), absolute.</param>
@@ -60,9 +62,19 @@ internal sealed class NuGetPackageFiles
             return null; // not there (restored elsewhere, or the folder cleaned), or not a regular file of the folder
         }
 
-        if (Recorded(real) is { } recorded)
+        // Read once a publish: the prefetch's thread asks first, the SBOM step again after it (the ledger keeps the
+        // record's identity from the first look, so a record changed since is seen by the next publish).
+        if (!_recorded.TryGetValue(real, out string? recorded))
         {
-            _log($"SBOM: the SHA-512 of {real} is NuGet's record of it ({real}.sha512)");
+            recorded = _recorded[real] = Recorded(real);
+            if (recorded is not null)
+            {
+                _log($"SBOM: the SHA-512 of {real} is NuGet's record of it ({real}.sha512)");
+            }
+        }
+
+        if (recorded is not null)
+        {
             return (fileName, recorded);
         }
 
