@@ -43,7 +43,7 @@ le() { awk -v a="$1" -v b="$2" 'BEGIN {exit !(a <= b)}' && echo yes || echo NO; 
 
 # Restore and compile once: every timed publish after this compiles only after an app change.
 dotnet publish "$sample" -c Release -p:PublishOciBundle=true -p:OciBundleTasksAssembly="${variant[il]}" -p:_OciBundleSampleTasksBuilt=true -nologo -v:q -clp:NoSummary >/dev/null
-declare -A full change noop first image_full image_change archive_full archive_change
+declare -A full change noop first first_ratio image_full image_change archive_full archive_change
 cp_ms=() cp_first=()
 for run in $(seq 1 "$runs"); do
   order="il r2r"; [ $((run % 2)) -eq 0 ] && order="r2r il"
@@ -58,9 +58,13 @@ for run in $(seq 1 "$runs"); do
     noop[$v]+=" $(publish_ms "$all_tasks" "$v" -p:PublishOciBundle=true)"
     # The first publish on a machine: a home of its own (no per-user cache of this SDK), the same packages and CLI state.
     clean; sync; mkdir -p "$work/home-$v-$run"
-    first[$v]+=" $(HOME="$work/home-$v-$run" DOTNET_CLI_HOME="$real_home" NUGET_PACKAGES="$nuget" XDG_CACHE_HOME= publish_ms '^BuildOciContainer$' "$v" -p:PublishOciBundle=true)"
+    first_ms=$(HOME="$work/home-$v-$run" DOTNET_CLI_HOME="$real_home" NUGET_PACKAGES="$nuget" XDG_CACHE_HOME= publish_ms '^BuildOciContainer$' "$v" -p:PublishOciBundle=true)
+    first[$v]+=" $first_ms"
     # Its baseline in the same minute: this disk's speed moves between minutes, and a first publish is mostly writing.
-    sync; start=$(date +%s%N); cp -a "$out/oci-bundle" "$work/copy"; cp_first+=($(( ($(date +%s%N) - start) / 1000000 ))); rm -rf "$work/copy"
+    # Each publish is divided by its own copy; the row gives the median of those ratios.
+    sync; start=$(date +%s%N); cp -a "$out/oci-bundle" "$work/copy"; copy_ms=$(( ($(date +%s%N) - start) / 1000000 )); rm -rf "$work/copy"
+    cp_first+=("$copy_ms")
+    first_ratio[$v]+=" $(awk -v a="$first_ms" -v b="$copy_ms" 'BEGIN {printf "%.4f", a / b}')"
     clean; sync
     image_full[$v]+=" $(publish_ms '^BuildOciContainer$' "$v" -p:PublishOciImage=true)"
     change_app
@@ -98,8 +102,9 @@ c="$cp_median"
 row "publish: bundle step after an app change vs cp -a of the bundle (precompiled; IL)" change "$c ms (cp -a)" "$c" "$c" "<= 1.0x" 1.0
 row "publish: bundle step after an app change vs a full bundle step (precompiled; IL)" change "${m[full-r2r]} ms; ${m[full-il]} ms (full)" "${m[full-r2r]}" "${m[full-il]}" "<= 0.3x" 0.3
 row "publish: full bundle step vs cp -a of the bundle (precompiled; IL)" full "$c ms (cp -a)" "$c" "$c" "report" 1000
-f="$cp_first_median"
-row "publish: first publish on a machine (fresh HOME) vs cp -a right after it (precompiled; IL)" first "$f ms (cp -a)" "$f" "$f" "<= 2.0x" 2.0
+# shellcheck disable=SC2086
+first_r2r=$(median ${first_ratio[r2r]}) first_il=$(median ${first_ratio[il]})
+echo "| publish: first publish on a machine (fresh HOME) vs cp -a right after each (precompiled; IL; the median of each publish's ratio) | ${m[first-r2r]} ms; ${m[first-il]} ms | ${cp_first_median} ms (cp -a, median of both) | $(printf '%.2fx; %.2fx' "$first_r2r" "$first_il") | <= 2.0x | $(le "$first_r2r" 2.0) |"
 row "publish: image after an app change vs a full image write (precompiled; IL)" image_change "${m[image_full-r2r]} ms; ${m[image_full-il]} ms (full)" "${m[image_full-r2r]}" "${m[image_full-il]}" "<= 0.1x" 0.1
 row "publish: archive after an app change vs a full archive write (precompiled; IL)" archive_change "${m[archive_full-r2r]} ms; ${m[archive_full-il]} ms (full)" "${m[archive_full-r2r]}" "${m[archive_full-il]}" "<= 0.3x" 0.3
 row "publish: no-op, all of this SDK's tasks (precompiled; IL)" noop - - - "<= 50 ms" 50
