@@ -87,7 +87,7 @@ internal sealed class NuGetPackageFiles
         }
 
         var clock = Stopwatch.StartNew();
-        string? sha512 = Hash(real);
+        string? sha512 = Hash(real, s.Inode);
         if (sha512 is null || NativeMethods.Identity(real) != identity)
         {
             return sha512 is null ? null : (fileName, sha512); // written while it was read: not remembered
@@ -144,28 +144,13 @@ internal sealed class NuGetPackageFiles
         }
     }
 
-    private string? Hash(string path)
+    /// <summary>The SHA-512 of the regular file checked at <paramref name="path"/> (inode <paramref name="inode"/>), read as the SBOM's file digests are; null, logged, when it cannot be read or was swapped since.</summary>
+    private string? Hash(string path, ulong inode)
     {
         try
         {
-            // Read in 64 KiB steps, as the SBOM's file digests are: a buffer of 1 MiB was the first large object of a
-            // first publish, and the large object heap's first megabytes bring a collection of every generation.
-            using var stream = new FileStream(path, new FileStreamOptions { Mode = FileMode.Open, Access = FileAccess.Read, Share = FileShare.Read, BufferSize = 0, Options = FileOptions.SequentialScan });
             using var sha512 = IncrementalHash.CreateHash(HashAlgorithmName.SHA512);
-            byte[] buffer = System.Buffers.ArrayPool<byte>.Shared.Rent(1 << 16);
-            try
-            {
-                int read;
-                while ((read = stream.Read(buffer, 0, buffer.Length)) > 0)
-                {
-                    sha512.AppendData(buffer, 0, read);
-                }
-            }
-            finally
-            {
-                System.Buffers.ArrayPool<byte>.Shared.Return(buffer);
-            }
-
+            FileDigests.HashSource(path, inode, mustBePublic: false, sha512);
             return Convert.ToHexString(sha512.GetHashAndReset()).ToLowerInvariant();
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
